@@ -1,0 +1,253 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { getValidationLevel } from './config';
+import { argumentError } from './errors';
+
+/**
+ * Validation helpers shared by every public function. Each takes `where` (the public function's
+ * name) and `name` (the argument's name) so that the error message names both.
+ *
+ * Shape/dtype/option checks are cheap and run at levels `'full'` and `'shapes'`; value checks
+ * (finite, ranges, 0/1) read data back and run only at `'full'`.
+ */
+
+/** Formats a shape as `[2,3,4]`. */
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (x === undefined) return 'undefined';
+  if (x instanceof tf.Tensor) return `tensor ${x.dtype} ${fmtShape(x.shape)}`;
+  if (Array.isArray(x)) return `array of length ${x.length}`;
+  if (typeof x === 'number') return String(x);
+  if (typeof x === 'string') return `'${x}'`;
+  return typeof x;
+}
+
+/** Whether shape checks are enabled at the current level. */
+export function checksShapes(): boolean {
+  return getValidationLevel() !== 'off';
+}
+
+/** Whether value checks (which read tensor data) are enabled at the current level. */
+export function checksValues(): boolean {
+  return getValidationLevel() === 'full';
+}
+
+/** Asserts `x` is a live tf.Tensor. Always on: using a non-tensor would throw something obscure. */
+export function assertTensor(where: string, name: string, x: unknown): asserts x is tf.Tensor {
+  if (!(x instanceof tf.Tensor)) {
+    throw argumentError('INVALID_ARGUMENT', where, name, 'a tf.Tensor', describe(x));
+  }
+  if (x.isDisposed) {
+    throw argumentError('DISPOSED', where, name, 'a live tensor', 'a disposed tensor');
+  }
+}
+
+/** Asserts `x` has the given rank (or one of the given ranks). */
+export function assertRank(
+  where: string,
+  name: string,
+  x: tf.Tensor,
+  rank: number | readonly number[],
+): void {
+  assertTensor(where, name, x);
+  if (!checksShapes()) return;
+  const ranks = typeof rank === 'number' ? [rank] : rank;
+  if (!ranks.includes(x.rank)) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      name,
+      `rank ${ranks.join(' or ')}`,
+      `rank ${x.rank} ${fmtShape(x.shape)}`,
+    );
+  }
+}
+
+/**
+ * Asserts `x` has exactly `shape`, where `null` entries match any size. `label` describes the
+ * expected layout, e.g. `'[B,T,V]'`.
+ */
+export function assertShape(
+  where: string,
+  name: string,
+  x: tf.Tensor,
+  shape: readonly (number | null)[],
+  label?: string,
+): void {
+  assertTensor(where, name, x);
+  if (!checksShapes()) return;
+  const ok = x.rank === shape.length && shape.every((d, i) => d === null || d === x.shape[i]);
+  if (!ok) {
+    const want = `[${shape.map((d) => (d === null ? '*' : String(d))).join(',')}]`;
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      name,
+      label ? `shape ${label} = ${want}` : `shape ${want}`,
+      `shape ${fmtShape(x.shape)}`,
+    );
+  }
+}
+
+/** Asserts `x.dtype` is one of `dtypes`. */
+export function assertDtype(where: string, name: string, x: tf.Tensor, dtypes: readonly tf.DataType[]): void {
+  assertTensor(where, name, x);
+  if (!checksShapes()) return;
+  if (!dtypes.includes(x.dtype)) {
+    throw argumentError('INVALID_DTYPE', where, name, `dtype ${dtypes.join(' or ')}`, `dtype ${x.dtype}`);
+  }
+}
+
+/** Asserts every value of a float tensor is finite (level `'full'` only; one scalar read-back). */
+export function assertFinite(where: string, name: string, x: tf.Tensor): void {
+  assertTensor(where, name, x);
+  if (!checksValues() || x.dtype === 'int32' || x.dtype === 'bool' || x.size === 0) return;
+  const bad = tf.tidy(() => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(x)), 'int32')));
+  const count = bad.dataSync()[0] ?? 0;
+  bad.dispose();
+  if (count > 0) {
+    throw argumentError('NON_FINITE', where, name, 'finite values', `${count} NaN/Infinity value(s)`);
+  }
+}
+
+/**
+ * Asserts every value of `x` lies in `[low, high)` (level `'full'` only). Used for token ids.
+ */
+export function assertValueRange(where: string, name: string, x: tf.Tensor, low: number, high: number): void {
+  assertTensor(where, name, x);
+  if (!checksValues() || x.size === 0) return;
+  const [mn, mx] = tf.tidy(() => [tf.min(x), tf.max(x)]) as [tf.Tensor, tf.Tensor];
+  const lo = mn.dataSync()[0] ?? 0;
+  const hi = mx.dataSync()[0] ?? 0;
+  mn.dispose();
+  mx.dispose();
+  if (!(lo >= low && hi < high)) {
+    throw argumentError(
+      'OUT_OF_RANGE',
+      where,
+      name,
+      `values in [${low}, ${high})`,
+      `values in [${lo}, ${hi}]`,
+    );
+  }
+}
+
+/** Asserts every value of `x` is exactly 0 or 1 (level `'full'` only). Used for masks. */
+export function assertBinary(where: string, name: string, x: tf.Tensor): void {
+  assertTensor(where, name, x);
+  if (!checksValues() || x.size === 0 || x.dtype === 'bool') return;
+  const bad = tf.tidy(() => tf.sum(tf.cast(tf.logicalAnd(tf.notEqual(x, 0), tf.notEqual(x, 1)), 'int32')));
+  const count = bad.dataSync()[0] ?? 0;
+  bad.dispose();
+  if (count > 0) {
+    throw argumentError('OUT_OF_RANGE', where, name, 'only 0 and 1 values', `${count} other value(s)`);
+  }
+}
+
+/** Asserts two tensors have the same shape. */
+export function assertSameShape(
+  where: string,
+  nameA: string,
+  a: tf.Tensor,
+  nameB: string,
+  b: tf.Tensor,
+): void {
+  assertTensor(where, nameA, a);
+  assertTensor(where, nameB, b);
+  if (!checksShapes()) return;
+  if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      nameB,
+      `the shape of '${nameA}' ${fmtShape(a.shape)}`,
+      `shape ${fmtShape(b.shape)}`,
+    );
+  }
+}
+
+/** Options for {@link assertNumber}. */
+export interface NumberConstraint {
+  /** Inclusive lower bound. */
+  min?: number;
+  /** Exclusive lower bound. */
+  greaterThan?: number;
+  /** Inclusive upper bound. */
+  max?: number;
+  /** Exclusive upper bound. */
+  lessThan?: number;
+  /** Require an integer. */
+  integer?: boolean;
+}
+
+/**
+ * Asserts a plain-number option is finite and within bounds. Always on, whatever the level: a bad
+ * hyper-parameter silently corrupts training.
+ */
+export function assertNumber(where: string, name: string, value: unknown, c: NumberConstraint = {}): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw argumentError(
+      typeof value === 'number' ? 'NON_FINITE' : 'INVALID_OPTION',
+      where,
+      name,
+      'a finite number',
+      describe(value),
+    );
+  }
+  const parts: string[] = [];
+  if (c.min !== undefined) parts.push(`>= ${c.min}`);
+  if (c.greaterThan !== undefined) parts.push(`> ${c.greaterThan}`);
+  if (c.max !== undefined) parts.push(`<= ${c.max}`);
+  if (c.lessThan !== undefined) parts.push(`< ${c.lessThan}`);
+  if (c.integer) parts.push('an integer');
+  const ok =
+    (c.min === undefined || value >= c.min) &&
+    (c.greaterThan === undefined || value > c.greaterThan) &&
+    (c.max === undefined || value <= c.max) &&
+    (c.lessThan === undefined || value < c.lessThan) &&
+    (!c.integer || Number.isInteger(value));
+  if (!ok) {
+    throw argumentError('OUT_OF_RANGE', where, name, `a number ${parts.join(' and ')}`, String(value));
+  }
+  return value;
+}
+
+/** Asserts an enum-like option is one of `allowed`. Always on. */
+export function assertOneOf<T extends string>(
+  where: string,
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw argumentError(
+      'INVALID_OPTION',
+      where,
+      name,
+      `one of ${allowed.map((a) => `'${a}'`).join(' | ')}`,
+      describe(value),
+    );
+  }
+  return value as T;
+}
+
+/** Asserts a set of rank-1 tensors share the same length. */
+export function assertSameLength(where: string, entries: readonly [string, tf.Tensor][]): void {
+  if (!checksShapes() || entries.length === 0) return;
+  const [firstName, first] = entries[0] as [string, tf.Tensor];
+  const n = first.shape[0];
+  for (const [name, t] of entries.slice(1)) {
+    if (t.shape[0] !== n) {
+      throw argumentError(
+        'SHAPE_MISMATCH',
+        where,
+        name,
+        `length ${n} (the length of '${firstName}')`,
+        `length ${t.shape[0]}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '../core/gradients';
+
+/**
+ * Identity in the forward pass, zero gradient in the backward pass (PyTorch's `x.detach()`,
+ * JAX's `lax.stop_gradient`). tfjs has no such op.
+ *
+ * The `clone` is required: `customGrad` must return a new tensor, and returning `x` itself makes
+ * tfjs route the gradient through the original op.
+ *
+ * @param x - any float tensor.
+ * @returns a new tensor equal to `x` whose gradient is zero.
+ */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.clone(args[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+  }));
+  return f(x) as T;
+}

@@ -1,0 +1,67 @@
+// Packs the package exactly as `npm publish` would, then runs publint and arethetypeswrong on the
+// tarball (not on the working tree), failing on any error or warning.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const dir = mkdtempSync(join(tmpdir(), 'ganpo-pack-'));
+const run = (cmd, args) =>
+  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+try {
+  const [info] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', dir]));
+  const tarball = join(dir, info.filename);
+  console.log(`packed ${info.filename}: ${info.entryCount} files, ${(info.size / 1024).toFixed(1)} KiB`);
+  const leaked = info.files
+    .map((f) => f.path)
+    .filter((p) => !/^(dist\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(p));
+  if (leaked.length) throw new Error(`unexpected files in the tarball: ${leaked.join(', ')}`);
+  console.log(run('npx', ['publint', 'run', tarball, '--strict']));
+  console.log(run('npx', ['attw', tarball, '--format', 'ascii']));
+  smokeTest(tarball);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// A consumer project: the tarball unpacked as node_modules/ganpo next to this repo's tfjs peers.
+// Proves ESM import, CJS require and type resolution (node16 module resolution) of the packed files.
+function smokeTest(tarball) {
+  const app = join(dir, 'app');
+  const pkgDir = join(app, 'node_modules', 'ganpo');
+  mkdirSync(pkgDir, { recursive: true });
+  run('tar', ['-xzf', tarball, '-C', pkgDir, '--strip-components=1']);
+  symlinkSync(join(process.cwd(), 'node_modules', '@tensorflow'), join(app, 'node_modules', '@tensorflow'));
+  writeFileSync(join(app, 'package.json'), '{"name":"app","private":true,"type":"module"}');
+  writeFileSync(
+    join(app, 'esm.mjs'),
+    "import { GanpoError } from 'ganpo'; const e = new GanpoError('OUT_OF_RANGE', 'x'); if (e.code !== 'OUT_OF_RANGE') process.exit(1); console.log('ESM import ok');",
+  );
+  writeFileSync(
+    join(app, 'cjs.cjs'),
+    "const { GanpoError } = require('ganpo'); if (typeof GanpoError !== 'function') process.exit(1); console.log('CJS require ok');",
+  );
+  writeFileSync(
+    join(app, 'types.mts'),
+    "import { GanpoError, type GanpoErrorCode } from 'ganpo';\nconst code: GanpoErrorCode = new GanpoError('NON_FINITE', 'm').code;\nexport { code };\n",
+  );
+  writeFileSync(
+    join(app, 'types.cts'),
+    "import ganpo = require('ganpo');\nconst code: ganpo.GanpoErrorCode = new ganpo.GanpoError('NON_FINITE', 'm').code;\nexport { code };\n",
+  );
+  process.stdout.write(run('node', [join(app, 'esm.mjs')]));
+  process.stdout.write(run('node', [join(app, 'cjs.cjs')]));
+  const tsc = join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc');
+  run('node', [
+    tsc,
+    '--noEmit',
+    '--strict',
+    '--skipLibCheck',
+    '--module',
+    'node16',
+    '--moduleResolution',
+    'node16',
+    join(app, 'types.mts'),
+    join(app, 'types.cts'),
+  ]);
+  console.log('types resolve (node16, ESM and CJS) ok');
+}

@@ -1,0 +1,38 @@
+import { createRequire } from 'node:module';
+import { defineConfig } from 'vitest/config';
+
+// Every test file runs once per backend: one vitest project per backend, each selecting it through
+// GANPO_BACKEND in tests/support/setup.ts. tfjs-node cannot be installed on our CI machines (its
+// installer downloads libtensorflow), so its project exists only where the package resolves.
+const require = createRequire(import.meta.url);
+const hasTfjsNode = (() => {
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const backends = ['cpu', 'wasm', ...(hasTfjsNode ? ['tensorflow'] : [])];
+if (!hasTfjsNode && !process.env.GANPO_QUIET) {
+  console.log(
+    '[ganpo] @tensorflow/tfjs-node is not installed: the tensorflow-backend test project is skipped.',
+  );
+}
+
+export default defineConfig({
+  test: {
+    projects: backends.map((backend) => ({
+      extends: true,
+      test: {
+        name: backend,
+        include: ['tests/**/*.test.ts'],
+        setupFiles: ['tests/support/setup.ts'],
+        env: { GANPO_BACKEND: backend },
+        testTimeout: 120_000,
+        hookTimeout: 120_000,
+      },
+    })),
+  },
+});
