@@ -1,0 +1,73 @@
+// `npm run bench`: runs every suite in bench/suites/ (each a module whose default export is
+// `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json.
+// Flags: --quick (fewer runs), --only <substring> (suite filter).
+import { readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { setValidationLevel } from '../src/index';
+import { type BenchContext, type BenchRow, fmtMs, hasTorch, runPython } from './util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+const onlyIdx = process.argv.indexOf('--only');
+const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
+
+async function main(): Promise<void> {
+  // Value checks read tensors back (a sync per check); benchmarks measure the math.
+  setValidationLevel('shapes');
+  const backends = ['wasm', 'cpu'];
+  try {
+    await import('@tensorflow/tfjs-node' as string);
+    backends.unshift('tensorflow');
+  } catch {
+    console.log('[bench] @tensorflow/tfjs-node not installed: tensorflow backend skipped');
+  }
+  const torch = hasTorch();
+  if (!torch) console.log('[bench] Debian python3 with torch not found: PyTorch baselines skipped');
+  const ctx: BenchContext = {
+    runs: quick ? 3 : 10,
+    warmup: quick ? 1 : 2,
+    quick,
+    backends,
+    python: (script, args = []) => (torch ? runPython(join(here, '..', script), args) : null),
+  };
+  const files = readdirSync(join(here, 'suites'))
+    .filter((f) => f.endsWith('.ts') && (!only || f.includes(only)))
+    .sort();
+  const rows: BenchRow[] = [];
+  for (const f of files) {
+    const mod = (await import(pathToFileURL(join(here, 'suites', f)).href)) as {
+      default: (c: BenchContext) => Promise<BenchRow[]>;
+    };
+    console.log(`\n## ${f}`);
+    const got = await mod.default(ctx);
+    for (const r of got) {
+      const extra = r.extra
+        ? Object.entries(r.extra)
+            .map(([k, v]) => `${k}=${v}`)
+            .join('  ')
+        : '';
+      console.log(`${r.suite} | ${r.name} | ${r.backend} | ${r.timing ? fmtMs(r.timing) : ''} | ${extra}`);
+    }
+    rows.push(...got);
+  }
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    tfjs: tf.version_core,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    quick,
+  };
+  if (!only) writeFileSync(join(here, 'results.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
