@@ -133,3 +133,16 @@ describe('validation levels', () => {
     expect(() => setValidationLevel('most' as never)).toThrow(GanpoError);
   });
 });
+
+describe('versions', () => {
+  it('reports the package.json version and the tfjs versions in use', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { versions } = await import('../src/version');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(versions.ganpo).toBe(pkg.version);
+    expect(versions.tfjsCore).toBe(tf.version_core);
+    expect(versions.tfjsLayers).toMatch(/^4\./);
+  });
+});

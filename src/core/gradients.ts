@@ -1,5 +1,8 @@
 // tfjs-core registers no gradient functions on its own; importing tfjs-layers (a peer dependency
-// of ganpo) registers all of them. Every ganpo module that differentiates imports this file, so a
-// user who loads only tfjs-core + a backend still gets working gradients (TFJS_NOTES: "With
-// @tensorflow/tfjs-core alone, no gradients are registered").
-import '@tensorflow/tfjs-layers';
+// of ganpo) registers all of them (TFJS_NOTES: "With @tensorflow/tfjs-core alone, no gradients are
+// registered"). The import is a named one, used by `versions`, because ganpo is `sideEffects: false`:
+// bundlers (and our own tsup build) drop bare imports of side-effect-free modules.
+import { version_layers } from '@tensorflow/tfjs-layers';
+
+/** The tfjs-layers version whose import registered tfjs's gradient functions. */
+export const tfjsLayersVersion: string = version_layers;

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 
 /**
  * Numerically stable log σ(x) = −softplus(−x), elementwise, differentiable.

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 
 /**
  * Identity in the forward pass, zero gradient in the backward pass (PyTorch's `x.detach()`,
