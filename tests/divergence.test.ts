@@ -73,10 +73,14 @@ describe('relativistic losses', () => {
       relativisticDiscriminatorLoss({ real, fake, divergence }),
       relativisticGeneratorLoss({ real, fake, divergence }),
     ]);
-    expectClose(got.flat().map((t) => t.dataSync()[0] as number), [0.383784, 1.383784, 0.722222, 4.722222, 0.361111, 2.0], {
-      atol: 2e-6,
-      rtol: 0,
-    });
+    expectClose(
+      got.flat().map((t) => t.dataSync()[0] as number),
+      [0.383784, 1.383784, 0.722222, 4.722222, 0.361111, 2.0],
+      {
+        atol: 2e-6,
+        rtol: 0,
+      },
+    );
     tf.dispose([real, fake, ...got.flat()]);
   });
 
@@ -171,7 +175,11 @@ describe('relativistic losses', () => {
     expectGanpoError(() => W({ real: empty, fake: ok }), 'SHAPE_MISMATCH', 'real');
     expectGanpoError(() => W({ real: ok, fake: ints }), 'INVALID_DTYPE', 'fake');
     expectGanpoError(() => W({ real: ok, fake: ok, realMean: Number.NaN }), 'NON_FINITE', 'realMean');
-    expectGanpoError(() => W({ real: ok, fake: ok, fakeMean: vec as unknown as tf.Scalar }), 'SHAPE_MISMATCH', 'fakeMean');
+    expectGanpoError(
+      () => W({ real: ok, fake: ok, fakeMean: vec as unknown as tf.Scalar }),
+      'SHAPE_MISMATCH',
+      'fakeMean',
+    );
     expectGanpoError(
       () => W({ real: ok, fake: ok, divergence: 'wgan' as Divergence }),
       'INVALID_OPTION',
@@ -220,14 +228,22 @@ describe('GANPO quad losses', () => {
     (_, c) => {
       const p = tf.tensor1d(c.policy);
       const { value, grad } = tf.valueAndGrad((x: tf.Tensor) =>
-        ganpoGeneratorLoss({ policy: x as tf.Tensor1D, referenceMean: c.referenceMean, divergence: c.divergence }),
+        ganpoGeneratorLoss({
+          policy: x as tf.Tensor1D,
+          referenceMean: c.referenceMean,
+          divergence: c.divergence,
+        }),
       )(p);
       expectClose(value, c.loss, TOL);
       expectClose(grad, c.gradPolicy, TOL);
       // A scalar-tensor mean gives the same value and receives no gradient.
       const m = tf.scalar(c.referenceMean);
       const [gp, gm] = tf.grads((x: tf.Tensor, mm: tf.Tensor) =>
-        ganpoGeneratorLoss({ policy: x as tf.Tensor1D, referenceMean: mm as tf.Scalar, divergence: c.divergence }),
+        ganpoGeneratorLoss({
+          policy: x as tf.Tensor1D,
+          referenceMean: mm as tf.Scalar,
+          divergence: c.divergence,
+        }),
       )([p, m]);
       expectClose(gp as tf.Tensor, c.gradPolicy, TOL);
       expectClose(gm as tf.Tensor, [0]);
@@ -275,7 +291,13 @@ describe('GANPO quad losses', () => {
       'reference',
     );
     expectGanpoError(
-      () => ganpoDiscriminatorLoss({ reference: a, policy: b, opposite: c, means: { policy: Number.POSITIVE_INFINITY } }),
+      () =>
+        ganpoDiscriminatorLoss({
+          reference: a,
+          policy: b,
+          opposite: c,
+          means: { policy: Number.POSITIVE_INFINITY },
+        }),
       'NON_FINITE',
       'means.policy',
     );

@@ -3,18 +3,22 @@ import { describe, expect, it } from 'vitest';
 import { RunningMean } from '../src/divergence/running-mean';
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
-const fx = loadFixture<{ runningMean: { xs: number[]; values: Record<string, number[]> } }>('divergence.json')
-  .runningMean;
+const fx = loadFixture<{ runningMean: { xs: number[]; values: Record<string, number[]> } }>(
+  'divergence.json',
+).runningMean;
 
 describe('RunningMean', () => {
-  it.each([0.9, 0.5])('EMA with first-value initialisation matches the reference (momentum %s)', (momentum) => {
-    const m = new RunningMean({ momentum });
-    expect(m.value).toBeNull();
-    const got = fx.xs.map((x) => m.update(x));
-    // Both sides compute in float64 with the same operation order.
-    expectClose(got, fx.values[String(momentum)] as number[], { rtol: 1e-15, atol: 0 });
-    expect(m.count).toBe(fx.xs.length);
-  });
+  it.each([0.9, 0.5])(
+    'EMA with first-value initialisation matches the reference (momentum %s)',
+    (momentum) => {
+      const m = new RunningMean({ momentum });
+      expect(m.value).toBeNull();
+      const got = fx.xs.map((x) => m.update(x));
+      // Both sides compute in float64 with the same operation order.
+      expectClose(got, fx.values[String(momentum)] as number[], { rtol: 1e-15, atol: 0 });
+      expect(m.count).toBe(fx.xs.length);
+    },
+  );
 
   it('defaults to momentum 0.9 and takes the mean of a tensor', () => {
     const m = new RunningMean();

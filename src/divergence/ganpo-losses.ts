@@ -59,7 +59,13 @@ export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Sca
   checkScores(where, 'opposite', args.opposite);
   const means = args.means ?? {};
   if (typeof means !== 'object' || means === null) {
-    throw argumentError('INVALID_ARGUMENT', where, 'means', '{ reference?, policy?, opposite? }', typeof means);
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      'means',
+      '{ reference?, policy?, opposite? }',
+      typeof means,
+    );
   }
   checkMean(where, 'means.reference', means.reference);
   checkMean(where, 'means.policy', means.policy);
@@ -110,11 +116,19 @@ export function ganpoGeneratorLoss(args: GanpoGeneratorLossArgs): tf.Scalar {
   const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
   checkScores(where, 'policy', args.policy);
   if (args.referenceMean === undefined) {
-    throw argumentError('INVALID_ARGUMENT', where, 'referenceMean', 'a number or a scalar tensor', 'undefined');
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      'referenceMean',
+      'a number or a scalar tensor',
+      'undefined',
+    );
   }
   checkMean(where, 'referenceMean', args.referenceMean);
   return tf.tidy(
     () =>
-      tf.mean(realLoss(tf.sub(args.policy, resolveMean(args.referenceMean, args.policy)), divergence)) as tf.Scalar,
+      tf.mean(
+        realLoss(tf.sub(args.policy, resolveMean(args.referenceMean, args.policy)), divergence),
+      ) as tf.Scalar,
   );
 }

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertDtype, assertFinite, assertNumber, assertRank, assertTensor, checksShapes } from '../core/validate';
+import {
+  assertDtype,
+  assertFinite,
+  assertNumber,
+  assertRank,
+  assertTensor,
+  checksShapes,
+} from '../core/validate';
 import { stopGradient } from '../ops/stop-gradient';
 
 /** A set mean given by the caller: a plain number or a scalar tensor. Treated as a constant. */
@@ -26,7 +33,13 @@ export function checkMean(where: string, name: string, m: unknown): void {
   }
   assertTensor(where, name, m);
   if (checksShapes() && m.rank !== 0) {
-    throw argumentError('SHAPE_MISMATCH', where, name, 'a number or a scalar tensor', `rank ${m.rank} tensor`);
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      name,
+      'a number or a scalar tensor',
+      `rank ${m.rank} tensor`,
+    );
   }
   assertDtype(where, name, m, ['float32']);
   assertFinite(where, name, m);

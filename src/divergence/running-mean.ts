@@ -71,7 +71,13 @@ export class RunningMean {
     } else {
       assertTensor(where, 'x', x);
       if (checksShapes() && x.size === 0) {
-        throw argumentError('SHAPE_MISMATCH', where, 'x', 'a non-empty tensor', `shape [${x.shape.join(',')}]`);
+        throw argumentError(
+          'SHAPE_MISMATCH',
+          where,
+          'x',
+          'a non-empty tensor',
+          `shape [${x.shape.join(',')}]`,
+        );
       }
       assertFinite(where, 'x', x);
       const m = tf.tidy(() => tf.mean(tf.cast(x, 'float32')));
