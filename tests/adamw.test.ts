@@ -246,7 +246,7 @@ describe('AdamW', () => {
     created.push(opt);
     expect(opt).toBeInstanceOf(tf.Optimizer);
     expect(AdamW.className).toBe('AdamW');
-    const clone = AdamW.fromConfig(AdamW, opt.getConfig());
+    const clone = AdamW.fromConfig(AdamW, opt.getConfig()) as AdamW;
     created.push(clone);
     expect(clone.getConfig()).toEqual({
       learningRate: 0.5,
