@@ -21,7 +21,9 @@ describe('clipGradNorm', () => {
       const list = c.grads.map((g, i) => tf.tensor(g, c.shapes[i]));
       const arr = clipGradNorm(list, c.maxNorm, { normType });
       expectClose(arr.totalNorm, c.totalNorm, { rtol: 1e-5 });
-      arr.grads.forEach((g, i) => expectClose(g, c.clipped[i] as number[], { rtol: 1e-5, atol: 1e-7 }));
+      arr.grads.forEach((g, i) => {
+        expectClose(g, c.clipped[i] as number[], { rtol: 1e-5, atol: 1e-7 });
+      });
       // The map form gives the same result under the same keys; inputs are left alone.
       const map = Object.fromEntries(list.map((t, i) => [`v${i}`, t]));
       const byName = clipGradNorm(map, c.maxNorm, { normType });
