@@ -21,7 +21,7 @@ const n = (s: string): string => `hooks_${s}_${uid++}`;
 
 /** A custom layer with its own weights: y = tanh(x·W + b); records the `training` flag it sees. */
 class TanhBlock extends tfl.layers.Layer {
-  static override className = 'GanpoTestTanhBlock';
+  static className = 'GanpoTestTanhBlock';
   kernel!: tfl.LayerVariable;
   bias!: tfl.LayerVariable;
   lastTraining: unknown = undefined;
