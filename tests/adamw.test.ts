@@ -235,6 +235,15 @@ describe('AdamW', () => {
       'config.beta1',
     );
     expectGanpoError(
+      () =>
+        opt.loadState({
+          ...state,
+          slots: { [W.name]: { step: 1, shape: [4], m: [0, 0, 0, 0], v: [0, 0, 0, 0] } },
+        }),
+      'STATE_DICT_MISMATCH',
+      `slots.${W.name}`,
+    );
+    expectGanpoError(
       () => opt.loadState({ ...state, slots: { x: { step: 1, shape: [2], m: [0], v: [0, 0] } } }),
       'INVALID_FORMAT',
       'slots.x',

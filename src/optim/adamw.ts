@@ -246,8 +246,9 @@ export class AdamW extends tf.Optimizer {
    *
    * @param options.rename - maps a saved variable name to the name of the variable it now belongs
    *   to (tfjs appends `_1` to the names of re-created variables); identity by default.
-   * @throws GanpoError (`INVALID_FORMAT` / `STATE_DICT_MISMATCH`) on a malformed state or mismatched
-   *   hyper-parameters; the current state is unchanged then.
+   * @throws GanpoError (`INVALID_FORMAT` / `STATE_DICT_MISMATCH`) on a malformed state, mismatched
+   *   hyper-parameters, or a slot whose shape differs from the live variable it maps to; the current
+   *   state is unchanged then.
    */
   loadState(state: AdamWState, options: { rename?: (savedName: string) => string } = {}): void {
     const where = 'AdamW.loadState';
@@ -290,7 +291,20 @@ export class AdamW extends tf.Optimizer {
           'a malformed slot',
         );
       }
-      parsed.push([rename(saved), slot]);
+      const target = rename(saved);
+      // A live variable of that name must have the saved shape (a renamed or re-built model that
+      // does not match would otherwise fail later, or broadcast silently).
+      const live = tf.engine().registeredVariables[target];
+      if (live !== undefined && !tf.util.arraysEqual(live.shape, slot.shape)) {
+        throw argumentError(
+          'STATE_DICT_MISMATCH',
+          where,
+          arg,
+          `the shape of variable '${target}' ${fmtShape(live.shape)}`,
+          `shape ${fmtShape(slot.shape)}`,
+        );
+      }
+      parsed.push([target, slot]);
     }
     this.disposeSlots();
     for (const [name, slot] of parsed) {
