@@ -53,6 +53,14 @@ async function optimizerRows(ctx: BenchContext, backend: string): Promise<BenchR
   tf.dispose([...vars, ...Object.values(grads)]);
   const params = shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   const label = `${(params / 1e6).toFixed(2)}M params`;
+  const torch = ctx.python('tools/reference/bench_adamw.py', [String(ctx.runs)]) as { median: number } | null;
+  const extra: Record<string, string> = {
+    'ratio vs tf.train.adam': (tAdamW.median / tAdam.median).toFixed(2),
+  };
+  if (torch) {
+    extra['torch.optim.AdamW ms'] = torch.median.toFixed(1);
+    extra['ratio vs torch'] = (tAdamW.median / torch.median).toFixed(2);
+  }
   return [
     { suite: 'gancore', name: `tf.train.adam step (${label})`, backend, timing: tAdam },
     {
@@ -60,7 +68,7 @@ async function optimizerRows(ctx: BenchContext, backend: string): Promise<BenchR
       name: `AdamW step (${label})`,
       backend,
       timing: tAdamW,
-      extra: { 'ratio vs tf.train.adam': (tAdamW.median / tAdam.median).toFixed(2) },
+      extra,
     },
   ];
 }
