@@ -1,15 +1,46 @@
 // Public API of ganpo. Each section re-exports one concept; implementations live in their folders.
+// biome-ignore-all assist/source/organizeImports: each engineer owns one appended section; sorting across sections would interleave them and make merges conflict.
 
+// Core: errors and validation
 export {
   getValidationLevel,
   setValidationLevel,
   type ValidationLevel,
   withValidationLevel,
 } from './core/config';
-// Core: errors and validation
 export { GanpoError, type GanpoErrorCode, type GanpoErrorDetails } from './core/errors';
 // Ops that tfjs lacks or gets wrong
 export { logSigmoid } from './ops/log-sigmoid';
 export { stopGradient } from './ops/stop-gradient';
 // Versions (importing this module also registers tfjs's gradients)
 export { versions } from './version';
+
+// --- GANPO core (branch gancore): relativistic divergences, running means, optimisation, latent hooks ---
+export { type Divergence, fakeLoss, realLoss } from './divergence/divergences';
+export {
+  type GanpoDiscriminatorLossArgs,
+  type GanpoGeneratorLossArgs,
+  type GanpoMeans,
+  ganpoDiscriminatorLoss,
+  ganpoGeneratorLoss,
+} from './divergence/ganpo-losses';
+export type { MeanLike } from './divergence/inputs';
+export {
+  type RelativisticLossArgs,
+  relativisticAverageDivergence,
+  relativisticDiscriminatorLoss,
+  relativisticGeneratorLoss,
+} from './divergence/relativistic';
+export { RunningMean, type RunningMeanArgs, type RunningMeanJSON } from './divergence/running-mean';
+export { findLayer } from './hooks/find-layer';
+export { LatentView, type LatentViewOutput } from './hooks/latent-view';
+export { LayerOutputHook } from './hooks/layer-output-hook';
+export { AdamW, type AdamWArgs, type AdamWSlotState, type AdamWState, type NamedTensor } from './optim/adamw';
+export { type ClipGradNormOptions, type ClipGradNormResult, clipGradNorm } from './optim/clip';
+export {
+  type LearningRateSchedule,
+  type WarmupCosineScheduleArgs,
+  type WarmupLinearScheduleArgs,
+  warmupCosineSchedule,
+  warmupLinearSchedule,
+} from './optim/schedules';

@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { argumentError } from '../core/errors';
+import { assertOneOf } from '../core/validate';
+import { DIVERGENCES, type Divergence, fakeLoss, realLoss } from './divergences';
+import { checkMean, checkScores, type MeanLike, resolveMean } from './inputs';
+
+/** The three set means of one GANPO discriminator (EMA values in the official code). */
+export interface GanpoMeans {
+  /** Mean score of the reference model's latents of this discriminator's side. */
+  reference?: MeanLike;
+  /** Mean score of the policy's latents of this side. */
+  policy?: MeanLike;
+  /** Mean score of the reference model's latents of the opposite side. */
+  opposite?: MeanLike;
+}
+
+/** Arguments of {@link ganpoDiscriminatorLoss}. */
+export interface GanpoDiscriminatorLossArgs {
+  /**
+   * Scores of the reference model's latents of this side, float [B] (for the chosen discriminator:
+   * D_w(h_ref^w); for the rejected one: D_l(h_ref^l)).
+   */
+  reference: tf.Tensor1D;
+  /** Scores of the policy's latents of this side, float [B] (D_w(h_θ^w) or D_l(h_θ^l)). */
+  policy: tf.Tensor1D;
+  /** Scores of the reference model's latents of the opposite side, float [B] (D_w(h_ref^l) or D_l(h_ref^w)). */
+  opposite: tf.Tensor1D;
+  /**
+   * The set means. Each one given (a number or a scalar tensor, e.g. the EMA of the official code)
+   * is a constant; each one omitted is the batch mean of its scores, with gradient (the paper's
+   * within-batch form). Default `{}` (all batch means).
+   */
+  means?: GanpoMeans;
+  /** Default `'sgan'` (the official code). */
+  divergence?: Divergence;
+}
+
+/**
+ * The official GANPO per-discriminator loss ("quad" representations), generalised to the three
+ * divergences. It teaches the discriminator the ordering reference > policy > opposite:
+ *
+ *     L_D = ¼ [ mean ℓreal(reference − m.policy) + mean ℓfake(policy − m.reference)
+ *             + mean ℓreal(policy − m.opposite)  + mean ℓfake(opposite − m.policy) ]
+ *
+ * with ℓreal/ℓfake as in {@link relativisticDiscriminatorLoss}. With sgan this is the official
+ * code's four BCE-with-logits terms averaged.
+ *
+ * @returns a scalar the caller owns; differentiable w.r.t. the three score tensors (and the batch
+ *   means that are not given).
+ * @throws GanpoError on bad scores (rank 1, float, finite, non-empty), bad means or divergence.
+ * @see GANPO (arXiv 2601.22083) official code; PAPER.md "What the official code does".
+ */
+export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Scalar {
+  const where = 'ganpoDiscriminatorLoss';
+  const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
+  checkScores(where, 'reference', args.reference);
+  checkScores(where, 'policy', args.policy);
+  checkScores(where, 'opposite', args.opposite);
+  const means = args.means ?? {};
+  if (typeof means !== 'object' || means === null) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      'means',
+      '{ reference?, policy?, opposite? }',
+      typeof means,
+    );
+  }
+  checkMean(where, 'means.reference', means.reference);
+  checkMean(where, 'means.policy', means.policy);
+  checkMean(where, 'means.opposite', means.opposite);
+  return tf.tidy(() => {
+    const mRef = resolveMean(means.reference, args.reference);
+    const mPol = resolveMean(means.policy, args.policy);
+    const mOpp = resolveMean(means.opposite, args.opposite);
+    const terms = [
+      tf.mean(realLoss(tf.sub(args.reference, mPol), divergence)),
+      tf.mean(fakeLoss(tf.sub(args.policy, mRef), divergence)),
+      tf.mean(realLoss(tf.sub(args.policy, mOpp), divergence)),
+      tf.mean(fakeLoss(tf.sub(args.opposite, mPol), divergence)),
+    ];
+    return tf.mul(tf.addN(terms), 0.25) as tf.Scalar;
+  });
+}
+
+/** Arguments of {@link ganpoGeneratorLoss}. */
+export interface GanpoGeneratorLossArgs {
+  /** Scores of the policy's latents by the (frozen, eval-mode) discriminator, float [B]. */
+  policy: tf.Tensor1D;
+  /**
+   * The mean score of the reference latents of the same side: a number or a scalar tensor, used as
+   * a constant (the official code uses the detached EMA; pass a batch mean for the paper's form).
+   */
+  referenceMean: MeanLike;
+  /** Default `'sgan'` (the official code). */
+  divergence?: Divergence;
+}
+
+/**
+ * The official GANPO policy-side (generator) term for one discriminator: the non-saturating,
+ * one-sided relativistic loss
+ *
+ *     L_G = mean ℓreal(policy − referenceMean)
+ *
+ * i.e. softplus(−(D(h_θ) − m_ref)) for sgan: the policy is pushed to look at least as
+ * "reference-like" as the reference latents on average. The regularizer averages it over the chosen
+ * and rejected discriminators.
+ *
+ * @returns a scalar the caller owns, differentiable w.r.t. `policy` (never w.r.t. the mean).
+ * @throws GanpoError on bad scores, a missing or non-finite mean, or an unknown divergence.
+ * @see GANPO (arXiv 2601.22083) official code; PAPER.md "What the official code does".
+ */
+export function ganpoGeneratorLoss(args: GanpoGeneratorLossArgs): tf.Scalar {
+  const where = 'ganpoGeneratorLoss';
+  const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
+  checkScores(where, 'policy', args.policy);
+  if (args.referenceMean === undefined) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      'referenceMean',
+      'a number or a scalar tensor',
+      'undefined',
+    );
+  }
+  checkMean(where, 'referenceMean', args.referenceMean);
+  return tf.tidy(
+    () =>
+      tf.mean(
+        realLoss(tf.sub(args.policy, resolveMean(args.referenceMean, args.policy)), divergence),
+      ) as tf.Scalar,
+  );
+}

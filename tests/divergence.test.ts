@@ -1,0 +1,316 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { withValidationLevel } from '../src/core/config';
+import type { Divergence } from '../src/divergence/divergences';
+import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-losses';
+import {
+  relativisticAverageDivergence,
+  relativisticDiscriminatorLoss,
+  relativisticGeneratorLoss,
+} from '../src/divergence/relativistic';
+import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
+
+interface RelCase {
+  divergence: Divergence;
+  real: number[];
+  fake: number[];
+  realMean: number | null;
+  fakeMean: number | null;
+  d: number;
+  dGradReal: number[];
+  dGradFake: number[];
+  g: number;
+  gGradReal: number[];
+  gGradFake: number[];
+  divergenceEstimate: number;
+}
+interface QuadCase {
+  divergence: Divergence;
+  reference: number[];
+  policy: number[];
+  opposite: number[];
+  means: { reference?: number; policy?: number; opposite?: number };
+  loss: number;
+  gradReference: number[];
+  gradPolicy: number[];
+  gradOpposite: number[];
+}
+interface GenCase {
+  divergence: Divergence;
+  policy: number[];
+  referenceMean: number;
+  loss: number;
+  gradPolicy: number[];
+}
+interface Fixture {
+  check: Record<Divergence, { d: number; g: number }>;
+  relativistic: RelCase[];
+  ganpo_d: QuadCase[];
+  ganpo_g: GenCase[];
+}
+
+const fx = loadFixture<Fixture>('divergence.json');
+// float32 inputs against float64 golden values: ~1e-7 relative rounding per op, a handful of ops.
+const TOL = { rtol: 1e-5, atol: 1e-6 };
+const DIVS: Divergence[] = ['sgan', 'lsgan', 'hinge'];
+
+describe('relativistic losses', () => {
+  it.each(DIVS)('match the PAPER.md check values (%s)', (divergence) => {
+    const real = tf.tensor1d([1, 2, -0.5]);
+    const fake = tf.tensor1d([0, -1, 0.5]);
+    const d = relativisticDiscriminatorLoss({ real, fake, divergence });
+    const g = relativisticGeneratorLoss({ real, fake, divergence });
+    expectClose(d, fx.check[divergence].d, TOL);
+    expectClose(g, fx.check[divergence].g, TOL);
+    expect(d.shape).toEqual([]);
+    tf.dispose([real, fake, d, g]);
+  });
+
+  it('hard-coded check values (independent of the fixture)', () => {
+    const real = tf.tensor1d([1, 2, -0.5]);
+    const fake = tf.tensor1d([0, -1, 0.5]);
+    const got = DIVS.map((divergence) => [
+      relativisticDiscriminatorLoss({ real, fake, divergence }),
+      relativisticGeneratorLoss({ real, fake, divergence }),
+    ]);
+    expectClose(
+      got.flat().map((t) => t.dataSync()[0] as number),
+      [0.383784, 1.383784, 0.722222, 4.722222, 0.361111, 2.0],
+      {
+        atol: 2e-6,
+        rtol: 0,
+      },
+    );
+    tf.dispose([real, fake, ...got.flat()]);
+  });
+
+  it.each(fx.relativistic.map((c, i) => [`${c.divergence} #${i}`, c] as const))(
+    'values and gradients match PyTorch (%s)',
+    (_, c) => {
+      const real = tf.tensor1d(c.real);
+      const fake = tf.tensor1d(c.fake);
+      const means = {
+        realMean: c.realMean ?? undefined,
+        fakeMean: c.fakeMean ?? undefined,
+        divergence: c.divergence,
+      };
+      const dFn = (r: tf.Tensor, f: tf.Tensor) =>
+        relativisticDiscriminatorLoss({ real: r as tf.Tensor1D, fake: f as tf.Tensor1D, ...means });
+      const gFn = (r: tf.Tensor, f: tf.Tensor) =>
+        relativisticGeneratorLoss({ real: r as tf.Tensor1D, fake: f as tf.Tensor1D, ...means });
+      const d = tf.valueAndGrads(dFn)([real, fake]);
+      const g = tf.valueAndGrads(gFn)([real, fake]);
+      const est = relativisticAverageDivergence({ real, fake, ...means });
+      expectClose(d.value, c.d, TOL);
+      expectClose(d.grads[0] as tf.Tensor, c.dGradReal, { ...TOL, label: 'dL_D/dreal' });
+      expectClose(d.grads[1] as tf.Tensor, c.dGradFake, { ...TOL, label: 'dL_D/dfake' });
+      expectClose(g.value, c.g, TOL);
+      expectClose(g.grads[0] as tf.Tensor, c.gGradReal, { ...TOL, label: 'dL_G/dreal' });
+      expectClose(g.grads[1] as tf.Tensor, c.gGradFake, { ...TOL, label: 'dL_G/dfake' });
+      expectClose(est, c.divergenceEstimate, TOL);
+      tf.dispose([real, fake, d.value, ...d.grads, g.value, ...g.grads, est]);
+    },
+  );
+
+  it('given scalar-tensor means are constants: no gradient flows into them', () => {
+    const real = tf.tensor1d([1, 2, -0.5]);
+    const fake = tf.tensor1d([0, -1, 0.5]);
+    const m = tf.scalar(0.25);
+    const [gm] = tf.grads((mm: tf.Tensor) =>
+      relativisticDiscriminatorLoss({ real, fake, realMean: mm as tf.Scalar, fakeMean: mm as tf.Scalar }),
+    )([m]);
+    expectClose(gm as tf.Tensor, [0]);
+    // Same value as passing the number.
+    const a = relativisticGeneratorLoss({ real, fake, realMean: m, fakeMean: m, divergence: 'lsgan' });
+    const b = relativisticGeneratorLoss({ real, fake, realMean: 0.25, fakeMean: 0.25, divergence: 'lsgan' });
+    expectClose(a, b.dataSync()[0] as number, { rtol: 0, atol: 0 });
+    tf.dispose([real, fake, m, gm as tf.Tensor, a, b]);
+  });
+
+  it.each(DIVS)('divergence estimate is 0 when the critic cannot tell the sets apart (%s)', (divergence) => {
+    // A constant critic: every relativistic logit is 0.
+    const real = tf.fill([6], 0.7) as tf.Tensor1D;
+    const fake = tf.fill([3], 0.7) as tf.Tensor1D;
+    const est = relativisticAverageDivergence({ real, fake, divergence });
+    expectClose(est, 0, { atol: 1e-6 });
+    // And positive when it separates them (relativistic logits ±1: the lsgan and hinge optimum,
+    // 2·(log 2 − softplus(−1)) ≈ 0.76 for sgan).
+    const far = tf.tensor1d([0.5, 0.5, 0.5]);
+    const near = tf.tensor1d([-0.5, -0.5]);
+    const sep = relativisticAverageDivergence({ real: far, fake: near, divergence });
+    expect(sep.dataSync()[0]).toBeGreaterThan(0.75);
+    tf.dispose([real, fake, est, far, near, sep]);
+  });
+
+  it('leaks nothing, with and without gradients', async () => {
+    const real = tf.tensor1d([1, 2, -0.5]);
+    const fake = tf.tensor1d([0, -1, 0.5]);
+    const m = tf.scalar(0.1);
+    await expectNoLeak(() => {
+      for (const divergence of DIVS) {
+        const outs = [
+          relativisticDiscriminatorLoss({ real, fake, divergence }),
+          relativisticGeneratorLoss({ real, fake, realMean: m, fakeMean: 0.2, divergence }),
+          relativisticAverageDivergence({ real, fake, divergence }),
+        ];
+        const gr = tf.grads((r: tf.Tensor, f: tf.Tensor) =>
+          relativisticGeneratorLoss({ real: r as tf.Tensor1D, fake: f as tf.Tensor1D, divergence }),
+        )([real, fake]);
+        tf.dispose([...outs, ...gr]);
+      }
+    });
+    tf.dispose([real, fake, m]);
+  });
+
+  it('rejects bad inputs with the argument named', () => {
+    const ok = tf.tensor1d([1, 2]);
+    const r2 = tf.zeros([2, 1]);
+    const nan = tf.tensor1d([1, Number.NaN]);
+    const empty = tf.tensor1d([]);
+    const ints = tf.tensor1d([1, 2], 'int32');
+    const vec = tf.tensor1d([0.1, 0.2]);
+    const W = relativisticDiscriminatorLoss;
+    expectGanpoError(() => W({ real: r2 as unknown as tf.Tensor1D, fake: ok }), 'SHAPE_MISMATCH', 'real');
+    expectGanpoError(() => W({ real: ok, fake: nan }), 'NON_FINITE', 'fake');
+    expectGanpoError(() => W({ real: empty, fake: ok }), 'SHAPE_MISMATCH', 'real');
+    expectGanpoError(() => W({ real: ok, fake: ints }), 'INVALID_DTYPE', 'fake');
+    expectGanpoError(() => W({ real: ok, fake: ok, realMean: Number.NaN }), 'NON_FINITE', 'realMean');
+    expectGanpoError(
+      () => W({ real: ok, fake: ok, fakeMean: vec as unknown as tf.Scalar }),
+      'SHAPE_MISMATCH',
+      'fakeMean',
+    );
+    expectGanpoError(
+      () => W({ real: ok, fake: ok, divergence: 'wgan' as Divergence }),
+      'INVALID_OPTION',
+      'divergence',
+    );
+    expectGanpoError(
+      () => relativisticGeneratorLoss({ real: undefined as unknown as tf.Tensor1D, fake: ok }),
+      'INVALID_ARGUMENT',
+      'real',
+    );
+    expectGanpoError(() => relativisticAverageDivergence({ real: ok, fake: nan }), 'NON_FINITE', 'fake');
+    // Value checks are skipped at level 'shapes' (no read-back), shape checks are not.
+    withValidationLevel('shapes', () => {
+      const v = W({ real: ok, fake: nan });
+      v.dispose();
+      expectGanpoError(() => W({ real: r2 as unknown as tf.Tensor1D, fake: ok }), 'SHAPE_MISMATCH', 'real');
+    });
+    tf.dispose([ok, r2, nan, empty, ints, vec]);
+  });
+});
+
+describe('GANPO quad losses', () => {
+  it.each(fx.ganpo_d.map((c, i) => [`${c.divergence} #${i}`, c] as const))(
+    'ganpoDiscriminatorLoss values and gradients match PyTorch (%s)',
+    (_, c) => {
+      const xs = [tf.tensor1d(c.reference), tf.tensor1d(c.policy), tf.tensor1d(c.opposite)];
+      const { value, grads } = tf.valueAndGrads((r: tf.Tensor, p: tf.Tensor, o: tf.Tensor) =>
+        ganpoDiscriminatorLoss({
+          reference: r as tf.Tensor1D,
+          policy: p as tf.Tensor1D,
+          opposite: o as tf.Tensor1D,
+          means: c.means,
+          divergence: c.divergence,
+        }),
+      )(xs);
+      expectClose(value, c.loss, TOL);
+      expectClose(grads[0] as tf.Tensor, c.gradReference, { ...TOL, label: 'dref' });
+      expectClose(grads[1] as tf.Tensor, c.gradPolicy, { ...TOL, label: 'dpolicy' });
+      expectClose(grads[2] as tf.Tensor, c.gradOpposite, { ...TOL, label: 'dopposite' });
+      tf.dispose([...xs, value, ...grads]);
+    },
+  );
+
+  it.each(fx.ganpo_g.map((c) => [c.divergence, c] as const))(
+    'ganpoGeneratorLoss value and gradient match PyTorch (%s)',
+    (_, c) => {
+      const p = tf.tensor1d(c.policy);
+      const { value, grad } = tf.valueAndGrad((x: tf.Tensor) =>
+        ganpoGeneratorLoss({
+          policy: x as tf.Tensor1D,
+          referenceMean: c.referenceMean,
+          divergence: c.divergence,
+        }),
+      )(p);
+      expectClose(value, c.loss, TOL);
+      expectClose(grad, c.gradPolicy, TOL);
+      // A scalar-tensor mean gives the same value and receives no gradient.
+      const m = tf.scalar(c.referenceMean);
+      const [gp, gm] = tf.grads((x: tf.Tensor, mm: tf.Tensor) =>
+        ganpoGeneratorLoss({
+          policy: x as tf.Tensor1D,
+          referenceMean: mm as tf.Scalar,
+          divergence: c.divergence,
+        }),
+      )([p, m]);
+      expectClose(gp as tf.Tensor, c.gradPolicy, TOL);
+      expectClose(gm as tf.Tensor, [0]);
+      tf.dispose([p, value, grad, m, gp as tf.Tensor, gm as tf.Tensor]);
+    },
+  );
+
+  it('the quad loss with sgan equals the official four BCE-with-logits terms (hand check)', () => {
+    // reference = [2], policy = [0], opposite = [-2], means = the values themselves:
+    // ¼[sp(−2) + sp(−2) + sp(−2) + sp(−2)] = softplus(−2).
+    const one = (v: number) => tf.tensor1d([v]);
+    const [r, p, o] = [one(2), one(0), one(-2)];
+    const v = ganpoDiscriminatorLoss({ reference: r, policy: p, opposite: o });
+    expectClose(v, Math.log1p(Math.exp(-2)), { rtol: 1e-6 });
+    tf.dispose([r, p, o, v]);
+  });
+
+  it('leaks nothing and rejects bad inputs', async () => {
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.tensor1d([0, 1, 0]);
+    const c = tf.tensor1d([-1, 0, -2]);
+    await expectNoLeak(() => {
+      const g = tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+        ganpoDiscriminatorLoss({
+          reference: x as tf.Tensor1D,
+          policy: y as tf.Tensor1D,
+          opposite: z as tf.Tensor1D,
+          means: { reference: 1 },
+          divergence: 'hinge',
+        }),
+      )([a, b, c]);
+      const v = ganpoGeneratorLoss({ policy: b, referenceMean: 0.5 });
+      tf.dispose([...g, v]);
+    });
+    const nan = tf.tensor1d([Number.NaN]);
+    const r2 = tf.zeros([3, 2]);
+    expectGanpoError(
+      () => ganpoDiscriminatorLoss({ reference: a, policy: b, opposite: nan }),
+      'NON_FINITE',
+      'opposite',
+    );
+    expectGanpoError(
+      () => ganpoDiscriminatorLoss({ reference: r2 as unknown as tf.Tensor1D, policy: b, opposite: c }),
+      'SHAPE_MISMATCH',
+      'reference',
+    );
+    expectGanpoError(
+      () =>
+        ganpoDiscriminatorLoss({
+          reference: a,
+          policy: b,
+          opposite: c,
+          means: { policy: Number.POSITIVE_INFINITY },
+        }),
+      'NON_FINITE',
+      'means.policy',
+    );
+    expectGanpoError(
+      () => ganpoGeneratorLoss({ policy: b, referenceMean: undefined as unknown as number }),
+      'INVALID_ARGUMENT',
+      'referenceMean',
+    );
+    expectGanpoError(
+      () => ganpoGeneratorLoss({ policy: b, referenceMean: 0, divergence: 'x' as Divergence }),
+      'INVALID_OPTION',
+      'divergence',
+    );
+    tf.dispose([a, b, c, nan, r2]);
+  });
+});
