@@ -7,7 +7,7 @@ import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task/ind
 import { layerNorm, linear, sftLoss, sftTrain, TinyLM } from '../examples/tiny-lm/index';
 import { collatePreferencePairs, disposePreferenceBatch } from '../src/trainer/collate';
 import { CharTokenizer } from '../src/trainer/tokenizer';
-import { expectClose, expectNoLeak } from './support/helpers';
+import { expectClose, expectNoLeak, loadFixture } from './support/helpers';
 
 // Small enough to train a few steps in well under a second on the cpu backend.
 const config = { vocabSize: 25, maxSeqLen: 24, dim: 16, numLayers: 1, numHeads: 2, seed: 3 };
@@ -57,6 +57,58 @@ function toRows(t: tf.Tensor): number[] {
 function logitsOf(lm: TinyLM, rows: number[][]): number[] {
   return tf.tidy(() => toRows(lm.forward(ids(rows)).logits));
 }
+
+interface TinyLMFixture {
+  config: {
+    vocabSize: number;
+    dim: number;
+    numHeads: number;
+    ffnDim: number;
+    numLayers: number;
+    maxSeqLen: number;
+  };
+  inputIds: number[][];
+  names: string[];
+  shapes: number[][];
+  weights: number[][];
+  u: number[];
+  v: number[];
+  logits: number[];
+  hidden: number[];
+  grads: number[][];
+}
+
+describe('TinyLM matches the same network built from PyTorch modules', () => {
+  it('logits, hidden state and the gradient of every weight', () => {
+    const fx = loadFixture<TinyLMFixture>('tiny_lm.json');
+    const lm = new TinyLM(fx.config);
+    expect(lm.model.weights.map((w) => w.shape)).toEqual(fx.shapes);
+    const init = fx.weights.map((w, i) => tf.tensor(w, fx.shapes[i]));
+    lm.setWeights(init);
+    tf.dispose(init);
+    const x = ids(fx.inputIds);
+    const [B, T] = x.shape;
+    const u = tf.tensor3d(fx.u, [B, T, fx.config.vocabSize]);
+    const v = tf.tensor3d(fx.v, [B, T, fx.config.dim]);
+    const out = lm.forward(x);
+    expectClose(out.logits, fx.logits, { rtol: 1e-4, atol: 1e-5, label: 'logits' });
+    expectClose(out.hidden, fx.hidden, { rtol: 1e-4, atol: 1e-5, label: 'hidden' });
+    const vars = lm.trainableVariables;
+    const { value, grads } = tf.variableGrads(() => {
+      const { logits, hidden } = lm.forward(x, { training: true });
+      return tf.add(tf.sum(tf.mul(logits, u)), tf.sum(tf.mul(hidden, v))) as tf.Scalar;
+    }, vars);
+    vars.forEach((variable, i) => {
+      expectClose(grads[variable.name] as tf.Tensor, fx.grads[i] as number[], {
+        rtol: 1e-3,
+        atol: 1e-4,
+        label: `grad ${fx.names[i]}`,
+      });
+    });
+    tf.dispose([x, u, v, out.logits, out.hidden, value, ...Object.values(grads)]);
+    lm.dispose();
+  });
+});
 
 describe('TinyLM', () => {
   const lm = new TinyLM(config);
