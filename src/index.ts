@@ -18,6 +18,7 @@ export {
   type CollateOptions,
   collatePreferenceArrays,
   collatePreferencePairs,
+  concatenatePreferenceBatch,
   disposePreferenceBatch,
   type PreferenceBatch,
   type PreferencePair,

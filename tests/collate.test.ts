@@ -1,10 +1,11 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setValidationLevel } from '../src/core/config';
 import {
   type CollateOptions,
   collatePreferenceArrays,
   collatePreferencePairs,
+  concatenatePreferenceBatch,
   disposePreferenceBatch,
   type PreferencePair,
   truncatePreferencePair,
@@ -115,9 +116,26 @@ describe('collation semantics, by hand', () => {
     disposePreferenceBatch(b);
   });
 
+  it('concatenates chosen and rejected into one [2B,T] batch, chosen first', () => {
+    const other: PreferencePair = { prompt: [3], chosen: [4, 4, 4, 4, 4, 4], rejected: [] };
+    const b = collatePreferencePairs([pair, other], { padTokenId: 0, eosTokenId: 2 });
+    const all = concatenatePreferenceBatch(b);
+    expect(all.inputIds.shape).toEqual([4, b.seqLength]);
+    expect(rows(all.inputIds)).toEqual([...rows(b.chosen.inputIds), ...rows(b.rejected.inputIds)]);
+    expect(rows(all.completionMask)).toEqual([
+      ...rows(b.chosen.completionMask),
+      ...rows(b.rejected.completionMask),
+    ]);
+    expect(Array.from(all.completionLengths.dataSync())).toEqual([3, 7, 2, 1]);
+    tf.dispose(Object.values(all));
+    disposePreferenceBatch(b);
+  });
+
   it('leaks nothing', async () => {
     await expectNoLeak(() => {
-      disposePreferenceBatch(collatePreferencePairs([pair, pair], { padTokenId: 0, eosTokenId: 2 }));
+      const b = collatePreferencePairs([pair, pair], { padTokenId: 0, eosTokenId: 2 });
+      tf.dispose(Object.values(concatenatePreferenceBatch(b)));
+      disposePreferenceBatch(b);
     });
   });
 });

@@ -379,3 +379,18 @@ export function disposePreferenceBatch(batch: PreferenceBatch): void {
     tf.dispose([s.inputIds, s.attentionMask, s.completionMask, s.completionLengths]);
   }
 }
+
+/**
+ * Stacks the two sides of a batch into one [2B,T] batch, chosen rows first (TRL's
+ * `concatenated_inputs` order), so that one forward pass serves both. New tensors; the caller owns
+ * them and still owns `batch`.
+ */
+export function concatenatePreferenceBatch(batch: PreferenceBatch): CollatedSequences {
+  const { chosen: c, rejected: r } = batch;
+  return {
+    inputIds: tf.concat([c.inputIds, r.inputIds], 0),
+    attentionMask: tf.concat([c.attentionMask, r.attentionMask], 0),
+    completionMask: tf.concat([c.completionMask, r.completionMask], 0),
+    completionLengths: tf.concat([c.completionLengths, r.completionLengths], 0),
+  };
+}
