@@ -1,0 +1,2 @@
+export * from './digits';
+export { encodePairs, encodePrompts } from './encode';
