@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { TransformerDiscriminator } from '../src/discriminators/transformer';
-import { causalLogProbs } from '../src/logprobs/causal';
+import { causalLogProbs } from '../src/logprobs/sequence-log-probs';
 import { dpoLoss } from '../src/losses/dpo';
 import { simpoLoss } from '../src/losses/simpo';
 import { AdamW } from '../src/optim/adamw';

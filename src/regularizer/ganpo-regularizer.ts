@@ -10,12 +10,14 @@ import {
   checksShapes,
   fmtShape,
 } from '../core/validate';
+import { MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
+import { TransformerDiscriminator, type TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
 import { DIVERGENCES, type Divergence } from '../divergence/divergences';
 import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../divergence/ganpo-losses';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
 import { RunningMean, type RunningMeanJSON } from '../divergence/running-mean';
-import { AdamW } from '../optim/adamw';
+import { AdamW, type AdamWState } from '../optim/adamw';
 
 /** How the set means m of the relativistic losses are estimated. */
 export type MeanEstimator = 'ema' | 'batch';
@@ -104,6 +106,50 @@ export interface AdversarialLossArgs {
   rejectedMask?: tf.Tensor2D;
 }
 
+/** Arguments of {@link GanpoRegularizer.create}. */
+export interface GanpoRegularizerCreateArgs extends GanpoRegularizerOptions {
+  /** Hidden size H of the latents (the policy's last hidden state). */
+  inputDim: number;
+  /**
+   * `'transformer'` (default, the official discriminator) or `'mlp'` (masked mean-pool + SN-MLP, for
+   * small models and browsers).
+   */
+  kind?: 'transformer' | 'mlp';
+  /**
+   * Overrides of the discriminator config (both discriminators). Transformer defaults are the
+   * official ones (hidden 512, 2 layers, 8 heads, FFN 2048, dropout 0.1, spectral norm).
+   */
+  discriminator?: Partial<Omit<TransformerDiscriminatorConfig, 'inputDim'>> | Partial<Omit<MLPDiscriminatorConfig, 'inputDim'>>;
+  /** Seed for the discriminators' initialisation (the rejected one uses seed + 1). */
+  seed?: number;
+}
+
+/** A tensor in plain JSON. */
+export interface SerializedTensor {
+  shape: number[];
+  data: number[];
+}
+
+/**
+ * Everything a regularizer needs to continue exactly where it stopped: options, means, both
+ * discriminators' state dicts (PyTorch names, spectral-norm u/v included) and the optimizer state.
+ * Plain JSON: `JSON.stringify` round-trips it exactly (float32 values are exact as doubles).
+ */
+export interface GanpoRegularizerState {
+  format: 'ganpo-regularizer';
+  version: 1;
+  options: { weight: number; divergence: Divergence; estimator: MeanEstimator; momentum: number; negatives: boolean };
+  steps: number;
+  means: { running: Record<'chosen' | 'rejected', Record<'reference' | 'policy' | 'opposite', RunningMeanJSON>>; batch: GanpoMeansSnapshot | null };
+  discriminators: Record<'chosen' | 'rejected', Record<string, SerializedTensor>>;
+  /**
+   * AdamW state with slots keyed by position (`chosen/0`, `rejected/3`, … in `trainableVariables`
+   * order) rather than by variable name: tfjs renames re-created variables, positions are stable.
+   * `null` when the optimizer is not an {@link AdamW}.
+   */
+  optimizer: AdamWState | null;
+}
+
 type Side = 'chosen' | 'rejected';
 type SetName = 'reference' | 'policy' | 'opposite';
 const SIDES: readonly Side[] = ['chosen', 'rejected'];
@@ -137,7 +183,7 @@ export class GanpoRegularizer {
   readonly momentum: number;
   readonly negatives: boolean;
   readonly optimizer: tf.Optimizer;
-  private readonly running: Record<Side, Record<SetName, RunningMean>>;
+  private running: Record<Side, Record<SetName, RunningMean>>;
   private batchMeans: GanpoMeansSnapshot | null = null;
   private steps = 0;
   private disposed = false;
@@ -184,6 +230,41 @@ export class GanpoRegularizer {
       opposite: new RunningMean({ momentum: this.momentum }),
     });
     this.running = { chosen: makeSide(), rejected: makeSide() };
+  }
+
+  /**
+   * Builds a regularizer with two fresh discriminators of the same architecture.
+   *
+   * @example
+   * ```ts
+   * const reg = GanpoRegularizer.create({ inputDim: 2304 });             // official setup
+   * const small = GanpoRegularizer.create({ inputDim: 64, kind: 'mlp' }); // browsers, tiny models
+   * ```
+   */
+  static create(args: GanpoRegularizerCreateArgs): GanpoRegularizer {
+    const where = 'GanpoRegularizer.create';
+    if (args === null || typeof args !== 'object') {
+      throw argumentError('INVALID_ARGUMENT', where, 'args', '{ inputDim, ... }', String(args));
+    }
+    const inputDim = assertNumber(where, 'inputDim', args.inputDim, { min: 1, integer: true });
+    const kind = assertOneOf(where, 'kind', args.kind ?? 'transformer', ['transformer', 'mlp'] as const);
+    const seed = args.seed === undefined ? undefined : assertNumber(where, 'seed', args.seed, { integer: true });
+    const make = (offset: number): Discriminator => {
+      const s = seed === undefined ? undefined : seed + offset;
+      return kind === 'mlp'
+        ? new MLPDiscriminator({ ...(args.discriminator as Partial<MLPDiscriminatorConfig>), inputDim, seed: s })
+        : new TransformerDiscriminator({ ...(args.discriminator as Partial<TransformerDiscriminatorConfig>), inputDim, seed: s });
+    };
+    const chosen = make(0);
+    let rejected: Discriminator | undefined;
+    try {
+      rejected = make(1);
+      return new GanpoRegularizer({ ...args, chosen, rejected });
+    } catch (e) {
+      chosen.dispose();
+      rejected?.dispose();
+      throw e;
+    }
   }
 
   /** The hidden size the discriminators accept. */
@@ -455,13 +536,143 @@ export class GanpoRegularizer {
     this.disposed = true;
   }
 
-  /** The running means as JSON (for checkpoints). */
-  meansToJSON(): { estimator: MeanEstimator; steps: number; running: Record<Side, Record<SetName, RunningMeanJSON>>; batch: GanpoMeansSnapshot | null } {
-    const side = (s: Side): Record<SetName, RunningMeanJSON> => ({
-      reference: this.running[s].reference.toJSON(),
-      policy: this.running[s].policy.toJSON(),
-      opposite: this.running[s].opposite.toJSON(),
+  private slotKeys(): Map<string, string> {
+    const keys = new Map<string, string>();
+    for (const side of SIDES) {
+      this.discriminators[side].trainableVariables.forEach((v, i) => keys.set(v.name, `${side}/${i}`));
+    }
+    return keys;
+  }
+
+  /**
+   * The whole state as plain JSON (one read-back per tensor): restoring it into a regularizer of the
+   * same architecture with {@link loadState} continues bit-for-bit like an uninterrupted run.
+   */
+  getState(): GanpoRegularizerState {
+    this.assertLive('GanpoRegularizer.getState');
+    const dump = (d: Discriminator): Record<string, SerializedTensor> => {
+      const sd = d.stateDict();
+      const out: Record<string, SerializedTensor> = {};
+      for (const [k, t] of Object.entries(sd)) out[k] = { shape: [...t.shape], data: Array.from(t.dataSync()) };
+      tf.dispose(Object.values(sd));
+      return out;
+    };
+    let optimizer: AdamWState | null = null;
+    if (this.optimizer instanceof AdamW) {
+      const raw = this.optimizer.saveState();
+      const keys = this.slotKeys();
+      const slots: AdamWState['slots'] = {};
+      for (const [name, slot] of Object.entries(raw.slots)) slots[keys.get(name) ?? name] = slot;
+      optimizer = { ...raw, slots };
+    }
+    const running = (side: Side): Record<SetName, RunningMeanJSON> => ({
+      reference: this.running[side].reference.toJSON(),
+      policy: this.running[side].policy.toJSON(),
+      opposite: this.running[side].opposite.toJSON(),
     });
-    return { estimator: this.estimator, steps: this.steps, running: { chosen: side('chosen'), rejected: side('rejected') }, batch: this.batchMeans };
+    return {
+      format: 'ganpo-regularizer',
+      version: 1,
+      options: {
+        weight: this.weight,
+        divergence: this.divergence,
+        estimator: this.estimator,
+        momentum: this.momentum,
+        negatives: this.negatives,
+      },
+      steps: this.steps,
+      means: { running: { chosen: running('chosen'), rejected: running('rejected') }, batch: this.batchMeans },
+      discriminators: { chosen: dump(this.discriminators.chosen), rejected: dump(this.discriminators.rejected) },
+      optimizer,
+    };
+  }
+
+  /**
+   * Restores a state from {@link getState}. The options (weight, divergence, estimator, momentum,
+   * negatives) must equal this regularizer's. All or nothing: on any error nothing changes.
+   *
+   * @throws GanpoError `INVALID_FORMAT` on a malformed state, `STATE_DICT_MISMATCH` on other options,
+   *   a discriminator state that does not fit, or optimizer state for an optimizer that is not AdamW.
+   */
+  loadState(state: GanpoRegularizerState): void {
+    const where = 'GanpoRegularizer.loadState';
+    this.assertLive(where);
+    if (state === null || typeof state !== 'object' || state.format !== 'ganpo-regularizer' || state.version !== 1) {
+      throw argumentError('INVALID_FORMAT', where, 'state', "{ format: 'ganpo-regularizer', version: 1, ... }", typeof state === 'object' && state !== null ? `format ${String(state.format)}` : String(state));
+    }
+    const mine = {
+      weight: this.weight,
+      divergence: this.divergence,
+      estimator: this.estimator,
+      momentum: this.momentum,
+      negatives: this.negatives,
+    };
+    for (const key of Object.keys(mine) as (keyof typeof mine)[]) {
+      if (state.options?.[key] !== mine[key]) {
+        throw argumentError('STATE_DICT_MISMATCH', where, `options.${key}`, String(mine[key]), String(state.options?.[key]));
+      }
+    }
+    assertNumber(where, 'steps', state.steps, { min: 0, integer: true });
+    // Parse everything first (these throw on malformed input and change nothing).
+    const running = {} as Record<Side, Record<SetName, RunningMean>>;
+    for (const side of SIDES) {
+      running[side] = {} as Record<SetName, RunningMean>;
+      for (const set of SETS) {
+        const json = state.means?.running?.[side]?.[set];
+        if (json === undefined) {
+          throw argumentError('INVALID_FORMAT', where, `means.running.${side}.${set}`, 'a RunningMean JSON', 'undefined');
+        }
+        running[side][set] = RunningMean.fromJSON(json);
+      }
+    }
+    if (state.optimizer !== null && !(this.optimizer instanceof AdamW)) {
+      throw argumentError('STATE_DICT_MISMATCH', where, 'optimizer', 'null (this optimizer is not AdamW)', 'an AdamW state');
+    }
+    const toTensors = (side: Side): Record<string, tf.Tensor> => {
+      const entries = state.discriminators?.[side];
+      if (entries === null || typeof entries !== 'object') {
+        throw argumentError('INVALID_FORMAT', where, `discriminators.${side}`, 'a state dict', String(entries));
+      }
+      const out: Record<string, tf.Tensor> = {};
+      try {
+        for (const [k, v] of Object.entries(entries)) {
+          const size = Array.isArray(v?.shape) ? v.shape.reduce((a, b) => a * b, 1) : -1;
+          if (!Array.isArray(v?.data) || v.data.length !== size) {
+            throw argumentError('INVALID_FORMAT', where, `discriminators.${side}.${k}`, '{ shape, data } with data of the shape size', 'a malformed tensor');
+          }
+          out[k] = tf.tensor(v.data, v.shape, 'float32');
+        }
+      } catch (e) {
+        tf.dispose(Object.values(out));
+        throw e;
+      }
+      return out;
+    };
+    const incoming = { chosen: toTensors('chosen'), rejected: {} as Record<string, tf.Tensor> };
+    const backup: Partial<Record<Side, Record<string, tf.Tensor>>> = {};
+    try {
+      incoming.rejected = toTensors('rejected');
+      for (const side of SIDES) {
+        backup[side] = this.discriminators[side].stateDict();
+        this.discriminators[side].loadStateDict(incoming[side]);
+      }
+      if (state.optimizer !== null && this.optimizer instanceof AdamW) {
+        const byKey = new Map<string, string>();
+        for (const [name, key] of this.slotKeys()) byKey.set(key, name);
+        this.optimizer.loadState(state.optimizer, { rename: (saved) => byKey.get(saved) ?? saved });
+      }
+    } catch (e) {
+      for (const side of SIDES) {
+        const b = backup[side];
+        if (b) this.discriminators[side].loadStateDict(b);
+      }
+      throw e;
+    } finally {
+      tf.dispose([...Object.values(incoming.chosen), ...Object.values(incoming.rejected)]);
+      for (const side of SIDES) tf.dispose(Object.values(backup[side] ?? {}));
+    }
+    for (const side of SIDES) for (const set of SETS) this.running[side][set] = running[side][set];
+    this.batchMeans = state.means.batch === null ? null : structuredClone(state.means.batch);
+    this.steps = state.steps;
   }
 }
