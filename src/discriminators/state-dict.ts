@@ -37,7 +37,12 @@ export function loadStateInto(
       continue;
     }
     if (!(t instanceof tf.Tensor) || t.isDisposed) {
-      throw mismatch(where, spec.key, `a live tensor of shape ${fmtShape(spec.shape)}`, String(t));
+      throw mismatch(
+        where,
+        spec.key,
+        `a live tensor of shape ${fmtShape(spec.shape)}`,
+        t instanceof tf.Tensor ? 'a disposed tensor' : typeof t,
+      );
     }
     if (t.rank !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
       throw mismatch(where, spec.key, `shape ${fmtShape(spec.shape)}`, `shape ${fmtShape(t.shape)}`);
