@@ -121,7 +121,7 @@ def main():
 
     # Every dtype the reader accepts.
     vals = {'f32': [[1.5, -2.25, 3.0]], 'f16': [0.5, -1.0, 65504.0, 1e-3], 'bf16': [1.0, -3.5, 1e20, 0.15625],
-            'i32': [[1, -2], [2147483647, -2147483648]], 'i64': [0, -5, 2**40], 'scalar': 7.0}
+            'i32': [[1, -2], [2147483647, -2147483648]], 'i64': [0, -5, 2**31 - 1, -2**31], 'scalar': 7.0}
     dts = {'f32': 'F32', 'f16': 'F16', 'bf16': 'BF16', 'i32': 'I32', 'i64': 'I64', 'scalar': 'F32'}
     arrays = {k: np.array(v, dtype=np.float64 if dts[k][0] in 'FB' else np.int64) for k, v in vals.items()}
     safetensors_io.write(os.path.join(OUT, 'safetensors_dtypes.safetensors'), arrays, dtypes=dts)
