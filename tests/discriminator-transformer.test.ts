@@ -355,3 +355,23 @@ describe('TransformerDiscriminator behaviour', () => {
     loaded.dispose();
   });
 });
+
+describe('TransformerDiscriminator with tfjs autodiff instead of the custom gradients', () => {
+  it('gives the same scores and gradients (fixture parity)', async () => {
+    const { kernelFlags } = await import('../src/ops/kernel-flags');
+    const saved = { ...kernelFlags };
+    Object.assign(kernelFlags, { fastLinearGradient: false, fusedLayerNorm: false, fusedGelu: false });
+    try {
+      const d = fromFixture('batched');
+      const x = tf.tensor3d(fx.x as number[][][]);
+      const mask = tf.tensor2d(fx.mask as number[][]);
+      const { scores, grad } = scoresAndGrad(d, x, mask, fx.coef);
+      expectClose(scores, fx.eval.mask.scores, TOL);
+      expectClose(grad, fx.eval.mask.inputGrad as number[][][], TOL);
+      tf.dispose([x, mask, scores, grad]);
+      d.dispose();
+    } finally {
+      Object.assign(kernelFlags, saved);
+    }
+  });
+});

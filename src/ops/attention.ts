@@ -66,42 +66,52 @@ function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
   const { batch: B, seqLen: T, numHeads: H, dropout } = args;
   const hidden = args.qkv.shape[1] / 3;
   const dh = hidden / H;
-  const BH = B * H;
   const scale = 1 / Math.sqrt(dh);
   const keep = 1 - dropout;
-  // Index tensors for gather: wasm's slice/split/unstack copy the whole input out of the heap per
-  // call (readSync), gather does not.
-  const index = (i: number): tf.Tensor1D => tf.tensor1d([i], 'int32');
-  const head = (src: tf.Tensor3D, i: number, rows: number, cols: number): tf.Tensor2D =>
-    tf.reshape(tf.gather(src, index(i)), [rows, cols]) as tf.Tensor2D;
+  // Per-head tensors come from gather: on wasm, slice/split/unstack copy the whole input out of the
+  // heap on every call (readSync) and 5-D transposes take a generic path ~20x slower than 4-D ones,
+  // so all reshuffles here are 4-D transposes or 2-D transposes of one head.
+  const row = (src: tf.Tensor, i: number, rows: number, cols: number): tf.Tensor2D =>
+    tf.reshape(tf.gather(src, tf.tensor1d([i], 'int32')), [rows, cols]) as tf.Tensor2D;
 
   const f = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [qkv, keyBias, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-    const five = tf.reshape(qkv, [B, T, 3, H, dh]);
-    // all: [q; k; v] heads as [3·B·H, T, dh]; allT: the same transposed, [3·B·H, dh, T].
-    const all = tf.reshape(tf.transpose(five, [2, 0, 3, 1, 4]), [3 * BH, T, dh]) as tf.Tensor3D;
-    const allT = tf.reshape(tf.transpose(five, [2, 0, 3, 4, 1]), [3 * BH, dh, T]) as tf.Tensor3D;
-    const biasRows: tf.Tensor2D[] = [];
-    for (let b = 0; b < B; b++) biasRows.push(head(keyBias as unknown as tf.Tensor3D, b, 1, T));
+    // [B·T, 3h] → [B, 3H, T, dh]: index b·3H + p·H + j is part p (q, k, v) of head j of sequence b.
+    const heads = tf.reshape(tf.transpose(tf.reshape(qkv, [B, T, 3 * H, dh]), [0, 2, 1, 3]), [
+      B * 3 * H,
+      T * dh,
+    ]);
+    const qs: tf.Tensor2D[] = [];
+    const ks: tf.Tensor2D[] = [];
+    const vs: tf.Tensor2D[] = [];
     const weights: tf.Tensor2D[] = [];
     const masks: tf.Tensor2D[] = [];
     const outs: tf.Tensor2D[] = [];
-    for (let i = 0; i < BH; i++) {
-      const q = head(all, i, T, dh);
-      const kT = head(allT, BH + i, dh, T);
-      const v = head(all, 2 * BH + i, T, dh);
-      const s = tf.add(tf.mul(tf.matMul(q, kT), scale), biasRows[Math.floor(i / H)] as tf.Tensor2D);
-      const a = tf.softmax(s) as tf.Tensor2D;
-      weights.push(a);
-      let ad = a;
-      if (dropout > 0) {
-        const m = tf.div(tf.cast(tf.greaterEqual(tf.randomUniform([T, T]), dropout), 'float32'), keep);
-        masks.push(m as tf.Tensor2D);
-        ad = tf.mul(a, m);
+    for (let b = 0; b < B; b++) {
+      const biasRow = row(keyBias, b, 1, T);
+      for (let j = 0; j < H; j++) {
+        const base = b * 3 * H + j;
+        const q = row(heads, base, T, dh);
+        const k = row(heads, base + H, T, dh);
+        const v = row(heads, base + 2 * H, T, dh);
+        const a = tf.softmax(tf.add(tf.mul(tf.matMul(q, tf.transpose(k)), scale), biasRow)) as tf.Tensor2D;
+        let ad = a;
+        if (dropout > 0) {
+          const m = tf.div(
+            tf.cast(tf.greaterEqual(tf.randomUniform([T, T]), dropout), 'float32'),
+            keep,
+          ) as tf.Tensor2D;
+          masks.push(m);
+          ad = tf.mul(a, m);
+        }
+        outs.push(tf.matMul(ad, v));
+        qs.push(q);
+        ks.push(k);
+        vs.push(v);
+        weights.push(a);
       }
-      outs.push(tf.matMul(ad, v));
     }
-    save([all, allT, ...weights, ...masks]);
+    save([...qs, ...ks, ...vs, ...weights, ...masks]);
     const value = tf.reshape(tf.transpose(tf.reshape(tf.stack(outs), [B, H, T, dh]), [0, 2, 1, 3]), [
       B * T,
       hidden,
@@ -109,35 +119,33 @@ function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const sAll = saved[0] as tf.Tensor3D;
-        const sAllT = saved[1] as tf.Tensor3D;
-        const sW = saved.slice(2, 2 + BH) as tf.Tensor2D[];
-        const sM = saved.slice(2 + BH) as tf.Tensor2D[];
-        const dO = tf.reshape(tf.transpose(tf.reshape(dy, [B, T, H, dh]), [0, 2, 1, 3]), [
-          BH,
-          T,
-          dh,
-        ]) as tf.Tensor3D;
-        const dQs: tf.Tensor2D[] = [];
-        const dKs: tf.Tensor2D[] = [];
-        const dVs: tf.Tensor2D[] = [];
-        for (let i = 0; i < BH; i++) {
-          const g = head(dO, i, T, dh);
-          const q = head(sAll, i, T, dh);
-          const k = head(sAll, BH + i, T, dh);
-          const vT = head(sAllT, 2 * BH + i, dh, T);
-          const a = sW[i] as tf.Tensor2D;
-          const m = sM[i];
-          const ad = m ? tf.mul(a, m) : a;
-          dVs.push(tf.matMul(tf.transpose(ad), g));
-          const dAd = tf.matMul(g, vT);
-          const dA = m ? tf.mul(dAd, m) : dAd;
-          const dS = tf.mul(tf.mul(a, tf.sub(dA, tf.sum(tf.mul(dA, a), -1, true))), scale) as tf.Tensor2D;
-          dQs.push(tf.matMul(dS, k));
-          dKs.push(tf.matMul(tf.transpose(dS), q));
+        const n = B * H;
+        const part = (p: number): tf.Tensor2D[] => saved.slice(p * n, (p + 1) * n) as tf.Tensor2D[];
+        const [sq, sk, sv, sw] = [part(0), part(1), part(2), part(3)];
+        const sm = dropout > 0 ? part(4) : [];
+        const dO = tf.reshape(tf.transpose(tf.reshape(dy, [B, T, H, dh]), [0, 2, 1, 3]), [n, T * dh]);
+        const grads: tf.Tensor2D[] = [];
+        for (let b = 0; b < B; b++) {
+          const dQ: tf.Tensor2D[] = [];
+          const dK: tf.Tensor2D[] = [];
+          const dV: tf.Tensor2D[] = [];
+          for (let j = 0; j < H; j++) {
+            const i = b * H + j;
+            const g = row(dO, i, T, dh);
+            const a = sw[i] as tf.Tensor2D;
+            const m = sm[i];
+            const ad = m ? tf.mul(a, m) : a;
+            dV.push(tf.matMul(tf.transpose(ad), g));
+            const dAd = tf.matMul(g, tf.transpose(sv[i] as tf.Tensor2D));
+            const dA = m ? tf.mul(dAd, m) : dAd;
+            const dS = tf.mul(tf.mul(a, tf.sub(dA, tf.sum(tf.mul(dA, a), -1, true))), scale) as tf.Tensor2D;
+            dQ.push(tf.matMul(dS, sk[i] as tf.Tensor2D));
+            dK.push(tf.matMul(tf.transpose(dS), sq[i] as tf.Tensor2D));
+          }
+          grads.push(...dQ, ...dK, ...dV);
         }
-        const d = tf.reshape(tf.stack([tf.stack(dQs), tf.stack(dKs), tf.stack(dVs)]), [3, B, H, T, dh]);
-        return [tf.reshape(tf.transpose(d, [1, 3, 0, 2, 4]), [B * T, 3 * hidden]), tf.zerosLike(keyBias)];
+        const d = tf.transpose(tf.reshape(tf.stack(grads), [B, 3 * H, T, dh]), [0, 2, 1, 3]);
+        return [tf.reshape(d, [B * T, 3 * hidden]), tf.zerosLike(keyBias)];
       },
     };
   });

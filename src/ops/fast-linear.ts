@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/gradients';
+import { kernelFlags } from './kernel-flags';
 
 /**
  * Affine map y = x·K + b for a 2-D input, with the kernel stored as K = Wᵀ [in, out] (PyTorch keeps
@@ -17,6 +18,10 @@ import '../core/gradients';
  * @returns [N, out], differentiable w.r.t. all inputs.
  */
 export function fastLinear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor2D {
+  if (!kernelFlags.fastLinearGradient) {
+    const y = tf.matMul(x, kernel) as tf.Tensor2D;
+    return bias ? (tf.add(y, bias) as tf.Tensor2D) : y;
+  }
   return (bias ? linearWithBias(x, kernel, bias) : linearNoBias(x, kernel)) as tf.Tensor2D;
 }
 

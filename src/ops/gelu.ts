@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/gradients';
+import { kernelFlags } from './kernel-flags';
 
 const INV_SQRT2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -12,6 +13,7 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
  * @returns gelu(x), same shape, differentiable.
  */
 export function geluErf<T extends tf.Tensor>(x: T): T {
+  if (!kernelFlags.fusedGelu) return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, INV_SQRT2)), 1)) as T;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xx, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const cdf = tf.mul(tf.add(tf.erf(tf.mul(xx, INV_SQRT2)), 1), 0.5);

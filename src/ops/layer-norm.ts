@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/gradients';
+import { kernelFlags } from './kernel-flags';
 
 /**
  * Layer normalisation over the last axis, as `torch.nn.LayerNorm(d, eps)`:
