@@ -105,9 +105,9 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
     for (const v of ctx.quick ? list.slice(0, 1) : list) {
       setFast(v.fast);
       const { step, dispose } = makeStep(v.attention);
-      // cpu is ~30× slower than wasm at these sizes: fewer repetitions keep the suite short.
-      const runs = backend === 'cpu' ? Math.min(ctx.runs, 3) : ctx.runs;
-      const timing = await time(step, runs, backend === 'cpu' ? 1 : ctx.warmup);
+      // cpu and the straightforward variants are 10–30× slower: fewer repetitions keep the suite short.
+      const slow = backend === 'cpu' || v !== list[0];
+      const timing = await time(step, slow ? Math.min(ctx.runs, 3) : ctx.runs, slow ? 1 : ctx.warmup);
       dispose();
       const extra: Record<string, string> = {};
       if (torch) extra.vsTorch = `${(timing.median / torch.median_ms).toFixed(2)}x`;

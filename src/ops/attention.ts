@@ -125,6 +125,9 @@ function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
         const sm = dropout > 0 ? part(4) : [];
         const dO = tf.reshape(tf.transpose(tf.reshape(dy, [B, T, H, dh]), [0, 2, 1, 3]), [n, T * dh]);
         const grads: tf.Tensor2D[] = [];
+        // Row sums as a matMul with one shared ones column: wasm's Sum is slower, and XNNPACK packs
+        // the shared right operand once.
+        const onesCol = tf.ones([T, 1]) as tf.Tensor2D;
         for (let b = 0; b < B; b++) {
           const dQ: tf.Tensor2D[] = [];
           const dK: tf.Tensor2D[] = [];
@@ -138,7 +141,8 @@ function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
             dV.push(tf.matMul(tf.transpose(ad), g));
             const dAd = tf.matMul(g, tf.transpose(sv[i] as tf.Tensor2D));
             const dA = m ? tf.mul(dAd, m) : dAd;
-            const dS = tf.mul(tf.mul(a, tf.sub(dA, tf.sum(tf.mul(dA, a), -1, true))), scale) as tf.Tensor2D;
+            const rowDot = tf.matMul(tf.mul(dA, a) as tf.Tensor2D, onesCol);
+            const dS = tf.mul(tf.mul(a, tf.sub(dA, rowDot)), scale) as tf.Tensor2D;
             dQ.push(tf.matMul(dS, sk[i] as tf.Tensor2D));
             dK.push(tf.matMul(tf.transpose(dS), sq[i] as tf.Tensor2D));
           }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/gradients';
+import { sumRows } from './fast-linear';
 import { kernelFlags } from './kernel-flags';
 
 /**
@@ -36,7 +37,7 @@ export function layerNorm(
         const m1 = tf.mean(gh, -1, true);
         const m2 = tf.mean(tf.mul(gh, sxhat), -1, true);
         const dx = tf.mul(tf.sub(tf.sub(gh, m1), tf.mul(sxhat, m2)), srstd);
-        return [dx, tf.sum(tf.mul(dy, sxhat), 0), tf.sum(dy, 0)];
+        return [dx, sumRows(tf.mul(dy, sxhat) as tf.Tensor2D), sumRows(dy as tf.Tensor2D)];
       },
     };
   });
