@@ -1,6 +1,6 @@
 """PyTorch CPU baseline for bench/suites/discriminator.ts: one training step of the official discriminator
 (forward in training mode, backward, AdamW update) at B 8, T 128, d_in 512, hidden 256, 2 layers, 8 heads,
-masked. Prints one JSON line {median_ms, mad_ms, runs}. Usage: discriminator_step.py [runs] [warmup]"""
+masked. Prints one JSON line {median_ms, mad_ms, runs}. Usage: discriminator_step.py [runs] [warmup] [threads=2]"""
 import json
 import os
 import statistics
@@ -9,7 +9,7 @@ import time
 
 import torch
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'reference'))
 from official_discriminator import TransformerDiscriminator  # noqa: E402
 

@@ -67,23 +67,26 @@ function setFast(on: boolean): void {
 
 export default async function (ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const torch = ctx.python('bench/python/discriminator_step.py', [String(ctx.runs), String(ctx.warmup)]) as {
-    median_ms: number;
-    mad_ms: number;
-    runs: number;
-  } | null;
-  if (torch) {
+  type TorchResult = { median_ms: number; mad_ms: number; runs: number } | null;
+  const torchRun = (threads: number): TorchResult =>
+    ctx.python('bench/python/discriminator_step.py', [
+      String(ctx.runs),
+      String(ctx.warmup),
+      String(threads),
+    ]) as TorchResult;
+  // 2 threads is the baseline (the machine's cores); 1 thread is the same core budget as tfjs-wasm in Node.
+  const torch = torchRun(2);
+  const torch1 = torch ? torchRun(1) : null;
+  for (const [t, threads] of [
+    [torch, 2],
+    [torch1, 1],
+  ] as const) {
+    if (!t) continue;
     rows.push({
       suite: 'discriminator',
-      name: 'train step (PyTorch CPU, AdamW)',
+      name: `train step (PyTorch CPU, AdamW, ${threads} thread${threads > 1 ? 's' : ''})`,
       backend: 'torch',
-      timing: {
-        median: torch.median_ms,
-        mad: torch.mad_ms,
-        min: Number.NaN,
-        max: Number.NaN,
-        runs: torch.runs,
-      },
+      timing: { median: t.median_ms, mad: t.mad_ms, min: Number.NaN, max: Number.NaN, runs: t.runs },
     });
   }
   const variants: Record<string, Variant[]> = {
@@ -107,10 +110,16 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
       const { step, dispose } = makeStep(v.attention);
       // cpu and the straightforward variants are 10–30× slower: fewer repetitions keep the suite short.
       const slow = backend === 'cpu' || v !== list[0];
+      const cpu0 = process.cpuUsage();
       const timing = await time(step, slow ? Math.min(ctx.runs, 3) : ctx.runs, slow ? 1 : ctx.warmup);
+      const cpu = process.cpuUsage(cpu0);
       dispose();
-      const extra: Record<string, string> = {};
+      const extra: Record<string, string> = {
+        // CPU time per step (warm-up included in the average): less sensitive to other load than wall time.
+        cpuMsPerStep: ((cpu.user + cpu.system) / 1000 / (timing.runs + (slow ? 1 : ctx.warmup))).toFixed(0),
+      };
       if (torch) extra.vsTorch = `${(timing.median / torch.median_ms).toFixed(2)}x`;
+      if (torch1) extra.vsTorch1Thread = `${(timing.median / torch1.median_ms).toFixed(2)}x`;
       rows.push({ suite: 'discriminator', name: v.name, backend, timing, extra });
     }
   }
