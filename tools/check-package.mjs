@@ -14,7 +14,9 @@ try {
   console.log(`packed ${info.filename}: ${info.entryCount} files, ${(info.size / 1024).toFixed(1)} KiB`);
   const leaked = info.files
     .map((f) => f.path)
-    .filter((p) => !/^(dist\/|node\/package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(p));
+    .filter(
+      (p) => !/^(dist\/|node\/package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(p),
+    );
   if (leaked.length) throw new Error(`unexpected files in the tarball: ${leaked.join(', ')}`);
   console.log(run('npx', ['publint', 'run', tarball, '--strict']));
   console.log(run('npx', ['attw', tarball, '--format', 'ascii']));
