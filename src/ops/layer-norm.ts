@@ -21,6 +21,11 @@ export function layerNorm(
   beta: tf.Tensor1D,
   epsilon = 1e-5,
 ): tf.Tensor2D {
+  if (!kernelFlags.fusedLayerNorm) {
+    const xc = tf.sub(x, tf.mean(x, -1, true));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), epsilon));
+    return tf.add(tf.mul(tf.mul(xc, rstd), gamma), beta);
+  }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xx, g, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const mu = tf.mean(xx, -1, true);
