@@ -375,3 +375,66 @@ describe('TransformerDiscriminator with tfjs autodiff instead of the custom grad
     }
   });
 });
+
+describe('dropout in training mode', () => {
+  it('dropoutMask keeps 1 − rate of the entries, scaled by 1/(1 − rate)', async () => {
+    const { dropoutMask } = await import('../src/ops/dropout');
+    const m = dropoutMask([200, 100], 0.25);
+    const v = Array.from(m.dataSync());
+    const kept = v.filter((e) => e !== 0);
+    expect(kept.every((e) => Math.abs(e - 4 / 3) < 1e-6)).toBe(true);
+    expect(kept.length / v.length).toBeGreaterThan(0.72);
+    expect(kept.length / v.length).toBeLessThan(0.78);
+    m.dispose();
+  });
+
+  it.each(impls)('the %s attention backward with dropout matches finite differences (same masks)', (impl) => {
+    // Same masks on every evaluation: Math.random replaced by a generator reset before each call.
+    const realRandom = Math.random;
+    let state = 1;
+    const reset = (): void => {
+      state = 12345;
+    };
+    Math.random = () => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state / 2 ** 32;
+    };
+    try {
+      // No spectral norm: its power iteration would change σ between the evaluations.
+      const d = new TransformerDiscriminator({
+        ...fx.config,
+        dropout: 0.3,
+        spectralNorm: false,
+        attentionImpl: impl,
+        seed: 4,
+      });
+      const x = tf.tensor3d(fx.x as number[][][]);
+      const mask = tf.tensor2d(fx.mask as number[][]);
+      const c = tf.tensor1d(fx.coef);
+      const f = (v: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(d.apply(v as tf.Tensor3D, { mask, training: true }), c));
+      reset();
+      const g = tf.grad(f)(x);
+      const gv = g.dataSync();
+      const xv = x.dataSync();
+      const eps = 1e-2;
+      for (const idx of [0, 7, 29, 40, 61]) {
+        const at = (delta: number): number => {
+          const p = Float32Array.from(xv);
+          p[idx] = (p[idx] as number) + delta;
+          const xp = tf.tensor3d(p, x.shape);
+          reset();
+          const val = tf.tidy(() => f(xp).dataSync()[0] as number);
+          xp.dispose();
+          return val;
+        };
+        const fd = (at(eps) - at(-eps)) / (2 * eps);
+        expect(Math.abs(fd - (gv[idx] as number)), `d/dx[${idx}]`).toBeLessThan(2e-3 + 2e-2 * Math.abs(fd));
+      }
+      tf.dispose([x, mask, c, g]);
+      d.dispose();
+    } finally {
+      Math.random = realRandom;
+    }
+  });
+});

@@ -10,6 +10,7 @@ import {
   assertShape,
 } from '../core/validate';
 import { type AttentionImpl, selfAttentionCore } from '../ops/attention';
+import { dropout as applyDropout } from '../ops/dropout';
 import { fastLinear } from '../ops/fast-linear';
 import { geluErf } from '../ops/gelu';
 import { layerNorm } from '../ops/layer-norm';
@@ -231,7 +232,7 @@ export class TransformerDiscriminator implements Discriminator {
     const training = options.training === true;
     const { hiddenDim: h, maxSeqLen, numHeads, layerNormEpsilon: eps } = this.config;
     const rate = training ? this.config.dropout : 0;
-    const drop = (x: tf.Tensor2D): tf.Tensor2D => (rate > 0 ? (tf.dropout(x, rate) as tf.Tensor2D) : x);
+    const drop = (x: tf.Tensor2D): tf.Tensor2D => applyDropout(x, rate);
 
     return tf.tidy(() => {
       const t = Math.min(T, maxSeqLen);
@@ -252,6 +253,7 @@ export class TransformerDiscriminator implements Discriminator {
           seqLen: t,
           numHeads,
           keyBias,
+          hasMask: m !== undefined,
           dropout: rate,
           impl: this.attentionImpl,
         });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/gradients';
+import { dropout as applyDropout, dropoutMask } from './dropout';
 
 /**
  * How the scaled-dot-product core of multi-head self-attention is computed.
@@ -21,6 +22,8 @@ export interface SelfAttentionCoreArgs {
   numHeads: number;
   /** [B, T] additive key bias: 0 for real keys, −1e9 for padding (never −Infinity: NaN rows). */
   keyBias: tf.Tensor2D;
+  /** False when `keyBias` is all zeros (no mask): the per-head path then skips adding it. Default true. */
+  hasMask?: boolean;
   /** Dropout rate on the attention weights (0 = off; the caller passes 0 in eval mode). */
   dropout: number;
   impl?: AttentionImpl;
@@ -57,17 +60,20 @@ function batchedAttention({
     tf.reshape(keyBias, [batch, 1, 1, seqLen]),
   );
   let weights: tf.Tensor = tf.softmax(scores);
-  if (dropout > 0) weights = tf.dropout(weights, dropout);
+  weights = applyDropout(weights, dropout);
   const out = tf.matMul(weights as tf.Tensor4D, v);
   return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [batch * seqLen, hidden]) as tf.Tensor2D;
 }
 
 function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
   const { batch: B, seqLen: T, numHeads: H, dropout } = args;
+  const hasMask = args.hasMask ?? true;
   const hidden = args.qkv.shape[1] / 3;
   const dh = hidden / H;
   const scale = 1 / Math.sqrt(dh);
-  const keep = 1 - dropout;
+  // PyTorch scales q before q·kᵀ; doing it once on the packed [q | k | v] saves a multiply per head.
+  const qScale = (): tf.Tensor1D =>
+    tf.concat([tf.fill([hidden], scale), tf.ones([2 * hidden])]) as tf.Tensor1D;
   // Per-head tensors come from gather: on wasm, slice/split/unstack copy the whole input out of the
   // heap on every call (readSync) and 5-D transposes take a generic path ~20x slower than 4-D ones,
   // so all reshuffles here are 4-D transposes or 2-D transposes of one head.
@@ -77,10 +83,10 @@ function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
   const f = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [qkv, keyBias, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
     // [B·T, 3h] → [B, 3H, T, dh]: index b·3H + p·H + j is part p (q, k, v) of head j of sequence b.
-    const heads = tf.reshape(tf.transpose(tf.reshape(qkv, [B, T, 3 * H, dh]), [0, 2, 1, 3]), [
-      B * 3 * H,
-      T * dh,
-    ]);
+    const heads = tf.reshape(
+      tf.transpose(tf.reshape(tf.mul(qkv, qScale()), [B, T, 3 * H, dh]), [0, 2, 1, 3]),
+      [B * 3 * H, T * dh],
+    );
     const qs: tf.Tensor2D[] = [];
     const ks: tf.Tensor2D[] = [];
     const vs: tf.Tensor2D[] = [];
@@ -88,19 +94,17 @@ function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
     const masks: tf.Tensor2D[] = [];
     const outs: tf.Tensor2D[] = [];
     for (let b = 0; b < B; b++) {
-      const biasRow = row(keyBias, b, 1, T);
+      const biasRow = hasMask ? row(keyBias, b, 1, T) : null;
       for (let j = 0; j < H; j++) {
         const base = b * 3 * H + j;
         const q = row(heads, base, T, dh);
         const k = row(heads, base + H, T, dh);
         const v = row(heads, base + 2 * H, T, dh);
-        const a = tf.softmax(tf.add(tf.mul(tf.matMul(q, tf.transpose(k)), scale), biasRow)) as tf.Tensor2D;
+        const scores = tf.matMul(q, tf.transpose(k));
+        const a = tf.softmax(biasRow ? tf.add(scores, biasRow) : scores) as tf.Tensor2D;
         let ad = a;
         if (dropout > 0) {
-          const m = tf.div(
-            tf.cast(tf.greaterEqual(tf.randomUniform([T, T]), dropout), 'float32'),
-            keep,
-          ) as tf.Tensor2D;
+          const m = dropoutMask([T, T], dropout) as tf.Tensor2D;
           masks.push(m);
           ad = tf.mul(a, m);
         }
@@ -142,14 +146,14 @@ function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
             const dAd = tf.matMul(g, tf.transpose(sv[i] as tf.Tensor2D));
             const dA = m ? tf.mul(dAd, m) : dAd;
             const rowDot = tf.matMul(tf.mul(dA, a) as tf.Tensor2D, onesCol);
-            const dS = tf.mul(tf.mul(a, tf.sub(dA, rowDot)), scale) as tf.Tensor2D;
+            const dS = tf.mul(a, tf.sub(dA, rowDot)) as tf.Tensor2D;
             dQ.push(tf.matMul(dS, sk[i] as tf.Tensor2D));
             dK.push(tf.matMul(tf.transpose(dS), sq[i] as tf.Tensor2D));
           }
           grads.push(...dQ, ...dK, ...dV);
         }
         const d = tf.transpose(tf.reshape(tf.stack(grads), [B, 3 * H, T, dh]), [0, 2, 1, 3]);
-        return [tf.reshape(d, [B * T, 3 * hidden]), tf.zerosLike(keyBias)];
+        return [tf.mul(tf.reshape(d, [B * T, 3 * hidden]), qScale()), tf.zerosLike(keyBias)];
       },
     };
   });
