@@ -30,20 +30,21 @@ export function maskedLabelLogProbs(logits: tf.Tensor3D, labels: tf.Tensor2D, ma
     const picked = tf.sum(pickedTerms, -1); // logits at the label, [B,T]
     pickedTerms.dispose();
     const value = tf.mul(tf.sub(picked, lse), mask) as tf.Tensor2D;
-    save([x, lse]);
+    // labels/mask are saved too: callers may build them in a tidy that ends before backward runs.
+    save([x, lse, labels, mask]);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, lseS] = saved as [tf.Tensor3D, tf.Tensor2D];
+        const [xs, lseS, labelsS, maskS] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         // Both terms are built in place of one another to keep at most two [B,T,V] buffers alive.
-        const g = tf.mul(dy, mask); // [B,T]
+        const g = tf.mul(dy, maskS); // [B,T]
         const g3 = tf.expandDims(g, -1);
         const shifted = tf.sub(xs, tf.expandDims(lseS, -1));
         const softmax = tf.exp(shifted);
         shifted.dispose();
         const negSoftGrad = tf.mul(softmax, g3); // softmax · g
         softmax.dispose();
-        const hot = tf.oneHot(labels, vocab);
+        const hot = tf.oneHot(labelsS, vocab);
         const hotF = tf.cast(hot, 'float32');
         hot.dispose();
         const hotGrad = tf.mul(hotF, g3); // onehot · g
