@@ -35,15 +35,35 @@ export interface OrpoLoss extends PreferenceLoss {
   nllLoss: tf.Scalar;
 }
 
-/** log(1 − eˣ) for x < 0, stable everywhere (Mächler 2012): two branches split at −ln 2. */
+/**
+ * log(1 − eˣ) for x < 0, stable everywhere (Mächler 2012, "Accurately computing log(1 − exp(−|a|))"):
+ * log(−expm1(x)) for x > −ln 2, log1p(−eˣ) below. tfjs has no expm1, so −expm1(x) is computed as
+ * −2·tanh(x/2)/(1 − tanh(x/2)), which is exact algebra and keeps full precision near 0.
+ *
+ * A custom gradient, d/dx = −eˣ/(1 − eˣ), because the branch selection (`tf.where` on `x > −ln 2`)
+ * would otherwise ask tfjs for a gradient of `greater`, which it does not have.
+ *
+ * @param x - float tensor, values < 0 (x = 0 gives −∞).
+ */
 export function log1mexp(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    // −expm1(x) via 1 − eˣ = −2·tanh(x/2)/(1 − tanh(x/2)) (tfjs has no expm1); accurate near 0.
-    const t = tf.tanh(tf.mul(x, 0.5));
-    const nearZero = tf.log(tf.div(tf.mul(t, -2), tf.sub(1, t)));
-    const farFromZero = tf.log1p(tf.neg(tf.exp(x)));
-    return tf.where(tf.greater(x, -Math.LN2), nearZero, farFromZero);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const t = tf.tanh(tf.mul(input, 0.5));
+    const oneMinusExp = tf.div(tf.mul(t, -2), tf.sub(1, t)); // 1 − eˣ
+    const nearZero = tf.log(oneMinusExp);
+    const farFromZero = tf.log1p(tf.neg(tf.exp(input)));
+    const value = tf.where(tf.greater(input, -Math.LN2), nearZero, farFromZero);
+    save([input, oneMinusExp]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, om] = saved as [tf.Tensor, tf.Tensor];
+        return tf.tidy(() => tf.mul(dy, tf.neg(tf.div(tf.exp(xs), om))));
+      },
+    };
   });
+  return f(x);
 }
 
 /**
