@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { fastLinear } from '../ops/fast-linear';
 
 /** Spectral-norm power-iteration epsilon, `torch.nn.utils.spectral_norm`'s default. */

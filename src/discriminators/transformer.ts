@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { argumentError, GanpoError } from '../core/errors';
 import {
   assertBinary,

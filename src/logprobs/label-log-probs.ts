@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 
 /**
  * The fused kernel behind {@link sequenceLogProbs}: `out[b,t] = mask[b,t] · log softmax(logits[b,t])[labels[b,t]]`

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { tidyObject } from '../losses/tidy-object';
 import { assertBinary, assertDtype, assertNumber, assertRank, assertSameShape, assertShape } from '../core/validate';
 

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { argumentError } from '../core/errors';
 import {
   assertBinary,

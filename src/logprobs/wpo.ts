@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { assertFinite, assertRank, assertSameLength } from '../core/validate';
 import { stopGradient } from '../ops/stop-gradient';
 import {

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { logSigmoid } from '../ops/log-sigmoid';
 
 /** The f-divergences of Wang et al. 2023 ("Beyond Reverse KL", arXiv 2309.16240), TRL's `f_divergence_type`. */

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { assertNumber, assertOneOf } from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { stopGradient } from '../ops/stop-gradient';

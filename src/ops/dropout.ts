@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 
 /**
  * Inverted-dropout mask: each entry is 1/(1 − rate) with probability 1 − rate, else 0 (PyTorch's

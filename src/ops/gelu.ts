@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { kernelFlags } from './kernel-flags';
 
 const INV_SQRT2 = Math.SQRT1_2;

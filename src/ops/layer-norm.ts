@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../core/gradients';
 import { sumRows } from './fast-linear';
 import { kernelFlags } from './kernel-flags';
 
