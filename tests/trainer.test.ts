@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { TinyLM } from '../examples/tiny-lm';
 import type { PreferencePair } from '../src/trainer/collate';
-import { type CausalLM, GanpoTrainer, type GanpoTrainerArgs, type TrainerMetrics } from '../src/trainer/ganpo-trainer';
+import {
+  type CausalLM,
+  GanpoTrainer,
+  type GanpoTrainerArgs,
+  type TrainerMetrics,
+} from '../src/trainer/ganpo-trainer';
 import { CharTokenizer } from '../src/trainer/tokenizer';
 import { expectClose, expectGanpoError } from './support/helpers';
 
@@ -14,11 +19,22 @@ const testPairs: PreferencePair[] = encodePairs(tok, splits.test);
 const DIM = 16;
 
 function models(seed = 1): { policy: TinyLM; reference: TinyLM } {
-  const policy = new TinyLM({ vocabSize: tok.vocabSize, maxSeqLen: 32, dim: DIM, numLayers: 1, numHeads: 2, seed });
+  const policy = new TinyLM({
+    vocabSize: tok.vocabSize,
+    maxSeqLen: 32,
+    dim: DIM,
+    numLayers: 1,
+    numHeads: 2,
+    seed,
+  });
   return { policy, reference: policy.clone() };
 }
 
-function trainerArgs(policy: CausalLM, reference: CausalLM | undefined, extra: Partial<GanpoTrainerArgs> = {}): GanpoTrainerArgs {
+function trainerArgs(
+  policy: CausalLM,
+  reference: CausalLM | undefined,
+  extra: Partial<GanpoTrainerArgs> = {},
+): GanpoTrainerArgs {
   return {
     policy,
     reference,
@@ -56,18 +72,18 @@ const GANPO_KEYS = [
 ];
 
 describe('GanpoTrainer', () => {
-  for (const objective of [
-    { type: 'dpo', beta: 0.1 },
-    { type: 'simpo' },
-    { type: 'orpo' },
-  ] as const) {
+  for (const objective of [{ type: 'dpo', beta: 0.1 }, { type: 'simpo' }, { type: 'orpo' }] as const) {
     for (const ganpo of [true, false]) {
       it(`trains ${objective.type} ${ganpo ? 'with' : 'without'} GANPO: finite metrics with TRL's keys`, async () => {
         const { policy, reference } = models();
         const before = weights(policy);
         const seen: TrainerMetrics[] = [];
         const trainer = new GanpoTrainer(
-          trainerArgs(policy, reference, { objective, ...(ganpo ? {} : { ganpo: false }), onStep: (m) => seen.push(m) }),
+          trainerArgs(policy, reference, {
+            objective,
+            ...(ganpo ? {} : { ganpo: false }),
+            onStep: (m) => seen.push(m),
+          }),
         );
         const history = await trainer.train(pairs, { steps: 2 });
         expect(history).toHaveLength(2);
@@ -108,10 +124,14 @@ describe('GanpoTrainer', () => {
     for (const other of [two, four]) {
       expectClose(other.m.loss, one.m.loss, { rtol: 1e-5, atol: 1e-6, label: 'loss' });
       expectClose(other.m.grad_norm, one.m.grad_norm, { rtol: 1e-4, atol: 1e-6, label: 'grad_norm' });
-      expectClose(other.m['ganpo/discriminator_loss_chosen'] as number, one.m['ganpo/discriminator_loss_chosen'] as number, {
-        rtol: 1e-6,
-        label: 'D loss',
-      });
+      expectClose(
+        other.m['ganpo/discriminator_loss_chosen'] as number,
+        one.m['ganpo/discriminator_loss_chosen'] as number,
+        {
+          rtol: 1e-6,
+          label: 'D loss',
+        },
+      );
       other.w.forEach((w, i) => {
         expectClose(w, one.w[i] as number[], { rtol: 1e-4, atol: 1e-6, label: `weight ${i}` });
       });
@@ -215,7 +235,11 @@ describe('GanpoTrainer', () => {
   it('rejects bad arguments with GanpoErrors', () => {
     const { policy, reference } = models(7);
     expectGanpoError(() => new GanpoTrainer(trainerArgs(policy, policy)), 'INVALID_ARGUMENT', 'reference');
-    expectGanpoError(() => new GanpoTrainer(trainerArgs(policy, reference, { learningRate: 0 })), 'OUT_OF_RANGE', 'learningRate');
+    expectGanpoError(
+      () => new GanpoTrainer(trainerArgs(policy, reference, { learningRate: 0 })),
+      'OUT_OF_RANGE',
+      'learningRate',
+    );
     expectGanpoError(
       () => new GanpoTrainer(trainerArgs(policy, reference, { gradientAccumulationSteps: 3 })),
       'INVALID_OPTION',

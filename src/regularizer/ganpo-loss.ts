@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertFinite, assertRank, assertTensor } from '../core/validate';
 import type { PreferenceLoss } from '../losses/types';
-import { GanpoRegularizer } from './ganpo-regularizer';
+import { type AdversarialLossArgs, GanpoRegularizer } from './ganpo-regularizer';
 
 /** Arguments of {@link ganpoLoss}. */
 export interface GanpoLossArgs {
@@ -18,6 +18,13 @@ export interface GanpoLossArgs {
   chosenMask?: tf.Tensor2D;
   /** [B,Tr] 0/1. */
   rejectedMask?: tf.Tensor2D;
+  /**
+   * Reference latents [B,Tc,H] of the batch (constants); used by the `'batch'` estimator only, see
+   * {@link AdversarialLossArgs.referenceChosen}.
+   */
+  referenceChosenLatents?: tf.Tensor3D;
+  /** Reference latents [B,Tr,H]; see `referenceChosenLatents`. */
+  referenceRejectedLatents?: tf.Tensor3D;
 }
 
 /** Output of {@link ganpoLoss}: new tensors the caller owns. */
@@ -49,13 +56,29 @@ export function ganpoLoss(args: GanpoLossArgs): GanpoLossOutput {
     throw argumentError('INVALID_ARGUMENT', where, 'args', '{ regularizer, preference, ... }', String(args));
   }
   if (!(args.regularizer instanceof GanpoRegularizer)) {
-    throw argumentError('INVALID_ARGUMENT', where, 'regularizer', 'a GanpoRegularizer', typeof args.regularizer);
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      'regularizer',
+      'a GanpoRegularizer',
+      typeof args.regularizer,
+    );
   }
   const pref = args.preference;
   const prefScalar =
-    pref instanceof tf.Tensor ? pref : pref !== null && typeof pref === 'object' ? (pref as PreferenceLoss).loss : undefined;
+    pref instanceof tf.Tensor
+      ? pref
+      : pref !== null && typeof pref === 'object'
+        ? (pref as PreferenceLoss).loss
+        : undefined;
   if (!(prefScalar instanceof tf.Tensor)) {
-    throw argumentError('INVALID_ARGUMENT', where, 'preference', 'a PreferenceLoss or a scalar tensor', typeof pref);
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      'preference',
+      'a PreferenceLoss or a scalar tensor',
+      typeof pref,
+    );
   }
   assertTensor(where, 'preference', prefScalar);
   assertRank(where, 'preference', prefScalar, 0);
@@ -65,6 +88,8 @@ export function ganpoLoss(args: GanpoLossArgs): GanpoLossOutput {
     policyRejected: args.policyRejectedLatents,
     chosenMask: args.chosenMask,
     rejectedMask: args.rejectedMask,
+    referenceChosen: args.referenceChosenLatents,
+    referenceRejected: args.referenceRejectedLatents,
   });
   const weight = args.regularizer.weight;
   return tf.tidy(() => ({

@@ -17,6 +17,7 @@ import { DIVERGENCES, type Divergence } from '../divergence/divergences';
 import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../divergence/ganpo-losses';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
 import { RunningMean, type RunningMeanJSON } from '../divergence/running-mean';
+import { stopGradient } from '../ops/stop-gradient';
 import { AdamW, type AdamWState } from '../optim/adamw';
 
 /** How the set means m of the relativistic losses are estimated. */
@@ -104,6 +105,16 @@ export interface AdversarialLossArgs {
   policyRejected: tf.Tensor3D;
   chosenMask?: tf.Tensor2D;
   rejectedMask?: tf.Tensor2D;
+  /**
+   * Reference hidden states of prompt+chosen [B,Tc,H] (constants). Used only by the `'batch'`
+   * estimator: the reference mean is then the mean score of these latents under the current
+   * (just-updated) discriminator, so a constant shift of the critic cancels as it does in the
+   * discriminator loss (the paper's within-batch form). Without them the `'batch'` estimator falls
+   * back to the reference mean of the last discriminator step (pre-update scores).
+   */
+  referenceChosen?: tf.Tensor3D;
+  /** Reference hidden states of prompt+rejected [B,Tr,H]; see `referenceChosen`. */
+  referenceRejected?: tf.Tensor3D;
 }
 
 /** Arguments of {@link GanpoRegularizer.create}. */
@@ -119,7 +130,9 @@ export interface GanpoRegularizerCreateArgs extends GanpoRegularizerOptions {
    * Overrides of the discriminator config (both discriminators). Transformer defaults are the
    * official ones (hidden 512, 2 layers, 8 heads, FFN 2048, dropout 0.1, spectral norm).
    */
-  discriminator?: Partial<Omit<TransformerDiscriminatorConfig, 'inputDim'>> | Partial<Omit<MLPDiscriminatorConfig, 'inputDim'>>;
+  discriminator?:
+    | Partial<Omit<TransformerDiscriminatorConfig, 'inputDim'>>
+    | Partial<Omit<MLPDiscriminatorConfig, 'inputDim'>>;
   /** Seed for the discriminators' initialisation (the rejected one uses seed + 1). */
   seed?: number;
 }
@@ -138,9 +151,18 @@ export interface SerializedTensor {
 export interface GanpoRegularizerState {
   format: 'ganpo-regularizer';
   version: 1;
-  options: { weight: number; divergence: Divergence; estimator: MeanEstimator; momentum: number; negatives: boolean };
+  options: {
+    weight: number;
+    divergence: Divergence;
+    estimator: MeanEstimator;
+    momentum: number;
+    negatives: boolean;
+  };
   steps: number;
-  means: { running: Record<'chosen' | 'rejected', Record<'reference' | 'policy' | 'opposite', RunningMeanJSON>>; batch: GanpoMeansSnapshot | null };
+  means: {
+    running: Record<'chosen' | 'rejected', Record<'reference' | 'policy' | 'opposite', RunningMeanJSON>>;
+    batch: GanpoMeansSnapshot | null;
+  };
   discriminators: Record<'chosen' | 'rejected', Record<string, SerializedTensor>>;
   /**
    * AdamW state with slots keyed by position (`chosen/0`, `rejected/3`, … in `trainableVariables`
@@ -196,11 +218,23 @@ export class GanpoRegularizer {
     for (const side of SIDES) {
       const d = args[side] as unknown as Partial<Discriminator> | undefined;
       if (!d || typeof d.apply !== 'function' || !Array.isArray(d.trainableVariables)) {
-        throw argumentError('INVALID_ARGUMENT', where, side, 'a Discriminator', d === undefined ? 'undefined' : typeof d);
+        throw argumentError(
+          'INVALID_ARGUMENT',
+          where,
+          side,
+          'a Discriminator',
+          d === undefined ? 'undefined' : typeof d,
+        );
       }
     }
     if (args.chosen === args.rejected) {
-      throw argumentError('INVALID_ARGUMENT', where, 'rejected', 'a discriminator distinct from chosen', 'the same instance');
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        where,
+        'rejected',
+        'a discriminator distinct from chosen',
+        'the same instance',
+      );
     }
     if (args.chosen.inputDim !== args.rejected.inputDim) {
       throw argumentError(
@@ -248,12 +282,21 @@ export class GanpoRegularizer {
     }
     const inputDim = assertNumber(where, 'inputDim', args.inputDim, { min: 1, integer: true });
     const kind = assertOneOf(where, 'kind', args.kind ?? 'transformer', ['transformer', 'mlp'] as const);
-    const seed = args.seed === undefined ? undefined : assertNumber(where, 'seed', args.seed, { integer: true });
+    const seed =
+      args.seed === undefined ? undefined : assertNumber(where, 'seed', args.seed, { integer: true });
     const make = (offset: number): Discriminator => {
       const s = seed === undefined ? undefined : seed + offset;
       return kind === 'mlp'
-        ? new MLPDiscriminator({ ...(args.discriminator as Partial<MLPDiscriminatorConfig>), inputDim, seed: s })
-        : new TransformerDiscriminator({ ...(args.discriminator as Partial<TransformerDiscriminatorConfig>), inputDim, seed: s });
+        ? new MLPDiscriminator({
+            ...(args.discriminator as Partial<MLPDiscriminatorConfig>),
+            inputDim,
+            seed: s,
+          })
+        : new TransformerDiscriminator({
+            ...(args.discriminator as Partial<TransformerDiscriminatorConfig>),
+            inputDim,
+            seed: s,
+          });
     };
     const chosen = make(0);
     let rejected: Discriminator | undefined;
@@ -296,7 +339,10 @@ export class GanpoRegularizer {
 
   /** Trainable variables of both discriminators (what {@link discriminatorStep} updates). */
   get trainableVariables(): tf.Variable[] {
-    return [...this.discriminators.chosen.trainableVariables, ...this.discriminators.rejected.trainableVariables];
+    return [
+      ...this.discriminators.chosen.trainableVariables,
+      ...this.discriminators.rejected.trainableVariables,
+    ];
   }
 
   private assertLive(where: string): void {
@@ -360,9 +406,16 @@ export class GanpoRegularizer {
     const where = 'GanpoRegularizer.discriminatorStep';
     this.assertLive(where);
     if (args === null || typeof args !== 'object') {
-      throw argumentError('INVALID_ARGUMENT', where, 'args', '{ policyChosen, policyRejected, ... }', String(args));
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        where,
+        'args',
+        '{ policyChosen, policyRejected, ... }',
+        String(args),
+      );
     }
-    const { policyChosen, policyRejected, referenceChosen, referenceRejected, chosenMask, rejectedMask } = args;
+    const { policyChosen, policyRejected, referenceChosen, referenceRejected, chosenMask, rejectedMask } =
+      args;
     this.validateLatents(where, [
       ['policyChosen', policyChosen, 'chosenMask', chosenMask],
       ['referenceChosen', referenceChosen, 'chosenMask', chosenMask],
@@ -408,6 +461,10 @@ export class GanpoRegularizer {
       chosen: { reference: 0, policy: 0, opposite: 0 },
       rejected: { reference: 0, policy: 0, opposite: 0 },
     };
+    const raw: Record<Side, Record<SetName, number>> = {
+      chosen: { reference: 0, policy: 0, opposite: 0 },
+      rejected: { reference: 0, policy: 0, opposite: 0 },
+    };
     const lossParts: tf.Scalar[] = [];
     const variables = this.trainableVariables;
     const { value, grads } = tf.variableGrads(() => {
@@ -430,8 +487,10 @@ export class GanpoRegularizer {
       for (const side of SIDES) {
         for (const set of SETS) {
           const x = values[k++] as number;
+          raw[side][set] = x;
           const prev = this.running[side][set].value;
-          pending[side][set] = this.estimator === 'batch' || prev === null ? x : this.momentum * prev + (1 - this.momentum) * x;
+          pending[side][set] =
+            this.estimator === 'batch' || prev === null ? x : this.momentum * prev + (1 - this.momentum) * x;
         }
       }
       const parts = SIDES.map((side) => {
@@ -474,7 +533,8 @@ export class GanpoRegularizer {
     this.optimizer.applyGradients(grads);
     tf.dispose(grads);
     if (this.estimator === 'ema') {
-      for (const side of SIDES) for (const set of SETS) this.running[side][set].update(pending[side][set]);
+      // The same EMA update the loss previewed in `pending`.
+      for (const side of SIDES) for (const set of SETS) this.running[side][set].update(raw[side][set]);
     } else {
       this.batchMeans = {
         chosen: { ...pending.chosen },
@@ -502,12 +562,27 @@ export class GanpoRegularizer {
     const where = 'GanpoRegularizer.adversarialLoss';
     this.assertLive(where);
     if (args === null || typeof args !== 'object') {
-      throw argumentError('INVALID_ARGUMENT', where, 'args', '{ policyChosen, policyRejected, ... }', String(args));
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        where,
+        'args',
+        '{ policyChosen, policyRejected, ... }',
+        String(args),
+      );
     }
-    const { policyChosen, policyRejected, chosenMask, rejectedMask } = args;
+    const { policyChosen, policyRejected, chosenMask, rejectedMask, referenceChosen, referenceRejected } =
+      args;
+    const useReference =
+      this.estimator === 'batch' && referenceChosen !== undefined && referenceRejected !== undefined;
     this.validateLatents(where, [
       ['policyChosen', policyChosen, 'chosenMask', chosenMask],
       ['policyRejected', policyRejected, 'rejectedMask', rejectedMask],
+      ...(useReference
+        ? ([
+            ['referenceChosen', referenceChosen, 'chosenMask', chosenMask],
+            ['referenceRejected', referenceRejected, 'rejectedMask', rejectedMask],
+          ] as [string, tf.Tensor3D, string, tf.Tensor2D | undefined][])
+        : []),
     ]);
     const means = this.means;
     const mChosen = means.chosen.reference;
@@ -519,10 +594,17 @@ export class GanpoRegularizer {
       );
     }
     return tf.tidy(() => {
-      const sc = this.discriminators.chosen.apply(policyChosen, { mask: chosenMask, training: false });
-      const sr = this.discriminators.rejected.apply(policyRejected, { mask: rejectedMask, training: false });
-      const gc = ganpoGeneratorLoss({ policy: sc, referenceMean: mChosen, divergence: this.divergence });
-      const gr = ganpoGeneratorLoss({ policy: sr, referenceMean: mRejected, divergence: this.divergence });
+      const { chosen, rejected } = this.discriminators;
+      const sc = chosen.apply(policyChosen, { mask: chosenMask, training: false });
+      const sr = rejected.apply(policyRejected, { mask: rejectedMask, training: false });
+      // Reference scores are constants (constant latents, frozen critic): stopGradient keeps a
+      // variableGrads over every variable from reaching the discriminators through them.
+      const refMean = (d: Discriminator, h: tf.Tensor3D, mask?: tf.Tensor2D): tf.Scalar =>
+        stopGradient(tf.mean(d.apply(h, { mask, training: false })) as tf.Scalar);
+      const mc = useReference ? refMean(chosen, referenceChosen as tf.Tensor3D, chosenMask) : mChosen;
+      const mr = useReference ? refMean(rejected, referenceRejected as tf.Tensor3D, rejectedMask) : mRejected;
+      const gc = ganpoGeneratorLoss({ policy: sc, referenceMean: mc, divergence: this.divergence });
+      const gr = ganpoGeneratorLoss({ policy: sr, referenceMean: mr, divergence: this.divergence });
       return tf.mul(tf.add(gc, gr), 0.5) as tf.Scalar;
     });
   }
@@ -553,7 +635,8 @@ export class GanpoRegularizer {
     const dump = (d: Discriminator): Record<string, SerializedTensor> => {
       const sd = d.stateDict();
       const out: Record<string, SerializedTensor> = {};
-      for (const [k, t] of Object.entries(sd)) out[k] = { shape: [...t.shape], data: Array.from(t.dataSync()) };
+      for (const [k, t] of Object.entries(sd))
+        out[k] = { shape: [...t.shape], data: Array.from(t.dataSync()) };
       tf.dispose(Object.values(sd));
       return out;
     };
@@ -581,8 +664,14 @@ export class GanpoRegularizer {
         negatives: this.negatives,
       },
       steps: this.steps,
-      means: { running: { chosen: running('chosen'), rejected: running('rejected') }, batch: this.batchMeans },
-      discriminators: { chosen: dump(this.discriminators.chosen), rejected: dump(this.discriminators.rejected) },
+      means: {
+        running: { chosen: running('chosen'), rejected: running('rejected') },
+        batch: this.batchMeans,
+      },
+      discriminators: {
+        chosen: dump(this.discriminators.chosen),
+        rejected: dump(this.discriminators.rejected),
+      },
       optimizer,
     };
   }
@@ -597,8 +686,19 @@ export class GanpoRegularizer {
   loadState(state: GanpoRegularizerState): void {
     const where = 'GanpoRegularizer.loadState';
     this.assertLive(where);
-    if (state === null || typeof state !== 'object' || state.format !== 'ganpo-regularizer' || state.version !== 1) {
-      throw argumentError('INVALID_FORMAT', where, 'state', "{ format: 'ganpo-regularizer', version: 1, ... }", typeof state === 'object' && state !== null ? `format ${String(state.format)}` : String(state));
+    if (
+      state === null ||
+      typeof state !== 'object' ||
+      state.format !== 'ganpo-regularizer' ||
+      state.version !== 1
+    ) {
+      throw argumentError(
+        'INVALID_FORMAT',
+        where,
+        'state',
+        "{ format: 'ganpo-regularizer', version: 1, ... }",
+        typeof state === 'object' && state !== null ? `format ${String(state.format)}` : String(state),
+      );
     }
     const mine = {
       weight: this.weight,
@@ -609,7 +709,13 @@ export class GanpoRegularizer {
     };
     for (const key of Object.keys(mine) as (keyof typeof mine)[]) {
       if (state.options?.[key] !== mine[key]) {
-        throw argumentError('STATE_DICT_MISMATCH', where, `options.${key}`, String(mine[key]), String(state.options?.[key]));
+        throw argumentError(
+          'STATE_DICT_MISMATCH',
+          where,
+          `options.${key}`,
+          String(mine[key]),
+          String(state.options?.[key]),
+        );
       }
     }
     assertNumber(where, 'steps', state.steps, { min: 0, integer: true });
@@ -620,25 +726,49 @@ export class GanpoRegularizer {
       for (const set of SETS) {
         const json = state.means?.running?.[side]?.[set];
         if (json === undefined) {
-          throw argumentError('INVALID_FORMAT', where, `means.running.${side}.${set}`, 'a RunningMean JSON', 'undefined');
+          throw argumentError(
+            'INVALID_FORMAT',
+            where,
+            `means.running.${side}.${set}`,
+            'a RunningMean JSON',
+            'undefined',
+          );
         }
         running[side][set] = RunningMean.fromJSON(json);
       }
     }
     if (state.optimizer !== null && !(this.optimizer instanceof AdamW)) {
-      throw argumentError('STATE_DICT_MISMATCH', where, 'optimizer', 'null (this optimizer is not AdamW)', 'an AdamW state');
+      throw argumentError(
+        'STATE_DICT_MISMATCH',
+        where,
+        'optimizer',
+        'null (this optimizer is not AdamW)',
+        'an AdamW state',
+      );
     }
     const toTensors = (side: Side): Record<string, tf.Tensor> => {
       const entries = state.discriminators?.[side];
       if (entries === null || typeof entries !== 'object') {
-        throw argumentError('INVALID_FORMAT', where, `discriminators.${side}`, 'a state dict', String(entries));
+        throw argumentError(
+          'INVALID_FORMAT',
+          where,
+          `discriminators.${side}`,
+          'a state dict',
+          String(entries),
+        );
       }
       const out: Record<string, tf.Tensor> = {};
       try {
         for (const [k, v] of Object.entries(entries)) {
           const size = Array.isArray(v?.shape) ? v.shape.reduce((a, b) => a * b, 1) : -1;
           if (!Array.isArray(v?.data) || v.data.length !== size) {
-            throw argumentError('INVALID_FORMAT', where, `discriminators.${side}.${k}`, '{ shape, data } with data of the shape size', 'a malformed tensor');
+            throw argumentError(
+              'INVALID_FORMAT',
+              where,
+              `discriminators.${side}.${k}`,
+              '{ shape, data } with data of the shape size',
+              'a malformed tensor',
+            );
           }
           out[k] = tf.tensor(v.data, v.shape, 'float32');
         }

@@ -33,7 +33,10 @@ import { BatchSampler, type BatchSamplerState } from './sampler';
  * `inputIds[:, t+1]`. Inputs are right-padded, so a causal model needs no attention mask.
  */
 export interface CausalLM {
-  forward(inputIds: tf.Tensor2D, options: { training: boolean }): { logits: tf.Tensor3D; hidden: tf.Tensor3D };
+  forward(
+    inputIds: tf.Tensor2D,
+    options: { training: boolean },
+  ): { logits: tf.Tensor3D; hidden: tf.Tensor3D };
   readonly trainableVariables: tf.Variable[];
 }
 
@@ -49,7 +52,13 @@ export type PreferenceObjective =
       | 'rejectedLengths'
       | 'weights'
     >)
-  | { type: 'simpo'; beta?: number; gammaBetaRatio?: number; labelSmoothing?: number; lossType?: 'sigmoid' | 'hinge' }
+  | {
+      type: 'simpo';
+      beta?: number;
+      gammaBetaRatio?: number;
+      labelSmoothing?: number;
+      lossType?: 'sigmoid' | 'hinge';
+    }
   | { type: 'orpo'; beta?: number };
 
 /** GANPO options of the trainer (see {@link GanpoRegularizer.create}); `false` turns GANPO off. */
@@ -203,16 +212,44 @@ export class GanpoTrainer {
 
   constructor(args: GanpoTrainerArgs) {
     if (args === null || typeof args !== 'object') {
-      throw argumentError('INVALID_ARGUMENT', WHERE, 'args', '{ policy, collate, learningRate, totalSteps, ... }', String(args));
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        WHERE,
+        'args',
+        '{ policy, collate, learningRate, totalSteps, ... }',
+        String(args),
+      );
     }
-    if (!args.policy || typeof args.policy.forward !== 'function' || !Array.isArray(args.policy.trainableVariables)) {
-      throw argumentError('INVALID_ARGUMENT', WHERE, 'policy', 'a CausalLM { forward, trainableVariables }', typeof args.policy);
+    if (
+      !args.policy ||
+      typeof args.policy.forward !== 'function' ||
+      !Array.isArray(args.policy.trainableVariables)
+    ) {
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        WHERE,
+        'policy',
+        'a CausalLM { forward, trainableVariables }',
+        typeof args.policy,
+      );
     }
     if (args.reference !== undefined && typeof args.reference?.forward !== 'function') {
-      throw argumentError('INVALID_ARGUMENT', WHERE, 'reference', 'a CausalLM or undefined', typeof args.reference);
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        WHERE,
+        'reference',
+        'a CausalLM or undefined',
+        typeof args.reference,
+      );
     }
     if (args.reference === args.policy) {
-      throw argumentError('INVALID_ARGUMENT', WHERE, 'reference', 'a frozen copy of the policy', 'the policy itself');
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        WHERE,
+        'reference',
+        'a frozen copy of the policy',
+        'the policy itself',
+      );
     }
     this.policy = args.policy;
     this.reference = args.reference;
@@ -221,10 +258,15 @@ export class GanpoTrainer {
     assertOneOf(WHERE, 'objective.type', this.objective.type, ['dpo', 'simpo', 'orpo'] as const);
     const lr = assertNumber(WHERE, 'learningRate', args.learningRate, { greaterThan: 0 });
     this.batchSize = assertNumber(WHERE, 'batchSize', args.batchSize ?? 8, { min: 1, integer: true });
-    this.gradientAccumulationSteps = assertNumber(WHERE, 'gradientAccumulationSteps', args.gradientAccumulationSteps ?? 1, {
-      min: 1,
-      integer: true,
-    });
+    this.gradientAccumulationSteps = assertNumber(
+      WHERE,
+      'gradientAccumulationSteps',
+      args.gradientAccumulationSteps ?? 1,
+      {
+        min: 1,
+        integer: true,
+      },
+    );
     if (this.batchSize % this.gradientAccumulationSteps !== 0) {
       throw argumentError(
         'INVALID_OPTION',
@@ -237,7 +279,11 @@ export class GanpoTrainer {
     this.totalSteps = assertNumber(WHERE, 'totalSteps', args.totalSteps, { min: 1, integer: true });
     const warmupRatio = assertNumber(WHERE, 'warmupRatio', args.warmupRatio ?? 0.1, { min: 0, max: 1 });
     const warmupSteps = Math.ceil(warmupRatio * this.totalSteps);
-    const kind = assertOneOf(WHERE, 'schedule', args.schedule ?? 'cosine', ['cosine', 'linear', 'constant'] as const);
+    const kind = assertOneOf(WHERE, 'schedule', args.schedule ?? 'cosine', [
+      'cosine',
+      'linear',
+      'constant',
+    ] as const);
     this.schedule =
       kind === 'cosine'
         ? warmupCosineSchedule({ learningRate: lr, warmupSteps, totalSteps: this.totalSteps })
@@ -245,10 +291,18 @@ export class GanpoTrainer {
           ? warmupLinearSchedule({ learningRate: lr, warmupSteps, totalSteps: this.totalSteps })
           : () => lr;
     this.maxGradNorm =
-      args.maxGradNorm === null ? null : assertNumber(WHERE, 'maxGradNorm', args.maxGradNorm ?? 1.0, { greaterThan: 0 });
+      args.maxGradNorm === null
+        ? null
+        : assertNumber(WHERE, 'maxGradNorm', args.maxGradNorm ?? 1.0, { greaterThan: 0 });
     this.seed = assertNumber(WHERE, 'seed', args.seed ?? 42, { integer: true });
     if (args.collate === null || typeof args.collate !== 'object') {
-      throw argumentError('INVALID_ARGUMENT', WHERE, 'collate', '{ padTokenId, eosTokenId, ... }', String(args.collate));
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        WHERE,
+        'collate',
+        '{ padTokenId, eosTokenId, ... }',
+        String(args.collate),
+      );
     }
     this.collateOptions = args.collate;
     this.onStep = args.onStep;
@@ -261,7 +315,9 @@ export class GanpoTrainer {
       this.discriminatorLrRatio = 0;
     } else {
       const g = args.ganpo ?? {};
-      this.discriminatorLrRatio = assertNumber(WHERE, 'ganpo.learningRateRatio', g.learningRateRatio ?? 0.5, { greaterThan: 0 });
+      this.discriminatorLrRatio = assertNumber(WHERE, 'ganpo.learningRateRatio', g.learningRateRatio ?? 0.5, {
+        greaterThan: 0,
+      });
       const { learningRateRatio: _r, weightDecay, ...create } = g;
       this.regularizer = GanpoRegularizer.create({
         ...create,
@@ -283,7 +339,11 @@ export class GanpoTrainer {
     return collatePreferencePairs(pairs, this.collateOptions);
   }
 
-  private forward(model: CausalLM, side: CollatedSequences, training: boolean): { logps: tf.Tensor1D; mean: tf.Tensor1D; hidden: tf.Tensor3D; logitsMean: tf.Scalar } {
+  private forward(
+    model: CausalLM,
+    side: CollatedSequences,
+    training: boolean,
+  ): { logps: tf.Tensor1D; mean: tf.Tensor1D; hidden: tf.Tensor3D; logitsMean: tf.Scalar } {
     const { logits, hidden } = model.forward(side.inputIds, { training });
     const lp = causalLogProbs({ logits, inputIds: side.inputIds, lossMask: side.completionMask });
     // TRL's logits/* metric: mean logit over completion positions (logits[:, t] scores token t+1).
@@ -308,7 +368,11 @@ export class GanpoTrainer {
       return simpoLoss({ ...opts, policyChosenLogps: pol.chosenMean, policyRejectedLogps: pol.rejectedMean });
     }
     if (o.type === 'orpo') {
-      return orpoLoss({ beta: o.beta, policyChosenLogps: pol.chosenMean, policyRejectedLogps: pol.rejectedMean });
+      return orpoLoss({
+        beta: o.beta,
+        policyChosenLogps: pol.chosenMean,
+        policyRejectedLogps: pol.rejectedMean,
+      });
     }
     const { type: _t, ...opts } = o;
     return dpoLoss({
@@ -373,11 +437,24 @@ export class GanpoTrainer {
     this.cache = entries;
   }
 
-  private referenceFromCache(indices: readonly number[], batch: PreferenceBatch): { logps: { chosen: tf.Tensor1D; rejected: tf.Tensor1D }; hidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D } | null } {
+  private referenceFromCache(
+    indices: readonly number[],
+    batch: PreferenceBatch,
+  ): {
+    logps: { chosen: tf.Tensor1D; rejected: tf.Tensor1D };
+    hidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D } | null;
+  } {
     const cache = this.cache as ReferenceEntry[];
     const rows = indices.map((i) => {
       const e = cache[i];
-      if (!e) throw argumentError('OUT_OF_RANGE', `${WHERE}.step`, 'indices', `indices into the reference cache (${cache.length} entries)`, String(i));
+      if (!e)
+        throw argumentError(
+          'OUT_OF_RANGE',
+          `${WHERE}.step`,
+          'indices',
+          `indices into the reference cache (${cache.length} entries)`,
+          String(i),
+        );
       return e;
     });
     const logps = {
@@ -410,13 +487,28 @@ export class GanpoTrainer {
   trainStep(pairs: readonly PreferencePair[], indices?: readonly number[]): TrainerMetrics {
     const where = `${WHERE}.trainStep`;
     if (!Array.isArray(pairs) || pairs.length !== this.batchSize) {
-      throw argumentError('SHAPE_MISMATCH', where, 'pairs', `${this.batchSize} pairs (batchSize)`, Array.isArray(pairs) ? `${pairs.length}` : typeof pairs);
+      throw argumentError(
+        'SHAPE_MISMATCH',
+        where,
+        'pairs',
+        `${this.batchSize} pairs (batchSize)`,
+        Array.isArray(pairs) ? `${pairs.length}` : typeof pairs,
+      );
     }
     if (this.cache && (!indices || indices.length !== pairs.length)) {
-      throw argumentError('INVALID_ARGUMENT', where, 'indices', `${pairs.length} indices into the reference cache`, String(indices?.length));
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        where,
+        'indices',
+        `${pairs.length} indices into the reference cache`,
+        String(indices?.length),
+      );
     }
     if (!this.cache && !this.reference && this.objective.type === 'dpo') {
-      throw new GanpoError('INVALID_STATE', `${where}: DPO needs a reference model or a precomputed reference cache`);
+      throw new GanpoError(
+        'INVALID_STATE',
+        `${where}: DPO needs a reference model or a precomputed reference cache`,
+      );
     }
     const lr = this.schedule(this.steps);
     this.optimizer.learningRate = lr;
@@ -425,7 +517,10 @@ export class GanpoTrainer {
     const keep: tf.Tensor[] = [];
     try {
       // Reference outputs (constants).
-      let ref: { logps: { chosen: tf.Tensor1D; rejected: tf.Tensor1D }; hidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D } | null } | null = null;
+      let ref: {
+        logps: { chosen: tf.Tensor1D; rejected: tf.Tensor1D };
+        hidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D } | null;
+      } | null = null;
       if (this.cache && indices) {
         ref = this.referenceFromCache(indices, batch);
       } else if (this.reference) {
@@ -436,9 +531,17 @@ export class GanpoTrainer {
           return [c.logps, r.logps, c.hidden, r.hidden];
         }) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor3D, tf.Tensor3D];
         if (!this.regularizer) tf.dispose([hc, hr]);
-        ref = { logps: { chosen: lc, rejected: lr }, hidden: this.regularizer ? { chosen: hc, rejected: hr } : null };
+        ref = {
+          logps: { chosen: lc, rejected: lr },
+          hidden: this.regularizer ? { chosen: hc, rejected: hr } : null,
+        };
       }
-      if (ref) keep.push(ref.logps.chosen, ref.logps.rejected, ...(ref.hidden ? [ref.hidden.chosen, ref.hidden.rejected] : []));
+      if (ref)
+        keep.push(
+          ref.logps.chosen,
+          ref.logps.rejected,
+          ...(ref.hidden ? [ref.hidden.chosen, ref.hidden.rejected] : []),
+        );
 
       // 2-3. With GANPO: policy latents without gradient, the finiteness guard (before anything
       // changes), and one discriminator step on the whole batch. Without GANPO nothing changes
@@ -450,8 +553,21 @@ export class GanpoTrainer {
         const probe = tf.tidy(() => {
           const c = this.forward(this.policy, batch.chosen, true);
           const r = this.forward(this.policy, batch.rejected, true);
-          const checks: tf.Tensor[] = [c.logps, r.logps, refLogps.chosen, refLogps.rejected, c.hidden, r.hidden, refHidden.chosen, refHidden.rejected];
-          return { finite: tf.all(tf.stack(checks.map((x) => tf.all(tf.isFinite(x))))), hc: c.hidden, hr: r.hidden };
+          const checks: tf.Tensor[] = [
+            c.logps,
+            r.logps,
+            refLogps.chosen,
+            refLogps.rejected,
+            c.hidden,
+            r.hidden,
+            refHidden.chosen,
+            refHidden.rejected,
+          ];
+          return {
+            finite: tf.all(tf.stack(checks.map((x) => tf.all(tf.isFinite(x))))),
+            hc: c.hidden,
+            hr: r.hidden,
+          };
         });
         keep.push(probe.hc, probe.hr);
         const finite = probe.finite.dataSync()[0] === 1;
@@ -526,7 +642,10 @@ export class GanpoTrainer {
             return tf.div(total, k) as tf.Scalar;
           }, variables);
           value.dispose();
-          return { grads: variables.map((v) => grads[v.name] as tf.Tensor), monitor: monitor[0] as tf.Tensor };
+          return {
+            grads: variables.map((v) => grads[v.name] as tf.Tensor),
+            monitor: monitor[0] as tf.Tensor,
+          };
         });
         stats.push(Array.from(out.monitor.dataSync()));
         out.monitor.dispose();
@@ -578,7 +697,10 @@ export class GanpoTrainer {
     }
   }
 
-  private ganpoMetrics(d: { lossChosen: number; lossRejected: number } | null, adversarial: number): Partial<TrainerMetrics> {
+  private ganpoMetrics(
+    d: { lossChosen: number; lossRejected: number } | null,
+    adversarial: number,
+  ): Partial<TrainerMetrics> {
     if (!this.regularizer || !d) return {};
     const chance = chanceLevel(this.regularizer.divergence);
     return {
@@ -621,10 +743,21 @@ export class GanpoTrainer {
   async train(pairs: readonly PreferencePair[], options: { steps?: number } = {}): Promise<TrainerMetrics[]> {
     const where = `${WHERE}.train`;
     if (!Array.isArray(pairs) || pairs.length < this.batchSize) {
-      throw argumentError('SHAPE_MISMATCH', where, 'pairs', `at least batchSize = ${this.batchSize} pairs`, Array.isArray(pairs) ? String(pairs.length) : typeof pairs);
+      throw argumentError(
+        'SHAPE_MISMATCH',
+        where,
+        'pairs',
+        `at least batchSize = ${this.batchSize} pairs`,
+        Array.isArray(pairs) ? String(pairs.length) : typeof pairs,
+      );
     }
     if (this.sampler === null) {
-      this.sampler = new BatchSampler({ datasetSize: pairs.length, batchSize: this.batchSize, seed: this.seed, dropLast: true });
+      this.sampler = new BatchSampler({
+        datasetSize: pairs.length,
+        batchSize: this.batchSize,
+        seed: this.seed,
+        dropLast: true,
+      });
     }
     const target = Math.min(this.totalSteps, this.steps + (options.steps ?? this.totalSteps));
     const history: TrainerMetrics[] = [];
@@ -678,7 +811,14 @@ export class GanpoTrainer {
         const v = row.dataSync();
         row.dispose();
         const w = chunk.length;
-        ['loss', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'logps/chosen', 'logps/rejected'].forEach((key, i) => {
+        [
+          'loss',
+          'rewards/chosen',
+          'rewards/rejected',
+          'rewards/accuracies',
+          'logps/chosen',
+          'logps/rejected',
+        ].forEach((key, i) => {
           totals[key] = (totals[key] ?? 0) + (v[i] as number) * w;
         });
         n += w;
@@ -718,20 +858,44 @@ export class GanpoTrainer {
   restore(ckpt: TrainerCheckpoint): void {
     const where = `${WHERE}.restore`;
     if (ckpt === null || typeof ckpt !== 'object' || ckpt.format !== 'ganpo-trainer' || ckpt.version !== 1) {
-      throw argumentError('INVALID_FORMAT', where, 'checkpoint', "{ format: 'ganpo-trainer', version: 1, ... }", String(ckpt?.format));
+      throw argumentError(
+        'INVALID_FORMAT',
+        where,
+        'checkpoint',
+        "{ format: 'ganpo-trainer', version: 1, ... }",
+        String(ckpt?.format),
+      );
     }
     const variables = this.policy.trainableVariables;
     if (!Array.isArray(ckpt.policy) || ckpt.policy.length !== variables.length) {
-      throw argumentError('STATE_DICT_MISMATCH', where, 'checkpoint.policy', `${variables.length} tensors`, String(ckpt.policy?.length));
+      throw argumentError(
+        'STATE_DICT_MISMATCH',
+        where,
+        'checkpoint.policy',
+        `${variables.length} tensors`,
+        String(ckpt.policy?.length),
+      );
     }
     variables.forEach((v, i) => {
       const s = ckpt.policy[i] as SerializedTensor;
       if (!tf.util.arraysEqual(s.shape, v.shape) || s.data.length !== v.size) {
-        throw argumentError('STATE_DICT_MISMATCH', where, `checkpoint.policy[${i}]`, `shape [${v.shape}]`, `shape [${s.shape}]`);
+        throw argumentError(
+          'STATE_DICT_MISMATCH',
+          where,
+          `checkpoint.policy[${i}]`,
+          `shape [${v.shape}]`,
+          `shape [${s.shape}]`,
+        );
       }
     });
     if ((ckpt.regularizer === null) !== (this.regularizer === null)) {
-      throw argumentError('STATE_DICT_MISMATCH', where, 'checkpoint.regularizer', this.regularizer ? 'a regularizer state' : 'null', String(ckpt.regularizer === null ? null : 'a state'));
+      throw argumentError(
+        'STATE_DICT_MISMATCH',
+        where,
+        'checkpoint.regularizer',
+        this.regularizer ? 'a regularizer state' : 'null',
+        String(ckpt.regularizer === null ? null : 'a state'),
+      );
     }
     const byPos = new Map(variables.map((v, i) => [`policy/${i}`, v.name]));
     this.optimizer.loadState(ckpt.optimizer, { rename: (saved) => byPos.get(saved) ?? saved });
