@@ -510,191 +510,207 @@ export class GanpoTrainer {
         `${where}: DPO needs a reference model or a precomputed reference cache`,
       );
     }
+    // The learning rates are set only once the step is known to go ahead (a skipped step changes
+    // nothing, optimizer hyper-parameters included).
     const lr = this.schedule(this.steps);
-    this.optimizer.learningRate = lr;
-    if (this.regularizer) (this.regularizer.optimizer as AdamW).learningRate = lr * this.discriminatorLrRatio;
     const batch = this.collate(pairs);
     const keep: tf.Tensor[] = [];
     try {
-      // Reference outputs (constants).
-      let ref: {
-        logps: { chosen: tf.Tensor1D; rejected: tf.Tensor1D };
-        hidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D } | null;
-      } | null = null;
-      if (this.cache && indices) {
-        ref = this.referenceFromCache(indices, batch);
-      } else if (this.reference) {
-        const reference = this.reference;
-        const [lc, lr, hc, hr] = tf.tidy(() => {
-          const c = this.forward(reference, batch.chosen, false);
-          const r = this.forward(reference, batch.rejected, false);
-          return [c.logps, r.logps, c.hidden, r.hidden];
-        }) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor3D, tf.Tensor3D];
-        if (!this.regularizer) tf.dispose([hc, hr]);
-        ref = {
-          logps: { chosen: lc, rejected: lr },
-          hidden: this.regularizer ? { chosen: hc, rejected: hr } : null,
-        };
-      }
-      if (ref)
-        keep.push(
-          ref.logps.chosen,
-          ref.logps.rejected,
-          ...(ref.hidden ? [ref.hidden.chosen, ref.hidden.rejected] : []),
-        );
-
-      // 2-3. With GANPO: policy latents without gradient, the finiteness guard (before anything
-      // changes), and one discriminator step on the whole batch. Without GANPO nothing changes
-      // before the optimizer step, so the gradient-norm check below is guard enough.
-      let dLoss: { lossChosen: number; lossRejected: number } | null = null;
-      if (this.regularizer && ref?.hidden) {
-        const refHidden = ref.hidden;
-        const refLogps = ref.logps;
-        const probe = tf.tidy(() => {
-          const c = this.forward(this.policy, batch.chosen, true);
-          const r = this.forward(this.policy, batch.rejected, true);
-          const checks: tf.Tensor[] = [
-            c.logps,
-            r.logps,
-            refLogps.chosen,
-            refLogps.rejected,
-            c.hidden,
-            r.hidden,
-            refHidden.chosen,
-            refHidden.rejected,
-          ];
-          return {
-            finite: tf.all(tf.stack(checks.map((x) => tf.all(tf.isFinite(x))))),
-            hc: c.hidden,
-            hr: r.hidden,
-          };
-        });
-        keep.push(probe.hc, probe.hr);
-        const finite = probe.finite.dataSync()[0] === 1;
-        probe.finite.dispose();
-        if (!finite) return this.report(this.skippedMetrics(lr));
-        dLoss = this.regularizer.discriminatorStep({
-          policyChosen: probe.hc,
-          policyRejected: probe.hr,
-          referenceChosen: refHidden.chosen,
-          referenceRejected: refHidden.rejected,
-          chosenMask: batch.chosen.attentionMask,
-          rejectedMask: batch.rejected.attentionMask,
-        });
-      }
-
-      // 4. Policy gradient, accumulated over micro-batches.
-      const k = this.gradientAccumulationSteps;
-      const micro = this.batchSize / k;
-      const variables = this.policy.trainableVariables;
-      let sum: tf.Tensor[] | null = null;
-      const stats: number[][] = [];
-      for (let j = 0; j < k; j++) {
-        const sl = <T extends tf.Tensor>(x: T): T => tf.slice(x, j * micro, micro) as T;
-        const out = tf.tidy(() => {
-          const side = (s: CollatedSequences): CollatedSequences => ({
-            inputIds: sl(s.inputIds),
-            attentionMask: sl(s.attentionMask),
-            completionMask: sl(s.completionMask),
-            completionLengths: sl(s.completionLengths),
-          });
-          const c = side(batch.chosen);
-          const r = side(batch.rejected);
-          const refMicro = ref ? { chosen: sl(ref.logps.chosen), rejected: sl(ref.logps.rejected) } : null;
-          const monitor: tf.Tensor1D[] = [];
-          const { value, grads } = tf.variableGrads(() => {
-            const pc = this.forward(this.policy, c, true);
-            const pr = this.forward(this.policy, r, true);
-            const pref = this.preference(
-              { chosen: pc.logps, rejected: pr.logps, chosenMean: pc.mean, rejectedMean: pr.mean },
-              refMicro,
-              { chosen: c.completionLengths, rejected: r.completionLengths },
-            );
-            let total: tf.Scalar = pref.loss;
-            let adv: tf.Scalar = tf.scalar(Number.NaN);
-            if (this.regularizer) {
-              const g = ganpoLoss({
-                regularizer: this.regularizer,
-                preference: pref,
-                policyChosenLatents: pc.hidden,
-                policyRejectedLatents: pr.hidden,
-                chosenMask: c.attentionMask,
-                rejectedMask: r.attentionMask,
-              });
-              total = g.loss;
-              adv = g.adversarialLoss;
-            }
-            monitor.push(
-              tf.keep(
-                tf.stack([
-                  pref.loss,
-                  tf.mean(pref.chosenRewards),
-                  tf.mean(pref.rejectedRewards),
-                  tf.mean(tf.cast(tf.greater(pref.chosenRewards, pref.rejectedRewards), 'float32')),
-                  tf.mean(pc.logps),
-                  tf.mean(pr.logps),
-                  pc.logitsMean,
-                  pr.logitsMean,
-                  adv,
-                ]) as tf.Tensor1D,
-              ),
-            );
-            return tf.div(total, k) as tf.Scalar;
-          }, variables);
-          value.dispose();
-          return {
-            grads: variables.map((v) => grads[v.name] as tf.Tensor),
-            monitor: monitor[0] as tf.Tensor,
-          };
-        });
-        stats.push(Array.from(out.monitor.dataSync()));
-        out.monitor.dispose();
-        if (sum === null) sum = out.grads;
-        else {
-          const prev: tf.Tensor[] = sum;
-          sum = prev.map((g, i) => tf.add(g, out.grads[i] as tf.Tensor));
-          tf.dispose([...prev, ...out.grads]);
-        }
-      }
-      const grads = sum as tf.Tensor[];
-      // 5. Clip, guard, step.
-      const clipped = clipGradNorm(grads, this.maxGradNorm ?? Number.MAX_VALUE);
-      tf.dispose(grads);
-      const gradNorm = clipped.totalNorm.dataSync()[0] as number;
-      clipped.totalNorm.dispose();
-      if (!Number.isFinite(gradNorm)) {
-        tf.dispose(clipped.grads);
-        return this.report({ ...this.skippedMetrics(lr), ...this.ganpoMetrics(dLoss, Number.NaN) });
-      }
-      const named: tf.NamedTensorMap = {};
-      variables.forEach((v, i) => {
-        named[v.name] = clipped.grads[i] as tf.Tensor;
-      });
-      this.optimizer.applyGradients(named);
-      tf.dispose(clipped.grads);
-      this.steps += 1;
-      const avg = (i: number): number => stats.reduce((a, s) => a + (s[i] as number), 0) / stats.length;
-      const metrics: TrainerMetrics = {
-        step: this.steps,
-        skipped: false,
-        loss: avg(0) + (this.regularizer ? this.regularizer.weight * avg(8) : 0),
-        'rewards/chosen': avg(1),
-        'rewards/rejected': avg(2),
-        'rewards/accuracies': avg(3),
-        'rewards/margins': avg(1) - avg(2),
-        'logps/chosen': avg(4),
-        'logps/rejected': avg(5),
-        'logits/chosen': avg(6),
-        'logits/rejected': avg(7),
-        learning_rate: lr,
-        grad_norm: gradNorm,
-        ...this.ganpoMetrics(dLoss, avg(8)),
-      };
-      return this.report(metrics);
+      return this.step_(batch, indices, lr, keep);
+    } catch (e) {
+      // Value validation (level 'full') rejects non-finite logits/latents before anything changed.
+      if (e instanceof GanpoError && e.code === 'NON_FINITE') return this.report(this.skippedMetrics(lr));
+      throw e;
     } finally {
       tf.dispose(keep);
       disposePreferenceBatch(batch);
     }
+  }
+
+  private step_(
+    batch: PreferenceBatch,
+    indices: readonly number[] | undefined,
+    lr: number,
+    keep: tf.Tensor[],
+  ): TrainerMetrics {
+    // Reference outputs (constants).
+    let ref: {
+      logps: { chosen: tf.Tensor1D; rejected: tf.Tensor1D };
+      hidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D } | null;
+    } | null = null;
+    if (this.cache && indices) {
+      ref = this.referenceFromCache(indices, batch);
+    } else if (this.reference) {
+      const reference = this.reference;
+      const [lc, lr, hc, hr] = tf.tidy(() => {
+        const c = this.forward(reference, batch.chosen, false);
+        const r = this.forward(reference, batch.rejected, false);
+        return [c.logps, r.logps, c.hidden, r.hidden];
+      }) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor3D, tf.Tensor3D];
+      if (!this.regularizer) tf.dispose([hc, hr]);
+      ref = {
+        logps: { chosen: lc, rejected: lr },
+        hidden: this.regularizer ? { chosen: hc, rejected: hr } : null,
+      };
+    }
+    if (ref)
+      keep.push(
+        ref.logps.chosen,
+        ref.logps.rejected,
+        ...(ref.hidden ? [ref.hidden.chosen, ref.hidden.rejected] : []),
+      );
+
+    // 2-3. With GANPO: policy latents without gradient, the finiteness guard (before anything
+    // changes), and one discriminator step on the whole batch. Without GANPO nothing changes
+    // before the optimizer step, so the gradient-norm check below is guard enough.
+    let dLoss: { lossChosen: number; lossRejected: number } | null = null;
+    if (this.regularizer && ref?.hidden) {
+      const refHidden = ref.hidden;
+      const refLogps = ref.logps;
+      const probe = tf.tidy(() => {
+        const c = this.forward(this.policy, batch.chosen, true);
+        const r = this.forward(this.policy, batch.rejected, true);
+        const checks: tf.Tensor[] = [
+          c.logps,
+          r.logps,
+          refLogps.chosen,
+          refLogps.rejected,
+          c.hidden,
+          r.hidden,
+          refHidden.chosen,
+          refHidden.rejected,
+        ];
+        return {
+          finite: tf.all(tf.stack(checks.map((x) => tf.all(tf.isFinite(x))))),
+          hc: c.hidden,
+          hr: r.hidden,
+        };
+      });
+      keep.push(probe.hc, probe.hr);
+      const finite = probe.finite.dataSync()[0] === 1;
+      probe.finite.dispose();
+      if (!finite) return this.report(this.skippedMetrics(lr));
+      (this.regularizer.optimizer as AdamW).learningRate = lr * this.discriminatorLrRatio;
+      dLoss = this.regularizer.discriminatorStep({
+        policyChosen: probe.hc,
+        policyRejected: probe.hr,
+        referenceChosen: refHidden.chosen,
+        referenceRejected: refHidden.rejected,
+        chosenMask: batch.chosen.attentionMask,
+        rejectedMask: batch.rejected.attentionMask,
+      });
+    }
+
+    // 4. Policy gradient, accumulated over micro-batches.
+    const k = this.gradientAccumulationSteps;
+    const micro = this.batchSize / k;
+    const variables = this.policy.trainableVariables;
+    let sum: tf.Tensor[] | null = null;
+    const stats: number[][] = [];
+    for (let j = 0; j < k; j++) {
+      const sl = <T extends tf.Tensor>(x: T): T => tf.slice(x, j * micro, micro) as T;
+      const out = tf.tidy(() => {
+        const side = (s: CollatedSequences): CollatedSequences => ({
+          inputIds: sl(s.inputIds),
+          attentionMask: sl(s.attentionMask),
+          completionMask: sl(s.completionMask),
+          completionLengths: sl(s.completionLengths),
+        });
+        const c = side(batch.chosen);
+        const r = side(batch.rejected);
+        const refMicro = ref ? { chosen: sl(ref.logps.chosen), rejected: sl(ref.logps.rejected) } : null;
+        const monitor: tf.Tensor1D[] = [];
+        const { value, grads } = tf.variableGrads(() => {
+          const pc = this.forward(this.policy, c, true);
+          const pr = this.forward(this.policy, r, true);
+          const pref = this.preference(
+            { chosen: pc.logps, rejected: pr.logps, chosenMean: pc.mean, rejectedMean: pr.mean },
+            refMicro,
+            { chosen: c.completionLengths, rejected: r.completionLengths },
+          );
+          let total: tf.Scalar = pref.loss;
+          let adv: tf.Scalar = tf.scalar(Number.NaN);
+          if (this.regularizer) {
+            const g = ganpoLoss({
+              regularizer: this.regularizer,
+              preference: pref,
+              policyChosenLatents: pc.hidden,
+              policyRejectedLatents: pr.hidden,
+              chosenMask: c.attentionMask,
+              rejectedMask: r.attentionMask,
+            });
+            total = g.loss;
+            adv = g.adversarialLoss;
+          }
+          monitor.push(
+            tf.keep(
+              tf.stack([
+                pref.loss,
+                tf.mean(pref.chosenRewards),
+                tf.mean(pref.rejectedRewards),
+                tf.mean(tf.cast(tf.greater(pref.chosenRewards, pref.rejectedRewards), 'float32')),
+                tf.mean(pc.logps),
+                tf.mean(pr.logps),
+                pc.logitsMean,
+                pr.logitsMean,
+                adv,
+              ]) as tf.Tensor1D,
+            ),
+          );
+          return tf.div(total, k) as tf.Scalar;
+        }, variables);
+        value.dispose();
+        return {
+          grads: variables.map((v) => grads[v.name] as tf.Tensor),
+          monitor: monitor[0] as tf.Tensor,
+        };
+      });
+      stats.push(Array.from(out.monitor.dataSync()));
+      out.monitor.dispose();
+      if (sum === null) sum = out.grads;
+      else {
+        const prev: tf.Tensor[] = sum;
+        sum = prev.map((g, i) => tf.add(g, out.grads[i] as tf.Tensor));
+        tf.dispose([...prev, ...out.grads]);
+      }
+      keep.push(...sum); // freed by trainStep even if a later micro-batch throws
+    }
+    const grads = sum as tf.Tensor[];
+    // 5. Clip, guard, step.
+    const clipped = clipGradNorm(grads, this.maxGradNorm ?? Number.MAX_VALUE);
+    tf.dispose(grads);
+    const gradNorm = clipped.totalNorm.dataSync()[0] as number;
+    clipped.totalNorm.dispose();
+    if (!Number.isFinite(gradNorm)) {
+      tf.dispose(clipped.grads);
+      return this.report({ ...this.skippedMetrics(lr), ...this.ganpoMetrics(dLoss, Number.NaN) });
+    }
+    const named: tf.NamedTensorMap = {};
+    variables.forEach((v, i) => {
+      named[v.name] = clipped.grads[i] as tf.Tensor;
+    });
+    this.optimizer.learningRate = lr;
+    this.optimizer.applyGradients(named);
+    tf.dispose(clipped.grads);
+    this.steps += 1;
+    const avg = (i: number): number => stats.reduce((a, s) => a + (s[i] as number), 0) / stats.length;
+    const metrics: TrainerMetrics = {
+      step: this.steps,
+      skipped: false,
+      loss: avg(0) + (this.regularizer ? this.regularizer.weight * avg(8) : 0),
+      'rewards/chosen': avg(1),
+      'rewards/rejected': avg(2),
+      'rewards/accuracies': avg(3),
+      'rewards/margins': avg(1) - avg(2),
+      'logps/chosen': avg(4),
+      'logps/rejected': avg(5),
+      'logits/chosen': avg(6),
+      'logits/rejected': avg(7),
+      learning_rate: lr,
+      grad_norm: gradNorm,
+      ...this.ganpoMetrics(dLoss, avg(8)),
+    };
+    return this.report(metrics);
   }
 
   private ganpoMetrics(
