@@ -1,7 +1,7 @@
 // Packs the package exactly as `npm publish` would, then runs publint and arethetypeswrong on the
 // tarball (not on the working tree), failing on any error or warning.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,13 +14,36 @@ try {
   console.log(`packed ${info.filename}: ${info.entryCount} files, ${(info.size / 1024).toFixed(1)} KiB`);
   const leaked = info.files
     .map((f) => f.path)
-    .filter((p) => !/^(dist\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(p));
+    .filter(
+      (p) => !/^(dist\/|node\/package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(p),
+    );
   if (leaked.length) throw new Error(`unexpected files in the tarball: ${leaked.join(', ')}`);
   console.log(run('npx', ['publint', 'run', tarball, '--strict']));
   console.log(run('npx', ['attw', tarball, '--format', 'ascii']));
   smokeTest(tarball);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// The main entry must bundle for browsers: no Node built-ins in dist/index.* or the chunks it imports
+// (the filesystem IO handler lives in the `ganpo/node` entry only).
+function assertBrowserSafe(pkgDir) {
+  const dist = join(pkgDir, 'dist');
+  const builtin =
+    /(?:from\s*|require\(|import\()\s*['"](?:node:)?(?:fs|path|os|child_process|url|module)(?:\/[a-z]+)?['"]/;
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const src = readFileSync(join(dist, file), 'utf8');
+    if (builtin.test(src))
+      throw new Error(`dist/${file} (reached from the main entry) imports a Node built-in`);
+    for (const m of src.matchAll(/from\s*['"]\.\/([^'"]+)['"]|require\(['"]\.\/([^'"]+)['"]\)/g))
+      visit(m[1] ?? m[2]);
+  };
+  visit('index.js');
+  visit('index.cjs');
+  console.log(`main entry is free of Node built-ins (${seen.size} file(s) checked)`);
 }
 
 // A consumer project: the tarball unpacked as node_modules/ganpo next to this repo's tfjs peers.
@@ -48,8 +71,19 @@ function smokeTest(tarball) {
     join(app, 'types.cts'),
     "import ganpo = require('ganpo');\nconst code: ganpo.GanpoErrorCode = new ganpo.GanpoError('NON_FINITE', 'm').code;\nexport { code };\n",
   );
+  writeFileSync(
+    join(app, 'node-esm.mjs'),
+    "import { fileSystemHandler, TransformerDiscriminator } from 'ganpo/node'; if (typeof fileSystemHandler !== 'function' || typeof TransformerDiscriminator !== 'function') process.exit(1); console.log('ESM import ganpo/node ok');",
+  );
+  writeFileSync(
+    join(app, 'node-cjs.cjs'),
+    "const { fileSystemHandler } = require('ganpo/node'); if (typeof fileSystemHandler !== 'function') process.exit(1); console.log('CJS require ganpo/node ok');",
+  );
   process.stdout.write(run('node', [join(app, 'esm.mjs')]));
   process.stdout.write(run('node', [join(app, 'cjs.cjs')]));
+  process.stdout.write(run('node', [join(app, 'node-esm.mjs')]));
+  process.stdout.write(run('node', [join(app, 'node-cjs.cjs')]));
+  assertBrowserSafe(pkgDir);
   const tsc = join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc');
   run('node', [
     tsc,

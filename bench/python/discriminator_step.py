@@ -1,0 +1,50 @@
+"""PyTorch CPU baseline for bench/suites/discriminator.ts: one training step of the official discriminator
+(forward in training mode, backward, AdamW update) at B 8, T 128, d_in 512, hidden 256, 2 layers, 8 heads,
+masked. Prints one JSON line {median_ms, mad_ms, runs}. Usage: discriminator_step.py [runs] [warmup] [threads=2]"""
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'reference'))
+from official_discriminator import TransformerDiscriminator  # noqa: E402
+
+B, T, D, H, L, HEADS = 8, 128, 512, 256, 2, 8
+
+
+def main():
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    torch.manual_seed(0)
+    model = TransformerDiscriminator(D, H, L, HEADS, dropout=0.1).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    x = torch.randn(B, T, D)
+    lengths = torch.randint(T // 2, T + 1, (B,))
+    mask = (torch.arange(T)[None, :] < lengths[:, None]).float()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        s = model(x, mask)
+        loss = torch.nn.functional.softplus(-s).mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    for _ in range(warmup):
+        step()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        step()
+        samples.append((time.perf_counter() - t0) * 1000)
+    med = statistics.median(samples)
+    print(json.dumps({'median_ms': med, 'mad_ms': statistics.median([abs(s - med) for s in samples]), 'runs': runs,
+                      'torch': torch.__version__, 'threads': torch.get_num_threads()}))
+
+
+if __name__ == '__main__':
+    main()

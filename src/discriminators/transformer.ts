@@ -1,0 +1,436 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { argumentError, GanpoError } from '../core/errors';
+import {
+  assertBinary,
+  assertDtype,
+  assertFinite,
+  assertNumber,
+  assertOneOf,
+  assertShape,
+} from '../core/validate';
+import { type AttentionImpl, selfAttentionCore } from '../ops/attention';
+import { dropout as applyDropout } from '../ops/dropout';
+import { fastLinear } from '../ops/fast-linear';
+import { geluErf } from '../ops/gelu';
+import { layerNorm } from '../ops/layer-norm';
+import {
+  LinearParams,
+  maskedMeanPool,
+  ownedVariable,
+  type StateSpec,
+  seedStream,
+  uniquePrefix,
+  xavierUniform,
+} from './layers';
+import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
+import { loadStateInto } from './state-dict';
+import type { Discriminator, DiscriminatorApplyOptions } from './types';
+
+/** Configuration of {@link TransformerDiscriminator} (names follow DESIGN.md; defaults are the official run's). */
+export interface TransformerDiscriminatorConfig {
+  /** Latent size D of the hidden states [B,T,D] (the policy's hidden size). Required. */
+  inputDim: number;
+  /** Model width h. Default 512 (official code). */
+  hiddenDim?: number;
+  /** Pre-LN encoder layers. Default 2 (official code). */
+  numLayers?: number;
+  /** Attention heads; must divide hiddenDim. Default 8 (official code). */
+  numHeads?: number;
+  /** Feed-forward width. Default 4·hiddenDim (official code: 2048 at h = 512). */
+  ffnDim?: number;
+  /** Learned positions; longer inputs are truncated (mask too). Default 2048 (official code). */
+  maxSeqLen?: number;
+  /** Dropout rate where nn.TransformerEncoderLayer applies it. Default 0.1 (PyTorch/official). */
+  dropout?: number;
+  /** Spectral norm on the input projection and the head. Default true (official code). */
+  spectralNorm?: boolean;
+  /** LayerNorm ε. Default 1e-5 (PyTorch). */
+  layerNormEpsilon?: number;
+  /** Seed for deterministic initialisation; omitted = random. */
+  seed?: number;
+  /** Attention kernel strategy (see {@link AttentionImpl}). Default 'auto'. Not persisted. */
+  attentionImpl?: AttentionImpl;
+}
+
+interface EncoderLayerParams {
+  inProj: tf.Variable<tf.Rank.R2>;
+  inProjBias: tf.Variable<tf.Rank.R1>;
+  outProj: tf.Variable<tf.Rank.R2>;
+  outProjBias: tf.Variable<tf.Rank.R1>;
+  linear1: tf.Variable<tf.Rank.R2>;
+  linear1Bias: tf.Variable<tf.Rank.R1>;
+  linear2: tf.Variable<tf.Rank.R2>;
+  linear2Bias: tf.Variable<tf.Rank.R1>;
+  norm1Weight: tf.Variable<tf.Rank.R1>;
+  norm1Bias: tf.Variable<tf.Rank.R1>;
+  norm2Weight: tf.Variable<tf.Rank.R1>;
+  norm2Bias: tf.Variable<tf.Rank.R1>;
+}
+
+const WHERE = 'TransformerDiscriminator';
+const MASK_BIAS = -1e9;
+
+/**
+ * The official GANPO discriminator (arXiv 2601.22083, official code's `TransformerDiscriminator`),
+ * weight-for-weight the same function as the PyTorch module:
+ *
+ *   x₀ = SN-Linear(D→h)(hidden[:, :T']) + pos[:T']            (T' = min(T, maxSeqLen))
+ *   xₗ₊₁ = xₗ + Drop(MHA(LN₁ xₗ, key-padding mask))            (nn.TransformerEncoderLayer, norm_first)
+ *   xₗ₊₁ ← xₗ₊₁ + Drop(W₂·Drop(GELU_erf(W₁·LN₂ xₗ₊₁)))
+ *   pooled = Σ_t m·x / max(Σ_t m, 1)   (plain mean without a mask, like the official code)
+ *   score = SN-Linear(h→1)(GELU(SN-Linear(h→h)(pooled)))
+ *
+ * Attention weights get dropout too, as in nn.MultiheadAttention. Spectral norm follows
+ * `torch.nn.utils.spectral_norm` (one power iteration per training-mode call; eval uses stored u, v).
+ * `stateDict()`/`loadStateDict()` use the official PyTorch names and layouts, so checkpoints move
+ * both ways (see also `readSafetensors` / `writeSafetensors`).
+ *
+ * Initialisation: Xavier-uniform Linear weights (also under spectral norm: the code's intent),
+ * zero biases, LayerNorm 1/0, positions N(0, 0.02²), normalised random u, v; deterministic under `seed`.
+ *
+ * @example
+ * ```ts
+ * const d = new TransformerDiscriminator({ inputDim: 2304, seed: 0 });
+ * const scores = d.apply(hidden, { mask });             // [B]
+ * ```
+ */
+export class TransformerDiscriminator implements Discriminator {
+  readonly inputDim: number;
+  readonly config: Required<Omit<TransformerDiscriminatorConfig, 'seed' | 'attentionImpl'>> & {
+    seed?: number;
+  };
+  /** Attention strategy; may be changed at any time (it does not change the function). */
+  attentionImpl: AttentionImpl;
+  private readonly prefix: string;
+  private readonly projectIn: LinearParams;
+  private readonly posEmbedding: tf.Variable<tf.Rank.R2>;
+  private readonly layers: EncoderLayerParams[] = [];
+  private readonly head0: LinearParams;
+  private readonly head2: LinearParams;
+  private disposed = false;
+
+  constructor(config: TransformerDiscriminatorConfig) {
+    if (config === null || typeof config !== 'object') {
+      throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
+    }
+    const inputDim = assertNumber(WHERE, 'inputDim', config.inputDim, { min: 1, integer: true });
+    const hiddenDim = assertNumber(WHERE, 'hiddenDim', config.hiddenDim ?? 512, { min: 1, integer: true });
+    const numLayers = assertNumber(WHERE, 'numLayers', config.numLayers ?? 2, { min: 0, integer: true });
+    const numHeads = assertNumber(WHERE, 'numHeads', config.numHeads ?? 8, { min: 1, integer: true });
+    if (hiddenDim % numHeads !== 0) {
+      throw argumentError(
+        'INVALID_OPTION',
+        WHERE,
+        'numHeads',
+        `a divisor of hiddenDim (${hiddenDim})`,
+        String(numHeads),
+      );
+    }
+    const ffnDim = assertNumber(WHERE, 'ffnDim', config.ffnDim ?? 4 * hiddenDim, { min: 1, integer: true });
+    const maxSeqLen = assertNumber(WHERE, 'maxSeqLen', config.maxSeqLen ?? 2048, { min: 1, integer: true });
+    const dropout = assertNumber(WHERE, 'dropout', config.dropout ?? 0.1, { min: 0, lessThan: 1 });
+    const layerNormEpsilon = assertNumber(WHERE, 'layerNormEpsilon', config.layerNormEpsilon ?? 1e-5, {
+      greaterThan: 0,
+    });
+    const spectralNorm = config.spectralNorm ?? true;
+    if (typeof spectralNorm !== 'boolean') {
+      throw argumentError('INVALID_OPTION', WHERE, 'spectralNorm', 'a boolean', String(spectralNorm));
+    }
+    if (config.seed !== undefined) assertNumber(WHERE, 'seed', config.seed, { integer: true });
+    this.attentionImpl = assertOneOf(WHERE, 'attentionImpl', config.attentionImpl ?? 'auto', [
+      'auto',
+      'batched',
+      'per-head',
+    ]);
+    this.inputDim = inputDim;
+    this.config = {
+      inputDim,
+      hiddenDim,
+      numLayers,
+      numHeads,
+      ffnDim,
+      maxSeqLen,
+      dropout,
+      spectralNorm,
+      layerNormEpsilon,
+      ...(config.seed !== undefined ? { seed: config.seed } : {}),
+    };
+
+    const next = seedStream(config.seed);
+    const p = uniquePrefix('TransformerDiscriminator');
+    this.prefix = p;
+    const h = hiddenDim;
+    this.projectIn = new LinearParams(`${p}/project_in`, inputDim, h, spectralNorm, next);
+    this.posEmbedding = ownedVariable(
+      tf.randomNormal([maxSeqLen, h], 0, 0.02, 'float32', next()),
+      true,
+      `${p}/pos_embedding`,
+    );
+    for (let i = 0; i < numLayers; i++) {
+      const n = `${p}/layers_${i}`;
+      const v1 = (size: number, value: number, name: string): tf.Variable<tf.Rank.R1> =>
+        ownedVariable(tf.fill([size], value), true, `${n}/${name}`) as tf.Variable<tf.Rank.R1>;
+      const k = (fanIn: number, fanOut: number, name: string): tf.Variable<tf.Rank.R2> =>
+        ownedVariable(xavierUniform(fanIn, fanOut, next()), true, `${n}/${name}`);
+      this.layers.push({
+        // nn.MultiheadAttention: xavier_uniform_ on in_proj_weight [3h, h], zero in_proj_bias.
+        inProj: k(h, 3 * h, 'in_proj_kernel'),
+        inProjBias: v1(3 * h, 0, 'in_proj_bias'),
+        outProj: k(h, h, 'out_proj_kernel'),
+        outProjBias: v1(h, 0, 'out_proj_bias'),
+        linear1: k(h, ffnDim, 'linear1_kernel'),
+        linear1Bias: v1(ffnDim, 0, 'linear1_bias'),
+        linear2: k(ffnDim, h, 'linear2_kernel'),
+        linear2Bias: v1(h, 0, 'linear2_bias'),
+        norm1Weight: v1(h, 1, 'norm1_weight'),
+        norm1Bias: v1(h, 0, 'norm1_bias'),
+        norm2Weight: v1(h, 1, 'norm2_weight'),
+        norm2Bias: v1(h, 0, 'norm2_bias'),
+      });
+    }
+    this.head0 = new LinearParams(`${p}/head_0`, h, h, spectralNorm, next);
+    this.head2 = new LinearParams(`${p}/head_2`, h, 1, spectralNorm, next);
+  }
+
+  /** The tfjs variable-name prefix of this instance (unique per instance). */
+  get name(): string {
+    return this.prefix;
+  }
+
+  /**
+   * Scores a batch of latent sequences.
+   *
+   * @param hidden - [B, T, inputDim] float32; T > maxSeqLen is truncated to the first maxSeqLen positions.
+   * @param options.mask - [B, T] 0/1 (1 = real token): key-padding mask in attention and masked mean
+   *   pooling. Omitted: every position attends and pooling is the plain mean (official behaviour).
+   * @param options.training - dropout on and one spectral-norm power iteration (updates u, v). Default false.
+   * @returns scores [B] (caller disposes), differentiable w.r.t. `hidden` and {@link trainableVariables}.
+   */
+  apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
+    const where = `${WHERE}.apply`;
+    this.assertLive(where);
+    assertShape(where, 'hidden', hidden, [null, null, this.inputDim], '[B,T,inputDim]');
+    assertDtype(where, 'hidden', hidden, ['float32']);
+    const [B, T] = hidden.shape;
+    const { mask } = options;
+    if (mask !== undefined) {
+      assertShape(where, 'mask', mask, [B, T], '[B,T]');
+      assertDtype(where, 'mask', mask, ['float32', 'int32', 'bool']);
+      assertBinary(where, 'mask', mask);
+    }
+    assertFinite(where, 'hidden', hidden);
+    if (B === 0 || T === 0) {
+      throw argumentError(
+        'SHAPE_MISMATCH',
+        where,
+        'hidden',
+        'B > 0 and T > 0',
+        `shape [${hidden.shape.join(',')}]`,
+      );
+    }
+    const training = options.training === true;
+    const { hiddenDim: h, maxSeqLen, numHeads, layerNormEpsilon: eps } = this.config;
+    const rate = training ? this.config.dropout : 0;
+    const drop = (x: tf.Tensor2D): tf.Tensor2D => applyDropout(x, rate);
+
+    return tf.tidy(() => {
+      const t = Math.min(T, maxSeqLen);
+      const x = T > maxSeqLen ? tf.slice(hidden, [0, 0, 0], [B, t, this.inputDim]) : hidden;
+      const m =
+        mask === undefined
+          ? undefined
+          : (tf.cast(T > maxSeqLen ? tf.slice(mask, [0, 0], [B, t]) : mask, 'float32') as tf.Tensor2D);
+      const pos = t === maxSeqLen ? this.posEmbedding : tf.slice(this.posEmbedding, [0, 0], [t, h]);
+      const projected = this.projectIn.apply(tf.reshape(x, [B * t, this.inputDim]), training);
+      let z = tf.reshape(tf.add(tf.reshape(projected, [B, t, h]), pos), [B * t, h]) as tf.Tensor2D;
+      const keyBias = (m ? tf.mul(tf.sub(1, m), MASK_BIAS) : tf.zeros([B, t])) as tf.Tensor2D;
+      for (const L of this.layers) {
+        const qkv = fastLinear(layerNorm(z, L.norm1Weight, L.norm1Bias, eps), L.inProj, L.inProjBias);
+        const att = selfAttentionCore({
+          qkv,
+          batch: B,
+          seqLen: t,
+          numHeads,
+          keyBias,
+          hasMask: m !== undefined,
+          dropout: rate,
+          impl: this.attentionImpl,
+        });
+        z = tf.add(z, drop(fastLinear(att, L.outProj, L.outProjBias)));
+        const ff = drop(
+          geluErf(fastLinear(layerNorm(z, L.norm2Weight, L.norm2Bias, eps), L.linear1, L.linear1Bias)),
+        );
+        z = tf.add(z, drop(fastLinear(ff, L.linear2, L.linear2Bias)));
+      }
+      const pooled = maskedMeanPool(tf.reshape(z, [B, t, h]) as tf.Tensor3D, m);
+      const score = this.head2.apply(geluErf(this.head0.apply(pooled, training)), training);
+      return tf.reshape(score, [B]) as tf.Tensor1D;
+    });
+  }
+
+  /** Trainable weights (spectral-norm u, v excluded), in state-dict order. */
+  get trainableVariables(): tf.Variable[] {
+    this.assertLive(`${WHERE}.trainableVariables`);
+    return [
+      ...this.projectIn.trainable,
+      this.posEmbedding,
+      ...this.layers.flatMap((L) => [
+        L.inProj,
+        L.inProjBias,
+        L.outProj,
+        L.outProjBias,
+        L.linear1,
+        L.linear1Bias,
+        L.linear2,
+        L.linear2Bias,
+        L.norm1Weight,
+        L.norm1Bias,
+        L.norm2Weight,
+        L.norm2Bias,
+      ]),
+      ...this.head0.trainable,
+      ...this.head2.trainable,
+    ];
+  }
+
+  private specs(): StateSpec[] {
+    const { hiddenDim: h, maxSeqLen, ffnDim } = this.config;
+    const specs: StateSpec[] = [];
+    specs.push({
+      key: 'pos_embedding',
+      shape: [1, maxSeqLen, h],
+      assign: (t) => this.posEmbedding.assign(tf.reshape(t, [maxSeqLen, h])),
+    });
+    this.projectIn.stateSpecs('project_in', specs);
+    this.layers.forEach((L, i) => {
+      const pre = `transformer.layers.${i}`;
+      const kernel = (key: string, v: tf.Variable<tf.Rank.R2>, out: number, inn: number): StateSpec => ({
+        key,
+        shape: [out, inn],
+        assign: (t) => v.assign(tf.transpose(t) as tf.Tensor2D),
+      });
+      const vec = (key: string, v: tf.Variable<tf.Rank.R1>, n: number): StateSpec => ({
+        key,
+        shape: [n],
+        assign: (t) => v.assign(t as tf.Tensor1D),
+      });
+      specs.push(
+        kernel(`${pre}.self_attn.in_proj_weight`, L.inProj, 3 * h, h),
+        vec(`${pre}.self_attn.in_proj_bias`, L.inProjBias, 3 * h),
+        kernel(`${pre}.self_attn.out_proj.weight`, L.outProj, h, h),
+        vec(`${pre}.self_attn.out_proj.bias`, L.outProjBias, h),
+        kernel(`${pre}.linear1.weight`, L.linear1, ffnDim, h),
+        vec(`${pre}.linear1.bias`, L.linear1Bias, ffnDim),
+        kernel(`${pre}.linear2.weight`, L.linear2, h, ffnDim),
+        vec(`${pre}.linear2.bias`, L.linear2Bias, h),
+        vec(`${pre}.norm1.weight`, L.norm1Weight, h),
+        vec(`${pre}.norm1.bias`, L.norm1Bias, h),
+        vec(`${pre}.norm2.weight`, L.norm2Weight, h),
+        vec(`${pre}.norm2.bias`, L.norm2Bias, h),
+      );
+    });
+    this.head0.stateSpecs('head.0', specs);
+    this.head2.stateSpecs('head.2', specs);
+    return specs;
+  }
+
+  /**
+   * Copies of all persistent state under the official PyTorch names and layouts (Linear weights
+   * [out, in], `pos_embedding` [1, maxSeqLen, h], spectral norm as `weight_orig`/`weight_u`/`weight_v`).
+   * The caller disposes the tensors.
+   */
+  stateDict(): Record<string, tf.Tensor> {
+    this.assertLive(`${WHERE}.stateDict`);
+    const { hiddenDim: h, maxSeqLen } = this.config;
+    const out: Record<string, tf.Tensor> = {};
+    out.pos_embedding = tf.reshape(this.posEmbedding, [1, maxSeqLen, h]);
+    this.projectIn.stateEntries('project_in', out);
+    this.layers.forEach((L, i) => {
+      const pre = `transformer.layers.${i}`;
+      out[`${pre}.self_attn.in_proj_weight`] = tf.transpose(L.inProj);
+      out[`${pre}.self_attn.in_proj_bias`] = tf.clone(L.inProjBias);
+      out[`${pre}.self_attn.out_proj.weight`] = tf.transpose(L.outProj);
+      out[`${pre}.self_attn.out_proj.bias`] = tf.clone(L.outProjBias);
+      out[`${pre}.linear1.weight`] = tf.transpose(L.linear1);
+      out[`${pre}.linear1.bias`] = tf.clone(L.linear1Bias);
+      out[`${pre}.linear2.weight`] = tf.transpose(L.linear2);
+      out[`${pre}.linear2.bias`] = tf.clone(L.linear2Bias);
+      out[`${pre}.norm1.weight`] = tf.clone(L.norm1Weight);
+      out[`${pre}.norm1.bias`] = tf.clone(L.norm1Bias);
+      out[`${pre}.norm2.weight`] = tf.clone(L.norm2Weight);
+      out[`${pre}.norm2.bias`] = tf.clone(L.norm2Bias);
+    });
+    this.head0.stateEntries('head.0', out);
+    this.head2.stateEntries('head.2', out);
+    return out;
+  }
+
+  /**
+   * Loads (copies) a PyTorch-named state dict, e.g. from `readSafetensors` of a checkpoint saved by the
+   * official code. Strict by default: a missing or unexpected key throws
+   * `GanpoError('STATE_DICT_MISMATCH')` naming it; a mis-shaped key always throws. Nothing is changed
+   * when anything is wrong. The given tensors stay the caller's.
+   */
+  loadStateDict(state: Record<string, tf.Tensor>, options: { strict?: boolean } = {}): void {
+    const where = `${WHERE}.loadStateDict`;
+    this.assertLive(where);
+    loadStateInto(where, this.specs(), state, options.strict ?? true);
+  }
+
+  /** Saves config + state dict through any `tf.io.IOHandler` or registered URL (`ganpo/node` adds `file://`). */
+  async save(handlerOrUrl: HandlerOrUrl): Promise<tf.io.SaveResult> {
+    this.assertLive(`${WHERE}.save`);
+    const { seed: _seed, ...config } = this.config;
+    return saveArtifacts(`${WHERE}.save`, handlerOrUrl, 'TransformerDiscriminator', config, this.stateDict());
+  }
+
+  /** Loads a discriminator written by {@link save}. */
+  static async load(
+    handlerOrUrl: HandlerOrUrl,
+    overrides: Pick<TransformerDiscriminatorConfig, 'attentionImpl'> = {},
+  ): Promise<TransformerDiscriminator> {
+    const { config, state } = await loadArtifacts(`${WHERE}.load`, handlerOrUrl, 'TransformerDiscriminator');
+    let d: TransformerDiscriminator | undefined;
+    try {
+      d = new TransformerDiscriminator({
+        ...(config as unknown as TransformerDiscriminatorConfig),
+        ...overrides,
+      });
+      d.loadStateDict(state);
+      return d;
+    } catch (e) {
+      d?.dispose();
+      throw e;
+    } finally {
+      tf.dispose(Object.values(state));
+    }
+  }
+
+  /** Frees every variable. Further use throws `GanpoError('DISPOSED')`. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const vars: tf.Variable[] = [
+      ...this.projectIn.all,
+      this.posEmbedding,
+      ...this.layers.flatMap((L) => Object.values(L) as tf.Variable[]),
+      ...this.head0.all,
+      ...this.head2.all,
+    ];
+    for (const v of vars) v.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private assertLive(where: string): void {
+    if (this.disposed) {
+      throw new GanpoError('DISPOSED', `${where}: the discriminator was disposed`, {
+        argument: 'this',
+        expected: 'a live discriminator',
+        received: 'a disposed one',
+      });
+    }
+  }
+}

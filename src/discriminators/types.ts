@@ -1,0 +1,23 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** Options of {@link Discriminator.apply}. */
+export interface DiscriminatorApplyOptions {
+  /** [B,T] 0/1 key-padding + pooling mask; omitted = plain mean over all positions (official code). */
+  mask?: tf.Tensor2D;
+  /** Training mode: dropout on, one spectral-norm power iteration (updates u, v). Default false. */
+  training?: boolean;
+}
+
+/** A critic over latent sequences: hidden states [B,T,D] → one score per sequence. */
+export interface Discriminator {
+  readonly inputDim: number;
+  /** hidden [B,T,D] → scores [B]; differentiable w.r.t. hidden and the trainable variables. */
+  apply(hidden: tf.Tensor3D, options?: DiscriminatorApplyOptions): tf.Tensor1D;
+  /** Trainable weights only (spectral-norm u, v excluded). Unique names per instance. */
+  readonly trainableVariables: tf.Variable[];
+  /** Copies of all persistent state under PyTorch state-dict names (caller disposes). */
+  stateDict(): Record<string, tf.Tensor>;
+  /** Loads (copies) the given state; strict by default. */
+  loadStateDict(state: Record<string, tf.Tensor>, options?: { strict?: boolean }): void;
+  dispose(): void;
+}

@@ -1,0 +1,9 @@
+// `ganpo/node`: Node-only helpers (filesystem IO). Kept out of the main entry so that it bundles for
+// browsers without Node built-ins. Everything in the main entry is re-exported for convenience.
+export * from './index';
+export {
+  fileSystemHandler,
+  readSafetensorsFile,
+  registerFileSystemRouter,
+  writeSafetensorsFile,
+} from './io/fs-handler';

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { kernelFlags } from './kernel-flags';
+
+/**
+ * Affine map y = x·K + b for a 2-D input, with the kernel stored as K = Wᵀ [in, out] (PyTorch keeps
+ * W [out, in]).
+ *
+ * Why a custom gradient: tfjs-backend-wasm only uses XNNPACK for a 2-D `matMul` without transpose
+ * flags; any `transposeA/B` takes a scalar slow path (measured 13–27× slower at 1024×512×256,
+ * TFJS_NOTES "Speed"). The built-in MatMul gradient uses those flags, so this one transposes
+ * explicitly and multiplies plainly: dx = dy·Kᵀ, dK = xᵀ·dy, db = Σ_rows dy. On cpu/webgl the
+ * explicit transposes cost a copy and are otherwise equivalent.
+ *
+ * @param x - [N, in] float32.
+ * @param kernel - [in, out] float32 (Wᵀ).
+ * @param bias - optional [out].
+ * @returns [N, out], differentiable w.r.t. all inputs.
+ */
+export function fastLinear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor2D {
+  if (!kernelFlags.fastLinearGradient) {
+    const y = tf.matMul(x, kernel) as tf.Tensor2D;
+    return bias ? (tf.add(y, bias) as tf.Tensor2D) : y;
+  }
+  return (bias ? linearWithBias(x, kernel, bias) : linearNoBias(x, kernel)) as tf.Tensor2D;
+}
+
+/**
+ * Σ over rows of a 2-D tensor as ones[1,N]·x: a plain 2-D matMul (XNNPACK on wasm) instead of a Sum over
+ * axis 0, which wasm implements as a transpose plus a reduction (measured ~2 ms for [1024, 256]).
+ */
+export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
+  return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]) as tf.Tensor1D;
+}
+
+const linearWithBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, k, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([x, k]);
+  return {
+    value: tf.add(tf.matMul(x, k), b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [
+        tf.matMul(dy as tf.Tensor2D, tf.transpose(sk)),
+        tf.matMul(tf.transpose(sx), dy as tf.Tensor2D),
+        sumRows(dy as tf.Tensor2D),
+      ];
+    },
+  };
+});
+
+const linearNoBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, k, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([x, k]);
+  return {
+    value: tf.matMul(x, k),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sk)), tf.matMul(tf.transpose(sx), dy as tf.Tensor2D)];
+    },
+  };
+});
