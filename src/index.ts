@@ -102,3 +102,33 @@ export { log1mexp, type OrpoLoss, type OrpoLossArgs, orpoLoss } from './losses/o
 export { type SimpoLossArgs, simpoLoss } from './losses/simpo';
 export type { PreferenceLoss } from './losses/types';
 export { sortAscending } from './ops/sort';
+
+// GANPO: the regularizer (two discriminators, six means, their optimizer) and the objective
+export { type GanpoLossArgs, type GanpoLossOutput, ganpoLoss } from './regularizer/ganpo-loss';
+export {
+  type AdversarialLossArgs,
+  type DiscriminatorStepArgs,
+  type DiscriminatorStepResult,
+  GanpoRegularizer,
+  type GanpoRegularizerArgs,
+  type GanpoRegularizerCreateArgs,
+  type GanpoRegularizerOptions,
+  type GanpoRegularizerState,
+  type GanpoMeansSnapshot,
+  MEAN_ESTIMATORS,
+  type MeanEstimator,
+  type SerializedTensor,
+  type SideMeans,
+} from './regularizer/ganpo-regularizer';
+
+// Trainer: the whole loop for tfjs causal LMs
+export {
+  type CausalLM,
+  GanpoTrainer,
+  type GanpoTrainerArgs,
+  type PreferenceObjective,
+  type ReferenceEntry,
+  type TrainerCheckpoint,
+  type TrainerGanpoOptions,
+  type TrainerMetrics,
+} from './trainer/ganpo-trainer';
