@@ -83,3 +83,52 @@ export {
   warmupCosineSchedule,
   warmupLinearSchedule,
 } from './optim/schedules';
+
+// Log-probabilities and preference losses (DPO family, SimPO, ORPO) with TRL's names and defaults
+export { type LdDpoArgs, ldDpoLogProbs, type MaskedPerToken } from './logprobs/ld-dpo';
+export {
+  type CausalLogProbsArgs,
+  causalLogProbs,
+  type SequenceLogProbs,
+  type SequenceLogProbsArgs,
+  sequenceLogProbs,
+} from './logprobs/sequence-log-probs';
+export { wpoLogWeights, wpoWeights } from './logprobs/wpo';
+export { DPO_LOSS_TYPES, type DpoLossArgs, type DpoLossType, dpoLoss } from './losses/dpo';
+export { F_DIVERGENCES, type FDivergence, fDivergenceTransform } from './losses/f-divergence';
+export { type PreferenceMetrics, preferenceMetrics } from './losses/metrics';
+export { nllLoss } from './losses/nll';
+export { log1mexp, type OrpoLoss, type OrpoLossArgs, orpoLoss } from './losses/orpo';
+export { type SimpoLossArgs, simpoLoss } from './losses/simpo';
+export type { PreferenceLoss } from './losses/types';
+export { sortAscending } from './ops/sort';
+
+// GANPO: the regularizer (two discriminators, six means, their optimizer) and the objective
+export { type GanpoLossArgs, type GanpoLossOutput, ganpoLoss } from './regularizer/ganpo-loss';
+export {
+  type AdversarialLossArgs,
+  type DiscriminatorStepArgs,
+  type DiscriminatorStepResult,
+  GanpoRegularizer,
+  type GanpoRegularizerArgs,
+  type GanpoRegularizerCreateArgs,
+  type GanpoRegularizerOptions,
+  type GanpoRegularizerState,
+  type GanpoMeansSnapshot,
+  MEAN_ESTIMATORS,
+  type MeanEstimator,
+  type SerializedTensor,
+  type SideMeans,
+} from './regularizer/ganpo-regularizer';
+
+// Trainer: the whole loop for tfjs causal LMs
+export {
+  type CausalLM,
+  GanpoTrainer,
+  type GanpoTrainerArgs,
+  type PreferenceObjective,
+  type ReferenceEntry,
+  type TrainerCheckpoint,
+  type TrainerGanpoOptions,
+  type TrainerMetrics,
+} from './trainer/ganpo-trainer';

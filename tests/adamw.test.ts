@@ -189,6 +189,7 @@ describe('AdamW', () => {
     const W = tf.variable(tf.randomNormal([4, 3]), true, uniq('leakW'));
     const opt = new AdamW({ learningRate: 1e-3 });
     created.push(W);
+    const beforeFirstStep = tf.memory().numTensors;
     await expectNoLeak(() => {
       const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(W)) as tf.Scalar, [W]);
       opt.applyGradients(grads);
@@ -197,6 +198,8 @@ describe('AdamW', () => {
     const before = tf.memory().numTensors;
     opt.dispose();
     expect(tf.memory().numTensors).toBe(before - 2);
+    // Everything the optimizer ever allocated is gone (slot initialisers included).
+    expect(tf.memory().numTensors).toBe(beforeFirstStep);
     expect(W.isDisposed).toBe(false);
   });
 

@@ -11,6 +11,8 @@
  * - `STATE_DICT_MISMATCH`: a state dict with a missing, unexpected or mis-shaped key.
  * - `INVALID_FORMAT`: a malformed file or byte buffer (safetensors header, checkpoint).
  * - `DISPOSED`: an object or tensor used after `dispose()`.
+ * - `INVALID_STATE`: a call in the wrong order (e.g. an adversarial loss before the first
+ *   discriminator step, so no means exist yet).
  */
 export type GanpoErrorCode =
   | 'SHAPE_MISMATCH'
@@ -21,7 +23,8 @@ export type GanpoErrorCode =
   | 'INVALID_ARGUMENT'
   | 'STATE_DICT_MISMATCH'
   | 'INVALID_FORMAT'
-  | 'DISPOSED';
+  | 'DISPOSED'
+  | 'INVALID_STATE';
 
 /** Structured details of a {@link GanpoError}: which argument, what was expected, what was received. */
 export interface GanpoErrorDetails {

@@ -57,6 +57,17 @@ interface Slot {
 const WHERE = 'AdamW';
 
 /**
+ * A non-trainable variable initialised from `initial`, which is then disposed: `tf.variable` keeps
+ * its own reference to the data, and the initial tensor would otherwise stay alive (a leak that
+ * outlives `dispose()`).
+ */
+function ownedVariable(initial: tf.Tensor): tf.Variable {
+  const v = tf.variable(initial, false);
+  initial.dispose();
+  return v;
+}
+
+/**
  * AdamW with exactly PyTorch's semantics (`torch.optim.AdamW`, Loshchilov & Hutter 2019), as a
  * `tf.Optimizer` so `minimize` and `applyGradients` work. For each variable p with gradient g, at
  * its own step count t:
@@ -190,8 +201,8 @@ export class AdamW extends tf.Optimizer {
     if (slot === undefined) {
       slot = {
         step: 0,
-        m: tf.variable(tf.zeros(p.shape), false),
-        v: tf.variable(tf.zeros(p.shape), false),
+        m: ownedVariable(tf.zeros(p.shape)),
+        v: ownedVariable(tf.zeros(p.shape)),
       };
       this.slots.set(p.name, slot);
     }
@@ -309,8 +320,8 @@ export class AdamW extends tf.Optimizer {
     for (const [name, slot] of parsed) {
       this.slots.set(name, {
         step: slot.step,
-        m: tf.variable(tf.tensor(slot.m, slot.shape, 'float32'), false),
-        v: tf.variable(tf.tensor(slot.v, slot.shape, 'float32'), false),
+        m: ownedVariable(tf.tensor(slot.m, slot.shape, 'float32')),
+        v: ownedVariable(tf.tensor(slot.v, slot.shape, 'float32')),
       });
     }
     this.iterations_ = state.iterations;
@@ -357,8 +368,8 @@ export class AdamW extends tf.Optimizer {
       }
       slots.set(name, {
         step: g.step,
-        m: tf.variable(tf.clone(g.m), false),
-        v: tf.variable(tf.clone(g.v), false),
+        m: ownedVariable(tf.clone(g.m)),
+        v: ownedVariable(tf.clone(g.v)),
       });
     }
     this.disposeSlots();

@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { logSigmoid } from '../ops/log-sigmoid';
+
+/** The f-divergences of Wang et al. 2023 ("Beyond Reverse KL", arXiv 2309.16240), TRL's `f_divergence_type`. */
+export type FDivergence = 'reverse_kl' | 'forward_kl' | 'js_divergence' | 'alpha_divergence';
+
+export const F_DIVERGENCES: readonly FDivergence[] = [
+  'reverse_kl',
+  'forward_kl',
+  'js_divergence',
+  'alpha_divergence',
+];
+
+/** Exponents are capped here before `exp` so float32 stays finite (e^80 ≈ 5.5e34 < 3.4e38). */
+export const EXP_CAP = 80;
+
+/**
+ * exp(min(x, cap)) with PyTorch's clamp gradient: e^x below the cap, exactly 0 above it. Composing
+ * tf.minimum and tf.exp instead multiplies an overflowing upstream gradient by the 0 of the clamp
+ * (∞·0 = NaN); here the zero is selected, never multiplied.
+ */
+export function cappedExp(x: tf.Tensor1D, cap: number = EXP_CAP): tf.Tensor1D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor1D;
+    const save = args[1] as tf.GradSaveFunc;
+    const value = tf.exp(tf.minimum(input, cap));
+    save([input, value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, v] = saved as [tf.Tensor, tf.Tensor];
+          return tf.where(tf.lessEqual(xs, cap), tf.mul(dy, v), tf.zerosLike(dy));
+        }),
+    };
+  });
+  return f(x) as tf.Tensor1D;
+}
+
+/**
+ * The f-divergence transform s = g(u) of a policy/reference log-ratio u (PAPER.md §Losses):
+ *
+ * - `reverse_kl`: g(u) = u (standard DPO)
+ * - `forward_kl`: g(u) = −exp(min(−u, 80))
+ * - `js_divergence`: g(u) = log σ(u)  (TRL: u − softplus(u))
+ * - `alpha_divergence`: g(u) = exp(min((α−1)u, 80)) / (α−1), and g(u) = u when |α − 1| < 1e-6 (the
+ *   limit of the difference g(u_c) − g(u_r)).
+ *
+ * Our α follows PAPER.md: α = 1 is reverse KL, α = 0 forward KL. TRL's `f_alpha_divergence_coef` a
+ * writes −exp(−a·u)/a, i.e. a = 1 − α; the two coincide at the default α = 0.5. The cap on forward KL
+ * is ours (TRL has no forward-KL option; the cap only bites at |u| > 80 where the loss saturates).
+ */
+export function fDivergenceTransform(u: tf.Tensor1D, divergence: FDivergence, alpha: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    switch (divergence) {
+      case 'reverse_kl':
+        return tf.clone(u);
+      case 'forward_kl':
+        return tf.neg(cappedExp(tf.neg(u) as tf.Tensor1D)) as tf.Tensor1D;
+      case 'js_divergence':
+        return logSigmoid(u);
+      case 'alpha_divergence': {
+        const a = alpha - 1;
+        if (Math.abs(a) < 1e-6) return tf.clone(u);
+        return tf.div(cappedExp(tf.mul(u, a) as tf.Tensor1D), a) as tf.Tensor1D;
+      }
+    }
+  });
+}

@@ -1,0 +1,21 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { validatePairInputs } from './inputs';
+
+/**
+ * The SFT / NLL term on chosen tokens as TRL computes it (`nll_loss`, used by `rpo_alpha`, the `sft`
+ * loss type and ORPO): cross-entropy averaged over **all** scored tokens of the batch,
+ *
+ *     nll = −Σ_b sum[b] / max(Σ_b count[b], 1)
+ *
+ * Pass the chosen responses' {@link sequenceLogProbs} (or causalLogProbs) output. Add it to a
+ * preference loss with your weight, e.g. RPO: `dpo.loss + rpoAlpha · nll`.
+ *
+ * @returns scalar, differentiable w.r.t. `sum`.
+ */
+export function nllLoss({ sum, count }: { sum: tf.Tensor1D; count: tf.Tensor1D }): tf.Scalar {
+  validatePairInputs('nllLoss', [
+    ['sum', sum],
+    ['count', count],
+  ]);
+  return tf.tidy(() => tf.div(tf.neg(tf.sum(sum)), tf.maximum(tf.sum(count), 1)) as tf.Scalar);
+}

@@ -1,0 +1,262 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
+import { TinyLM } from '../examples/tiny-lm';
+import type { PreferencePair } from '../src/trainer/collate';
+import {
+  type CausalLM,
+  GanpoTrainer,
+  type GanpoTrainerArgs,
+  type TrainerMetrics,
+} from '../src/trainer/ganpo-trainer';
+import { CharTokenizer } from '../src/trainer/tokenizer';
+import { expectClose, expectGanpoError } from './support/helpers';
+
+const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
+const splits = makeTaskSplits({ seed: 3, trainSize: 24, testSize: 8, shiftedSize: 4 });
+const pairs: PreferencePair[] = encodePairs(tok, splits.train);
+const testPairs: PreferencePair[] = encodePairs(tok, splits.test);
+const DIM = 16;
+
+function models(seed = 1): { policy: TinyLM; reference: TinyLM } {
+  const policy = new TinyLM({
+    vocabSize: tok.vocabSize,
+    maxSeqLen: 32,
+    dim: DIM,
+    numLayers: 1,
+    numHeads: 2,
+    seed,
+  });
+  return { policy, reference: policy.clone() };
+}
+
+function trainerArgs(
+  policy: CausalLM,
+  reference: CausalLM | undefined,
+  extra: Partial<GanpoTrainerArgs> = {},
+): GanpoTrainerArgs {
+  return {
+    policy,
+    reference,
+    hiddenSize: DIM,
+    collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32, vocabSize: tok.vocabSize },
+    learningRate: 1e-2,
+    batchSize: 4,
+    totalSteps: 6,
+    warmupRatio: 0,
+    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7 },
+    ...extra,
+  };
+}
+
+const weights = (m: CausalLM): number[][] => m.trainableVariables.map((v) => Array.from(v.dataSync()));
+
+const METRIC_KEYS = [
+  'loss',
+  'rewards/chosen',
+  'rewards/rejected',
+  'rewards/accuracies',
+  'rewards/margins',
+  'logps/chosen',
+  'logps/rejected',
+  'logits/chosen',
+  'logits/rejected',
+  'learning_rate',
+  'grad_norm',
+];
+const GANPO_KEYS = [
+  'ganpo/adversarial_loss',
+  'ganpo/discriminator_loss_chosen',
+  'ganpo/discriminator_loss_rejected',
+  'ganpo/divergence',
+];
+
+describe('GanpoTrainer', () => {
+  for (const objective of [{ type: 'dpo', beta: 0.1 }, { type: 'simpo' }, { type: 'orpo' }] as const) {
+    for (const ganpo of [true, false]) {
+      it(`trains ${objective.type} ${ganpo ? 'with' : 'without'} GANPO: finite metrics with TRL's keys`, async () => {
+        const { policy, reference } = models();
+        const before = weights(policy);
+        const seen: TrainerMetrics[] = [];
+        const trainer = new GanpoTrainer(
+          trainerArgs(policy, reference, {
+            objective,
+            ...(ganpo ? {} : { ganpo: false }),
+            onStep: (m) => seen.push(m),
+          }),
+        );
+        const history = await trainer.train(pairs, { steps: 2 });
+        expect(history).toHaveLength(2);
+        expect(seen).toHaveLength(2);
+        for (const m of history) {
+          expect(m.skipped).toBe(false);
+          for (const k of [...METRIC_KEYS, ...(ganpo ? GANPO_KEYS : [])]) {
+            const v = (m as unknown as Record<string, number>)[k];
+            expect(Number.isFinite(v), `${k} = ${v}`).toBe(true);
+          }
+          if (!ganpo) expect(m['ganpo/adversarial_loss']).toBeUndefined();
+        }
+        expect(weights(policy)).not.toEqual(before);
+        const ev = trainer.evaluate(testPairs);
+        expect(Number.isFinite(ev.eval_loss)).toBe(true);
+        expect(ev['eval_rewards/accuracies']).toBeGreaterThanOrEqual(0);
+        trainer.dispose();
+        policy.dispose();
+        reference.dispose();
+      });
+    }
+  }
+
+  it('k micro-batches of gradient accumulation equal one batch k times larger', () => {
+    const run = (k: number): { w: number[][]; m: TrainerMetrics } => {
+      const { policy, reference } = models(2);
+      const trainer = new GanpoTrainer(trainerArgs(policy, reference, { gradientAccumulationSteps: k }));
+      const m = trainer.trainStep(pairs.slice(0, 4));
+      const w = weights(policy);
+      trainer.dispose();
+      policy.dispose();
+      reference.dispose();
+      return { w, m };
+    };
+    const one = run(1);
+    const two = run(2);
+    const four = run(4);
+    for (const other of [two, four]) {
+      expectClose(other.m.loss, one.m.loss, { rtol: 1e-5, atol: 1e-6, label: 'loss' });
+      expectClose(other.m.grad_norm, one.m.grad_norm, { rtol: 1e-4, atol: 1e-6, label: 'grad_norm' });
+      expectClose(
+        other.m['ganpo/discriminator_loss_chosen'] as number,
+        one.m['ganpo/discriminator_loss_chosen'] as number,
+        {
+          rtol: 1e-6,
+          label: 'D loss',
+        },
+      );
+      // Summing k micro-batch gradients rounds differently from one batch; Adam's first step divides
+      // by |g|, so weights whose gradient is ~0 can move by a different fraction of lr (1e-2).
+      other.w.forEach((w, i) => {
+        expectClose(w, one.w[i] as number[], { rtol: 1e-4, atol: 1e-5, label: `weight ${i}` });
+      });
+    }
+  });
+
+  it('checkpoint → restore → continue equals an uninterrupted run exactly', async () => {
+    const a = models(3);
+    const uninterrupted = new GanpoTrainer(trainerArgs(a.policy, a.reference));
+    await uninterrupted.train(pairs, { steps: 4 });
+    const wantPolicy = weights(a.policy);
+    const wantD = uninterrupted.regularizer?.getState();
+
+    const b = models(3);
+    const first = new GanpoTrainer(trainerArgs(b.policy, b.reference));
+    await first.train(pairs, { steps: 2 });
+    const saved = JSON.parse(JSON.stringify(first.checkpoint()));
+    first.dispose();
+    // A fresh process: new models (new variable names), new trainer, then restore.
+    const c = models(99);
+    const resumed = new GanpoTrainer(trainerArgs(c.policy, b.reference));
+    resumed.restore(saved);
+    expect(resumed.step).toBe(2);
+    await resumed.train(pairs, { steps: 2 });
+    expect(weights(c.policy)).toEqual(wantPolicy);
+    const gotD = resumed.regularizer?.getState();
+    expect(gotD?.discriminators).toEqual(wantD?.discriminators);
+    expect(gotD?.means).toEqual(wantD?.means);
+    for (const t of [uninterrupted, resumed]) t.dispose();
+    for (const m of [a.policy, a.reference, b.policy, b.reference, c.policy, c.reference]) m.dispose();
+  });
+
+  it('skips a batch with non-finite values without changing anything', () => {
+    const { policy, reference } = models(4);
+    let poison = false;
+    const poisoned: CausalLM = {
+      trainableVariables: policy.trainableVariables,
+      forward: (ids, o) => {
+        const out = policy.forward(ids, o);
+        if (!poison) return out;
+        const logits = tf.mul(out.logits, Number.NaN) as tf.Tensor3D;
+        out.logits.dispose();
+        return { logits, hidden: out.hidden };
+      },
+    };
+    const trainer = new GanpoTrainer(trainerArgs(poisoned, reference));
+    trainer.trainStep(pairs.slice(0, 4));
+    const w = weights(policy);
+    const d = trainer.regularizer?.getState();
+    const opt = trainer.optimizer.saveState();
+    poison = true;
+    const m = trainer.trainStep(pairs.slice(4, 8));
+    expect(m.skipped).toBe(true);
+    expect(trainer.step).toBe(1);
+    expect(weights(policy)).toEqual(w);
+    const dAfter = trainer.regularizer?.getState();
+    expect(dAfter?.means).toEqual(d?.means);
+    expect(dAfter?.steps).toEqual(d?.steps);
+    expect(dAfter?.optimizer).toEqual(d?.optimizer);
+    expect(dAfter?.discriminators).toEqual(d?.discriminators);
+    expect(trainer.optimizer.saveState()).toEqual(opt);
+    poison = false;
+    expect(trainer.trainStep(pairs.slice(4, 8)).skipped).toBe(false);
+    trainer.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+
+  it('a precomputed reference gives the same steps as the live reference model', () => {
+    const live = models(5);
+    const cached = models(5);
+    const tLive = new GanpoTrainer(trainerArgs(live.policy, live.reference));
+    const tPre = new GanpoTrainer(trainerArgs(cached.policy, cached.reference));
+    const cache = tPre.precomputeReference(pairs);
+    expect(cache).toHaveLength(pairs.length);
+    tPre.setReferenceCache(cache);
+    const idx = [3, 7, 1, 12];
+    const batch = idx.map((i) => pairs[i] as PreferencePair);
+    const mLive = tLive.trainStep(batch);
+    const mPre = tPre.trainStep(batch, idx);
+    for (const k of [...METRIC_KEYS, ...GANPO_KEYS]) {
+      const a = (mLive as unknown as Record<string, number>)[k] as number;
+      const b = (mPre as unknown as Record<string, number>)[k] as number;
+      expectClose(b, a, { rtol: 1e-5, atol: 1e-6, label: k });
+    }
+    // Cached latents were computed in other batches (other padding); float32 rounding differs by
+    // ~1e-7, which Adam's first step can turn into a fraction of lr (1e-2) on ~0 gradients.
+    weights(cached.policy).forEach((w, i) => {
+      expectClose(w, weights(live.policy)[i] as number[], { rtol: 1e-4, atol: 1e-5, label: `weight ${i}` });
+    });
+    for (const t of [tLive, tPre]) t.dispose();
+    for (const m of [live.policy, live.reference, cached.policy, cached.reference]) m.dispose();
+  });
+
+  it('leaks no tensor over 50 steps', async () => {
+    const { policy, reference } = models(6);
+    const trainer = new GanpoTrainer(trainerArgs(policy, reference, { totalSteps: 51 }));
+    await trainer.train(pairs, { steps: 1 });
+    const before = tf.memory().numTensors;
+    await trainer.train(pairs, { steps: 50 });
+    expect(tf.memory().numTensors).toBe(before);
+    trainer.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+
+  it('rejects bad arguments with GanpoErrors', () => {
+    const { policy, reference } = models(7);
+    expectGanpoError(() => new GanpoTrainer(trainerArgs(policy, policy)), 'INVALID_ARGUMENT', 'reference');
+    expectGanpoError(
+      () => new GanpoTrainer(trainerArgs(policy, reference, { learningRate: 0 })),
+      'OUT_OF_RANGE',
+      'learningRate',
+    );
+    expectGanpoError(
+      () => new GanpoTrainer(trainerArgs(policy, reference, { gradientAccumulationSteps: 3 })),
+      'INVALID_OPTION',
+      'gradientAccumulationSteps',
+    );
+    const t = new GanpoTrainer(trainerArgs(policy, reference));
+    expectGanpoError(() => t.trainStep(pairs.slice(0, 3)), 'SHAPE_MISMATCH', 'pairs');
+    t.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+});
