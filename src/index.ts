@@ -8,11 +8,6 @@ export {
 } from './core/config';
 // Core: errors and validation
 export { GanpoError, type GanpoErrorCode, type GanpoErrorDetails } from './core/errors';
-
-// Ops that tfjs lacks or gets wrong
-export { logSigmoid } from './ops/log-sigmoid';
-export { stopGradient } from './ops/stop-gradient';
-
 // Log-probabilities and preference losses (DPO family, SimPO, ORPO) with TRL's names and defaults
 export { type LdDpoArgs, ldDpoLogProbs, type MaskedPerToken } from './logprobs/ld-dpo';
 export {
@@ -30,4 +25,7 @@ export { nllLoss } from './losses/nll';
 export { log1mexp, type OrpoLoss, type OrpoLossArgs, orpoLoss } from './losses/orpo';
 export { type SimpoLossArgs, simpoLoss } from './losses/simpo';
 export type { PreferenceLoss } from './losses/types';
+// Ops that tfjs lacks or gets wrong
+export { logSigmoid } from './ops/log-sigmoid';
 export { sortAscending } from './ops/sort';
+export { stopGradient } from './ops/stop-gradient';

@@ -80,7 +80,9 @@ describe('sequenceLogProbs / causalLogProbs parity with PyTorch (values and grad
     const logits = tf.randomNormal([2, 4, 6], 0, 5, 'float32', 3) as tf.Tensor3D;
     const labels = tf.tensor2d([1, 2, 3, 4, 5, 0, 1, 2], [2, 4], 'int32');
     const mask = tf.tensor2d([1, 0, 1, 0, 0, 0, 0, 0], [2, 4]);
-    const g = tf.grad((x: tf.Tensor) => sequenceLogProbs({ logits: x as tf.Tensor3D, labels, mask }).sum)(logits);
+    const g = tf.grad((x: tf.Tensor) => sequenceLogProbs({ logits: x as tf.Tensor3D, labels, mask }).sum)(
+      logits,
+    );
     const gv = g.arraySync() as number[][][];
     for (const [b, t] of [
       [0, 1],
@@ -92,8 +94,13 @@ describe('sequenceLogProbs / causalLogProbs parity with PyTorch (values and grad
     ] as const) {
       expect(gv[b]?.[t]?.every((x) => x === 0)).toBe(true);
     }
-    const gc = tf.grad((x: tf.Tensor) =>
-      causalLogProbs({ logits: x as tf.Tensor3D, inputIds: labels, lossMask: tf.onesLike(mask) as tf.Tensor2D }).sum,
+    const gc = tf.grad(
+      (x: tf.Tensor) =>
+        causalLogProbs({
+          logits: x as tf.Tensor3D,
+          inputIds: labels,
+          lossMask: tf.onesLike(mask) as tf.Tensor2D,
+        }).sum,
     )(logits);
     const gcv = gc.arraySync() as number[][][];
     expect(gcv[0]?.[3]?.every((x) => x === 0)).toBe(true);
@@ -120,7 +127,9 @@ describe('WPO weights, LD-DPO aggregation, NLL term', () => {
     const r = tf.tensor1d([-0.2, 0.3, -1]);
     const w = wpoWeights({ chosenLogWeights: c, rejectedLogWeights: r });
     expectClose(w, [Math.exp(-0.7), 1, Math.exp(-4)], { rtol: 1e-6 });
-    const g = tf.grad((x: tf.Tensor) => tf.sum(wpoWeights({ chosenLogWeights: x as tf.Tensor1D, rejectedLogWeights: r })))(c);
+    const g = tf.grad((x: tf.Tensor) =>
+      tf.sum(wpoWeights({ chosenLogWeights: x as tf.Tensor1D, rejectedLogWeights: r })),
+    )(c);
     expectClose(g, [0, 0, 0]);
     tf.dispose([c, r, w, g]);
   });
@@ -128,7 +137,9 @@ describe('WPO weights, LD-DPO aggregation, NLL term', () => {
   it('wpoLogWeights carries no gradient', () => {
     const c = fixture.cases[0] as LpCase;
     const { logits, labels, mask } = inputs(c);
-    const g = tf.grad((x: tf.Tensor) => tf.sum(wpoLogWeights({ logits: x as tf.Tensor3D, labels, mask })))(logits);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(wpoLogWeights({ logits: x as tf.Tensor3D, labels, mask })))(
+      logits,
+    );
     expect(Array.from(g.dataSync()).every((v) => v === 0)).toBe(true);
     tf.dispose([logits, labels, mask, g]);
   });
@@ -141,7 +152,11 @@ describe('WPO weights, LD-DPO aggregation, NLL term', () => {
       const mr = tf.tensor2d(c.rejectedMask, c.shape);
       const wc = tf.tensor1d(c.wc);
       const wr = tf.tensor1d(c.wr);
-      const out = ldDpoLogProbs({ chosen: { perToken: pc, mask: mc }, rejected: { perToken: pr, mask: mr }, alpha: c.alpha });
+      const out = ldDpoLogProbs({
+        chosen: { perToken: pc, mask: mc },
+        rejected: { perToken: pr, mask: mr },
+        alpha: c.alpha,
+      });
       expectClose(out.chosen, c.expected.chosen, { ...TOL, label: 'chosen' });
       expectClose(out.rejected, c.expected.rejected, { ...TOL, label: 'rejected' });
       const [gc, gr] = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
@@ -176,7 +191,9 @@ describe('log-prob functions leak nothing', () => {
     await expectNoLeak(() => {
       disposeOut(sequenceLogProbs({ logits, labels, mask }));
       disposeOut(causalLogProbs({ logits, inputIds: labels, lossMask: mask }));
-      const g1 = tf.grad((x: tf.Tensor) => sequenceLogProbs({ logits: x as tf.Tensor3D, labels, mask }).mean)(logits);
+      const g1 = tf.grad((x: tf.Tensor) => sequenceLogProbs({ logits: x as tf.Tensor3D, labels, mask }).mean)(
+        logits,
+      );
       const g2 = tf.grad(
         (x: tf.Tensor) => causalLogProbs({ logits: x as tf.Tensor3D, inputIds: labels, lossMask: mask }).sum,
       )(logits);
@@ -184,7 +201,11 @@ describe('log-prob functions leak nothing', () => {
       const lw2 = wpoLogWeights({ logits, inputIds: labels, lossMask: mask });
       const ww = wpoWeights({ chosenLogWeights: lw, rejectedLogWeights: lw2 });
       const zeros = tf.zeros(mask.shape) as tf.Tensor2D;
-      const ld = ldDpoLogProbs({ chosen: { perToken: zeros, mask }, rejected: { perToken: zeros, mask }, alpha: 0.5 });
+      const ld = ldDpoLogProbs({
+        chosen: { perToken: zeros, mask },
+        rejected: { perToken: zeros, mask },
+        alpha: 0.5,
+      });
       tf.dispose([g1, g2, lw, lw2, ww, zeros, ld.chosen, ld.rejected]);
     });
     tf.dispose([logits, labels, mask]);
@@ -223,23 +244,47 @@ describe('log-prob functions reject bad input', () => {
     const e = expectGanpoError(seq({ mask: bad.maskShape }), 'SHAPE_MISMATCH', 'mask');
     expect(e.message).toContain(S);
     const cau = (o: Record<string, unknown>) => () =>
-      causalLogProbs({ logits, inputIds: labels, lossMask: mask, ...o } as Parameters<typeof causalLogProbs>[0]);
+      causalLogProbs({ logits, inputIds: labels, lossMask: mask, ...o } as Parameters<
+        typeof causalLogProbs
+      >[0]);
     expectGanpoError(cau({ inputIds: bad.bigLabels }), 'OUT_OF_RANGE', 'inputIds');
     expectGanpoError(cau({ lossMask: bad.mask2 }), 'OUT_OF_RANGE', 'lossMask');
-    expectGanpoError(cau({ logits: bad.t1, inputIds: tf.zeros([2, 1], 'int32') }), 'SHAPE_MISMATCH', 'logits');
-    expectGanpoError(() => wpoLogWeights({ logits, labels: bad.bigLabels, mask } as never), 'OUT_OF_RANGE', 'labels');
     expectGanpoError(
-      () => ldDpoLogProbs({ chosen: { perToken: bad.rank2 as tf.Tensor2D, mask }, rejected: { perToken: bad.rank2 as tf.Tensor2D, mask }, alpha: 2 }),
+      cau({ logits: bad.t1, inputIds: tf.zeros([2, 1], 'int32') }),
+      'SHAPE_MISMATCH',
+      'logits',
+    );
+    expectGanpoError(
+      () => wpoLogWeights({ logits, labels: bad.bigLabels, mask } as never),
+      'OUT_OF_RANGE',
+      'labels',
+    );
+    expectGanpoError(
+      () =>
+        ldDpoLogProbs({
+          chosen: { perToken: bad.rank2 as tf.Tensor2D, mask },
+          rejected: { perToken: bad.rank2 as tf.Tensor2D, mask },
+          alpha: 2,
+        }),
       'OUT_OF_RANGE',
       'alpha',
     );
     expectGanpoError(
-      () => ldDpoLogProbs({ chosen: { perToken: bad.rank2 as tf.Tensor2D, mask: bad.mask2 as tf.Tensor2D }, rejected: { perToken: bad.rank2 as tf.Tensor2D, mask }, alpha: 0.5 }),
+      () =>
+        ldDpoLogProbs({
+          chosen: { perToken: bad.rank2 as tf.Tensor2D, mask: bad.mask2 as tf.Tensor2D },
+          rejected: { perToken: bad.rank2 as tf.Tensor2D, mask },
+          alpha: 0.5,
+        }),
       'OUT_OF_RANGE',
       'chosen.mask',
     );
     const nan1 = tf.tensor1d([Number.NaN]);
-    expectGanpoError(() => wpoWeights({ chosenLogWeights: nan1, rejectedLogWeights: nan1 }), 'NON_FINITE', 'chosenLogWeights');
+    expectGanpoError(
+      () => wpoWeights({ chosenLogWeights: nan1, rejectedLogWeights: nan1 }),
+      'NON_FINITE',
+      'chosenLogWeights',
+    );
     tf.dispose([...Object.values(bad), nan1]);
   });
 });

@@ -24,12 +24,26 @@ describe('simpoLoss parity with PyTorch', () => {
       for (const k of ['losses', 'loss', 'chosenRewards', 'rejectedRewards'] as const) {
         expectClose(out[k], c.expected[k] as number[], { ...TOL, label: k });
       }
-      const [gc, gr] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-        simpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: b as tf.Tensor1D, ...c.args }).loss,
+      const [gc, gr] = tf.grads(
+        (a: tf.Tensor, b: tf.Tensor) =>
+          simpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: b as tf.Tensor1D, ...c.args })
+            .loss,
       )([pc, pr]);
       expectClose(gc as tf.Tensor, c.expected.gradPolicyChosen as number[], { ...TOL, label: 'd/dchosen' });
-      expectClose(gr as tf.Tensor, c.expected.gradPolicyRejected as number[], { ...TOL, label: 'd/drejected' });
-      tf.dispose([pc, pr, out.losses, out.loss, out.chosenRewards, out.rejectedRewards, gc as tf.Tensor, gr as tf.Tensor]);
+      expectClose(gr as tf.Tensor, c.expected.gradPolicyRejected as number[], {
+        ...TOL,
+        label: 'd/drejected',
+      });
+      tf.dispose([
+        pc,
+        pr,
+        out.losses,
+        out.loss,
+        out.chosenRewards,
+        out.rejectedRewards,
+        gc as tf.Tensor,
+        gr as tf.Tensor,
+      ]);
     });
   }
 
@@ -63,11 +77,16 @@ describe('orpoLoss parity with PyTorch', () => {
       ] as const) {
         expectClose(out[k], c.expected[k] as number[], { ...TOL, label: k });
       }
-      const [gc, gr] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-        orpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: b as tf.Tensor1D, ...args }).loss,
+      const [gc, gr] = tf.grads(
+        (a: tf.Tensor, b: tf.Tensor) =>
+          orpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: b as tf.Tensor1D, ...args })
+            .loss,
       )([pc, pr]);
       expectClose(gc as tf.Tensor, c.expected.gradPolicyChosen as number[], { ...TOL, label: 'd/dchosen' });
-      expectClose(gr as tf.Tensor, c.expected.gradPolicyRejected as number[], { ...TOL, label: 'd/drejected' });
+      expectClose(gr as tf.Tensor, c.expected.gradPolicyRejected as number[], {
+        ...TOL,
+        label: 'd/drejected',
+      });
       tf.dispose([pc, pr, ...Object.values(out), gc as tf.Tensor, gr as tf.Tensor]);
       if (nll) nll.dispose();
     });
@@ -88,7 +107,9 @@ describe('orpoLoss parity with PyTorch', () => {
   it('a response of probability 1 gives a finite loss and gradient (clamped at −1e-7)', () => {
     const pc = tf.tensor1d([0]);
     const pr = tf.tensor1d([-1]);
-    const g = tf.grad((a: tf.Tensor) => orpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: pr }).loss)(pc);
+    const g = tf.grad(
+      (a: tf.Tensor) => orpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: pr }).loss,
+    )(pc);
     expect(Number.isFinite(g.dataSync()[0])).toBe(true);
     tf.dispose([pc, pr, g]);
   });
@@ -129,7 +150,12 @@ describe('preferenceMetrics', () => {
     const c = tf.tensor1d([1, 0.5, -1, 2]);
     const r = tf.tensor1d([0, 1, -2, 2]);
     const m = preferenceMetrics({ chosenRewards: c, rejectedRewards: r });
-    expect(Object.keys(m).sort()).toEqual(['rewards/accuracies', 'rewards/chosen', 'rewards/margins', 'rewards/rejected']);
+    expect(Object.keys(m).sort()).toEqual([
+      'rewards/accuracies',
+      'rewards/chosen',
+      'rewards/margins',
+      'rewards/rejected',
+    ]);
     expect(m['rewards/chosen']).toBeCloseTo(0.625, 6);
     expect(m['rewards/rejected']).toBeCloseTo(0.25, 6);
     expect(m['rewards/accuracies']).toBeCloseTo(0.5, 6); // ties are not accurate
@@ -145,12 +171,22 @@ describe('SimPO / ORPO leak nothing and reject bad input', () => {
   it('no leak, forward and backward', async () => {
     await expectNoLeak(() => {
       for (const lossType of ['sigmoid', 'hinge'] as const) {
-        const o = simpoLoss({ policyChosenLogps: pc, policyRejectedLogps: pr, lossType, labelSmoothing: 0.1 });
-        const g = tf.grad((a: tf.Tensor) => simpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: pr, lossType }).loss)(pc);
+        const o = simpoLoss({
+          policyChosenLogps: pc,
+          policyRejectedLogps: pr,
+          lossType,
+          labelSmoothing: 0.1,
+        });
+        const g = tf.grad(
+          (a: tf.Tensor) =>
+            simpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: pr, lossType }).loss,
+        )(pc);
         tf.dispose([o.losses, o.loss, o.chosenRewards, o.rejectedRewards, g]);
       }
       const o = orpoLoss({ policyChosenLogps: pc, policyRejectedLogps: pr });
-      const g = tf.grad((a: tf.Tensor) => orpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: pr }).loss)(pc);
+      const g = tf.grad(
+        (a: tf.Tensor) => orpoLoss({ policyChosenLogps: a as tf.Tensor1D, policyRejectedLogps: pr }).loss,
+      )(pc);
       tf.dispose([...Object.values(o), g]);
     });
   });
@@ -163,13 +199,29 @@ describe('SimPO / ORPO leak nothing and reject bad input', () => {
     const nll2 = tf.tensor1d([1, 2]);
     expectGanpoError(() => simpoLoss({ ...base, beta: 0 }), 'OUT_OF_RANGE', 'beta');
     expectGanpoError(() => simpoLoss({ ...base, labelSmoothing: 0.7 }), 'OUT_OF_RANGE', 'labelSmoothing');
-    expectGanpoError(() => simpoLoss({ ...base, gammaBetaRatio: Number.NaN }), 'NON_FINITE', 'gammaBetaRatio');
+    expectGanpoError(
+      () => simpoLoss({ ...base, gammaBetaRatio: Number.NaN }),
+      'NON_FINITE',
+      'gammaBetaRatio',
+    );
     expectGanpoError(() => simpoLoss({ ...base, lossType: 'ipo' as 'hinge' }), 'INVALID_OPTION', 'lossType');
-    expectGanpoError(() => simpoLoss({ ...base, policyRejectedLogps: short }), 'SHAPE_MISMATCH', 'policyRejectedLogps');
+    expectGanpoError(
+      () => simpoLoss({ ...base, policyRejectedLogps: short }),
+      'SHAPE_MISMATCH',
+      'policyRejectedLogps',
+    );
     expectGanpoError(() => simpoLoss({ ...base, policyChosenLogps: nan }), 'NON_FINITE', 'policyChosenLogps');
     expectGanpoError(() => orpoLoss({ ...base, beta: -0.1 }), 'OUT_OF_RANGE', 'beta');
-    expectGanpoError(() => orpoLoss({ ...base, policyChosenLogps: pos }), 'OUT_OF_RANGE', 'policyChosenLogps');
-    expectGanpoError(() => orpoLoss({ ...base, policyRejectedLogps: short }), 'SHAPE_MISMATCH', 'policyRejectedLogps');
+    expectGanpoError(
+      () => orpoLoss({ ...base, policyChosenLogps: pos }),
+      'OUT_OF_RANGE',
+      'policyChosenLogps',
+    );
+    expectGanpoError(
+      () => orpoLoss({ ...base, policyRejectedLogps: short }),
+      'SHAPE_MISMATCH',
+      'policyRejectedLogps',
+    );
     expectGanpoError(() => orpoLoss({ ...base, chosenNll: nll2 }), 'SHAPE_MISMATCH', 'chosenNll');
     tf.dispose([short, nan, pos, nll2]);
   });

@@ -16,7 +16,11 @@ import '../core/gradients';
  * Internal: callers validate. `labels` int32 [B,T] in [0,V); `mask` float32 [B,T] of 0/1; `logits`
  * float32 [B,T,V]. Only `logits` is differentiated.
  */
-export function maskedLabelLogProbs(logits: tf.Tensor3D, labels: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
+export function maskedLabelLogProbs(
+  logits: tf.Tensor3D,
+  labels: tf.Tensor2D,
+  mask: tf.Tensor2D,
+): tf.Tensor2D {
   const vocab = logits.shape[2];
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor3D;

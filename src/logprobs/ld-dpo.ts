@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/gradients';
+import {
+  assertBinary,
+  assertDtype,
+  assertNumber,
+  assertRank,
+  assertSameShape,
+  assertShape,
+} from '../core/validate';
 import { tidyObject } from '../losses/tidy-object';
-import { assertBinary, assertDtype, assertNumber, assertRank, assertSameShape, assertShape } from '../core/validate';
 
 /** Per-token log-probs and the mask in the same coordinates (for causal outputs: `lossMask[:, 1:]`). */
 export interface MaskedPerToken {
@@ -36,7 +43,10 @@ export interface LdDpoArgs {
  * @param alpha - weight of tokens beyond the public length, in [0, 1]; the paper's α (TRL `ld_alpha`).
  * @returns `{ chosen [B], rejected [B] }`, differentiable w.r.t. the per-token log-probs.
  */
-export function ldDpoLogProbs({ chosen, rejected, alpha }: LdDpoArgs): { chosen: tf.Tensor1D; rejected: tf.Tensor1D } {
+export function ldDpoLogProbs({ chosen, rejected, alpha }: LdDpoArgs): {
+  chosen: tf.Tensor1D;
+  rejected: tf.Tensor1D;
+} {
   const where = 'ldDpoLogProbs';
   assertNumber(where, 'alpha', alpha, { min: 0, max: 1 });
   assertRank(where, 'chosen.perToken', chosen.perToken, 2);

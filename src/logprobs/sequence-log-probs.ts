@@ -56,7 +56,13 @@ function validateLogits(where: string, logits: tf.Tensor): void {
   assertRank(where, 'logits', logits, 3);
   assertDtype(where, 'logits', logits, ['float32']);
   if (checksShapes() && (logits.shape[2] ?? 0) < 1) {
-    throw argumentError('SHAPE_MISMATCH', where, 'logits', 'a vocabulary size V >= 1', fmtShape(logits.shape));
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'logits',
+      'a vocabulary size V >= 1',
+      fmtShape(logits.shape),
+    );
   }
   assertFinite(where, 'logits', logits);
 }
@@ -128,7 +134,10 @@ export function shiftForCausal(
 ): { labels: tf.Tensor2D; shiftedMask: tf.Tensor2D } {
   const [b, t] = inputIds.shape;
   return tidyObject(() => {
-    const labels = tf.concat([tf.slice(inputIds, [0, 1], [b, t - 1]), tf.zeros([b, 1], 'int32')], 1) as tf.Tensor2D;
+    const labels = tf.concat(
+      [tf.slice(inputIds, [0, 1], [b, t - 1]), tf.zeros([b, 1], 'int32')],
+      1,
+    ) as tf.Tensor2D;
     const maskF = tf.cast(lossMask, 'float32');
     const shiftedMask = tf.concat([tf.slice(maskF, [0, 1], [b, t - 1]), tf.zeros([b, 1])], 1) as tf.Tensor2D;
     return { labels, shiftedMask };
@@ -145,7 +154,13 @@ export function validateSequenceArgs(where: string, args: SequenceLogProbsArgs |
   const labels = causal ? args.inputIds : (args as SequenceLogProbsArgs).labels;
   const mask = causal ? args.lossMask : (args as SequenceLogProbsArgs).mask;
   if (causal && checksShapes() && t < 2) {
-    throw argumentError('SHAPE_MISMATCH', where, 'logits', 'at least 2 positions (T >= 2)', fmtShape(args.logits.shape));
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'logits',
+      'at least 2 positions (T >= 2)',
+      fmtShape(args.logits.shape),
+    );
   }
   assertShape(where, labelName, labels, [b, t], '[B,T]');
   assertDtype(where, labelName, labels, ['int32']);

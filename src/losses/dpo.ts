@@ -257,7 +257,13 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
   assertNumber(WHERE, 'beta', beta, { greaterThan: 0 });
   const types: readonly DpoLossType[] = typeof lossType === 'string' ? [lossType] : lossType;
   if (!Array.isArray(types) || types.length === 0) {
-    throw argumentError('INVALID_OPTION', WHERE, 'lossType', 'a loss type or a non-empty list', String(lossType));
+    throw argumentError(
+      'INVALID_OPTION',
+      WHERE,
+      'lossType',
+      'a loss type or a non-empty list',
+      String(lossType),
+    );
   }
   for (const type of types) assertOneOf(WHERE, 'lossType', type, DPO_LOSS_TYPES);
   if (lossWeights !== undefined) {
@@ -294,7 +300,13 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
       ['rejectedLengths', rejectedLengths],
     ] as const) {
       if (v === undefined) {
-        throw argumentError('INVALID_ARGUMENT', WHERE, name, `a tensor [B] (required by '${needsLengths[0]}')`, 'undefined');
+        throw argumentError(
+          'INVALID_ARGUMENT',
+          WHERE,
+          name,
+          `a tensor [B] (required by '${needsLengths[0]}')`,
+          'undefined',
+        );
       }
     }
   }
@@ -319,7 +331,8 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
   ]);
   if (checksValues()) {
     if (chosenLengths) assertValueRange(WHERE, 'chosenLengths', chosenLengths, 0, Number.POSITIVE_INFINITY);
-    if (rejectedLengths) assertValueRange(WHERE, 'rejectedLengths', rejectedLengths, 0, Number.POSITIVE_INFINITY);
+    if (rejectedLengths)
+      assertValueRange(WHERE, 'rejectedLengths', rejectedLengths, 0, Number.POSITIVE_INFINITY);
     if (weights) assertValueRange(WHERE, 'weights', weights, 0, Number.POSITIVE_INFINITY);
   }
 

@@ -5,7 +5,12 @@ import { logSigmoid } from '../ops/log-sigmoid';
 /** The f-divergences of Wang et al. 2023 ("Beyond Reverse KL", arXiv 2309.16240), TRL's `f_divergence_type`. */
 export type FDivergence = 'reverse_kl' | 'forward_kl' | 'js_divergence' | 'alpha_divergence';
 
-export const F_DIVERGENCES: readonly FDivergence[] = ['reverse_kl', 'forward_kl', 'js_divergence', 'alpha_divergence'];
+export const F_DIVERGENCES: readonly FDivergence[] = [
+  'reverse_kl',
+  'forward_kl',
+  'js_divergence',
+  'alpha_divergence',
+];
 
 /** Exponents are capped here before `exp` so float32 stays finite (e^80 ≈ 5.5e34 < 3.4e38). */
 export const EXP_CAP = 80;

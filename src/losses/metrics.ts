@@ -15,7 +15,9 @@ export interface PreferenceMetrics {
  * Batch means of a {@link PreferenceLoss}'s rewards under TRL's metric keys. Reads four scalars
  * back (one sync); log them, do not differentiate them.
  */
-export function preferenceMetrics(out: Pick<PreferenceLoss, 'chosenRewards' | 'rejectedRewards'>): PreferenceMetrics {
+export function preferenceMetrics(
+  out: Pick<PreferenceLoss, 'chosenRewards' | 'rejectedRewards'>,
+): PreferenceMetrics {
   const { chosenRewards, rejectedRewards } = out;
   validatePairInputs('preferenceMetrics', [
     ['chosenRewards', chosenRewards],

@@ -80,7 +80,12 @@ export function log1mexp(x: tf.Tensor): tf.Tensor {
  *   `chosenNll` is TRL's scalar), rewards, and the log-odds metrics.
  * @throws GanpoError for `beta` ≤ 0, positive log-probs, non-rank-1 / unequal-length / non-finite inputs.
  */
-export function orpoLoss({ policyChosenLogps, policyRejectedLogps, beta = 0.1, chosenNll }: OrpoLossArgs): OrpoLoss {
+export function orpoLoss({
+  policyChosenLogps,
+  policyRejectedLogps,
+  beta = 0.1,
+  chosenNll,
+}: OrpoLossArgs): OrpoLoss {
   const where = 'orpoLoss';
   assertNumber(where, 'beta', beta, { greaterThan: 0 });
   validatePairInputs(where, [
