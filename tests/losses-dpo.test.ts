@@ -321,3 +321,15 @@ describe('dpoLoss rejects bad input', () => {
     tf.dispose([short, m, nan, ints, empty, negW]);
   });
 });
+
+describe('required inputs', () => {
+  it('a missing policy log-prob tensor is named', () => {
+    const pc = tf.tensor1d([-1]);
+    expectGanpoError(
+      () => dpoLoss({ policyChosenLogps: pc } as unknown as DpoLossArgs),
+      'INVALID_ARGUMENT',
+      'policyRejectedLogps',
+    );
+    pc.dispose();
+  });
+});
