@@ -111,6 +111,7 @@ describe('dpoLoss published vectors', () => {
     const pc = tf.tensor1d([0, 10, 20]);
     const pr = tf.tensor1d([0, 0, 0]);
     const out = dpoLoss({ policyChosenLogps: pc, policyRejectedLogps: pr, beta: 0.1 });
+    // biome-ignore lint/suspicious/noApproximativeNumericConstant: torchtune's published vector, quoted as published
     expectClose(out.losses, [0.693147, 0.313262, 0.126928], { rtol: 1e-5, atol: 1e-6 });
     tf.dispose([pc, pr, out.losses, out.loss, out.chosenRewards, out.rejectedRewards]);
   });
@@ -318,5 +319,17 @@ describe('dpoLoss rejects bad input', () => {
       'policyChosenLogps',
     );
     tf.dispose([short, m, nan, ints, empty, negW]);
+  });
+});
+
+describe('required inputs', () => {
+  it('a missing policy log-prob tensor is named', () => {
+    const pc = tf.tensor1d([-1]);
+    expectGanpoError(
+      () => dpoLoss({ policyChosenLogps: pc } as unknown as DpoLossArgs),
+      'INVALID_ARGUMENT',
+      'policyRejectedLogps',
+    );
+    pc.dispose();
   });
 });

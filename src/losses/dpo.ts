@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertNumber, assertOneOf, assertValueRange, checksValues } from '../core/validate';
+import { assertNumber, assertOneOf, assertTensor, assertValueRange, checksValues } from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { sortAscending } from '../ops/sort';
 import { stopGradient } from '../ops/stop-gradient';
@@ -309,6 +309,8 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
       }
     }
   }
+  assertTensor(WHERE, 'policyChosenLogps', policyChosenLogps);
+  assertTensor(WHERE, 'policyRejectedLogps', policyRejectedLogps);
   validatePairInputs(WHERE, [
     ['policyChosenLogps', policyChosenLogps],
     ['policyRejectedLogps', policyRejectedLogps],
@@ -323,11 +325,17 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
       ['rejectedLengths', rejectedLengths],
     ],
     ['float32', 'int32'],
+    true,
   );
-  validatePairInputs(WHERE, [
-    ['policyChosenLogps', policyChosenLogps],
-    ['weights', weights],
-  ]);
+  validatePairInputs(
+    WHERE,
+    [
+      ['policyChosenLogps', policyChosenLogps],
+      ['weights', weights],
+    ],
+    ['float32'],
+    true,
+  );
   if (checksValues()) {
     if (chosenLengths) assertValueRange(WHERE, 'chosenLengths', chosenLengths, 0, Number.POSITIVE_INFINITY);
     if (rejectedLengths)

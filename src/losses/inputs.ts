@@ -10,9 +10,12 @@ export function validatePairInputs(
   where: string,
   entries: readonly [string, tf.Tensor | undefined][],
   dtypes: readonly tf.DataType[] = ['float32'],
+  /** The first entry was validated already and only anchors the length (no second data read). */
+  firstIsAnchor = false,
 ): void {
   const present = entries.filter((e): e is [string, tf.Tensor] => e[1] !== undefined);
-  for (const [name, t] of present) {
+  const own = firstIsAnchor ? present.slice(1) : present;
+  for (const [name, t] of own) {
     assertRank(where, name, t, 1);
     assertDtype(where, name, t, dtypes);
   }
@@ -21,5 +24,5 @@ export function validatePairInputs(
   if (first && checksShapes() && first[1].shape[0] < 1) {
     throw argumentError('SHAPE_MISMATCH', where, first[0], 'a batch of at least 1 pair', 'length 0');
   }
-  for (const [name, t] of present) assertFinite(where, name, t);
+  for (const [name, t] of own) assertFinite(where, name, t);
 }

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertFinite, assertNumber, assertRank, assertSameLength, assertValueRange } from '../core/validate';
+import {
+  assertFinite,
+  assertNumber,
+  assertRank,
+  assertSameLength,
+  assertTensor,
+  assertValueRange,
+} from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { stopGradient } from '../ops/stop-gradient';
 import { validatePairInputs } from './inputs';
@@ -87,6 +94,8 @@ export function orpoLoss({
 }: OrpoLossArgs): OrpoLoss {
   const where = 'orpoLoss';
   assertNumber(where, 'beta', beta, { greaterThan: 0 });
+  assertTensor(where, 'policyChosenLogps', policyChosenLogps);
+  assertTensor(where, 'policyRejectedLogps', policyRejectedLogps);
   validatePairInputs(where, [
     ['policyChosenLogps', policyChosenLogps],
     ['policyRejectedLogps', policyRejectedLogps],

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertNumber, assertOneOf } from '../core/validate';
+import { assertNumber, assertOneOf, assertTensor } from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { stopGradient } from '../ops/stop-gradient';
 import { validatePairInputs } from './inputs';
@@ -47,6 +47,8 @@ export function simpoLoss({
   assertNumber(where, 'gammaBetaRatio', gammaBetaRatio);
   assertNumber(where, 'labelSmoothing', labelSmoothing, { min: 0, max: 0.5 });
   assertOneOf(where, 'lossType', lossType, ['sigmoid', 'hinge'] as const);
+  assertTensor(where, 'policyChosenLogps', policyChosenLogps);
+  assertTensor(where, 'policyRejectedLogps', policyRejectedLogps);
   validatePairInputs(where, [
     ['policyChosenLogps', policyChosenLogps],
     ['policyRejectedLogps', policyRejectedLogps],
