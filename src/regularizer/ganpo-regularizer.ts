@@ -345,6 +345,20 @@ export class GanpoRegularizer {
     ];
   }
 
+  /** A live regularizer called with an arguments object. */
+  private assertCall(where: string, args: unknown): void {
+    this.assertLive(where);
+    if (args === null || typeof args !== 'object') {
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        where,
+        'args',
+        '{ policyChosen, policyRejected, ... }',
+        String(args),
+      );
+    }
+  }
+
   private assertLive(where: string): void {
     if (this.disposed) throw new GanpoError('DISPOSED', `${where}: the regularizer has been disposed`);
   }
@@ -404,16 +418,7 @@ export class GanpoRegularizer {
    */
   discriminatorStep(args: DiscriminatorStepArgs): DiscriminatorStepResult {
     const where = 'GanpoRegularizer.discriminatorStep';
-    this.assertLive(where);
-    if (args === null || typeof args !== 'object') {
-      throw argumentError(
-        'INVALID_ARGUMENT',
-        where,
-        'args',
-        '{ policyChosen, policyRejected, ... }',
-        String(args),
-      );
-    }
+    this.assertCall(where, args);
     const { policyChosen, policyRejected, referenceChosen, referenceRejected, chosenMask, rejectedMask } =
       args;
     this.validateLatents(where, [
@@ -560,16 +565,7 @@ export class GanpoRegularizer {
    */
   adversarialLoss(args: AdversarialLossArgs): tf.Scalar {
     const where = 'GanpoRegularizer.adversarialLoss';
-    this.assertLive(where);
-    if (args === null || typeof args !== 'object') {
-      throw argumentError(
-        'INVALID_ARGUMENT',
-        where,
-        'args',
-        '{ policyChosen, policyRejected, ... }',
-        String(args),
-      );
-    }
+    this.assertCall(where, args);
     const { policyChosen, policyRejected, chosenMask, rejectedMask, referenceChosen, referenceRejected } =
       args;
     const useReference =
