@@ -93,3 +93,20 @@ export function runPython(script: string, args: string[] = []): unknown {
 }
 
 export const fmtMs = (t: Timing): string => `${t.median.toFixed(1)} ms ±${t.mad.toFixed(1)} (n=${t.runs})`;
+
+/**
+ * Other processes may share the cores: measure variants round-robin (A B C A B C …) so that a burst of
+ * load hits all of them alike, and compare medians. Each function must finish its work (read back).
+ */
+export async function interleaved(fns: (() => void)[], runs: number, warmup: number): Promise<Timing[]> {
+  for (let i = 0; i < warmup; i++) for (const f of fns) f();
+  const samples = fns.map(() => [] as number[]);
+  for (let r = 0; r < runs; r++) {
+    fns.forEach((f, i) => {
+      const t0 = performance.now();
+      f();
+      (samples[i] as number[]).push(performance.now() - t0);
+    });
+  }
+  return samples.map(summarize);
+}

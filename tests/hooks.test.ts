@@ -6,6 +6,8 @@ import { findLayer } from '../src/hooks/find-layer';
 import { LatentView } from '../src/hooks/latent-view';
 import { LayerOutputHook } from '../src/hooks/layer-output-hook';
 import { AdamW } from '../src/optim/adamw';
+import { ganpoLoss } from '../src/regularizer/ganpo-loss';
+import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
 import { expectClose, expectGanpoError } from './support/helpers';
 
 // A tiny causal-LM-shaped policy: one-hot tokens [B,T,V] → tanh hidden [B,T,H] (the latent) →
@@ -363,4 +365,121 @@ describe('LatentView (functional multi-output view)', () => {
     expectGanpoError(() => new LatentView(p.model, []), 'INVALID_ARGUMENT', 'layers');
     expectGanpoError(() => new LatentView({} as tfl.LayersModel, 'x'), 'INVALID_ARGUMENT', 'model');
   });
+});
+
+describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-layers model)', () => {
+  // A fixed "reference model" latent set and a chosen/rejected split of the batch rows.
+  const lmLoss = (logits: tf.Tensor, labels: tf.Tensor): tf.Scalar =>
+    tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), labels), -1))) as tf.Scalar;
+
+  it.each(KINDS)('%s: gradients reach the upstream weights and 50 GANPO steps leak nothing', (kind) => {
+    const p = makePolicy(kind);
+    const d = fixedData();
+    const reg = GanpoRegularizer.create({
+      inputDim: H,
+      kind: 'mlp',
+      discriminator: { hiddenDims: [8] },
+      seed: 3,
+    });
+    const opt = new AdamW({ learningRate: 0.02 });
+    live.push(p.model, d.x, d.labels, d.ref, d.w, reg, opt);
+    const hook = new LayerOutputHook(p.latent);
+    let after1 = 0;
+    for (let step = 0; step < 50; step++) {
+      // 1. latents of this batch without gradient, then the discriminator step (official order).
+      tf.tidy(() => {
+        p.model.apply(d.x, { training: true });
+      });
+      const h = hook.last as tf.Tensor3D;
+      reg.discriminatorStep({
+        policyChosen: h,
+        policyRejected: h,
+        referenceChosen: d.ref as tf.Tensor3D,
+        referenceRejected: d.ref as tf.Tensor3D,
+      });
+      hook.clear();
+      // 2. the policy step: LM loss as the preference stand-in, plus the adversarial term.
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = p.model.apply(d.x, { training: true }) as tf.Tensor;
+        const latent = hook.last as tf.Tensor3D;
+        const out = ganpoLoss({
+          regularizer: reg,
+          preference: lmLoss(logits, d.labels),
+          policyChosenLatents: latent,
+          policyRejectedLatents: latent,
+        });
+        return out.loss;
+      }, vars(p.model));
+      if (step === 0) {
+        for (const v of vars(p.model)) {
+          if (!p.upstream.includes(v.name)) continue;
+          const mag = tf.tidy(() => tf.max(tf.abs(grads[v.name] as tf.Tensor)).dataSync()[0] as number);
+          expect(mag, `${v.name} gets gradient`).toBeGreaterThan(0);
+        }
+      }
+      opt.applyGradients(grads);
+      tf.dispose([value, ...Object.values(grads)]);
+      hook.clear();
+      if (step === 0) after1 = tf.memory().numTensors;
+      else expect(tf.memory().numTensors, `step ${step}`).toBe(after1);
+    }
+    hook.remove();
+  });
+
+  it.each(['sequential', 'functional'] as const)(
+    '%s: the LatentView gives the same GANPO gradients as the hook',
+    (kind) => {
+      const p = makePolicy(kind);
+      const d = fixedData();
+      const reg = GanpoRegularizer.create({
+        inputDim: H,
+        kind: 'mlp',
+        discriminator: { hiddenDims: [8] },
+        seed: 4,
+      });
+      live.push(p.model, d.x, d.labels, d.ref, d.w, reg);
+      reg.discriminatorStep({
+        policyChosen: d.ref as tf.Tensor3D,
+        policyRejected: d.ref as tf.Tensor3D,
+        referenceChosen: d.ref as tf.Tensor3D,
+        referenceRejected: d.ref as tf.Tensor3D,
+      });
+      const view = new LatentView(p.model, p.latent.name);
+      const viaView = tf.variableGrads(() => {
+        const { outputs, latents } = view.apply(d.x);
+        const h = latents[0] as tf.Tensor3D;
+        return ganpoLoss({
+          regularizer: reg,
+          preference: lmLoss(outputs[0] as tf.Tensor, d.labels),
+          policyChosenLatents: h,
+          policyRejectedLatents: h,
+        }).loss;
+      }, vars(p.model));
+      const hook = new LayerOutputHook(p.latent);
+      const viaHook = tf.variableGrads(() => {
+        const logits = p.model.apply(d.x, { training: true }) as tf.Tensor;
+        const h = hook.last as tf.Tensor3D;
+        return ganpoLoss({
+          regularizer: reg,
+          preference: lmLoss(logits, d.labels),
+          policyChosenLatents: h,
+          policyRejectedLatents: h,
+        }).loss;
+      }, vars(p.model));
+      hook.remove();
+      for (const v of vars(p.model)) {
+        expectClose(
+          viaView.grads[v.name] as tf.Tensor,
+          Array.from((viaHook.grads[v.name] as tf.Tensor).dataSync()),
+          {
+            rtol: 1e-5,
+            atol: 1e-7,
+            label: v.name,
+          },
+        );
+      }
+      for (const r of [viaView, viaHook]) tf.dispose([r.value, ...Object.values(r.grads)]);
+      view.dispose();
+    },
+  );
 });

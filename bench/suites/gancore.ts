@@ -8,22 +8,7 @@ import { relativisticGeneratorLoss } from '../../src/divergence/relativistic';
 import { LatentView } from '../../src/hooks/latent-view';
 import { LayerOutputHook } from '../../src/hooks/layer-output-hook';
 import { AdamW } from '../../src/optim/adamw';
-import { type BenchContext, type BenchRow, summarize, type Timing, useBackend } from '../util';
-
-// Other processes share the 2 cores: measure the variants round-robin (A B C D A B C D …) so that a
-// burst of load hits all of them alike, and compare medians.
-async function interleaved(fns: (() => void)[], runs: number, warmup: number): Promise<Timing[]> {
-  for (let i = 0; i < warmup; i++) for (const f of fns) f();
-  const samples = fns.map(() => [] as number[]);
-  for (let r = 0; r < runs; r++) {
-    fns.forEach((f, i) => {
-      const t0 = performance.now();
-      f();
-      (samples[i] as number[]).push(performance.now() - t0);
-    });
-  }
-  return samples.map(summarize);
-}
+import { type BenchContext, type BenchRow, interleaved, type Timing, useBackend } from '../util';
 
 async function optimizerRows(ctx: BenchContext, backend: string): Promise<BenchRow[]> {
   const shapes = [[512, 512], [512], [512, 2048], [2048], [2048, 512], [512]];

@@ -621,7 +621,9 @@ export class GanpoRegularizer {
   private slotKeys(): Map<string, string> {
     const keys = new Map<string, string>();
     for (const side of SIDES) {
-      this.discriminators[side].trainableVariables.forEach((v, i) => keys.set(v.name, `${side}/${i}`));
+      this.discriminators[side].trainableVariables.forEach((v, i) => {
+        keys.set(v.name, `${side}/${i}`);
+      });
     }
     return keys;
   }

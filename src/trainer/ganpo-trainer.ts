@@ -165,12 +165,6 @@ export interface TrainerCheckpoint {
 
 const WHERE = 'GanpoTrainer';
 
-interface ForwardOut {
-  logps: { chosen: tf.Tensor1D; rejected: tf.Tensor1D; chosenMean: tf.Tensor1D; rejectedMean: tf.Tensor1D };
-  hidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D };
-  logitsMean: { chosen: tf.Scalar; rejected: tf.Scalar };
-}
-
 /**
  * A preference-optimization trainer for tfjs causal LMs: DPO family, SimPO or ORPO, with or without
  * the GANPO latent adversarial regularizer, AdamW with warm-up + cosine/linear schedule, gradient
