@@ -71,10 +71,10 @@ export interface CollateOptions {
 export interface CollatedSequences {
   /** [B,T] int32: prompt+response ids, right-padded with `padTokenId`. */
   inputIds: tf.Tensor2D;
-  /** [B,T]: 1 on real tokens, 0 on padding. */
+  /** `[B,T]`: 1 on real tokens, 0 on padding. */
   attentionMask: tf.Tensor2D;
   /**
-   * [B,T]: 1 on response tokens, in `inputIds` coordinates (TRL's `completion_mask`; shift it by one
+   * `[B,T]`: 1 on response tokens, in `inputIds` coordinates (TRL's `completion_mask`; shift it by one
    * against causal logits, as `causalLogProbs` does).
    */
   completionMask: tf.Tensor2D;
