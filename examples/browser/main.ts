@@ -1,7 +1,7 @@
 /// <reference types="vite/client" />
 // The browser example: SFT warm-up then DPO + GANPO on a tiny char-level LM, on the backend the user
 // picks, with live curves and greedy samples. URL parameters (used by the Playwright test):
-//   ?backend=wasm|webgl|cpu&sft=N&steps=N&autostart=1&sampleEvery=N
+//   ?backend=wasm|webgl|cpu&sft=N&steps=N&autostart=1&sampleEvery=N&pauseAt=N
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
@@ -109,6 +109,7 @@ async function run(): Promise<void> {
   const steps = Number(($('steps') as HTMLInputElement).value);
   const weight = Number(($('weight') as HTMLInputElement).value);
   const sampleEvery = Number(params.get('sampleEvery') ?? 10);
+  const pauseAt = Number(params.get('pauseAt') ?? Number.NaN); // hold after this step (screenshots)
   stopRequested = false;
   Object.assign(demo, { state: 'starting', sftStep: 0, step: 0, metrics: [], stepMs: [], samples: [] });
   for (const chart of Object.values(charts)) chart.clear();
@@ -239,6 +240,7 @@ async function run(): Promise<void> {
       );
       if (m.step % sampleEvery === 0 || i === steps - 1) sample(m.step);
       await nextFrame();
+      if (m.step === pauseAt) demo.pause = true;
       await holdWhilePaused();
     }
   } finally {
