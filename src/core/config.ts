@@ -13,7 +13,16 @@ export type ValidationLevel = 'full' | 'shapes' | 'off';
 
 let level: ValidationLevel = 'full';
 
-/** Sets the global {@link ValidationLevel}; returns the previous level so callers can restore it. */
+/**
+ * Sets the global {@link ValidationLevel}; returns the previous level so callers can restore it.
+ *
+ * @example
+ * ```ts
+ * const previous = setValidationLevel('shapes'); // skip value checks (no GPU read-backs)
+ * // ... trusted hot loop ...
+ * setValidationLevel(previous);
+ * ```
+ */
 export function setValidationLevel(next: ValidationLevel): ValidationLevel {
   if (next !== 'full' && next !== 'shapes' && next !== 'off') {
     throw argumentError(
@@ -29,7 +38,14 @@ export function setValidationLevel(next: ValidationLevel): ValidationLevel {
   return previous;
 }
 
-/** The current global {@link ValidationLevel}. */
+/**
+ * The current global {@link ValidationLevel}.
+ *
+ * @example
+ * ```ts
+ * if (getValidationLevel() === 'full') console.log('inputs are checked for NaN/Inf');
+ * ```
+ */
 export function getValidationLevel(): ValidationLevel {
   return level;
 }
@@ -37,6 +53,11 @@ export function getValidationLevel(): ValidationLevel {
 /**
  * Runs `fn` with a temporary validation level and restores the previous one afterwards, even when
  * `fn` throws.
+ *
+ * @example
+ * ```ts
+ * const out = withValidationLevel('off', () => dpoLoss(args)); // option checks only, for this call
+ * ```
  */
 export function withValidationLevel<T>(temporary: ValidationLevel, fn: () => T): T {
   const previous = setValidationLevel(temporary);

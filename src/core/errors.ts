@@ -51,6 +51,7 @@ export class GanpoError extends Error {
   readonly expected?: string;
   readonly received?: string;
 
+  /** An error with a stable `code`; `details` name the argument, the expected and the received value. */
   constructor(code: GanpoErrorCode, message: string, details: GanpoErrorDetails = {}) {
     super(message);
     this.name = 'GanpoError';

@@ -40,6 +40,7 @@ export class MLPDiscriminator implements Discriminator {
   private readonly prefix: string;
   private disposed = false;
 
+  /** Builds the network and its variables (unique names per instance); see {@link MLPDiscriminatorConfig}. */
   constructor(config: MLPDiscriminatorConfig) {
     if (config === null || typeof config !== 'object') {
       throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
@@ -188,6 +189,7 @@ export class MLPDiscriminator implements Discriminator {
     for (const L of this.linears) for (const v of L.all) v.dispose();
   }
 
+  /** True once {@link MLPDiscriminator.dispose} has run. */
   get isDisposed(): boolean {
     return this.disposed;
   }

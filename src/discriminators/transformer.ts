@@ -109,6 +109,7 @@ export class TransformerDiscriminator implements Discriminator {
   private readonly head2: LinearParams;
   private disposed = false;
 
+  /** Builds the network and its variables (unique names per instance); see {@link TransformerDiscriminatorConfig}. */
   constructor(config: TransformerDiscriminatorConfig) {
     if (config === null || typeof config !== 'object') {
       throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
@@ -420,6 +421,7 @@ export class TransformerDiscriminator implements Discriminator {
     for (const v of vars) v.dispose();
   }
 
+  /** True once {@link TransformerDiscriminator.dispose} has run. */
   get isDisposed(): boolean {
     return this.disposed;
   }

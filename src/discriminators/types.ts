@@ -19,5 +19,6 @@ export interface Discriminator {
   stateDict(): Record<string, tf.Tensor>;
   /** Loads (copies) the given state; strict by default. */
   loadStateDict(state: Record<string, tf.Tensor>, options?: { strict?: boolean }): void;
+  /** Frees every variable of the discriminator. */
   dispose(): void;
 }

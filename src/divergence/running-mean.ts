@@ -42,6 +42,7 @@ export class RunningMean {
   private current: number | null = null;
   private updates = 0;
 
+  /** An empty running mean (its first {@link RunningMean.update} sets the value); see {@link RunningMeanArgs}. */
   constructor(args: RunningMeanArgs = {}) {
     this.momentum = assertNumber('RunningMean', 'momentum', args.momentum ?? 0.9, { min: 0, lessThan: 1 });
   }

@@ -12,6 +12,11 @@ function isContainer(layer: tf.layers.Layer): layer is tf.LayersModel {
  * them): pass those instances to {@link LayerOutputHook} directly.
  *
  * @throws GanpoError (`INVALID_ARGUMENT`) when no layer has that name.
+ *
+ * @example
+ * ```ts
+ * const hook = new LayerOutputHook(findLayer(model, 'final_norm')); // also inside nested models
+ * ```
  */
 export function findLayer(model: tf.LayersModel, name: string): tf.layers.Layer {
   const where = 'findLayer';

@@ -86,6 +86,13 @@ let registered = false;
  * Registers `file://<dir>` save/load routers backed by {@link fileSystemHandler}, so
  * `disc.save('file://./ckpt')` and `TransformerDiscriminator.load('file://./ckpt')` work in plain
  * Node. Idempotent. (With tfjs-node also loaded, its own `file://` router may take precedence.)
+ *
+ * @example
+ * ```ts
+ * registerFileSystemRouter();
+ * await disc.save('file://./ckpt/d_chosen');
+ * const again = await TransformerDiscriminator.load('file://./ckpt/d_chosen');
+ * ```
  */
 export function registerFileSystemRouter(): void {
   if (registered) return;
@@ -99,12 +106,30 @@ export function registerFileSystemRouter(): void {
   tf.io.registerLoadRouter(route);
 }
 
-/** Reads a `.safetensors` file into tensors (see `readSafetensors`); caller disposes. */
+/**
+ * Reads a `.safetensors` file into tensors (see `readSafetensors`); caller disposes.
+ *
+ * @example
+ * ```ts
+ * const state = await readSafetensorsFile('d_chosen.safetensors');
+ * disc.loadStateDict(state);
+ * tf.dispose(Object.values(state));
+ * ```
+ */
 export async function readSafetensorsFile(path: string): Promise<Record<string, tf.Tensor>> {
   return readSafetensors(new Uint8Array(await readFile(path)));
 }
 
-/** Writes tensors as a `.safetensors` file (see `writeSafetensors`). */
+/**
+ * Writes tensors as a `.safetensors` file (see `writeSafetensors`).
+ *
+ * @example
+ * ```ts
+ * const state = disc.stateDict();
+ * await writeSafetensorsFile('d_chosen.safetensors', state, { format: 'pt' });
+ * tf.dispose(Object.values(state));
+ * ```
+ */
 export async function writeSafetensorsFile(
   path: string,
   tensors: Record<string, tf.Tensor>,

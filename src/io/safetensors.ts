@@ -54,6 +54,14 @@ interface Entry {
  * @returns name → tensor (caller disposes).
  * @throws GanpoError('INVALID_FORMAT') for a short buffer, a header length beyond the buffer or over
  *   {@link SAFETENSORS_MAX_HEADER_BYTES}, invalid JSON, unknown dtypes, bad shapes or offsets.
+ *
+ * @example
+ * ```ts
+ * const bytes = new Uint8Array(await (await fetch('d_chosen.safetensors')).arrayBuffer());
+ * const state = readSafetensors(bytes); // { 'project_in.weight_orig': tf.Tensor, … }
+ * disc.loadStateDict(state);
+ * tf.dispose(Object.values(state));
+ * ```
  */
 export function readSafetensors(bytes: Uint8Array | ArrayBuffer): Record<string, tf.Tensor> {
   const buf = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes;
@@ -176,6 +184,13 @@ function decode(buf: Uint8Array, view: DataView, e: Entry): Float32Array | Int32
  * @param tensors - name → tensor (not disposed).
  * @param metadata - optional string map stored under `__metadata__` (e.g. `{ format: 'pt' }`).
  * @returns the file bytes.
+ *
+ * @example
+ * ```ts
+ * const state = disc.stateDict();
+ * const bytes = writeSafetensors(state, { format: 'pt' }); // safetensors.torch.load_file reads it
+ * tf.dispose(Object.values(state));
+ * ```
  */
 export function writeSafetensors(
   tensors: Record<string, tf.Tensor>,

@@ -111,6 +111,12 @@ export function sequenceLogProbs({ logits, labels, mask }: SequenceLogProbsArgs)
  *
  * @returns `{ sum [B], mean [B], count [B], perToken [B,T−1] }`, owned by the caller.
  * @throws GanpoError as {@link sequenceLogProbs} (arguments named `inputIds`, `lossMask`); T must be ≥ 2.
+ *
+ * @example
+ * ```ts
+ * const { logits } = model.forward(batch.chosen.inputIds, { training: true });
+ * const { sum } = causalLogProbs({ logits, inputIds: batch.chosen.inputIds, lossMask: batch.chosen.completionMask });
+ * ```
  */
 export function causalLogProbs({ logits, inputIds, lossMask }: CausalLogProbsArgs): SequenceLogProbs {
   validateSequenceArgs('causalLogProbs', { logits, inputIds, lossMask });

@@ -49,8 +49,9 @@ export function wpoLogWeights(args: SequenceLogProbsArgs | CausalLogProbsArgs): 
  * WPO pair weight, TRL's `policy_weights = clamp(exp(w_chosen + w_rejected), max=1)`; multiply the
  * per-pair preference losses by it (`dpoLoss({ weights })`).
  *
- * @param chosenLogWeights - {@link wpoLogWeights} of the chosen responses [B].
- * @param rejectedLogWeights - {@link wpoLogWeights} of the rejected responses [B].
+ * @param args - the two log-weights:
+ * @param args.chosenLogWeights - {@link wpoLogWeights} of the chosen responses [B].
+ * @param args.rejectedLogWeights - {@link wpoLogWeights} of the rejected responses [B].
  * @returns weights in (0, 1], [B], no gradient.
  */
 export function wpoWeights({

@@ -26,6 +26,7 @@ export type DpoLossType =
   | 'discopop'
   | 'sigmoid_norm';
 
+/** Every {@link DpoLossType}, in TRL's order (for option menus and validation). */
 export const DPO_LOSS_TYPES: readonly DpoLossType[] = [
   'sigmoid',
   'hinge',

@@ -4,6 +4,7 @@ import { logSigmoid } from '../ops/log-sigmoid';
 /** The f-divergences of Wang et al. 2023 ("Beyond Reverse KL", arXiv 2309.16240), TRL's `f_divergence_type`. */
 export type FDivergence = 'reverse_kl' | 'forward_kl' | 'js_divergence' | 'alpha_divergence';
 
+/** Every {@link FDivergence} accepted by `dpoLoss({ fDivergence })`. */
 export const F_DIVERGENCES: readonly FDivergence[] = [
   'reverse_kl',
   'forward_kl',

@@ -14,6 +14,13 @@ export interface PreferenceMetrics {
 /**
  * Batch means of a {@link PreferenceLoss}'s rewards under TRL's metric keys. Reads four scalars
  * back (one sync); log them, do not differentiate them.
+ *
+ * @example
+ * ```ts
+ * const out = dpoLoss(args);
+ * const m = preferenceMetrics(out); // { 'rewards/chosen': …, 'rewards/accuracies': …, … }
+ * tf.dispose([out.losses, out.loss, out.chosenRewards, out.rejectedRewards]);
+ * ```
  */
 export function preferenceMetrics(
   out: Pick<PreferenceLoss, 'chosenRewards' | 'rejectedRewards'>,

@@ -14,7 +14,7 @@ export type AttentionImpl = 'auto' | 'batched' | 'per-head';
 
 /** Arguments of {@link selfAttentionCore}. */
 export interface SelfAttentionCoreArgs {
-  /** [B·T, 3·hidden]: the packed in-projection output [q | k | v] (PyTorch's in_proj layout). */
+  /** `[B·T, 3·hidden]`: the packed in-projection output [q | k | v] (PyTorch's in_proj layout). */
   qkv: tf.Tensor2D;
   batch: number;
   seqLen: number;

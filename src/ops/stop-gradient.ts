@@ -9,6 +9,12 @@ import * as tf from '@tensorflow/tfjs-core';
  *
  * @param x - any float tensor.
  * @returns a new tensor equal to `x` whose gradient is zero.
+ *
+ * @example
+ * ```ts
+ * // d/dx of x·stopGradient(x) is x (the second factor is a constant), not 2x
+ * const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, stopGradient(x))));
+ * ```
  */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({

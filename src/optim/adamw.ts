@@ -94,7 +94,10 @@ function ownedVariable(initial: tf.Tensor): tf.Variable {
  * @see https://pytorch.org/docs/1.13/generated/torch.optim.AdamW.html
  */
 export class AdamW extends tf.Optimizer {
-  /** @nocollapse */
+  /**
+   * Class name for tfjs serialization (`tf.serialization.registerClass`).
+   * @nocollapse
+   */
   static get className(): string {
     return 'AdamW';
   }
@@ -107,6 +110,7 @@ export class AdamW extends tf.Optimizer {
   private lr: number;
   private slots = new Map<string, Slot>();
 
+  /** An optimizer with no state yet (slots are created on first use); see {@link AdamWArgs}. */
   constructor(args: AdamWArgs) {
     super();
     if (args === null || typeof args !== 'object') {
@@ -128,6 +132,7 @@ export class AdamW extends tf.Optimizer {
     return this.lr;
   }
 
+  /** Sets the learning rate α used by the next step (≥ 0). */
   set learningRate(value: number) {
     this.lr = assertNumber('AdamW.learningRate', 'learningRate', value, { min: 0 });
   }
@@ -386,7 +391,10 @@ export class AdamW extends tf.Optimizer {
     };
   }
 
-  /** @nocollapse */
+  /**
+   * Rebuilds an optimizer from {@link AdamW.getConfig} (tfjs serialization); state is restored separately.
+   * @nocollapse
+   */
   static override fromConfig<T extends tf.serialization.Serializable>(
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,

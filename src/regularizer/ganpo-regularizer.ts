@@ -22,6 +22,7 @@ import { AdamW, type AdamWState } from '../optim/adamw';
 
 /** How the set means m of the relativistic losses are estimated. */
 export type MeanEstimator = 'ema' | 'batch';
+/** Every {@link MeanEstimator}: `'ema'` (official code) and `'batch'` (paper). */
 export const MEAN_ESTIMATORS: readonly MeanEstimator[] = ['ema', 'batch'];
 
 /** The three set means of one discriminator; `null` before the first discriminator step. */
@@ -210,6 +211,10 @@ export class GanpoRegularizer {
   private steps = 0;
   private disposed = false;
 
+  /**
+   * A regularizer around two discriminators you built (see {@link GanpoRegularizer.create} to build
+   * them too); see {@link GanpoRegularizerArgs}.
+   */
   constructor(args: GanpoRegularizerArgs) {
     const where = 'GanpoRegularizer';
     if (args === null || typeof args !== 'object') {

@@ -71,10 +71,10 @@ export interface CollateOptions {
 export interface CollatedSequences {
   /** [B,T] int32: prompt+response ids, right-padded with `padTokenId`. */
   inputIds: tf.Tensor2D;
-  /** [B,T]: 1 on real tokens, 0 on padding. */
+  /** `[B,T]`: 1 on real tokens, 0 on padding. */
   attentionMask: tf.Tensor2D;
   /**
-   * [B,T]: 1 on response tokens, in `inputIds` coordinates (TRL's `completion_mask`; shift it by one
+   * `[B,T]`: 1 on response tokens, in `inputIds` coordinates (TRL's `completion_mask`; shift it by one
    * against causal logits, as `causalLogProbs` does).
    */
   completionMask: tf.Tensor2D;
@@ -264,6 +264,12 @@ function truncateOne(
  *
  * @returns the unpadded chosen and rejected sequences with their completion masks.
  * @throws GanpoError on a malformed pair or option.
+ *
+ * @example
+ * ```ts
+ * const { chosen, rejected } = truncatePreferencePair(pair, { padTokenId: 0, eosTokenId: 2, maxLength: 64 });
+ * chosen.ids.length <= 64; // prompt + response + EOS, cut as TRL does
+ * ```
  */
 export function truncatePreferencePair(
   pair: PreferencePair,
@@ -312,6 +318,12 @@ function collate(where: string, pairs: readonly PreferencePair[], options: Colla
 /**
  * {@link collatePreferencePairs} on plain arrays: the same padding and truncation, returned as
  * row-major Int32Array buffers of [B,T] (no tensors). For data pipelines, caching and tests.
+ *
+ * @example
+ * ```ts
+ * const { batchSize, seqLength, chosen } = collatePreferenceArrays(pairs, { padTokenId: 0, eosTokenId: 2 });
+ * const ids = tf.tensor2d(chosen.inputIds, [batchSize, seqLength], 'int32');
+ * ```
  */
 export function collatePreferenceArrays(
   pairs: readonly PreferencePair[],
@@ -345,6 +357,13 @@ export function collatePreferenceArrays(
  * @throws GanpoError `INVALID_ARGUMENT` (not arrays), `SHAPE_MISMATCH` (no pair), `OUT_OF_RANGE`
  *   (negative, fractional or ≥ `vocabSize` ids; bad lengths), `INVALID_OPTION` (unknown mode).
  * @see https://github.com/huggingface/trl/blob/v0.28.0/trl/trainer/dpo_trainer.py
+ *
+ * @example
+ * ```ts
+ * const batch = collatePreferencePairs(pairs, { padTokenId: 0, eosTokenId: 2, maxLength: 512 });
+ * const { inputIds, attentionMask, completionMask } = batch.chosen; // [B,T] each
+ * disposePreferenceBatch(batch);
+ * ```
  */
 export function collatePreferencePairs(
   pairs: readonly PreferencePair[],
@@ -373,7 +392,15 @@ export function collatePreferencePairs(
   };
 }
 
-/** Disposes every tensor of a {@link PreferenceBatch}. */
+/**
+ * Disposes every tensor of a {@link PreferenceBatch}.
+ *
+ * @example
+ * ```ts
+ * const batch = collatePreferencePairs(pairs, options);
+ * try { step(batch); } finally { disposePreferenceBatch(batch); }
+ * ```
+ */
 export function disposePreferenceBatch(batch: PreferenceBatch): void {
   for (const s of [batch.chosen, batch.rejected]) {
     tf.dispose([s.inputIds, s.attentionMask, s.completionMask, s.completionLengths]);
@@ -384,6 +411,12 @@ export function disposePreferenceBatch(batch: PreferenceBatch): void {
  * Stacks the two sides of a batch into one [2B,T] batch, chosen rows first (TRL's
  * `concatenated_inputs` order), so that one forward pass serves both. New tensors; the caller owns
  * them and still owns `batch`.
+ *
+ * @example
+ * ```ts
+ * const both = concatenatePreferenceBatch(batch); // [2B,T]: chosen rows, then rejected
+ * const { logits } = model.forward(both.inputIds, { training: true });
+ * ```
  */
 export function concatenatePreferenceBatch(batch: PreferenceBatch): CollatedSequences {
   const { chosen: c, rejected: r } = batch;

@@ -33,6 +33,7 @@ import { BatchSampler, type BatchSamplerState } from './sampler';
  * `inputIds[:, t+1]`. Inputs are right-padded, so a causal model needs no attention mask.
  */
 export interface CausalLM {
+  /** One forward pass: logits [B,T,V] and last hidden state [B,T,H] of right-padded ids [B,T]. */
   forward(
     inputIds: tf.Tensor2D,
     options: { training: boolean },
@@ -204,6 +205,7 @@ export class GanpoTrainer {
   private sampler: BatchSampler | null = null;
   private steps = 0;
 
+  /** Validates `args` and builds the optimizers (and the regularizer unless `ganpo: false`); see {@link GanpoTrainerArgs}. */
   constructor(args: GanpoTrainerArgs) {
     if (args === null || typeof args !== 'object') {
       throw argumentError(

@@ -74,6 +74,7 @@ export class BatchSampler {
   private step = 0;
   private order: number[] | null = null;
 
+  /** A sampler positioned at the first batch of epoch 0; see {@link BatchSamplerArgs}. */
   constructor(args: BatchSamplerArgs) {
     const where = 'BatchSampler';
     if (args === null || typeof args !== 'object') {

@@ -74,6 +74,7 @@ export class CharTokenizer {
   readonly unknown: 'error' | 'unk';
   private readonly toId: Map<string, number>;
 
+  /** A tokenizer over `args.alphabet` (ids after the four special ids); see {@link CharTokenizerArgs}. */
   constructor(args: CharTokenizerArgs) {
     const where = 'CharTokenizer';
     if (args === null || typeof args !== 'object') {
