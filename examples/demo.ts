@@ -4,14 +4,14 @@
 // shifted (longer) prompts, over several seeds. Writes results/results.{md,json,svg}.
 //
 //   npm run demo -- [--quick] [--backend wasm|cpu|tensorflow] [--seeds 1,2,3] [--steps N] [--sft-steps N]
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setValidationLevel } from '../src/index';
 import { parseDemoArgs, USAGE } from './demo/args';
-import { demoConfig, runExperiment } from './demo/experiment';
+import { type DemoResults, demoConfig, runExperiment } from './demo/experiment';
 import { resultsMarkdown, resultsSvg } from './demo/report';
 
 const require = createRequire(import.meta.url);
@@ -46,6 +46,11 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (args.fromJson) {
+    const saved = JSON.parse(readFileSync(args.fromJson, 'utf8')) as DemoResults & { command: string };
+    writeOutputs(args.out, saved, saved.command, false);
+    return;
+  }
   const backend = await selectBackend(args.backend);
   // Inputs here are built by our own collator, so value checks (which read every tensor back) buy
   // nothing; the trainer's own finiteness guard stays on.
@@ -73,14 +78,20 @@ async function main(): Promise<void> {
       `${config.methods.length} methods × ${config.noiseLevels.length} noise levels × ${config.steps} steps`,
   );
   const results = await runExperiment(config, (line) => console.log(line));
+  writeOutputs(args.out, results, command, true);
+}
+
+/** Prints the table and writes results.md, results.svg and (for a fresh run) results.json into `dir`. */
+function writeOutputs(dir: string, results: DemoResults, command: string, json: boolean): void {
   const md = resultsMarkdown(results, command);
   console.log(`\n${md}`);
-  mkdirSync(args.out, { recursive: true });
-  writeFileSync(join(args.out, 'results.md'), `# ganpo demo results\n\n${md}`);
-  writeFileSync(join(args.out, 'results.json'), `${JSON.stringify({ command, ...results }, null, 1)}\n`);
-  writeFileSync(join(args.out, 'results.svg'), resultsSvg(results));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'results.md'), `# ganpo demo results\n\n${md}`);
+  if (json) writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ command, ...results }, null, 1)}\n`);
+  writeFileSync(join(dir, 'results.svg'), resultsSvg(results));
+  const files = ['results.md', ...(json ? ['results.json'] : []), 'results.svg'].map((f) => join(dir, f));
   console.log(
-    `wrote ${join(args.out, 'results.md')}, results.json, results.svg (${(results.wallSeconds / 60).toFixed(1)} min)`,
+    `wrote ${files.join(', ')} (experiment wall time ${(results.wallSeconds / 60).toFixed(1)} min)`,
   );
 }
 

@@ -204,6 +204,22 @@ describe('demo report', () => {
     // y = 0 at the bottom of the plot area (300 − 52), y = 1 at its top (56).
     expect(ys).toEqual([248, 56]);
   });
+
+  it('fits the y range to the data (mean ± std and the reference line), rounded out to tenths', () => {
+    const svg = renderChart([
+      {
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        xTicks: ['p', 'q'],
+        series: [{ name: 's', mean: [0.42, 0.55], std: [0.01, 0.1] }],
+        reference: 0.5,
+      },
+    ]);
+    const ticks = [...svg.matchAll(/text-anchor="end">([0-9.]+)</g)].map((m) => m[1]);
+    expect(ticks).toHaveLength(5);
+    expect([ticks[0], ticks[2], ticks[4]]).toEqual(['0.40', '0.55', '0.70']);
+  });
 });
 
 describe('demo experiment (miniature)', () => {

@@ -13,6 +13,8 @@ export interface DemoArgs {
   noise?: number[];
   temperatures?: number[];
   out: string;
+  /** Re-renders results.md / results.svg from a results.json instead of running. */
+  fromJson?: string;
   help: boolean;
 }
 
@@ -26,7 +28,8 @@ export const USAGE = `npm run demo -- [--quick] [--backend wasm|cpu|tensorflow] 
   --methods    comma-separated subset of DPO,DPO+GANPO,SimPO,SimPO+GANPO (default all)
   --noise      comma-separated flipped-label rates (default 0,0.2,0.4)
   --temps      comma-separated sampling temperatures (default 0.7,1.0,1.5)
-  --out        output folder for results.md / results.json / results.svg (default results)`;
+  --out        output folder for results.md / results.json / results.svg (default results)
+  --from-json  re-render results.md and results.svg from an earlier results.json (no training)`;
 
 function positiveInt(name: string, v: string | undefined): number {
   const n = Number(v);
@@ -90,6 +93,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
         break;
       case '--out':
         out.out = value();
+        break;
+      case '--from-json':
+        out.fromJson = value();
         break;
       default:
         throw new Error(`unknown option ${a}\n${USAGE}`);

@@ -16,7 +16,7 @@ export interface Panel {
   /** Tick labels of the x positions (equally spaced). */
   xTicks: readonly string[];
   series: readonly Series[];
-  /** y range; default [0, 1]. */
+  /** y range; default: the data's (mean ± std, and `reference`) rounded out to tenths, within [0, 1]. */
   yRange?: [number, number];
   /** Draws a dashed horizontal reference line at this y (e.g. 0.5 = parity with the baseline). */
   reference?: number;
@@ -28,6 +28,20 @@ const DASHES = ['', '6 3', '', '6 3', '', '6 3'];
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (x: number): string => (Math.round(x * 10) / 10).toString();
+
+function autoRange(p: Panel): [number, number] {
+  const vals: number[] = p.reference === undefined ? [] : [p.reference];
+  for (const s of p.series) {
+    s.mean.forEach((v, i) => {
+      const sd = s.std?.[i] ?? 0;
+      if (Number.isFinite(v)) vals.push(v - sd, v + sd);
+    });
+  }
+  if (vals.length === 0) return [0, 1];
+  const lo = Math.max(0, Math.floor(Math.min(...vals) * 10) / 10);
+  const hi = Math.min(1, Math.ceil(Math.max(...vals) * 10) / 10);
+  return hi > lo ? [lo, hi] : [Math.max(0, lo - 0.1), Math.min(1, hi + 0.1)];
+}
 
 /** Renders `panels` side by side as a standalone SVG document. */
 export function renderChart(panels: readonly Panel[], { title = '' } = {}): string {
@@ -50,7 +64,7 @@ export function renderChart(panels: readonly Panel[], { title = '' } = {}): stri
     const x1 = (k + 1) * pw - m.right;
     const y0 = ph - m.bottom;
     const y1 = m.top;
-    const [lo, hi] = p.yRange ?? [0, 1];
+    const [lo, hi] = p.yRange ?? autoRange(p);
     const n = p.xTicks.length;
     const xAt = (i: number): number => (n === 1 ? (x0 + x1) / 2 : x0 + 20 + ((x1 - x0 - 40) * i) / (n - 1));
     const yAt = (v: number): number => y0 - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (y0 - y1);
