@@ -165,9 +165,9 @@ describe('demo report', () => {
     // DPO at 0 %: acc 80/90 → 85.0 ± 7.1; win 60/50 → 55.0 ± 7.1.
     expect(md).toContain('| DPO | 0 % | 85.0 ± 7.1 | 85.0 ± 7.1 | 55.0 ± 7.1 |');
     // Paired differences at 0 %: acc −10, 0 → −5.0 ± 7.1; win +10, +20 → 15.0 ± 7.1.
-    expect(md).toContain('| DPO+GANPO − DPO | 0 % | -5.0 ± 7.1 | 15.0 ± 7.1 |');
+    expect(md).toContain('| DPO+GANPO − DPO | 0 % | -5.0 ± 7.1 | -5.0 ± 7.1 | 15.0 ± 7.1 |');
     // At 40 %: win −10, +10 → 0.0 ± 14.1.
-    expect(md).toContain('| DPO+GANPO − DPO | 40 % | -10.0 ± 0.0 | 0.0 ± 14.1 |');
+    expect(md).toContain('| DPO+GANPO − DPO | 40 % | -10.0 ± 0.0 | -10.0 ± 0.0 | 0.0 ± 14.1 |');
     expect(md).toContain('| held-out | 20.0 ± 0.0 % / 0.600 ± 0.000 | 10.0 ± 0.0 % / 0.500 ± 0.000 |');
   });
 
@@ -217,8 +217,8 @@ describe('demo report', () => {
       },
     ]);
     const ticks = [...svg.matchAll(/text-anchor="end">([0-9.]+)</g)].map((m) => m[1]);
-    expect(ticks).toHaveLength(5);
-    expect([ticks[0], ticks[2], ticks[4]]).toEqual(['0.40', '0.55', '0.70']);
+    // Range 0.3 → gridlines every 0.05.
+    expect(ticks).toEqual(['0.40', '0.45', '0.50', '0.55', '0.60', '0.65', '0.70']);
   });
 });
 

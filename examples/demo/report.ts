@@ -127,6 +127,7 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
       'comparison',
       'noise',
       'Δ pref acc held-out',
+      'Δ pref acc shifted',
       ...temps.map((t) => `Δ win held-out T=${tk(t)}`),
       ...temps.map((t) => `Δ win shifted T=${tk(t)}`),
     ];
@@ -138,6 +139,7 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
           `${g} − ${base}`,
           pct(noise),
           formatMeanStd(paired(res.runs, g, base, noise, (r) => r.preferenceAccuracy.heldout)),
+          formatMeanStd(paired(res.runs, g, base, noise, (r) => r.preferenceAccuracy.shifted)),
           ...temps.map((t) =>
             formatMeanStd(paired(res.runs, g, base, noise, (r) => r.winRate.heldout[tk(t)] ?? Number.NaN)),
           ),

@@ -71,8 +71,10 @@ export function renderChart(panels: readonly Panel[], { title = '' } = {}): stri
     out.push(
       `<text x="${(x0 + x1) / 2}" y="${m.top - 14}" text-anchor="middle" font-size="13">${esc(p.title)}</text>`,
     );
-    for (let t = 0; t <= 4; t++) {
-      const v = lo + ((hi - lo) * t) / 4;
+    // Gridlines at round values (multiples of 0.05 / 0.1 / 0.2, by range) rather than at quarters.
+    const step = hi - lo > 0.6 ? 0.2 : hi - lo > 0.3 ? 0.1 : 0.05;
+    for (let t = Math.ceil(lo / step - 1e-9); t * step <= hi + 1e-9; t++) {
+      const v = t * step;
       const y = yAt(v);
       out.push(`<line x1="${x0}" x2="${x1}" y1="${num(y)}" y2="${num(y)}" stroke="#ddd"/>`);
       out.push(`<text x="${x0 - 6}" y="${num(y + 4)}" text-anchor="end">${esc(v.toFixed(2))}</text>`);
