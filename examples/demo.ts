@@ -1,98 +1,98 @@
-// `npm run demo`: the main job. Until the GanpoTrainer and the end-to-end experiment land (see
-// CHANGELOG), it runs stage 1 of that experiment: supervised fine-tuning of the tiny char-level LM on
-// the digit-string task, then a judged evaluation of sampled answers on held-out and shifted prompts.
+// `npm run demo`: the main job. The end-to-end experiment of the GANPO trainer: SFT of a tiny char LM
+// on the digit-string task, then DPO, DPO+GANPO, SimPO and SimPO+GANPO from the same SFT start under
+// 0/20/40 % flipped labels, judged against the SFT model at temperatures 0.7/1.0/1.5 on held-out and
+// shifted (longer) prompts, over several seeds. Writes results/results.{md,json,svg}.
 //
-//   npm run demo -- [--quick] [--backend wasm|cpu|tensorflow] [--seed N] [--steps N]
+//   npm run demo -- [--quick] [--backend wasm|cpu|tensorflow] [--seeds 1,2,3] [--steps N] [--sft-steps N]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
-import { CharTokenizer } from '../src/index';
-import {
-  encodePairs,
-  encodePrompts,
-  judge,
-  makeTaskSplits,
-  TASK_ALPHABET,
-  type TextPair,
-} from './task/index';
-import { sftTrain, TinyLM } from './tiny-lm/index';
+import { setValidationLevel } from '../src/index';
+import { parseDemoArgs, USAGE } from './demo/args';
+import { type DemoResults, demoConfig, runExperiment } from './demo/experiment';
+import { resultsMarkdown, resultsSvg } from './demo/report';
 
-const arg = (name: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+const require = createRequire(import.meta.url);
+const installed = (name: string): boolean => {
+  try {
+    require.resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
-async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const backend = arg('backend') ?? 'wasm';
-  if (backend === 'tensorflow') await import('@tensorflow/tfjs-node' as string);
-  if (!(await tf.setBackend(backend))) throw new Error(`cannot initialise backend '${backend}'`);
+/** tfjs-node when present (native TensorFlow), else wasm when installed, else cpu. */
+async function selectBackend(requested: string | undefined): Promise<string> {
+  const name =
+    requested ??
+    (installed('@tensorflow/tfjs-node')
+      ? 'tensorflow'
+      : installed('@tensorflow/tfjs-backend-wasm')
+        ? 'wasm'
+        : 'cpu');
+  if (name === 'tensorflow') await import('@tensorflow/tfjs-node' as string);
+  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend(name))) throw new Error(`cannot initialise backend '${name}'`);
   await tf.ready();
-  const seed = Number(arg('seed') ?? 1);
-  const steps = Number(arg('steps') ?? (quick ? 80 : 400));
-  const evalSize = quick ? 60 : 200;
+  return name;
+}
 
-  const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
-  const splits = makeTaskSplits({ seed, trainSize: 2000, testSize: evalSize, shiftedSize: evalSize });
-  const lm = new TinyLM({
-    vocabSize: tok.vocabSize,
-    maxSeqLen: 32,
-    dim: 64,
-    numLayers: 2,
-    numHeads: 4,
-    seed,
-  });
-  console.log(
-    `backend ${tf.getBackend()}  tiny LM ${lm.parameterCount} parameters  SFT ${steps} steps  seed ${seed}`,
-  );
-
-  const start = performance.now();
-  sftTrain({
-    lm,
-    pairs: encodePairs(tok, splits.train),
-    collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32 },
-    steps,
-    batchSize: 32,
-    learningRate: 2e-3,
-    seed,
-    onStep: ({ step, loss }) => {
-      if (step % 10 === 9 || step === steps - 1) {
-        const rate = (step + 1) / ((performance.now() - start) / 1000);
-        const done = Math.round((20 * (step + 1)) / steps);
-        process.stdout.write(
-          `\rSFT [${'#'.repeat(done)}${'.'.repeat(20 - done)}] ${step + 1}/${steps}  loss ${loss.toFixed(3)}  ${rate.toFixed(1)} steps/s`,
-        );
-      }
-    },
-  });
-  process.stdout.write('\n');
-
-  const evaluate = (pairs: TextPair[], temperature: number) => {
-    const prompts = pairs.map((p) => p.prompt);
-    const answers = lm.generate(encodePrompts(tok, prompts), {
-      maxNewTokens: 12,
-      temperature,
-      eosTokenId: tok.eosId,
-      seed: seed + 7,
-    });
-    const judged = prompts.map((p, i) => judge(p, tok.decode(answers[i] as number[])));
-    return {
-      exact: judged.filter((j) => j.correct).length / judged.length,
-      score: judged.reduce((s, j) => s + j.score, 0) / judged.length,
-    };
-  };
-  console.log('\n| split | temperature | exact match | judge score |\n|---|---|---|---|');
-  for (const [name, pairs] of [
-    ['held-out', splits.test],
-    ['shifted (longer)', splits.shifted],
-  ] as const) {
-    for (const t of [0.7, 1.0, 1.5]) {
-      const r = evaluate(pairs, t);
-      console.log(`| ${name} | ${t.toFixed(1)} | ${(100 * r.exact).toFixed(1)} % | ${r.score.toFixed(3)} |`);
-    }
+async function main(): Promise<void> {
+  const args = parseDemoArgs(process.argv.slice(2));
+  if (args.help) {
+    console.log(USAGE);
+    return;
   }
-  console.log(`\nwall time ${((performance.now() - start) / 1000).toFixed(1)} s`);
-  lm.dispose();
+  if (args.fromJson) {
+    const saved = JSON.parse(readFileSync(args.fromJson, 'utf8')) as DemoResults & { command: string };
+    writeOutputs(args.out, saved, saved.command, false);
+    return;
+  }
+  const backend = await selectBackend(args.backend);
+  // Inputs here are built by our own collator, so value checks (which read every tensor back) buy
+  // nothing; the trainer's own finiteness guard stays on.
+  setValidationLevel('shapes');
+  const config = demoConfig(args.quick);
+  if (args.seeds) config.seeds = args.seeds;
+  if (args.steps) config.steps = args.steps;
+  if (args.sftSteps) config.sftSteps = args.sftSteps;
+  if (args.noise) config.noiseLevels = args.noise;
+  if (args.temperatures) config.temperatures = args.temperatures;
+  if (args.methods) {
+    const known = config.methods.map((m) => m.name);
+    const unknown = args.methods.filter((m) => !known.includes(m));
+    if (unknown.length > 0)
+      throw new Error(`unknown method(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
+    config.methods = config.methods.filter((m) => args.methods?.includes(m.name));
+  }
+  const command =
+    `npm run demo --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`.replace(
+      / --$/,
+      '',
+    );
+  console.log(
+    `ganpo demo on ${backend}: seeds ${config.seeds.join(',')}, SFT ${config.sftSteps} steps, ` +
+      `${config.methods.length} methods × ${config.noiseLevels.length} noise levels × ${config.steps} steps`,
+  );
+  const results = await runExperiment(config, (line) => console.log(line));
+  writeOutputs(args.out, results, command, true);
+}
+
+/** Prints the table and writes results.md, results.svg and (for a fresh run) results.json into `dir`. */
+function writeOutputs(dir: string, results: DemoResults, command: string, json: boolean): void {
+  const md = resultsMarkdown(results, command);
+  console.log(`\n${md}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'results.md'), `# ganpo demo results\n\n${md}`);
+  if (json) writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ command, ...results }, null, 1)}\n`);
+  writeFileSync(join(dir, 'results.svg'), resultsSvg(results));
+  const files = ['results.md', ...(json ? ['results.json'] : []), 'results.svg'].map((f) => join(dir, f));
+  console.log(
+    `wrote ${files.join(', ')} (experiment wall time ${(results.wallSeconds / 60).toFixed(1)} min)`,
+  );
 }
 
 main().catch((e: unknown) => {
