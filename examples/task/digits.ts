@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../src/trainer/random';
 // A synthetic preference task whose quality a program can judge exactly: prompts ask for a
 // transformation of a digit string ("rev:3141=" → "1413"); the chosen response is the correct answer,
 // the rejected one the correct answer with one structured error. Everything is seeded.
@@ -31,17 +32,8 @@ export interface TextPair {
   errorType: ErrorType;
 }
 
-/** mulberry32: a seeded generator of floats in [0, 1) (Math.random cannot be seeded). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator of floats in [0, 1) (Math.random cannot be seeded): ganpo's mulberry32. */
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 const randInt = (random: () => number, lo: number, hi: number): number =>
   lo + Math.floor(random() * (hi - lo + 1));

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { mulberry32 } from '../../src/trainer/random';
 import { CausalTransformerBlock, FinalLayerNorm, TokenPositionEmbedding, VocabularyHead } from './layers';
 
 /** Hyper-parameters of {@link TinyLM}. Defaults size a model that trains in seconds on wasm. */
@@ -50,17 +51,6 @@ export interface TinyLMOutput {
 }
 
 const FORMAT = 'ganpo-example-tiny-lm/1';
-
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A tiny GPT: one-hot token embedding + learned positions, `numLayers` pre-LN causal attention blocks,
