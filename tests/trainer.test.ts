@@ -202,6 +202,60 @@ describe('GanpoTrainer', () => {
     reference.dispose();
   });
 
+  it('with GANPO and k = 1, one policy forward per side and step (the D step reuses its latents)', () => {
+    for (const k of [1, 2]) {
+      const { policy, reference } = models(6);
+      let calls = 0;
+      const counted: CausalLM = {
+        trainableVariables: policy.trainableVariables,
+        forward: (ids, o) => {
+          calls += 1;
+          return policy.forward(ids, o);
+        },
+      };
+      const trainer = new GanpoTrainer(trainerArgs(counted, reference, { gradientAccumulationSteps: k }));
+      expect(trainer.trainStep(pairs.slice(0, 4)).skipped).toBe(false);
+      // k = 1: chosen + rejected inside the gradient pass. k > 1: a whole-batch no-grad forward
+      // (2 calls) for the D step, then 2 per micro-batch.
+      expect(calls).toBe(k === 1 ? 2 : 2 + 2 * k);
+      trainer.dispose();
+      policy.dispose();
+      reference.dispose();
+    }
+  });
+
+  it('skips a non-finite batch under gradient accumulation too, leaking nothing', () => {
+    const { policy, reference } = models(4);
+    let poison = false;
+    const poisoned: CausalLM = {
+      trainableVariables: policy.trainableVariables,
+      forward: (ids, o) => {
+        const out = policy.forward(ids, o);
+        if (!poison) return out;
+        const hidden = tf.mul(out.hidden, Number.NaN) as tf.Tensor3D;
+        out.hidden.dispose();
+        return { logits: out.logits, hidden };
+      },
+    };
+    for (const k of [1, 2]) {
+      const trainer = new GanpoTrainer(trainerArgs(poisoned, reference, { gradientAccumulationSteps: k }));
+      poison = false;
+      trainer.trainStep(pairs.slice(0, 4));
+      const w = weights(policy);
+      const d = trainer.regularizer?.getState();
+      poison = true;
+      const before = tf.memory().numTensors;
+      const m = trainer.trainStep(pairs.slice(4, 8));
+      expect(tf.memory().numTensors).toBe(before);
+      expect(m.skipped).toBe(true);
+      expect(weights(policy)).toEqual(w);
+      expect(trainer.regularizer?.getState()).toEqual(d);
+      trainer.dispose();
+    }
+    policy.dispose();
+    reference.dispose();
+  });
+
   it('a precomputed reference gives the same steps as the live reference model', () => {
     const live = models(5);
     const cached = models(5);
