@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { TinyLM } from '../examples/tiny-lm';
+import { kernelFlags } from '../src/ops/kernel-flags';
 import type { PreferencePair } from '../src/trainer/collate';
 import {
   type CausalLM,
@@ -121,6 +122,16 @@ describe('GanpoTrainer', () => {
     const one = run(1);
     const two = run(2);
     const four = run(4);
+    // k = 1 without reusing the forward's latents: the separate no-grad forward of before.
+    kernelFlags.reuseForwardLatents = false;
+    let probe: { w: number[][]; m: TrainerMetrics };
+    try {
+      probe = run(1);
+    } finally {
+      kernelFlags.reuseForwardLatents = true;
+    }
+    expect(probe.m.loss).toBe(one.m.loss);
+    expect(probe.w).toEqual(one.w);
     for (const other of [two, four]) {
       expectClose(other.m.loss, one.m.loss, { rtol: 1e-5, atol: 1e-6, label: 'loss' });
       expectClose(other.m.grad_norm, one.m.grad_norm, { rtol: 1e-4, atol: 1e-6, label: 'grad_norm' });

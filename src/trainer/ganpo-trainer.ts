@@ -7,6 +7,7 @@ import { type DpoLossArgs, dpoLoss } from '../losses/dpo';
 import { orpoLoss } from '../losses/orpo';
 import { simpoLoss } from '../losses/simpo';
 import type { PreferenceLoss } from '../losses/types';
+import { kernelFlags } from '../ops/kernel-flags';
 import { stopGradient } from '../ops/stop-gradient';
 import { AdamW, type AdamWState } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
@@ -609,7 +610,10 @@ export class GanpoTrainer {
       flag.dispose();
       return ok;
     };
-    const fused = this.regularizer !== null && ref?.hidden != null && k === 1 ? this.regularizer : null;
+    const fused =
+      this.regularizer !== null && ref?.hidden != null && k === 1 && kernelFlags.reuseForwardLatents
+        ? this.regularizer
+        : null;
     if (this.regularizer && ref?.hidden && !fused) {
       const refHidden = ref.hidden;
       const refLogps = ref.logps;
