@@ -1,8 +1,9 @@
 // `npm run bench`: runs every suite in bench/suites/ (each a module whose default export is
-// `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json.
-// Flags: --quick (fewer runs), --only <substring> (suite filter).
-import { readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+// `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json and
+// docs/benchmarks.md (bench/report.ts). Flags: --quick (fewer runs), --only <substring> (suite
+// filter; then nothing is written).
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,7 +11,8 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { setValidationLevel } from '../src/index';
-import { type BenchContext, type BenchRow, fmtMs, hasTorch, runPython } from './util';
+import { renderReport } from './report';
+import { type BenchContext, type BenchRow, fmtMs, hasTorch, PythonServer, runPython } from './util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -35,7 +37,11 @@ async function main(): Promise<void> {
     quick,
     backends,
     python: (script, args = []) => (torch ? runPython(join(here, '..', script), args) : null),
+    pythonServer: async (script, args = []) =>
+      torch ? PythonServer.start(join(here, '..', script), args) : null,
   };
+  const load0 = loadavg()[0] as number;
+  const t0 = performance.now();
   const files = readdirSync(join(here, 'suites'))
     .filter((f) => f.endsWith('.ts') && (!only || f.includes(only)))
     .sort();
@@ -58,13 +64,25 @@ async function main(): Promise<void> {
   }
   const meta = {
     date: new Date().toISOString(),
+    command: `npm run bench${quick ? ' -- --quick' : ''}`,
     node: process.version,
     tfjs: tf.version_core,
+    torch: torch
+      ? String((runPython(join(here, 'python', 'torch_version.py')) as { torch: string }).torch)
+      : null,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
+    loadAverage1mStart: Number(load0.toFixed(2)),
+    loadAverage1mEnd: Number((loadavg()[0] as number).toFixed(2)),
+    durationS: Math.round((performance.now() - t0) / 1000),
     quick,
   };
-  if (!only) writeFileSync(join(here, 'results.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+  if (!only) {
+    writeFileSync(join(here, 'results.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+    mkdirSync(join(here, '..', 'docs'), { recursive: true });
+    writeFileSync(join(here, '..', 'docs', 'benchmarks.md'), renderReport(meta, rows));
+    console.log('\nwrote bench/results.json and docs/benchmarks.md');
+  }
 }
 
 main().catch((e: unknown) => {

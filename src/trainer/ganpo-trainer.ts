@@ -9,6 +9,7 @@ import { simpoLoss } from '../losses/simpo';
 import type { PreferenceLoss } from '../losses/types';
 import { kernelFlags } from '../ops/kernel-flags';
 import { stopGradient } from '../ops/stop-gradient';
+import { outsideTape } from '../ops/tape';
 import { AdamW, type AdamWState } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
 import { type LearningRateSchedule, warmupCosineSchedule, warmupLinearSchedule } from '../optim/schedules';
@@ -656,8 +657,11 @@ export class GanpoTrainer {
               skipped = true;
               return tf.mul(tf.add(tf.sum(pc.logps), tf.sum(pr.logps)), 0) as tf.Scalar;
             }
-            // A nested tape: the D step's own variableGrads runs inside this one on detached latents.
-            dStep(fused, stopGradient(pc.hidden), stopGradient(pr.hidden), ref.hidden);
+            // The D step (its own variableGrads) on detached latents, with this tape paused: recorded
+            // here it would only add kernels and memory (its results are constants for this gradient).
+            const refHidden = ref.hidden;
+            const [hc, hr] = [stopGradient(pc.hidden), stopGradient(pr.hidden)];
+            outsideTape(() => dStep(fused, hc, hr, refHidden));
           }
           const pref = this.preference(
             { chosen: pc.logps, rejected: pr.logps, chosenMean: pc.mean, rejectedMean: pr.mean },
