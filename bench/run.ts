@@ -1,8 +1,8 @@
 // `npm run bench`: runs every suite in bench/suites/ (each a module whose default export is
 // `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json and
 // docs/benchmarks.md (bench/report.ts). Flags: --quick (fewer runs), --only <substring> (suite
-// filter; then nothing is written).
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+// filter; then nothing is written), --report-only (re-render docs/benchmarks.md from results.json).
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,6 +20,15 @@ const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--report-only')) {
+    // Re-renders docs/benchmarks.md from bench/results.json (e.g. after editing bench/notes.md).
+    const { meta, rows } = JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')) as {
+      meta: Record<string, unknown>;
+      rows: BenchRow[];
+    };
+    writeFileSync(join(here, '..', 'docs', 'benchmarks.md'), renderReport(meta, rows));
+    return;
+  }
   // Value checks read tensors back (a sync per check); benchmarks measure the math.
   setValidationLevel('shapes');
   const backends = ['wasm', 'cpu'];
