@@ -47,6 +47,12 @@ const SUITES: Record<string, SuiteDoc> = {
       'SIMD build, alternating process by process. "CPU/wall" > 1 means the second thread did work; under ' +
       'load from other processes it cannot.',
   },
+  validation: {
+    title: "Validation level 'full' vs 'shapes'",
+    intro:
+      "The default level 'full' checks values (finite latents and log-probs, 0/1 masks): each check is a " +
+      "read-back that waits for the backend. Benchmarks use 'shapes' (shape and dtype checks only).",
+  },
   gancore: {
     title: 'GANPO core costs',
     intro: 'AdamW vs tf.train.adam; a latent via LayerOutputHook / LatentView vs a second forward.',
@@ -75,7 +81,13 @@ export function renderReport(meta: Record<string, unknown>, rows: BenchRow[]): s
     `| PyTorch | ${meta.torch ? `${String(meta.torch)} CPU (Debian, OpenBLAS pthread)` : 'not found'} |`,
   );
   out.push(`| validation level | \`'shapes'\` (value checks read tensors back; see the note below) |`);
-  out.push(`| run | ${meta.quick ? 'quick' : 'full'}, ${String(meta.durationS)} s |`, '');
+  out.push(`| run | ${meta.quick ? 'quick' : 'full'}, ${String(meta.durationS)} s |`);
+  for (const p of (meta.partialRuns as Record<string, unknown>[] | undefined) ?? []) {
+    out.push(
+      `| later partial run | \`${String(p.command)} --only …\` on ${String(p.date)} (load ${String(p.loadAverage1mStart)}): ${String(p.suites)} |`,
+    );
+  }
+  out.push('');
   const names = [...new Set([...Object.keys(SUITES), ...rows.map((r) => r.suite)])];
   for (const suite of names) {
     const doc = SUITES[suite] ?? { title: suite, intro: '' };

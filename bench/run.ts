@@ -1,8 +1,9 @@
 // `npm run bench`: runs every suite in bench/suites/ (each a module whose default export is
 // `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json and
 // docs/benchmarks.md (bench/report.ts). Flags: --quick (fewer runs), --only <substring> (suite
-// filter; then nothing is written), --report-only (re-render docs/benchmarks.md from results.json).
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// filter; its rows replace those suites' rows in an existing bench/results.json, unless
+// --no-merge), --report-only (re-render docs/benchmarks.md from results.json).
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -86,7 +87,24 @@ async function main(): Promise<void> {
     durationS: Math.round((performance.now() - t0) / 1000),
     quick,
   };
-  if (!only) {
+  if (only) {
+    // A partial run updates its suites' rows in an existing report and says so in the machine section.
+    const path = join(here, 'results.json');
+    if (!existsSync(path) || process.argv.includes('--no-merge')) return;
+    const prev = JSON.parse(readFileSync(path, 'utf8')) as {
+      meta: Record<string, unknown>;
+      rows: BenchRow[];
+    };
+    const suites = new Set(rows.map((r) => r.suite));
+    const partial = [...((prev.meta.partialRuns as unknown[]) ?? []), { ...meta, suites: [...suites] }];
+    const merged = {
+      meta: { ...prev.meta, partialRuns: partial },
+      rows: [...prev.rows.filter((r) => !suites.has(r.suite)), ...rows],
+    };
+    writeFileSync(path, `${JSON.stringify(merged, null, 2)}\n`);
+    writeFileSync(join(here, '..', 'docs', 'benchmarks.md'), renderReport(merged.meta, merged.rows));
+    console.log('\nmerged into bench/results.json and docs/benchmarks.md');
+  } else {
     writeFileSync(join(here, 'results.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
     mkdirSync(join(here, '..', 'docs'), { recursive: true });
     writeFileSync(join(here, '..', 'docs', 'benchmarks.md'), renderReport(meta, rows));

@@ -153,7 +153,8 @@ export class PythonServer {
   static async start(script: string, args: string[]): Promise<PythonServer> {
     const proc = spawn(DEBIAN_PYTHON, ['-u', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const lines: string[] = [];
-    const waiters: ((line: string) => void)[] = [];
+    const waiters: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+    let exited: Error | null = null;
     let buffer = '';
     proc.stdout.on('data', (d: Buffer) => {
       buffer += d.toString('utf8');
@@ -162,19 +163,21 @@ export class PythonServer {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         const w = waiters.shift();
-        if (w) w(line);
+        if (w) w.resolve(line);
         else lines.push(line);
         nl = buffer.indexOf('\n');
       }
+    });
+    proc.once('exit', (code) => {
+      exited = new Error(`python exited (${code})`);
+      for (const w of waiters.splice(0)) w.reject(exited);
     });
     const next = (): Promise<string> =>
       new Promise((resolve, reject) => {
         const l = lines.shift();
         if (l !== undefined) resolve(l);
-        else {
-          waiters.push(resolve);
-          proc.once('exit', (code) => reject(new Error(`python exited (${code})`)));
-        }
+        else if (exited) reject(exited);
+        else waiters.push({ resolve, reject });
       });
     const info = JSON.parse(await next()) as Record<string, unknown>;
     const server = new PythonServer(proc, info);

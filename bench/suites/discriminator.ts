@@ -126,7 +126,7 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
       setFast(true);
       const attention: AttentionImpl = backend === 'wasm' ? 'per-head' : 'auto';
       const main = makeStep(attention);
-      const fns: (() => void | number | Promise<number>)[] = [main.step];
+      const fns: (() => unknown)[] = [main.step];
       if (torch2) fns.push(() => torch2.step());
       if (torch1) fns.push(() => torch1.step());
       const cpu0 = process.cpuUsage();
