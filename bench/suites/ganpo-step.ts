@@ -55,6 +55,18 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       discriminator: { hiddenDim: 64, numLayers: 1, numHeads: 4, ffnDim: 128, maxSeqLen: 48, dropout: 0.1 },
       seed: 1,
     }),
+    transformerPerHead: make({
+      discriminator: {
+        hiddenDim: 64,
+        numLayers: 1,
+        numHeads: 4,
+        ffnDim: 128,
+        maxSeqLen: 48,
+        dropout: 0.1,
+        attentionImpl: 'per-head',
+      },
+      seed: 1,
+    }),
   };
   // reuse = the D step takes the latents of the policy's one forward (the default); otherwise the
   // separate no-grad policy forward of before (kernelFlags.reuseForwardLatents = false).
@@ -76,8 +88,8 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     r: variants.transformer.policy.forward(batch.rejected.inputIds, { training: false }).hidden,
   }));
   const reg = variants.transformer.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>;
-  const dStep = (): void => {
-    reg.discriminatorStep({
+  const dStepOf = (r: typeof reg) => (): void => {
+    r.discriminatorStep({
       policyChosen: latents.c,
       policyRejected: latents.r,
       referenceChosen: latents.c,
@@ -86,6 +98,11 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       rejectedMask: batch.rejected.attentionMask,
     });
   };
+  const dStep = dStepOf(reg);
+  // The same D step with per-head attention, the wasm default before 'auto' looked at head size.
+  const dStepPerHead = dStepOf(
+    variants.transformerPerHead.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>,
+  );
 
   const { timings, samples } = await interleavedAsync(
     [
@@ -95,6 +112,7 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       step(variants.transformer),
       step(variants.transformer, false),
       dStep,
+      dStepPerHead,
     ],
     ctx.runs,
     ctx.warmup,
@@ -112,7 +130,15 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   }
   reference.dispose();
   base.dispose();
-  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD] = timings as [Timing, Timing, Timing, Timing, Timing, Timing];
+  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDph] = timings as [
+    Timing,
+    Timing,
+    Timing,
+    Timing,
+    Timing,
+    Timing,
+    Timing,
+  ];
   const s = samples as number[][];
   const shape = `TinyLM d${MODEL.dim} L${MODEL.numLayers}, B${BATCH} pairs, T≤48`;
   const ratio = (i: number, j = 0): string => {
@@ -163,6 +189,13 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       backend: 'wasm',
       timing: tD,
       extra: { 'vs DPO step': ratio(5) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: "same D step, per-head attention (wasm 'auto' before it looked at head size: T²·d_head = 36 864)",
+      backend: 'wasm',
+      timing: tDph,
+      extra: { 'batched / per-head': ratio(5, 6) },
     },
   ];
 }
