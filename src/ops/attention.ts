@@ -18,7 +18,7 @@ export type AttentionImpl = 'auto' | 'batched' | 'per-head';
  * per (sequence, head) and direction; for small heads that dispatch cost outweighs XNNPACK's speed.
  * Measured (docs/benchmarks.md): at T 128, d_head 32 (524 288) per-head is 1.4× faster than batched for a
  * whole discriminator step; at T 48, d_head 16 (36 864, the demo's GANPO discriminator) batched is
- * 1.4× faster. The threshold sits between the two, a factor ~4 from each.
+ * 1.4–2.1× faster. The threshold sits between the two, a factor ~4 from each.
  */
 export const PER_HEAD_MIN_WORK = 131_072;
 
