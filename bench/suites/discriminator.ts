@@ -121,7 +121,7 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
       await useBackend(backend);
       const slow = backend === 'cpu';
       // cpu is ~20× slower than wasm: fewer rounds keep the suite short (ratios still same-run).
-      const runs = slow ? Math.min(ctx.runs, 3) : ctx.runs;
+      const runs = slow ? Math.min(ctx.runs, ctx.quick ? 2 : 3) : ctx.runs;
       const warmup = 1;
       setFast(true);
       const attention: AttentionImpl = backend === 'wasm' ? 'per-head' : 'auto';
