@@ -177,7 +177,8 @@ const WHERE = 'GanpoTrainer';
  * 1. collate the batch; reference log-probs and latents (live model, or the precomputed cache);
  * 2. the policy forward (inside `tf.variableGrads`) gives the policy latents and the finiteness
  *    check, before anything changes;
- * 3. one discriminator step on the whole batch's detached latents (a nested tape), then
+ * 3. one discriminator step on the whole batch's detached latents (its own gradient pass, with the
+ *    policy's tape paused), then
  * 4. the gradient of preference + λ·adversarial with the updated discriminators;
  * 5. clip, schedule, AdamW step.
  * With gradient accumulation (k > 1 micro-batches) steps 2-3 use a no-grad policy forward of the
@@ -651,17 +652,24 @@ export class GanpoTrainer {
           const pc = this.forward(this.policy, c, true);
           const pr = this.forward(this.policy, r, true);
           if (fused && ref?.hidden) {
-            if (!finiteness(pc, pr, ref.logps, ref.hidden)) {
-              // Nothing has changed yet; a connected zero-weighted scalar ends the pass cleanly (a
-              // throw here would strand the tape's saved tensors).
+            // Nothing has changed yet when either check fails; a connected zero-weighted scalar ends
+            // the pass cleanly (a throw out of here would strand the tape's saved tensors).
+            const abandon = (): tf.Scalar => {
               skipped = true;
               return tf.mul(tf.add(tf.sum(pc.logps), tf.sum(pr.logps)), 0) as tf.Scalar;
-            }
+            };
+            if (!finiteness(pc, pr, ref.logps, ref.hidden)) return abandon();
             // The D step (its own variableGrads) on detached latents, with this tape paused: recorded
             // here it would only add kernels and memory (its results are constants for this gradient).
             const refHidden = ref.hidden;
             const [hc, hr] = [stopGradient(pc.hidden), stopGradient(pr.hidden)];
-            outsideTape(() => dStep(fused, hc, hr, refHidden));
+            try {
+              outsideTape(() => dStep(fused, hc, hr, refHidden));
+            } catch (e) {
+              // A non-finite discriminator loss: refused before the D optimizer step.
+              if (e instanceof GanpoError && e.code === 'NON_FINITE') return abandon();
+              throw e;
+            }
           }
           const pref = this.preference(
             { chosen: pc.logps, rejected: pr.logps, chosenMean: pc.mean, rejectedMean: pr.mean },
