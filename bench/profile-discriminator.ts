@@ -41,4 +41,23 @@ for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms
     `${name.padEnd(22)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.n).padStart(6)} calls  ${((100 * e.ms) / total).toFixed(1)}%`,
   );
 }
+// matMuls by shape: achieved GFLOP/s per shape shows which products are far from the backend's best.
+const byShape = new Map<string, { ms: number; n: number; flops: number }>();
+for (const k of info.kernels) {
+  if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul') continue;
+  const [a, b] = k.inputShapes as number[][];
+  if (!a || !b || a.length !== 2 || b.length !== 2) continue;
+  const key = `[${a}]·[${b}]`;
+  const e = byShape.get(key) ?? { ms: 0, n: 0, flops: 0 };
+  e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+  e.n += 1;
+  e.flops += 2 * (a[0] as number) * (a[1] as number) * (b[1] as number);
+  byShape.set(key, e);
+}
+console.log('\n2-D matMuls by shape');
+for (const [key, e] of [...byShape.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 12)) {
+  console.log(
+    `${key.padEnd(26)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.n).padStart(5)} calls  ${(e.flops / e.ms / 1e6).toFixed(1)} GFLOP/s`,
+  );
+}
 dispose();

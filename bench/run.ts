@@ -1,8 +1,11 @@
 // `npm run bench`: runs every suite in bench/suites/ (each a module whose default export is
-// `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json.
-// Flags: --quick (fewer runs), --only <substring> (suite filter).
-import { readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+// `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json and
+// docs/benchmarks.md (bench/report.ts). Flags: --quick (fewer runs), --only <substring> (suite
+// filter; its rows replace those suites' rows in an existing bench/results.json, unless
+// --no-merge), --report-only (re-render docs/benchmarks.md from results.json).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,14 +13,38 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { setValidationLevel } from '../src/index';
-import { type BenchContext, type BenchRow, fmtMs, hasTorch, runPython } from './util';
+import { renderReport } from './report';
+import { type BenchContext, type BenchRow, fmtMs, hasTorch, PythonServer, runPython } from './util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
 
+// The report is a generated file under the repo's formatter: format it as `npm run lint` expects.
+function writeReport(meta: Record<string, unknown>, rows: BenchRow[]): void {
+  const path = join(here, '..', 'docs', 'benchmarks.md');
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, renderReport(meta, rows));
+  try {
+    execFileSync(join(here, '..', 'node_modules', '.bin', 'biome'), ['format', '--write', path], {
+      stdio: 'ignore',
+    });
+  } catch {
+    console.log('[bench] biome not found: docs/benchmarks.md left unformatted');
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--report-only')) {
+    // Re-renders docs/benchmarks.md from bench/results.json (e.g. after editing bench/notes.md).
+    const { meta, rows } = JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')) as {
+      meta: Record<string, unknown>;
+      rows: BenchRow[];
+    };
+    writeReport(meta, rows);
+    return;
+  }
   // Value checks read tensors back (a sync per check); benchmarks measure the math.
   setValidationLevel('shapes');
   const backends = ['wasm', 'cpu'];
@@ -35,7 +62,11 @@ async function main(): Promise<void> {
     quick,
     backends,
     python: (script, args = []) => (torch ? runPython(join(here, '..', script), args) : null),
+    pythonServer: async (script, args = []) =>
+      torch ? PythonServer.start(join(here, '..', script), args) : null,
   };
+  const load0 = loadavg()[0] as number;
+  const t0 = performance.now();
   const files = readdirSync(join(here, 'suites'))
     .filter((f) => f.endsWith('.ts') && (!only || f.includes(only)))
     .sort();
@@ -58,13 +89,41 @@ async function main(): Promise<void> {
   }
   const meta = {
     date: new Date().toISOString(),
+    command: `npm run bench${quick ? ' -- --quick' : ''}`,
     node: process.version,
     tfjs: tf.version_core,
+    torch: torch
+      ? String((runPython(join(here, 'python', 'torch_version.py')) as { torch: string }).torch)
+      : null,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
+    loadAverage1mStart: Number(load0.toFixed(2)),
+    loadAverage1mEnd: Number((loadavg()[0] as number).toFixed(2)),
+    durationS: Math.round((performance.now() - t0) / 1000),
     quick,
   };
-  if (!only) writeFileSync(join(here, 'results.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+  if (only) {
+    // A partial run updates its suites' rows in an existing report and says so in the machine section.
+    const path = join(here, 'results.json');
+    if (!existsSync(path) || process.argv.includes('--no-merge')) return;
+    const prev = JSON.parse(readFileSync(path, 'utf8')) as {
+      meta: Record<string, unknown>;
+      rows: BenchRow[];
+    };
+    const suites = new Set(rows.map((r) => r.suite));
+    const partial = [...((prev.meta.partialRuns as unknown[]) ?? []), { ...meta, suites: [...suites] }];
+    const merged = {
+      meta: { ...prev.meta, partialRuns: partial },
+      rows: [...prev.rows.filter((r) => !suites.has(r.suite)), ...rows],
+    };
+    writeFileSync(path, `${JSON.stringify(merged, null, 2)}\n`);
+    writeReport(merged.meta, merged.rows);
+    console.log('\nmerged into bench/results.json and docs/benchmarks.md');
+  } else {
+    writeFileSync(join(here, 'results.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+    writeReport(meta, rows);
+    console.log('\nwrote bench/results.json and docs/benchmarks.md');
+  }
 }
 
 main().catch((e: unknown) => {

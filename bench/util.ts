@@ -1,6 +1,6 @@
 // Shared benchmark utilities: timing with warm-up, median and spread, backend switching, and
 // running a PyTorch baseline through Debian's python3 when it has torch.
-import { execFileSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -34,6 +34,8 @@ export interface BenchContext {
   backends: string[];
   /** Runs a python script (path relative to the repo) with Debian's torch; null when unavailable. */
   python: (script: string, args?: string[]) => unknown | null;
+  /** Starts a python step server (see bench/python/discriminator_step.py serve); null without torch. */
+  pythonServer: (script: string, args?: string[]) => Promise<PythonServer | null>;
 }
 
 export function summarize(samples: number[]): Timing {
@@ -109,4 +111,123 @@ export async function interleaved(fns: (() => void)[], runs: number, warmup: num
     });
   }
   return samples.map(summarize);
+}
+
+/** Interleaved timing where some variants are async (e.g. a PyTorch step in a subprocess). A
+ * variant may return its own measured milliseconds (used instead of the wall time around it). */
+export async function interleavedAsync(
+  fns: (() => unknown)[],
+  runs: number,
+  warmup: number,
+): Promise<{ timings: Timing[]; samples: number[][] }> {
+  for (let i = 0; i < warmup; i++) for (const f of fns) await f();
+  const samples = fns.map(() => [] as number[]);
+  for (let r = 0; r < runs; r++) {
+    for (let i = 0; i < fns.length; i++) {
+      const t0 = performance.now();
+      const own = await (fns[i] as () => unknown)();
+      (samples[i] as number[]).push(typeof own === 'number' ? own : performance.now() - t0);
+    }
+  }
+  return { timings: samples.map(summarize), samples };
+}
+
+/** Median and MAD of per-round ratios a[r] / b[r] (rounds measured back to back). */
+export function ratioStats(a: number[], b: number[]): { median: number; mad: number } {
+  const r = a.map((x, i) => x / (b[i] as number));
+  const t = summarize(r);
+  return { median: t.median, mad: t.mad };
+}
+
+/** A persistent python process answering "step" with its own step time in ms. */
+export class PythonServer {
+  readonly info: Record<string, unknown>;
+
+  private constructor(
+    private readonly proc: ChildProcessWithoutNullStreams,
+    info: Record<string, unknown>,
+  ) {
+    this.info = info;
+  }
+
+  static async start(script: string, args: string[]): Promise<PythonServer> {
+    const proc = spawn(DEBIAN_PYTHON, ['-u', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    const waiters: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+    let exited: Error | null = null;
+    let buffer = '';
+    proc.stdout.on('data', (d: Buffer) => {
+      buffer += d.toString('utf8');
+      let nl = buffer.indexOf('\n');
+      while (nl >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        const w = waiters.shift();
+        if (w) w.resolve(line);
+        else lines.push(line);
+        nl = buffer.indexOf('\n');
+      }
+    });
+    proc.once('exit', (code) => {
+      exited = new Error(`python exited (${code})`);
+      for (const w of waiters.splice(0)) w.reject(exited);
+    });
+    const next = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const l = lines.shift();
+        if (l !== undefined) resolve(l);
+        else if (exited) reject(exited);
+        else waiters.push({ resolve, reject });
+      });
+    const info = JSON.parse(await next()) as Record<string, unknown>;
+    const server = new PythonServer(proc, info);
+    server.next = next;
+    return server;
+  }
+
+  private next: () => Promise<string> = async () => '';
+
+  /** One step; resolves to the step's own time in ms. */
+  async step(): Promise<number> {
+    this.proc.stdin.write('step\n');
+    return Number(await this.next());
+  }
+
+  close(): void {
+    this.proc.stdin.end('quit\n');
+  }
+}
+
+/** Peak tensor memory of one call (tf.profile): absolute peak and the peak above the starting bytes. */
+export async function peakMemory(fn: () => void): Promise<{ peakMB: string; workingSetMB: string }> {
+  const start = tf.memory().numBytes;
+  const info = await tf.profile(fn);
+  const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
+  return { peakMB: mb(info.peakBytes), workingSetMB: mb(Math.max(0, info.peakBytes - start)) };
+}
+
+/** Best 2-D matMul GFLOP/s of the active backend over a few shapes (a · b, no transposes). */
+export async function bestMatMulGflops(
+  shapes: [number, number, number][],
+  runs: number,
+): Promise<{ gflops: number; shape: string }> {
+  let best = { gflops: 0, shape: '' };
+  for (const [m, k, n] of shapes) {
+    const a = tf.randomNormal([m, k]);
+    const b = tf.randomNormal([k, n]);
+    const t = await time(
+      () => {
+        const c = tf.matMul(a, b);
+        c.dataSync();
+        c.dispose();
+      },
+      runs,
+      1,
+    );
+    tf.dispose([a, b]);
+    // Median, like the step timings it is compared with (both feel the same load).
+    const g = (2 * m * k * n) / (t.median * 1e6);
+    if (g > best.gflops) best = { gflops: g, shape: `${m}×${k}·${k}×${n}` };
+  }
+  return best;
 }

@@ -7,3 +7,6 @@ export {
   registerFileSystemRouter,
   writeSafetensorsFile,
 } from './io/fs-handler';
+
+// --- perf: threaded wasm in Node (opt-in) ---
+export { initWasmThreads, type WasmThreadsOptions } from './ops/wasm-threads';

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { TinyLM } from '../examples/tiny-lm';
+import { kernelFlags } from '../src/ops/kernel-flags';
 import type { PreferencePair } from '../src/trainer/collate';
 import {
   type CausalLM,
@@ -121,6 +122,16 @@ describe('GanpoTrainer', () => {
     const one = run(1);
     const two = run(2);
     const four = run(4);
+    // k = 1 without reusing the forward's latents: the separate no-grad forward of before.
+    kernelFlags.reuseForwardLatents = false;
+    let probe: { w: number[][]; m: TrainerMetrics };
+    try {
+      probe = run(1);
+    } finally {
+      kernelFlags.reuseForwardLatents = true;
+    }
+    expect(probe.m.loss).toBe(one.m.loss);
+    expect(probe.w).toEqual(one.w);
     for (const other of [two, four]) {
       expectClose(other.m.loss, one.m.loss, { rtol: 1e-5, atol: 1e-6, label: 'loss' });
       expectClose(other.m.grad_norm, one.m.grad_norm, { rtol: 1e-4, atol: 1e-6, label: 'grad_norm' });
@@ -198,6 +209,60 @@ describe('GanpoTrainer', () => {
     poison = false;
     expect(trainer.trainStep(pairs.slice(4, 8)).skipped).toBe(false);
     trainer.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+
+  it('with GANPO and k = 1, one policy forward per side and step (the D step reuses its latents)', () => {
+    for (const k of [1, 2]) {
+      const { policy, reference } = models(6);
+      let calls = 0;
+      const counted: CausalLM = {
+        trainableVariables: policy.trainableVariables,
+        forward: (ids, o) => {
+          calls += 1;
+          return policy.forward(ids, o);
+        },
+      };
+      const trainer = new GanpoTrainer(trainerArgs(counted, reference, { gradientAccumulationSteps: k }));
+      expect(trainer.trainStep(pairs.slice(0, 4)).skipped).toBe(false);
+      // k = 1: chosen + rejected inside the gradient pass. k > 1: a whole-batch no-grad forward
+      // (2 calls) for the D step, then 2 per micro-batch.
+      expect(calls).toBe(k === 1 ? 2 : 2 + 2 * k);
+      trainer.dispose();
+      policy.dispose();
+      reference.dispose();
+    }
+  });
+
+  it('skips a non-finite batch under gradient accumulation too, leaking nothing', () => {
+    const { policy, reference } = models(4);
+    let poison = false;
+    const poisoned: CausalLM = {
+      trainableVariables: policy.trainableVariables,
+      forward: (ids, o) => {
+        const out = policy.forward(ids, o);
+        if (!poison) return out;
+        const hidden = tf.mul(out.hidden, Number.NaN) as tf.Tensor3D;
+        out.hidden.dispose();
+        return { logits: out.logits, hidden };
+      },
+    };
+    for (const k of [1, 2]) {
+      const trainer = new GanpoTrainer(trainerArgs(poisoned, reference, { gradientAccumulationSteps: k }));
+      poison = false;
+      trainer.trainStep(pairs.slice(0, 4));
+      const w = weights(policy);
+      const d = trainer.regularizer?.getState();
+      poison = true;
+      const before = tf.memory().numTensors;
+      const m = trainer.trainStep(pairs.slice(4, 8));
+      expect(tf.memory().numTensors).toBe(before);
+      expect(m.skipped).toBe(true);
+      expect(weights(policy)).toEqual(w);
+      expect(trainer.regularizer?.getState()).toEqual(d);
+      trainer.dispose();
+    }
     policy.dispose();
     reference.dispose();
   });

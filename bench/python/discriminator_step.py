@@ -1,6 +1,10 @@
 """PyTorch CPU baseline for bench/suites/discriminator.ts: one training step of the official discriminator
 (forward in training mode, backward, AdamW update) at B 8, T 128, d_in 512, hidden 256, 2 layers, 8 heads,
-masked. Prints one JSON line {median_ms, mad_ms, runs}. Usage: discriminator_step.py [runs] [warmup] [threads=2]"""
+masked. Prints one JSON line {median_ms, mad_ms, runs}. Usage: discriminator_step.py [runs] [warmup] [threads=2]
+
+Server mode, for timing interleaved with tfjs in the same run: discriminator_step.py serve [threads]
+prints one JSON line {ready, torch, threads}, then answers each stdin line "step" with the step's
+wall time in ms (measured here, without the pipe), and exits on "quit" or end of input."""
 import json
 import os
 import statistics
@@ -9,7 +13,11 @@ import time
 
 import torch
 
-torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
+SERVE = len(sys.argv) > 1 and sys.argv[1] == 'serve'
+if SERVE:
+    torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+else:
+    torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'reference'))
 from official_discriminator import TransformerDiscriminator  # noqa: E402
 
@@ -17,8 +25,6 @@ B, T, D, H, L, HEADS = 8, 128, 512, 256, 2, 8
 
 
 def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     torch.manual_seed(0)
     model = TransformerDiscriminator(D, H, L, HEADS, dropout=0.1).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
@@ -34,6 +40,18 @@ def main():
         opt.step()
         return loss.item()
 
+    if SERVE:
+        step()
+        print(json.dumps({'ready': True, 'torch': torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
+        for line in sys.stdin:
+            if line.strip() != 'step':
+                break
+            t0 = time.perf_counter()
+            step()
+            print((time.perf_counter() - t0) * 1000, flush=True)
+        return
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     for _ in range(warmup):
         step()
     samples = []

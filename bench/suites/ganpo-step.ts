@@ -1,16 +1,25 @@
 // The GANPO overhead: one whole GanpoTrainer step with DPO + GANPO vs the same step with DPO alone,
 // on the same small causal LM (the example TinyLM) and batch, measured round-robin in one process.
-// Where the time goes is reported by phase: the extra policy forward that gives the discriminator
-// step its latents, the discriminator step itself, and the rest (the adversarial term in the policy's
-// backward pass).
+// Before/after of reusing the policy forward's latents for the discriminator step (the trainer's
+// default since the perf branch) vs a separate no-grad forward, and the D step's share of the step.
+// Ratios are per round (variants run back to back), median ± MAD.
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
+import { kernelFlags } from '../../src/ops/kernel-flags';
 import type { PreferencePair } from '../../src/trainer/collate';
 import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
 import { GanpoTrainer, type GanpoTrainerArgs } from '../../src/trainer/ganpo-trainer';
 import { CharTokenizer } from '../../src/trainer/tokenizer';
-import { type BenchContext, type BenchRow, interleaved, useBackend } from '../util';
+import {
+  type BenchContext,
+  type BenchRow,
+  interleavedAsync,
+  peakMemory,
+  ratioStats,
+  type Timing,
+  useBackend,
+} from '../util';
 
 const BATCH = 16;
 const MODEL = { maxSeqLen: 48, dim: 64, numLayers: 2, numHeads: 4, seed: 1 };
@@ -46,27 +55,41 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       discriminator: { hiddenDim: 64, numLayers: 1, numHeads: 4, ffnDim: 128, maxSeqLen: 48, dropout: 0.1 },
       seed: 1,
     }),
+    transformerPerHead: make({
+      discriminator: {
+        hiddenDim: 64,
+        numLayers: 1,
+        numHeads: 4,
+        ffnDim: 128,
+        maxSeqLen: 48,
+        dropout: 0.1,
+        attentionImpl: 'per-head',
+      },
+      seed: 1,
+    }),
   };
-  const step = (v: { trainer: GanpoTrainer }) => (): void => {
-    v.trainer.trainStep(pairs); // reads metrics back: the step is complete when it returns
-  };
+  // reuse = the D step takes the latents of the policy's one forward (the default); otherwise the
+  // separate no-grad policy forward of before (kernelFlags.reuseForwardLatents = false).
+  const step =
+    (v: { trainer: GanpoTrainer }, reuse = true) =>
+    (): void => {
+      kernelFlags.reuseForwardLatents = reuse;
+      try {
+        v.trainer.trainStep(pairs); // reads metrics back: the step is complete when it returns
+      } finally {
+        kernelFlags.reuseForwardLatents = true;
+      }
+    };
 
-  // Phases of the transformer-discriminator GANPO step, measured on their own.
+  // The transformer-discriminator D step on its own (the largest GANPO phase).
   const batch = collatePreferencePairs(pairs, collate);
-  const probe = (): void => {
-    tf.tidy(() => {
-      const c = variants.transformer.policy.forward(batch.chosen.inputIds, { training: true });
-      const r = variants.transformer.policy.forward(batch.rejected.inputIds, { training: true });
-      tf.stack([tf.sum(c.logits), tf.sum(r.logits), tf.sum(c.hidden), tf.sum(r.hidden)]).dataSync();
-    });
-  };
   const latents = tf.tidy(() => ({
     c: variants.transformer.policy.forward(batch.chosen.inputIds, { training: false }).hidden,
     r: variants.transformer.policy.forward(batch.rejected.inputIds, { training: false }).hidden,
   }));
   const reg = variants.transformer.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>;
-  const dStep = (): void => {
-    reg.discriminatorStep({
+  const dStepOf = (r: typeof reg) => (): void => {
+    r.discriminatorStep({
       policyChosen: latents.c,
       policyRejected: latents.r,
       referenceChosen: latents.c,
@@ -75,12 +98,30 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       rejectedMask: batch.rejected.attentionMask,
     });
   };
+  const dStep = dStepOf(reg);
+  // The same D step with per-head attention, the wasm default before 'auto' looked at head size.
+  const dStepPerHead = dStepOf(
+    variants.transformerPerHead.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>,
+  );
 
-  const [tDpo, tMlp, tTr, tProbe, tD] = await interleaved(
-    [step(variants.dpo), step(variants.mlp), step(variants.transformer), probe, dStep],
+  const { timings, samples } = await interleavedAsync(
+    [
+      step(variants.dpo),
+      step(variants.mlp),
+      step(variants.mlp, false),
+      step(variants.transformer),
+      step(variants.transformer, false),
+      dStep,
+      dStepPerHead,
+    ],
     ctx.runs,
     ctx.warmup,
   );
+  const mem = {
+    dpo: await peakMemory(step(variants.dpo)),
+    mlp: await peakMemory(step(variants.mlp)),
+    transformer: await peakMemory(step(variants.transformer)),
+  };
   tf.dispose([latents.c, latents.r]);
   disposePreferenceBatch(batch);
   for (const v of Object.values(variants)) {
@@ -89,17 +130,40 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   }
   reference.dispose();
   base.dispose();
-  if (!tDpo || !tMlp || !tTr || !tProbe || !tD) return [];
+  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDph] = timings as [
+    Timing,
+    Timing,
+    Timing,
+    Timing,
+    Timing,
+    Timing,
+    Timing,
+  ];
+  const s = samples as number[][];
   const shape = `TinyLM d${MODEL.dim} L${MODEL.numLayers}, B${BATCH} pairs, T≤48`;
-  const rest = tTr.median - tDpo.median - tProbe.median - tD.median;
+  const ratio = (i: number, j = 0): string => {
+    const r = ratioStats(s[i] as number[], s[j] as number[]);
+    return `${r.median.toFixed(2)}× ±${r.mad.toFixed(2)}`;
+  };
+  const mb = (m: { peakMB: string; workingSetMB: string }): Record<string, string> => ({
+    'peak MB': m.peakMB,
+    'working set MB': m.workingSetMB,
+  });
   return [
-    { suite: 'ganpo-step', name: `DPO step (${shape})`, backend: 'wasm', timing: tDpo },
+    { suite: 'ganpo-step', name: `DPO step (${shape})`, backend: 'wasm', timing: tDpo, extra: mb(mem.dpo) },
     {
       suite: 'ganpo-step',
       name: 'DPO + GANPO step, MLP discriminators',
       backend: 'wasm',
       timing: tMlp,
-      extra: { 'overhead ratio': (tMlp.median / tDpo.median).toFixed(2) },
+      extra: { 'vs DPO step': ratio(1), ...mb(mem.mlp) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: 'DPO + GANPO step, MLP discriminators — before (separate no-grad forward for the D step)',
+      backend: 'wasm',
+      timing: tMlpOld,
+      extra: { 'vs DPO step': ratio(2), 'after / before': ratio(1, 2) },
     },
     {
       suite: 'ganpo-step',
@@ -107,11 +171,31 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       backend: 'wasm',
       timing: tTr,
       extra: {
-        'overhead ratio': (tTr.median / tDpo.median).toFixed(2),
-        'extra policy forward ms': tProbe.median.toFixed(1),
-        'discriminator step ms': tD.median.toFixed(1),
-        'adversarial term in backward ms': rest.toFixed(1),
+        'vs DPO step': ratio(3),
+        'discriminator step share': `${((100 * tD.median) / tTr.median).toFixed(0)}%`,
+        ...mb(mem.transformer),
       },
+    },
+    {
+      suite: 'ganpo-step',
+      name: 'DPO + GANPO step, transformer discriminators — before (separate no-grad forward)',
+      backend: 'wasm',
+      timing: tTrOld,
+      extra: { 'vs DPO step': ratio(4), 'after / before': ratio(3, 4) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: 'transformer discriminators: D step alone (both D, 3 sets each)',
+      backend: 'wasm',
+      timing: tD,
+      extra: { 'vs DPO step': ratio(5) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: "same D step, per-head attention (wasm 'auto' before it looked at head size: T²·d_head = 36 864)",
+      backend: 'wasm',
+      timing: tDph,
+      extra: { 'batched / per-head': ratio(5, 6) },
     },
   ];
 }

@@ -8,9 +8,19 @@ import { dropout as applyDropout, dropoutMask } from './dropout';
  * - `'per-head'`: one 2-D `matMul` per (batch, head) with a hand-written backward pass. On wasm, 2-D
  *   matMuls without transpose flags use XNNPACK while batched or transposed ones take a slow path;
  *   measured ~9× faster for the score and value products at B 8, H 8, T 128, d_head 32.
- * - `'auto'` (default): `'per-head'` on the wasm backend, `'batched'` elsewhere.
+ * - `'auto'` (default): `'per-head'` on the wasm backend when each head's products are large enough
+ *   (T²·d_head ≥ {@link PER_HEAD_MIN_WORK}), `'batched'` otherwise and on other backends.
  */
 export type AttentionImpl = 'auto' | 'batched' | 'per-head';
+
+/**
+ * Smallest T²·d_head for which `'auto'` takes the per-head path on wasm. Per-head issues ~25 kernels
+ * per (sequence, head) and direction; for small heads that dispatch cost outweighs XNNPACK's speed.
+ * Measured (docs/benchmarks.md): at T 128, d_head 32 (524 288) per-head is 1.4× faster than batched for a
+ * whole discriminator step; at T 48, d_head 16 (36 864, the demo's GANPO discriminator) batched is
+ * 1.4–2.1× faster. The threshold sits between the two, a factor ~4 from each.
+ */
+export const PER_HEAD_MIN_WORK = 131_072;
 
 /** Arguments of {@link selfAttentionCore}. */
 export interface SelfAttentionCoreArgs {
@@ -37,7 +47,10 @@ export interface SelfAttentionCoreArgs {
  */
 export function selfAttentionCore(args: SelfAttentionCoreArgs): tf.Tensor2D {
   const impl = args.impl ?? 'auto';
-  const perHead = impl === 'per-head' || (impl === 'auto' && tf.getBackend() === 'wasm');
+  const dh = args.qkv.shape[1] / 3 / args.numHeads;
+  const perHead =
+    impl === 'per-head' ||
+    (impl === 'auto' && tf.getBackend() === 'wasm' && args.seqLen * args.seqLen * dh >= PER_HEAD_MIN_WORK);
   return perHead ? perHeadAttention(args) : batchedAttention(args);
 }
 

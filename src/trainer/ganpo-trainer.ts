@@ -7,6 +7,9 @@ import { type DpoLossArgs, dpoLoss } from '../losses/dpo';
 import { orpoLoss } from '../losses/orpo';
 import { simpoLoss } from '../losses/simpo';
 import type { PreferenceLoss } from '../losses/types';
+import { kernelFlags } from '../ops/kernel-flags';
+import { stopGradient } from '../ops/stop-gradient';
+import { outsideTape } from '../ops/tape';
 import { AdamW, type AdamWState } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
 import { type LearningRateSchedule, warmupCosineSchedule, warmupLinearSchedule } from '../optim/schedules';
@@ -173,10 +176,14 @@ const WHERE = 'GanpoTrainer';
  *
  * One optimizer step (GANPO on), in the official order:
  * 1. collate the batch; reference log-probs and latents (live model, or the precomputed cache);
- * 2. a policy forward without gradient gives the policy latents (and the finiteness check);
- * 3. one discriminator step on the whole batch's latents;
- * 4. per micro-batch, `tf.variableGrads` of (preference + λ·adversarial)/k, summed;
+ * 2. the policy forward (inside `tf.variableGrads`) gives the policy latents and the finiteness
+ *    check, before anything changes;
+ * 3. one discriminator step on the whole batch's detached latents (its own gradient pass, with the
+ *    policy's tape paused), then
+ * 4. the gradient of preference + λ·adversarial with the updated discriminators;
  * 5. clip, schedule, AdamW step.
+ * With gradient accumulation (k > 1 micro-batches) steps 2-3 use a no-grad policy forward of the
+ * whole batch instead, then step 4 runs per micro-batch on (preference + λ·adversarial)/k, summed.
  *
  * @example
  * ```ts
@@ -556,52 +563,79 @@ export class GanpoTrainer {
         ...(ref.hidden ? [ref.hidden.chosen, ref.hidden.rejected] : []),
       );
 
-    // 2-3. With GANPO: policy latents without gradient, the finiteness guard (before anything
-    // changes), and one discriminator step on the whole batch. Without GANPO nothing changes
-    // before the optimizer step, so the gradient-norm check below is guard enough.
+    // 2-3. With GANPO: policy latents, the finiteness guard (before anything changes), and one
+    // discriminator step on the whole batch's detached latents. Without GANPO nothing changes before
+    // the optimizer step, so the gradient-norm check below is guard enough.
+    //
+    // k = 1 (fused, the official order): the latents come from the policy's one forward inside the
+    // gradient pass (forward → detach → D step → generator loss with the updated D → backward), so
+    // GANPO costs no extra policy forward. k > 1: the D step needs the whole batch's latents before
+    // the first micro-batch's generator loss; getting them from the micro-batch forwards would keep
+    // all k tapes alive at once (the memory of the unaccumulated batch, which is what accumulation
+    // avoids), so a no-grad forward of the whole batch ("probe") gives them instead.
+    const k = this.gradientAccumulationSteps;
     let dLoss: { lossChosen: number; lossRejected: number } | null = null;
-    if (this.regularizer && ref?.hidden) {
-      const refHidden = ref.hidden;
-      const refLogps = ref.logps;
-      const probe = tf.tidy(() => {
-        const c = this.forward(this.policy, batch.chosen, true);
-        const r = this.forward(this.policy, batch.rejected, true);
-        const checks: tf.Tensor[] = [
-          c.logps,
-          r.logps,
-          refLogps.chosen,
-          refLogps.rejected,
-          c.hidden,
-          r.hidden,
-          refHidden.chosen,
-          refHidden.rejected,
-        ];
-        return {
-          finite: tf.all(tf.stack(checks.map((x) => tf.all(tf.isFinite(x))))),
-          hc: c.hidden,
-          hr: r.hidden,
-        };
-      });
-      keep.push(probe.hc, probe.hr);
-      const finite = probe.finite.dataSync()[0] === 1;
-      probe.finite.dispose();
-      if (!finite) return this.report(this.skippedMetrics(lr));
-      (this.regularizer.optimizer as AdamW).learningRate = lr * this.discriminatorLrRatio;
-      dLoss = this.regularizer.discriminatorStep({
-        policyChosen: probe.hc,
-        policyRejected: probe.hr,
+    const dStep = (
+      regularizer: GanpoRegularizer,
+      policyChosen: tf.Tensor3D,
+      policyRejected: tf.Tensor3D,
+      refHidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D },
+    ): void => {
+      (regularizer.optimizer as AdamW).learningRate = lr * this.discriminatorLrRatio;
+      dLoss = regularizer.discriminatorStep({
+        policyChosen,
+        policyRejected,
         referenceChosen: refHidden.chosen,
         referenceRejected: refHidden.rejected,
         chosenMask: batch.chosen.attentionMask,
         rejectedMask: batch.rejected.attentionMask,
       });
+    };
+    const finiteness = (
+      pc: { logps: tf.Tensor; hidden: tf.Tensor },
+      pr: { logps: tf.Tensor; hidden: tf.Tensor },
+      refLogps: { chosen: tf.Tensor; rejected: tf.Tensor },
+      refHidden: { chosen: tf.Tensor; rejected: tf.Tensor },
+    ): boolean => {
+      const flag = tf.tidy(() => {
+        const checks = [
+          pc.logps,
+          pr.logps,
+          refLogps.chosen,
+          refLogps.rejected,
+          pc.hidden,
+          pr.hidden,
+          refHidden.chosen,
+          refHidden.rejected,
+        ];
+        return tf.all(tf.stack(checks.map((x) => tf.all(tf.isFinite(x)))));
+      });
+      const ok = flag.dataSync()[0] === 1;
+      flag.dispose();
+      return ok;
+    };
+    const fused =
+      this.regularizer !== null && ref?.hidden != null && k === 1 && kernelFlags.reuseForwardLatents
+        ? this.regularizer
+        : null;
+    if (this.regularizer && ref?.hidden && !fused) {
+      const refHidden = ref.hidden;
+      const refLogps = ref.logps;
+      const probe = tf.tidy(() => {
+        const c = this.forward(this.policy, batch.chosen, true);
+        const r = this.forward(this.policy, batch.rejected, true);
+        return { c: { logps: c.logps, hidden: c.hidden }, r: { logps: r.logps, hidden: r.hidden } };
+      });
+      keep.push(probe.c.logps, probe.r.logps, probe.c.hidden, probe.r.hidden);
+      if (!finiteness(probe.c, probe.r, refLogps, refHidden)) return this.report(this.skippedMetrics(lr));
+      dStep(this.regularizer, probe.c.hidden, probe.r.hidden, refHidden);
     }
 
     // 4. Policy gradient, accumulated over micro-batches.
-    const k = this.gradientAccumulationSteps;
     const micro = this.batchSize / k;
     const variables = this.policy.trainableVariables;
     let sum: tf.Tensor[] | null = null;
+    let skipped = false;
     const stats: number[][] = [];
     for (let j = 0; j < k; j++) {
       const sl = <T extends tf.Tensor>(x: T): T => tf.slice(x, j * micro, micro) as T;
@@ -619,6 +653,26 @@ export class GanpoTrainer {
         const { value, grads } = tf.variableGrads(() => {
           const pc = this.forward(this.policy, c, true);
           const pr = this.forward(this.policy, r, true);
+          if (fused && ref?.hidden) {
+            // Nothing has changed yet when either check fails; a connected zero-weighted scalar ends
+            // the pass cleanly (a throw out of here would strand the tape's saved tensors).
+            const abandon = (): tf.Scalar => {
+              skipped = true;
+              return tf.mul(tf.add(tf.sum(pc.logps), tf.sum(pr.logps)), 0) as tf.Scalar;
+            };
+            if (!finiteness(pc, pr, ref.logps, ref.hidden)) return abandon();
+            // The D step (its own variableGrads) on detached latents, with this tape paused: recorded
+            // here it would only add kernels and memory (its results are constants for this gradient).
+            const refHidden = ref.hidden;
+            const [hc, hr] = [stopGradient(pc.hidden), stopGradient(pr.hidden)];
+            try {
+              outsideTape(() => dStep(fused, hc, hr, refHidden));
+            } catch (e) {
+              // A non-finite discriminator loss: refused before the D optimizer step.
+              if (e instanceof GanpoError && e.code === 'NON_FINITE') return abandon();
+              throw e;
+            }
+          }
           const pref = this.preference(
             { chosen: pc.logps, rejected: pr.logps, chosenMean: pc.mean, rejectedMean: pr.mean },
             refMicro,
@@ -656,11 +710,19 @@ export class GanpoTrainer {
           return tf.div(total, k) as tf.Scalar;
         }, variables);
         value.dispose();
+        if (skipped) {
+          tf.dispose(Object.values(grads));
+          return { grads: [] as tf.Tensor[], monitor: tf.zeros([0]) };
+        }
         return {
           grads: variables.map((v) => grads[v.name] as tf.Tensor),
           monitor: monitor[0] as tf.Tensor,
         };
       });
+      if (skipped) {
+        out.monitor.dispose();
+        return this.report(this.skippedMetrics(lr));
+      }
       stats.push(Array.from(out.monitor.dataSync()));
       out.monitor.dispose();
       if (sum === null) sum = out.grads;

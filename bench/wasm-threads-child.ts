@@ -1,0 +1,37 @@
+// Child process of bench/suites/wasm-threads.ts: the wasm module (threaded or not) is chosen once per
+// process. Usage: node --import tsx bench/wasm-threads-child.ts <single|threads> <runs> <warmup>
+// Prints one JSON line: thread count, discriminator-step samples (ms), matMul GFLOP/s.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-wasm';
+import { setValidationLevel } from '../src/core/config';
+import { initWasmThreads } from '../src/node';
+import { makeStep } from './suites/discriminator';
+import { bestMatMulGflops } from './util';
+
+const [mode = 'single', runsArg = '3', warmupArg = '1'] = process.argv.slice(2);
+setValidationLevel('shapes');
+const threads = mode === 'threads' ? await initWasmThreads({ threads: 2 }) : 1;
+await tf.setBackend('wasm');
+await tf.ready();
+const { step, dispose } = makeStep('per-head');
+for (let i = 0; i < Number(warmupArg); i++) step();
+const samples: number[] = [];
+const cpu0 = process.cpuUsage();
+for (let i = 0; i < Number(runsArg); i++) {
+  const t0 = performance.now();
+  step();
+  samples.push(performance.now() - t0);
+}
+const cpu = process.cpuUsage(cpu0);
+dispose();
+const mm = await bestMatMulGflops([[1024, 256, 1024]], 5);
+const wall = samples.reduce((a, b) => a + b, 0);
+console.log(
+  JSON.stringify({
+    threads,
+    samples,
+    cpuPerWall: (cpu.user + cpu.system) / 1000 / wall,
+    matMulGflops: mm.gflops,
+  }),
+);

@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+interface TapeState {
+  activeTape: unknown;
+  gradientDepth: number;
+}
+
+/**
+ * Runs `fn` with the enclosing gradient tape paused: inside a `tf.variableGrads` function, the ops
+ * of `fn` are not recorded, and a `tf.variableGrads` inside `fn` runs as a top-level one (its tape
+ * is its own, its saved tensors are freed when it returns). Outside any gradient computation it
+ * simply calls `fn`.
+ *
+ * Why: a nested `variableGrads` records its forward AND backward kernels on the outer tape (for
+ * higher-order gradients), each saved tensor costing an Identity kernel and staying alive until the
+ * outer backward ends. For GanpoTrainer's discriminator step inside the policy's gradient pass that
+ * made the step slower than a separate forward. Only use it for work whose results are constants
+ * for the outer gradient (here: detached latents in, variable updates and numbers out).
+ *
+ * Uses `tf.engine().state` (public in tfjs-core 4.x); with any other engine layout it calls `fn`
+ * under the tape (correct, only slower).
+ */
+export function outsideTape<T>(fn: () => T): T {
+  const state = tf.engine().state as unknown as Partial<TapeState> | undefined;
+  if (
+    !state ||
+    typeof state.gradientDepth !== 'number' ||
+    !('activeTape' in state) ||
+    state.gradientDepth === 0
+  ) {
+    return fn();
+  }
+  const tape = state.activeTape;
+  const depth = state.gradientDepth;
+  state.activeTape = null;
+  state.gradientDepth = 0;
+  try {
+    return fn();
+  } finally {
+    state.activeTape = tape;
+    state.gradientDepth = depth;
+  }
+}

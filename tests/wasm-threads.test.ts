@@ -1,0 +1,58 @@
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { initWasmThreads } from '../src/node';
+import { expectClose } from './support/helpers';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const onWasm = process.env.GANPO_BACKEND === 'wasm';
+
+describe('initWasmThreads', () => {
+  it('refuses a bad thread count before touching anything', async () => {
+    for (const threads of [0, 9, 1.5, Number.NaN]) {
+      await expect(initWasmThreads({ threads })).rejects.toMatchObject({ name: 'GanpoError' });
+    }
+    await expect(initWasmThreads({ threads: 0 })).rejects.toThrow(/threads/);
+  });
+
+  it.runIf(onWasm)('refuses once the wasm backend is initialized', async () => {
+    await expect(initWasmThreads({ threads: 2 })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+
+  it.runIf(onWasm)('runs the threaded build in Node with 2 threads, same values as 1 thread', () => {
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(here, 'support', 'wasm-threads-child.ts')],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    const got = JSON.parse(out.trim().split('\n').pop() as string) as {
+      threads: number;
+      backend: string;
+      values: number[];
+    };
+    expect(got.threads).toBe(2);
+    expect(got.backend).toBe('wasm');
+    const n = 96;
+    const expected = tf.tidy(() => {
+      const a = tf.tensor2d(
+        Array.from({ length: n * n }, (_, i) => Math.sin(i)),
+        [n, n],
+      );
+      const b = tf.tensor2d(
+        Array.from({ length: n * n }, (_, i) => Math.cos(0.5 * i)),
+        [n, n],
+      );
+      return Array.from(tf.softmax(tf.matMul(a, b)).dataSync());
+    });
+    expectClose(got.values, expected, {
+      rtol: 1e-4,
+      atol: 1e-6,
+      label: 'softmax(matMul) threaded vs single',
+    });
+  });
+});
