@@ -196,8 +196,10 @@ describe('GanpoTrainer', () => {
     const d = trainer.regularizer?.getState();
     const opt = trainer.optimizer.saveState();
     poison = true;
+    const tensorsBefore = tf.memory().numTensors;
     const m = trainer.trainStep(pairs.slice(4, 8));
     expect(m.skipped).toBe(true);
+    expect(tf.memory().numTensors, 'a skipped step leaves no tensor behind').toBe(tensorsBefore);
     expect(trainer.step).toBe(1);
     expect(weights(policy)).toEqual(w);
     const dAfter = trainer.regularizer?.getState();
@@ -321,6 +323,31 @@ describe('GanpoTrainer', () => {
     const t = new GanpoTrainer(trainerArgs(policy, reference));
     expectGanpoError(() => t.trainStep(pairs.slice(0, 3)), 'SHAPE_MISMATCH', 'pairs');
     t.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+});
+
+describe('GanpoTrainer non-finite discriminator', () => {
+  it('a non-finite discriminator loss skips the step without touching the policy or its optimizer', () => {
+    const { policy, reference } = models(8);
+    const trainer = new GanpoTrainer(trainerArgs(policy, reference));
+    trainer.trainStep(pairs.slice(0, 4));
+    const w = weights(policy);
+    const opt = trainer.optimizer.saveState();
+    // Break one critic weight: its scores, hence the discriminator loss, become NaN.
+    const dv = trainer.regularizer?.discriminators.chosen.trainableVariables[0] as tf.Variable;
+    const nan = tf.fill(dv.shape, Number.NaN);
+    dv.assign(nan);
+    nan.dispose();
+    const before = tf.memory().numTensors;
+    const m = trainer.trainStep(pairs.slice(4, 8));
+    expect(m.skipped).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(trainer.step).toBe(1);
+    expect(weights(policy)).toEqual(w);
+    expect(trainer.optimizer.saveState()).toEqual(opt);
+    trainer.dispose();
     policy.dispose();
     reference.dispose();
   });

@@ -477,7 +477,7 @@ export class GanpoRegularizer {
     };
     const lossParts: tf.Scalar[] = [];
     const variables = this.trainableVariables;
-    const { value, grads } = tf.variableGrads(() => {
+    const computeLoss = (): tf.Scalar => {
       // Three separate training-mode calls per discriminator, in PyTorch's order, so that each
       // advances the spectral-norm power iteration exactly as the official code does.
       const scores = {} as Record<Side, Record<SetName, tf.Tensor1D>>;
@@ -525,7 +525,32 @@ export class GanpoRegularizer {
       });
       for (const p of parts) lossParts.push(tf.keep(p));
       return tf.add(parts[0] as tf.Scalar, parts[1] as tf.Scalar) as tf.Scalar;
+    };
+    // tfjs leaves the tape of a throwing gradient function (and every tensor it saved) behind, so a
+    // failure inside the pass (e.g. NaN scores from diverged weights) ends it with a connected zero
+    // instead and is reported once the tape is released.
+    let failure: unknown;
+    const { value, grads } = tf.variableGrads(() => {
+      try {
+        return computeLoss();
+      } catch (e) {
+        failure = e;
+        return tf.mul(tf.addN(variables.map((v) => tf.sum(v))), 0) as tf.Scalar;
+      }
     }, variables);
+    if (failure !== undefined) {
+      tf.dispose([value, ...lossParts, ...Object.values(grads)]);
+      if (failure instanceof GanpoError && failure.code === 'NON_FINITE') {
+        throw argumentError(
+          'NON_FINITE',
+          where,
+          'loss',
+          'finite discriminator scores and losses',
+          failure.message,
+        );
+      }
+      throw failure;
+    }
 
     const losses = lossParts.map((p) => p.dataSync()[0] as number);
     tf.dispose(lossParts);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { getValidationLevel, withValidationLevel } from '../core/config';
 import { argumentError, GanpoError } from '../core/errors';
 import { assertNumber, assertOneOf } from '../core/validate';
 import { chanceLevel } from '../divergence/divergences';
@@ -650,65 +651,73 @@ export class GanpoTrainer {
         const r = side(batch.rejected);
         const refMicro = ref ? { chosen: sl(ref.logps.chosen), rejected: sl(ref.logps.rejected) } : null;
         const monitor: tf.Tensor1D[] = [];
-        const { value, grads } = tf.variableGrads(() => {
-          const pc = this.forward(this.policy, c, true);
-          const pr = this.forward(this.policy, r, true);
-          if (fused && ref?.hidden) {
-            // Nothing has changed yet when either check fails; a connected zero-weighted scalar ends
-            // the pass cleanly (a throw out of here would strand the tape's saved tensors).
-            const abandon = (): tf.Scalar => {
-              skipped = true;
-              return tf.mul(tf.add(tf.sum(pc.logps), tf.sum(pr.logps)), 0) as tf.Scalar;
-            };
-            if (!finiteness(pc, pr, ref.logps, ref.hidden)) return abandon();
-            // The D step (its own variableGrads) on detached latents, with this tape paused: recorded
-            // here it would only add kernels and memory (its results are constants for this gradient).
-            const refHidden = ref.hidden;
-            const [hc, hr] = [stopGradient(pc.hidden), stopGradient(pr.hidden)];
-            try {
-              outsideTape(() => dStep(fused, hc, hr, refHidden));
-            } catch (e) {
-              // A non-finite discriminator loss: refused before the D optimizer step.
-              if (e instanceof GanpoError && e.code === 'NON_FINITE') return abandon();
-              throw e;
-            }
-          }
-          const pref = this.preference(
-            { chosen: pc.logps, rejected: pr.logps, chosenMean: pc.mean, rejectedMean: pr.mean },
-            refMicro,
-            { chosen: c.completionLengths, rejected: r.completionLengths },
-          );
-          let total: tf.Scalar = pref.loss;
-          let adv: tf.Scalar = tf.scalar(Number.NaN);
-          if (this.regularizer) {
-            const g = ganpoLoss({
-              regularizer: this.regularizer,
-              preference: pref,
-              policyChosenLatents: pc.hidden,
-              policyRejectedLatents: pr.hidden,
-              chosenMask: c.attentionMask,
-              rejectedMask: r.attentionMask,
-            });
-            total = g.loss;
-            adv = g.adversarialLoss;
-          }
-          monitor.push(
-            tf.keep(
-              tf.stack([
-                pref.loss,
-                tf.mean(pref.chosenRewards),
-                tf.mean(pref.rejectedRewards),
-                tf.mean(tf.cast(tf.greater(pref.chosenRewards, pref.rejectedRewards), 'float32')),
-                tf.mean(pc.logps),
-                tf.mean(pr.logps),
-                pc.logitsMean,
-                pr.logitsMean,
-                adv,
-              ]) as tf.Tensor1D,
-            ),
-          );
-          return tf.div(total, k) as tf.Scalar;
-        }, variables);
+        // Inside the tape, value checks would throw on a NaN batch and strand the tape's tensors (tfjs
+        // does not clean up after a throwing gradient function); the trainer checks finiteness itself
+        // (the probe / fused check before the D step, the gradient norm before the update).
+        const level = getValidationLevel() === 'full' ? 'shapes' : getValidationLevel();
+        const { value, grads } = tf.variableGrads(
+          () =>
+            withValidationLevel(level, () => {
+              const pc = this.forward(this.policy, c, true);
+              const pr = this.forward(this.policy, r, true);
+              if (fused && ref?.hidden) {
+                // Nothing has changed yet when either check fails; a connected zero-weighted scalar ends
+                // the pass cleanly (a throw out of here would strand the tape's saved tensors).
+                const abandon = (): tf.Scalar => {
+                  skipped = true;
+                  return tf.mul(tf.add(tf.sum(pc.logps), tf.sum(pr.logps)), 0) as tf.Scalar;
+                };
+                if (!finiteness(pc, pr, ref.logps, ref.hidden)) return abandon();
+                // The D step (its own variableGrads) on detached latents, with this tape paused: recorded
+                // here it would only add kernels and memory (its results are constants for this gradient).
+                const refHidden = ref.hidden;
+                const [hc, hr] = [stopGradient(pc.hidden), stopGradient(pr.hidden)];
+                try {
+                  outsideTape(() => dStep(fused, hc, hr, refHidden));
+                } catch (e) {
+                  // A non-finite discriminator loss: refused before the D optimizer step.
+                  if (e instanceof GanpoError && e.code === 'NON_FINITE') return abandon();
+                  throw e;
+                }
+              }
+              const pref = this.preference(
+                { chosen: pc.logps, rejected: pr.logps, chosenMean: pc.mean, rejectedMean: pr.mean },
+                refMicro,
+                { chosen: c.completionLengths, rejected: r.completionLengths },
+              );
+              let total: tf.Scalar = pref.loss;
+              let adv: tf.Scalar = tf.scalar(Number.NaN);
+              if (this.regularizer) {
+                const g = ganpoLoss({
+                  regularizer: this.regularizer,
+                  preference: pref,
+                  policyChosenLatents: pc.hidden,
+                  policyRejectedLatents: pr.hidden,
+                  chosenMask: c.attentionMask,
+                  rejectedMask: r.attentionMask,
+                });
+                total = g.loss;
+                adv = g.adversarialLoss;
+              }
+              monitor.push(
+                tf.keep(
+                  tf.stack([
+                    pref.loss,
+                    tf.mean(pref.chosenRewards),
+                    tf.mean(pref.rejectedRewards),
+                    tf.mean(tf.cast(tf.greater(pref.chosenRewards, pref.rejectedRewards), 'float32')),
+                    tf.mean(pc.logps),
+                    tf.mean(pr.logps),
+                    pc.logitsMean,
+                    pr.logitsMean,
+                    adv,
+                  ]) as tf.Tensor1D,
+                ),
+              );
+              return tf.div(total, k) as tf.Scalar;
+            }),
+          variables,
+        );
         value.dispose();
         if (skipped) {
           tf.dispose(Object.values(grads));
