@@ -37,8 +37,8 @@ const SUITES: Record<string, SuiteDoc> = {
     intro:
       'Time and peak tensor memory of `causalLogProbs` against log-softmax · one-hot over the vocabulary.',
     missing:
-      '_Pending: `bench/suites/logprobs.ts` comes with the losses branch; once merged, `npm run bench` fills this ' +
-      'table (target: no slower and no larger than the naive form)._',
+      '_Not run in this report (`npm run bench -- --only logprobs` fills it; target: no slower and no larger ' +
+      'than the naive form)._',
   },
   'wasm-threads': {
     title: 'Threaded wasm in Node (`initWasmThreads`, opt-in)',
