@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { argumentError } from '../core/errors';
+import { assertBinary, assertDtype, assertFinite, assertShape } from '../core/validate';
 import { fastLinear } from '../ops/fast-linear';
 
 /** Spectral-norm power-iteration epsilon, `torch.nn.utils.spectral_norm`'s default. */
@@ -178,4 +180,34 @@ export function maskedMeanPool(h: tf.Tensor3D, mask?: tf.Tensor2D): tf.Tensor2D 
   if (!mask) return tf.mean(h, 1);
   const m = tf.expandDims(mask, -1);
   return tf.div(tf.sum(tf.mul(h, m), 1), tf.maximum(tf.sum(m, 1), 1)) as tf.Tensor2D;
+}
+
+/**
+ * The input contract of every discriminator's `apply`: `hidden` float32 [B,T,inputDim] with B, T > 0
+ * and finite values; `mask`, when given, [B,T] of 0/1.
+ */
+export function validateApplyInputs(
+  where: string,
+  hidden: tf.Tensor3D,
+  inputDim: number,
+  mask?: tf.Tensor2D,
+): void {
+  assertShape(where, 'hidden', hidden, [null, null, inputDim], '[B,T,inputDim]');
+  assertDtype(where, 'hidden', hidden, ['float32']);
+  const [B, T] = hidden.shape;
+  if (mask !== undefined) {
+    assertShape(where, 'mask', mask, [B, T], '[B,T]');
+    assertDtype(where, 'mask', mask, ['float32', 'int32', 'bool']);
+    assertBinary(where, 'mask', mask);
+  }
+  assertFinite(where, 'hidden', hidden);
+  if (B === 0 || T === 0) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'hidden',
+      'B > 0 and T > 0',
+      `shape [${hidden.shape.join(',')}]`,
+    );
+  }
 }

@@ -1,8 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
-import { assertBinary, assertDtype, assertFinite, assertNumber, assertShape } from '../core/validate';
+import { assertNumber } from '../core/validate';
 import { geluErf } from '../ops/gelu';
-import { LinearParams, maskedMeanPool, type StateSpec, seedStream, uniquePrefix } from './layers';
+import {
+  LinearParams,
+  maskedMeanPool,
+  type StateSpec,
+  seedStream,
+  uniquePrefix,
+  validateApplyInputs,
+} from './layers';
 import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
 import { loadStateInto } from './state-dict';
 import type { Discriminator, DiscriminatorApplyOptions } from './types';
@@ -101,25 +108,9 @@ export class MLPDiscriminator implements Discriminator {
   apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
     const where = `${WHERE}.apply`;
     this.assertLive(where);
-    assertShape(where, 'hidden', hidden, [null, null, this.inputDim], '[B,T,inputDim]');
-    assertDtype(where, 'hidden', hidden, ['float32']);
-    const [B, T] = hidden.shape;
+    validateApplyInputs(where, hidden, this.inputDim, options.mask);
+    const [B, _T] = hidden.shape;
     const { mask } = options;
-    if (mask !== undefined) {
-      assertShape(where, 'mask', mask, [B, T], '[B,T]');
-      assertDtype(where, 'mask', mask, ['float32', 'int32', 'bool']);
-      assertBinary(where, 'mask', mask);
-    }
-    assertFinite(where, 'hidden', hidden);
-    if (B === 0 || T === 0) {
-      throw argumentError(
-        'SHAPE_MISMATCH',
-        where,
-        'hidden',
-        'B > 0 and T > 0',
-        `shape [${hidden.shape.join(',')}]`,
-      );
-    }
     const training = options.training === true;
     return tf.tidy(() => {
       const m = mask === undefined ? undefined : (tf.cast(mask, 'float32') as tf.Tensor2D);

@@ -1,13 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
-import {
-  assertBinary,
-  assertDtype,
-  assertFinite,
-  assertNumber,
-  assertOneOf,
-  assertShape,
-} from '../core/validate';
+import { assertNumber, assertOneOf } from '../core/validate';
 import { type AttentionImpl, selfAttentionCore } from '../ops/attention';
 import { dropout as applyDropout } from '../ops/dropout';
 import { fastLinear } from '../ops/fast-linear';
@@ -20,6 +13,7 @@ import {
   type StateSpec,
   seedStream,
   uniquePrefix,
+  validateApplyInputs,
   xavierUniform,
 } from './layers';
 import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
@@ -210,25 +204,9 @@ export class TransformerDiscriminator implements Discriminator {
   apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
     const where = `${WHERE}.apply`;
     this.assertLive(where);
-    assertShape(where, 'hidden', hidden, [null, null, this.inputDim], '[B,T,inputDim]');
-    assertDtype(where, 'hidden', hidden, ['float32']);
+    validateApplyInputs(where, hidden, this.inputDim, options.mask);
     const [B, T] = hidden.shape;
     const { mask } = options;
-    if (mask !== undefined) {
-      assertShape(where, 'mask', mask, [B, T], '[B,T]');
-      assertDtype(where, 'mask', mask, ['float32', 'int32', 'bool']);
-      assertBinary(where, 'mask', mask);
-    }
-    assertFinite(where, 'hidden', hidden);
-    if (B === 0 || T === 0) {
-      throw argumentError(
-        'SHAPE_MISMATCH',
-        where,
-        'hidden',
-        'B > 0 and T > 0',
-        `shape [${hidden.shape.join(',')}]`,
-      );
-    }
     const training = options.training === true;
     const { hiddenDim: h, maxSeqLen, numHeads, layerNormEpsilon: eps } = this.config;
     const rate = training ? this.config.dropout : 0;
