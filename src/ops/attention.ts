@@ -9,7 +9,7 @@ import { dropout as applyDropout, dropoutMask } from './dropout';
  *   matMuls without transpose flags use XNNPACK while batched or transposed ones take a slow path;
  *   measured ~9× faster for the score and value products at B 8, H 8, T 128, d_head 32.
  * - `'auto'` (default): `'per-head'` on the wasm backend when each head's products are large enough
- *   (T²·d_head ≥ {@link PER_HEAD_MIN_WORK}), `'batched'` otherwise and on other backends.
+ *   (T²·d_head ≥ `PER_HEAD_MIN_WORK` = 131 072), `'batched'` otherwise and on other backends.
  */
 export type AttentionImpl = 'auto' | 'batched' | 'per-head';
 
