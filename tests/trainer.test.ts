@@ -33,7 +33,7 @@ function models(seed = 1): { policy: TinyLM; reference: TinyLM } {
 
 function trainerArgs(
   policy: CausalLM,
-  reference: CausalLM | undefined,
+  reference: CausalLM | 'copy' | undefined,
   extra: Partial<GanpoTrainerArgs> = {},
 ): GanpoTrainerArgs {
   return {
@@ -350,5 +350,31 @@ describe('GanpoTrainer non-finite discriminator', () => {
     trainer.dispose();
     policy.dispose();
     reference.dispose();
+  });
+});
+
+describe("GanpoTrainer reference: 'copy'", () => {
+  it('copies the policy like an explicit clone, and frees only its own copy', () => {
+    const a = models(9);
+    const b = models(9);
+    const before = tf.memory().numTensors;
+    const explicit = new GanpoTrainer(trainerArgs(a.policy, a.reference));
+    const copied = new GanpoTrainer(trainerArgs(b.policy, 'copy'));
+    expect(copied.reference).not.toBe(b.policy);
+    const mA = explicit.trainStep(pairs.slice(0, 4));
+    const mB = copied.trainStep(pairs.slice(0, 4));
+    expect(mB.loss).toBe(mA.loss);
+    expect(weights(b.policy)).toEqual(weights(a.policy));
+    explicit.dispose();
+    copied.dispose();
+    expect(b.policy.trainableVariables.every((v) => !v.isDisposed)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    const noClone: CausalLM = {
+      forward: (ids, o) => b.policy.forward(ids, o),
+      trainableVariables: b.policy.trainableVariables,
+    };
+    expectGanpoError(() => new GanpoTrainer(trainerArgs(noClone, 'copy')), 'INVALID_OPTION', 'reference');
+    expect(tf.memory().numTensors).toBe(before);
+    for (const m of [a.policy, a.reference, b.policy, b.reference]) m.dispose();
   });
 });

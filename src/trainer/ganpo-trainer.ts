@@ -43,6 +43,10 @@ export interface CausalLM {
     options: { training: boolean },
   ): { logits: tf.Tensor3D; hidden: tf.Tensor3D };
   readonly trainableVariables: tf.Variable[];
+  /** A deep copy with its own weights; needed only for `reference: 'copy'`. */
+  clone?(): CausalLM;
+  /** Frees the model's weights; called on a copy the trainer made, never on the user's models. */
+  dispose?(): void;
 }
 
 /** The preference objective: any loss of this package with its options. */
@@ -82,11 +86,12 @@ export interface GanpoTrainerArgs {
   /** The model to train. */
   policy: CausalLM;
   /**
-   * The frozen reference model (e.g. a copy of the policy made before training). Omit it after
-   * {@link GanpoTrainer.precomputeReference} to train without a reference model in memory (not
-   * possible for DPO losses that need one on unseen data: `evaluate` then needs cached pairs too).
+   * The frozen reference model: `'copy'` (the trainer copies the policy with its `clone()` at
+   * construction, as TRL does when no `ref_model` is given, and disposes the copy with the trainer),
+   * or your own frozen model. Omit it after {@link GanpoTrainer.precomputeReference} to train without
+   * a reference model in memory (`evaluate` of DPO losses then has no reference).
    */
-  reference?: CausalLM;
+  reference?: CausalLM | 'copy';
   /** Hidden size H of `forward(...).hidden` (the discriminators' input). */
   hiddenSize: number;
   /** The preference loss. Default `{ type: 'dpo', beta: 0.1 }` (TRL, official GANPO runs). */
@@ -196,6 +201,7 @@ const WHERE = 'GanpoTrainer';
 export class GanpoTrainer {
   readonly policy: CausalLM;
   readonly reference?: CausalLM;
+  private readonly ownsReference: boolean;
   readonly regularizer: GanpoRegularizer | null;
   readonly objective: PreferenceObjective;
   readonly optimizer: AdamW;
@@ -237,7 +243,16 @@ export class GanpoTrainer {
         typeof args.policy,
       );
     }
-    if (args.reference !== undefined && typeof args.reference?.forward !== 'function') {
+    if (args.reference === 'copy' && typeof args.policy.clone !== 'function') {
+      throw argumentError(
+        'INVALID_OPTION',
+        WHERE,
+        'reference',
+        "'copy' only for a policy with clone(), or a CausalLM",
+        "'copy' with a policy that has no clone()",
+      );
+    }
+    if (args.reference !== undefined && args.reference !== 'copy' && typeof args.reference?.forward !== 'function') {
       throw argumentError(
         'INVALID_ARGUMENT',
         WHERE,
@@ -256,7 +271,6 @@ export class GanpoTrainer {
       );
     }
     this.policy = args.policy;
-    this.reference = args.reference;
     this.hiddenSize = assertNumber(WHERE, 'hiddenSize', args.hiddenSize, { min: 1, integer: true });
     this.objective = args.objective ?? { type: 'dpo', beta: 0.1 };
     assertOneOf(WHERE, 'objective.type', this.objective.type, ['dpo', 'simpo', 'orpo'] as const);
@@ -332,6 +346,9 @@ export class GanpoTrainer {
         }),
       });
     }
+    // Last, so that a refused constructor leaves no copy behind.
+    this.ownsReference = args.reference === 'copy';
+    this.reference = args.reference === 'copy' ? (args.policy.clone as () => CausalLM)() : args.reference;
   }
 
   /** Optimizer steps taken so far. */
@@ -993,9 +1010,10 @@ export class GanpoTrainer {
     this.steps = ckpt.step;
   }
 
-  /** Frees the regularizer and the optimizers (not the user's models). */
+  /** Frees the regularizer, the optimizers and a reference copy the trainer made (never the user's models). */
   dispose(): void {
     this.optimizer.dispose();
     this.regularizer?.dispose();
+    if (this.ownsReference) this.reference?.dispose?.();
   }
 }
