@@ -252,7 +252,11 @@ export class GanpoTrainer {
         "'copy' with a policy that has no clone()",
       );
     }
-    if (args.reference !== undefined && args.reference !== 'copy' && typeof args.reference?.forward !== 'function') {
+    if (
+      args.reference !== undefined &&
+      args.reference !== 'copy' &&
+      typeof args.reference?.forward !== 'function'
+    ) {
       throw argumentError(
         'INVALID_ARGUMENT',
         WHERE,
