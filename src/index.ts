@@ -132,3 +132,4 @@ export {
   type TrainerGanpoOptions,
   type TrainerMetrics,
 } from './trainer/ganpo-trainer';
+export { referenceCacheFromBytes, referenceCacheToBytes } from './trainer/reference-cache';

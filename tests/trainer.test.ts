@@ -378,3 +378,26 @@ describe("GanpoTrainer reference: 'copy'", () => {
     for (const m of [a.policy, a.reference, b.policy, b.reference]) m.dispose();
   });
 });
+
+describe('reference cache on disk', () => {
+  it('round-trips exactly through safetensors bytes and trains the same step', async () => {
+    const { referenceCacheFromBytes, referenceCacheToBytes } = await import('../src/trainer/reference-cache');
+    const a = models(10);
+    const b = models(10);
+    const tA = new GanpoTrainer(trainerArgs(a.policy, a.reference));
+    const cache = tA.precomputeReference(pairs);
+    const bytes = referenceCacheToBytes(cache);
+    const restored = referenceCacheFromBytes(bytes);
+    expect(restored).toEqual(cache);
+    tA.setReferenceCache(cache);
+    const tB = new GanpoTrainer(trainerArgs(b.policy, undefined));
+    tB.setReferenceCache(restored);
+    const idx = [0, 5, 9, 2];
+    const batch = idx.map((i) => pairs[i] as PreferencePair);
+    expect(tB.trainStep(batch, idx).loss).toBe(tA.trainStep(batch, idx).loss);
+    expect(weights(b.policy)).toEqual(weights(a.policy));
+    expectGanpoError(() => referenceCacheToBytes([]), 'INVALID_ARGUMENT', 'entries');
+    for (const t of [tA, tB]) t.dispose();
+    for (const m of [a.policy, a.reference, b.policy, b.reference]) m.dispose();
+  });
+});
