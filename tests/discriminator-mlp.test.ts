@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { MLPDiscriminator } from '../src/discriminators/mlp';
-import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
+import { expectClose, expectGanpoError, expectNoLeak, loadFixture, saveToMemory } from './support/helpers';
 
 type Nested = number | Nested[];
 interface Grads {
@@ -106,14 +106,8 @@ describe('MLPDiscriminator', () => {
       );
       tf.dispose([value, ...Object.values(grads)]);
     });
-    let saved: tf.io.ModelArtifacts | undefined;
-    await d.save(
-      tf.io.withSaveHandler(async (a) => {
-        saved = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const loaded = await MLPDiscriminator.load(tf.io.fromMemory(saved as tf.io.ModelArtifacts));
+    const saved = await saveToMemory(d);
+    const loaded = await MLPDiscriminator.load(tf.io.fromMemory(saved));
     const [a, b] = [d.apply(x), loaded.apply(x)];
     expectClose(b, Array.from(a.dataSync()), { rtol: 0, atol: 0 });
     tf.dispose([x, wrong, badMask, a, b, ...Object.values(st)]);

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { withValidationLevel } from '../src/core/config';
 import { TransformerDiscriminator } from '../src/discriminators/transformer';
 import type { AttentionImpl } from '../src/ops/attention';
-import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
+import {
+  type DiscriminatorFixtureConfig,
+  expectClose,
+  expectGanpoError,
+  expectNoLeak,
+  loadFixture,
+  saveToMemory,
+} from './support/helpers';
 
 type Nested = number | Nested[];
 interface Grads {
@@ -12,14 +19,7 @@ interface Grads {
   paramGrads?: Record<string, Nested>;
 }
 interface Fixture {
-  config: {
-    inputDim: number;
-    hiddenDim: number;
-    numLayers: number;
-    numHeads: number;
-    ffnDim: number;
-    maxSeqLen: number;
-  };
+  config: DiscriminatorFixtureConfig;
   state: Record<string, Nested>;
   x: Nested;
   mask: Nested;
@@ -336,14 +336,8 @@ describe('TransformerDiscriminator behaviour', () => {
 
   it('saves and loads through a tf.io handler', async () => {
     const d = fromFixture('auto');
-    let saved: tf.io.ModelArtifacts | undefined;
-    await d.save(
-      tf.io.withSaveHandler(async (a) => {
-        saved = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const loaded = await TransformerDiscriminator.load(tf.io.fromMemory(saved as tf.io.ModelArtifacts));
+    const saved = await saveToMemory(d);
+    const loaded = await TransformerDiscriminator.load(tf.io.fromMemory(saved));
     expect(loaded.config.hiddenDim).toBe(fx.config.hiddenDim);
     const x = tf.tensor3d(fx.x as number[][][]);
     const mask = tf.tensor2d(fx.mask as number[][]);

@@ -12,17 +12,16 @@ import {
   writeSafetensorsFile,
 } from '../src/io/fs-handler';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
-import { expectClose, expectGanpoError, loadFixture, loadFixtureBytes } from './support/helpers';
+import {
+  type DiscriminatorFixtureConfig,
+  expectClose,
+  expectGanpoError,
+  loadFixture,
+  loadFixtureBytes,
+} from './support/helpers';
 
 interface Case {
-  config: {
-    inputDim: number;
-    hiddenDim: number;
-    numLayers: number;
-    numHeads: number;
-    ffnDim: number;
-    maxSeqLen: number;
-  };
+  config: DiscriminatorFixtureConfig;
   x: number[][][];
   mask: number[][];
   scores: number[];

@@ -50,6 +50,30 @@ function trainerArgs(
   };
 }
 
+/** Wraps a policy so that, once poisoned, one of its outputs is all NaN (a non-finite batch). */
+function poisonable(
+  policy: CausalLM,
+  field: 'logits' | 'hidden',
+): { model: CausalLM; setPoison: (on: boolean) => void } {
+  let poison = false;
+  const model: CausalLM = {
+    trainableVariables: policy.trainableVariables,
+    forward: (ids, o) => {
+      const out = policy.forward(ids, o);
+      if (!poison) return out;
+      const bad = tf.mul(out[field], Number.NaN) as tf.Tensor3D;
+      out[field].dispose();
+      return { ...out, [field]: bad };
+    },
+  };
+  return {
+    model,
+    setPoison: (on) => {
+      poison = on;
+    },
+  };
+}
+
 const weights = (m: CausalLM): number[][] => m.trainableVariables.map((v) => Array.from(v.dataSync()));
 
 const METRIC_KEYS = [
@@ -179,23 +203,13 @@ describe('GanpoTrainer', () => {
 
   it('skips a batch with non-finite values without changing anything', () => {
     const { policy, reference } = models(4);
-    let poison = false;
-    const poisoned: CausalLM = {
-      trainableVariables: policy.trainableVariables,
-      forward: (ids, o) => {
-        const out = policy.forward(ids, o);
-        if (!poison) return out;
-        const logits = tf.mul(out.logits, Number.NaN) as tf.Tensor3D;
-        out.logits.dispose();
-        return { logits, hidden: out.hidden };
-      },
-    };
+    const { model: poisoned, setPoison } = poisonable(policy, 'logits');
     const trainer = new GanpoTrainer(trainerArgs(poisoned, reference));
     trainer.trainStep(pairs.slice(0, 4));
     const w = weights(policy);
     const d = trainer.regularizer?.getState();
     const opt = trainer.optimizer.saveState();
-    poison = true;
+    setPoison(true);
     const tensorsBefore = tf.memory().numTensors;
     const m = trainer.trainStep(pairs.slice(4, 8));
     expect(m.skipped).toBe(true);
@@ -208,7 +222,7 @@ describe('GanpoTrainer', () => {
     expect(dAfter?.optimizer).toEqual(d?.optimizer);
     expect(dAfter?.discriminators).toEqual(d?.discriminators);
     expect(trainer.optimizer.saveState()).toEqual(opt);
-    poison = false;
+    setPoison(false);
     expect(trainer.trainStep(pairs.slice(4, 8)).skipped).toBe(false);
     trainer.dispose();
     policy.dispose();
@@ -239,24 +253,14 @@ describe('GanpoTrainer', () => {
 
   it('skips a non-finite batch under gradient accumulation too, leaking nothing', () => {
     const { policy, reference } = models(4);
-    let poison = false;
-    const poisoned: CausalLM = {
-      trainableVariables: policy.trainableVariables,
-      forward: (ids, o) => {
-        const out = policy.forward(ids, o);
-        if (!poison) return out;
-        const hidden = tf.mul(out.hidden, Number.NaN) as tf.Tensor3D;
-        out.hidden.dispose();
-        return { logits: out.logits, hidden };
-      },
-    };
+    const { model: poisoned, setPoison } = poisonable(policy, 'hidden');
     for (const k of [1, 2]) {
       const trainer = new GanpoTrainer(trainerArgs(poisoned, reference, { gradientAccumulationSteps: k }));
-      poison = false;
+      setPoison(false);
       trainer.trainStep(pairs.slice(0, 4));
       const w = weights(policy);
       const d = trainer.regularizer?.getState();
-      poison = true;
+      setPoison(true);
       const before = tf.memory().numTensors;
       const m = trainer.trainStep(pairs.slice(4, 8));
       expect(tf.memory().numTensors).toBe(before);

@@ -92,3 +92,27 @@ export function expectGanpoError(fn: () => unknown, code: GanpoErrorCode, argume
   }
   return err;
 }
+
+/** Saves anything with a tfjs-style `save(handler)` into memory and returns its artifacts. */
+export async function saveToMemory(model: {
+  save(handler: tf.io.IOHandler): Promise<unknown>;
+}): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return saved as tf.io.ModelArtifacts;
+}
+
+/** The transformer-discriminator config as the PyTorch fixture scripts write it. */
+export interface DiscriminatorFixtureConfig {
+  inputDim: number;
+  hiddenDim: number;
+  numLayers: number;
+  numHeads: number;
+  ffnDim: number;
+  maxSeqLen: number;
+}
