@@ -125,6 +125,17 @@ function makePolicy(kind: 'sequential' | 'functional' | 'nested' | 'custom'): Po
 
 const vars = (m: tfl.LayersModel): tf.Variable[] => m.trainableWeights.map((w) => w.read() as tf.Variable);
 
+/** Asserts two gradient maps agree on every variable (same forward, different latent extraction). */
+function expectSameGrads(a: tf.NamedTensorMap, b: tf.NamedTensorMap, variables: tf.Variable[]): void {
+  for (const v of variables) {
+    expectClose(a[v.name] as tf.Tensor, Array.from((b[v.name] as tf.Tensor).dataSync()), {
+      rtol: 1e-5,
+      atol: 1e-7,
+      label: v.name,
+    });
+  }
+}
+
 /** A tiny fixed critic over latents: c(h) = mean_t (h_t · w), scores [B]. */
 function critic(h: tf.Tensor, w: tf.Tensor1D): tf.Tensor1D {
   return tf.mean(tf.sum(tf.mul(h, w), -1), -1) as tf.Tensor1D;
@@ -219,17 +230,7 @@ describe('LayerOutputHook (call interception)', () => {
         return totalLoss(logits, h, d.labels, d.ref, d.w);
       }, vars(p.model));
       expectClose(hooked.value, direct.value.dataSync()[0] as number, { rtol: 1e-6, atol: 1e-7 });
-      for (const v of vars(p.model)) {
-        expectClose(
-          hooked.grads[v.name] as tf.Tensor,
-          Array.from((direct.grads[v.name] as tf.Tensor).dataSync()),
-          {
-            rtol: 1e-5,
-            atol: 1e-7,
-            label: v.name,
-          },
-        );
-      }
+      expectSameGrads(hooked.grads, direct.grads, vars(p.model));
       for (const r of [hooked, latentOnly, direct]) tf.dispose([r.value, ...Object.values(r.grads)]);
     },
   );
@@ -307,16 +308,8 @@ describe('LatentView (functional multi-output view)', () => {
       }, vars(p.model));
       hook.remove();
       expectClose(viaView.value, viaHook.value.dataSync()[0] as number, { rtol: 1e-6, atol: 1e-7 });
+      expectSameGrads(viaView.grads, viaHook.grads, vars(p.model));
       for (const v of vars(p.model)) {
-        expectClose(
-          viaView.grads[v.name] as tf.Tensor,
-          Array.from((viaHook.grads[v.name] as tf.Tensor).dataSync()),
-          {
-            rtol: 1e-5,
-            atol: 1e-7,
-            label: v.name,
-          },
-        );
         if (p.upstream.includes(v.name)) {
           expect(
             tf.tidy(() => tf.max(tf.abs(viaView.grads[v.name] as tf.Tensor)).dataSync()[0]),
@@ -467,17 +460,7 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
         }).loss;
       }, vars(p.model));
       hook.remove();
-      for (const v of vars(p.model)) {
-        expectClose(
-          viaView.grads[v.name] as tf.Tensor,
-          Array.from((viaHook.grads[v.name] as tf.Tensor).dataSync()),
-          {
-            rtol: 1e-5,
-            atol: 1e-7,
-            label: v.name,
-          },
-        );
-      }
+      expectSameGrads(viaView.grads, viaHook.grads, vars(p.model));
       for (const r of [viaView, viaHook]) tf.dispose([r.value, ...Object.values(r.grads)]);
       view.dispose();
     },
