@@ -1,8 +1,8 @@
 // Shared benchmark utilities: timing with warm-up, median and spread, backend switching, and
 // running a PyTorch baseline through Debian's python3 when it has torch.
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { DEBIAN_PYTHON, hasTorch } from '../tools/python';
 
 /** Summary of repeated timings, in milliseconds. */
 export interface Timing {
@@ -74,19 +74,7 @@ export async function useBackend(name: string): Promise<void> {
   await tf.ready();
 }
 
-const DEBIAN_PYTHON = '/usr/bin/python3';
-
-/** Whether Debian's python3 with torch is present (the PyTorch baseline). */
-export function hasTorch(): boolean {
-  if (!existsSync(DEBIAN_PYTHON)) return false;
-  try {
-    execFileSync(DEBIAN_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
+export { hasTorch };
 /** Runs a python benchmark script that prints one JSON object on its last stdout line. */
 export function runPython(script: string, args: string[] = []): unknown {
   const out = execFileSync(DEBIAN_PYTHON, [script, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,6 +12,7 @@ import {
   writeSafetensorsFile,
 } from '../src/io/fs-handler';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
+import { DEBIAN_PYTHON, hasTorch as hasTorchInstalled } from '../tools/python';
 import {
   type DiscriminatorFixtureConfig,
   expectClose,
@@ -37,16 +38,7 @@ function craft(header: unknown, data = new Uint8Array(0), declaredLength?: bigin
   return out;
 }
 
-const DEBIAN_PYTHON = '/usr/bin/python3';
-const hasTorch = (() => {
-  if (!existsSync(DEBIAN_PYTHON)) return false;
-  try {
-    execFileSync(DEBIAN_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasTorch = hasTorchInstalled();
 
 describe('readSafetensors', () => {
   it('reads F32, F16, BF16, I32 and I64 written by the Python reference', () => {
