@@ -59,7 +59,7 @@ export { type Divergence, fakeLoss, realLoss } from './divergence/divergences';
 export {
   type GanpoDiscriminatorLossArgs,
   type GanpoGeneratorLossArgs,
-  type GanpoMeans,
+  type SetMeans,
   ganpoDiscriminatorLoss,
   ganpoGeneratorLoss,
 } from './divergence/ganpo-losses';
@@ -114,11 +114,13 @@ export {
   type GanpoRegularizerCreateArgs,
   type GanpoRegularizerOptions,
   type GanpoRegularizerState,
-  type GanpoMeansSnapshot,
+  type RegularizerStateOptions,
+  type SixMeansJSON,
+  type GanpoSixMeans,
   MEAN_ESTIMATORS,
   type MeanEstimator,
   type SerializedTensor,
-  type SideMeans,
+  type PerSide,
 } from './regularizer/ganpo-regularizer';
 
 // Trainer: the whole loop for tfjs causal LMs
