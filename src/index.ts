@@ -62,7 +62,7 @@ export {
   type SetMeans,
   ganpoDiscriminatorLoss,
   ganpoGeneratorLoss,
-} from './divergence/ganpo-losses';
+} from './divergence/ganpo-relativistic';
 export type { MeanLike } from './divergence/inputs';
 export {
   type RelativisticLossArgs,
@@ -104,7 +104,7 @@ export type { PreferenceLoss } from './losses/types';
 export { sortAscending } from './ops/sort';
 
 // GANPO: the regularizer (two discriminators, six means, their optimizer) and the objective
-export { type GanpoLossArgs, type GanpoLossOutput, ganpoLoss } from './regularizer/ganpo-loss';
+export { type GanpoLossArgs, type GanpoLossOutput, ganpoLoss } from './regularizer/ganpo-objective';
 export {
   type AdversarialLossArgs,
   type DiscriminatorStepArgs,

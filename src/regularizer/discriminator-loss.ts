@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Discriminator } from '../discriminators/types';
 import type { Divergence } from '../divergence/divergences';
-import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-losses';
+import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
 import { SETS, SIDES, type SixValues } from './means';
 import type { DiscriminatorStepArgs, PerSide } from './types';

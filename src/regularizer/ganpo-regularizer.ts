@@ -5,7 +5,7 @@ import { MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators
 import { TransformerDiscriminator, type TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
 import { DIVERGENCES, type Divergence } from '../divergence/divergences';
-import { ganpoGeneratorLoss } from '../divergence/ganpo-losses';
+import { ganpoGeneratorLoss } from '../divergence/ganpo-relativistic';
 import { stopGradient } from '../ops/stop-gradient';
 import { connectedZero } from '../ops/tape';
 import { AdamW } from '../optim/adamw';

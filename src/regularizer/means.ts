@@ -1,5 +1,5 @@
 import { argumentError } from '../core/errors';
-import type { SetMeans } from '../divergence/ganpo-losses';
+import type { SetMeans } from '../divergence/ganpo-relativistic';
 import { RunningMean, type RunningMeanJSON } from '../divergence/running-mean';
 import type { GanpoSixMeans, MeanEstimator, PerSide } from './types';
 

@@ -3,7 +3,7 @@ import type { MLPDiscriminatorConfig } from '../discriminators/mlp';
 import type { TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
 import type { Divergence } from '../divergence/divergences';
-import type { SetMeans } from '../divergence/ganpo-losses';
+import type { SetMeans } from '../divergence/ganpo-relativistic';
 
 /** One value per discriminator: `chosen` for D_w, `rejected` for D_l. */
 export type PerSide<T> = { chosen: T; rejected: T };

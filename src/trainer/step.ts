@@ -5,7 +5,7 @@ import { stopGradient } from '../ops/stop-gradient';
 import { connectedZero, outsideTape } from '../ops/tape';
 import type { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
-import { ganpoLoss } from '../regularizer/ganpo-loss';
+import { ganpoLoss } from '../regularizer/ganpo-objective';
 import type { DiscriminatorStepResult, GanpoRegularizer } from '../regularizer/ganpo-regularizer';
 import type { CollatedSequences, PreferenceBatch } from './collate';
 import { type CausalLM, forwardSide, type SideOutputs } from './forward';
