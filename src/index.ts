@@ -48,7 +48,6 @@ export {
   ganpoGeneratorLoss,
   type SetMeans,
 } from './divergence/ganpo-relativistic';
-export type { MeanLike } from './divergence/inputs';
 export {
   type RelativisticLossArgs,
   relativisticAverageDivergence,
@@ -56,6 +55,7 @@ export {
   relativisticGeneratorLoss,
 } from './divergence/relativistic';
 export { RunningMean, type RunningMeanArgs, type RunningMeanJSON } from './divergence/running-mean';
+export type { MeanLike } from './divergence/score-inputs';
 
 // Discriminators over latent sequences (TransformerDiscriminator = the official GANPO critic,
 // MLPDiscriminator = a light one)
