@@ -65,20 +65,24 @@ export interface DpoLossArgs {
   /** Weight of each entry of a `lossType` list (TRL `loss_weights`). Default all 1 (TRL). */
   lossWeights?: readonly number[];
   /**
-   * ε. `sigmoid`, `aot`, `aot_unpaired`: conservative-DPO label smoothing in [0, 0.5]; `robust`: [0, 0.5);
-   * `exo_pair`: (0, 1), required > 0 (TRL silently substitutes 1e-3; we refuse 0). Ignored by the
-   * other losses (as in TRL). Default 0 (TRL).
+   * ε. `aot`, `aot_unpaired`: label smoothing in [0, 0.5]; `robust`: [0, 0.5); `exo_pair`: (0, 1),
+   * required > 0 (TRL refuses 0 too). `sigmoid`: conservative-DPO (cDPO) smoothing in [0, 0.5], which
+   * TRL's current `sigmoid` branch no longer has (ε = 0 is TRL's formula). Ignored by the other
+   * losses (as in TRL). Default 0 (TRL).
    */
   labelSmoothing?: number;
   /** f-divergence applied to the log-ratios. Default `'reverse_kl'` (TRL). */
   fDivergence?: FDivergence;
-  /** α of `alpha_divergence` (1 = reverse KL, see {@link fDivergenceTransform}). Default 0.5. */
+  /**
+   * α of `alpha_divergence`, g(u) = exp((α−1)u)/(α−1) (1 = reverse KL); the same α as TRL's
+   * `DPOConfig.f_alpha_divergence_coef`. Default 0.5 (TRL).
+   */
   alpha?: number;
   /** τ of `discopop` > 0. Default 0.05 (TRL `DPOConfig.discopop_tau`). */
   discopopTau?: number;
   /**
-   * δ subtracted from the rewards by `bco_pair` (TRL keeps a running mean of the batch rewards
-   * there). Default 0 (the BCO pair loss without the running shift).
+   * δ subtracted from the rewards by `bco_pair`. Default 0, TRL's `bco_pair` branch; BCO proper
+   * (a running mean δ of the rewards, unpaired data) is `bcoLoss`.
    */
   bcoDelta?: number;
   /** Per-pair weights multiplying the losses [B], e.g. WPO's {@link wpoWeights}. Default none. */
@@ -166,9 +170,11 @@ function perPairLoss(type: DpoLossType, t: Terms): tf.Tensor1D {
         tf.sigmoid(tf.mul(t.rhoR, beta)),
       ) as tf.Tensor1D;
     case 'apo_down':
+      // The first term uses the raw log-ratio, the second the f-divergence score difference Δ, as
+      // TRL's `DPOTrainer._compute_loss` (trl/trainer/dpo_trainer.py) does.
       return tf.add(
         tf.sigmoid(tf.mul(t.rhoC, beta)),
-        tf.sub(1, tf.sigmoid(tf.mul(tf.sub(t.rhoC, t.rhoR), beta))),
+        tf.sub(1, tf.sigmoid(tf.mul(delta(), beta))),
       ) as tf.Tensor1D;
     case 'discopop': {
       // (1−m)(−log σ(z)) + m·e^{−z} with m = σ(z/τ); m·e^{−z} is evaluated as exp(log σ(z/τ) − z) so
@@ -204,7 +210,7 @@ function checkSmoothing(type: DpoLossType, eps: number): void {
 
 /**
  * The DPO family of preference losses, with TRL's names, defaults and formulas (TRL
- * `DPOTrainer.dpo_loss`). With ρ = policy − reference summed log-probs, s = g(ρ) the
+ * trl/trainer/dpo_trainer.py, `DPOTrainer._compute_loss`). With ρ = policy − reference summed log-probs, s = g(ρ) the
  * f-divergence transform ({@link fDivergenceTransform}), Δ = s_c − s_r and ε = `labelSmoothing`:
  *
  * | lossType | per-pair loss |
@@ -220,7 +226,7 @@ function checkSmoothing(type: DpoLossType, eps: number): void {
  * | aot | d = sort(π_c − π_r) − sort(ref_c − ref_r) over the batch; −(1−ε) log σ(βd) − ε log σ(−βd) |
  * | aot_unpaired | d = sort(ρ_c) − sort(ρ_r); same form |
  * | apo_zero | 1 − σ(βρ_c) + σ(βρ_r) |
- * | apo_down | σ(βρ_c) + 1 − σ(β(ρ_c − ρ_r)) |
+ * | apo_down | σ(βρ_c) + 1 − σ(βΔ) |
  * | discopop | z = βΔ, m = σ(z/τ): (1−m)(−log σ(z)) + m·e^{−z} |
  * | sigmoid_norm | −log σ(β(s_c/ℓ_c − s_r/ℓ_r)) |
  *
