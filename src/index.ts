@@ -31,13 +31,17 @@ export {
 export { wpoLogWeights, wpoWeights } from './logprobs/wpo';
 
 // Preference losses (DPO family, SimPO, ORPO) with TRL's names and defaults
+export { type BcoLoss, type BcoLossArgs, bcoLoss } from './losses/bco';
 export { DPO_LOSS_TYPES, type DpoLossArgs, type DpoLossType, dpoLoss } from './losses/dpo';
 export { F_DIVERGENCES, type FDivergence, fDivergenceTransform } from './losses/f-divergence';
+export { KTO_LOSS_TYPES, type KtoLoss, type KtoLossArgs, type KtoLossType, ktoLoss } from './losses/kto';
 export { type PreferenceMetrics, preferenceMetrics } from './losses/metrics';
 export { nllLoss } from './losses/nll';
 export { log1mexp, type OrpoLoss, type OrpoLossArgs, orpoLoss } from './losses/orpo';
+export { RunningMoments, type RunningMomentsJSON } from './losses/running-moments';
 export { type SimpoLossArgs, simpoLoss } from './losses/simpo';
 export type { PreferenceLoss } from './losses/types';
+export type { UnpairedLogps } from './losses/unpaired';
 
 // Relativistic divergences (GAN losses over critic scores) and running means
 export { type Divergence, fakeLoss, realLoss } from './divergence/divergences';
