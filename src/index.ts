@@ -136,6 +136,7 @@ export {
   type BatchSamplerState,
   type SampledBatch,
 } from './trainer/sampler';
+export { syncReference } from './trainer/sync-reference';
 export {
   CharTokenizer,
   type CharTokenizerArgs,
