@@ -3,7 +3,8 @@
 
 Implements the official GANPO algorithm on a tiny policy, independently of the TypeScript code. The
 official code followed is GANPO_trl.py of github.com/enyijiang/GANPO at commit
-58ca06deaf9685d2ab2f6b18e49052ed7642ebad (`QuadGANDPOTrainer.compute_loss_disc` and `training_step`; arXiv 2601.22083):
+58ca06deaf9685d2ab2f6b18e49052ed7642ebad (`QuadGANDPOTrainer.compute_loss_disc` and `training_step`;
+arXiv 2601.22083):
 
   policy:    ids [B,T] -> one-hot [B,T,V] -> h = tanh(onehot @ W1 + b1)  (the latent, [B,T,H])
                                            -> logits = h @ W2 + b2      ([B,T,V])
