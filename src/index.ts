@@ -44,13 +44,33 @@ export {
   type BatchSamplerState,
   type SampledBatch,
 } from './trainer/sampler';
+// --- data in TRL's format: tokenizer interface, JSONL preference data ---
 export {
-  CharTokenizer,
-  type CharTokenizerArgs,
-  type CharTokenizerJSON,
-  type DecodeOptions,
-  type EncodeOptions,
-} from './trainer/tokenizer';
+  DEFAULT_JSONL_LIMITS,
+  type JsonlLimits,
+  type PreferenceJsonl,
+  parsePreferenceJsonl,
+} from './data/jsonl';
+export {
+  applyChatTemplate,
+  type PreferenceStrings,
+  type TokenizedPreferenceData,
+  tokenizePreferenceData,
+} from './data/tokenize';
+export {
+  assertTokenizer,
+  type ChatMessage,
+  type ChatTemplateOptions,
+  type Tokenizer,
+} from './data/tokenizer';
+export {
+  extractPrompt,
+  isConversational,
+  type PreferenceExample,
+  type PreferenceFormat,
+  type PreferenceText,
+  toPreferenceExample,
+} from './data/trl-format';
 // Versions (importing this module also registers tfjs's gradients)
 export { versions } from './version';
 

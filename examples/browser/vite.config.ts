@@ -31,6 +31,10 @@ export default defineConfig({
   // Relative asset URLs: the built page works from any path (CI serves it from a temporary directory).
   base: './',
   plugins: [nodeBuiltinGuard()],
+  // The example imports the library as an application does, from 'ganpo': here, its source.
+  resolve: {
+    alias: [{ find: /^ganpo$/, replacement: fileURLToPath(new URL('../../src/index.ts', import.meta.url)) }],
+  },
   server: { host: '127.0.0.1', port: 5173, fs: { allow: [repo] } },
   preview: { host: '127.0.0.1', port: 4173 },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
