@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { withValidationLevel } from '../src/core/config';
 import type { Divergence } from '../src/divergence/divergences';
-import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-losses';
+import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
 import {
   relativisticAverageDivergence,
   relativisticDiscriminatorLoss,
@@ -55,7 +55,7 @@ const TOL = { rtol: 1e-5, atol: 1e-6 };
 const DIVS: Divergence[] = ['sgan', 'lsgan', 'hinge'];
 
 describe('relativistic losses', () => {
-  it.each(DIVS)('match the PAPER.md check values (%s)', (divergence) => {
+  it.each(DIVS)('match the PyTorch check values (%s)', (divergence) => {
     const real = tf.tensor1d([1, 2, -0.5]);
     const fake = tf.tensor1d([0, -1, 0.5]);
     const d = relativisticDiscriminatorLoss({ real, fake, divergence });

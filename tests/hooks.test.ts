@@ -6,13 +6,13 @@ import { findLayer } from '../src/hooks/find-layer';
 import { LatentView } from '../src/hooks/latent-view';
 import { LayerOutputHook } from '../src/hooks/layer-output-hook';
 import { AdamW } from '../src/optim/adamw';
-import { ganpoLoss } from '../src/regularizer/ganpo-loss';
+import { ganpoLoss } from '../src/regularizer/ganpo-objective';
 import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
 import { expectClose, expectGanpoError } from './support/helpers';
 
 // A tiny causal-LM-shaped policy: one-hot tokens [B,T,V] → tanh hidden [B,T,H] (the latent) →
 // vocabulary logits [B,T,V]. One-hot float inputs instead of tf.layers.embedding, whose gather
-// gradient does not exist on wasm (TFJS_NOTES).
+// gradient needs UnsortedSegmentSum, which tfjs-backend-wasm 4.22 does not implement.
 const B = 2;
 const T = 4;
 const V = 5;

@@ -1,16 +1,16 @@
 // The GANPO overhead: one whole GanpoTrainer step with DPO + GANPO vs the same step with DPO alone,
 // on the same small causal LM (the example TinyLM) and batch, measured round-robin in one process.
 // Before/after of reusing the policy forward's latents for the discriminator step (the trainer's
-// default since the perf branch) vs a separate no-grad forward, and the D step's share of the step.
+// default with no gradient accumulation) vs a separate no-grad forward, and the D step's share of the step.
 // Ratios are per round (variants run back to back), median ± MAD.
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
-import { kernelFlags } from '../../src/ops/kernel-flags';
 import type { PreferencePair } from '../../src/trainer/collate';
 import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
 import { GanpoTrainer, type GanpoTrainerArgs } from '../../src/trainer/ganpo-trainer';
+import { trainerFlags } from '../../src/trainer/step';
 import {
   type BenchContext,
   type BenchRow,
@@ -69,15 +69,15 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     }),
   };
   // reuse = the D step takes the latents of the policy's one forward (the default); otherwise the
-  // separate no-grad policy forward of before (kernelFlags.reuseForwardLatents = false).
+  // separate no-grad policy forward of before (trainerFlags.reuseForwardLatents = false).
   const step =
     (v: { trainer: GanpoTrainer }, reuse = true) =>
     (): void => {
-      kernelFlags.reuseForwardLatents = reuse;
+      trainerFlags.reuseForwardLatents = reuse;
       try {
         v.trainer.trainStep(pairs); // reads metrics back: the step is complete when it returns
       } finally {
-        kernelFlags.reuseForwardLatents = true;
+        trainerFlags.reuseForwardLatents = true;
       }
     };
 

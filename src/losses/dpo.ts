@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { tidyObject } from '../core/tidy-object';
 import { assertNumber, assertOneOf, assertTensor, assertValueRange, checksValues } from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { sortAscending } from '../ops/sort';
 import { stopGradient } from '../ops/stop-gradient';
 import { F_DIVERGENCES, type FDivergence, fDivergenceTransform } from './f-divergence';
-import { validatePairInputs } from './inputs';
-import { tidyObject } from './tidy-object';
+import { validatePairInputs } from './pair-inputs';
+import { smoothedSigmoid } from './sigmoid-loss';
 import type { PreferenceLoss } from './types';
 
 /** The DPO-family loss types of TRL's `DPOConfig.loss_type`. */
@@ -71,13 +72,13 @@ export interface DpoLossArgs {
   labelSmoothing?: number;
   /** f-divergence applied to the log-ratios. Default `'reverse_kl'` (TRL). */
   fDivergence?: FDivergence;
-  /** α of `alpha_divergence` (PAPER.md convention: 1 = reverse KL). Default 0.5. */
+  /** α of `alpha_divergence` (1 = reverse KL, see {@link fDivergenceTransform}). Default 0.5. */
   alpha?: number;
   /** τ of `discopop` > 0. Default 0.05 (TRL `DPOConfig.discopop_tau`). */
   discopopTau?: number;
   /**
    * δ subtracted from the rewards by `bco_pair` (TRL keeps a running mean of the batch rewards
-   * there). Default 0 (PAPER.md's formula).
+   * there). Default 0 (the BCO pair loss without the running shift).
    */
   bcoDelta?: number;
   /** Per-pair weights multiplying the losses [B], e.g. WPO's {@link wpoWeights}. Default none. */
@@ -97,19 +98,13 @@ interface Terms {
   /** s = g(ρ). */
   sC: tf.Tensor1D;
   sR: tf.Tensor1D;
-  pc: tf.Tensor1D;
-  pr: tf.Tensor1D;
-  rc: tf.Tensor1D;
-  rr: tf.Tensor1D;
+  /** Summed log-probs [B] (reference: zeros when absent). */
+  policyChosenLogps: tf.Tensor1D;
+  policyRejectedLogps: tf.Tensor1D;
+  referenceChosenLogps: tf.Tensor1D;
+  referenceRejectedLogps: tf.Tensor1D;
   lenC?: tf.Tensor1D;
   lenR?: tf.Tensor1D;
-}
-
-/** −(1−ε) log σ(x) − ε log σ(−x): the cDPO sigmoid loss of a scaled margin x. */
-function smoothedSigmoid(x: tf.Tensor1D, eps: number): tf.Tensor1D {
-  const pos = tf.neg(logSigmoid(x));
-  if (eps === 0) return pos;
-  return tf.add(tf.mul(pos, 1 - eps), tf.mul(tf.neg(logSigmoid(tf.neg(x))), eps)) as tf.Tensor1D;
 }
 
 function perPairLoss(type: DpoLossType, t: Terms): tf.Tensor1D {
@@ -155,7 +150,10 @@ function perPairLoss(type: DpoLossType, t: Terms): tf.Tensor1D {
       return tf.add(tf.square(tf.sub(t.sC, h)), tf.square(tf.add(t.sR, h))) as tf.Tensor1D;
     }
     case 'aot': {
-      const d = tf.sub(sortAscending(tf.sub(t.pc, t.pr)), sortAscending(tf.sub(t.rc, t.rr)));
+      const d = tf.sub(
+        sortAscending(tf.sub(t.policyChosenLogps, t.policyRejectedLogps)),
+        sortAscending(tf.sub(t.referenceChosenLogps, t.referenceRejectedLogps)),
+      );
       return smoothedSigmoid(tf.mul(d, beta), eps);
     }
     case 'aot_unpaired': {
@@ -205,8 +203,8 @@ function checkSmoothing(type: DpoLossType, eps: number): void {
 }
 
 /**
- * The DPO family of preference losses, with TRL's names, defaults and formulas (PAPER.md §Losses;
- * TRL `DPOTrainer.dpo_loss`). With ρ = policy − reference summed log-probs, s = g(ρ) the
+ * The DPO family of preference losses, with TRL's names, defaults and formulas (TRL
+ * `DPOTrainer.dpo_loss`). With ρ = policy − reference summed log-probs, s = g(ρ) the
  * f-divergence transform ({@link fDivergenceTransform}), Δ = s_c − s_r and ε = `labelSmoothing`:
  *
  * | lossType | per-pair loss |
@@ -345,12 +343,10 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
   }
 
   return tidyObject(() => {
-    const pc = policyChosenLogps;
-    const pr = policyRejectedLogps;
-    const rc = referenceChosenLogps ?? (tf.zerosLike(pc) as tf.Tensor1D);
-    const rr = referenceRejectedLogps ?? (tf.zerosLike(pr) as tf.Tensor1D);
-    const rhoC = tf.sub(pc, rc) as tf.Tensor1D;
-    const rhoR = tf.sub(pr, rr) as tf.Tensor1D;
+    const referenceChosen = referenceChosenLogps ?? (tf.zerosLike(policyChosenLogps) as tf.Tensor1D);
+    const referenceRejected = referenceRejectedLogps ?? (tf.zerosLike(policyRejectedLogps) as tf.Tensor1D);
+    const rhoC = tf.sub(policyChosenLogps, referenceChosen) as tf.Tensor1D;
+    const rhoR = tf.sub(policyRejectedLogps, referenceRejected) as tf.Tensor1D;
     const terms: Terms = {
       beta,
       eps: labelSmoothing,
@@ -360,10 +356,10 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
       rhoR,
       sC: fDivergenceTransform(rhoC, fDivergence, alpha),
       sR: fDivergenceTransform(rhoR, fDivergence, alpha),
-      pc,
-      pr,
-      rc,
-      rr,
+      policyChosenLogps,
+      policyRejectedLogps,
+      referenceChosenLogps: referenceChosen,
+      referenceRejectedLogps: referenceRejected,
       lenC: chosenLengths ? (tf.cast(chosenLengths, 'float32') as tf.Tensor1D) : undefined,
       lenR: rejectedLengths ? (tf.cast(rejectedLengths, 'float32') as tf.Tensor1D) : undefined,
     };

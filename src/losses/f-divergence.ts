@@ -39,7 +39,8 @@ export function cappedExp(x: tf.Tensor1D, cap: number = EXP_CAP): tf.Tensor1D {
 }
 
 /**
- * The f-divergence transform s = g(u) of a policy/reference log-ratio u (PAPER.md §Losses):
+ * The f-divergence transform s = g(u) of a policy/reference log-ratio u (Wang et al. 2023, f-DPO,
+ * arXiv 2309.16240; TRL `DPOTrainer.dpo_loss`, `f_divergence_type`):
  *
  * - `reverse_kl`: g(u) = u (standard DPO)
  * - `forward_kl`: g(u) = −exp(min(−u, 80))
@@ -47,7 +48,7 @@ export function cappedExp(x: tf.Tensor1D, cap: number = EXP_CAP): tf.Tensor1D {
  * - `alpha_divergence`: g(u) = exp(min((α−1)u, 80)) / (α−1), and g(u) = u when |α − 1| < 1e-6 (the
  *   limit of the difference g(u_c) − g(u_r)).
  *
- * Our α follows PAPER.md: α = 1 is reverse KL, α = 0 forward KL. TRL's `f_alpha_divergence_coef` a
+ * Our α convention: α = 1 is reverse KL, α = 0 forward KL. TRL's `f_alpha_divergence_coef` a
  * writes −exp(−a·u)/a, i.e. a = 1 − α; the two coincide at the default α = 0.5. The cap on forward KL
  * is ours (TRL has no forward-KL option; the cap only bites at |u| > 80 where the loss saturates).
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Whole GANPO training steps in PyTorch: the golden reference for tests/ganpo-steps.test.ts.
 
-Implements the official GANPO algorithm (PAPER.md, "What the official code does") on a tiny policy,
+Implements the official GANPO algorithm (GANPO_trl.py `QuadGANDPOTrainer`, arXiv 2601.22083) on a tiny policy,
 independently of the TypeScript code:
 
   policy:    ids [B,T] -> one-hot [B,T,V] -> h = tanh(onehot @ W1 + b1)  (the latent, [B,T,H])

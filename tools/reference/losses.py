@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Golden values for ganpo's log-probabilities and preference losses.
 
-Implements the formulas of PAPER.md §Losses / DESIGN.md independently in PyTorch (float64) and writes
+Implements the formulas of TRL `DPOTrainer.dpo_loss`, SimPO `SimPOTrainer.simpo_loss` and TRL
+`ORPOTrainer.odds_ratio_loss` independently in PyTorch (float64) and writes
 JSON fixtures into tests/fixtures/. Inputs are rounded to float32 first, so the TypeScript side sees
 exactly the same inputs. Run with Debian's python3 (torch 1.13):
 
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 torch.set_default_dtype(torch.float64)
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', '..', 'tests', 'fixtures')
-CAP = 80.0  # exponent cap of forward_kl / alpha_divergence (PAPER.md: exp(min(., 80)))
+CAP = 80.0  # exponent cap of forward_kl / alpha_divergence: exp(min(., 80)) stays finite in float32
 
 LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair', 'robust', 'bco_pair', 'sppo_hard', 'aot',
               'aot_unpaired', 'apo_zero', 'apo_down', 'discopop', 'sigmoid_norm']

@@ -1,6 +1,6 @@
 """The official GANPO TransformerDiscriminator, rebuilt as an importable PyTorch module.
 
-Written from ../../../shared/PAPER.md and DESIGN.md (the official repository could not be read here):
+The architecture of `TransformerDiscriminator` in the official code (enyijiang/GANPO, GANPO_trl.py):
 spectral-normalised Linear(input_dim -> hidden), learned positional embedding [1, max_seq_len, hidden]
 (N(0, 0.02^2)), `num_layers` pre-LN nn.TransformerEncoderLayer (batch_first, exact GELU), mean pooling
 (masked mean when a mask is given), head SN-Linear(h->h) -> GELU -> SN-Linear(h->1). State-dict names are
