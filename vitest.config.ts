@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Every test file runs once per backend: one vitest project per backend, each selecting it through
@@ -21,7 +22,17 @@ if (!hasTfjsNode && !process.env.GANPO_QUIET) {
   );
 }
 
+// Examples import the library as users do, from 'ganpo' (tsconfig `paths` for tsc and tsx): here
+// too it is the source, so tests and examples share one module instance.
+const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^ganpo\/node$/, replacement: src('node.ts') },
+      { find: /^ganpo$/, replacement: src('index.ts') },
+    ],
+  },
   test: {
     projects: backends.map((backend) => ({
       extends: true,

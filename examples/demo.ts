@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { setValidationLevel } from '../src/index';
+import { setValidationLevel } from 'ganpo';
 import { parseDemoArgs, USAGE } from './demo/args';
 import { type DemoResults, demoConfig, runExperiment } from './demo/experiment';
 import { resultsMarkdown, resultsSvg } from './demo/report';

@@ -8,16 +8,16 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import {
   AdamW,
-  CharTokenizer,
   causalLogProbs,
   collatePreferencePairs,
   disposePreferenceBatch,
   dpoLoss,
   GanpoRegularizer,
   ganpoLoss,
-} from '../src/index';
+} from 'ganpo';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from './task';
 import { TinyLM } from './tiny-lm';
+import { CharTokenizer } from './tokenizers/char-tokenizer';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);

@@ -137,13 +137,35 @@ export {
   type SampledBatch,
 } from './trainer/sampler';
 export { syncReference } from './trainer/sync-reference';
+
+// Data in TRL's format: the Tokenizer interface, JSONL preference data, TRL's prompt extraction,
+// chat templates and tokenization
 export {
-  CharTokenizer,
-  type CharTokenizerArgs,
-  type CharTokenizerJSON,
-  type DecodeOptions,
-  type EncodeOptions,
-} from './trainer/tokenizer';
+  DEFAULT_JSONL_LIMITS,
+  type JsonlLimits,
+  type PreferenceJsonl,
+  parsePreferenceJsonl,
+} from './data/jsonl';
+export {
+  applyChatTemplate,
+  type PreferenceStrings,
+  type TokenizedPreferenceData,
+  tokenizePreferenceData,
+} from './data/tokenize';
+export {
+  assertTokenizer,
+  type ChatMessage,
+  type ChatTemplateOptions,
+  type Tokenizer,
+} from './data/tokenizer';
+export {
+  extractPrompt,
+  isConversational,
+  type PreferenceExample,
+  type PreferenceFormat,
+  type PreferenceText,
+  toPreferenceExample,
+} from './data/trl-format';
 
 // IO: safetensors bytes (files: `ganpo/node`)
 export { readSafetensors, SAFETENSORS_MAX_HEADER_BYTES, writeSafetensors } from './io/safetensors';

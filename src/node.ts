@@ -1,5 +1,7 @@
 // `ganpo/node`: Node-only helpers (filesystem IO). Kept out of the main entry so that it bundles for
 // browsers without Node built-ins. Everything in the main entry is re-exported for convenience.
+
+export { readPreferenceJsonl } from './data/jsonl-file';
 export * from './index';
 export {
   fileSystemHandler,

@@ -1,7 +1,7 @@
 // The documentation's code is real code: every TypeScript block in the guide is the verbatim content
 // of a file under examples/guide/ (checked here, so the text cannot drift from what typecheck covers),
 // and those files run here on every backend.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,11 +11,12 @@ import { ganpoStep } from '../examples/guide/existing-loop';
 import { withHook, withLatentView } from '../examples/guide/latents';
 import { exportForPyTorch, importOfficial, toSafetensorsBytes } from '../examples/guide/pytorch-interop';
 import { quickstart } from '../examples/guide/quickstart-trainer';
+import { loadPreferenceData } from '../examples/guide/trl-data';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task/index';
 import { TinyLM } from '../examples/tiny-lm/index';
+import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import {
   AdamW,
-  CharTokenizer,
   collatePreferencePairs,
   disposePreferenceBatch,
   GanpoRegularizer,
@@ -97,6 +98,28 @@ describe('examples/guide', () => {
     reg.dispose();
     reference.dispose();
     policy.dispose();
+  });
+
+  it('trl-data: an implicit-prompt JSONL file becomes pairs the collator takes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ganpo-docs-data-'));
+    try {
+      writeFileSync(
+        join(dir, 'train.jsonl'),
+        `${JSON.stringify({ chosen: 'rev:12=21', rejected: 'rev:12=12' })}\n`,
+      );
+      const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
+      const { pairs, collate } = await loadPreferenceData(dir, 'train.jsonl', tok);
+      // extract_prompt: the common prefix 'rev:12=' is the prompt.
+      expect(pairs).toEqual([
+        { prompt: tok.encode('rev:12='), chosen: tok.encode('21'), rejected: tok.encode('12') },
+      ]);
+      expect(collate).toMatchObject({ padTokenId: tok.padId, eosTokenId: tok.eosId });
+      const batch = collatePreferencePairs(pairs, collate);
+      expect(batch.chosen.inputIds.shape).toEqual([1, 10]);
+      disposePreferenceBatch(batch);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('quickstart-trainer: GanpoTrainer runs and reports finite losses', async () => {

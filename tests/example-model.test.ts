@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task/index';
 import { layerNorm, linear, sftLoss, sftTrain, TinyLM } from '../examples/tiny-lm/index';
+import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import { collatePreferencePairs, disposePreferenceBatch } from '../src/trainer/collate';
-import { CharTokenizer } from '../src/trainer/tokenizer';
 import { expectClose, expectNoLeak, loadFixture } from './support/helpers';
 
 // Small enough to train a few steps in well under a second on the cpu backend.

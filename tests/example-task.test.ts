@@ -17,7 +17,7 @@ import {
   TASK_ALPHABET,
   winRate,
 } from '../examples/task/index';
-import { CharTokenizer } from '../src/trainer/tokenizer';
+import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 
 describe('digit-string task', () => {
   it('applies each op correctly', () => {

@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
-import { CharTokenizer } from '../src/trainer/tokenizer';
+import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
+import { GptTokenizer } from '../examples/tokenizers/gpt-tokenizer';
+import { chatml, HfBpeTokenizer } from '../examples/tokenizers/hf-tokenizer-json';
+import { assertTokenizer, parsePreferenceJsonl, tokenizePreferenceData } from '../src/index';
 import { expectGanpoError } from './support/helpers';
 
 describe('CharTokenizer', () => {
@@ -53,5 +58,114 @@ describe('CharTokenizer', () => {
     );
     expectGanpoError(() => tok.decode([16]), 'OUT_OF_RANGE', 'ids');
     expectGanpoError(() => tok.decode([1.5]), 'OUT_OF_RANGE', 'ids');
+  });
+});
+
+describe('CharTokenizer as a ganpo Tokenizer', () => {
+  it('exposes the special ids under the interface names', () => {
+    const tok = new CharTokenizer({ alphabet: 'ab' });
+    expect([tok.eosTokenId, tok.padTokenId, tok.bosTokenId]).toEqual([tok.eosId, tok.padId, tok.bosId]);
+    expect(assertTokenizer(tok, 'test')).toBe(tok);
+  });
+});
+
+describe('examples/tokenizers/gpt-tokenizer (GPT-2 BPE from npm)', () => {
+  const tok = new GptTokenizer();
+
+  it("reproduces TRL's tokenize_row docstring example (GPT2Tokenizer ids)", () => {
+    // DPOTrainer.tokenize_row's example: {"prompt": "The sky is", "chosen": " blue", "rejected": " green"}
+    // gives prompt [464, 6766, 318], chosen [4171, 50256], rejected [4077, 50256] with GPT-2's tokenizer.
+    const { examples } = parsePreferenceJsonl(
+      JSON.stringify({ prompt: 'The sky is', chosen: ' blue', rejected: ' green' }),
+    );
+    const data = tokenizePreferenceData(examples, tok);
+    expect(data.pairs[0]).toEqual({ prompt: [464, 6766, 318], chosen: [4171], rejected: [4077] });
+    expect(data.eosTokenId).toBe(50256);
+    expect(tok.vocabSize).toBe(50257);
+    expect(assertTokenizer(tok, 'test')).toBe(tok);
+  });
+
+  it('maps <|endoftext|> anywhere in the text to its id, and renders conversations', () => {
+    expect(tok.encode('a<|endoftext|>b')).toEqual([...tok.encode('a'), 50256, ...tok.encode('b')]);
+    expect(tok.decode(tok.encode('Hello, world!<|endoftext|>'))).toBe('Hello, world!<|endoftext|>');
+    const { examples } = parsePreferenceJsonl(
+      JSON.stringify({
+        prompt: [{ role: 'user', content: 'Sky?' }],
+        chosen: [{ role: 'assistant', content: 'Blue.' }],
+        rejected: [{ role: 'assistant', content: 'Green.' }],
+      }),
+    );
+    const data = tokenizePreferenceData(examples, tok);
+    expect(data.eosTokenId).toBeNull();
+    expect(tok.decode(data.pairs[0]?.prompt ?? [])).toBe('user: Sky?<|endoftext|>assistant:');
+    expect(tok.decode(data.pairs[0]?.chosen ?? [])).toBe(' Blue.<|endoftext|>');
+    expect(data.pairs[0]?.chosen.at(-1)).toBe(50256);
+  });
+});
+
+describe('examples/tokenizers/hf-tokenizer-json (byte-level BPE tokenizer.json)', () => {
+  const json = JSON.parse(readFileSync('tests/fixtures/tokenizer/tokenizer.json', 'utf8'));
+  const tok = new HfBpeTokenizer(json, {
+    eosToken: '<|im_end|>',
+    padToken: '<|endoftext|>',
+    chatTemplate: chatml,
+  });
+  // The reference: Hugging Face's own JS implementation of tokenizer.json.
+  const reference = new HfTokenizer(json, {});
+
+  it('encodes and decodes exactly as @huggingface/tokenizers does', () => {
+    const texts = [
+      'The sky is blue.',
+      'What color is the sky? It is green!',
+      "  leading spaces, tabs\tand newlines\n\nit's done",
+      'rev:3141=1413 sort:98765=56789',
+      'unicode: é, 漢字, emoji 😀',
+      '<|im_start|>user\nWhere is the sun?<|im_end|>\n<|im_start|>assistant\n',
+      '',
+    ];
+    for (const text of texts) {
+      const want = reference.encode(text, { add_special_tokens: false }).ids;
+      expect(tok.encode(text), JSON.stringify(text)).toEqual(want);
+      if (want.length > 0)
+        expect(tok.decode(want)).toBe(reference.decode(want, { skip_special_tokens: false }));
+    }
+    // Byte tokens have their byte's id in the fixture: fewer ids than bytes means merges were applied.
+    expect(tok.encode('The sky').length).toBeLessThan(7);
+  });
+
+  it('takes special ids from the added tokens and refuses what it does not implement', () => {
+    expect(tok.eosTokenId).toBe(json.added_tokens[2].id);
+    expect(tok.padTokenId).toBe(json.added_tokens[0].id);
+    expect(tok.vocabSize).toBe(json.added_tokens[2].id + 1);
+    expect(assertTokenizer(tok, 'test')).toBe(tok);
+    expect(
+      () => new HfBpeTokenizer({ ...json, model: { ...json.model, type: 'WordPiece' } }, { eosToken: null }),
+    ).toThrow(/model type WordPiece/);
+    expect(() => new HfBpeTokenizer(json, { eosToken: '<|nope|>' })).toThrow(/special token/);
+  });
+
+  it('tokenizes a conversational JSONL example with the ChatML template', () => {
+    const { examples } = parsePreferenceJsonl(
+      JSON.stringify({
+        chosen: [
+          { role: 'user', content: 'What color is the sky?' },
+          { role: 'assistant', content: 'It is blue.' },
+        ],
+        rejected: [
+          { role: 'user', content: 'What color is the sky?' },
+          { role: 'assistant', content: 'It is green.' },
+        ],
+      }),
+    );
+    const data = tokenizePreferenceData(examples, tok);
+    const pair = data.pairs[0];
+    expect(pair?.prompt).toEqual(
+      reference.encode('<|im_start|>user\nWhat color is the sky?<|im_end|>\n<|im_start|>assistant\n', {
+        add_special_tokens: false,
+      }).ids,
+    );
+    expect(pair?.chosen).toEqual(
+      reference.encode('It is blue.<|im_end|>\n', { add_special_tokens: false }).ids,
+    );
   });
 });

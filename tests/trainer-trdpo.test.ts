@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { TinyLM } from '../examples/tiny-lm';
+import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import type { PreferencePair } from '../src/trainer/collate';
 import { type CausalLM, GanpoTrainer, type GanpoTrainerArgs } from '../src/trainer/ganpo-trainer';
-import { CharTokenizer } from '../src/trainer/tokenizer';
 import { expectClose, expectGanpoError } from './support/helpers';
 
 const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });

@@ -1,9 +1,22 @@
 // Packs the package exactly as `npm publish` would, then runs publint and arethetypeswrong on the
-// tarball (not on the working tree), failing on any error or warning.
+// tarball (not on the working tree), failing on any error or warning. In a consumer project made
+// from the tarball it then checks that every relative link of the shipped Markdown resolves to a
+// shipped file, and compiles every TypeScript block of README.md and docs/*.md, plus the shipped
+// examples, against the packed `ganpo` (as a user's tsc would see them).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 const dir = mkdtempSync(join(tmpdir(), 'ganpo-pack-'));
 const run = (cmd, args) =>
@@ -15,7 +28,10 @@ try {
   const leaked = info.files
     .map((f) => f.path)
     .filter(
-      (p) => !/^(dist\/|node\/package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(p),
+      (p) =>
+        !/^(dist\/|node\/package\.json$|docs\/[^/]+\.md$|examples\/|results\/results\.(md|svg)$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(
+          p,
+        ),
     );
   if (leaked.length) throw new Error(`unexpected files in the tarball: ${leaked.join(', ')}`);
   console.log(run('npx', ['publint', 'run', tarball, '--strict']));
@@ -98,4 +114,76 @@ function smokeTest(tarball) {
     join(app, 'types.cts'),
   ]);
   console.log('types resolve (node16, ESM and CJS) ok');
+  checkLinks(pkgDir);
+  compileDocs(app, pkgDir, tsc);
+}
+
+/** Every file under `dir` (relative paths, '/'-separated). */
+function walk(dir, base = dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path, base) : [relative(base, path).split('\\').join('/')];
+  });
+}
+
+// Relative Markdown links (`[text](path)` and `![alt](path)`) of every shipped .md must name a
+// shipped file: a user reading node_modules/ganpo has nothing else.
+function checkLinks(pkgDir) {
+  const mds = walk(pkgDir).filter((f) => f.endsWith('.md'));
+  let count = 0;
+  const broken = [];
+  for (const md of mds) {
+    const text = readFileSync(join(pkgDir, md), 'utf8').replace(/```[\s\S]*?```/g, '');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+      if (/^([a-z][a-z0-9+.-]*:|#)/i.test(target)) continue; // URLs and same-page anchors
+      const path = resolve(pkgDir, dirname(md), decodeURI(target.split('#')[0]));
+      const inside = !relative(pkgDir, path).startsWith('..');
+      count++;
+      if (!inside || !existsSync(path)) broken.push(`${md} → ${target}`);
+    }
+  }
+  if (broken.length) throw new Error(`links to files missing from the tarball:\n  ${broken.join('\n  ')}`);
+  console.log(`${count} relative links in ${mds.length} shipped Markdown files resolve inside the package`);
+}
+
+// The ```ts blocks of README.md and docs/*.md, compiled as a user's project would compile them:
+// `ganpo` is the packed package. A block under `<!-- include: examples/… -->` is that shipped file,
+// compiled with the other shipped examples (the browser example needs Vite and is left out).
+function compileDocs(app, pkgDir, tsc) {
+  const here = process.cwd();
+  for (const dep of ['@types', 'gpt-tokenizer']) {
+    symlinkSync(join(here, 'node_modules', dep), join(app, 'node_modules', dep));
+  }
+  const snippets = join(app, 'snippets');
+  mkdirSync(snippets);
+  const docs = ['README.md', ...readdirSync(join(pkgDir, 'docs')).map((f) => `docs/${f}`)].filter((f) =>
+    f.endsWith('.md'),
+  );
+  let blocks = 0;
+  for (const doc of docs) {
+    const text = readFileSync(join(pkgDir, doc), 'utf8');
+    let i = 0;
+    for (const m of text.matchAll(/(<!-- include: (\S+) -->\n)?```ts\n([\s\S]*?)```/g)) {
+      blocks++;
+      if (m[2]) {
+        if (!existsSync(join(pkgDir, m[2]))) throw new Error(`${doc} includes ${m[2]}, which is not shipped`);
+        continue;
+      }
+      writeFileSync(join(snippets, `${doc.replace(/[/.]/g, '_')}_${i++}.ts`), m[3]);
+    }
+  }
+  const examples = walk(join(pkgDir, 'examples'))
+    .filter((f) => f.endsWith('.ts') && !f.startsWith('browser/'))
+    .map((f) => join(pkgDir, 'examples', f));
+  const repoOptions = JSON.parse(readFileSync(join(here, 'tsconfig.json'), 'utf8')).compilerOptions;
+  const { paths: _paths, ...compilerOptions } = repoOptions;
+  const files = [...readdirSync(snippets).map((f) => join(snippets, f)), ...examples];
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { ...compilerOptions, noEmit: true, declaration: false }, files }),
+  );
+  run('node', [tsc, '-p', join(app, 'tsconfig.json')]);
+  console.log(
+    `${blocks} TypeScript blocks of README.md and docs/*.md and ${examples.length} shipped example files compile against the packed ganpo`,
+  );
 }

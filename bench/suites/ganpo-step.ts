@@ -6,11 +6,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
+import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
 import type { PreferencePair } from '../../src/trainer/collate';
 import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
 import { GanpoTrainer, type GanpoTrainerArgs } from '../../src/trainer/ganpo-trainer';
 import { trainerFlags } from '../../src/trainer/step';
-import { CharTokenizer } from '../../src/trainer/tokenizer';
 import {
   type BenchContext,
   type BenchRow,

@@ -3,10 +3,10 @@
 // that waits for the backend) vs 'shapes' (shape/dtype checks only, no read-back), interleaved.
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
+import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
 import { setValidationLevel } from '../../src/core/config';
 import type { PreferencePair } from '../../src/trainer/collate';
 import { GanpoTrainer } from '../../src/trainer/ganpo-trainer';
-import { CharTokenizer } from '../../src/trainer/tokenizer';
 import { type BenchContext, type BenchRow, interleavedAsync, ratioStats, useBackend } from '../util';
 
 export default async function validation(ctx: BenchContext): Promise<BenchRow[]> {

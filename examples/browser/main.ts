@@ -1,25 +1,29 @@
 /// <reference types="vite/client" />
 // The browser example: SFT warm-up then DPO + GANPO on a tiny char-level LM, on the backend the user
 // picks, with live curves and greedy samples. URL parameters (used by the Playwright test):
-//   ?backend=wasm|webgl|cpu&sft=N&steps=N&autostart=1&sampleEvery=N&pauseAt=N
+//   ?backend=wasm|webgpu|webgl|cpu&sft=N&steps=N&autostart=1&sampleEvery=N&pauseAt=N&validation=full|shapes
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
+// Registers 'webgpu'; it initialises only where the browser exposes `navigator.gpu` with an adapter.
+import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import {
   BatchSampler,
-  CharTokenizer,
   collatePreferencePairs,
   disposePreferenceBatch,
   GanpoTrainer,
   type PreferencePair,
+  setValidationLevel,
   type TrainerMetrics,
-} from '../../src/index';
+  type ValidationLevel,
+} from 'ganpo';
 import { encodePairs, encodePrompts, judge, makeTaskSplits, TASK_ALPHABET } from '../task/index';
 import { sftLoss, TinyLM } from '../tiny-lm/index';
+import { CharTokenizer } from '../tokenizers/char-tokenizer';
 import { LineChart } from './chart';
 
 // Bundlers rename the .wasm files, so give tfjs each file's URL rather than a directory. Without
@@ -110,6 +114,9 @@ async function run(): Promise<void> {
   const weight = Number(($('weight') as HTMLInputElement).value);
   const sampleEvery = Number(params.get('sampleEvery') ?? 10);
   const pauseAt = Number(params.get('pauseAt') ?? Number.NaN); // hold after this step (screenshots)
+  // Value checks read tensors back synchronously; on webgpu each such read goes through a canvas
+  // (tfjs has no other synchronous path), slow without a GPU: `validation=shapes` skips them.
+  setValidationLevel((params.get('validation') ?? 'full') as ValidationLevel);
   stopRequested = false;
   Object.assign(demo, { state: 'starting', sftStep: 0, step: 0, metrics: [], stepMs: [], samples: [] });
   for (const chart of Object.values(charts)) chart.clear();

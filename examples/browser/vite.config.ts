@@ -1,10 +1,12 @@
 // Vite config of the browser example (`npm run example:browser`, and the Playwright test builds it).
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const shim = fileURLToPath(new URL('./node-shim.ts', import.meta.url));
+const source = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 
 /**
  * The library's main entry must bundle for browsers without Node built-ins. The example LM
@@ -31,6 +33,9 @@ export default defineConfig({
   // Relative asset URLs: the built page works from any path (CI serves it from a temporary directory).
   base: './',
   plugins: [nodeBuiltinGuard()],
+  // The example imports the library as an application does, from 'ganpo': in the repository, its
+  // source; in an installed package (no src/), the package itself.
+  resolve: existsSync(source) ? { alias: [{ find: /^ganpo$/, replacement: source }] } : {},
   server: { host: '127.0.0.1', port: 5173, fs: { allow: [repo] } },
   preview: { host: '127.0.0.1', port: 4173 },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },

@@ -3,13 +3,12 @@
 // trained policy is judged against the SFT model on held-out and shifted prompts.
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  CharTokenizer,
   GanpoTrainer,
   type PreferenceObjective,
   type PreferencePair,
   type ReferenceEntry,
   type TrainerGanpoOptions,
-} from '../../src/index';
+} from 'ganpo';
 import {
   encodePairs,
   encodePrompts,
@@ -21,6 +20,7 @@ import {
   winRate,
 } from '../task/index';
 import { sftTrain, TinyLM } from '../tiny-lm/index';
+import { CharTokenizer } from '../tokenizers/char-tokenizer';
 import { ProgressBar } from './progress';
 
 /** Everything the experiment depends on; {@link demoConfig} gives the full and quick settings. */

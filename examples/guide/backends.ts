@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { setValidationLevel } from '../../src/index';
+import { setValidationLevel } from 'ganpo';
 
 export async function useWasm(wasmDirectoryUrl?: string): Promise<void> {
   // In Node the .wasm files are found next to the package; browsers and bundlers must say where they are

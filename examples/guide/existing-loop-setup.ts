@@ -8,7 +8,7 @@ import {
   GanpoRegularizer,
   type PreferencePair,
   warmupCosineSchedule,
-} from '../../src/index';
+} from 'ganpo';
 import { ganpoStep } from './existing-loop';
 
 type LM = Parameters<typeof ganpoStep>[0];

@@ -1,7 +1,7 @@
 // biome-ignore-all format: docs/guide.md shows this file as the "≤ 40 lines" snippet; keep it compact.
 import * as tf from '@tensorflow/tfjs-core';
-import type { GanpoRegularizer, PreferenceBatch } from '../../src/index';
-import { causalLogProbs, dpoLoss, ganpoLoss } from '../../src/index';
+import type { GanpoRegularizer, PreferenceBatch } from 'ganpo';
+import { causalLogProbs, dpoLoss, ganpoLoss } from 'ganpo';
 
 /** Your causal LM: a forward pass giving logits [B,T,V] and hidden states [B,T,H] (see LatentView). */
 type Out = { logits: tf.Tensor3D; hidden: tf.Tensor3D };

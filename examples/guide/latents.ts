@@ -1,7 +1,7 @@
 // docs/guide.md, "Getting hidden states out of your model": the two latent extractors.
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { findLayer, LatentView, LayerOutputHook } from '../../src/index';
+import { findLayer, LatentView, LayerOutputHook } from 'ganpo';
 
 // 1. Sequential or functional model: a multi-output view that shares the model's weights.
 export function withLatentView(model: tfl.LayersModel, hiddenLayer: string, ids: tf.Tensor2D) {

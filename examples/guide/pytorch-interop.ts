@@ -1,8 +1,8 @@
 // docs/pytorch-interop.md: official GANPO discriminators in and out of ganpo (Node; in a browser use
 // readSafetensors(new Uint8Array(await (await fetch(url)).arrayBuffer())) instead of the file helpers).
 import type * as tf from '@tensorflow/tfjs-core';
-import { GanpoRegularizer, TransformerDiscriminator, writeSafetensors } from '../../src/index';
-import { fileSystemHandler, readSafetensorsFile, writeSafetensorsFile } from '../../src/node';
+import { GanpoRegularizer, TransformerDiscriminator, writeSafetensors } from 'ganpo';
+import { fileSystemHandler, readSafetensorsFile, writeSafetensorsFile } from 'ganpo/node';
 
 export async function importOfficial(dir: string, inputDim: number): Promise<GanpoRegularizer> {
   // Same architecture as the PyTorch run (official defaults: hidden 512, 2 layers, 8 heads, FFN 2048).

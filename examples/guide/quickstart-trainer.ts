@@ -1,8 +1,9 @@
 // docs/guide.md, "Quickstart": the whole loop with GanpoTrainer on the example LM and task.
 import '@tensorflow/tfjs-backend-wasm';
-import { CharTokenizer, GanpoTrainer } from '../../src/index';
+import { GanpoTrainer } from 'ganpo';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../task/index';
 import { TinyLM } from '../tiny-lm/index';
+import { CharTokenizer } from '../tokenizers/char-tokenizer';
 
 export async function quickstart(steps = 20): Promise<number[]> {
   const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });

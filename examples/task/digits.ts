@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../src/trainer/random';
+import { mulberry32 } from '../random';
 // A synthetic preference task whose quality a program can judge exactly: prompts ask for a
 // transformation of a digit string ("rev:3141=" → "1413"); the chosen response is the correct answer,
 // the rejected one the correct answer with one structured error. Everything is seeded.

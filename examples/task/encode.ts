@@ -1,5 +1,6 @@
 // Bridges the text task and the tokenizer-agnostic library: text pairs → token-id pairs.
-import type { CharTokenizer, PreferencePair } from '../../src/index';
+import type { PreferencePair } from 'ganpo';
+import type { CharTokenizer } from '../tokenizers/char-tokenizer';
 import type { TextPair } from './digits';
 
 /**

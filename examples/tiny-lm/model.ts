@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { mulberry32 } from '../../src/trainer/random';
+import { mulberry32 } from '../random';
 import { CausalTransformerBlock, FinalLayerNorm, TokenPositionEmbedding, VocabularyHead } from './layers';
 
 /** Hyper-parameters of {@link TinyLM}. Defaults size a model that trains in seconds on wasm. */

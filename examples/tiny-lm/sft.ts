@@ -8,7 +8,7 @@ import {
   collatePreferencePairs,
   disposePreferenceBatch,
   type PreferencePair,
-} from '../../src/index';
+} from 'ganpo';
 import type { TinyLM } from './model';
 
 /**

@@ -34,6 +34,8 @@ export interface GanpoErrorDetails {
   expected?: string;
   /** What was received, in words, e.g. `'rank 2 [4,7]'`. */
   received?: string;
+  /** 1-based line of a text input (a JSONL file) where the problem is, when there is one. */
+  line?: number;
 }
 
 /**
@@ -50,6 +52,8 @@ export class GanpoError extends Error {
   readonly argument?: string;
   readonly expected?: string;
   readonly received?: string;
+  /** 1-based line of a text input (a JSONL file) where the problem is, when there is one. */
+  readonly line?: number;
 
   /** An error with a stable `code`; `details` name the argument, the expected and the received value. */
   constructor(code: GanpoErrorCode, message: string, details: GanpoErrorDetails = {}) {
@@ -59,6 +63,7 @@ export class GanpoError extends Error {
     this.argument = details.argument;
     this.expected = details.expected;
     this.received = details.received;
+    if (details.line !== undefined) this.line = details.line;
   }
 }
 

@@ -1,4 +1,20 @@
-import { argumentError, GanpoError } from '../core/errors';
+// A character tokenizer implementing ganpo's `Tokenizer` interface: the tokenizer of the examples'
+// digit-string task and of the tests. User code, not library code.
+import { GanpoError, type GanpoErrorCode, type Tokenizer } from 'ganpo';
+
+/** A GanpoError in the library's wording: `"<where>: '<argument>' expected …, received …"`. */
+const argumentError = (
+  code: GanpoErrorCode,
+  where: string,
+  argument: string,
+  expected: string,
+  received: string,
+) =>
+  new GanpoError(code, `${where}: '${argument}' expected ${expected}, received ${received}`, {
+    argument,
+    expected,
+    received,
+  });
 
 /** Serialisable form of a {@link CharTokenizer} (what `toJSON()` returns and `fromJSON()` reads). */
 export interface CharTokenizerJSON {
@@ -57,7 +73,7 @@ const SPECIAL_TOKENS = ['<pad>', '<bos>', '<eos>', '<unk>'] as const;
  * tok.decode([5, 6, 2]);                  // '12'
  * ```
  */
-export class CharTokenizer {
+export class CharTokenizer implements Tokenizer {
   /** Id of the padding token (0). */
   readonly padId = 0;
   /** Id of the beginning-of-sequence token (1). */
@@ -66,6 +82,12 @@ export class CharTokenizer {
   readonly eosId = 2;
   /** Id of the unknown-character token (3). */
   readonly unkId = 3;
+  /** {@link Tokenizer.eosTokenId}: the EOS id (2). */
+  readonly eosTokenId = 2;
+  /** {@link Tokenizer.padTokenId}: the padding id (0). */
+  readonly padTokenId = 0;
+  /** {@link Tokenizer.bosTokenId}: the BOS id (1). */
+  readonly bosTokenId = 1;
   /** The alphabet's characters in id order. */
   readonly alphabet: readonly string[];
   /** Vocabulary size: 4 special tokens + the alphabet. */
