@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
@@ -21,7 +22,13 @@ if (!hasTfjsNode && !process.env.GANPO_QUIET) {
   );
 }
 
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 export default defineConfig({
+  // As in tsup.config.ts: the version is package.json's (src/version.ts).
+  define: { __GANPO_VERSION__: JSON.stringify(version) },
   test: {
     projects: backends.map((backend) => ({
       extends: true,
