@@ -1,8 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 export default defineConfig({
-  // `node` is the Node-only entry (filesystem IO); `index` must stay free of Node built-ins.
-  entry: ['src/index.ts', 'src/node.ts'],
+  // `node` is the Node-only entry (filesystem IO); `index` and `ops` must stay free of Node built-ins.
+  entry: ['src/index.ts', 'src/node.ts', 'src/ops.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
@@ -10,5 +15,7 @@ export default defineConfig({
   target: 'es2022',
   // Peer dependencies stay external: the user's tfjs instance (and backend) must be the one we use.
   external: [/^@tensorflow\//],
+  // The version lives in package.json only (src/version.ts).
+  define: { __GANPO_VERSION__: JSON.stringify(version) },
   outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.js' }),
 });

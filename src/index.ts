@@ -10,13 +10,8 @@ export {
 export { GanpoError, type GanpoErrorCode, type GanpoErrorDetails } from './core/errors';
 export { versions } from './version';
 
-// Ops that tfjs lacks or gets wrong, and the fast kernels of the discriminators
-export { type AttentionImpl, type SelfAttentionCoreArgs, selfAttentionCore } from './ops/attention';
-export { fastLinear } from './ops/fast-linear';
-export { geluErf } from './ops/gelu';
-export { layerNorm } from './ops/layer-norm';
+// Ops that tfjs lacks or gets wrong (the discriminators' fast kernels: `ganpo/ops`)
 export { logSigmoid } from './ops/log-sigmoid';
-export { sortAscending } from './ops/sort';
 export { stopGradient } from './ops/stop-gradient';
 
 // Log-probabilities of sequences (TRL's names), LD-DPO and WPO weights
@@ -106,18 +101,13 @@ export {
 
 // Trainer: preference collation, resumable batch order, the whole loop for tfjs causal LMs
 export {
-  type CollatedArrays,
   type CollatedSequences,
   type CollateOptions,
-  collatePreferenceArrays,
   collatePreferencePairs,
-  concatenatePreferenceBatch,
   disposePreferenceBatch,
   type PreferenceBatch,
   type PreferencePair,
-  type TruncatedSequence,
   type TruncationMode,
-  truncatePreferencePair,
 } from './trainer/collate';
 export {
   type CausalLM,

@@ -119,7 +119,7 @@ describe('writeSafetensors', () => {
   });
 
   it.runIf(hasTorch)(
-    'our file loads into the official PyTorch module and scores the same (Python check)',
+    'our file loads into the official PyTorch module and scores the same (runs only where /usr/bin/python3 imports torch)',
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'ganpo-st-'));
       try {

@@ -29,19 +29,20 @@ try {
     .map((f) => f.path)
     .filter(
       (p) =>
-        !/^(dist\/|node\/package\.json$|docs\/[^/]+\.md$|examples\/|results\/results\.(md|svg)$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(
+        !/^(dist\/|(?:node|ops)\/package\.json$|docs\/[^/]+\.md$|examples\/|results\/results\.(md|svg)$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(
           p,
         ),
     );
   if (leaked.length) throw new Error(`unexpected files in the tarball: ${leaked.join(', ')}`);
   console.log(run('npx', ['publint', 'run', tarball, '--strict']));
   console.log(run('npx', ['attw', tarball, '--format', 'ascii']));
-  smokeTest(tarball);
+  smokeTest(tarball, info);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-// The main entry must bundle for browsers: no Node built-ins in dist/index.* or the chunks it imports
+// The main and ops entries must bundle for browsers: no Node built-ins in dist/index.*, dist/ops.* or
+// the chunks they import
 // (the filesystem IO handler lives in the `ganpo/node` entry only).
 function assertBrowserSafe(pkgDir) {
   const dist = join(pkgDir, 'dist');
@@ -57,14 +58,13 @@ function assertBrowserSafe(pkgDir) {
     for (const m of src.matchAll(/from\s*['"]\.\/([^'"]+)['"]|require\(['"]\.\/([^'"]+)['"]\)/g))
       visit(m[1] ?? m[2]);
   };
-  visit('index.js');
-  visit('index.cjs');
-  console.log(`main entry is free of Node built-ins (${seen.size} file(s) checked)`);
+  for (const entry of ['index.js', 'index.cjs', 'ops.js', 'ops.cjs']) visit(entry);
+  console.log(`main and ops entries are free of Node built-ins (${seen.size} file(s) checked)`);
 }
 
 // A consumer project: the tarball unpacked as node_modules/ganpo next to this repo's tfjs peers.
 // Proves ESM import, CJS require and type resolution (node16 module resolution) of the packed files.
-function smokeTest(tarball) {
+function smokeTest(tarball, info) {
   const app = join(dir, 'app');
   const pkgDir = join(app, 'node_modules', 'ganpo');
   mkdirSync(pkgDir, { recursive: true });
@@ -73,7 +73,7 @@ function smokeTest(tarball) {
   writeFileSync(join(app, 'package.json'), '{"name":"app","private":true,"type":"module"}');
   writeFileSync(
     join(app, 'esm.mjs'),
-    "import { GanpoError } from 'ganpo'; const e = new GanpoError('OUT_OF_RANGE', 'x'); if (e.code !== 'OUT_OF_RANGE') process.exit(1); console.log('ESM import ok');",
+    `import { GanpoError, versions } from 'ganpo'; const e = new GanpoError('OUT_OF_RANGE', 'x'); if (e.code !== 'OUT_OF_RANGE') process.exit(1); if (versions.ganpo !== ${JSON.stringify(info.version)}) { console.error('versions.ganpo is ' + versions.ganpo); process.exit(1); } console.log('ESM import ok, versions.ganpo ' + versions.ganpo);`,
   );
   writeFileSync(
     join(app, 'cjs.cjs'),
@@ -95,7 +95,17 @@ function smokeTest(tarball) {
     join(app, 'node-cjs.cjs'),
     "const { fileSystemHandler } = require('ganpo/node'); if (typeof fileSystemHandler !== 'function') process.exit(1); console.log('CJS require ganpo/node ok');",
   );
+  writeFileSync(
+    join(app, 'ops-esm.mjs'),
+    "import { fastLinear, layerNorm } from 'ganpo/ops'; if (typeof fastLinear !== 'function' || typeof layerNorm !== 'function') process.exit(1); console.log('ESM import ganpo/ops ok');",
+  );
+  writeFileSync(
+    join(app, 'ops-cjs.cjs'),
+    "const { geluErf } = require('ganpo/ops'); if (typeof geluErf !== 'function') process.exit(1); console.log('CJS require ganpo/ops ok');",
+  );
   process.stdout.write(run('node', [join(app, 'esm.mjs')]));
+  process.stdout.write(run('node', [join(app, 'ops-esm.mjs')]));
+  process.stdout.write(run('node', [join(app, 'ops-cjs.cjs')]));
   process.stdout.write(run('node', [join(app, 'cjs.cjs')]));
   process.stdout.write(run('node', [join(app, 'node-esm.mjs')]));
   process.stdout.write(run('node', [join(app, 'node-cjs.cjs')]));

@@ -1,5 +1,5 @@
 // Vite config of the browser example (`npm run example:browser`, and the Playwright test builds it).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -28,8 +28,14 @@ function nodeBuiltinGuard(): Plugin {
   };
 }
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 export default defineConfig({
   root: here,
+  // As in tsup.config.ts: the version is package.json's (src/version.ts).
+  define: { __GANPO_VERSION__: JSON.stringify(version) },
   // Relative asset URLs: the built page works from any path (CI serves it from a temporary directory).
   base: './',
   plugins: [nodeBuiltinGuard()],

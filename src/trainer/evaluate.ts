@@ -6,7 +6,7 @@ import {
   type PreferencePair,
 } from './collate';
 import { type CausalLM, forwardSide } from './forward';
-import { objectiveLoss, type PreferenceObjective } from './objective';
+import { objectiveLoss, type PreferenceObjective, preferenceStatistics } from './objective';
 
 /** The evaluation statistics, in the order they are stacked (one read-back per batch). */
 const EVALUATION_KEYS = [
@@ -52,14 +52,7 @@ export function evaluatePreference(
           reference,
           lengths: { chosen: batch.chosen.completionLengths, rejected: batch.rejected.completionLengths },
         });
-        return tf.stack([
-          preference.loss,
-          tf.mean(preference.chosenRewards),
-          tf.mean(preference.rejectedRewards),
-          tf.mean(tf.cast(tf.greater(preference.chosenRewards, preference.rejectedRewards), 'float32')),
-          tf.mean(policyChosen.logps),
-          tf.mean(policyRejected.logps),
-        ]);
+        return tf.stack(preferenceStatistics(preference, policyChosen.logps, policyRejected.logps));
       });
       const values = row.dataSync();
       row.dispose();

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { type DpoLossArgs, dpoLoss } from '../losses/dpo';
 import { type OrpoLossArgs, orpoLoss } from '../losses/orpo';
 import { type SimpoLossArgs, simpoLoss } from '../losses/simpo';
@@ -61,4 +61,24 @@ const OBJECTIVES: {
 export function objectiveLoss(objective: PreferenceObjective, inputs: ObjectiveInputs): PreferenceLoss {
   const loss = OBJECTIVES[objective.type] as (o: PreferenceObjective, i: ObjectiveInputs) => PreferenceLoss;
   return loss(objective, inputs);
+}
+
+/**
+ * TRL's preference statistics of one batch as scalars, in this order: the loss, the mean chosen and
+ * rejected rewards, the reward accuracy (share of pairs with chosen reward > rejected reward) and
+ * the mean summed log-probs of the chosen and rejected completions. Call inside a tidy.
+ */
+export function preferenceStatistics(
+  preference: PreferenceLoss,
+  chosenLogps: tf.Tensor1D,
+  rejectedLogps: tf.Tensor1D,
+): tf.Scalar[] {
+  return [
+    preference.loss,
+    tf.mean(preference.chosenRewards),
+    tf.mean(preference.rejectedRewards),
+    tf.mean(tf.cast(tf.greater(preference.chosenRewards, preference.rejectedRewards), 'float32')),
+    tf.mean(chosenLogps),
+    tf.mean(rejectedLogps),
+  ];
 }

@@ -10,7 +10,7 @@ import type { DiscriminatorStepResult, GanpoRegularizer } from '../regularizer/g
 import type { CollatedSequences, PreferenceBatch } from './collate';
 import { type CausalLM, forwardSide, type SideOutputs } from './forward';
 import { meanStatistics, namedStatistics, type StepStatistics } from './metrics';
-import { objectiveLoss, type PreferenceObjective } from './objective';
+import { objectiveLoss, type PreferenceObjective, preferenceStatistics } from './objective';
 import {
   cachedReference,
   liveReference,
@@ -364,12 +364,7 @@ function microBatchLoss(
     adversarial = ganpo.adversarialLoss;
   }
   const statistics = tf.stack([
-    preference.loss,
-    tf.mean(preference.chosenRewards),
-    tf.mean(preference.rejectedRewards),
-    tf.mean(tf.cast(tf.greater(preference.chosenRewards, preference.rejectedRewards), 'float32')),
-    tf.mean(policyChosen.logps),
-    tf.mean(policyRejected.logps),
+    ...preferenceStatistics(preference, policyChosen.logps, policyRejected.logps),
     policyChosen.logitsMean,
     policyRejected.logitsMean,
     adversarial,

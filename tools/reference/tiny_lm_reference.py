@@ -1,4 +1,4 @@
-"""Golden fixture for the example tiny LM (tests/example-model.test.ts).
+"""Golden fixture for the example tiny LM (tests/examples/tiny-lm.test.ts).
 
 Builds the same architecture from PyTorch's own modules — nn.TransformerEncoderLayer(norm_first=True,
 activation="gelu") with a causal mask, nn.LayerNorm, one-hot @ embedding — in float64, with random

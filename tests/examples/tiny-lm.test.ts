@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task/index';
-import { layerNorm, linear, sftLoss, sftTrain, TinyLM } from '../examples/tiny-lm/index';
-import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import { collatePreferencePairs, disposePreferenceBatch } from '../src/trainer/collate';
-import { expectClose, expectNoLeak, loadFixture } from './support/helpers';
+import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task/index';
+import { layerNorm, linear, sftLoss, sftTrain, TinyLM } from '../../examples/tiny-lm/index';
+import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
+import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
+import { expectClose, expectNoLeak, loadFixture } from '../support/helpers';
 
 // Small enough to train a few steps in well under a second on the cpu backend.
 const config = { vocabSize: 25, maxSeqLen: 24, dim: 16, numLayers: 1, numHeads: 2, seed: 3 };

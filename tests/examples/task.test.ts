@@ -16,8 +16,8 @@ import {
   seededRandom,
   TASK_ALPHABET,
   winRate,
-} from '../examples/task/index';
-import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
+} from '../../examples/task/index';
+import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
 
 describe('digit-string task', () => {
   it('applies each op correctly', () => {
