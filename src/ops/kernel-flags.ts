@@ -10,6 +10,8 @@ export const kernelFlags = {
   fusedLayerNorm: true,
   /** geluErf: custom gradient (else autodiff through erf). */
   fusedGelu: true,
+  /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */
+  wasmGelu: true,
   /**
    * GanpoTrainer (k = 1): the discriminator step reuses the latents of the policy's forward inside
    * the gradient pass (else a separate no-grad policy forward, as under gradient accumulation).

@@ -2,22 +2,19 @@
  * tfjs kernels `GanpoAttentionForward` / `GanpoAttentionBackward`, registered for the wasm backend
  * only: they run ./attention-simd.ts directly on the backend's memory (no copies in or out).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { type AttentionSimdExports, attentionSimdModule } from './attention-simd';
+import {
+  activeWasmBackend,
+  instanceFor,
+  memoryOf,
+  pointer,
+  registerOnce,
+  type WasmBackendLike,
+} from './backend';
 
 export const ATTENTION_FORWARD = 'GanpoAttentionForward';
 export const ATTENTION_BACKWARD = 'GanpoAttentionBackward';
-
-/** The parts of tfjs-backend-wasm 4.x's BackendWasm these kernels use. */
-interface WasmBackendLike {
-  wasm: {
-    asm?: { memory?: unknown };
-    _malloc(bytes: number): number;
-    _free(ptr: number): void;
-  };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-}
 
 /** Attributes of both kernels. */
 export interface AttentionKernelAttrs {
@@ -27,43 +24,14 @@ export interface AttentionKernelAttrs {
   [key: string]: number;
 }
 
-const instances = new Map<string, AttentionSimdExports | null>();
-let registered = false;
-
-function memoryOf(backend: WasmBackendLike): WebAssembly.Memory | null {
-  const m = backend.wasm?.asm?.memory;
-  // The threaded build shares its memory (SharedArrayBuffer): our module imports an unshared one.
-  if (!(m instanceof WebAssembly.Memory) || !(m.buffer instanceof ArrayBuffer)) return null;
-  return m;
-}
-
-function instanceFor(
+function attentionExports(
   backend: WasmBackendLike,
   numHeads: number,
   headDim: number,
 ): AttentionSimdExports | null {
-  const memory = memoryOf(backend);
-  if (!memory) return null;
-  const key = `${numHeads}x${headDim}`;
-  if (instances.has(key)) return instances.get(key) ?? null;
-  let exports: AttentionSimdExports | null = null;
-  try {
-    // Synchronous compilation: fine in Node and workers; a browser main thread may refuse modules
-    // over 4 KB, and then the caller keeps the tfjs-op paths.
-    const module = new WebAssembly.Module(attentionSimdModule({ numHeads, headDim }) as BufferSource);
-    exports = new WebAssembly.Instance(module, { env: { memory } })
-      .exports as unknown as AttentionSimdExports;
-  } catch {
-    exports = null;
-  }
-  instances.set(key, exports);
-  return exports;
-}
-
-function pointer(backend: WasmBackendLike, t: tf.TensorInfo): number {
-  const d = backend.dataIdMap.get(t.dataId);
-  if (!d) throw new Error('GanpoAttention: tensor is not on the wasm backend');
-  return d.memoryOffset;
+  return instanceFor<AttentionSimdExports>(backend, `attention ${numHeads}x${headDim}`, () =>
+    attentionSimdModule({ numHeads, headDim }),
+  );
 }
 
 function kernelsOf(
@@ -71,7 +39,7 @@ function kernelsOf(
   attrs: AttentionKernelAttrs,
   hidden: number,
 ): AttentionSimdExports {
-  const k = instanceFor(backend, attrs.numHeads, hidden / attrs.numHeads);
+  const k = attentionExports(backend, attrs.numHeads, hidden / attrs.numHeads);
   if (!k) throw new Error('GanpoAttention: wasm SIMD kernels unavailable');
   return k;
 }
@@ -144,25 +112,9 @@ function backwardKernel(args: {
  * and the module compiles. Registers the two kernels on first success.
  */
 export function fusedAttentionAvailable(numHeads: number, headDim: number): boolean {
-  if (tf.getBackend() !== 'wasm' || headDim % 4 !== 0) return false;
-  const backend = tf.backend() as unknown as WasmBackendLike;
-  if (!instanceFor(backend, numHeads, headDim)) return false;
-  if (!registered) {
-    if (!tf.getKernel(ATTENTION_FORWARD, 'wasm')) {
-      tf.registerKernel({
-        kernelName: ATTENTION_FORWARD,
-        backendName: 'wasm',
-        kernelFunc: forwardKernel as tf.KernelFunc,
-      });
-    }
-    if (!tf.getKernel(ATTENTION_BACKWARD, 'wasm')) {
-      tf.registerKernel({
-        kernelName: ATTENTION_BACKWARD,
-        backendName: 'wasm',
-        kernelFunc: backwardKernel as tf.KernelFunc,
-      });
-    }
-    registered = true;
-  }
+  const backend = activeWasmBackend();
+  if (!backend || headDim % 4 !== 0 || !attentionExports(backend, numHeads, headDim)) return false;
+  registerOnce(ATTENTION_FORWARD, forwardKernel as tf.KernelFunc);
+  registerOnce(ATTENTION_BACKWARD, backwardKernel as tf.KernelFunc);
   return true;
 }

@@ -15,8 +15,8 @@
  * Backward per (b, j, i): dA_it = m_it·(dOut_i·v_t), dv_t += A_it·m_it·dOut_i,
  * dS_it = A_it·(dA_it − Σ_t dA_it·A_it), dq_i = c·Σ_t dS_it·k_t, dk_t += dS_it·(c·q_i).
  *
- * exp is Cephes' single-precision expf (range reduction by ln 2 in two parts, degree-6 polynomial,
- * ~1 ulp); inputs below −87.34 (masked keys: −1e9) give exactly 0, as float32 exp underflows.
+ * exp is ./simd-math.ts's exp4; inputs below −87.34 (masked keys: −1e9) give exactly 0, as float32
+ * exp underflows.
  */
 import {
   buildModule,
@@ -30,12 +30,12 @@ import {
   I32,
   i32,
   i32c,
-  i32x4,
   set,
   V128,
   v128,
   whileLoop,
 } from './emit';
+import { exp4 } from './simd-math';
 
 const lanes = (ls: number[]): number[] => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
 const splat = (x: number): Code => f32x4.splat(f32c(x));
@@ -67,30 +67,6 @@ function hadd4(acc: number[], tmp1: number, tmp2: number): Code {
       v128.shuffle(get(tmp1), get(tmp2), lanes([0, 1, 4, 5])),
       v128.shuffle(get(tmp1), get(tmp2), lanes([2, 3, 6, 7])),
     ),
-  ];
-}
-
-/** Code leaving exp(x) on the stack for the f32x4 in local `x` (overwritten); `n`, `r`, `p` scratch. */
-function exp4(x: number, n: number, r: number, p: number): Code {
-  const poly = [
-    1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
-  ];
-  const steps: Code[] = [set(p, splat(poly[0] as number))];
-  for (const c of poly.slice(1)) steps.push(set(p, f32x4.add(f32x4.mul(get(p), get(r)), splat(c))));
-  return [
-    // keep = x ≥ −87.34 (all-ones lanes), saved in n until the end
-    set(p, f32x4.ge(get(x), splat(-87.3365))),
-    set(x, f32x4.min(f32x4.max(get(x), splat(-87.3365)), splat(88.0))),
-    set(n, f32x4.nearest(f32x4.mul(get(x), splat(Math.LOG2E)))),
-    set(r, f32x4.sub(get(x), f32x4.mul(get(n), splat(0.693359375)))),
-    set(r, f32x4.add(get(r), f32x4.mul(get(n), splat(2.1219444e-4)))),
-    // x := 2^n (exponent bits), n := keep
-    set(x, i32x4.shl(i32x4.add(i32x4.truncSatF32x4S(get(n)), i32x4.splat(i32c(127))), i32c(23))),
-    set(n, get(p)),
-    ...steps,
-    // y = p·r² + r + 1
-    set(p, f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(get(p), get(r)), get(r)), get(r)), splat(1))),
-    v128.and(f32x4.mul(get(p), get(x)), get(n)),
   ];
 }
 

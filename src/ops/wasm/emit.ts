@@ -16,7 +16,7 @@ export type Code = number | Code[];
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const V128 = 0x7b;
-type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof V128;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -95,6 +95,7 @@ export const f32x4 = {
   add: (a: Code, b: Code): Code => simd(0xe4, a, b),
   sub: (a: Code, b: Code): Code => simd(0xe5, a, b),
   mul: (a: Code, b: Code): Code => simd(0xe6, a, b),
+  div: (a: Code, b: Code): Code => simd(0xe7, a, b),
   min: (a: Code, b: Code): Code => simd(0xe8, a, b),
   max: (a: Code, b: Code): Code => simd(0xe9, a, b),
 };
