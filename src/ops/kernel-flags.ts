@@ -6,6 +6,8 @@
 export const kernelFlags = {
   /** fastLinear: explicit-transpose custom gradient (else tfjs's MatMul gradient with transpose flags). */
   fastLinearGradient: true,
+  /** sumRows (bias and LayerNorm-affine gradients) on wasm: one SIMD kernel (else ones·x matMul). */
+  wasmSumRows: true,
   /** layerNorm: fused custom gradient (else autodiff). */
   fusedLayerNorm: true,
   /** geluErf: custom gradient (else autodiff through erf). */

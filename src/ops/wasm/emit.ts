@@ -65,6 +65,7 @@ export const i32 = {
   add: (a: Code, b: Code): Code => [a, b, 0x6a],
   sub: (a: Code, b: Code): Code => [a, b, 0x6b],
   mul: (a: Code, b: Code): Code => [a, b, 0x6c],
+  divS: (a: Code, b: Code): Code => [a, b, 0x6d],
   ltS: (a: Code, b: Code): Code => [a, b, 0x48],
   leS: (a: Code, b: Code): Code => [a, b, 0x4c],
   eqz: (a: Code): Code => [a, 0x45],
