@@ -11,8 +11,9 @@ import { ATTENTION_BACKWARD, ATTENTION_FORWARD, fusedAttentionAvailable } from '
  *   measured ~9× faster for the score and value products at B 8, H 8, T 128, d_head 32.
  * - `'fused'`: wasm backend only: one WebAssembly SIMD kernel per layer and direction
  *   (src/ops/wasm/attention-simd.ts) that strides through the packed [q | k | v] in place, with the
- *   softmax and its backward fused in; needs d_head a multiple of 4 and the single-threaded wasm
- *   build, else it runs `'per-head'`/`'batched'` as `'auto'` would.
+ *   softmax and its backward fused in (single-threaded or threaded build; the kernel itself runs on
+ *   one thread); needs d_head a multiple of 4, else it runs `'per-head'`/`'batched'` as `'auto'`
+ *   would without it.
  * - `'auto'` (default): `'fused'` on the wasm backend where it is available; otherwise `'per-head'`
  *   on wasm when each head's products are large enough (T²·d_head ≥ `PER_HEAD_MIN_WORK` = 131 072),
  *   `'batched'` otherwise and on other backends.

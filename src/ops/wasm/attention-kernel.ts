@@ -29,8 +29,8 @@ function attentionExports(
   numHeads: number,
   headDim: number,
 ): AttentionSimdExports | null {
-  return instanceFor<AttentionSimdExports>(backend, `attention ${numHeads}x${headDim}`, () =>
-    attentionSimdModule({ numHeads, headDim }),
+  return instanceFor<AttentionSimdExports>(backend, `attention ${numHeads}x${headDim}`, (shared) =>
+    attentionSimdModule({ numHeads, headDim }, shared),
   );
 }
 
@@ -107,9 +107,9 @@ function backwardKernel(args: {
 }
 
 /**
- * True when the fused kernels can run here: the active backend is tfjs-backend-wasm (single-threaded
- * build, whose memory this module imports), head size is a multiple of 4 (one f32x4 per 4 columns),
- * and the module compiles. Registers the two kernels on first success.
+ * True when the fused kernels can run here: the active backend is tfjs-backend-wasm (whose memory
+ * the module imports), head size is a multiple of 4 (one f32x4 per 4 columns), and the module
+ * compiles. Registers the two kernels on first success.
  */
 export function fusedAttentionAvailable(numHeads: number, headDim: number): boolean {
   const backend = activeWasmBackend();

@@ -497,11 +497,9 @@ export interface AttentionSimdExports {
 }
 
 /** Module bytes for `numHeads` heads of `headDim` (a multiple of 4). */
-export function attentionSimdModule(geometry: Geometry): Uint8Array {
-  return buildModule([
-    forward(geometry, false),
-    forward(geometry, true),
-    backward(geometry, false),
-    backward(geometry, true),
-  ]);
+export function attentionSimdModule(geometry: Geometry, sharedMemory = false): Uint8Array {
+  return buildModule(
+    [forward(geometry, false), forward(geometry, true), backward(geometry, false), backward(geometry, true)],
+    sharedMemory,
+  );
 }

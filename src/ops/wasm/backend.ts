@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 export interface WasmBackendLike {
   wasm: {
     asm?: { memory?: unknown };
+    wasmMemory?: unknown;
     _malloc(bytes: number): number;
     _free(ptr: number): void;
   };
@@ -21,13 +22,12 @@ export function activeWasmBackend(): WasmBackendLike | null {
 }
 
 /**
- * The backend's WebAssembly.Memory, or null where our modules cannot import it: the threaded build
- * shares its memory (SharedArrayBuffer) and our modules import an unshared one.
+ * The backend's WebAssembly.Memory (exported by the single-threaded build, imported — and shared —
+ * by the threaded one), or null if neither is found.
  */
 export function memoryOf(backend: WasmBackendLike): WebAssembly.Memory | null {
-  const m = backend.wasm?.asm?.memory;
-  if (!(m instanceof WebAssembly.Memory) || !(m.buffer instanceof ArrayBuffer)) return null;
-  return m;
+  const m = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
+  return m instanceof WebAssembly.Memory ? m : null;
 }
 
 /** Byte address of a tensor's data in the backend's memory. */
@@ -45,7 +45,11 @@ const instances = new WeakMap<WebAssembly.Memory, Map<string, unknown>>();
  * workers; a browser main thread may refuse modules over 4 KB, and then callers keep their tfjs-op
  * paths.
  */
-export function instanceFor<T>(backend: WasmBackendLike, key: string, bytes: () => Uint8Array): T | null {
+export function instanceFor<T>(
+  backend: WasmBackendLike,
+  key: string,
+  bytes: (sharedMemory: boolean) => Uint8Array,
+): T | null {
   const memory = memoryOf(backend);
   if (!memory) return null;
   let cache = instances.get(memory);
@@ -56,7 +60,8 @@ export function instanceFor<T>(backend: WasmBackendLike, key: string, bytes: () 
   if (!cache.has(key)) {
     let exports: T | null = null;
     try {
-      const module = new WebAssembly.Module(bytes() as BufferSource);
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      const module = new WebAssembly.Module(bytes(shared) as BufferSource);
       exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as T;
     } catch {
       exports = null;

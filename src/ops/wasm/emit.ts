@@ -160,9 +160,11 @@ function name(s: string): number[] {
 
 /**
  * A module that imports `env.memory` (the memory of the wasm backend, so kernels read and write
- * tensors in place) and exports `funcs`, none of which return a value.
+ * tensors in place) and exports `funcs`, none of which return a value. `sharedMemory`: the import is
+ * a shared memory of at most 65 536 pages (the threaded build's memory), else unshared, no maximum.
  */
-export function buildModule(funcs: { fn: FuncBuilder; body: Code[] }[]): Uint8Array {
+export function buildModule(funcs: { fn: FuncBuilder; body: Code[] }[], sharedMemory = false): Uint8Array {
+  const limits = sharedMemory ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00];
   const types = funcs.flatMap(({ fn }) => [0x60, ...uleb(fn.params.length), ...fn.params, 0x00]);
   const bytes = [
     0x00,
@@ -174,8 +176,8 @@ export function buildModule(funcs: { fn: FuncBuilder; body: Code[] }[]): Uint8Ar
     0x00,
     0x00,
     ...section(1, [...uleb(funcs.length), ...types]),
-    // import "env" "memory" (memory, limits: min 0, no max)
-    ...section(2, [...uleb(1), ...name('env'), ...name('memory'), 0x02, 0x00, 0x00]),
+    // import "env" "memory" (memory, limits)
+    ...section(2, [...uleb(1), ...name('env'), ...name('memory'), 0x02, ...limits]),
     ...section(3, [...uleb(funcs.length), ...funcs.flatMap((_, i) => uleb(i))]),
     ...section(7, [
       ...uleb(funcs.length),

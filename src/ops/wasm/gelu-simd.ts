@@ -75,6 +75,6 @@ export interface GeluSimdExports {
 }
 
 /** Module bytes. */
-export function geluSimdModule(): Uint8Array {
-  return buildModule([gelu(false), gelu(true)]);
+export function geluSimdModule(sharedMemory = false): Uint8Array {
+  return buildModule([gelu(false), gelu(true)], sharedMemory);
 }

@@ -72,6 +72,6 @@ export interface SumRowsSimdExports {
 }
 
 /** Module bytes. */
-export function sumRowsSimdModule(): Uint8Array {
-  return buildModule([sumRows()]);
+export function sumRowsSimdModule(sharedMemory = false): Uint8Array {
+  return buildModule([sumRows()], sharedMemory);
 }
