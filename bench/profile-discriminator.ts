@@ -19,6 +19,7 @@ kernelFlags.fusedLayerNorm = fast;
 kernelFlags.fusedGelu = fast;
 kernelFlags.wasmGelu = fast;
 kernelFlags.wasmSumRows = fast;
+kernelFlags.wasmLayerNorm = fast;
 const { step, dispose } = makeStep(attention as AttentionImpl);
 step();
 step();

@@ -98,8 +98,8 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
   {
-    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, ones·x row sums)',
-    flags: { wasmGelu: false, wasmSumRows: false },
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU and LayerNorm, ones·x row sums)',
+    flags: { wasmGelu: false, wasmSumRows: false, wasmLayerNorm: false },
     attention: 'per-head',
   },
   {
@@ -110,6 +110,11 @@ const WASM_VARIANTS: Variant[] = [
   {
     name: 'lever off: tfjs-op GELU instead of the wasm GELU kernel',
     flags: { wasmGelu: false },
+    attention: 'auto',
+  },
+  {
+    name: 'lever off: tfjs-op LayerNorm instead of the wasm LayerNorm kernel',
+    flags: { wasmLayerNorm: false },
     attention: 'auto',
   },
   {

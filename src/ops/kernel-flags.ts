@@ -10,6 +10,8 @@ export const kernelFlags = {
   wasmSumRows: true,
   /** layerNorm: fused custom gradient (else autodiff). */
   fusedLayerNorm: true,
+  /** layerNorm on wasm (rows of a multiple of 4): one SIMD kernel per direction (else tfjs ops). */
+  wasmLayerNorm: true,
   /** geluErf: custom gradient (else autodiff through erf). */
   fusedGelu: true,
   /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */

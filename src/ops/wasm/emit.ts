@@ -78,6 +78,7 @@ export const f32 = {
   mul: (a: Code, b: Code): Code => [a, b, 0x94],
   div: (a: Code, b: Code): Code => [a, b, 0x95],
   max: (a: Code, b: Code): Code => [a, b, 0x97],
+  sqrt: (a: Code): Code => [a, 0x91],
 };
 
 // SIMD instructions (f32x4 lanes, plus the integer ops exp() needs).
