@@ -1,5 +1,5 @@
 // Per-kernel profile of one discriminator training step (tf.profile), for finding hot spots:
-//   node --import tsx bench/profile-discriminator.ts [wasm|cpu] [fast|naive] [per-head|batched]
+//   node --import tsx bench/profile-discriminator.ts [wasm|cpu] [fast|naive] [auto|fused|per-head|batched]
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
@@ -9,7 +9,7 @@ import type { AttentionImpl } from '../src/ops/attention';
 import { kernelFlags } from '../src/ops/kernel-flags';
 import { makeStep } from './suites/discriminator';
 
-const [backend = 'wasm', mode = 'fast', attention = 'per-head'] = process.argv.slice(2);
+const [backend = 'wasm', mode = 'fast', attention = 'auto'] = process.argv.slice(2);
 setValidationLevel('shapes');
 await tf.setBackend(backend);
 await tf.ready();
@@ -17,6 +17,9 @@ const fast = mode === 'fast';
 kernelFlags.fastLinearGradient = fast;
 kernelFlags.fusedLayerNorm = fast;
 kernelFlags.fusedGelu = fast;
+kernelFlags.wasmGelu = fast;
+kernelFlags.wasmSumRows = fast;
+kernelFlags.wasmLayerNorm = fast;
 const { step, dispose } = makeStep(attention as AttentionImpl);
 step();
 step();

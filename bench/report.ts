@@ -84,7 +84,7 @@ export function renderReport(meta: Record<string, unknown>, rows: BenchRow[]): s
   out.push(`| run | ${meta.quick ? 'quick' : 'full'}, ${String(meta.durationS)} s |`);
   for (const p of (meta.partialRuns as Record<string, unknown>[] | undefined) ?? []) {
     out.push(
-      `| later partial run | \`${String(p.command)} -- --only …\` on ${String(p.date)} (load ${String(p.loadAverage1mStart)}): ${String(p.suites)} |`,
+      `| later partial run | \`${String(p.command)} -- --only …\` on ${String(p.date)} (load ${String(p.loadAverage1mStart)} → ${String(p.loadAverage1mEnd)}): ${String(p.suites)}${p.backends ? ` (${String(p.backends)} only)` : ''} |`,
     );
   }
   out.push('');

@@ -2,7 +2,9 @@
 // `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json and
 // docs/benchmarks.md (bench/report.ts). Flags: --quick (fewer runs), --only <substring> (suite
 // filter; its rows replace those suites' rows in an existing bench/results.json, unless
-// --no-merge), --report-only (re-render docs/benchmarks.md from results.json).
+// --no-merge), --backends <a,b> (only these tfjs backends; with --only, only their rows and the
+// PyTorch rows interleaved with them are replaced), --report-only (re-render docs/benchmarks.md from
+// results.json).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -20,6 +22,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
+const backendsIdx = process.argv.indexOf('--backends');
+const onlyBackends = backendsIdx >= 0 ? (process.argv[backendsIdx + 1] ?? '').split(',') : undefined;
 
 // The report is a generated file under the repo's formatter: format it as `npm run lint` expects.
 function writeReport(meta: Record<string, unknown>, rows: BenchRow[]): void {
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
   } catch {
     console.log('[bench] @tensorflow/tfjs-node not installed: tensorflow backend skipped');
   }
+  if (onlyBackends) backends.splice(0, backends.length, ...backends.filter((b) => onlyBackends.includes(b)));
   const torch = hasTorch();
   if (!torch) console.log('[bench] Debian python3 with torch not found: PyTorch baselines skipped');
   const ctx: BenchContext = {
@@ -111,10 +116,18 @@ async function main(): Promise<void> {
       rows: BenchRow[];
     };
     const suites = new Set(rows.map((r) => r.suite));
-    const partial = [...((prev.meta.partialRuns as unknown[]) ?? []), { ...meta, suites: [...suites] }];
+    const partial = [
+      ...((prev.meta.partialRuns as unknown[]) ?? []),
+      { ...meta, suites: [...suites], ...(onlyBackends ? { backends: backends } : {}) },
+    ];
+    // A row is replaced when its suite ran (and, under --backends, its backend or the backend it was
+    // interleaved with ran too).
+    const replaced = (r: BenchRow): boolean =>
+      suites.has(r.suite) &&
+      (!onlyBackends || backends.some((b) => r.backend === b || r.name.includes(`interleaved with ${b}`)));
     const merged = {
       meta: { ...prev.meta, partialRuns: partial },
-      rows: [...prev.rows.filter((r) => !suites.has(r.suite)), ...rows],
+      rows: [...prev.rows.filter((r) => !replaced(r)), ...rows],
     };
     writeFileSync(path, `${JSON.stringify(merged, null, 2)}\n`);
     writeReport(merged.meta, merged.rows);

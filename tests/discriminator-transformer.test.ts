@@ -61,7 +61,7 @@ function scoresAndGrad(
   return { scores, grad };
 }
 
-const impls: AttentionImpl[] = ['batched', 'per-head'];
+const impls: AttentionImpl[] = ['batched', 'per-head', 'fused'];
 
 describe.each(impls)('TransformerDiscriminator parity with PyTorch (attention %s)', (impl) => {
   const cases = [

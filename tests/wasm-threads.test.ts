@@ -34,8 +34,12 @@ describe('initWasmThreads', () => {
       threads: number;
       backend: string;
       values: number[];
+      fusedAvailable: boolean;
+      fusedMaxDiff: number;
     };
     expect(got.threads).toBe(2);
+    expect(got.fusedAvailable).toBe(true);
+    expect(got.fusedMaxDiff).toBeLessThan(1e-5);
     expect(got.backend).toBe('wasm');
     const n = 96;
     const expected = tf.tidy(() => {

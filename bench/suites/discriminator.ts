@@ -5,8 +5,8 @@
 // torch 1t, ours, …) so that load from other processes hits all three alike; ratios are per round.
 // The optimizer is tf.train.adam (ganpo's AdamW differs by the decoupled decay, a small share).
 // Also: achieved matMul GFLOP/s of the step next to the backend's best 2-D matMul GFLOP/s, peak
-// tensor memory, and (full run) the "straightforward" variants (tfjs autodiff for Linear/LayerNorm/
-// GELU, batched attention) that show what each kernel choice buys.
+// tensor memory, and (full run, wasm) the step with each of ganpo's wasm kernels switched off, alone
+// and all together, interleaved with the main step: what each lever buys.
 import * as tf from '@tensorflow/tfjs-core';
 import { TransformerDiscriminator } from '../../src/discriminators/transformer';
 import type { AttentionImpl } from '../../src/ops/attention';
@@ -79,26 +79,48 @@ export function makeStep(attention: AttentionImpl): { step: () => void; dispose:
   };
 }
 
-function setFast(on: boolean): void {
-  kernelFlags.fastLinearGradient = on;
-  kernelFlags.fusedLayerNorm = on;
-  kernelFlags.fusedGelu = on;
+type Flags = Partial<Record<keyof typeof kernelFlags, boolean>>;
+
+function setFlags(flags: Flags): void {
+  for (const k of Object.keys(kernelFlags) as (keyof typeof kernelFlags)[]) kernelFlags[k] = flags[k] ?? true;
 }
 
 interface Variant {
   name: string;
-  fast: boolean;
+  flags: Flags;
   attention: AttentionImpl;
 }
 
-const MAIN: Variant = { name: 'train step (ganpo kernels)', fast: true, attention: 'per-head' };
+const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention: 'auto' };
+// Each lever of the wasm kernels switched off alone, and all of them (the step before them), each
+// interleaved with the main step. Earlier levers (hand-written Linear/LayerNorm/GELU gradients vs
+// tfjs autodiff, per-head vs batched attention) were measured by the same suite before and are
+// quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
-  { name: 'train step (autodiff linear/LN/GELU, per-head attention)', fast: false, attention: 'per-head' },
-  { name: 'train step (ganpo linear/LN/GELU, batched attention)', fast: true, attention: 'batched' },
   {
-    name: 'train step (straightforward tfjs: autodiff, batched attention)',
-    fast: false,
-    attention: 'batched',
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU and LayerNorm, ones·x row sums)',
+    flags: { wasmGelu: false, wasmSumRows: false, wasmLayerNorm: false },
+    attention: 'per-head',
+  },
+  {
+    name: 'lever off: per-head tfjs attention instead of the fused kernel',
+    flags: {},
+    attention: 'per-head',
+  },
+  {
+    name: 'lever off: tfjs-op GELU instead of the wasm GELU kernel',
+    flags: { wasmGelu: false },
+    attention: 'auto',
+  },
+  {
+    name: 'lever off: tfjs-op LayerNorm instead of the wasm LayerNorm kernel',
+    flags: { wasmLayerNorm: false },
+    attention: 'auto',
+  },
+  {
+    name: 'lever off: ones·x row sums instead of the wasm sumRows kernel',
+    flags: { wasmSumRows: false },
+    attention: 'auto',
   },
 ];
 // The step's own matMul shapes (tokens × in · in × out).
@@ -123,9 +145,8 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
       // cpu is ~20× slower than wasm: fewer rounds keep the suite short (ratios still same-run).
       const runs = slow ? Math.min(ctx.runs, ctx.quick ? 2 : 3) : ctx.runs;
       const warmup = 1;
-      setFast(true);
-      const attention: AttentionImpl = backend === 'wasm' ? 'per-head' : 'auto';
-      const main = makeStep(attention);
+      setFlags(MAIN.flags);
+      const main = makeStep(MAIN.attention);
       const fns: (() => unknown)[] = [main.step];
       if (torch2) fns.push(() => torch2.step());
       if (torch1) fns.push(() => torch1.step());
@@ -178,18 +199,18 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
           const { timings: tv, samples: sv } = await interleavedAsync(
             [
               () => {
-                setFast(true);
+                setFlags(MAIN.flags);
                 a.step();
               },
               () => {
-                setFast(v.fast);
+                setFlags(v.flags);
                 b.step();
               },
             ],
-            Math.min(ctx.runs, 3),
+            Math.min(ctx.runs, 5),
             1,
           );
-          setFast(true);
+          setFlags({});
           a.dispose();
           b.dispose();
           const r = ratioStats(sv[1] as number[], sv[0] as number[]);
@@ -198,13 +219,13 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
             name: v.name,
             backend,
             timing: tv[1],
-            extra: { 'vs ganpo kernels': `${r.median.toFixed(2)}× ±${r.mad.toFixed(2)}` },
+            extra: { 'vs main step (this / main)': `${r.median.toFixed(2)}× ±${r.mad.toFixed(2)}` },
           });
         }
       }
     }
   } finally {
-    setFast(true);
+    setFlags({});
     torch2?.close();
     torch1?.close();
   }

@@ -55,7 +55,7 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       discriminator: { hiddenDim: 64, numLayers: 1, numHeads: 4, ffnDim: 128, maxSeqLen: 48, dropout: 0.1 },
       seed: 1,
     }),
-    transformerPerHead: make({
+    transformerBatched: make({
       discriminator: {
         hiddenDim: 64,
         numLayers: 1,
@@ -63,7 +63,7 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
         ffnDim: 128,
         maxSeqLen: 48,
         dropout: 0.1,
-        attentionImpl: 'per-head',
+        attentionImpl: 'batched',
       },
       seed: 1,
     }),
@@ -99,9 +99,9 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     });
   };
   const dStep = dStepOf(reg);
-  // The same D step with per-head attention, the wasm default before 'auto' looked at head size.
-  const dStepPerHead = dStepOf(
-    variants.transformerPerHead.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>,
+  // The same D step with batched tfjs attention, what wasm 'auto' ran here before the fused kernel.
+  const dStepBatched = dStepOf(
+    variants.transformerBatched.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>,
   );
 
   const { timings, samples } = await interleavedAsync(
@@ -112,7 +112,8 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       step(variants.transformer),
       step(variants.transformer, false),
       dStep,
-      dStepPerHead,
+      dStepBatched,
+      step(variants.transformerBatched),
     ],
     ctx.runs,
     ctx.warmup,
@@ -130,7 +131,8 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   }
   reference.dispose();
   base.dispose();
-  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDph] = timings as [
+  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDb, tTrB] = timings as [
+    Timing,
     Timing,
     Timing,
     Timing,
@@ -192,10 +194,17 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     },
     {
       suite: 'ganpo-step',
-      name: "same D step, per-head attention (wasm 'auto' before it looked at head size: T²·d_head = 36 864)",
+      name: "same D step, batched tfjs attention (wasm 'auto' before the fused kernel)",
       backend: 'wasm',
-      timing: tDph,
-      extra: { 'batched / per-head': ratio(5, 6) },
+      timing: tDb,
+      extra: { 'fused / batched': ratio(5, 6) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: 'DPO + GANPO step, transformer discriminators — batched tfjs attention (before the fused kernel)',
+      backend: 'wasm',
+      timing: tTrB,
+      extra: { 'vs DPO step': ratio(7), 'after / before': ratio(3, 7) },
     },
   ];
 }

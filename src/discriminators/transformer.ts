@@ -136,6 +136,7 @@ export class TransformerDiscriminator implements Discriminator {
       'auto',
       'batched',
       'per-head',
+      'fused',
     ]);
     this.inputDim = inputDim;
     this.config = {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dropout as applyDropout, dropoutMask } from './dropout';
+import { ATTENTION_BACKWARD, ATTENTION_FORWARD, fusedAttentionAvailable } from './wasm/attention-kernel';
 
 /**
  * How the scaled-dot-product core of multi-head self-attention is computed.
@@ -8,10 +9,16 @@ import { dropout as applyDropout, dropoutMask } from './dropout';
  * - `'per-head'`: one 2-D `matMul` per (batch, head) with a hand-written backward pass. On wasm, 2-D
  *   matMuls without transpose flags use XNNPACK while batched or transposed ones take a slow path;
  *   measured ~9× faster for the score and value products at B 8, H 8, T 128, d_head 32.
- * - `'auto'` (default): `'per-head'` on the wasm backend when each head's products are large enough
- *   (T²·d_head ≥ `PER_HEAD_MIN_WORK` = 131 072), `'batched'` otherwise and on other backends.
+ * - `'fused'`: wasm backend only: one WebAssembly SIMD kernel per layer and direction
+ *   (src/ops/wasm/attention-simd.ts) that strides through the packed [q | k | v] in place, with the
+ *   softmax and its backward fused in (single-threaded or threaded build; the kernel itself runs on
+ *   one thread); needs d_head a multiple of 4, else it runs `'per-head'`/`'batched'` as `'auto'`
+ *   would without it.
+ * - `'auto'` (default): `'fused'` on the wasm backend where it is available; otherwise `'per-head'`
+ *   on wasm when each head's products are large enough (T²·d_head ≥ `PER_HEAD_MIN_WORK` = 131 072),
+ *   `'batched'` otherwise and on other backends.
  */
-export type AttentionImpl = 'auto' | 'batched' | 'per-head';
+export type AttentionImpl = 'auto' | 'batched' | 'per-head' | 'fused';
 
 /**
  * Smallest T²·d_head for which `'auto'` takes the per-head path on wasm. Per-head issues ~25 kernels
@@ -48,10 +55,52 @@ export interface SelfAttentionCoreArgs {
 export function selfAttentionCore(args: SelfAttentionCoreArgs): tf.Tensor2D {
   const impl = args.impl ?? 'auto';
   const dh = args.qkv.shape[1] / 3 / args.numHeads;
+  if ((impl === 'auto' || impl === 'fused') && fusedAttentionAvailable(args.numHeads, dh)) {
+    return fusedAttention(args);
+  }
   const perHead =
     impl === 'per-head' ||
-    (impl === 'auto' && tf.getBackend() === 'wasm' && args.seqLen * args.seqLen * dh >= PER_HEAD_MIN_WORK);
+    (impl !== 'batched' && tf.getBackend() === 'wasm' && args.seqLen * args.seqLen * dh >= PER_HEAD_MIN_WORK);
   return perHead ? perHeadAttention(args) : batchedAttention(args);
+}
+
+/**
+ * The `'fused'` path: forward and backward each one wasm kernel (./wasm/attention-kernel.ts). The
+ * dropout mask on the attention weights is drawn by {@link dropoutMask} (the one random source) as
+ * [B, H, T, T] and applied inside the kernels.
+ */
+function fusedAttention({
+  qkv,
+  batch,
+  seqLen,
+  numHeads,
+  keyBias,
+  dropout,
+}: SelfAttentionCoreArgs): tf.Tensor2D {
+  const attrs = { batch, seqLen, numHeads };
+  const f = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, bias, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    const mask = dropout > 0 ? dropoutMask([batch, numHeads, seqLen, seqLen], dropout) : null;
+    const [out, weights] = tf
+      .engine()
+      .runKernel(
+        ATTENTION_FORWARD,
+        mask ? { qkv: x, keyBias: bias, mask } : { qkv: x, keyBias: bias },
+        attrs,
+      ) as [tf.Tensor2D, tf.Tensor4D];
+    save(mask ? [x, weights, mask] : [x, weights]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw, sm] = saved as [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D | undefined];
+        const inputsB: tf.NamedTensorMap = sm
+          ? { dy, qkv: sx, weights: sw, mask: sm }
+          : { dy, qkv: sx, weights: sw };
+        return [tf.engine().runKernel(ATTENTION_BACKWARD, inputsB, attrs) as tf.Tensor2D, tf.zerosLike(bias)];
+      },
+    };
+  });
+  return f(qkv, keyBias) as tf.Tensor2D;
 }
 
 function batchedAttention({

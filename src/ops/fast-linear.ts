@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { kernelFlags } from './kernel-flags';
+import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
 
 /**
  * Affine map y = x·K + b for a 2-D input, with the kernel stored as K = Wᵀ [in, out] (PyTorch keeps
@@ -25,10 +26,14 @@ export function fastLinear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor
 }
 
 /**
- * Σ over rows of a 2-D tensor as ones[1,N]·x: a plain 2-D matMul (XNNPACK on wasm) instead of a Sum over
- * axis 0, which wasm implements as a transpose plus a reduction (measured ~2 ms for [1024, 256]).
+ * Σ over rows of a 2-D tensor. On wasm one SIMD kernel (./wasm/sum-rows-simd.ts): tfjs's Sum over
+ * axis 0 there is a transpose plus a reduction (~2 ms for [1024, 256]) and ones[1,N]·x has XNNPACK
+ * pack all of x first. Elsewhere ones[1,N]·x. Not differentiable on wasm (used inside gradients).
  */
 export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
+  if (kernelFlags.wasmSumRows && x.dtype === 'float32' && wasmSumRowsAvailable()) {
+    return tf.engine().runKernel(SUM_ROWS, { x }) as tf.Tensor1D;
+  }
   return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]) as tf.Tensor1D;
 }
 

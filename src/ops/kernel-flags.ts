@@ -6,8 +6,14 @@
 export const kernelFlags = {
   /** fastLinear: explicit-transpose custom gradient (else tfjs's MatMul gradient with transpose flags). */
   fastLinearGradient: true,
+  /** sumRows (bias and LayerNorm-affine gradients) on wasm: one SIMD kernel (else ones·x matMul). */
+  wasmSumRows: true,
   /** layerNorm: fused custom gradient (else autodiff). */
   fusedLayerNorm: true,
+  /** layerNorm on wasm (rows of a multiple of 4): one SIMD kernel per direction (else tfjs ops). */
+  wasmLayerNorm: true,
   /** geluErf: custom gradient (else autodiff through erf). */
   fusedGelu: true,
+  /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */
+  wasmGelu: true,
 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sumRows } from './fast-linear';
 import { kernelFlags } from './kernel-flags';
+import { LAYER_NORM_BACKWARD, LAYER_NORM_FORWARD, wasmLayerNormAvailable } from './wasm/layer-norm-kernel';
 
 /**
  * Layer normalisation over the last axis, as `torch.nn.LayerNorm(d, eps)`:
@@ -25,8 +26,33 @@ export function layerNorm(
     const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), epsilon));
     return tf.add(tf.mul(tf.mul(xc, rstd), gamma), beta);
   }
+  const wasm =
+    kernelFlags.wasmLayerNorm &&
+    x.dtype === 'float32' &&
+    gamma.dtype === 'float32' &&
+    beta.dtype === 'float32' &&
+    wasmLayerNormAvailable(x.shape[1]);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xx, g, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    if (wasm) {
+      // One SIMD kernel per direction on wasm (./wasm/layer-norm-simd.ts), same formulas.
+      const [y, xhat, rstd] = tf.engine().runKernel(
+        LAYER_NORM_FORWARD,
+        { x: xx, gamma: g, beta: b },
+        {
+          epsilon,
+        },
+      ) as tf.Tensor[];
+      save([xhat as tf.Tensor, rstd as tf.Tensor, g]);
+      return {
+        value: y as tf.Tensor2D,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sxhat, srstd, sg] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+          const dx = tf.engine().runKernel(LAYER_NORM_BACKWARD, { dy, xhat: sxhat, rstd: srstd, gamma: sg });
+          return [dx as tf.Tensor, sumRows(tf.mul(dy, sxhat) as tf.Tensor2D), sumRows(dy as tf.Tensor2D)];
+        },
+      };
+    }
     const mu = tf.mean(xx, -1, true);
     const xc = tf.sub(xx, mu);
     const variance = tf.mean(tf.square(xc), -1, true);

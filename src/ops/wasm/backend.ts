@@ -1,0 +1,77 @@
+/**
+ * What ganpo's own wasm kernels need from tfjs-backend-wasm 4.x: its memory (our modules import it,
+ * so kernels read and write tensors in place), tensor addresses, outputs, malloc/free.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The parts of tfjs-backend-wasm 4.x's BackendWasm these kernels use. */
+export interface WasmBackendLike {
+  wasm: {
+    asm?: { memory?: unknown };
+    wasmMemory?: unknown;
+    _malloc(bytes: number): number;
+    _free(ptr: number): void;
+  };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+}
+
+/** The active backend when it is tfjs-backend-wasm, else null. */
+export function activeWasmBackend(): WasmBackendLike | null {
+  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackendLike) : null;
+}
+
+/**
+ * The backend's WebAssembly.Memory (exported by the single-threaded build, imported — and shared —
+ * by the threaded one), or null if neither is found.
+ */
+export function memoryOf(backend: WasmBackendLike): WebAssembly.Memory | null {
+  const m = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
+  return m instanceof WebAssembly.Memory ? m : null;
+}
+
+/** Byte address of a tensor's data in the backend's memory. */
+export function pointer(backend: WasmBackendLike, t: tf.TensorInfo): number {
+  const d = backend.dataIdMap.get(t.dataId);
+  if (!d) throw new Error('ganpo wasm kernel: tensor is not on the wasm backend');
+  return d.memoryOffset;
+}
+
+const instances = new WeakMap<WebAssembly.Memory, Map<string, unknown>>();
+
+/**
+ * The instance of module `key` (bytes from `bytes()`) bound to the backend's memory, compiled once
+ * per memory; null where that is impossible here. Synchronous compilation: fine in Node and
+ * workers; a browser main thread may refuse modules over 4 KB, and then callers keep their tfjs-op
+ * paths.
+ */
+export function instanceFor<T>(
+  backend: WasmBackendLike,
+  key: string,
+  bytes: (sharedMemory: boolean) => Uint8Array,
+): T | null {
+  const memory = memoryOf(backend);
+  if (!memory) return null;
+  let cache = instances.get(memory);
+  if (!cache) {
+    cache = new Map();
+    instances.set(memory, cache);
+  }
+  if (!cache.has(key)) {
+    let exports: T | null = null;
+    try {
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      const module = new WebAssembly.Module(bytes(shared) as BufferSource);
+      exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as T;
+    } catch {
+      exports = null;
+    }
+    cache.set(key, exports);
+  }
+  return (cache.get(key) as T | null) ?? null;
+}
+
+/** Registers a wasm-only kernel once. */
+export function registerOnce(kernelName: string, kernelFunc: tf.KernelFunc): void {
+  if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+}
