@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { withValidationLevel } from '../src/core/config';
 import type { Divergence } from '../src/divergence/divergences';
 import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
-import { pairedLeastSquaresGeneratorLoss } from '../src/divergence/paired-generator';
+import {
+  pairedFeatureMatchingLoss,
+  pairedLeastSquaresGeneratorLoss,
+} from '../src/divergence/paired-generator';
 import {
   relativisticAverageDivergence,
   relativisticDiscriminatorLoss,
@@ -49,6 +52,7 @@ interface Fixture {
   ganpo_d: QuadCase[];
   ganpo_g: GenCase[];
   ganpo_paired_g: { policy: number[]; reference: number[]; loss: number; gradPolicy: number[] }[];
+  ganpo_paired_fm: { policy: number[][]; reference: number[][]; loss: number; gradPolicy: number[][] }[];
 }
 
 const fx = loadFixture<Fixture>('divergence.json');
@@ -370,5 +374,63 @@ describe('paired least-squares generator loss', () => {
     );
     expectGanpoError(() => pairedLeastSquaresGeneratorLoss(null as never), 'INVALID_ARGUMENT', 'args');
     tf.dispose([a, b, short, nan]);
+  });
+});
+
+describe('paired feature-matching loss', () => {
+  it.each(fx.ganpo_paired_fm.map((c, i) => [i, c] as const))(
+    'value and gradients match PyTorch; the reference features get no gradient (#%s)',
+    (_, c) => {
+      const p = tf.tensor2d(c.policy);
+      const r = tf.tensor2d(c.reference);
+      const { value, grads } = tf.valueAndGrads((x: tf.Tensor, y: tf.Tensor) =>
+        pairedFeatureMatchingLoss({ policy: x as tf.Tensor2D, reference: y as tf.Tensor2D }),
+      )([p, r]);
+      expectClose(value, c.loss, TOL);
+      expectClose(grads[0] as tf.Tensor, c.gradPolicy.flat(), TOL);
+      expect(tf.sum(tf.abs(grads[1] as tf.Tensor)).dataSync()[0]).toBe(0);
+      tf.dispose([p, r, value, ...grads]);
+    },
+  );
+
+  it('hand check: mean over rows of the squared distance; 0 at equal features', () => {
+    const a = tf.tensor2d([
+      [1, 2],
+      [0, 0],
+    ]);
+    const b = tf.tensor2d([
+      [1, 0],
+      [3, 4],
+    ]);
+    // rows: (0² + 2²) = 4 and (3² + 4²) = 25 → mean 14.5
+    const v = pairedFeatureMatchingLoss({ policy: a, reference: b });
+    expectClose(v, 14.5, { rtol: 1e-6 });
+    const z = pairedFeatureMatchingLoss({ policy: a, reference: a });
+    expectClose(z, 0);
+    tf.dispose([a, b, v, z]);
+  });
+
+  it('leaks nothing and rejects bad inputs', async () => {
+    const a = tf.tensor2d([[1, 2, 3]]);
+    const b = tf.tensor2d([[0, 1, 0]]);
+    await expectNoLeak(() => {
+      const g = tf.grads((x: tf.Tensor) =>
+        pairedFeatureMatchingLoss({ policy: x as tf.Tensor2D, reference: b }),
+      )([a]);
+      tf.dispose(g);
+    });
+    const wide = tf.tensor2d([[1, 2, 3, 4]]);
+    const vec = tf.tensor1d([1, 2, 3]);
+    expectGanpoError(
+      () => pairedFeatureMatchingLoss({ policy: a, reference: wide }),
+      'SHAPE_MISMATCH',
+      'reference',
+    );
+    expectGanpoError(
+      () => pairedFeatureMatchingLoss({ policy: vec as unknown as tf.Tensor2D, reference: b }),
+      'SHAPE_MISMATCH',
+      'policy',
+    );
+    tf.dispose([a, b, wide, vec]);
   });
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { assertDtype, assertFinite, assertRank, assertTensor } from '../core/validate';
 import { stopGradient } from '../ops/stop-gradient';
 import { checkScores } from './inputs';
 
@@ -49,4 +50,55 @@ export function pairedLeastSquaresGeneratorLoss(args: PairedGeneratorLossArgs): 
     );
   }
   return tf.tidy(() => tf.mean(tf.square(tf.sub(args.policy, stopGradient(args.reference)))) as tf.Scalar);
+}
+
+/** Arguments of {@link pairedFeatureMatchingLoss}. */
+export interface PairedFeatureMatchingArgs {
+  /** The critic's last hidden layer on the policy's latents, float [B,F]. */
+  policy: tf.Tensor2D;
+  /** The same layer on the reference latents of the same sequences, float [B,F]; constants. */
+  reference: tf.Tensor2D;
+}
+
+/**
+ * A bounded policy-side term on the critic's features: squared Euclidean distance between the
+ * critic's last hidden layer f (the input of its final Linear) on each policy latent and on the
+ * reference latent of the same sequence, averaged over rows,
+ *
+ *     L_G = mean_i ‖f(h_θ,i) − f(h_ref,i)‖² = mean_i Σ_k (f_k(h_θ,i) − f_k(h_ref,i))²
+ *
+ * Feature matching (Salimans et al. 2016, "Improved techniques for training GANs", arXiv
+ * 1606.03498) asks the generator to match the statistics of the critic's intermediate features
+ * rather than to fool its score; here per pair, since policy and reference latents of one batch
+ * come from the same token sequences. Like {@link pairedLeastSquaresGeneratorLoss} it is 0 at
+ * policy = reference, so it cannot overshoot; matching F features instead of one score constrains
+ * F directions of the latents at once.
+ *
+ * @returns a scalar the caller owns, differentiable w.r.t. `policy` (never w.r.t. `reference`).
+ * @throws GanpoError on non-rank-2, non-float, non-finite or differently shaped inputs.
+ */
+export function pairedFeatureMatchingLoss(args: PairedFeatureMatchingArgs): tf.Scalar {
+  const where = 'pairedFeatureMatchingLoss';
+  if (args === null || typeof args !== 'object') {
+    throw argumentError('INVALID_ARGUMENT', where, 'args', '{ policy, reference }', String(args));
+  }
+  for (const name of ['policy', 'reference'] as const) {
+    const x = args[name];
+    assertTensor(where, name, x);
+    assertRank(where, name, x, 2);
+    assertDtype(where, name, x, ['float32']);
+    assertFinite(where, name, x);
+  }
+  if (args.policy.shape.join(',') !== args.reference.shape.join(',')) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'reference',
+      `shape [${args.policy.shape.join(',')}] (that of policy)`,
+      `[${args.reference.shape.join(',')}]`,
+    );
+  }
+  return tf.tidy(
+    () => tf.mean(tf.sum(tf.square(tf.sub(args.policy, stopGradient(args.reference))), -1)) as tf.Scalar,
+  );
 }

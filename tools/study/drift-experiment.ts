@@ -24,7 +24,9 @@ export type HarnessGenerator =
   | 'official' // ℓreal(D(h_θ) − m_ref), EMA m_ref (the official code)
   | 'ragan2' // symmetric RaSGAN generator with batch means (AlexiaJM/RelativisticGAN)
   | 'ls-mean' // (mean D(h_θ) − mean D(h_ref))², feature matching on the score
-  | 'ls-paired'; // mean (D(h_θ,i) − D(h_ref,i))²
+  | 'ls-paired' // mean (D(h_θ,i) − D(h_ref,i))²
+  | 'fm-paired' // mean ‖f(h_θ,i) − f(h_ref,i)‖² / F over the critic's last hidden layer f
+  | 'fm-paired-sum'; // mean_i ‖f(h_θ,i) − f(h_ref,i)‖²
 
 /** One run's settings. */
 export interface DriftRunConfig {
@@ -111,6 +113,12 @@ function harnessGenerator(
     r: tf.Tensor3D,
     mRef: number,
   ) => {
+    if (kind === 'fm-paired' || kind === 'fm-paired-sum') {
+      const fp = (d.features as NonNullable<typeof d.features>)(p, { training: false });
+      const fr = (d.features as NonNullable<typeof d.features>)(r, { training: false });
+      const sq = tf.square(tf.sub(fp, fr));
+      return kind === 'fm-paired' ? tf.mean(sq) : tf.mean(tf.sum(sq, -1));
+    }
     const sp = d.apply(p, { training: false });
     if (kind === 'official') return tf.mean(tf.softplus(tf.neg(tf.sub(sp, mRef))));
     // Reference latents are constants and only the policy's variables are differentiated.

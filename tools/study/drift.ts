@@ -10,7 +10,7 @@ import { type DriftRunConfig, runDrift } from './drift-experiment';
 
 type Candidate = Omit<DriftRunConfig, 'seed' | 'objective'>;
 const GAN_ADAM = { criticLearningRate: 2e-3, criticBeta1: 0, criticBeta2: 0.9 };
-const SMALL_TRANSFORMER = { hiddenDim: 32, numLayers: 1, numHeads: 2, ffnDim: 64, maxSeqLen: 16 };
+const SMALL_TRANSFORMER = { hiddenDim: 32, numLayers: 1, numHeads: 2, ffnDim: 64, maxSeqLen: 16, dropout: 0 };
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -87,7 +87,17 @@ function candidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> {
       ganpo: { ...base, negatives: false, ...GAN_ADAM },
       generator: 'ls-paired',
     },
-    'new, λ 3': { ganpo: { ...base, negatives: false, ...GAN_ADAM, weight: 3 }, generator: 'ls-paired' },
+    'T1 ls-mean GAN_ADAM': { ganpo: { ...base, negatives: false, ...GAN_ADAM }, generator: 'ls-mean' },
+    'T2 ls-paired GAN_ADAM lr 5e-4': {
+      ganpo: { ...base, negatives: false, ...GAN_ADAM, criticLearningRate: 5e-4 },
+      generator: 'ls-paired',
+    },
+    'FM paired GAN_ADAM': { ganpo: { ...base, negatives: false, ...GAN_ADAM }, generator: 'fm-paired' },
+    'FM-sum paired GAN_ADAM': {
+      ganpo: { ...base, negatives: false, ...GAN_ADAM },
+      generator: 'fm-paired-sum',
+    },
+    'λ 3 new': { ganpo: { ...base, negatives: false, ...GAN_ADAM, weight: 3 }, generator: 'ls-paired' },
     'pair critic AdamW(2e-3, β 0/0.9), official G': {
       ganpo: { ...base, negatives: false, ...GAN_ADAM },
       generator: 'official',
@@ -132,15 +142,17 @@ for (const objective of objectives) {
       if (only && !only.split(',').some((o) => name.includes(o))) continue;
       const ratios: number[] = [];
       const critic: number[] = [];
+      const pref: number[] = [];
       let ms = 0;
       for (const seed of seeds) {
         const r = runDrift({ ...c, seed, objective, learningRate: lr, steps });
         ratios.push(r.drift / (baseline.get(seed) as number));
         critic.push(Math.LN2 - r.criticLoss);
+        pref.push(r.preferenceLoss);
         ms += r.ms;
       }
       console.log(
-        `${objective} | ${kind} | ${name} | drift ratio ${fmt(ratios)} [${ratios.map((x) => x.toFixed(2)).join(' ')}] | log2 − critic loss ${fmt(critic, 3)} | ${(ms / seeds.length / 1000).toFixed(1)} s/run`,
+        `${objective} | ${kind} | ${name} | drift ratio ${fmt(ratios)} [${ratios.map((x) => x.toFixed(2)).join(' ')}] | log2 − critic loss ${fmt(critic, 3)} | pref loss ${fmt(pref, 3)} | ${(ms / seeds.length / 1000).toFixed(1)} s/run`,
       );
     }
   }
