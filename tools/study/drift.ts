@@ -1,5 +1,6 @@
-// Latent-drift study: `node --import tsx tools/study/drift.ts [--seeds 0,1,2] [--only name,...]
-// [--objectives dpo,simpo] [--critics mlp,transformer]`. Prints, per candidate, critic and objective,
+// Latent-drift study: `node --import tsx tools/study/drift.ts [--seeds 0,1,2] [--only name;...]
+// [--objectives dpo,simpo] [--critics mlp,transformer] [--lr 1e-3] [--steps 40] [--backend wasm]
+// [--explore]`. Prints, per candidate, critic and objective,
 // drift(pref + GANPO) / drift(pref alone) paired by seed (mean ± sample std over seeds), and the
 // critics' mean loss over the last 10 steps.
 import * as tf from '@tensorflow/tfjs-core';
@@ -24,102 +25,76 @@ const lr = Number(arg('lr', '1e-3'));
 const steps = Number(arg('steps', '40'));
 const backend = arg('backend', 'wasm');
 
-function candidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> {
+/** The table in docs/troubleshooting.md: the library's two presets, with create()'s defaults. */
+function mainCandidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> {
   const base = { kind, ...(kind === 'transformer' ? { discriminator: SMALL_TRANSFORMER } : {}) };
   return {
-    'official, critic lr = policy/2': {
+    "preset 'official', create() optimizer": { ganpo: { ...base, preset: 'official' } },
+    "preset 'official', critic lr = policy lr / 2": {
+      ganpo: { ...base, preset: 'official', criticLearningRate: lr / 2 },
+    },
+    "preset 'recommended' (default)": { ganpo: { ...base } },
+  };
+}
+
+/** The configurations evaluated on the way (`--explore`); generators computed by the harness. */
+function exploreCandidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> {
+  const base = { kind, ...(kind === 'transformer' ? { discriminator: SMALL_TRANSFORMER } : {}) };
+  const pair = { ...base, negatives: false };
+  return {
+    'quad critic, official G, critic lr policy/2': {
       ganpo: { ...base, negatives: true, criticLearningRate: lr / 2 },
       generator: 'official',
     },
-    'official, create() optimizer': { ganpo: { ...base, negatives: true }, generator: 'official' },
-    'pair critic, official G': { ganpo: { ...base, negatives: false }, generator: 'official' },
-    'pair critic, ragan2 G': { ganpo: { ...base, negatives: false }, generator: 'ragan2' },
-    'pair critic, ls-mean G': { ganpo: { ...base, negatives: false }, generator: 'ls-mean' },
-    'pair critic, ls-paired G': { ganpo: { ...base, negatives: false }, generator: 'ls-paired' },
-    'pair critic, official G, adaptive λ': {
-      ganpo: { ...base, negatives: false },
+    'pair critic, official G': { ganpo: pair, generator: 'official' },
+    'pair critic, symmetric RaGAN G': { ganpo: pair, generator: 'ragan2' },
+    'pair critic, official G, adaptive λ (VQGAN)': {
+      ganpo: pair,
       generator: 'official',
       adaptiveWeight: true,
     },
-    'pair critic, official G, λ 0.1': {
-      ganpo: { ...base, negatives: false, weight: 0.1 },
-      generator: 'official',
-    },
+    'pair critic, official G, λ 0.1': { ganpo: { ...pair, weight: 0.1 }, generator: 'official' },
+    'pair critic, ls-mean G': { ganpo: pair, generator: 'ls-mean' },
+    'pair critic, ls-paired G': { ganpo: pair, generator: 'ls-paired' },
     'pair critic lr 1e-3, ls-paired G': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 1e-3 },
-      generator: 'ls-paired',
-    },
-    'pair critic lr 1e-3, ls-mean G': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 1e-3 },
-      generator: 'ls-mean',
-    },
-    'pair critic lr 1e-3, ls-paired G, λ 10': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 1e-3, weight: 10 },
+      ganpo: { ...pair, criticLearningRate: 1e-3 },
       generator: 'ls-paired',
     },
     'pair critic lr 1e-3, ls-paired G, adaptive λ': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 1e-3 },
-      generator: 'ls-paired',
-      adaptiveWeight: true,
-    },
-    'pair critic, ls-paired G, adaptive λ': {
-      ganpo: { ...base, negatives: false },
+      ganpo: { ...pair, criticLearningRate: 1e-3 },
       generator: 'ls-paired',
       adaptiveWeight: true,
     },
     'pair critic lr 3e-3, ls-paired G': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 3e-3 },
+      ganpo: { ...pair, criticLearningRate: 3e-3 },
       generator: 'ls-paired',
     },
-    'pair critic lr 1e-2, ls-paired G': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 1e-2 },
+    'pair critic lr 1e-3 batch means, ls-paired G': {
+      ganpo: { ...pair, criticLearningRate: 1e-3, estimator: 'batch' },
       generator: 'ls-paired',
     },
-    'pair critic lr 1e-3 batch, ls-paired G': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 1e-3, estimator: 'batch' },
+    'pair critic GAN-Adam, official G': { ganpo: { ...pair, ...GAN_ADAM }, generator: 'official' },
+    'pair critic GAN-Adam, ls-paired G': { ganpo: { ...pair, ...GAN_ADAM }, generator: 'ls-paired' },
+    'pair critic GAN-Adam lr 5e-4, ls-paired G': {
+      ganpo: { ...pair, ...GAN_ADAM, criticLearningRate: 5e-4 },
       generator: 'ls-paired',
     },
-    'pair critic lr 3e-3 batch, ls-paired G': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 3e-3, estimator: 'batch' },
-      generator: 'ls-paired',
+    'pair critic GAN-Adam, ls-mean G': { ganpo: { ...pair, ...GAN_ADAM }, generator: 'ls-mean' },
+    'pair critic GAN-Adam, FM (mean over features) G': {
+      ganpo: { ...pair, ...GAN_ADAM },
+      generator: 'fm-paired',
     },
-    'new: pair critic AdamW(2e-3, β 0/0.9), ls-paired G': {
-      ganpo: { ...base, negatives: false, ...GAN_ADAM },
-      generator: 'ls-paired',
-    },
-    'T1 ls-mean GAN_ADAM': { ganpo: { ...base, negatives: false, ...GAN_ADAM }, generator: 'ls-mean' },
-    'T2 ls-paired GAN_ADAM lr 5e-4': {
-      ganpo: { ...base, negatives: false, ...GAN_ADAM, criticLearningRate: 5e-4 },
-      generator: 'ls-paired',
-    },
-    'FM paired GAN_ADAM': { ganpo: { ...base, negatives: false, ...GAN_ADAM }, generator: 'fm-paired' },
-    'FM-sum paired GAN_ADAM': {
-      ganpo: { ...base, negatives: false, ...GAN_ADAM },
+    'pair critic GAN-Adam, FM (sum over features) G': {
+      ganpo: { ...pair, ...GAN_ADAM },
       generator: 'fm-paired-sum',
     },
-    'λ 3 new': { ganpo: { ...base, negatives: false, ...GAN_ADAM, weight: 3 }, generator: 'ls-paired' },
-    'pair critic AdamW(2e-3, β 0/0.9), official G': {
-      ganpo: { ...base, negatives: false, ...GAN_ADAM },
-      generator: 'official',
-    },
-    'pair critic AdamW(2e-3, β 0/0.9), ls-mean G': {
-      ganpo: { ...base, negatives: false, ...GAN_ADAM },
-      generator: 'ls-mean',
-    },
-    'quad critic AdamW(2e-3, β 0/0.9), ls-paired G': {
+    'quad critic GAN-Adam, FM (sum over features) G': {
       ganpo: { ...base, negatives: true, ...GAN_ADAM },
-      generator: 'ls-paired',
-    },
-    'pair critic AdamW(1e-3, β 0/0.9), ls-paired G': {
-      ganpo: { ...base, negatives: false, ...GAN_ADAM, criticLearningRate: 1e-3 },
-      generator: 'ls-paired',
-    },
-    'pair critic lr 1e-3, official G': {
-      ganpo: { ...base, negatives: false, criticLearningRate: 1e-3 },
-      generator: 'official',
+      generator: 'fm-paired-sum',
     },
   };
 }
+const candidates = process.argv.includes('--explore') ? exploreCandidates : mainCandidates;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => {
@@ -134,12 +109,16 @@ await tf.ready();
 console.log(`seeds ${seeds.join(',')}, policy lr ${lr}, ${steps} steps, ${backend}`);
 for (const objective of objectives) {
   const baseline = new Map<number, number>();
-  for (const seed of seeds)
-    baseline.set(seed, runDrift({ seed, objective, ganpo: false, learningRate: lr, steps }).drift);
-  console.log(`\n${objective}: drift alone ${fmt([...baseline.values()], 4)}`);
+  const basePref: number[] = [];
+  for (const seed of seeds) {
+    const r = runDrift({ seed, objective, ganpo: false, learningRate: lr, steps });
+    baseline.set(seed, r.drift);
+    basePref.push(r.preferenceLoss);
+  }
+  console.log(`\n${objective}: drift alone ${fmt([...baseline.values()], 4)}, pref loss ${fmt(basePref, 3)}`);
   for (const kind of critics) {
     for (const [name, c] of Object.entries(candidates(kind))) {
-      if (only && !only.split(',').some((o) => name.includes(o))) continue;
+      if (only && !only.split(';').some((o) => name.includes(o))) continue;
       const ratios: number[] = [];
       const critic: number[] = [];
       const pref: number[] = [];
