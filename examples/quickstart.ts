@@ -82,6 +82,8 @@ async function main(): Promise<void> {
         preference,
         policyChosenLatents: pc.hidden,
         policyRejectedLatents: pr.hidden,
+        referenceChosenLatents: ref.c.hidden, // the default generator compares each policy latent
+        referenceRejectedLatents: ref.r.hidden, // with the reference latent of its own sequence
         chosenMask: c.attentionMask,
         rejectedMask: r.attentionMask,
       }).loss;

@@ -47,6 +47,7 @@ export {
   ganpoGeneratorLoss,
   type SetMeans,
 } from './divergence/ganpo-relativistic';
+export { type PairedGeneratorLossArgs, pairedLeastSquaresGeneratorLoss } from './divergence/paired-generator';
 export {
   type RelativisticLossArgs,
   relativisticAverageDivergence,
@@ -79,18 +80,24 @@ export {
   warmupLinearSchedule,
 } from './optim/schedules';
 
+export { criticAccuracy, driftSums } from './regularizer/diagnostics';
 // GANPO: the regularizer (two discriminators, six means, their optimizer) and the objective
 export { type GanpoLossArgs, type GanpoLossOutput, ganpoLoss } from './regularizer/ganpo-objective';
 export {
   type AdversarialLossArgs,
   type DiscriminatorStepArgs,
   type DiscriminatorStepResult,
+  GANPO_PRESETS,
+  type GanpoDiagnostics,
+  type GanpoPreset,
   GanpoRegularizer,
   type GanpoRegularizerArgs,
   type GanpoRegularizerCreateArgs,
   type GanpoRegularizerOptions,
   type GanpoRegularizerState,
   type GanpoSixMeans,
+  GENERATOR_LOSSES,
+  type GeneratorLoss,
   MEAN_ESTIMATORS,
   type MeanEstimator,
   type PerSide,

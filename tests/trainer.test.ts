@@ -45,7 +45,7 @@ function trainerArgs(
     batchSize: 4,
     totalSteps: 6,
     warmupRatio: 0,
-    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7 },
+    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7, preset: 'official' },
     ...extra,
   };
 }
@@ -94,9 +94,36 @@ const GANPO_KEYS = [
   'ganpo/discriminator_loss_chosen',
   'ganpo/discriminator_loss_rejected',
   'ganpo/divergence',
+  'ganpo/critic_accuracy_chosen',
+  'ganpo/critic_accuracy_rejected',
+  'ganpo/drift',
 ];
 
 describe('GanpoTrainer', () => {
+  it("default preset ('recommended'): trains with finite GANPO metrics, critic AdamW at 2 × the policy lr, β (0, 0.9)", async () => {
+    const { policy, reference } = models();
+    const trainer = new GanpoTrainer(
+      trainerArgs(policy, reference, {
+        ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7 },
+      }),
+    );
+    expect(trainer.regularizer?.generator).toBe('paired-feature-matching');
+    const history = await trainer.train(pairs, { steps: 2 });
+    for (const m of history) {
+      for (const k of [...METRIC_KEYS, ...GANPO_KEYS]) {
+        expect(Number.isFinite(m[k as keyof TrainerMetrics] as number), k).toBe(true);
+      }
+      expect(m['ganpo/drift']).toBeGreaterThanOrEqual(0);
+    }
+    const opt = trainer.regularizer?.optimizer as unknown as {
+      learningRate: number;
+      beta1: number;
+      beta2: number;
+    };
+    expect([opt.learningRate, opt.beta1, opt.beta2]).toEqual([2 * (history[1]?.learning_rate ?? 0), 0, 0.9]);
+    trainer.dispose();
+  });
+
   for (const objective of [{ type: 'dpo', beta: 0.1 }, { type: 'simpo' }, { type: 'orpo' }] as const) {
     for (const ganpo of [true, false]) {
       it(`trains ${objective.type} ${ganpo ? 'with' : 'without'} GANPO: finite metrics with TRL's keys`, async () => {

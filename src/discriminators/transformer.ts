@@ -203,7 +203,23 @@ export class TransformerDiscriminator implements Discriminator {
    * @returns scores [B] (caller disposes), differentiable w.r.t. `hidden` and {@link trainableVariables}.
    */
   apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
-    const where = `${WHERE}.apply`;
+    return tf.tidy(() => {
+      const features = this.trunk(`${WHERE}.apply`, hidden, options);
+      const score = this.head2.apply(features, options.training === true);
+      return tf.reshape(score, [hidden.shape[0]]) as tf.Tensor1D;
+    });
+  }
+
+  /**
+   * The critic's last hidden layer, GELU(head.0(pooled)) [B, h] (the input of its final Linear):
+   * what {@link Discriminator.features} returns. Same options and validation as {@link apply}.
+   */
+  features(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor2D {
+    return tf.tidy(() => this.trunk(`${WHERE}.features`, hidden, options));
+  }
+
+  /** Everything but the final Linear; call inside a tidy. */
+  private trunk(where: string, hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D {
     this.assertLive(where);
     validateApplyInputs(where, hidden, this.inputDim, options.mask);
     const [B, T] = hidden.shape;
@@ -212,40 +228,36 @@ export class TransformerDiscriminator implements Discriminator {
     const { hiddenDim: h, maxSeqLen, numHeads, layerNormEpsilon: eps } = this.config;
     const rate = training ? this.config.dropout : 0;
     const drop = (x: tf.Tensor2D): tf.Tensor2D => applyDropout(x, rate);
-
-    return tf.tidy(() => {
-      const t = Math.min(T, maxSeqLen);
-      const x = T > maxSeqLen ? tf.slice(hidden, [0, 0, 0], [B, t, this.inputDim]) : hidden;
-      const m =
-        mask === undefined
-          ? undefined
-          : (tf.cast(T > maxSeqLen ? tf.slice(mask, [0, 0], [B, t]) : mask, 'float32') as tf.Tensor2D);
-      const pos = t === maxSeqLen ? this.posEmbedding : tf.slice(this.posEmbedding, [0, 0], [t, h]);
-      const projected = this.projectIn.apply(tf.reshape(x, [B * t, this.inputDim]), training);
-      let z = tf.reshape(tf.add(tf.reshape(projected, [B, t, h]), pos), [B * t, h]) as tf.Tensor2D;
-      const keyBias = (m ? tf.mul(tf.sub(1, m), MASK_BIAS) : tf.zeros([B, t])) as tf.Tensor2D;
-      for (const L of this.layers) {
-        const qkv = fastLinear(layerNorm(z, L.norm1Weight, L.norm1Bias, eps), L.inProj, L.inProjBias);
-        const att = selfAttentionCore({
-          qkv,
-          batch: B,
-          seqLen: t,
-          numHeads,
-          keyBias,
-          hasMask: m !== undefined,
-          dropout: rate,
-          impl: this.attentionImpl,
-        });
-        z = tf.add(z, drop(fastLinear(att, L.outProj, L.outProjBias)));
-        const ff = drop(
-          geluErf(fastLinear(layerNorm(z, L.norm2Weight, L.norm2Bias, eps), L.linear1, L.linear1Bias)),
-        );
-        z = tf.add(z, drop(fastLinear(ff, L.linear2, L.linear2Bias)));
-      }
-      const pooled = maskedMeanPool(tf.reshape(z, [B, t, h]) as tf.Tensor3D, m);
-      const score = this.head2.apply(geluErf(this.head0.apply(pooled, training)), training);
-      return tf.reshape(score, [B]) as tf.Tensor1D;
-    });
+    const t = Math.min(T, maxSeqLen);
+    const x = T > maxSeqLen ? tf.slice(hidden, [0, 0, 0], [B, t, this.inputDim]) : hidden;
+    const m =
+      mask === undefined
+        ? undefined
+        : (tf.cast(T > maxSeqLen ? tf.slice(mask, [0, 0], [B, t]) : mask, 'float32') as tf.Tensor2D);
+    const pos = t === maxSeqLen ? this.posEmbedding : tf.slice(this.posEmbedding, [0, 0], [t, h]);
+    const projected = this.projectIn.apply(tf.reshape(x, [B * t, this.inputDim]), training);
+    let z = tf.reshape(tf.add(tf.reshape(projected, [B, t, h]), pos), [B * t, h]) as tf.Tensor2D;
+    const keyBias = (m ? tf.mul(tf.sub(1, m), MASK_BIAS) : tf.zeros([B, t])) as tf.Tensor2D;
+    for (const L of this.layers) {
+      const qkv = fastLinear(layerNorm(z, L.norm1Weight, L.norm1Bias, eps), L.inProj, L.inProjBias);
+      const att = selfAttentionCore({
+        qkv,
+        batch: B,
+        seqLen: t,
+        numHeads,
+        keyBias,
+        hasMask: m !== undefined,
+        dropout: rate,
+        impl: this.attentionImpl,
+      });
+      z = tf.add(z, drop(fastLinear(att, L.outProj, L.outProjBias)));
+      const ff = drop(
+        geluErf(fastLinear(layerNorm(z, L.norm2Weight, L.norm2Bias, eps), L.linear1, L.linear1Bias)),
+      );
+      z = tf.add(z, drop(fastLinear(ff, L.linear2, L.linear2Bias)));
+    }
+    const pooled = maskedMeanPool(tf.reshape(z, [B, t, h]) as tf.Tensor3D, m);
+    return geluErf(this.head0.apply(pooled, training));
   }
 
   /** Trainable weights (spectral-norm u, v excluded), in state-dict order. */

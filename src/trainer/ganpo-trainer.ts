@@ -86,6 +86,7 @@ export class GanpoTrainer {
         optimizer: new AdamW({
           learningRate: config.schedule(0) * config.ganpo.learningRateRatio,
           weightDecay: config.ganpo.weightDecay,
+          ...config.ganpo.betas,
         }),
       });
     }
@@ -246,8 +247,11 @@ export class GanpoTrainer {
     if (!outcome.applied || outcome.statistics === null) {
       return {
         ...skippedMetrics(this.steps, learningRate),
-        ...ganpoMetrics(divergence, outcome.discriminator, Number.NaN),
+        ...ganpoMetrics(divergence, outcome.discriminator, Number.NaN, this.regularizer?.diagnostics ?? null),
       };
+    }
+    if (this.regularizer) {
+      this.regularizer.observeLosses(outcome.statistics.preferenceLoss, outcome.statistics.adversarialLoss);
     }
     return appliedMetrics({
       step: this.steps,
@@ -257,6 +261,7 @@ export class GanpoTrainer {
       adversarialWeight: this.regularizer ? this.regularizer.weight : null,
       divergence,
       discriminator: outcome.discriminator,
+      diagnostics: this.regularizer?.diagnostics ?? null,
     });
   }
 

@@ -1,0 +1,42 @@
+// Acceptance of the default regularizer (docs/troubleshooting.md, "Measured defaults"): on a tiny
+// LM trained with DPO or SimPO on pairs whose chosen and rejected completions are drawn from one
+// distribution (uniform random tokens), GANPO with `GanpoRegularizer.create({ inputDim, kind })`
+// defaults must keep the policy's held-out latents closer to the reference than the preference
+// loss alone (drift ratio < 0.8) while its critics leave chance (loss below log 2 by > 0.01), for
+// the MLP critic and a small transformer critic. Deterministic: fixed seed, transformer dropout 0.
+// Each case trains 40 steps; the long timeout is for loaded machines.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runDrift } from '../tools/study/drift-experiment';
+
+const SMALL_TRANSFORMER = { hiddenDim: 32, numLayers: 1, numHeads: 2, ffnDim: 64, maxSeqLen: 16, dropout: 0 };
+// A learning rate at which the preference loss alone moves the latents a lot (drift ≈ 1 in 40 steps).
+const RUN = { seed: 0, learningRate: 1e-3, steps: 40 } as const;
+const TIMEOUT = 600_000;
+const CRITICS = {
+  mlp: { kind: 'mlp' as const },
+  transformer: { kind: 'transformer' as const, discriminator: SMALL_TRANSFORMER },
+};
+
+for (const objective of ['dpo', 'simpo'] as const) {
+  describe(`${objective}: GANPO defaults regularize (drift < 0.8 × ${objective} alone, critics leave chance)`, () => {
+    let alone = Number.NaN;
+    beforeAll(() => {
+      alone = runDrift({ ...RUN, objective, ganpo: false }).drift;
+    }, TIMEOUT);
+
+    for (const [name, critic] of Object.entries(CRITICS)) {
+      it(
+        `${name} critic`,
+        () => {
+          expect(alone).toBeGreaterThan(0.1);
+          const r = runDrift({ ...RUN, objective, ganpo: critic });
+          const label = `${objective}/${name}: drift ${r.drift} vs ${alone}, critic loss ${r.criticLoss}`;
+          expect(r.drift / alone, label).toBeLessThan(0.8);
+          expect(Math.LN2 - r.criticLoss, label).toBeGreaterThan(0.01);
+          expect(Number.isFinite(r.preferenceLoss), label).toBe(true);
+        },
+        TIMEOUT,
+      );
+    }
+  });
+}

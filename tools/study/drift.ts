@@ -1,0 +1,138 @@
+// Latent-drift study: `node --import tsx tools/study/drift.ts [--seeds 0,1,2] [--only name;...]
+// [--objectives dpo,simpo] [--critics mlp,transformer] [--lr 1e-3] [--steps 40] [--backend wasm]
+// [--explore]`. Prints, per candidate, critic and objective,
+// drift(pref + GANPO) / drift(pref alone) paired by seed (mean ± sample std over seeds), and the
+// critics' mean loss over the last 10 steps.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-layers';
+import { type DriftRunConfig, runDrift } from './drift-experiment';
+
+type Candidate = Omit<DriftRunConfig, 'seed' | 'objective'>;
+const GAN_ADAM = { criticLearningRate: 2e-3, criticBeta1: 0, criticBeta2: 0.9 };
+const SMALL_TRANSFORMER = { hiddenDim: 32, numLayers: 1, numHeads: 2, ffnDim: 64, maxSeqLen: 16, dropout: 0 };
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const seeds = arg('seeds', '0,1,2').split(',').map(Number);
+const objectives = arg('objectives', 'dpo,simpo').split(',') as ('dpo' | 'simpo')[];
+const critics = arg('critics', 'mlp,transformer').split(',') as ('mlp' | 'transformer')[];
+const only = arg('only', '');
+const lr = Number(arg('lr', '1e-3'));
+const steps = Number(arg('steps', '40'));
+const backend = arg('backend', 'wasm');
+
+/** The table in docs/troubleshooting.md: the library's two presets, with create()'s defaults. */
+function mainCandidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> {
+  const base = { kind, ...(kind === 'transformer' ? { discriminator: SMALL_TRANSFORMER } : {}) };
+  return {
+    "preset 'official', create() optimizer": { ganpo: { ...base, preset: 'official' } },
+    "preset 'official', critic lr = policy lr / 2": {
+      ganpo: { ...base, preset: 'official', criticLearningRate: lr / 2 },
+    },
+    "preset 'recommended' (default)": { ganpo: { ...base } },
+  };
+}
+
+/** The configurations evaluated on the way (`--explore`); generators computed by the harness. */
+function exploreCandidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> {
+  const base = { kind, ...(kind === 'transformer' ? { discriminator: SMALL_TRANSFORMER } : {}) };
+  const pair = { ...base, negatives: false };
+  return {
+    'quad critic, official G, critic lr policy/2': {
+      ganpo: { ...base, negatives: true, criticLearningRate: lr / 2 },
+      generator: 'official',
+    },
+    'pair critic, official G': { ganpo: pair, generator: 'official' },
+    'pair critic, symmetric RaGAN G': { ganpo: pair, generator: 'ragan2' },
+    'pair critic, official G, adaptive λ (VQGAN)': {
+      ganpo: pair,
+      generator: 'official',
+      adaptiveWeight: true,
+    },
+    'pair critic, official G, λ 0.1': { ganpo: { ...pair, weight: 0.1 }, generator: 'official' },
+    'pair critic, ls-mean G': { ganpo: pair, generator: 'ls-mean' },
+    'pair critic, ls-paired G': { ganpo: pair, generator: 'ls-paired' },
+    'pair critic lr 1e-3, ls-paired G': {
+      ganpo: { ...pair, criticLearningRate: 1e-3 },
+      generator: 'ls-paired',
+    },
+    'pair critic lr 1e-3, ls-paired G, adaptive λ': {
+      ganpo: { ...pair, criticLearningRate: 1e-3 },
+      generator: 'ls-paired',
+      adaptiveWeight: true,
+    },
+    'pair critic lr 3e-3, ls-paired G': {
+      ganpo: { ...pair, criticLearningRate: 3e-3 },
+      generator: 'ls-paired',
+    },
+    'pair critic lr 1e-3 batch means, ls-paired G': {
+      ganpo: { ...pair, criticLearningRate: 1e-3, estimator: 'batch' },
+      generator: 'ls-paired',
+    },
+    'pair critic GAN-Adam, official G': { ganpo: { ...pair, ...GAN_ADAM }, generator: 'official' },
+    'pair critic GAN-Adam, ls-paired G': { ganpo: { ...pair, ...GAN_ADAM }, generator: 'ls-paired' },
+    'pair critic GAN-Adam lr 5e-4, ls-paired G': {
+      ganpo: { ...pair, ...GAN_ADAM, criticLearningRate: 5e-4 },
+      generator: 'ls-paired',
+    },
+    'pair critic GAN-Adam, ls-mean G': { ganpo: { ...pair, ...GAN_ADAM }, generator: 'ls-mean' },
+    'pair critic GAN-Adam, FM (mean over features) G': {
+      ganpo: { ...pair, ...GAN_ADAM },
+      generator: 'fm-paired',
+    },
+    'pair critic GAN-Adam, FM (sum over features) G': {
+      ganpo: { ...pair, ...GAN_ADAM },
+      generator: 'fm-paired-sum',
+    },
+    'quad critic GAN-Adam, FM (sum over features) G': {
+      ganpo: { ...base, negatives: true, ...GAN_ADAM },
+      generator: 'fm-paired-sum',
+    },
+  };
+}
+const candidates = process.argv.includes('--explore') ? exploreCandidates : mainCandidates;
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const std = (xs: number[]) => {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+};
+const fmt = (xs: number[], d = 2) => `${mean(xs).toFixed(d)} ± ${std(xs).toFixed(d)}`;
+
+await tf.setBackend(backend);
+await tf.ready();
+console.log(`seeds ${seeds.join(',')}, policy lr ${lr}, ${steps} steps, ${backend}`);
+for (const objective of objectives) {
+  const baseline = new Map<number, number>();
+  const basePref: number[] = [];
+  for (const seed of seeds) {
+    const r = runDrift({ seed, objective, ganpo: false, learningRate: lr, steps });
+    baseline.set(seed, r.drift);
+    basePref.push(r.preferenceLoss);
+  }
+  console.log(`\n${objective}: drift alone ${fmt([...baseline.values()], 4)}, pref loss ${fmt(basePref, 3)}`);
+  for (const kind of critics) {
+    for (const [name, c] of Object.entries(candidates(kind))) {
+      if (only && !only.split(';').some((o) => name.includes(o))) continue;
+      const ratios: number[] = [];
+      const critic: number[] = [];
+      const pref: number[] = [];
+      let ms = 0;
+      for (const seed of seeds) {
+        const r = runDrift({ ...c, seed, objective, learningRate: lr, steps });
+        ratios.push(r.drift / (baseline.get(seed) as number));
+        critic.push(Math.LN2 - r.criticLoss);
+        pref.push(r.preferenceLoss);
+        ms += r.ms;
+      }
+      console.log(
+        `${objective} | ${kind} | ${name} | drift ratio ${fmt(ratios)} [${ratios.map((x) => x.toFixed(2)).join(' ')}] | log2 − critic loss ${fmt(critic, 3)} | pref loss ${fmt(pref, 3)} | ${(ms / seeds.length / 1000).toFixed(1)} s/run`,
+      );
+    }
+  }
+}
