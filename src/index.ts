@@ -135,3 +135,11 @@ export {
   type TrainerMetrics,
 } from './trainer/ganpo-trainer';
 export { referenceCacheFromBytes, referenceCacheToBytes } from './trainer/reference-cache';
+
+// tfjs kernels the wasm backend lacks for training tfjs-layers models (Embedding's gradient)
+export { registerWasmTrainingKernels } from './ops/wasm-training-kernels';
+export {
+  type CausalLMFromLayersModelOptions,
+  causalLMFromLayersModel,
+  type LayersCausalLM,
+} from './hooks/layers-causal-lm';
