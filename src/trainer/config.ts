@@ -26,12 +26,15 @@ export interface GanpoTrainerArgs {
   /** The model to train. */
   policy: CausalLM;
   /**
-   * The frozen reference model: `'copy'` (the trainer copies the policy with its `clone()` at
-   * construction, as TRL does when no `ref_model` is given, and disposes the copy with the trainer),
-   * or your own frozen model. Omit it after {@link GanpoTrainer.precomputeReference} to train without
-   * a reference model in memory (`evaluate` of DPO losses then has no reference).
+   * The frozen reference model: `'initial'` (the trainer snapshots the policy's trainable weights at
+   * construction and runs the policy itself with them swapped in — no second model instance, for
+   * models that cannot be cloned or instantiated twice; the snapshot is freed with the trainer),
+   * `'copy'` (the trainer copies the policy with its `clone()` at construction, as TRL does when no
+   * `ref_model` is given, and disposes the copy with the trainer), or your own frozen model. Omit it
+   * after {@link GanpoTrainer.precomputeReference} to train without a reference model in memory
+   * (`evaluate` of DPO losses then has no reference).
    */
-  reference?: CausalLM | 'copy';
+  reference?: CausalLM | 'copy' | 'initial';
   /** Hidden size H of `forward(...).hidden` (the discriminators' input). */
   hiddenSize: number;
   /** The preference loss. Default `{ type: 'dpo', beta: 0.1 }` (TRL, official GANPO runs). */
@@ -64,6 +67,12 @@ export interface GanpoTrainerArgs {
   seed?: number;
   /** Called after every optimizer step (also skipped ones) with its metrics. */
   onStep?: (metrics: TrainerMetrics) => void;
+  /**
+   * Receives the trainer's one-time notices (at construction: how many variables and parameters it
+   * trains, so a model exposing only part of its variables is noticed). Default `console.info`;
+   * `null` silences them.
+   */
+  log?: ((message: string) => void) | null;
 }
 
 /** {@link GanpoTrainerArgs} validated, with every default filled in. */
@@ -80,6 +89,8 @@ export interface TrainerConfig {
   seed: number;
   collate: CollateOptions;
   onStep?: (metrics: TrainerMetrics) => void;
+  /** Where notices go; `null` = silent. */
+  log: ((message: string) => void) | null;
   /** Policy AdamW weight decay. */
   weightDecay: number;
   /** The regularizer's options, or `null` with `ganpo: false`. */
@@ -156,6 +167,7 @@ export function resolveTrainerConfig(args: GanpoTrainerArgs): TrainerConfig {
     seed,
     collate: args.collate,
     onStep: args.onStep,
+    log: resolveLog(args.log),
     weightDecay,
     ganpo: args.ganpo === false ? null : resolveGanpo(args.ganpo ?? {}),
   };
@@ -176,25 +188,35 @@ function assertModels(args: GanpoTrainerArgs): void {
       typeof args.policy,
     );
   }
+  if (args.policy.trainableVariables.length === 0) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'policy',
+      'a CausalLM with at least one trainable variable',
+      'trainableVariables = []',
+    );
+  }
   if (args.reference === 'copy' && typeof args.policy.clone !== 'function') {
     throw argumentError(
       'INVALID_OPTION',
       TRAINER,
       'reference',
-      "'copy' only for a policy with clone(), or a CausalLM",
+      "'copy' only for a policy with clone(); 'initial' (a weight snapshot) or a CausalLM otherwise",
       "'copy' with a policy that has no clone()",
     );
   }
   if (
     args.reference !== undefined &&
     args.reference !== 'copy' &&
+    args.reference !== 'initial' &&
     typeof args.reference?.forward !== 'function'
   ) {
     throw argumentError(
       'INVALID_ARGUMENT',
       TRAINER,
       'reference',
-      'a CausalLM or undefined',
+      "a CausalLM, 'initial', 'copy' or undefined",
       typeof args.reference,
     );
   }
@@ -207,6 +229,15 @@ function assertModels(args: GanpoTrainerArgs): void {
       'the policy itself',
     );
   }
+}
+
+function resolveLog(log: GanpoTrainerArgs['log']): ((message: string) => void) | null {
+  if (log === null) return null;
+  if (log === undefined) return (message) => console.info(message);
+  if (typeof log !== 'function') {
+    throw argumentError('INVALID_OPTION', TRAINER, 'log', 'a function or null', typeof log);
+  }
+  return log;
 }
 
 /** The policy learning-rate schedule: warm-up, then cosine or linear decay, or constant. */
