@@ -11,6 +11,7 @@ import { connectedZero } from '../ops/tape';
 import { AdamW } from '../optim/adamw';
 import { readBatchMeans, scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
 import { SIDES, SixMeans, type SixValues } from './means';
+import { criticSizeNotice, MaskConsistency } from './notices';
 import {
   type GanpoRegularizerState,
   type RegularizerStateOptions,
@@ -74,6 +75,7 @@ export class GanpoRegularizer {
   readonly negatives: boolean;
   readonly optimizer: tf.Optimizer;
   private sixMeans: SixMeans;
+  private readonly masks = new MaskConsistency();
   private steps = 0;
   private disposed = false;
 
@@ -165,6 +167,8 @@ export class GanpoRegularizer {
           });
     };
     const chosen = make(0);
+    const widthGiven = (args.discriminator as { hiddenDim?: number } | undefined)?.hiddenDim !== undefined;
+    criticSizeNotice(kind, inputDim, widthGiven, chosen);
     let rejected: Discriminator | undefined;
     try {
       rejected = make(1);
@@ -259,6 +263,7 @@ export class GanpoRegularizer {
       [policyChosen, 'policyChosen', referenceChosen, 'referenceChosen'],
       [policyRejected, 'policyRejected', referenceRejected, 'referenceRejected'],
     ]);
+    this.masks.step(chosenMask !== undefined || rejectedMask !== undefined);
     const sets = scoredSets(args);
     // The batch means and the means this step would commit (committed only once the loss is finite).
     const previewed = { batch: null as SixValues | null, pending: null as SixValues | null };
@@ -364,6 +369,7 @@ export class GanpoRegularizer {
         `${where}: no reference means yet — call discriminatorStep on a batch first (the official order)`,
       );
     }
+    this.masks.loss(chosenMask !== undefined || rejectedMask !== undefined, where);
     return tf.tidy(() => {
       const { chosen, rejected } = this.discriminators;
       const chosenScores = chosen.apply(policyChosen, { mask: chosenMask, training: false });
