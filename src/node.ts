@@ -8,5 +8,5 @@ export {
   writeSafetensorsFile,
 } from './io/fs-handler';
 
-// --- perf: threaded wasm in Node (opt-in) ---
+// Threaded wasm in Node (opt-in)
 export { initWasmThreads, type WasmThreadsOptions } from './ops/wasm-threads';

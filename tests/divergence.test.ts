@@ -55,7 +55,7 @@ const TOL = { rtol: 1e-5, atol: 1e-6 };
 const DIVS: Divergence[] = ['sgan', 'lsgan', 'hinge'];
 
 describe('relativistic losses', () => {
-  it.each(DIVS)('match the PAPER.md check values (%s)', (divergence) => {
+  it.each(DIVS)('match the PyTorch check values (%s)', (divergence) => {
     const real = tf.tensor1d([1, 2, -0.5]);
     const fake = tf.tensor1d([0, -1, 0.5]);
     const d = relativisticDiscriminatorLoss({ real, fake, divergence });

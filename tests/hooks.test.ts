@@ -12,7 +12,7 @@ import { expectClose, expectGanpoError } from './support/helpers';
 
 // A tiny causal-LM-shaped policy: one-hot tokens [B,T,V] → tanh hidden [B,T,H] (the latent) →
 // vocabulary logits [B,T,V]. One-hot float inputs instead of tf.layers.embedding, whose gather
-// gradient does not exist on wasm (TFJS_NOTES).
+// gradient needs UnsortedSegmentSum, which tfjs-backend-wasm 4.22 does not implement.
 const B = 2;
 const T = 4;
 const V = 5;

@@ -1,5 +1,5 @@
 // One TransformerDiscriminator training step (forward in training mode, backward, optimizer update) at
-// the size: B 8, T 128, d_in 512, hidden 256, 2 layers, 8 heads, masked. Next to it, the same
+// B 8, T 128, d_in 512, hidden 256, 2 layers, 8 heads, masked. Next to it, the same
 // step in PyTorch CPU (bench/python/discriminator_step.py, torch.optim.AdamW) with 2 threads and with
 // 1 thread, each in its own persistent python process, timed round-robin with ours (ours, torch 2t,
 // torch 1t, ours, …) so that load from other processes hits all three alike; ratios are per round.

@@ -143,7 +143,7 @@ async function hookRows(ctx: BenchContext, backend: string): Promise<BenchRow[]>
 
 export default async (ctx: BenchContext): Promise<BenchRow[]> => {
   const rows: BenchRow[] = [];
-  // The cpu backend is 30× slower than wasm on these matMuls (TFJS_NOTES) and nobody trains on it:
+  // The cpu backend is ~30× slower than wasm on these matMuls (tfjs 4.22) and nobody trains on it:
   // measuring it would take minutes and say nothing about the ratios.
   for (const backend of ctx.backends.filter((b) => b !== 'cpu')) {
     await useBackend(backend);

@@ -1,7 +1,7 @@
 // The GANPO overhead: one whole GanpoTrainer step with DPO + GANPO vs the same step with DPO alone,
 // on the same small causal LM (the example TinyLM) and batch, measured round-robin in one process.
 // Before/after of reusing the policy forward's latents for the discriminator step (the trainer's
-// default since the perf branch) vs a separate no-grad forward, and the D step's share of the step.
+// default with no gradient accumulation) vs a separate no-grad forward, and the D step's share of the step.
 // Ratios are per round (variants run back to back), median ± MAD.
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';

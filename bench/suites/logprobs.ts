@@ -1,6 +1,6 @@
 // causalLogProbs forward+backward against the forms users write by hand: logSoftmax over the
 // shifted logits then gather at the labels (its gradient needs UnsortedSegmentSum, so it trains on
-// cpu only), and logSoftmax times a one-hot (TFJS_NOTES' form, runs on wasm too). Reports the
+// cpu only), and logSoftmax times a one-hot (runs on wasm too). Reports the
 // median time and the peak of tensor bytes allocated during one step (tf.profile), with ratios to
 // a baseline measured in the same run.
 import * as tf from '@tensorflow/tfjs-core';
@@ -8,8 +8,9 @@ import { causalLogProbs } from '../../src/logprobs/sequence-log-probs';
 import { type BenchContext, type BenchRow, time, useBackend } from '../util';
 
 type Shape = [number, number, number];
-// The issue's size. The hand-written gather form cannot run its backward there on cpu: tfjs-cpu's
-// UnsortedSegmentSum (the gather gradient) loops once per segment over all indices, i.e.
+// B 8, T 256, V 4096 (FULL): a small-LM batch. The hand-written gather form cannot run its backward
+// there on cpu: tfjs-cpu's UnsortedSegmentSum (the gather gradient) loops once per segment over all
+// indices, i.e.
 // (B·(T−1)·V) × B·(T−1) ≈ 1.7e10 steps plus 8.4 M temporary tensors (we measured 12 GB RSS before
 // stopping it). It is therefore measured at a small size, against ours at that same size.
 const FULL: Shape = [8, 256, 4096];

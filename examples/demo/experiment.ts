@@ -67,7 +67,7 @@ export const GANPO_SETTINGS: TrainerGanpoOptions = {
   learningRateRatio: 0.5,
 };
 
-/** The four recipes of the issue; β values are the TRL / SimPO defaults. */
+/** The four recipes compared (DPO and SimPO, each with and without GANPO); β values are the TRL / SimPO defaults. */
 export function defaultMethods(ganpoSeed: number): MethodSpec[] {
   const dpo: PreferenceObjective = { type: 'dpo', beta: 0.1 }; // TRL default, official GANPO runs
   const simpo: PreferenceObjective = { type: 'simpo', beta: 2.0, gammaBetaRatio: 0.25 }; // SimPO default config

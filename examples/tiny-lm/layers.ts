@@ -28,7 +28,7 @@ export type TokenPositionEmbeddingArgs = LayerArgs & {
 
 /**
  * ids [B,T] int32 → oneHot(ids)·E + P[:T], [B,T,H]. The one-hot product replaces `gather`, whose
- * gradient needs UnsortedSegmentSum, which the wasm backend lacks (TFJS_NOTES).
+ * gradient needs UnsortedSegmentSum, which tfjs-backend-wasm 4.22 does not implement.
  */
 export class TokenPositionEmbedding extends tfl.layers.Layer {
   static className = 'TinyLMTokenPositionEmbedding';

@@ -1,23 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertBinary, assertDtype, assertFinite, assertShape } from '../core/validate';
+import { ownedVariable } from '../core/variables';
 import { fastLinear } from '../ops/fast-linear';
 
 /** Spectral-norm power-iteration epsilon, `torch.nn.utils.spectral_norm`'s default. */
 export const SPECTRAL_NORM_EPS = 1e-12;
 
 let instanceCounter = 0;
-
-/** tf.variable without leaking its initial value (tf.variable keeps the initialiser tensor alive). */
-export function ownedVariable<R extends tf.Rank>(
-  init: tf.Tensor<R>,
-  trainable: boolean,
-  name: string,
-): tf.Variable<R> {
-  const v = tf.variable(init, trainable, name);
-  init.dispose();
-  return v;
-}
 
 /** A variable-name prefix no other live tfjs variable uses (two discriminators must coexist). */
 export function uniquePrefix(className: string): string {
@@ -72,7 +62,8 @@ export class LinearParams {
     readonly spectralNorm: boolean,
     nextSeed: () => number,
   ) {
-    // Xavier on the raw weight and zero bias: the official code's intent (PAPER.md "Paper vs code").
+    // Xavier on the raw weight and zero bias: the intent of the official `TransformerDiscriminator._init_weights`
+    // (GANPO_trl.py), whose Xavier init PyTorch's spectral_norm then replaces with the recomputed weight.
     this.kernel = ownedVariable(xavierUniform(inDim, outDim, nextSeed()), true, `${name}/kernel`);
     this.bias = ownedVariable(tf.zeros([outDim]), true, `${name}/bias`);
     if (spectralNorm) {

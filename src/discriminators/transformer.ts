@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import { assertNumber, assertOneOf } from '../core/validate';
+import { ownedVariable } from '../core/variables';
 import { type AttentionImpl, selfAttentionCore } from '../ops/attention';
 import { dropout as applyDropout } from '../ops/dropout';
 import { fastLinear } from '../ops/fast-linear';
@@ -9,7 +10,6 @@ import { layerNorm } from '../ops/layer-norm';
 import {
   LinearParams,
   maskedMeanPool,
-  ownedVariable,
   type StateSpec,
   seedStream,
   uniquePrefix,
@@ -20,7 +20,7 @@ import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
 import { loadStateInto } from './state-dict';
 import type { Discriminator, DiscriminatorApplyOptions } from './types';
 
-/** Configuration of {@link TransformerDiscriminator} (names follow DESIGN.md; defaults are the official run's). */
+/** Configuration of {@link TransformerDiscriminator}; defaults are the official `TransformerDiscriminator` (GANPO_trl.py). */
 export interface TransformerDiscriminatorConfig {
   /** Latent size D of the hidden states [B,T,D] (the policy's hidden size). Required. */
   inputDim: number;

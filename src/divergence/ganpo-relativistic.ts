@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertOneOf } from '../core/validate';
 import { DIVERGENCES, type Divergence, fakeLoss, realLoss } from './divergences';
-import { checkMean, checkScores, type MeanLike, resolveMean } from './inputs';
+import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
 /**
  * One value per scored set of a GANPO discriminator: its side's reference latents, its side's
@@ -52,7 +52,7 @@ export interface GanpoDiscriminatorLossArgs {
  * @returns a scalar the caller owns; differentiable w.r.t. the three score tensors (and the batch
  *   means that are not given).
  * @throws GanpoError on bad scores (rank 1, float, finite, non-empty), bad means or divergence.
- * @see GANPO (arXiv 2601.22083) official code; PAPER.md "What the official code does".
+ * @see GANPO (arXiv 2601.22083); official code GANPO_trl.py, `QuadGANDPOTrainer`.
  */
 export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Scalar {
   const where = 'ganpoDiscriminatorLoss';
@@ -112,7 +112,7 @@ export interface GanpoGeneratorLossArgs {
  *
  * @returns a scalar the caller owns, differentiable w.r.t. `policy` (never w.r.t. the mean).
  * @throws GanpoError on bad scores, a missing or non-finite mean, or an unknown divergence.
- * @see GANPO (arXiv 2601.22083) official code; PAPER.md "What the official code does".
+ * @see GANPO (arXiv 2601.22083); official code GANPO_trl.py, `QuadGANDPOTrainer`.
  */
 export function ganpoGeneratorLoss(args: GanpoGeneratorLossArgs): tf.Scalar {
   const where = 'ganpoGeneratorLoss';

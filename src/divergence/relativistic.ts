@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertOneOf } from '../core/validate';
 import { chanceLevel, DIVERGENCES, type Divergence, fakeLoss, realLoss } from './divergences';
-import { checkMean, checkScores, type MeanLike, resolveMean } from './inputs';
+import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
 /** Arguments of {@link relativisticDiscriminatorLoss}, {@link relativisticGeneratorLoss} and {@link relativisticAverageDivergence}. */
 export interface RelativisticLossArgs {
@@ -63,7 +63,7 @@ function discriminatorLoss(a: Resolved): tf.Scalar {
  * @throws GanpoError on a non-rank-1, empty, non-float or non-finite score tensor, a non-finite or
  *   non-scalar mean, or an unknown divergence.
  * @see Jolicoeur-Martineau, "The relativistic discriminator: a key element missing from standard
- *   GAN", ICLR 2019; DESIGN.md "Relativistic average divergence".
+ *   GAN", ICLR 2019 (arXiv 1807.00734); AlexiaJM/RelativisticGAN.
  */
 export function relativisticDiscriminatorLoss(args: RelativisticLossArgs): tf.Scalar {
   const a = validate('relativisticDiscriminatorLoss', args);
@@ -86,13 +86,15 @@ export function relativisticDiscriminatorLoss(args: RelativisticLossArgs): tf.Sc
  */
 export function relativisticGeneratorLoss(args: RelativisticLossArgs): tf.Scalar {
   const a = validate('relativisticGeneratorLoss', args);
-  return tf.tidy(() => {
-    const mReal = resolveMean(a.realMean, a.real);
-    const mFake = resolveMean(a.fakeMean, a.fake);
-    const lossReal = tf.mean(fakeLoss(tf.sub(a.real, mFake), a.divergence));
-    const lossFake = tf.mean(realLoss(tf.sub(a.fake, mReal), a.divergence));
-    return tf.mul(tf.add(lossReal, lossFake), 0.5) as tf.Scalar;
-  });
+  // The discriminator loss with the sets' roles swapped: ½[ℓreal(fake − m_real) + ℓfake(real − m_fake)].
+  const swapped: Resolved = {
+    real: a.fake,
+    fake: a.real,
+    realMean: a.fakeMean,
+    fakeMean: a.realMean,
+    divergence: a.divergence,
+  };
+  return tf.tidy(() => discriminatorLoss(swapped));
 }
 
 /**
@@ -104,7 +106,7 @@ export function relativisticGeneratorLoss(args: RelativisticLossArgs): tf.Scalar
  *
  * where L_D is {@link relativisticDiscriminatorLoss}. For sgan L_chance = log 2, so
  * D̂ = E_real[log σ(real − m_fake)] + E_fake[log(1 − σ(fake − m_real))] + 2 log 2 — exactly the
- * paper's objective with its +2 log 2 offset (PAPER.md "Relativistic average divergence"). For lsgan
+ * D_Ra objective of the GANPO paper (arXiv 2601.22083) with its +2 log 2 offset. For lsgan
  * and hinge L_chance = 1, so D̂ = 2 − 2·L_D.
  *
  * D̂ is 0 when the critic scores both sets alike (all relativistic logits 0, e.g. a constant

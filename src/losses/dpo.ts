@@ -6,7 +6,8 @@ import { logSigmoid } from '../ops/log-sigmoid';
 import { sortAscending } from '../ops/sort';
 import { stopGradient } from '../ops/stop-gradient';
 import { F_DIVERGENCES, type FDivergence, fDivergenceTransform } from './f-divergence';
-import { validatePairInputs } from './inputs';
+import { validatePairInputs } from './pair-inputs';
+import { smoothedSigmoid } from './sigmoid-loss';
 import type { PreferenceLoss } from './types';
 
 /** The DPO-family loss types of TRL's `DPOConfig.loss_type`. */
@@ -64,20 +65,24 @@ export interface DpoLossArgs {
   /** Weight of each entry of a `lossType` list (TRL `loss_weights`). Default all 1 (TRL). */
   lossWeights?: readonly number[];
   /**
-   * ε. `sigmoid`, `aot`, `aot_unpaired`: conservative-DPO label smoothing in [0, 0.5]; `robust`: [0, 0.5);
-   * `exo_pair`: (0, 1), required > 0 (TRL silently substitutes 1e-3; we refuse 0). Ignored by the
-   * other losses (as in TRL). Default 0 (TRL).
+   * ε. `aot`, `aot_unpaired`: label smoothing in [0, 0.5]; `robust`: [0, 0.5); `exo_pair`: (0, 1),
+   * required > 0 (TRL refuses 0 too). `sigmoid`: conservative-DPO (cDPO) smoothing in [0, 0.5], which
+   * TRL's current `sigmoid` branch no longer has (ε = 0 is TRL's formula). Ignored by the other
+   * losses (as in TRL). Default 0 (TRL).
    */
   labelSmoothing?: number;
   /** f-divergence applied to the log-ratios. Default `'reverse_kl'` (TRL). */
   fDivergence?: FDivergence;
-  /** α of `alpha_divergence` (PAPER.md convention: 1 = reverse KL). Default 0.5. */
+  /**
+   * α of `alpha_divergence`, g(u) = exp((α−1)u)/(α−1) (1 = reverse KL); the same α as TRL's
+   * `DPOConfig.f_alpha_divergence_coef`. Default 0.5 (TRL).
+   */
   alpha?: number;
   /** τ of `discopop` > 0. Default 0.05 (TRL `DPOConfig.discopop_tau`). */
   discopopTau?: number;
   /**
-   * δ subtracted from the rewards by `bco_pair` (TRL keeps a running mean of the batch rewards
-   * there). Default 0 (PAPER.md's formula).
+   * δ subtracted from the rewards by `bco_pair`. Default 0, TRL's `bco_pair` branch; BCO proper
+   * (a running mean δ of the rewards, unpaired data) is `bcoLoss`.
    */
   bcoDelta?: number;
   /** Per-pair weights multiplying the losses [B], e.g. WPO's {@link wpoWeights}. Default none. */
@@ -97,19 +102,13 @@ interface Terms {
   /** s = g(ρ). */
   sC: tf.Tensor1D;
   sR: tf.Tensor1D;
-  pc: tf.Tensor1D;
-  pr: tf.Tensor1D;
-  rc: tf.Tensor1D;
-  rr: tf.Tensor1D;
+  /** Summed log-probs [B] (reference: zeros when absent). */
+  policyChosenLogps: tf.Tensor1D;
+  policyRejectedLogps: tf.Tensor1D;
+  referenceChosenLogps: tf.Tensor1D;
+  referenceRejectedLogps: tf.Tensor1D;
   lenC?: tf.Tensor1D;
   lenR?: tf.Tensor1D;
-}
-
-/** −(1−ε) log σ(x) − ε log σ(−x): the cDPO sigmoid loss of a scaled margin x. */
-function smoothedSigmoid(x: tf.Tensor1D, eps: number): tf.Tensor1D {
-  const pos = tf.neg(logSigmoid(x));
-  if (eps === 0) return pos;
-  return tf.add(tf.mul(pos, 1 - eps), tf.mul(tf.neg(logSigmoid(tf.neg(x))), eps)) as tf.Tensor1D;
 }
 
 function perPairLoss(type: DpoLossType, t: Terms): tf.Tensor1D {
@@ -155,7 +154,10 @@ function perPairLoss(type: DpoLossType, t: Terms): tf.Tensor1D {
       return tf.add(tf.square(tf.sub(t.sC, h)), tf.square(tf.add(t.sR, h))) as tf.Tensor1D;
     }
     case 'aot': {
-      const d = tf.sub(sortAscending(tf.sub(t.pc, t.pr)), sortAscending(tf.sub(t.rc, t.rr)));
+      const d = tf.sub(
+        sortAscending(tf.sub(t.policyChosenLogps, t.policyRejectedLogps)),
+        sortAscending(tf.sub(t.referenceChosenLogps, t.referenceRejectedLogps)),
+      );
       return smoothedSigmoid(tf.mul(d, beta), eps);
     }
     case 'aot_unpaired': {
@@ -168,9 +170,11 @@ function perPairLoss(type: DpoLossType, t: Terms): tf.Tensor1D {
         tf.sigmoid(tf.mul(t.rhoR, beta)),
       ) as tf.Tensor1D;
     case 'apo_down':
+      // The first term uses the raw log-ratio, the second the f-divergence score difference Δ, as
+      // TRL's `DPOTrainer._compute_loss` (trl/trainer/dpo_trainer.py) does.
       return tf.add(
         tf.sigmoid(tf.mul(t.rhoC, beta)),
-        tf.sub(1, tf.sigmoid(tf.mul(tf.sub(t.rhoC, t.rhoR), beta))),
+        tf.sub(1, tf.sigmoid(tf.mul(delta(), beta))),
       ) as tf.Tensor1D;
     case 'discopop': {
       // (1−m)(−log σ(z)) + m·e^{−z} with m = σ(z/τ); m·e^{−z} is evaluated as exp(log σ(z/τ) − z) so
@@ -205,8 +209,8 @@ function checkSmoothing(type: DpoLossType, eps: number): void {
 }
 
 /**
- * The DPO family of preference losses, with TRL's names, defaults and formulas (PAPER.md §Losses;
- * TRL `DPOTrainer.dpo_loss`). With ρ = policy − reference summed log-probs, s = g(ρ) the
+ * The DPO family of preference losses, with TRL's names, defaults and formulas (TRL
+ * trl/trainer/dpo_trainer.py, `DPOTrainer._compute_loss`). With ρ = policy − reference summed log-probs, s = g(ρ) the
  * f-divergence transform ({@link fDivergenceTransform}), Δ = s_c − s_r and ε = `labelSmoothing`:
  *
  * | lossType | per-pair loss |
@@ -222,7 +226,7 @@ function checkSmoothing(type: DpoLossType, eps: number): void {
  * | aot | d = sort(π_c − π_r) − sort(ref_c − ref_r) over the batch; −(1−ε) log σ(βd) − ε log σ(−βd) |
  * | aot_unpaired | d = sort(ρ_c) − sort(ρ_r); same form |
  * | apo_zero | 1 − σ(βρ_c) + σ(βρ_r) |
- * | apo_down | σ(βρ_c) + 1 − σ(β(ρ_c − ρ_r)) |
+ * | apo_down | σ(βρ_c) + 1 − σ(βΔ) |
  * | discopop | z = βΔ, m = σ(z/τ): (1−m)(−log σ(z)) + m·e^{−z} |
  * | sigmoid_norm | −log σ(β(s_c/ℓ_c − s_r/ℓ_r)) |
  *
@@ -345,12 +349,10 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
   }
 
   return tidyObject(() => {
-    const pc = policyChosenLogps;
-    const pr = policyRejectedLogps;
-    const rc = referenceChosenLogps ?? (tf.zerosLike(pc) as tf.Tensor1D);
-    const rr = referenceRejectedLogps ?? (tf.zerosLike(pr) as tf.Tensor1D);
-    const rhoC = tf.sub(pc, rc) as tf.Tensor1D;
-    const rhoR = tf.sub(pr, rr) as tf.Tensor1D;
+    const referenceChosen = referenceChosenLogps ?? (tf.zerosLike(policyChosenLogps) as tf.Tensor1D);
+    const referenceRejected = referenceRejectedLogps ?? (tf.zerosLike(policyRejectedLogps) as tf.Tensor1D);
+    const rhoC = tf.sub(policyChosenLogps, referenceChosen) as tf.Tensor1D;
+    const rhoR = tf.sub(policyRejectedLogps, referenceRejected) as tf.Tensor1D;
     const terms: Terms = {
       beta,
       eps: labelSmoothing,
@@ -360,10 +362,10 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
       rhoR,
       sC: fDivergenceTransform(rhoC, fDivergence, alpha),
       sR: fDivergenceTransform(rhoR, fDivergence, alpha),
-      pc,
-      pr,
-      rc,
-      rr,
+      policyChosenLogps,
+      policyRejectedLogps,
+      referenceChosenLogps: referenceChosen,
+      referenceRejectedLogps: referenceRejected,
       lenC: chosenLengths ? (tf.cast(chosenLengths, 'float32') as tf.Tensor1D) : undefined,
       lenR: rejectedLengths ? (tf.cast(rejectedLengths, 'float32') as tf.Tensor1D) : undefined,
     };

@@ -39,17 +39,19 @@ export function cappedExp(x: tf.Tensor1D, cap: number = EXP_CAP): tf.Tensor1D {
 }
 
 /**
- * The f-divergence transform s = g(u) of a policy/reference log-ratio u (PAPER.md §Losses):
+ * The f-divergence score s = g(u) of a policy/reference log-ratio u, as TRL's
+ * `DPOTrainer._compute_loss` (trl/trainer/dpo_trainer.py) computes `chosen_scores`/`rejected_scores`:
  *
  * - `reverse_kl`: g(u) = u (standard DPO)
  * - `forward_kl`: g(u) = −exp(min(−u, 80))
- * - `js_divergence`: g(u) = log σ(u)  (TRL: u − softplus(u))
+ * - `js_divergence`: g(u) = log σ(u)
  * - `alpha_divergence`: g(u) = exp(min((α−1)u, 80)) / (α−1), and g(u) = u when |α − 1| < 1e-6 (the
  *   limit of the difference g(u_c) − g(u_r)).
  *
- * Our α follows PAPER.md: α = 1 is reverse KL, α = 0 forward KL. TRL's `f_alpha_divergence_coef` a
- * writes −exp(−a·u)/a, i.e. a = 1 − α; the two coincide at the default α = 0.5. The cap on forward KL
- * is ours (TRL has no forward-KL option; the cap only bites at |u| > 80 where the loss saturates).
+ * α is TRL's `f_alpha_divergence_coef` (default 0.5): α = 1 is reverse KL, α = 0 gives −e^{−u},
+ * forward KL. TRL clamps the alpha-divergence exponent at 80 in float32; ganpo applies the same cap
+ * to `forward_kl`, which TRL leaves unclamped (it only bites at u < −80, where TRL's float32 score
+ * is already −∞ and its loss inf or NaN).
  */
 export function fDivergenceTransform(u: tf.Tensor1D, divergence: FDivergence, alpha: number): tf.Tensor1D {
   return tf.tidy(() => {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { validatePairInputs } from './inputs';
+import { validatePairInputs } from './pair-inputs';
 import type { PreferenceLoss } from './types';
 
 /** TRL's reward metrics (`DPOTrainer.get_batch_loss_metrics`), as plain numbers. */

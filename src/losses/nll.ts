@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { validatePairInputs } from './inputs';
+import { validatePairInputs } from './pair-inputs';
 
 /**
  * The SFT / NLL term on chosen tokens as TRL computes it (`nll_loss`, used by `rpo_alpha`, the `sft`

@@ -11,7 +11,7 @@ import {
 } from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { stopGradient } from '../ops/stop-gradient';
-import { validatePairInputs } from './inputs';
+import { validatePairInputs } from './pair-inputs';
 import type { PreferenceLoss } from './types';
 
 /** Mean log-probs are clamped to at most this before log(1 − e^x), which is −∞ at x = 0. */

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyObject } from '../core/tidy-object';
 import { assertNumber, assertOneOf, assertTensor } from '../core/validate';
-import { logSigmoid } from '../ops/log-sigmoid';
 import { stopGradient } from '../ops/stop-gradient';
-import { validatePairInputs } from './inputs';
+import { validatePairInputs } from './pair-inputs';
+import { smoothedSigmoid } from './sigmoid-loss';
 import type { PreferenceLoss } from './types';
 
 /** Arguments of {@link simpoLoss}. Log-probs are **per-token mean** log-probs [B], float32. */
@@ -54,18 +54,12 @@ export function simpoLoss({
     ['policyRejectedLogps', policyRejectedLogps],
   ]);
   return tidyObject(() => {
-    const z = tf.mul(tf.sub(tf.sub(policyChosenLogps, policyRejectedLogps), gammaBetaRatio), beta);
-    let losses: tf.Tensor1D;
-    if (lossType === 'hinge') {
-      losses = tf.relu(tf.sub(1, z)) as tf.Tensor1D;
-    } else {
-      const pos = tf.neg(logSigmoid(z));
-      losses = (
-        labelSmoothing === 0
-          ? pos
-          : tf.add(tf.mul(pos, 1 - labelSmoothing), tf.mul(tf.neg(logSigmoid(tf.neg(z))), labelSmoothing))
-      ) as tf.Tensor1D;
-    }
+    const z = tf.mul(
+      tf.sub(tf.sub(policyChosenLogps, policyRejectedLogps), gammaBetaRatio),
+      beta,
+    ) as tf.Tensor1D;
+    const losses =
+      lossType === 'hinge' ? (tf.relu(tf.sub(1, z)) as tf.Tensor1D) : smoothedSigmoid(z, labelSmoothing);
     return {
       losses,
       loss: tf.mean(losses) as tf.Scalar,

@@ -6,8 +6,8 @@ import { kernelFlags } from './kernel-flags';
  * W [out, in]).
  *
  * Why a custom gradient: tfjs-backend-wasm only uses XNNPACK for a 2-D `matMul` without transpose
- * flags; any `transposeA/B` takes a scalar slow path (measured 13–27× slower at 1024×512×256,
- * TFJS_NOTES "Speed"). The built-in MatMul gradient uses those flags, so this one transposes
+ * flags; any `transposeA/B` takes a scalar slow path (measured 13–27× slower at 1024×512×256 with
+ * tfjs 4.22). The built-in MatMul gradient uses those flags, so this one transposes
  * explicitly and multiplies plainly: dx = dy·Kᵀ, dK = xᵀ·dy, db = Σ_rows dy. On cpu/webgl the
  * explicit transposes cost a copy and are otherwise equivalent.
  *

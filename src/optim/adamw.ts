@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertNumber, fmtShape } from '../core/validate';
+import { ownedVariable } from '../core/variables';
 
 /** A named tensor as in tfjs's optimizer weight lists (tfjs-core does not export the type). */
 export interface NamedTensor {
@@ -55,17 +56,6 @@ interface Slot {
 }
 
 const WHERE = 'AdamW';
-
-/**
- * A non-trainable variable initialised from `initial`, which is then disposed: `tf.variable` keeps
- * its own reference to the data, and the initial tensor would otherwise stay alive (a leak that
- * outlives `dispose()`).
- */
-function ownedVariable(initial: tf.Tensor): tf.Variable {
-  const v = tf.variable(initial, false);
-  initial.dispose();
-  return v;
-}
 
 /**
  * AdamW with exactly PyTorch's semantics (`torch.optim.AdamW`, Loshchilov & Hutter 2019), as a
@@ -206,8 +196,8 @@ export class AdamW extends tf.Optimizer {
     if (slot === undefined) {
       slot = {
         step: 0,
-        m: ownedVariable(tf.zeros(p.shape)),
-        v: ownedVariable(tf.zeros(p.shape)),
+        m: ownedVariable(tf.zeros(p.shape), false),
+        v: ownedVariable(tf.zeros(p.shape), false),
       };
       this.slots.set(p.name, slot);
     }
@@ -325,8 +315,8 @@ export class AdamW extends tf.Optimizer {
     for (const [name, slot] of parsed) {
       this.slots.set(name, {
         step: slot.step,
-        m: ownedVariable(tf.tensor(slot.m, slot.shape, 'float32')),
-        v: ownedVariable(tf.tensor(slot.v, slot.shape, 'float32')),
+        m: ownedVariable(tf.tensor(slot.m, slot.shape, 'float32'), false),
+        v: ownedVariable(tf.tensor(slot.v, slot.shape, 'float32'), false),
       });
     }
     this.iterations_ = state.iterations;
@@ -373,8 +363,8 @@ export class AdamW extends tf.Optimizer {
       }
       slots.set(name, {
         step: g.step,
-        m: ownedVariable(tf.clone(g.m)),
-        v: ownedVariable(tf.clone(g.v)),
+        m: ownedVariable(tf.clone(g.m), false),
+        v: ownedVariable(tf.clone(g.v), false),
       });
     }
     this.disposeSlots();

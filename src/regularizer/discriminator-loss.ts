@@ -3,6 +3,7 @@ import type { Discriminator } from '../discriminators/types';
 import type { Divergence } from '../divergence/divergences';
 import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
+import { DISCRIMINATOR_CALL_ORDER } from './call-order';
 import { SETS, SIDES, type SixValues } from './means';
 import type { DiscriminatorStepArgs, PerSide } from './types';
 
@@ -29,8 +30,10 @@ export function scoredSets(args: DiscriminatorStepArgs): PerSide<SetMeans<Scored
 }
 
 /**
- * Scores every set in training mode: three separate calls per discriminator, in PyTorch's order, so
- * that each advances the spectral-norm power iteration exactly as the official code does.
+ * Scores every set in training mode: three separate calls per discriminator, in the official
+ * `compute_loss_disc` order ({@link DISCRIMINATOR_CALL_ORDER}: the policy's latents first, then the
+ * reference's chosen and rejected ones), so that each call advances the spectral-norm power iteration
+ * exactly as the official code does.
  */
 export function scoreSets(
   discriminators: Readonly<PerSide<Discriminator>>,
@@ -40,7 +43,7 @@ export function scoreSets(
   for (const side of SIDES) {
     const d = discriminators[side];
     const s = {} as SetMeans<tf.Tensor1D>;
-    for (const set of SETS) {
+    for (const set of DISCRIMINATOR_CALL_ORDER[side]) {
       const [latents, mask] = sets[side][set];
       s[set] = d.apply(latents, { mask, training: true });
     }

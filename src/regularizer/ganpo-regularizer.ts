@@ -52,7 +52,8 @@ export {
  *
  * Per training step, as the official code does:
  * 1. {@link discriminatorStep} on detached latents: each discriminator scores its reference,
- *    policy and opposite sets (three training-mode calls, one spectral-norm power iteration each);
+ *    policy and opposite sets (three training-mode calls, one spectral-norm power iteration each,
+ *    in the official order: the policy's latents, then the reference's chosen and rejected ones);
  *    the means are updated with this batch; then one optimizer step on both discriminators with
  *
  *        L_D = ¼[ℓreal(D(ref) − m_pol) + ℓfake(D(pol) − m_ref) + ℓreal(D(pol) − m_opp) + ℓfake(D(opp) − m_pol)].

@@ -20,11 +20,15 @@ export interface TrainerCheckpoint {
   /** Policy AdamW state, slots keyed by position (`policy/0`, …). */
   optimizer: AdamWState;
   regularizer: GanpoRegularizerState | null;
+  /** Reference weights by position, present only with `syncRefModel` (TR-DPO moves the reference). */
+  reference?: SerializedTensor[];
 }
 
 /** The parts of a trainer a checkpoint holds. */
 export interface CheckpointParts {
   variables: readonly tf.Variable[];
+  /** The reference's variables when TR-DPO updates them, else undefined (the reference is frozen). */
+  referenceVariables?: readonly tf.Variable[];
   optimizer: AdamW;
   regularizer: GanpoRegularizer | null;
   sampler: BatchSampler | null;
@@ -41,12 +45,59 @@ export function saveCheckpoint(parts: CheckpointParts): TrainerCheckpoint {
     policy: parts.variables.map((v) => ({ shape: [...v.shape], data: Array.from(v.dataSync()) })),
     optimizer: saveStateByPosition(parts.optimizer, { policy: parts.variables }),
     regularizer: parts.regularizer ? parts.regularizer.getState() : null,
+    ...(parts.referenceVariables
+      ? {
+          reference: parts.referenceVariables.map((v) => ({
+            shape: [...v.shape],
+            data: Array.from(v.dataSync()),
+          })),
+        }
+      : {}),
   };
 }
 
+/** Checks saved weights against variables (count and shapes). */
+function checkWeights(
+  where: string,
+  name: string,
+  saved: SerializedTensor[] | undefined,
+  variables: readonly tf.Variable[],
+): void {
+  if (!Array.isArray(saved) || saved.length !== variables.length) {
+    throw argumentError(
+      'STATE_DICT_MISMATCH',
+      where,
+      name,
+      `${variables.length} tensors`,
+      String(saved?.length),
+    );
+  }
+  variables.forEach((v, i) => {
+    const s = saved[i] as SerializedTensor;
+    if (!tf.util.arraysEqual(s.shape, v.shape) || s.data.length !== v.size) {
+      throw argumentError(
+        'STATE_DICT_MISMATCH',
+        where,
+        `${name}[${i}]`,
+        `shape [${v.shape}]`,
+        `shape [${s.shape}]`,
+      );
+    }
+  });
+}
+
+function assignWeights(saved: SerializedTensor[], variables: readonly tf.Variable[]): void {
+  variables.forEach((v, i) => {
+    const s = saved[i] as SerializedTensor;
+    const t = tf.tensor(s.data, s.shape, v.dtype);
+    v.assign(t);
+    t.dispose();
+  });
+}
+
 /**
- * Loads `checkpoint` into the policy variables, the optimizer and the regularizer, after checking
- * its format and the policy weights' shapes (all or nothing for those).
+ * Loads `checkpoint` into the policy variables, the optimizer, the regularizer and (with TR-DPO) the
+ * reference variables, after checking its format and the weights' shapes (all or nothing for those).
  *
  * @returns the sampler and step count to continue from.
  */
@@ -69,28 +120,19 @@ export function loadCheckpoint(
       String(checkpoint?.format),
     );
   }
-  const { variables, regularizer } = parts;
-  if (!Array.isArray(checkpoint.policy) || checkpoint.policy.length !== variables.length) {
+  const { variables, regularizer, referenceVariables } = parts;
+  checkWeights(where, 'checkpoint.policy', checkpoint.policy, variables);
+  if (referenceVariables) {
+    checkWeights(where, 'checkpoint.reference', checkpoint.reference, referenceVariables);
+  } else if (checkpoint.reference !== undefined) {
     throw argumentError(
       'STATE_DICT_MISMATCH',
       where,
-      'checkpoint.policy',
-      `${variables.length} tensors`,
-      String(checkpoint.policy?.length),
+      'checkpoint.reference',
+      'no reference weights (the trainer has no syncRefModel)',
+      `${checkpoint.reference.length} tensors`,
     );
   }
-  variables.forEach((v, i) => {
-    const saved = checkpoint.policy[i] as SerializedTensor;
-    if (!tf.util.arraysEqual(saved.shape, v.shape) || saved.data.length !== v.size) {
-      throw argumentError(
-        'STATE_DICT_MISMATCH',
-        where,
-        `checkpoint.policy[${i}]`,
-        `shape [${v.shape}]`,
-        `shape [${saved.shape}]`,
-      );
-    }
-  });
   if ((checkpoint.regularizer === null) !== (regularizer === null)) {
     throw argumentError(
       'STATE_DICT_MISMATCH',
@@ -102,12 +144,8 @@ export function loadCheckpoint(
   }
   loadStateByPosition(parts.optimizer, checkpoint.optimizer, { policy: variables });
   if (regularizer && checkpoint.regularizer) regularizer.loadState(checkpoint.regularizer);
-  variables.forEach((v, i) => {
-    const saved = checkpoint.policy[i] as SerializedTensor;
-    const t = tf.tensor(saved.data, saved.shape, v.dtype);
-    v.assign(t);
-    t.dispose();
-  });
+  assignWeights(checkpoint.policy, variables);
+  if (referenceVariables) assignWeights(checkpoint.reference as SerializedTensor[], referenceVariables);
   return {
     sampler: checkpoint.sampler ? BatchSampler.fromState(checkpoint.sampler) : null,
     step: checkpoint.step,

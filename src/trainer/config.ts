@@ -6,6 +6,7 @@ import type { CollateOptions } from './collate';
 import type { CausalLM } from './forward';
 import type { TrainerMetrics } from './metrics';
 import { OBJECTIVE_TYPES, type PreferenceObjective } from './objective';
+import { syncReference } from './sync-reference';
 
 /** Error context of the trainer's messages. */
 export const TRAINER = 'GanpoTrainer';
@@ -68,6 +69,29 @@ export interface GanpoTrainerArgs {
   /** Called after every optimizer step (also skipped ones) with its metrics. */
   onStep?: (metrics: TrainerMetrics) => void;
   /**
+   * Train the policy without dropout: its forward gets `{ training: false }` in the gradient pass
+   * too (`CausalLM.forward` reads `training` as "dropout on"); the reference always runs with
+   * `training: false`. The discriminators' own dropout is not affected. Default true (TRL
+   * `DPOConfig.disable_dropout`).
+   */
+  disableDropout?: boolean;
+  /**
+   * TR-DPO: move the reference towards the policy, θ_ref ← α·θ + (1 − α)·θ_ref
+   * ({@link syncReference}), after every `refModelSyncSteps`-th applied optimizer step. Needs a
+   * reference model whose `trainableVariables` match the policy's one to one (`'copy'` does);
+   * incompatible with a precomputed reference cache. Default false (TRL `DPOConfig.sync_ref_model`).
+   */
+  syncRefModel?: boolean;
+  /** α of `syncRefModel` in (0, 1]; 1 copies the policy. Default 0.6 (TRL `DPOConfig.ref_model_mixup_alpha`). */
+  refModelMixupAlpha?: number;
+  /** k of `syncRefModel`, in optimizer steps. Default 512 (TRL `DPOConfig.ref_model_sync_steps`). */
+  refModelSyncSteps?: number;
+  /**
+   * Pairs per forward of {@link GanpoTrainer.precomputeReference}; may exceed `batchSize` to go
+   * faster. Default `batchSize` (TRL `DPOConfig.precompute_ref_batch_size`: None → the train batch size).
+   */
+  precomputeRefBatchSize?: number;
+  /**
    * Receives the trainer's one-time notices (at construction: how many variables and parameters it
    * trains, so a model exposing only part of its variables is noticed). Default `console.info`;
    * `null` silences them.
@@ -93,6 +117,12 @@ export interface TrainerConfig {
   log: ((message: string) => void) | null;
   /** Policy AdamW weight decay. */
   weightDecay: number;
+  /** Whether the policy's gradient pass runs without dropout (`training: false`). */
+  disableDropout: boolean;
+  /** TR-DPO's reference sync (α, every k steps), or `null` without `syncRefModel`. */
+  syncReference: { alpha: number; steps: number } | null;
+  /** Batch size of `precomputeReference`. */
+  precomputeRefBatchSize: number;
   /** The regularizer's options, or `null` with `ganpo: false`. */
   ganpo: {
     create: Omit<GanpoRegularizerCreateArgs, 'inputDim' | 'optimizer'>;
@@ -155,6 +185,13 @@ export function resolveTrainerConfig(args: GanpoTrainerArgs): TrainerConfig {
     );
   }
   const weightDecay = assertNumber(TRAINER, 'weightDecay', args.weightDecay ?? 0, { min: 0 });
+  const disableDropout = assertBoolean('disableDropout', args.disableDropout ?? true);
+  const precomputeRefBatchSize = assertNumber(
+    TRAINER,
+    'precomputeRefBatchSize',
+    args.precomputeRefBatchSize ?? batchSize,
+    { min: 1, integer: true },
+  );
   return {
     policy: args.policy,
     hiddenSize,
@@ -169,8 +206,57 @@ export function resolveTrainerConfig(args: GanpoTrainerArgs): TrainerConfig {
     onStep: args.onStep,
     log: resolveLog(args.log),
     weightDecay,
+    disableDropout,
+    syncReference: resolveSync(args),
+    precomputeRefBatchSize,
     ganpo: args.ganpo === false ? null : resolveGanpo(args.ganpo ?? {}),
   };
+}
+
+function assertBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw argumentError('INVALID_OPTION', TRAINER, name, 'a boolean', typeof value);
+  }
+  return value;
+}
+
+/**
+ * TR-DPO options. A user's reference model is checked against the policy here (same number of
+ * variables, same shapes, none shared), before anything is built; `'copy'` is a clone of the policy.
+ */
+function resolveSync(args: GanpoTrainerArgs): TrainerConfig['syncReference'] {
+  if (!assertBoolean('syncRefModel', args.syncRefModel ?? false)) return null;
+  const alpha = assertNumber(TRAINER, 'refModelMixupAlpha', args.refModelMixupAlpha ?? 0.6, {
+    greaterThan: 0,
+    max: 1,
+  });
+  const steps = assertNumber(TRAINER, 'refModelSyncSteps', args.refModelSyncSteps ?? 512, {
+    min: 1,
+    integer: true,
+  });
+  if (args.reference === undefined) {
+    throw argumentError(
+      'INVALID_OPTION',
+      TRAINER,
+      'syncRefModel',
+      "a reference model to sync ('copy' or a CausalLM)",
+      'no reference',
+    );
+  }
+  if (args.reference === 'initial') {
+    throw argumentError(
+      'INVALID_OPTION',
+      TRAINER,
+      'syncRefModel',
+      "a reference model to sync ('copy' or a CausalLM; 'initial' is a fixed snapshot)",
+      "reference: 'initial'",
+    );
+  }
+  if (args.reference !== 'copy') {
+    // α = 0 checks the pairing and assigns nothing.
+    syncReference(args.policy.trainableVariables, args.reference.trainableVariables, 0);
+  }
+  return { alpha, steps };
 }
 
 /** The policy and reference arguments: a CausalLM policy; a distinct reference, `'copy'` or none. */

@@ -8,7 +8,11 @@ import type { CollatedSequences } from './collate';
  * `inputIds[:, t+1]`. Inputs are right-padded, so a causal model needs no attention mask.
  */
 export interface CausalLM {
-  /** One forward pass: logits [B,T,V] and last hidden state [B,T,H] of right-padded ids [B,T]. */
+  /**
+   * One forward pass: logits [B,T,V] and last hidden state [B,T,H] of right-padded ids [B,T].
+   * `training: true` asks for dropout; the trainer passes it only to the policy's gradient pass
+   * with `disableDropout: false`.
+   */
   forward(
     inputIds: tf.Tensor2D,
     options: { training: boolean },

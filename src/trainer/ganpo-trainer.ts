@@ -19,6 +19,7 @@ import type { PreferenceObjective } from './objective';
 import { precomputeReference, type ReferenceEntry } from './reference';
 import { BatchSampler } from './sampler';
 import { runTrainStep, type StepOutcome } from './step';
+import { syncReference } from './sync-reference';
 
 export type { TrainerCheckpoint } from './checkpoint';
 export type { GanpoTrainerArgs, TrainerGanpoOptions } from './config';
@@ -114,8 +115,13 @@ export class GanpoTrainer {
    * Runs the reference model once over `pairs` and caches its summed log-probs (and, with GANPO,
    * its latents) by pair index, so that {@link train} needs no reference model in memory. Cached
    * and live references give the same steps (the model is causal and inputs are right-padded).
+   * `batchSize` pairs per forward, default `precomputeRefBatchSize`. Refused with `syncRefModel`.
    */
-  precomputeReference(pairs: readonly PreferencePair[], batchSize = this.batchSize): ReferenceEntry[] {
+  precomputeReference(
+    pairs: readonly PreferencePair[],
+    batchSize = this.config.precomputeRefBatchSize,
+  ): ReferenceEntry[] {
+    this.refuseCacheWithSync('precomputeReference');
     if (!this.reference) {
       throw new GanpoError(
         'INVALID_STATE',
@@ -130,9 +136,23 @@ export class GanpoTrainer {
     });
   }
 
-  /** Uses a cache from {@link precomputeReference} (indexed like the training pairs). */
+  /** Uses a cache from {@link precomputeReference} (indexed like the training pairs); `null` drops it. */
   setReferenceCache(entries: ReferenceEntry[] | null): void {
+    if (entries !== null) this.refuseCacheWithSync('setReferenceCache');
     this.cache = entries;
+  }
+
+  /**
+   * A precomputed reference is stale after the first TR-DPO sync, so it is refused with
+   * `syncRefModel` (as TRL refuses `precompute_ref_log_probs` with `sync_ref_model`).
+   */
+  private refuseCacheWithSync(method: string): void {
+    if (this.config.syncReference !== null) {
+      throw new GanpoError(
+        'INVALID_STATE',
+        `${TRAINER}.${method}: a precomputed reference cannot follow the reference updates of syncRefModel (TR-DPO); train with the live reference`,
+      );
+    }
   }
 
   /**
@@ -189,6 +209,7 @@ export class GanpoTrainer {
           hiddenSize: this.config.hiddenSize,
           discriminatorLearningRateRatio: this.discriminatorLearningRateRatio,
           referenceCache: this.cache,
+          policyTraining: !this.config.disableDropout,
           where: TRAINER,
         },
         batch,
@@ -196,7 +217,10 @@ export class GanpoTrainer {
         learningRate,
         keep,
       );
-      if (outcome.applied) this.steps += 1;
+      if (outcome.applied) {
+        this.steps += 1;
+        this.syncReferenceIfDue();
+      }
       return this.report(this.metricsOf(outcome, learningRate));
     } catch (e) {
       // Value validation (level 'full') rejects non-finite logits/latents before anything changed.
@@ -208,6 +232,21 @@ export class GanpoTrainer {
       tf.dispose(keep);
       disposePreferenceBatch(batch);
     }
+  }
+
+  /**
+   * TR-DPO: after every k-th applied optimizer step (TRL's `global_step % ref_model_sync_steps == 0`
+   * in `SyncRefModelCallback.on_step_end`), θ_ref ← α·θ + (1 − α)·θ_ref. The next steps' reference
+   * log-probs and GANPO reference latents come from the synced model.
+   */
+  private syncReferenceIfDue(): void {
+    const sync = this.config.syncReference;
+    if (sync === null || this.steps % sync.steps !== 0) return;
+    syncReference(
+      this.policy.trainableVariables,
+      (this.reference as CausalLM).trainableVariables,
+      sync.alpha,
+    );
   }
 
   private metricsOf(outcome: StepOutcome, learningRate: number): TrainerMetrics {
@@ -290,14 +329,21 @@ export class GanpoTrainer {
     );
   }
 
+  /** The reference's variables when TR-DPO moves them (they belong in checkpoints then). */
+  private get syncedReferenceVariables(): tf.Variable[] | undefined {
+    return this.config.syncReference !== null ? this.reference?.trainableVariables : undefined;
+  }
+
   /**
    * The whole training state as plain JSON: policy weights, policy and discriminator optimizer
-   * states, the regularizer (discriminators, u/v, means), schedule position and data order.
+   * states, the regularizer (discriminators, u/v, means), schedule position and data order, and the
+   * reference weights with `syncRefModel`.
    * {@link restore} into a trainer built with the same arguments continues exactly.
    */
   checkpoint(): TrainerCheckpoint {
     return saveCheckpoint({
       variables: this.policy.trainableVariables,
+      referenceVariables: this.syncedReferenceVariables,
       optimizer: this.optimizer,
       regularizer: this.regularizer,
       sampler: this.sampler,
@@ -309,6 +355,7 @@ export class GanpoTrainer {
   restore(checkpoint: TrainerCheckpoint): void {
     const { sampler, step } = loadCheckpoint(`${TRAINER}.restore`, checkpoint, {
       variables: this.policy.trainableVariables,
+      referenceVariables: this.syncedReferenceVariables,
       optimizer: this.optimizer,
       regularizer: this.regularizer,
     });

@@ -45,6 +45,8 @@ export interface StepContext {
   /** Discriminator learning rate as a fraction of the policy's. */
   readonly discriminatorLearningRateRatio: number;
   readonly referenceCache: readonly ReferenceEntry[] | null;
+  /** `training` of the policy's forward: false with `disableDropout` (no dropout). */
+  readonly policyTraining: boolean;
   /** Error context of thrown errors. */
   readonly where: string;
 }
@@ -108,8 +110,8 @@ export function runTrainStep(
       : null;
   if (regularizer && reference && referenceHidden && !fusedDiscriminatorStep) {
     const probe = tf.tidy(() => {
-      const chosen = forwardSide(context.policy, batch.chosen, true);
-      const rejected = forwardSide(context.policy, batch.rejected, true);
+      const chosen = forwardSide(context.policy, batch.chosen, context.policyTraining);
+      const rejected = forwardSide(context.policy, batch.rejected, context.policyTraining);
       return {
         chosen: { logps: chosen.logps, hidden: chosen.hidden },
         rejected: { logps: rejected.logps, hidden: rejected.hidden },
@@ -270,8 +272,8 @@ function microBatchGradients(
     const { value, grads } = tf.variableGrads(
       () =>
         withValidationLevel(level, () => {
-          const policyChosen = forwardSide(context.policy, chosen, true);
-          const policyRejected = forwardSide(context.policy, rejected, true);
+          const policyChosen = forwardSide(context.policy, chosen, context.policyTraining);
+          const policyRejected = forwardSide(context.policy, rejected, context.policyTraining);
           if (micro.fusedDiscriminatorStep && reference?.hidden) {
             // Nothing has changed yet when either check fails; a connected zero ends the pass.
             const abandon = (): tf.Scalar => {

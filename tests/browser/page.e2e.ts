@@ -15,8 +15,8 @@ import { build, type PreviewServer, preview } from 'vite';
 const config = 'examples/browser/vite.config.ts';
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const results = 'test-results';
-// This machine has no network: without these flags Chromium's background connections are refused many
-// at a time (and logged); a fresh profile keeps runs independent.
+// Without these flags Chromium makes background connections (updates, metrics) that fail and are logged
+// on a machine without network access; a fresh profile keeps runs independent.
 const chromiumFlags = [
   '--headless',
   '--no-sandbox',

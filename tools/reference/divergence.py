@@ -1,7 +1,7 @@
 """Golden values for src/divergence: relativistic average GAN losses (AlexiaJM/RelativisticGAN,
 half form), the GANPO "quad" discriminator loss and one-sided generator loss (official GANPO code,
-generalised to lsgan/hinge), and the divergence estimate. Written from PAPER.md / DESIGN.md
-formulas, float64. Run with Debian's python3 (torch 1.13):
+generalised to lsgan/hinge; GANPO_trl.py `QuadGANDPOTrainer`), and the divergence estimate, written
+independently from the formulas, float64. Run with Debian's python3 (torch 1.13):
 
     /usr/bin/python3 tools/reference/divergence.py  ->  tests/fixtures/divergence.json
 """
@@ -52,7 +52,7 @@ def grads(fn, *xs):
 
 out = {"check": {}, "relativistic": [], "ganpo_d": [], "ganpo_g": []}
 
-# PAPER.md check values.
+# Check values of the ½-form RaGAN losses on a small hand-picked input.
 real0 = torch.tensor([1.0, 2.0, -0.5])
 fake0 = torch.tensor([0.0, -1.0, 0.5])
 for d in ("sgan", "lsgan", "hinge"):

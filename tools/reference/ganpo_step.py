@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Whole GANPO training steps in PyTorch: the golden reference for tests/ganpo-steps.test.ts.
 
-Implements the official GANPO algorithm (PAPER.md, "What the official code does") on a tiny policy,
-independently of the TypeScript code:
+Implements the official GANPO algorithm on a tiny policy, independently of the TypeScript code. The
+official code followed is GANPO_trl.py of github.com/enyijiang/GANPO at commit
+58ca06deaf9685d2ab2f6b18e49052ed7642ebad (`QuadGANDPOTrainer.compute_loss_disc` and `training_step`;
+arXiv 2601.22083):
 
   policy:    ids [B,T] -> one-hot [B,T,V] -> h = tanh(onehot @ W1 + b1)  (the latent, [B,T,H])
                                            -> logits = h @ W2 + b2      ([B,T,V])
@@ -11,8 +13,10 @@ independently of the TypeScript code:
 One step, in the official order:
   1. policy forward on chosen and rejected (latents h_pol^w, h_pol^l; kept for step 4 with grad);
   2. reference forward, no grad (log-probs, latents h_ref^w, h_ref^l);
-  3. discriminator step on detached latents: each discriminator scores reference / policy / opposite with
-     three separate training-mode calls (one spectral-norm power iteration each); the six EMA means are
+  3. discriminator step on detached latents: each discriminator scores its three sets with three separate
+     training-mode calls (one spectral-norm power iteration each) in the order of the official
+     `compute_loss_disc` (D_w: policy chosen, reference chosen, reference rejected; D_l: policy rejected,
+     reference chosen, reference rejected; see `scores`); the six EMA means are
      updated with this batch BEFORE the loss; L_D = 1/4[lreal(ref - m_pol) + lfake(pol - m_ref)
      + lreal(pol - m_opp) + lfake(opp - m_pol)] per discriminator; AdamW step on both (sum of the two);
   4. policy loss = preference loss + weight * 1/2[lreal(D_w(h_pol^w) - m_w,ref) + lreal(D_l(h_pol^l) - m_l,ref)]
@@ -135,13 +139,23 @@ def without_key_bias(k, v):
     return v
 
 
-def summary(sd):
-    """Per-tensor sum and sum of squares: a compact fingerprint of discriminator weights per step."""
-    out = {}
-    for k, v in sd.items():
-        v = without_key_bias(k, v).double()
-        out[k] = [float(v.sum()), float((v ** 2).sum())]
-    return out
+def scores(name, disc, ref_h, pol_h, opp_h, m_ref, m_opp, order):
+    """The three training-mode calls of one discriminator. Each call advances the spectral-norm power
+    iteration, so their order is part of the algorithm. Official `compute_loss_disc` (GANPO_trl.py):
+    D_w on (policy chosen, reference chosen, reference rejected), D_l on (policy rejected, reference
+    chosen, reference rejected): the policy first, then the reference latents chosen before rejected.
+    'legacy' is the order ganpo used before (reference, policy, opposite), kept to measure how far the
+    order moves a step."""
+    if order == "legacy":
+        return disc(ref_h, mask=m_ref), disc(pol_h, mask=m_ref), disc(opp_h, mask=m_opp)
+    s_pol = disc(pol_h, mask=m_ref)
+    if name == "chosen":  # reference chosen = ref_h, reference rejected = opp_h
+        s_ref = disc(ref_h, mask=m_ref)
+        s_opp = disc(opp_h, mask=m_opp)
+    else:  # reference chosen = opp_h, reference rejected = ref_h
+        s_opp = disc(opp_h, mask=m_opp)
+        s_ref = disc(ref_h, mask=m_ref)
+    return s_ref, s_pol, s_opp
 
 
 def run(config):
@@ -196,9 +210,7 @@ def run(config):
             ("chosen", d_chosen, h_rc, h_pc.detach(), h_rr, mc, mr),
             ("rejected", d_rejected, h_rr, h_pr.detach(), h_rc, mr, mc),
         ):
-            s_ref = disc(ref_h, mask=m_ref)
-            s_pol = disc(pol_h, mask=m_ref)
-            s_opp = disc(opp_h, mask=m_opp)
+            s_ref, s_pol, s_opp = scores(name, disc, ref_h, pol_h, opp_h, m_ref, m_opp, config.get("call_order", "official"))
             if estimator == "ema":
                 m = {
                     "reference": ema_update(name + ".reference", s_ref.detach().mean().item()),
@@ -251,8 +263,9 @@ def run(config):
             "adversarial_loss": adv.item(),
             "loss": loss.item(),
             "policy": state_to_json(policy.state_dict()),
-            "discriminatorChosenSummary": summary(d_chosen.state_dict()),
-            "discriminatorRejectedSummary": summary(d_rejected.state_dict()),
+            "discriminatorChosen": state_to_json({k: without_key_bias(k, v) for k, v in d_chosen.state_dict().items()}),
+            "discriminatorRejected": state_to_json(
+                {k: without_key_bias(k, v) for k, v in d_rejected.state_dict().items()}),
         })
         out["steps"].append(step_out)
     out["final"] = {

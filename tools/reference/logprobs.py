@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Golden values for ganpo's sequence log-probabilities, WPO weights, LD-DPO aggregation and the NLL term.
 
-Independent PyTorch (float64) implementation of DESIGN.md §Log-probabilities and of TRL's helpers
+Independent PyTorch (float64) implementation of summed/mean completion log-probs (TRL
+`DPOTrainer.concatenated_forward`) and of TRL's helpers
 (`use_weighting`, `ld_alpha`, `nll_loss`); inputs are rounded to float32. Writes
 tests/fixtures/logprobs.json. Run: /usr/bin/python3 tools/reference/logprobs.py
 """

@@ -1,8 +1,17 @@
 #!/usr/bin/python3
-"""Golden values for ganpo's log-probabilities and preference losses.
+"""Golden values for ganpo's preference losses (DPO family, SimPO, ORPO).
 
-Implements the formulas of PAPER.md §Losses / DESIGN.md independently in PyTorch (float64) and writes
-JSON fixtures into tests/fixtures/. Inputs are rounded to float32 first, so the TypeScript side sees
+The DPO family follows TRL at commit f2cd57710ae345ea6428ae95363267fcf38a3dc8 (huggingface/trl,
+2026-07-24): the f-divergence scores and the per-loss-type branches of `DPOTrainer._compute_loss` in
+trl/trainer/dpo_trainer.py, re-implemented here in PyTorch float64 on sequence log-probs. Where ganpo
+deliberately differs, the difference is written out below (`g_transform`, `dpo_per_pair`):
+- `forward_kl`: TRL computes −exp(−u) unclamped; ganpo caps the exponent at 80 like TRL's
+  alpha-divergence branch (only the `extreme` regime, |u| > 80, reaches the cap).
+- `sigmoid` with ε > 0 is conservative DPO (cDPO); TRL's current `sigmoid` branch has no label
+  smoothing, so TRL's formula is the ε = 0 case, which is the one every sweep case uses.
+- `bco_pair` with δ ≠ 0 (`bcoDelta`): TRL's branch is the δ = 0 case.
+SimPO follows `SimPOTrainer.simpo_loss` (princeton-nlp/SimPO) and ORPO TRL's
+`ORPOTrainer.odds_ratio_loss`. Inputs are rounded to float32 first, so the TypeScript side sees
 exactly the same inputs. Run with Debian's python3 (torch 1.13):
 
     /usr/bin/python3 tools/reference/losses.py
@@ -17,7 +26,8 @@ import torch.nn.functional as F
 torch.set_default_dtype(torch.float64)
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', '..', 'tests', 'fixtures')
-CAP = 80.0  # exponent cap of forward_kl / alpha_divergence (PAPER.md: exp(min(., 80)))
+TRL_COMMIT = 'f2cd57710ae345ea6428ae95363267fcf38a3dc8'
+CAP = 80.0  # exponent cap: TRL's float32 clamp_max of the alpha-divergence branch; ganpo uses it for forward_kl too
 
 LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair', 'robust', 'bco_pair', 'sppo_hard', 'aot',
               'aot_unpaired', 'apo_zero', 'apo_down', 'discopop', 'sigmoid_norm']
@@ -34,6 +44,8 @@ def rnd(xs, digits=10):
 
 
 def g_transform(u, div, alpha):
+    """TRL `_compute_loss`: chosen_scores / rejected_scores of each `f_divergence_type`; `alpha` is
+    TRL's `f_alpha_divergence_coef` (scores = exp((α−1)·u)/(α−1), reverse KL when |α−1| < 1e-6)."""
     if div == 'reverse_kl':
         return u
     if div == 'forward_kl':
@@ -84,7 +96,8 @@ def dpo_per_pair(kind, pc, pr, rc, rr, lc, lr, beta, eps, div, alpha, tau, delta
     if kind == 'apo_zero':
         return 1 - torch.sigmoid(beta * rho_c) + torch.sigmoid(beta * rho_r)
     if kind == 'apo_down':
-        return torch.sigmoid(beta * rho_c) + 1 - torch.sigmoid(beta * (rho_c - rho_r))
+        # TRL: sigmoid(β·chosen_logratios) + 1 − sigmoid(β·delta_score), delta_score = s_c − s_r.
+        return torch.sigmoid(beta * rho_c) + 1 - torch.sigmoid(beta * d)
     if kind == 'discopop':
         z = beta * d
         m = torch.sigmoid(z / tau)
@@ -259,5 +272,5 @@ if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     meta = {'generator': 'tools/reference/losses.py', 'torch': torch.__version__, 'dtype': 'float64',
             'inputs': 'rounded to float32'}
-    write('losses-dpo.json', {'meta': meta, 'cases': dpo_fixtures()})
+    write('losses-dpo.json', {'meta': {**meta, 'trl': TRL_COMMIT}, 'cases': dpo_fixtures()})
     write('losses-simpo-orpo.json', {'meta': meta, 'simpo': simpo_fixtures(), 'orpo': orpo_fixtures()})

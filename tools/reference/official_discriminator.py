@@ -1,10 +1,14 @@
 """The official GANPO TransformerDiscriminator, rebuilt as an importable PyTorch module.
 
-Written from ../../../shared/PAPER.md and DESIGN.md (the official repository could not be read here):
-spectral-normalised Linear(input_dim -> hidden), learned positional embedding [1, max_seq_len, hidden]
-(N(0, 0.02^2)), `num_layers` pre-LN nn.TransformerEncoderLayer (batch_first, exact GELU), mean pooling
-(masked mean when a mask is given), head SN-Linear(h->h) -> GELU -> SN-Linear(h->1). State-dict names are
-the ones ganpo's stateDict() uses. The GANPO whole-step reference imports this file.
+Follows `TransformerDiscriminator` of GANPO_trl.py in github.com/enyijiang/GANPO (commit
+58ca06deaf9685d2ab2f6b18e49052ed7642ebad): spectral-normalised Linear(input_dim -> hidden), learned
+positional embedding [1, max_seq_len, hidden] (N(0, 0.02^2)), `num_layers` pre-LN
+nn.TransformerEncoderLayer (batch_first, exact GELU), mean pooling (masked mean when a mask is given),
+head SN-Linear(h->h) -> GELU -> SN-Linear(h->1). State-dict names are the ones ganpo's stateDict() uses. Differences that do not matter for the fixtures, which load explicit
+state dicts: the official module re-initialises its Linear weights with xavier_uniform_ (zero biases),
+takes no `ffn_dim`/`layer_norm_eps` (4·hidden and PyTorch's 1e-5 are its values), returns [B, 1]
+scores and clamps the mask count at 1e-9 instead of 1 (the same for any non-empty mask). The GANPO
+whole-step reference imports this file.
 """
 import torch
 from torch import nn
