@@ -142,6 +142,16 @@ describe("GanpoTrainer reference: 'initial'", () => {
     expect((caught as { code?: string }).code).toBe('INVALID_STATE');
   });
 
+  it('refuses TR-DPO reference syncing with a fixed snapshot', () => {
+    const a = makeLM();
+    live.push(a.model);
+    expectGanpoError(
+      () => new GanpoTrainer({ ...args(a.lm, 'initial'), syncRefModel: true }),
+      'INVALID_OPTION',
+      'syncRefModel',
+    );
+  });
+
   it('refuses a policy without trainable variables', () => {
     const a = makeLM();
     live.push(a.model);
