@@ -53,6 +53,13 @@ const SUITES: Record<string, SuiteDoc> = {
       "The default level 'full' checks values (finite latents and log-probs, 0/1 masks): each check is a " +
       "read-back that waits for the backend. Benchmarks use 'shapes' (shape and dtype checks only).",
   },
+  'wasm-kernels': {
+    title: 'UnsortedSegmentSum on wasm (`registerWasmTrainingKernels`)',
+    intro:
+      "The gradient of `tf.gather` / `tf.layers.embedding`: ganpo's wasm kernel against tfjs's cpu kernel " +
+      "(which loops over every segment, so it is measured at a small size) and, at GPT-2's vocabulary, against " +
+      'what wasm users can write without it: a one-hot matMul and `tf.scatterND`. Kernel time, result not read back.',
+  },
   gancore: {
     title: 'GANPO core costs',
     intro: 'AdamW vs tf.train.adam; a latent via LayerOutputHook / LatentView vs a second forward.',

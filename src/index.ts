@@ -13,6 +13,7 @@ export { versions } from './version';
 // Ops that tfjs lacks or gets wrong (the discriminators' fast kernels: `ganpo/ops`)
 export { logSigmoid } from './ops/log-sigmoid';
 export { stopGradient } from './ops/stop-gradient';
+export { registerWasmTrainingKernels } from './ops/wasm-training-kernels';
 
 // Log-probabilities of sequences (TRL's names), LD-DPO and WPO weights
 export { type LdDpoArgs, ldDpoLogProbs, type MaskedPerToken } from './logprobs/ld-dpo';
@@ -68,6 +69,11 @@ export type { Discriminator, DiscriminatorApplyOptions } from './discriminators/
 export { findLayer } from './hooks/find-layer';
 export { LatentView, type LatentViewOutput } from './hooks/latent-view';
 export { LayerOutputHook } from './hooks/layer-output-hook';
+export {
+  type CausalLMFromLayersModelOptions,
+  causalLMFromLayersModel,
+  type LayersCausalLM,
+} from './hooks/layers-causal-lm';
 
 // Optimisation: AdamW with PyTorch semantics, gradient clipping, learning-rate schedules
 export { AdamW, type AdamWArgs, type AdamWSlotState, type AdamWState, type NamedTensor } from './optim/adamw';

@@ -5,6 +5,7 @@
 // examples, against the packed `ganpo` (as a user's tsc would see them).
 import { execFileSync } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -19,8 +20,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const dir = mkdtempSync(join(tmpdir(), 'ganpo-pack-'));
-const run = (cmd, args) =>
-  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+const run = (cmd, args, cwd) =>
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 try {
   const [info] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', dir]));
   const tarball = join(dir, info.filename);
@@ -62,15 +63,20 @@ function assertBrowserSafe(pkgDir) {
   console.log(`main and ops entries are free of Node built-ins (${seen.size} file(s) checked)`);
 }
 
-// A consumer project: the tarball unpacked as node_modules/ganpo next to this repo's tfjs peers.
-// Proves ESM import, CJS require and type resolution (node16 module resolution) of the packed files.
+// A consumer project: the tarball installed by npm (offline; ganpo has no dependencies of its own)
+// next to this repo's tfjs peers. Proves ESM import, CJS require, one library instance across
+// `ganpo` and `ganpo/node`, and type resolution (node16 module resolution) of the packed files.
 function smokeTest(tarball, info) {
   const app = join(dir, 'app');
   const pkgDir = join(app, 'node_modules', 'ganpo');
-  mkdirSync(pkgDir, { recursive: true });
-  run('tar', ['-xzf', tarball, '-C', pkgDir, '--strip-components=1']);
-  symlinkSync(join(process.cwd(), 'node_modules', '@tensorflow'), join(app, 'node_modules', '@tensorflow'));
+  mkdirSync(app, { recursive: true });
   writeFileSync(join(app, 'package.json'), '{"name":"app","private":true,"type":"module"}');
+  const npmFlags = ['--offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts'];
+  run('npm', ['install', ...npmFlags, tarball], app);
+  // After `npm install`, which would prune a package it did not install.
+  symlinkSync(join(process.cwd(), 'node_modules', '@tensorflow'), join(app, 'node_modules', '@tensorflow'));
+  const smoke = join(process.cwd(), 'tools', 'package-smoke');
+  for (const f of readdirSync(smoke)) copyFileSync(join(smoke, f), join(app, f));
   writeFileSync(
     join(app, 'esm.mjs'),
     `import { GanpoError, versions } from 'ganpo'; const e = new GanpoError('OUT_OF_RANGE', 'x'); if (e.code !== 'OUT_OF_RANGE') process.exit(1); if (versions.ganpo !== ${JSON.stringify(info.version)}) { console.error('versions.ganpo is ' + versions.ganpo); process.exit(1); } console.log('ESM import ok, versions.ganpo ' + versions.ganpo);`,
@@ -109,6 +115,8 @@ function smokeTest(tarball, info) {
   process.stdout.write(run('node', [join(app, 'cjs.cjs')]));
   process.stdout.write(run('node', [join(app, 'node-esm.mjs')]));
   process.stdout.write(run('node', [join(app, 'node-cjs.cjs')]));
+  process.stdout.write(run('node', [join(app, 'same-instance.cjs')]));
+  process.stdout.write(run('node', [join(app, 'same-instance.mjs')]));
   assertBrowserSafe(pkgDir);
   const tsc = join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc');
   run('node', [

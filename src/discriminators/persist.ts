@@ -25,7 +25,7 @@ function resolve(where: string, target: HandlerOrUrl, mode: 'save' | 'load'): tf
   if (!h) {
     throw new GanpoError(
       'INVALID_ARGUMENT',
-      `${where}: 'handlerOrUrl' expected a URL with a registered tf.io handler (e.g. 'indexeddb://name', or 'file://dir' after importing 'ganpo/node'), received '${target}'`,
+      `${where}: 'handlerOrUrl' expected a URL with a registered tf.io handler (e.g. 'indexeddb://name'; for 'file://dir' in plain Node call registerFileSystemRouter() from 'ganpo/node' once, or pass fileSystemHandler(dir) from 'ganpo/node' instead of the URL), received '${target}'`,
       { argument: 'handlerOrUrl', expected: 'a URL with a registered tf.io handler', received: target },
     );
   }

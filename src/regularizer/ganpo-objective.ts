@@ -1,8 +1,36 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError } from '../core/errors';
+import { argumentError, GanpoError } from '../core/errors';
 import { assertFinite, assertRank, assertTensor } from '../core/validate';
 import type { PreferenceLoss } from '../losses/types';
 import { type AdversarialLossArgs, GanpoRegularizer } from './ganpo-regularizer';
+
+/** ganpoLoss's argument names for those of {@link GanpoRegularizer.adversarialLoss}. */
+const OUTER_NAMES: readonly [string, string][] = [
+  ['policyChosen', 'policyChosenLatents'],
+  ['policyRejected', 'policyRejectedLatents'],
+  ['referenceChosen', 'referenceChosenLatents'],
+  ['referenceRejected', 'referenceRejectedLatents'],
+];
+
+/**
+ * A GanpoError of `adversarialLoss` restated in ganpoLoss's terms: its name and the caller's argument
+ * names (`policyChosenLatents`, not `policyChosen`), same code, expected and received values.
+ */
+function withOuterNames(e: unknown, where: string): unknown {
+  if (!(e instanceof GanpoError)) return e;
+  const rename = (text: string | undefined): string | undefined => {
+    if (text === undefined) return undefined;
+    let out = text.replace(/^GanpoRegularizer\.adversarialLoss/, where);
+    for (const [inner, outer] of OUTER_NAMES) out = out.replaceAll(`'${inner}'`, `'${outer}'`);
+    return out;
+  };
+  const argument = OUTER_NAMES.find(([inner]) => inner === e.argument)?.[1] ?? e.argument;
+  return new GanpoError(e.code, rename(e.message) as string, {
+    argument,
+    expected: rename(e.expected),
+    received: rename(e.received),
+  });
+}
 
 /** Arguments of {@link ganpoLoss}. */
 export interface GanpoLossArgs {
@@ -83,14 +111,19 @@ export function ganpoLoss(args: GanpoLossArgs): GanpoLossOutput {
   assertTensor(where, 'preference', prefScalar);
   assertRank(where, 'preference', prefScalar, 0);
   assertFinite(where, 'preference', prefScalar);
-  const adversarialLoss = args.regularizer.adversarialLoss({
-    policyChosen: args.policyChosenLatents,
-    policyRejected: args.policyRejectedLatents,
-    chosenMask: args.chosenMask,
-    rejectedMask: args.rejectedMask,
-    referenceChosen: args.referenceChosenLatents,
-    referenceRejected: args.referenceRejectedLatents,
-  });
+  let adversarialLoss: tf.Scalar;
+  try {
+    adversarialLoss = args.regularizer.adversarialLoss({
+      policyChosen: args.policyChosenLatents,
+      policyRejected: args.policyRejectedLatents,
+      chosenMask: args.chosenMask,
+      rejectedMask: args.rejectedMask,
+      referenceChosen: args.referenceChosenLatents,
+      referenceRejected: args.referenceRejectedLatents,
+    });
+  } catch (e) {
+    throw withOuterNames(e, where);
+  }
   const weight = args.regularizer.weight;
   return tf.tidy(() => ({
     loss: tf.add(prefScalar, tf.mul(adversarialLoss, weight)) as tf.Scalar,

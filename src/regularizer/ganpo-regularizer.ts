@@ -10,6 +10,7 @@ import { DiagnosticsMonitor, driftSums, type GanpoDiagnostics, readStep } from '
 import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
 import { generatorTerm } from './generator';
 import { SIDES, SixMeans, type SixValues } from './means';
+import { criticSizeNotice, MaskConsistency } from './notices';
 import { type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss, presetDefaults } from './preset';
 import {
   type GanpoRegularizerState,
@@ -87,6 +88,7 @@ export class GanpoRegularizer {
   private sixMeans: SixMeans;
   private lastDiagnostics: GanpoDiagnostics | null = null;
   private readonly monitor = new DiagnosticsMonitor();
+  private readonly masks = new MaskConsistency();
   private steps = 0;
   private disposed = false;
 
@@ -193,6 +195,8 @@ export class GanpoRegularizer {
           });
     };
     const chosen = make(0);
+    const widthGiven = (args.discriminator as { hiddenDim?: number } | undefined)?.hiddenDim !== undefined;
+    criticSizeNotice(kind, inputDim, widthGiven, chosen);
     let rejected: Discriminator | undefined;
     try {
       rejected = make(1);
@@ -308,6 +312,7 @@ export class GanpoRegularizer {
       [policyChosen, 'policyChosen', referenceChosen, 'referenceChosen'],
       [policyRejected, 'policyRejected', referenceRejected, 'referenceRejected'],
     ]);
+    this.masks.step(chosenMask !== undefined || rejectedMask !== undefined);
     const sets = scoredSets(args);
     // The batch means and the means this step would commit (committed only once the loss is finite).
     const previewed = { batch: null as SixValues | null, pending: null as SixValues | null };
@@ -449,6 +454,7 @@ export class GanpoRegularizer {
         `${where}: no reference means yet — call discriminatorStep on a batch first (the official order)`,
       );
     }
+    this.masks.loss(chosenMask !== undefined || rejectedMask !== undefined, where);
     return generatorTerm(
       this.discriminators,
       {

@@ -31,12 +31,15 @@ export interface GanpoTrainerArgs {
   /** The model to train. */
   policy: CausalLM;
   /**
-   * The frozen reference model: `'copy'` (the trainer copies the policy with its `clone()` at
-   * construction, as TRL does when no `ref_model` is given, and disposes the copy with the trainer),
-   * or your own frozen model. Omit it after {@link GanpoTrainer.precomputeReference} to train without
-   * a reference model in memory (`evaluate` of DPO losses then has no reference).
+   * The frozen reference model: `'initial'` (the trainer snapshots the policy's trainable weights at
+   * construction and runs the policy itself with them swapped in — no second model instance, for
+   * models that cannot be cloned or instantiated twice; the snapshot is freed with the trainer),
+   * `'copy'` (the trainer copies the policy with its `clone()` at construction, as TRL does when no
+   * `ref_model` is given, and disposes the copy with the trainer), or your own frozen model. Omit it
+   * after {@link GanpoTrainer.precomputeReference} to train without a reference model in memory
+   * (`evaluate` of DPO losses then has no reference).
    */
-  reference?: CausalLM | 'copy';
+  reference?: CausalLM | 'copy' | 'initial';
   /** Hidden size H of `forward(...).hidden` (the discriminators' input). */
   hiddenSize: number;
   /** The preference loss. Default `{ type: 'dpo', beta: 0.1 }` (TRL, official GANPO runs). */
@@ -92,6 +95,12 @@ export interface GanpoTrainerArgs {
    * faster. Default `batchSize` (TRL `DPOConfig.precompute_ref_batch_size`: None → the train batch size).
    */
   precomputeRefBatchSize?: number;
+  /**
+   * Receives the trainer's one-time notices (at construction: how many variables and parameters it
+   * trains, so a model exposing only part of its variables is noticed). Default `console.info`;
+   * `null` silences them.
+   */
+  log?: ((message: string) => void) | null;
 }
 
 /** {@link GanpoTrainerArgs} validated, with every default filled in. */
@@ -108,6 +117,8 @@ export interface TrainerConfig {
   seed: number;
   collate: CollateOptions;
   onStep?: (metrics: TrainerMetrics) => void;
+  /** Where notices go; `null` = silent. */
+  log: ((message: string) => void) | null;
   /** Policy AdamW weight decay. */
   weightDecay: number;
   /** Whether the policy's gradient pass runs without dropout (`training: false`). */
@@ -199,6 +210,7 @@ export function resolveTrainerConfig(args: GanpoTrainerArgs): TrainerConfig {
     seed,
     collate: args.collate,
     onStep: args.onStep,
+    log: resolveLog(args.log),
     weightDecay,
     disableDropout,
     syncReference: resolveSync(args),
@@ -237,6 +249,15 @@ function resolveSync(args: GanpoTrainerArgs): TrainerConfig['syncReference'] {
       'no reference',
     );
   }
+  if (args.reference === 'initial') {
+    throw argumentError(
+      'INVALID_OPTION',
+      TRAINER,
+      'syncRefModel',
+      "a reference model to sync ('copy' or a CausalLM; 'initial' is a fixed snapshot)",
+      "reference: 'initial'",
+    );
+  }
   if (args.reference !== 'copy') {
     // α = 0 checks the pairing and assigns nothing.
     syncReference(args.policy.trainableVariables, args.reference.trainableVariables, 0);
@@ -259,25 +280,35 @@ function assertModels(args: GanpoTrainerArgs): void {
       typeof args.policy,
     );
   }
+  if (args.policy.trainableVariables.length === 0) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'policy',
+      'a CausalLM with at least one trainable variable',
+      'trainableVariables = []',
+    );
+  }
   if (args.reference === 'copy' && typeof args.policy.clone !== 'function') {
     throw argumentError(
       'INVALID_OPTION',
       TRAINER,
       'reference',
-      "'copy' only for a policy with clone(), or a CausalLM",
+      "'copy' only for a policy with clone(); 'initial' (a weight snapshot) or a CausalLM otherwise",
       "'copy' with a policy that has no clone()",
     );
   }
   if (
     args.reference !== undefined &&
     args.reference !== 'copy' &&
+    args.reference !== 'initial' &&
     typeof args.reference?.forward !== 'function'
   ) {
     throw argumentError(
       'INVALID_ARGUMENT',
       TRAINER,
       'reference',
-      'a CausalLM or undefined',
+      "a CausalLM, 'initial', 'copy' or undefined",
       typeof args.reference,
     );
   }
@@ -290,6 +321,15 @@ function assertModels(args: GanpoTrainerArgs): void {
       'the policy itself',
     );
   }
+}
+
+function resolveLog(log: GanpoTrainerArgs['log']): ((message: string) => void) | null {
+  if (log === null) return null;
+  if (log === undefined) return (message) => console.info(message);
+  if (typeof log !== 'function') {
+    throw argumentError('INVALID_OPTION', TRAINER, 'log', 'a function or null', typeof log);
+  }
+  return log;
 }
 
 /** The policy learning-rate schedule: warm-up, then cosine or linear decay, or constant. */

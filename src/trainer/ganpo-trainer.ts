@@ -12,7 +12,9 @@ import {
 import { type GanpoTrainerArgs, resolveTrainerConfig, TRAINER, type TrainerConfig } from './config';
 import { evaluatePreference } from './evaluate';
 import type { CausalLM } from './forward';
+import { initialReference } from './initial-reference';
 import { appliedMetrics, ganpoMetrics, skippedMetrics, type TrainerMetrics } from './metrics';
+import { trainingSummary } from './notices';
 import type { PreferenceObjective } from './objective';
 import { precomputeReference, type ReferenceEntry } from './reference';
 import { BatchSampler } from './sampler';
@@ -91,8 +93,14 @@ export class GanpoTrainer {
       });
     }
     // Last, so that a refused constructor leaves no copy behind.
-    this.ownsReference = args.reference === 'copy';
-    this.reference = args.reference === 'copy' ? (args.policy.clone as () => CausalLM)() : args.reference;
+    this.ownsReference = args.reference === 'copy' || args.reference === 'initial';
+    this.reference =
+      args.reference === 'copy'
+        ? (args.policy.clone as () => CausalLM)()
+        : args.reference === 'initial'
+          ? initialReference(args.policy, TRAINER)
+          : args.reference;
+    config.log?.(trainingSummary(config, this.regularizer, args.reference));
   }
 
   /** Optimizer steps taken so far. */
