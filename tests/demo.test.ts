@@ -417,7 +417,7 @@ describe('demo report', () => {
     );
   });
 
-  it('plots quality against drift: one series per GANPO configuration starting at the base point', () => {
+  it('plots quality against drift paired with λ = 0: one series per GANPO configuration starting at (1, 0)', () => {
     const svg = resultsSvg(fakeResults());
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
@@ -425,7 +425,8 @@ describe('demo report', () => {
     expect(svg.match(/<polyline /g)).toHaveLength(4 * 2);
     // Points plus one legend marker per series.
     expect(svg.match(/<circle /g)).toHaveLength(4 * 2 * 2 + 2);
-    expect(svg).toContain('official GANPO (λ = 0 is DPO)');
+    expect(svg).toContain('official GANPO');
+    expect(svg).toContain('held-out drift / drift of DPO (same seed)');
     const [, w, h] = /viewBox="0 0 (\d+) (\d+)"/.exec(svg) as RegExpExecArray;
     for (const m of svg.matchAll(/cx="([-0-9.]+)" cy="([-0-9.]+)"/g)) {
       expect(Number(m[1])).toBeGreaterThan(0);

@@ -225,34 +225,29 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
 }
 
 /**
- * Quality against drift: one panel per quality measure (held-out and shifted win rate at T = 1.0 and
- * preference accuracy with clean labels; then held-out win rate at each noisy level), x = held-out
- * drift. One series per GANPO configuration, from λ = 0 (the base loss, shared) up its λ values.
+ * Quality against drift, both paired with the λ = 0 run of the same seed: x = drift / drift(λ = 0)
+ * on held-out sequences, y = change in a quality measure (percentage points). One panel per measure
+ * (held-out and shifted win rate at T = 1.0 and preference accuracy with clean labels, then held-out
+ * win rate at each noisy level); one series per GANPO configuration, from λ = 0 at (1, 0) up its λ.
  */
 export function resultsSvg(res: DemoResults): string {
   const c = res.config;
-  const base = methodsOf(res).find((m) => m.family === 'base');
+  const base = baseOf(res);
   const families = (['official', 'default'] as const).filter((f) =>
     methodsOf(res).some((m) => m.family === f),
   );
   const clean = c.noiseLevels[0] as number;
-  const stat = (xs: number[]) => meanStd(xs);
-  const panel = (
-    title: string,
-    yLabel: string,
-    noise: number,
-    pick: Pick,
-    reference?: number,
-  ): ScatterPanel => {
+  const panel = (title: string, yLabel: string, noise: number, pick: Pick): ScatterPanel => {
     const point = (name: string, label: string) => {
-      const dx = stat(over(res.runs, name, noise, (r) => r.drift.heldout));
-      const dy = stat(over(res.runs, name, noise, pick));
+      if (name === base) return { x: 1, y: 0, label };
+      const dx = meanStd(paired(res.runs, name, base ?? '', noise, (r) => r.drift.heldout, 'ratio'));
+      const dy = meanStd(paired(res.runs, name, base ?? '', noise, (r) => 100 * pick(r)));
       return { x: dx.mean, xErr: dx.std, y: dy.mean, yErr: dy.std, label };
     };
     const series = families.map((f) => ({
-      name: `${f} GANPO (λ = 0 is ${base?.name ?? 'the base loss'})`,
+      name: `${f} GANPO`,
       points: [
-        ...(base ? [point(base.name, 'λ=0')] : []),
+        ...(base ? [point(base, 'λ=0')] : []),
         ...methodsOf(res)
           .filter((m) => m.family === f)
           .sort((a, b) => a.lambda - b.lambda)
@@ -261,41 +256,31 @@ export function resultsSvg(res: DemoResults): string {
     }));
     return {
       title,
-      xLabel: 'latent drift (held-out)',
+      xLabel: `held-out drift / drift of ${base ?? 'λ = 0'} (same seed)`,
       yLabel,
       series,
-      ...(reference === undefined ? {} : { reference }),
+      reference: 0,
+      xReference: 1,
     };
   };
+  const dWin = 'Δ win rate vs λ = 0 (points)';
   const panels: ScatterPanel[] = [
-    panel(
-      `held-out win rate, T = 1.0, ${pct(clean)} noise`,
-      'win rate vs SFT',
-      clean,
-      win('heldout', 1),
-      0.5,
-    ),
-    panel(`shifted win rate, T = 1.0, ${pct(clean)} noise`, 'win rate vs SFT', clean, win('shifted', 1), 0.5),
+    panel(`held-out win rate, T = 1.0, ${pct(clean)} noise`, dWin, clean, win('heldout', 1)),
+    panel(`shifted win rate, T = 1.0, ${pct(clean)} noise`, dWin, clean, win('shifted', 1)),
     panel(
       `preference accuracy, ${pct(clean)} noise`,
-      'held-out accuracy',
+      'Δ held-out accuracy (points)',
       clean,
       (r) => r.preferenceAccuracy.heldout,
     ),
     ...c.noiseLevels
       .slice(1)
       .map((noise) =>
-        panel(
-          `held-out win rate, T = 1.0, ${pct(noise)} noise`,
-          'win rate vs SFT',
-          noise,
-          win('heldout', 1),
-          0.5,
-        ),
+        panel(`held-out win rate, T = 1.0, ${pct(noise)} noise`, dWin, noise, win('heldout', 1)),
       ),
   ];
   return renderScatter(panels, {
-    title: `Quality against latent drift (mean ± std over ${c.seeds.length} seed${c.seeds.length > 1 ? 's' : ''})`,
+    title: `Quality against latent drift, paired with λ = 0 by seed (mean ± std over ${c.seeds.length} seed${c.seeds.length > 1 ? 's' : ''})`,
   });
 }
 

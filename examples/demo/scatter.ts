@@ -22,8 +22,10 @@ export interface ScatterPanel {
   xLabel: string;
   yLabel: string;
   series: readonly ScatterSeries[];
-  /** Dashed horizontal line (e.g. 0.5 = parity with the baseline). */
+  /** Dashed horizontal line (e.g. 0 = no change from the baseline). */
   reference?: number;
+  /** Dashed vertical line (e.g. 1 = the baseline's drift). */
+  xReference?: number;
 }
 
 const COLORS = ['#555555', '#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e'];
@@ -90,7 +92,10 @@ export function renderScatter(
     const y0 = oy + ph - m.bottom;
     const y1 = oy + m.top;
     const pts = p.series.flatMap((s) => s.points);
-    const [xlo, xhi, xs] = axisRange(pts.flatMap((q) => [q.x - (q.xErr ?? 0), q.x + (q.xErr ?? 0)]));
+    const [xlo, xhi, xs] = axisRange(
+      pts.flatMap((q) => [q.x - (q.xErr ?? 0), q.x + (q.xErr ?? 0)]),
+      p.xReference === undefined ? [] : [p.xReference],
+    );
     const [ylo, yhi, ys] = axisRange(
       pts.flatMap((q) => [q.y - (q.yErr ?? 0), q.y + (q.yErr ?? 0)]),
       p.reference === undefined ? [] : [p.reference],
@@ -118,6 +123,12 @@ export function renderScatter(
       const y = yAt(p.reference);
       out.push(
         `<line x1="${x0}" x2="${x1}" y1="${num(y)}" y2="${num(y)}" stroke="#888" stroke-dasharray="2 3"/>`,
+      );
+    }
+    if (p.xReference !== undefined) {
+      const x = xAt(p.xReference);
+      out.push(
+        `<line x1="${num(x)}" x2="${num(x)}" y1="${y0}" y2="${y1}" stroke="#888" stroke-dasharray="2 3"/>`,
       );
     }
     out.push(`<rect x="${x0}" y="${y1}" width="${x1 - x0}" height="${y0 - y1}" fill="none" stroke="#333"/>`);
