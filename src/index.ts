@@ -59,10 +59,10 @@ export { type Divergence, fakeLoss, realLoss } from './divergence/divergences';
 export {
   type GanpoDiscriminatorLossArgs,
   type GanpoGeneratorLossArgs,
-  type GanpoMeans,
+  type SetMeans,
   ganpoDiscriminatorLoss,
   ganpoGeneratorLoss,
-} from './divergence/ganpo-losses';
+} from './divergence/ganpo-relativistic';
 export type { MeanLike } from './divergence/inputs';
 export {
   type RelativisticLossArgs,
@@ -104,7 +104,7 @@ export type { PreferenceLoss } from './losses/types';
 export { sortAscending } from './ops/sort';
 
 // GANPO: the regularizer (two discriminators, six means, their optimizer) and the objective
-export { type GanpoLossArgs, type GanpoLossOutput, ganpoLoss } from './regularizer/ganpo-loss';
+export { type GanpoLossArgs, type GanpoLossOutput, ganpoLoss } from './regularizer/ganpo-objective';
 export {
   type AdversarialLossArgs,
   type DiscriminatorStepArgs,
@@ -114,11 +114,13 @@ export {
   type GanpoRegularizerCreateArgs,
   type GanpoRegularizerOptions,
   type GanpoRegularizerState,
-  type GanpoMeansSnapshot,
+  type RegularizerStateOptions,
+  type SixMeansJSON,
+  type GanpoSixMeans,
   MEAN_ESTIMATORS,
   type MeanEstimator,
   type SerializedTensor,
-  type SideMeans,
+  type PerSide,
 } from './regularizer/ganpo-regularizer';
 
 // Trainer: the whole loop for tfjs causal LMs

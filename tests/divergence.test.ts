@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { withValidationLevel } from '../src/core/config';
 import type { Divergence } from '../src/divergence/divergences';
-import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-losses';
+import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
 import {
   relativisticAverageDivergence,
   relativisticDiscriminatorLoss,

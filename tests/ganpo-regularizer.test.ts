@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MLPDiscriminator } from '../src/discriminators/mlp';
 import { TransformerDiscriminator } from '../src/discriminators/transformer';
 import { AdamW } from '../src/optim/adamw';
-import { ganpoLoss } from '../src/regularizer/ganpo-loss';
+import { ganpoLoss } from '../src/regularizer/ganpo-objective';
 import { GanpoRegularizer, type GanpoRegularizerOptions } from '../src/regularizer/ganpo-regularizer';
 import { expectGanpoError, expectNoLeak } from './support/helpers';
 

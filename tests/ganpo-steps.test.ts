@@ -9,7 +9,7 @@ import { causalLogProbs } from '../src/logprobs/sequence-log-probs';
 import { dpoLoss } from '../src/losses/dpo';
 import { simpoLoss } from '../src/losses/simpo';
 import { AdamW } from '../src/optim/adamw';
-import { ganpoLoss } from '../src/regularizer/ganpo-loss';
+import { ganpoLoss } from '../src/regularizer/ganpo-objective';
 import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
 import { expectClose, loadFixture } from './support/helpers';
 

@@ -6,7 +6,7 @@ import { findLayer } from '../src/hooks/find-layer';
 import { LatentView } from '../src/hooks/latent-view';
 import { LayerOutputHook } from '../src/hooks/layer-output-hook';
 import { AdamW } from '../src/optim/adamw';
-import { ganpoLoss } from '../src/regularizer/ganpo-loss';
+import { ganpoLoss } from '../src/regularizer/ganpo-objective';
 import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
 import { expectClose, expectGanpoError } from './support/helpers';
 

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { TinyLM } from '../examples/tiny-lm';
-import { kernelFlags } from '../src/ops/kernel-flags';
 import type { PreferencePair } from '../src/trainer/collate';
 import {
   type CausalLM,
@@ -10,6 +9,7 @@ import {
   type GanpoTrainerArgs,
   type TrainerMetrics,
 } from '../src/trainer/ganpo-trainer';
+import { trainerFlags } from '../src/trainer/step';
 import { CharTokenizer } from '../src/trainer/tokenizer';
 import { expectClose, expectGanpoError } from './support/helpers';
 
@@ -147,12 +147,12 @@ describe('GanpoTrainer', () => {
     const two = run(2);
     const four = run(4);
     // k = 1 without reusing the forward's latents: the separate no-grad forward of before.
-    kernelFlags.reuseForwardLatents = false;
+    trainerFlags.reuseForwardLatents = false;
     let probe: { w: number[][]; m: TrainerMetrics };
     try {
       probe = run(1);
     } finally {
-      kernelFlags.reuseForwardLatents = true;
+      trainerFlags.reuseForwardLatents = true;
     }
     expect(probe.m.loss).toBe(one.m.loss);
     expect(probe.w).toEqual(one.w);

@@ -6,10 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
-import { kernelFlags } from '../../src/ops/kernel-flags';
 import type { PreferencePair } from '../../src/trainer/collate';
 import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
 import { GanpoTrainer, type GanpoTrainerArgs } from '../../src/trainer/ganpo-trainer';
+import { trainerFlags } from '../../src/trainer/step';
 import { CharTokenizer } from '../../src/trainer/tokenizer';
 import {
   type BenchContext,
@@ -69,15 +69,15 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     }),
   };
   // reuse = the D step takes the latents of the policy's one forward (the default); otherwise the
-  // separate no-grad policy forward of before (kernelFlags.reuseForwardLatents = false).
+  // separate no-grad policy forward of before (trainerFlags.reuseForwardLatents = false).
   const step =
     (v: { trainer: GanpoTrainer }, reuse = true) =>
     (): void => {
-      kernelFlags.reuseForwardLatents = reuse;
+      trainerFlags.reuseForwardLatents = reuse;
       try {
         v.trainer.trainStep(pairs); // reads metrics back: the step is complete when it returns
       } finally {
-        kernelFlags.reuseForwardLatents = true;
+        trainerFlags.reuseForwardLatents = true;
       }
     };
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { tidyObject } from '../core/tidy-object';
 import {
   assertBinary,
   assertDtype,
@@ -7,7 +8,6 @@ import {
   assertSameShape,
   assertShape,
 } from '../core/validate';
-import { tidyObject } from '../losses/tidy-object';
 
 /** Per-token log-probs and the mask in the same coordinates (for causal outputs: `lossMask[:, 1:]`). */
 export interface MaskedPerToken {

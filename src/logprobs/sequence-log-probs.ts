@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { tidyObject } from '../core/tidy-object';
 import {
   assertBinary,
   assertDtype,
@@ -10,7 +11,6 @@ import {
   checksShapes,
   fmtShape,
 } from '../core/validate';
-import { tidyObject } from '../losses/tidy-object';
 import { maskedLabelLogProbs } from './label-log-probs';
 
 /** Per-sequence log-probabilities of labelled tokens (output of {@link sequenceLogProbs}). */

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { tidyObject } from '../core/tidy-object';
 import { assertNumber, assertOneOf, assertTensor, assertValueRange, checksValues } from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { sortAscending } from '../ops/sort';
 import { stopGradient } from '../ops/stop-gradient';
 import { F_DIVERGENCES, type FDivergence, fDivergenceTransform } from './f-divergence';
 import { validatePairInputs } from './inputs';
-import { tidyObject } from './tidy-object';
 import type { PreferenceLoss } from './types';
 
 /** The DPO-family loss types of TRL's `DPOConfig.loss_type`. */

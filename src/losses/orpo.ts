@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { tidyObject } from '../core/tidy-object';
 import {
   assertFinite,
   assertNumber,
@@ -11,7 +12,6 @@ import {
 import { logSigmoid } from '../ops/log-sigmoid';
 import { stopGradient } from '../ops/stop-gradient';
 import { validatePairInputs } from './inputs';
-import { tidyObject } from './tidy-object';
 import type { PreferenceLoss } from './types';
 
 /** Mean log-probs are clamped to at most this before log(1 − e^x), which is −∞ at x = 0. */

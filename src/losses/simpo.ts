@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { tidyObject } from '../core/tidy-object';
 import { assertNumber, assertOneOf, assertTensor } from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { stopGradient } from '../ops/stop-gradient';
 import { validatePairInputs } from './inputs';
-import { tidyObject } from './tidy-object';
 import type { PreferenceLoss } from './types';
 
 /** Arguments of {@link simpoLoss}. Log-probs are **per-token mean** log-probs [B], float32. */

@@ -10,9 +10,4 @@ export const kernelFlags = {
   fusedLayerNorm: true,
   /** geluErf: custom gradient (else autodiff through erf). */
   fusedGelu: true,
-  /**
-   * GanpoTrainer (k = 1): the discriminator step reuses the latents of the policy's forward inside
-   * the gradient pass (else a separate no-grad policy forward, as under gradient accumulation).
-   */
-  reuseForwardLatents: true,
 };

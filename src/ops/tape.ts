@@ -41,3 +41,15 @@ export function outsideTape<T>(fn: () => T): T {
     state.gradientDepth = depth;
   }
 }
+
+/**
+ * A zero scalar that depends on `tensors`, to end a `tf.variableGrads` pass early without throwing:
+ * tfjs does not clean up after a throwing gradient function (its tape and every tensor it saved stay
+ * allocated), and `variableGrads` refuses a result that no variable reaches. Return this instead,
+ * remember why, and act on it once the pass has returned (its gradients are all zero).
+ *
+ * @param tensors - at least one tensor computed from the variables of the pass.
+ */
+export function connectedZero(tensors: readonly tf.Tensor[]): tf.Scalar {
+  return tf.mul(tf.addN(tensors.map((t) => tf.sum(t))), 0) as tf.Scalar;
+}

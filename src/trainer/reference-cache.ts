@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
-import type { ReferenceEntry } from './ganpo-trainer';
+import type { ReferenceEntry } from './reference';
 
 const WHERE_WRITE = 'referenceCacheToBytes';
 const WHERE_READ = 'referenceCacheFromBytes';

@@ -4,14 +4,18 @@ import { assertOneOf } from '../core/validate';
 import { DIVERGENCES, type Divergence, fakeLoss, realLoss } from './divergences';
 import { checkMean, checkScores, type MeanLike, resolveMean } from './inputs';
 
-/** The three set means of one GANPO discriminator (EMA values in the official code). */
-export interface GanpoMeans {
-  /** Mean score of the reference model's latents of this discriminator's side. */
-  reference?: MeanLike;
-  /** Mean score of the policy's latents of this side. */
-  policy?: MeanLike;
-  /** Mean score of the reference model's latents of the opposite side. */
-  opposite?: MeanLike;
+/**
+ * One value per scored set of a GANPO discriminator: its side's reference latents, its side's
+ * policy latents, and the opposite side's reference latents. `SetMeans<MeanLike>` are the set means
+ * the losses subtract; the regularizer keeps `SetMeans<number | null>` per discriminator.
+ */
+export interface SetMeans<T> {
+  /** Of the reference model's latents of this discriminator's side. */
+  reference: T;
+  /** Of the policy's latents of this side. */
+  policy: T;
+  /** Of the reference model's latents of the opposite side. */
+  opposite: T;
 }
 
 /** Arguments of {@link ganpoDiscriminatorLoss}. */
@@ -30,7 +34,7 @@ export interface GanpoDiscriminatorLossArgs {
    * is a constant; each one omitted is the batch mean of its scores, with gradient (the paper's
    * within-batch form). Default `{}` (all batch means).
    */
-  means?: GanpoMeans;
+  means?: Partial<SetMeans<MeanLike>>;
   /** Default `'sgan'` (the official code). */
   divergence?: Divergence;
 }

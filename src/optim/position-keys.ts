@@ -1,0 +1,39 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { AdamW, AdamWState } from './adamw';
+
+/**
+ * Variables by group: a state saved by position keys the slot of `groups[prefix][i]` as
+ * `${prefix}/${i}` (for example `policy/0`, `chosen/3`).
+ */
+export type VariableGroups = Readonly<Record<string, readonly tf.Variable[]>>;
+
+/** Variable name → position key (`${prefix}/${index}`). */
+function positionKeys(groups: VariableGroups): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const [prefix, variables] of Object.entries(groups)) {
+    variables.forEach((v, i) => {
+      keys.set(v.name, `${prefix}/${i}`);
+    });
+  }
+  return keys;
+}
+
+/**
+ * The optimizer's state with slots keyed by position instead of variable name: tfjs gives
+ * re-created variables new names (a counter suffix), while positions in a model's variable list are
+ * stable, so a state saved this way loads into a freshly built model.
+ */
+export function saveStateByPosition(optimizer: AdamW, groups: VariableGroups): AdamWState {
+  const raw = optimizer.saveState();
+  const keys = positionKeys(groups);
+  const slots: AdamWState['slots'] = {};
+  for (const [name, slot] of Object.entries(raw.slots)) slots[keys.get(name) ?? name] = slot;
+  return { ...raw, slots };
+}
+
+/** Loads a state from {@link saveStateByPosition} into `optimizer` for the variables of `groups`. */
+export function loadStateByPosition(optimizer: AdamW, state: AdamWState, groups: VariableGroups): void {
+  const names = new Map<string, string>();
+  for (const [name, key] of positionKeys(groups)) names.set(key, name);
+  optimizer.loadState(state, { rename: (saved) => names.get(saved) ?? saved });
+}

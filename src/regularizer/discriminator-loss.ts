@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Discriminator } from '../discriminators/types';
+import type { Divergence } from '../divergence/divergences';
+import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
+import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
+import { SETS, SIDES, type SixValues } from './means';
+import type { DiscriminatorStepArgs, PerSide } from './types';
+
+/** Latents and mask of one scored set. */
+type ScoredSet = readonly [tf.Tensor3D, tf.Tensor2D | undefined];
+
+/**
+ * What each discriminator scores: D_w its reference (h_ref^w), policy (h_θ^w) and opposite
+ * (h_ref^l) sets; D_l its reference (h_ref^l), policy (h_θ^l) and opposite (h_ref^w) sets.
+ */
+export function scoredSets(args: DiscriminatorStepArgs): PerSide<SetMeans<ScoredSet>> {
+  return {
+    chosen: {
+      reference: [args.referenceChosen, args.chosenMask],
+      policy: [args.policyChosen, args.chosenMask],
+      opposite: [args.referenceRejected, args.rejectedMask],
+    },
+    rejected: {
+      reference: [args.referenceRejected, args.rejectedMask],
+      policy: [args.policyRejected, args.rejectedMask],
+      opposite: [args.referenceChosen, args.chosenMask],
+    },
+  };
+}
+
+/**
+ * Scores every set in training mode: three separate calls per discriminator, in PyTorch's order, so
+ * that each advances the spectral-norm power iteration exactly as the official code does.
+ */
+export function scoreSets(
+  discriminators: Readonly<PerSide<Discriminator>>,
+  sets: PerSide<SetMeans<ScoredSet>>,
+): PerSide<SetMeans<tf.Tensor1D>> {
+  const scores = {} as PerSide<SetMeans<tf.Tensor1D>>;
+  for (const side of SIDES) {
+    const d = discriminators[side];
+    const s = {} as SetMeans<tf.Tensor1D>;
+    for (const set of SETS) {
+      const [latents, mask] = sets[side][set];
+      s[set] = d.apply(latents, { mask, training: true });
+    }
+    scores[side] = s;
+  }
+  return scores;
+}
+
+/** The six batch means of the scores, with one read-back. */
+export function readBatchMeans(scores: PerSide<SetMeans<tf.Tensor1D>>): SixValues {
+  const stacked = tf.tidy(() =>
+    tf.stack(SIDES.flatMap((side) => SETS.map((set) => tf.mean(scores[side][set])))),
+  );
+  const values = stacked.dataSync();
+  stacked.dispose();
+  const out = {} as SixValues;
+  let k = 0;
+  for (const side of SIDES) {
+    out[side] = {} as SetMeans<number>;
+    for (const set of SETS) out[side][set] = values[k++] as number;
+  }
+  return out;
+}
+
+/**
+ * One discriminator's loss on its three scored sets: the official "quad" loss
+ * ({@link ganpoDiscriminatorLoss}), or with `negatives: false` plain RaGAN reference vs policy
+ * ({@link relativisticDiscriminatorLoss}). `means` are constants (`'ema'`); omitted, the losses use
+ * the batch means with gradient (`'batch'`).
+ */
+export function sideDiscriminatorLoss(
+  scores: SetMeans<tf.Tensor1D>,
+  means: SetMeans<number> | undefined,
+  options: { divergence: Divergence; negatives: boolean },
+): tf.Scalar {
+  return options.negatives
+    ? ganpoDiscriminatorLoss({
+        reference: scores.reference,
+        policy: scores.policy,
+        opposite: scores.opposite,
+        means: means ?? {},
+        divergence: options.divergence,
+      })
+    : relativisticDiscriminatorLoss({
+        real: scores.reference,
+        fake: scores.policy,
+        realMean: means?.reference,
+        fakeMean: means?.policy,
+        divergence: options.divergence,
+      });
+}

@@ -1,0 +1,124 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { MLPDiscriminatorConfig } from '../discriminators/mlp';
+import type { TransformerDiscriminatorConfig } from '../discriminators/transformer';
+import type { Discriminator } from '../discriminators/types';
+import type { Divergence } from '../divergence/divergences';
+import type { SetMeans } from '../divergence/ganpo-relativistic';
+
+/** One value per discriminator: `chosen` for D_w, `rejected` for D_l. */
+export type PerSide<T> = { chosen: T; rejected: T };
+
+/**
+ * The six means: for D_w (`chosen`) and D_l (`rejected`) the mean scores of their reference, policy
+ * and opposite sets (D_l's "reference" is h_ref^l, its "opposite" h_ref^w); `null` before the first
+ * discriminator step.
+ */
+export type GanpoSixMeans = PerSide<SetMeans<number | null>>;
+
+/** How the set means m of the relativistic losses are estimated. */
+export type MeanEstimator = 'ema' | 'batch';
+/** Every {@link MeanEstimator}: `'ema'` (official code) and `'batch'` (paper). */
+export const MEAN_ESTIMATORS: readonly MeanEstimator[] = ['ema', 'batch'];
+
+/** Options shared by the constructor and {@link GanpoRegularizer.create}. */
+export interface GanpoRegularizerOptions {
+  /** λ, the adversarial weight in L = L_pref + λ·L_adv. Default 1 (the official runs). */
+  weight?: number;
+  /** The relativistic divergence. Default `'sgan'` (the official code's BCE-with-logits). */
+  divergence?: Divergence;
+  /**
+   * `'ema'` (default, the official code): detached exponential moving averages of batch means,
+   * updated with each batch before the discriminator loss. `'batch'` (the paper's form): the
+   * within-batch means, with gradient in the discriminator loss.
+   */
+  estimator?: MeanEstimator;
+  /** EMA momentum (`'ema'` only). Default 0.9 (official code). */
+  momentum?: number;
+  /**
+   * Include the opposite-set terms (the official "quad" loss teaching reference > policy >
+   * opposite). Default true. `false` gives plain RaGAN per discriminator (reference vs policy).
+   */
+  negatives?: boolean;
+  /**
+   * Optimizer for both discriminators. Default `new AdamW({ learningRate: 1e-4, weightDecay: 0.01 })`.
+   * The official code uses AdamW with half the policy's learning rate, weight decay 0.01 and the
+   * policy's warmup + cosine schedule; set `learningRate` accordingly (e.g. policy lr 5e-7 → 2.5e-7).
+   */
+  optimizer?: tf.Optimizer;
+}
+
+/** Arguments of the {@link GanpoRegularizer} constructor. */
+export interface GanpoRegularizerArgs extends GanpoRegularizerOptions {
+  /** D_w: tells reference chosen latents from policy chosen latents. */
+  chosen: Discriminator;
+  /** D_l: tells reference rejected latents from policy rejected latents. */
+  rejected: Discriminator;
+}
+
+/** Latents of one batch for {@link GanpoRegularizer.discriminatorStep}; all are treated as constants. */
+export interface DiscriminatorStepArgs {
+  /** Policy hidden states of prompt+chosen, [B,Tc,H]. */
+  policyChosen: tf.Tensor3D;
+  /** Policy hidden states of prompt+rejected, [B,Tr,H]. */
+  policyRejected: tf.Tensor3D;
+  /** Reference-model hidden states of prompt+chosen, [B,Tc,H]. */
+  referenceChosen: tf.Tensor3D;
+  /** Reference-model hidden states of prompt+rejected, [B,Tr,H]. */
+  referenceRejected: tf.Tensor3D;
+  /** [B,Tc] 0/1 attention mask of the chosen sequences; omitted = every position counts (official code). */
+  chosenMask?: tf.Tensor2D;
+  /** [B,Tr] 0/1 attention mask of the rejected sequences. */
+  rejectedMask?: tf.Tensor2D;
+}
+
+/** Result of one discriminator step (plain numbers, already read back). */
+export interface DiscriminatorStepResult {
+  lossChosen: number;
+  lossRejected: number;
+}
+
+/** Arguments of {@link GanpoRegularizer.adversarialLoss}. */
+export interface AdversarialLossArgs {
+  /** Policy hidden states of prompt+chosen, [B,Tc,H], with gradient to the policy. */
+  policyChosen: tf.Tensor3D;
+  /** Policy hidden states of prompt+rejected, [B,Tr,H]. */
+  policyRejected: tf.Tensor3D;
+  chosenMask?: tf.Tensor2D;
+  rejectedMask?: tf.Tensor2D;
+  /**
+   * Reference hidden states of prompt+chosen [B,Tc,H] (constants). Used only by the `'batch'`
+   * estimator: the reference mean is then the mean score of these latents under the current
+   * (just-updated) discriminator, so a constant shift of the critic cancels as it does in the
+   * discriminator loss (the paper's within-batch form). Without them the `'batch'` estimator falls
+   * back to the reference mean of the last discriminator step (pre-update scores).
+   */
+  referenceChosen?: tf.Tensor3D;
+  /** Reference hidden states of prompt+rejected [B,Tr,H]; see `referenceChosen`. */
+  referenceRejected?: tf.Tensor3D;
+}
+
+/** Arguments of {@link GanpoRegularizer.create}. */
+export interface GanpoRegularizerCreateArgs extends GanpoRegularizerOptions {
+  /** Hidden size H of the latents (the policy's last hidden state). */
+  inputDim: number;
+  /**
+   * `'transformer'` (default, the official discriminator) or `'mlp'` (masked mean-pool + SN-MLP, for
+   * small models and browsers).
+   */
+  kind?: 'transformer' | 'mlp';
+  /**
+   * Overrides of the discriminator config (both discriminators). Transformer defaults are the
+   * official ones (hidden 512, 2 layers, 8 heads, FFN 2048, dropout 0.1, spectral norm).
+   */
+  discriminator?:
+    | Partial<Omit<TransformerDiscriminatorConfig, 'inputDim'>>
+    | Partial<Omit<MLPDiscriminatorConfig, 'inputDim'>>;
+  /** Seed for the discriminators' initialisation (the rejected one uses seed + 1). */
+  seed?: number;
+}
+
+/** A tensor in plain JSON. */
+export interface SerializedTensor {
+  shape: number[];
+  data: number[];
+}

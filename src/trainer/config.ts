@@ -1,0 +1,245 @@
+import { argumentError } from '../core/errors';
+import { assertNumber, assertOneOf } from '../core/validate';
+import { type LearningRateSchedule, warmupCosineSchedule, warmupLinearSchedule } from '../optim/schedules';
+import type { GanpoRegularizerCreateArgs } from '../regularizer/ganpo-regularizer';
+import type { CollateOptions } from './collate';
+import type { CausalLM } from './forward';
+import type { TrainerMetrics } from './metrics';
+import { OBJECTIVE_TYPES, type PreferenceObjective } from './objective';
+
+/** Error context of the trainer's messages. */
+export const TRAINER = 'GanpoTrainer';
+
+/** GANPO options of the trainer (see {@link GanpoRegularizer.create}); `false` turns GANPO off. */
+export type TrainerGanpoOptions = Omit<GanpoRegularizerCreateArgs, 'inputDim' | 'optimizer'> & {
+  /**
+   * Discriminator learning rate as a fraction of the policy's (it follows the same schedule).
+   * Default 0.5 (the official code: half the policy's learning rate).
+   */
+  learningRateRatio?: number;
+  /** Discriminator AdamW weight decay. Default 0.01 (official code). */
+  weightDecay?: number;
+};
+
+/** Arguments of {@link GanpoTrainer}. */
+export interface GanpoTrainerArgs {
+  /** The model to train. */
+  policy: CausalLM;
+  /**
+   * The frozen reference model: `'copy'` (the trainer copies the policy with its `clone()` at
+   * construction, as TRL does when no `ref_model` is given, and disposes the copy with the trainer),
+   * or your own frozen model. Omit it after {@link GanpoTrainer.precomputeReference} to train without
+   * a reference model in memory (`evaluate` of DPO losses then has no reference).
+   */
+  reference?: CausalLM | 'copy';
+  /** Hidden size H of `forward(...).hidden` (the discriminators' input). */
+  hiddenSize: number;
+  /** The preference loss. Default `{ type: 'dpo', beta: 0.1 }` (TRL, official GANPO runs). */
+  objective?: PreferenceObjective;
+  /** GANPO regularizer options, or `false` for a plain preference trainer. Default `{}` (on). */
+  ganpo?: TrainerGanpoOptions | false;
+  /** Collation (pad/EOS ids, max lengths, truncation) — see {@link CollateOptions}. */
+  collate: CollateOptions;
+  /** Peak policy learning rate. Required (official runs: 5e-7 for 2B, 1e-6 for 8B models). */
+  learningRate: number;
+  /** Pairs per optimizer step (all micro-batches together). Default 8. */
+  batchSize?: number;
+  /**
+   * Micro-batches per optimizer step; `batchSize` must be divisible by it. Gradients are averaged
+   * over micro-batches, and the discriminators step once per optimizer step on the whole batch —
+   * so k micro-batches equal one batch k times larger. Default 1.
+   */
+  gradientAccumulationSteps?: number;
+  /** Total optimizer steps (the schedule's length). Required. */
+  totalSteps: number;
+  /** Warm-up steps as a fraction of `totalSteps`. Default 0.1 (official runs). */
+  warmupRatio?: number;
+  /** `'cosine'` (default, official runs), `'linear'` (TRL/transformers default) or `'constant'`. */
+  schedule?: 'cosine' | 'linear' | 'constant';
+  /** Policy AdamW weight decay. Default 0 (transformers `TrainingArguments`). */
+  weightDecay?: number;
+  /** Global-norm clipping of the policy gradient; `null` = none. Default 1.0 (transformers). */
+  maxGradNorm?: number | null;
+  /** Data-order seed. Default 42 (transformers). */
+  seed?: number;
+  /** Called after every optimizer step (also skipped ones) with its metrics. */
+  onStep?: (metrics: TrainerMetrics) => void;
+}
+
+/** {@link GanpoTrainerArgs} validated, with every default filled in. */
+export interface TrainerConfig {
+  policy: CausalLM;
+  hiddenSize: number;
+  objective: PreferenceObjective;
+  batchSize: number;
+  gradientAccumulationSteps: number;
+  totalSteps: number;
+  /** Policy learning rate by step (warm-up + decay). */
+  schedule: LearningRateSchedule;
+  maxGradNorm: number | null;
+  seed: number;
+  collate: CollateOptions;
+  onStep?: (metrics: TrainerMetrics) => void;
+  /** Policy AdamW weight decay. */
+  weightDecay: number;
+  /** The regularizer's options, or `null` with `ganpo: false`. */
+  ganpo: {
+    create: Omit<GanpoRegularizerCreateArgs, 'inputDim' | 'optimizer'>;
+    learningRateRatio: number;
+    weightDecay: number;
+  } | null;
+}
+
+/**
+ * Validates the trainer's arguments (everything but building models and optimizers) and resolves
+ * their defaults.
+ *
+ * @throws GanpoError `INVALID_ARGUMENT` / `INVALID_OPTION` naming the first bad argument.
+ */
+export function resolveTrainerConfig(args: GanpoTrainerArgs): TrainerConfig {
+  if (args === null || typeof args !== 'object') {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'args',
+      '{ policy, collate, learningRate, totalSteps, ... }',
+      String(args),
+    );
+  }
+  assertModels(args);
+  const hiddenSize = assertNumber(TRAINER, 'hiddenSize', args.hiddenSize, { min: 1, integer: true });
+  const objective = args.objective ?? { type: 'dpo', beta: 0.1 };
+  assertOneOf(TRAINER, 'objective.type', objective.type, OBJECTIVE_TYPES);
+  const learningRate = assertNumber(TRAINER, 'learningRate', args.learningRate, { greaterThan: 0 });
+  const batchSize = assertNumber(TRAINER, 'batchSize', args.batchSize ?? 8, { min: 1, integer: true });
+  const gradientAccumulationSteps = assertNumber(
+    TRAINER,
+    'gradientAccumulationSteps',
+    args.gradientAccumulationSteps ?? 1,
+    { min: 1, integer: true },
+  );
+  if (batchSize % gradientAccumulationSteps !== 0) {
+    throw argumentError(
+      'INVALID_OPTION',
+      TRAINER,
+      'gradientAccumulationSteps',
+      `a divisor of batchSize ${batchSize}`,
+      String(gradientAccumulationSteps),
+    );
+  }
+  const totalSteps = assertNumber(TRAINER, 'totalSteps', args.totalSteps, { min: 1, integer: true });
+  const schedule = resolveSchedule(args, learningRate, totalSteps);
+  const maxGradNorm =
+    args.maxGradNorm === null
+      ? null
+      : assertNumber(TRAINER, 'maxGradNorm', args.maxGradNorm ?? 1.0, { greaterThan: 0 });
+  const seed = assertNumber(TRAINER, 'seed', args.seed ?? 42, { integer: true });
+  if (args.collate === null || typeof args.collate !== 'object') {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'collate',
+      '{ padTokenId, eosTokenId, ... }',
+      String(args.collate),
+    );
+  }
+  const weightDecay = assertNumber(TRAINER, 'weightDecay', args.weightDecay ?? 0, { min: 0 });
+  return {
+    policy: args.policy,
+    hiddenSize,
+    objective,
+    batchSize,
+    gradientAccumulationSteps,
+    totalSteps,
+    schedule,
+    maxGradNorm,
+    seed,
+    collate: args.collate,
+    onStep: args.onStep,
+    weightDecay,
+    ganpo: args.ganpo === false ? null : resolveGanpo(args.ganpo ?? {}),
+  };
+}
+
+/** The policy and reference arguments: a CausalLM policy; a distinct reference, `'copy'` or none. */
+function assertModels(args: GanpoTrainerArgs): void {
+  if (
+    !args.policy ||
+    typeof args.policy.forward !== 'function' ||
+    !Array.isArray(args.policy.trainableVariables)
+  ) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'policy',
+      'a CausalLM { forward, trainableVariables }',
+      typeof args.policy,
+    );
+  }
+  if (args.reference === 'copy' && typeof args.policy.clone !== 'function') {
+    throw argumentError(
+      'INVALID_OPTION',
+      TRAINER,
+      'reference',
+      "'copy' only for a policy with clone(), or a CausalLM",
+      "'copy' with a policy that has no clone()",
+    );
+  }
+  if (
+    args.reference !== undefined &&
+    args.reference !== 'copy' &&
+    typeof args.reference?.forward !== 'function'
+  ) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'reference',
+      'a CausalLM or undefined',
+      typeof args.reference,
+    );
+  }
+  if (args.reference === args.policy) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'reference',
+      'a frozen copy of the policy',
+      'the policy itself',
+    );
+  }
+}
+
+/** The policy learning-rate schedule: warm-up, then cosine or linear decay, or constant. */
+function resolveSchedule(
+  args: GanpoTrainerArgs,
+  learningRate: number,
+  totalSteps: number,
+): LearningRateSchedule {
+  const warmupRatio = assertNumber(TRAINER, 'warmupRatio', args.warmupRatio ?? 0.1, { min: 0, max: 1 });
+  const warmupSteps = Math.ceil(warmupRatio * totalSteps);
+  const shape = assertOneOf(TRAINER, 'schedule', args.schedule ?? 'cosine', [
+    'cosine',
+    'linear',
+    'constant',
+  ] as const);
+  if (shape === 'cosine') return warmupCosineSchedule({ learningRate, warmupSteps, totalSteps });
+  if (shape === 'linear') return warmupLinearSchedule({ learningRate, warmupSteps, totalSteps });
+  return () => learningRate;
+}
+
+function resolveGanpo(options: TrainerGanpoOptions): NonNullable<TrainerConfig['ganpo']> {
+  const learningRateRatio = assertNumber(
+    TRAINER,
+    'ganpo.learningRateRatio',
+    options.learningRateRatio ?? 0.5,
+    {
+      greaterThan: 0,
+    },
+  );
+  const { learningRateRatio: _ratio, weightDecay, ...create } = options;
+  return {
+    create,
+    learningRateRatio,
+    weightDecay: assertNumber(TRAINER, 'ganpo.weightDecay', weightDecay ?? 0.01, { min: 0 }),
+  };
+}

@@ -1,0 +1,131 @@
+import { chanceLevel, type Divergence } from '../divergence/divergences';
+import type { DiscriminatorStepResult } from '../regularizer/ganpo-regularizer';
+
+/** Metrics of one step, with TRL's keys plus GANPO's. */
+export interface TrainerMetrics {
+  step: number;
+  /** True when the step was skipped by the non-finite guard (nothing changed). */
+  skipped: boolean;
+  loss: number;
+  'rewards/chosen': number;
+  'rewards/rejected': number;
+  'rewards/accuracies': number;
+  'rewards/margins': number;
+  'logps/chosen': number;
+  'logps/rejected': number;
+  'logits/chosen': number;
+  'logits/rejected': number;
+  learning_rate: number;
+  grad_norm: number;
+  'ganpo/adversarial_loss'?: number;
+  'ganpo/discriminator_loss_chosen'?: number;
+  'ganpo/discriminator_loss_rejected'?: number;
+  /** Monitoring estimate of D_Ra: 2·(chance-level loss − discriminator loss), mean over both. */
+  'ganpo/divergence'?: number;
+}
+
+/**
+ * The per-micro-batch statistics of a step, in the order the step stacks them into one tensor (one
+ * read-back per micro-batch).
+ */
+export const STEP_STATISTICS = [
+  'preferenceLoss',
+  'chosenReward',
+  'rejectedReward',
+  'accuracy',
+  'chosenLogp',
+  'rejectedLogp',
+  'chosenLogit',
+  'rejectedLogit',
+  'adversarialLoss',
+] as const;
+
+/** One micro-batch's (or the step's mean) statistics by name; see {@link STEP_STATISTICS}. */
+export type StepStatistics = Record<(typeof STEP_STATISTICS)[number], number>;
+
+/** Names the values of a stacked statistics vector (ordered as {@link STEP_STATISTICS}). */
+export function namedStatistics(values: ArrayLike<number>): StepStatistics {
+  const out = {} as StepStatistics;
+  STEP_STATISTICS.forEach((key, i) => {
+    out[key] = values[i] as number;
+  });
+  return out;
+}
+
+/** The mean of each statistic over micro-batches (in order, as plain doubles). */
+export function meanStatistics(perMicroBatch: readonly StepStatistics[]): StepStatistics {
+  const out = {} as StepStatistics;
+  for (const key of STEP_STATISTICS) {
+    out[key] = perMicroBatch.reduce((sum, s) => sum + s[key], 0) / perMicroBatch.length;
+  }
+  return out;
+}
+
+/** The GANPO part of the metrics: nothing without a regularizer or a discriminator step. */
+export function ganpoMetrics(
+  divergence: Divergence | null,
+  discriminator: DiscriminatorStepResult | null,
+  adversarialLoss: number,
+): Partial<TrainerMetrics> {
+  if (divergence === null || !discriminator) return {};
+  const chance = chanceLevel(divergence);
+  return {
+    'ganpo/adversarial_loss': adversarialLoss,
+    'ganpo/discriminator_loss_chosen': discriminator.lossChosen,
+    'ganpo/discriminator_loss_rejected': discriminator.lossRejected,
+    'ganpo/divergence': chance * 2 - (discriminator.lossChosen + discriminator.lossRejected),
+  };
+}
+
+/** The metrics of a skipped step: NaN everywhere but the step count and the learning rate. */
+export function skippedMetrics(step: number, learningRate: number): TrainerMetrics {
+  const nan = Number.NaN;
+  return {
+    step,
+    skipped: true,
+    loss: nan,
+    'rewards/chosen': nan,
+    'rewards/rejected': nan,
+    'rewards/accuracies': nan,
+    'rewards/margins': nan,
+    'logps/chosen': nan,
+    'logps/rejected': nan,
+    'logits/chosen': nan,
+    'logits/rejected': nan,
+    learning_rate: learningRate,
+    grad_norm: nan,
+  };
+}
+
+/**
+ * The metrics of an applied step from its mean statistics. `loss` is the total objective
+ * L_pref + λ·L_adv (λ = `adversarialWeight`, `null` without GANPO).
+ */
+export function appliedMetrics(args: {
+  step: number;
+  learningRate: number;
+  gradNorm: number;
+  statistics: StepStatistics;
+  adversarialWeight: number | null;
+  divergence: Divergence | null;
+  discriminator: DiscriminatorStepResult | null;
+}): TrainerMetrics {
+  const s = args.statistics;
+  return {
+    step: args.step,
+    skipped: false,
+    loss:
+      s.preferenceLoss + (args.adversarialWeight !== null ? args.adversarialWeight * s.adversarialLoss : 0),
+    'rewards/chosen': s.chosenReward,
+    'rewards/rejected': s.rejectedReward,
+    'rewards/accuracies': s.accuracy,
+    'rewards/margins': s.chosenReward - s.rejectedReward,
+    'logps/chosen': s.chosenLogp,
+    'logps/rejected': s.rejectedLogp,
+    'logits/chosen': s.chosenLogit,
+    'logits/rejected': s.rejectedLogit,
+    learning_rate: args.learningRate,
+    grad_norm: args.gradNorm,
+    ...ganpoMetrics(args.divergence, args.discriminator, s.adversarialLoss),
+  };
+}
