@@ -417,6 +417,17 @@ describe('demo report', () => {
     );
   });
 
+  it('leaves out method and noise combinations that a merged study did not run', () => {
+    const r = fakeResults();
+    r.runs = r.runs.filter((x) => !(x.method === 'official λ=1' && x.noise === 0.4));
+    const md = resultsMarkdown(r, 'npm run demo');
+    expect(md).not.toContain('| official λ=1 | 40 % |');
+    expect(md).not.toContain('| official λ=1 vs DPO | 40 % |');
+    expect(md).not.toContain('| default λ=1 vs official λ=1 | 40 % |');
+    expect(md).toContain('| official λ=1 vs DPO | 0 % |');
+    expect(md).toContain('| default λ=1 vs DPO | 40 % |');
+  });
+
   it('plots quality against drift paired with λ = 0: one series per GANPO configuration starting at (1, 0)', () => {
     const svg = resultsSvg(fakeResults());
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);

@@ -31,6 +31,9 @@ export function paired(
 }
 
 const methodsOf = (res: DemoResults) => res.config.methods;
+/** Whether any run of `method` at `noise` exists (a merged study may not have every combination). */
+const ran = (res: DemoResults, method: string, noise: number): boolean =>
+  res.runs.some((r) => r.method === method && r.noise === noise);
 const baseOf = (res: DemoResults): string | undefined =>
   methodsOf(res).find((m) => m.family === 'base')?.name;
 
@@ -130,7 +133,7 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
   lines.push('');
   const rows: string[][] = [];
   for (const noise of c.noiseLevels) {
-    for (const m of methodsOf(res)) {
+    for (const m of methodsOf(res).filter((x) => ran(res, x.name, noise))) {
       const v = (pick: Pick) => over(res.runs, m.name, noise, pick);
       rows.push([
         m.name,
@@ -177,7 +180,7 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
     lines.push('');
     const prow: string[][] = [];
     for (const noise of c.noiseLevels)
-      for (const m of ganpo)
+      for (const m of ganpo.filter((x) => ran(res, x.name, noise) && ran(res, base, noise)))
         prow.push([`${m.name} vs ${base}`, pct(noise), ...pairedCells(res, m.name, base, noise)]);
     lines.push(...table(pairedHead(res, 'comparison'), prow));
   }
@@ -195,7 +198,8 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
     lines.push('');
     const mrow: string[][] = [];
     for (const noise of c.noiseLevels)
-      for (const [d, o] of matched) mrow.push([`${d} vs ${o}`, pct(noise), ...pairedCells(res, d, o, noise)]);
+      for (const [d, o] of matched.filter(([d, o]) => ran(res, d, noise) && ran(res, o, noise)))
+        mrow.push([`${d} vs ${o}`, pct(noise), ...pairedCells(res, d, o, noise)]);
     lines.push(...table(pairedHead(res, 'comparison'), mrow));
   }
   lines.push('');
@@ -203,7 +207,7 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
   lines.push('');
   const wrows: string[][] = [];
   for (const noise of c.noiseLevels)
-    for (const m of methodsOf(res))
+    for (const m of methodsOf(res).filter((x) => ran(res, x.name, noise)))
       wrows.push([
         m.name,
         pct(noise),
