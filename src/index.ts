@@ -64,6 +64,7 @@ export {
   ganpoGeneratorLoss,
 } from './divergence/ganpo-relativistic';
 export type { MeanLike } from './divergence/inputs';
+export { type PairedGeneratorLossArgs, pairedLeastSquaresGeneratorLoss } from './divergence/paired-generator';
 export {
   type RelativisticLossArgs,
   relativisticAverageDivergence,
@@ -109,6 +110,10 @@ export {
   type AdversarialLossArgs,
   type DiscriminatorStepArgs,
   type DiscriminatorStepResult,
+  GANPO_PRESETS,
+  GENERATOR_LOSSES,
+  type GanpoDiagnostics,
+  type GanpoPreset,
   GanpoRegularizer,
   type GanpoRegularizerArgs,
   type GanpoRegularizerCreateArgs,
@@ -117,11 +122,13 @@ export {
   type RegularizerStateOptions,
   type SixMeansJSON,
   type GanpoSixMeans,
+  type GeneratorLoss,
   MEAN_ESTIMATORS,
   type MeanEstimator,
   type SerializedTensor,
   type PerSide,
 } from './regularizer/ganpo-regularizer';
+export { criticAccuracy, driftSums } from './regularizer/diagnostics';
 
 // Trainer: the whole loop for tfjs causal LMs
 export {

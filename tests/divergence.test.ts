@@ -4,6 +4,10 @@ import { withValidationLevel } from '../src/core/config';
 import type { Divergence } from '../src/divergence/divergences';
 import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
 import {
+  pairedFeatureMatchingLoss,
+  pairedLeastSquaresGeneratorLoss,
+} from '../src/divergence/paired-generator';
+import {
   relativisticAverageDivergence,
   relativisticDiscriminatorLoss,
   relativisticGeneratorLoss,
@@ -47,6 +51,8 @@ interface Fixture {
   relativistic: RelCase[];
   ganpo_d: QuadCase[];
   ganpo_g: GenCase[];
+  ganpo_paired_g: { policy: number[]; reference: number[]; loss: number; gradPolicy: number[] }[];
+  ganpo_paired_fm: { policy: number[][]; reference: number[][]; loss: number; gradPolicy: number[][] }[];
 }
 
 const fx = loadFixture<Fixture>('divergence.json');
@@ -312,5 +318,119 @@ describe('GANPO quad losses', () => {
       'divergence',
     );
     tf.dispose([a, b, c, nan, r2]);
+  });
+});
+
+describe('paired least-squares generator loss', () => {
+  it.each(fx.ganpo_paired_g.map((c, i) => [i, c] as const))(
+    'value and gradients match PyTorch; the reference scores get no gradient (#%s)',
+    (_, c) => {
+      const p = tf.tensor1d(c.policy);
+      const r = tf.tensor1d(c.reference);
+      const { value, grads } = tf.valueAndGrads((x: tf.Tensor, y: tf.Tensor) =>
+        pairedLeastSquaresGeneratorLoss({ policy: x as tf.Tensor1D, reference: y as tf.Tensor1D }),
+      )([p, r]);
+      expectClose(value, c.loss, TOL);
+      expectClose(grads[0] as tf.Tensor, c.gradPolicy, TOL);
+      expectClose(grads[1] as tf.Tensor, [0, 0, 0, 0, 0]);
+      tf.dispose([p, r, value, ...grads]);
+    },
+  );
+
+  it('hand check: 0 with zero gradient when the policy scores equal the reference scores', () => {
+    const s = tf.tensor1d([0.5, -1, 2]);
+    const t = tf.tensor1d([1.5, -1, 2]);
+    const { value, grad } = tf.valueAndGrad((x: tf.Tensor) =>
+      pairedLeastSquaresGeneratorLoss({ policy: x as tf.Tensor1D, reference: s }),
+    )(s);
+    expectClose(value, 0);
+    expectClose(grad, [0, 0, 0]);
+    // (1.5 − 0.5)² / 3: only the first pair differs.
+    const v = pairedLeastSquaresGeneratorLoss({ policy: t, reference: s });
+    expectClose(v, 1 / 3, { rtol: 1e-6 });
+    tf.dispose([s, t, value, grad, v]);
+  });
+
+  it('leaks nothing and rejects bad inputs', async () => {
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.tensor1d([0, 1, 0]);
+    await expectNoLeak(() => {
+      const g = tf.grads((x: tf.Tensor) =>
+        pairedLeastSquaresGeneratorLoss({ policy: x as tf.Tensor1D, reference: b }),
+      )([a]);
+      tf.dispose(g);
+    });
+    const short = tf.tensor1d([1, 2]);
+    const nan = tf.tensor1d([0, Number.NaN, 1]);
+    expectGanpoError(
+      () => pairedLeastSquaresGeneratorLoss({ policy: a, reference: short }),
+      'SHAPE_MISMATCH',
+      'reference',
+    );
+    expectGanpoError(
+      () => pairedLeastSquaresGeneratorLoss({ policy: a, reference: nan }),
+      'NON_FINITE',
+      'reference',
+    );
+    expectGanpoError(() => pairedLeastSquaresGeneratorLoss(null as never), 'INVALID_ARGUMENT', 'args');
+    tf.dispose([a, b, short, nan]);
+  });
+});
+
+describe('paired feature-matching loss', () => {
+  it.each(fx.ganpo_paired_fm.map((c, i) => [i, c] as const))(
+    'value and gradients match PyTorch; the reference features get no gradient (#%s)',
+    (_, c) => {
+      const p = tf.tensor2d(c.policy);
+      const r = tf.tensor2d(c.reference);
+      const { value, grads } = tf.valueAndGrads((x: tf.Tensor, y: tf.Tensor) =>
+        pairedFeatureMatchingLoss({ policy: x as tf.Tensor2D, reference: y as tf.Tensor2D }),
+      )([p, r]);
+      expectClose(value, c.loss, TOL);
+      expectClose(grads[0] as tf.Tensor, c.gradPolicy.flat(), TOL);
+      expect(tf.sum(tf.abs(grads[1] as tf.Tensor)).dataSync()[0]).toBe(0);
+      tf.dispose([p, r, value, ...grads]);
+    },
+  );
+
+  it('hand check: mean over rows of the squared distance; 0 at equal features', () => {
+    const a = tf.tensor2d([
+      [1, 2],
+      [0, 0],
+    ]);
+    const b = tf.tensor2d([
+      [1, 0],
+      [3, 4],
+    ]);
+    // rows: (0² + 2²) = 4 and (3² + 4²) = 25 → mean 14.5
+    const v = pairedFeatureMatchingLoss({ policy: a, reference: b });
+    expectClose(v, 14.5, { rtol: 1e-6 });
+    const z = pairedFeatureMatchingLoss({ policy: a, reference: a });
+    expectClose(z, 0);
+    tf.dispose([a, b, v, z]);
+  });
+
+  it('leaks nothing and rejects bad inputs', async () => {
+    const a = tf.tensor2d([[1, 2, 3]]);
+    const b = tf.tensor2d([[0, 1, 0]]);
+    await expectNoLeak(() => {
+      const g = tf.grads((x: tf.Tensor) =>
+        pairedFeatureMatchingLoss({ policy: x as tf.Tensor2D, reference: b }),
+      )([a]);
+      tf.dispose(g);
+    });
+    const wide = tf.tensor2d([[1, 2, 3, 4]]);
+    const vec = tf.tensor1d([1, 2, 3]);
+    expectGanpoError(
+      () => pairedFeatureMatchingLoss({ policy: a, reference: wide }),
+      'SHAPE_MISMATCH',
+      'reference',
+    );
+    expectGanpoError(
+      () => pairedFeatureMatchingLoss({ policy: vec as unknown as tf.Tensor2D, reference: b }),
+      'SHAPE_MISMATCH',
+      'policy',
+    );
+    tf.dispose([a, b, wide, vec]);
   });
 });

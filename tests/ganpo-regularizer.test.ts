@@ -39,6 +39,8 @@ function make(options: GanpoRegularizerOptions = {}, seed = 11): GanpoRegularize
     discriminator: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 8, dropout: 0 },
     seed,
     optimizer: new AdamW({ learningRate: 1e-2, weightDecay: 0.01 }),
+    // These tests check the official algorithm's mechanics (EMA means, one-sided generator).
+    preset: 'official',
     ...options,
   });
 }

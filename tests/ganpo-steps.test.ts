@@ -167,6 +167,8 @@ function runSteps(run: RunJSON): void {
   const regularizer = new GanpoRegularizer({
     chosen: makeDiscriminator(fx.initDiscriminators.chosen),
     rejected: makeDiscriminator(fx.initDiscriminators.rejected),
+    // The fixtures are the official algorithm's steps.
+    preset: 'official',
     weight: config.weight,
     divergence: config.divergence,
     estimator: config.estimator,

@@ -373,6 +373,7 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
       kind: 'mlp',
       discriminator: { hiddenDims: [8] },
       seed: 3,
+      preset: 'official',
     });
     const opt = new AdamW({ learningRate: 0.02 });
     live.push(p.model, d.x, d.labels, d.ref, d.w, reg, opt);
@@ -429,6 +430,7 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
         kind: 'mlp',
         discriminator: { hiddenDims: [8] },
         seed: 4,
+        preset: 'official',
       });
       live.push(p.model, d.x, d.labels, d.ref, d.w, reg);
       reg.discriminatorStep({

@@ -45,7 +45,7 @@ function trainerArgs(
     batchSize: 4,
     totalSteps: 6,
     warmupRatio: 0,
-    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7 },
+    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7, preset: 'official' },
     ...extra,
   };
 }

@@ -28,8 +28,9 @@ export function ganpoStep(policy: LM, reference: LM, policyVars: tf.Variable[],
     const r = run(policy, b.rejected, true);
     const preference = dpoLoss({ policyChosenLogps: c.logp, policyRejectedLogps: r.logp, beta: 0.1,
                                  referenceChosenLogps: ref.c.logp, referenceRejectedLogps: ref.r.logp });
-    return ganpoLoss({ regularizer: reg, preference,
-                       policyChosenLatents: c.hidden, policyRejectedLatents: r.hidden, ...masks }).loss;
+    return ganpoLoss({ regularizer: reg, preference, ...masks,
+                       policyChosenLatents: c.hidden, policyRejectedLatents: r.hidden,
+                       referenceChosenLatents: ref.c.hidden, referenceRejectedLatents: ref.r.hidden }).loss;
   }, policyVars);
   opt.applyGradients(grads);
   const loss = value.dataSync()[0] as number;

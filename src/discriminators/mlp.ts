@@ -106,21 +106,39 @@ export class MLPDiscriminator implements Discriminator {
    * @returns scores [B] (caller disposes).
    */
   apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
-    const where = `${WHERE}.apply`;
+    return tf.tidy(() => {
+      const { z, last } = this.trunk(`${WHERE}.apply`, hidden, options);
+      return tf.reshape(last.apply(z as tf.Tensor2D, options.training === true), [
+        hidden.shape[0],
+      ]) as tf.Tensor1D;
+    });
+  }
+
+  /**
+   * The critic's last hidden layer (the input of its final Linear), [B, hᵢ]: what
+   * {@link Discriminator.features} returns. Same options and validation as {@link apply}.
+   */
+  features(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor2D {
+    return tf.tidy(() => this.trunk(`${WHERE}.features`, hidden, options).z as tf.Tensor2D);
+  }
+
+  /** Pooling and every layer but the last; call inside a tidy. */
+  private trunk(
+    where: string,
+    hidden: tf.Tensor3D,
+    options: DiscriminatorApplyOptions,
+  ): { z: tf.Tensor; last: LinearParams } {
     this.assertLive(where);
     validateApplyInputs(where, hidden, this.inputDim, options.mask);
-    const [B, _T] = hidden.shape;
     const { mask } = options;
     const training = options.training === true;
-    return tf.tidy(() => {
-      const m = mask === undefined ? undefined : (tf.cast(mask, 'float32') as tf.Tensor2D);
-      let z = maskedMeanPool(hidden, m);
-      this.linears.forEach((L, i) => {
-        z = L.apply(z, training);
-        if (i + 1 < this.linears.length) z = geluErf(z);
-      });
-      return tf.reshape(z, [B]) as tf.Tensor1D;
+    const m = mask === undefined ? undefined : (tf.cast(mask, 'float32') as tf.Tensor2D);
+    let z: tf.Tensor = maskedMeanPool(hidden, m);
+    const n = this.linears.length;
+    this.linears.slice(0, n - 1).forEach((L) => {
+      z = geluErf(L.apply(z as tf.Tensor2D, training));
     });
+    return { z, last: this.linears[n - 1] as LinearParams };
   }
 
   /** Trainable weights (spectral-norm u, v excluded). */

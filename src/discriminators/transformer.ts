@@ -202,7 +202,23 @@ export class TransformerDiscriminator implements Discriminator {
    * @returns scores [B] (caller disposes), differentiable w.r.t. `hidden` and {@link trainableVariables}.
    */
   apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
-    const where = `${WHERE}.apply`;
+    return tf.tidy(() => {
+      const features = this.trunk(`${WHERE}.apply`, hidden, options);
+      const score = this.head2.apply(features, options.training === true);
+      return tf.reshape(score, [hidden.shape[0]]) as tf.Tensor1D;
+    });
+  }
+
+  /**
+   * The critic's last hidden layer, GELU(head.0(pooled)) [B, h] (the input of its final Linear):
+   * what {@link Discriminator.features} returns. Same options and validation as {@link apply}.
+   */
+  features(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor2D {
+    return tf.tidy(() => this.trunk(`${WHERE}.features`, hidden, options));
+  }
+
+  /** Everything but the final Linear; call inside a tidy. */
+  private trunk(where: string, hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D {
     this.assertLive(where);
     validateApplyInputs(where, hidden, this.inputDim, options.mask);
     const [B, T] = hidden.shape;
@@ -212,7 +228,7 @@ export class TransformerDiscriminator implements Discriminator {
     const rate = training ? this.config.dropout : 0;
     const drop = (x: tf.Tensor2D): tf.Tensor2D => applyDropout(x, rate);
 
-    return tf.tidy(() => {
+    {
       const t = Math.min(T, maxSeqLen);
       const x = T > maxSeqLen ? tf.slice(hidden, [0, 0, 0], [B, t, this.inputDim]) : hidden;
       const m =
@@ -242,9 +258,8 @@ export class TransformerDiscriminator implements Discriminator {
         z = tf.add(z, drop(fastLinear(ff, L.linear2, L.linear2Bias)));
       }
       const pooled = maskedMeanPool(tf.reshape(z, [B, t, h]) as tf.Tensor3D, m);
-      const score = this.head2.apply(geluErf(this.head0.apply(pooled, training)), training);
-      return tf.reshape(score, [B]) as tf.Tensor1D;
-    });
+      return geluErf(this.head0.apply(pooled, training));
+    }
   }
 
   /** Trainable weights (spectral-norm u, v excluded), in state-dict order. */

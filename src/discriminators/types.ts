@@ -13,6 +13,11 @@ export interface Discriminator {
   readonly inputDim: number;
   /** hidden [B,T,D] → scores [B]; differentiable w.r.t. hidden and the trainable variables. */
   apply(hidden: tf.Tensor3D, options?: DiscriminatorApplyOptions): tf.Tensor1D;
+  /**
+   * Optional: the critic's last hidden layer [B,F] (the input of its final Linear), same options as
+   * `apply`; used by the feature-matching generator. Both built-in discriminators have it.
+   */
+  features?(hidden: tf.Tensor3D, options?: DiscriminatorApplyOptions): tf.Tensor2D;
   /** Trainable weights only (spectral-norm u, v excluded). Unique names per instance. */
   readonly trainableVariables: tf.Variable[];
   /** Copies of all persistent state under PyTorch state-dict names (caller disposes). */

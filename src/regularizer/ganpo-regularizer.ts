@@ -4,13 +4,13 @@ import { assertNumber, assertOneOf } from '../core/validate';
 import { MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
 import { TransformerDiscriminator, type TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
-import { DIVERGENCES, type Divergence } from '../divergence/divergences';
-import { ganpoGeneratorLoss } from '../divergence/ganpo-relativistic';
-import { stopGradient } from '../ops/stop-gradient';
+import { chanceLevel, DIVERGENCES, type Divergence } from '../divergence/divergences';
 import { connectedZero } from '../ops/tape';
-import { AdamW } from '../optim/adamw';
-import { readBatchMeans, scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
+import { DiagnosticsMonitor, driftSums, type GanpoDiagnostics, readStep } from './diagnostics';
+import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
+import { generatorTerm } from './generator';
 import { SIDES, SixMeans, type SixValues } from './means';
+import { type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss, presetDefaults } from './preset';
 import {
   type GanpoRegularizerState,
   type RegularizerStateOptions,
@@ -29,7 +29,9 @@ import {
 } from './types';
 import { type LatentsEntry, validateLatents, validateSequenceLengths } from './validate';
 
+export type { GanpoDiagnostics } from './diagnostics';
 export type { SixMeansJSON } from './means';
+export { GANPO_PRESETS, type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss } from './preset';
 export type { GanpoRegularizerState, RegularizerStateOptions } from './state';
 export {
   type AdversarialLossArgs,
@@ -49,7 +51,11 @@ export {
  * The GANPO latent adversarial regularizer (arXiv 2601.22083): two discriminators over hidden-state
  * sequences, D_w for chosen and D_l for rejected responses, their six set means, and their optimizer.
  *
- * Per training step, as the official code does:
+ * Defaults (`preset: 'recommended'`): each critic learns plain RaGAN reference vs policy
+ * (`negatives: false`) and the policy term is the bounded paired feature-matching loss
+ * ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖² on the critics' last hidden layer f, which is 0 at
+ * policy = reference and so cannot push the policy past it. With
+ * `preset: 'official'`, per training step, as the official code does:
  * 1. {@link discriminatorStep} on detached latents: each discriminator scores its reference,
  *    policy and opposite sets (three training-mode calls, one spectral-norm power iteration each);
  *    the means are updated with this batch; then one optimizer step on both discriminators with
@@ -72,8 +78,14 @@ export class GanpoRegularizer {
   readonly estimator: MeanEstimator;
   readonly momentum: number;
   readonly negatives: boolean;
+  /** The policy-side term (see {@link GeneratorLoss}). */
+  readonly generator: GeneratorLoss;
+  /** The preset the defaults came from. */
+  readonly preset: GanpoPreset;
   readonly optimizer: tf.Optimizer;
   private sixMeans: SixMeans;
+  private lastDiagnostics: GanpoDiagnostics | null = null;
+  private readonly monitor = new DiagnosticsMonitor();
   private steps = 0;
   private disposed = false;
 
@@ -116,6 +128,8 @@ export class GanpoRegularizer {
         `inputDim ${args.rejected.inputDim}`,
       );
     }
+    const preset = presetDefaults(where, args.preset);
+    this.preset = args.preset ?? 'recommended';
     this.weight = assertNumber(where, 'weight', args.weight ?? 1, { min: 0 });
     this.divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
     this.estimator = assertOneOf(where, 'estimator', args.estimator ?? 'ema', MEAN_ESTIMATORS);
@@ -123,11 +137,24 @@ export class GanpoRegularizer {
     if (args.negatives !== undefined && typeof args.negatives !== 'boolean') {
       throw argumentError('INVALID_OPTION', where, 'negatives', 'a boolean', typeof args.negatives);
     }
-    this.negatives = args.negatives ?? true;
+    this.negatives = args.negatives ?? preset.negatives;
+    this.generator = assertOneOf(where, 'generator', args.generator ?? preset.generator, GENERATOR_LOSSES);
+    if (
+      this.generator === 'paired-feature-matching' &&
+      SIDES.some((side) => typeof args[side].features !== 'function')
+    ) {
+      throw argumentError(
+        'INVALID_OPTION',
+        where,
+        'generator',
+        "a generator your discriminators support ('paired-feature-matching' needs a features method)",
+        'paired-feature-matching',
+      );
+    }
     if (args.optimizer !== undefined && !(args.optimizer instanceof tf.Optimizer)) {
       throw argumentError('INVALID_OPTION', where, 'optimizer', 'a tf.Optimizer', typeof args.optimizer);
     }
-    this.optimizer = args.optimizer ?? new AdamW({ learningRate: 1e-4, weightDecay: 0.01 });
+    this.optimizer = args.optimizer ?? preset.optimizer();
     this.discriminators = Object.freeze({ chosen: args.chosen, rejected: args.rejected });
     this.sixMeans = new SixMeans(this.estimator, this.momentum);
   }
@@ -210,7 +237,28 @@ export class GanpoRegularizer {
       estimator: this.estimator,
       momentum: this.momentum,
       negatives: this.negatives,
+      generator: this.generator,
     };
+  }
+
+  /**
+   * What the last {@link discriminatorStep} measured: per-side critic accuracy, the divergence
+   * estimate and the latent drift (see {@link GanpoDiagnostics}); `null` before the first step.
+   */
+  get diagnostics(): GanpoDiagnostics | null {
+    return this.lastDiagnostics === null
+      ? null
+      : { ...this.lastDiagnostics, criticAccuracy: { ...this.lastDiagnostics.criticAccuracy } };
+  }
+
+  /**
+   * Tells the regularizer one policy step's preference loss and adversarial loss (before λ), so
+   * that it can warn once when the adversarial term dominates (the preference loss stops falling
+   * while λ·L_adv is at least as large). `GanpoTrainer` calls it; call it from your own loop to get
+   * the same warning. Non-finite values are ignored.
+   */
+  observeLosses(preferenceLoss: number, adversarialLoss: number): void {
+    this.monitor.observeLosses(preferenceLoss, this.weight * adversarialLoss);
   }
 
   /** A live regularizer called with an arguments object. */
@@ -262,11 +310,21 @@ export class GanpoRegularizer {
     const sets = scoredSets(args);
     // The batch means and the means this step would commit (committed only once the loss is finite).
     const previewed = { batch: null as SixValues | null, pending: null as SixValues | null };
+    // Diagnostics from the latents this step already has, read back with the batch means.
+    const drift = tf.tidy(() =>
+      tf.concat([
+        driftSums(policyChosen, referenceChosen, chosenMask),
+        driftSums(policyRejected, referenceRejected, rejectedMask),
+      ]),
+    ) as tf.Tensor1D;
+    const measured = { accuracy: { chosen: 0, rejected: 0 }, drift: 0 };
     const lossParts: tf.Scalar[] = [];
     const variables = this.trainableVariables;
     const computeLoss = (): tf.Scalar => {
       const scores = scoreSets(this.discriminators, sets);
-      const batchMeans = readBatchMeans(scores);
+      const { batchMeans, accuracy, driftRatio } = readStep(scores, drift);
+      measured.accuracy = accuracy;
+      measured.drift = driftRatio;
       const means = this.sixMeans.preview(batchMeans);
       previewed.batch = batchMeans;
       previewed.pending = means;
@@ -291,6 +349,7 @@ export class GanpoRegularizer {
         return connectedZero(variables);
       }
     }, variables);
+    drift.dispose();
     if (failure !== undefined) {
       tf.dispose([value, ...lossParts, ...Object.values(grads)]);
       if (failure instanceof GanpoError && failure.code === 'NON_FINITE') {
@@ -322,29 +381,48 @@ export class GanpoRegularizer {
     tf.dispose(grads);
     this.sixMeans.commit(previewed.batch as SixValues, previewed.pending as SixValues);
     this.steps += 1;
+    this.lastDiagnostics = {
+      criticAccuracy: measured.accuracy,
+      divergence: 2 * chanceLevel(this.divergence) - (losses[0] as number) - (losses[1] as number),
+      drift: measured.drift,
+    };
+    this.monitor.observeStep(this.lastDiagnostics);
     return { lossChosen: losses[0] as number, lossRejected: losses[1] as number };
   }
 
   /**
-   * The policy-side adversarial loss, differentiable w.r.t. the latents:
+   * The policy-side adversarial loss, differentiable w.r.t. the policy latents, averaged over the
+   * batch and both discriminators (eval mode: no dropout, stored spectral-norm vectors):
    *
-   *     L_adv = ½[ℓreal(D_w(policyChosen) − m_w,ref) + ℓreal(D_l(policyRejected) − m_l,ref)]
+   *     paired-feature-matching (default): L_adv = ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖²
+   *     paired-least-squares:              L_adv = ½ Σ_side mean_i (D(h_θ,i) − D(h_ref,i))²
+   *     one-sided (official):            L_adv = ½[ℓreal(D_w(h_θ^w) − m_w,ref) + ℓreal(D_l(h_θ^l) − m_l,ref)]
    *
-   * averaged over the batch, with the discriminators in eval mode (no dropout, stored spectral-norm
-   * vectors) and the reference means as constants. Call it inside the policy's
+   * Reference latents and means are constants. Call it inside the policy's
    * `tf.variableGrads(f, policyVariables)`.
    *
    * @returns a scalar the caller owns.
-   * @throws GanpoError before the first {@link discriminatorStep} (no means yet), and on bad
-   *   latents or masks.
+   * @throws GanpoError before the first {@link discriminatorStep} (no means yet), on bad latents or
+   *   masks, and (`INVALID_ARGUMENT`) without reference latents under the paired generator.
    */
   adversarialLoss(args: AdversarialLossArgs): tf.Scalar {
     const where = 'GanpoRegularizer.adversarialLoss';
     this.assertCall(where, args);
     const { policyChosen, policyRejected, chosenMask, rejectedMask, referenceChosen, referenceRejected } =
       args;
+    const paired = this.generator !== 'one-sided';
+    if (paired && (referenceChosen === undefined || referenceRejected === undefined)) {
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        where,
+        referenceChosen === undefined ? 'referenceChosen' : 'referenceRejected',
+        `the reference latents of the batch (generator '${this.generator}'; or preset: 'official')`,
+        'undefined',
+      );
+    }
     const useReference =
-      this.estimator === 'batch' && referenceChosen !== undefined && referenceRejected !== undefined;
+      paired ||
+      (this.estimator === 'batch' && referenceChosen !== undefined && referenceRejected !== undefined);
     validateLatents(where, this.inputDim, [
       ['policyChosen', policyChosen, 'chosenMask', chosenMask],
       ['policyRejected', policyRejected, 'rejectedMask', rejectedMask],
@@ -355,6 +433,12 @@ export class GanpoRegularizer {
           ] as LatentsEntry[])
         : []),
     ]);
+    if (paired) {
+      validateSequenceLengths(where, [
+        [policyChosen, 'policyChosen', referenceChosen as tf.Tensor3D, 'referenceChosen'],
+        [policyRejected, 'policyRejected', referenceRejected as tf.Tensor3D, 'referenceRejected'],
+      ]);
+    }
     const means = this.means;
     const chosenReferenceMean = means.chosen.reference;
     const rejectedReferenceMean = means.rejected.reference;
@@ -364,29 +448,24 @@ export class GanpoRegularizer {
         `${where}: no reference means yet — call discriminatorStep on a batch first (the official order)`,
       );
     }
-    return tf.tidy(() => {
-      const { chosen, rejected } = this.discriminators;
-      const chosenScores = chosen.apply(policyChosen, { mask: chosenMask, training: false });
-      const rejectedScores = rejected.apply(policyRejected, { mask: rejectedMask, training: false });
-      // Reference scores are constants (constant latents, frozen critic): stopGradient keeps a
-      // variableGrads over every variable from reaching the discriminators through them.
-      const referenceMean = (d: Discriminator, latents: tf.Tensor3D, mask?: tf.Tensor2D): tf.Scalar =>
-        stopGradient(tf.mean(d.apply(latents, { mask, training: false })) as tf.Scalar);
-      const chosenMean = useReference
-        ? referenceMean(chosen, referenceChosen as tf.Tensor3D, chosenMask)
-        : chosenReferenceMean;
-      const rejectedMean = useReference
-        ? referenceMean(rejected, referenceRejected as tf.Tensor3D, rejectedMask)
-        : rejectedReferenceMean;
-      const divergence = this.divergence;
-      const chosenLoss = ganpoGeneratorLoss({ policy: chosenScores, referenceMean: chosenMean, divergence });
-      const rejectedLoss = ganpoGeneratorLoss({
-        policy: rejectedScores,
-        referenceMean: rejectedMean,
-        divergence,
-      });
-      return tf.mul(tf.add(chosenLoss, rejectedLoss), 0.5) as tf.Scalar;
-    });
+    return generatorTerm(
+      this.discriminators,
+      {
+        chosen: {
+          policy: policyChosen,
+          mask: chosenMask,
+          reference: referenceChosen,
+          referenceMean: chosenReferenceMean,
+        },
+        rejected: {
+          policy: policyRejected,
+          mask: rejectedMask,
+          reference: referenceRejected,
+          referenceMean: rejectedReferenceMean,
+        },
+      },
+      { generator: this.generator, divergence: this.divergence, useReferenceMean: useReference },
+    );
   }
 
   /** Frees both discriminators and the optimizer's state. */

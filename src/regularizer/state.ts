@@ -6,6 +6,7 @@ import type { Divergence } from '../divergence/divergences';
 import { AdamW, type AdamWState } from '../optim/adamw';
 import { loadStateByPosition, saveStateByPosition } from '../optim/position-keys';
 import { SIDES, type Side, SixMeans, type SixMeansJSON } from './means';
+import type { GeneratorLoss } from './preset';
 import type { MeanEstimator, PerSide, SerializedTensor } from './types';
 
 /** The options a saved state must match: those that change what a step computes. */
@@ -15,6 +16,8 @@ export interface RegularizerStateOptions {
   estimator: MeanEstimator;
   momentum: number;
   negatives: boolean;
+  /** Absent in states saved before this option existed: those used `'one-sided'`. */
+  generator?: GeneratorLoss;
 }
 
 /**
@@ -113,14 +116,9 @@ export function readRegularizerState(
   }
   const mine = parts.options;
   for (const key of Object.keys(mine) as (keyof RegularizerStateOptions)[]) {
-    if (state.options?.[key] !== mine[key]) {
-      throw argumentError(
-        'STATE_DICT_MISMATCH',
-        where,
-        `options.${key}`,
-        String(mine[key]),
-        String(state.options?.[key]),
-      );
+    const saved = key === 'generator' ? (state.options?.generator ?? 'one-sided') : state.options?.[key];
+    if (saved !== mine[key]) {
+      throw argumentError('STATE_DICT_MISMATCH', where, `options.${key}`, String(mine[key]), String(saved));
     }
   }
   assertNumber(where, 'steps', state.steps, { min: 0, integer: true });

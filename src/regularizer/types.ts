@@ -4,6 +4,7 @@ import type { TransformerDiscriminatorConfig } from '../discriminators/transform
 import type { Discriminator } from '../discriminators/types';
 import type { Divergence } from '../divergence/divergences';
 import type { SetMeans } from '../divergence/ganpo-relativistic';
+import type { GanpoPreset, GeneratorLoss } from './preset';
 
 /** One value per discriminator: `chosen` for D_w, `rejected` for D_l. */
 export type PerSide<T> = { chosen: T; rejected: T };
@@ -22,6 +23,21 @@ export const MEAN_ESTIMATORS: readonly MeanEstimator[] = ['ema', 'batch'];
 
 /** Options shared by the constructor and {@link GanpoRegularizer.create}. */
 export interface GanpoRegularizerOptions {
+  /**
+   * Where the defaults of `negatives`, `generator` and `optimizer` come from. Default
+   * `'recommended'` (pair critics, paired feature-matching generator, critic AdamW lr 2e-3 with
+   * β = (0, 0.9); measured in docs/troubleshooting.md). `'official'` reproduces the official GANPO
+   * code bit for bit (quad critic loss, one-sided generator, AdamW lr 1e-4). Explicit options win.
+   */
+  preset?: GanpoPreset;
+  /**
+   * The policy-side (generator) term: `'paired-feature-matching'` (default of `'recommended'`),
+   * mean_i ‖f(h_θ,i) − f(h_ref,i)‖² on the critic's last hidden layer f; `'paired-least-squares'`,
+   * mean_i (D(h_θ,i) − D(h_ref,i))² on the score (both bounded, 0 at policy = reference, and need
+   * the batch's reference latents in {@link GanpoRegularizer.adversarialLoss}); or `'one-sided'`
+   * (official), ℓreal(D(h_θ) − m_ref).
+   */
+  generator?: GeneratorLoss;
   /** λ, the adversarial weight in L = L_pref + λ·L_adv. Default 1 (the official runs). */
   weight?: number;
   /** The relativistic divergence. Default `'sgan'` (the official code's BCE-with-logits). */
@@ -36,13 +52,16 @@ export interface GanpoRegularizerOptions {
   momentum?: number;
   /**
    * Include the opposite-set terms (the official "quad" loss teaching reference > policy >
-   * opposite). Default true. `false` gives plain RaGAN per discriminator (reference vs policy).
+   * opposite). Default false (`'recommended'`; true with `'official'`): when chosen and rejected
+   * reference latents are alike, the quad loss's four terms cancel and the critic cannot leave
+   * chance. `false` gives plain RaGAN per discriminator (reference vs policy).
    */
   negatives?: boolean;
   /**
-   * Optimizer for both discriminators. Default `new AdamW({ learningRate: 1e-4, weightDecay: 0.01 })`.
-   * The official code uses AdamW with half the policy's learning rate, weight decay 0.01 and the
-   * policy's warmup + cosine schedule; set `learningRate` accordingly (e.g. policy lr 5e-7 → 2.5e-7).
+   * Optimizer for both discriminators. Default (`'recommended'`)
+   * `new AdamW({ learningRate: 2e-3, beta1: 0, beta2: 0.9, weightDecay: 0.01 })`; with `'official'`
+   * `new AdamW({ learningRate: 1e-4, weightDecay: 0.01 })`. The official code uses AdamW with half
+   * the policy's learning rate, weight decay 0.01 and the policy's warmup + cosine schedule.
    */
   optimizer?: tf.Optimizer;
 }
@@ -86,8 +105,10 @@ export interface AdversarialLossArgs {
   chosenMask?: tf.Tensor2D;
   rejectedMask?: tf.Tensor2D;
   /**
-   * Reference hidden states of prompt+chosen [B,Tc,H] (constants). Used only by the `'batch'`
-   * estimator: the reference mean is then the mean score of these latents under the current
+   * Reference hidden states of prompt+chosen [B,Tc,H] (constants), of the same sequences as
+   * `policyChosen`. Required by the paired generators (each policy latent is
+   * compared with the reference latent of its own sequence). With the one-sided generator they are
+   * used only by the `'batch'` estimator: the reference mean is then the mean score of these latents under the current
    * (just-updated) discriminator, so a constant shift of the critic cancels as it does in the
    * discriminator loss (the paper's within-batch form). Without them the `'batch'` estimator falls
    * back to the reference mean of the last discriminator step (pre-update scores).

@@ -2,6 +2,7 @@ import { argumentError } from '../core/errors';
 import { assertNumber, assertOneOf } from '../core/validate';
 import { type LearningRateSchedule, warmupCosineSchedule, warmupLinearSchedule } from '../optim/schedules';
 import type { GanpoRegularizerCreateArgs } from '../regularizer/ganpo-regularizer';
+import { presetDefaults } from '../regularizer/preset';
 import type { CollateOptions } from './collate';
 import type { CausalLM } from './forward';
 import type { TrainerMetrics } from './metrics';
@@ -14,7 +15,10 @@ export const TRAINER = 'GanpoTrainer';
 export type TrainerGanpoOptions = Omit<GanpoRegularizerCreateArgs, 'inputDim' | 'optimizer'> & {
   /**
    * Discriminator learning rate as a fraction of the policy's (it follows the same schedule).
-   * Default 0.5 (the official code: half the policy's learning rate).
+   * Default 2 with `preset: 'recommended'` (a critic faster than the policy, the two time-scale
+   * rule of Heusel et al. 2017; measured in docs/troubleshooting.md), 0.5 with `preset: 'official'`
+   * (the official code: half the policy's learning rate). The critic AdamW's β are (0, 0.9) with
+   * `'recommended'` (WGAN-GP, SAGAN), PyTorch's (0.9, 0.999) with `'official'`.
    */
   learningRateRatio?: number;
   /** Discriminator AdamW weight decay. Default 0.01 (official code). */
@@ -87,6 +91,8 @@ export interface TrainerConfig {
     create: Omit<GanpoRegularizerCreateArgs, 'inputDim' | 'optimizer'>;
     learningRateRatio: number;
     weightDecay: number;
+    /** AdamW β1/β2 of the critic optimizer (from the preset). */
+    betas: { beta1: number; beta2: number };
   } | null;
 }
 
@@ -228,10 +234,11 @@ function resolveSchedule(
 }
 
 function resolveGanpo(options: TrainerGanpoOptions): NonNullable<TrainerConfig['ganpo']> {
+  const preset = presetDefaults(TRAINER, options.preset);
   const learningRateRatio = assertNumber(
     TRAINER,
     'ganpo.learningRateRatio',
-    options.learningRateRatio ?? 0.5,
+    options.learningRateRatio ?? preset.learningRateRatio,
     {
       greaterThan: 0,
     },
@@ -241,5 +248,6 @@ function resolveGanpo(options: TrainerGanpoOptions): NonNullable<TrainerConfig['
     create,
     learningRateRatio,
     weightDecay: assertNumber(TRAINER, 'ganpo.weightDecay', weightDecay ?? 0.01, { min: 0 }),
+    betas: { ...preset.criticBetas },
   };
 }

@@ -85,6 +85,7 @@ export class GanpoTrainer {
         optimizer: new AdamW({
           learningRate: config.schedule(0) * config.ganpo.learningRateRatio,
           weightDecay: config.ganpo.weightDecay,
+          ...config.ganpo.betas,
         }),
       });
     }
@@ -207,8 +208,11 @@ export class GanpoTrainer {
     if (!outcome.applied || outcome.statistics === null) {
       return {
         ...skippedMetrics(this.steps, learningRate),
-        ...ganpoMetrics(divergence, outcome.discriminator, Number.NaN),
+        ...ganpoMetrics(divergence, outcome.discriminator, Number.NaN, this.regularizer?.diagnostics ?? null),
       };
+    }
+    if (this.regularizer) {
+      this.regularizer.observeLosses(outcome.statistics.preferenceLoss, outcome.statistics.adversarialLoss);
     }
     return appliedMetrics({
       step: this.steps,
@@ -218,6 +222,7 @@ export class GanpoTrainer {
       adversarialWeight: this.regularizer ? this.regularizer.weight : null,
       divergence,
       discriminator: outcome.discriminator,
+      diagnostics: this.regularizer?.diagnostics ?? null,
     });
   }
 

@@ -1,5 +1,5 @@
 import { chanceLevel, type Divergence } from '../divergence/divergences';
-import type { DiscriminatorStepResult } from '../regularizer/ganpo-regularizer';
+import type { DiscriminatorStepResult, GanpoDiagnostics } from '../regularizer/ganpo-regularizer';
 
 /** Metrics of one step, with TRL's keys plus GANPO's. */
 export interface TrainerMetrics {
@@ -22,6 +22,12 @@ export interface TrainerMetrics {
   'ganpo/discriminator_loss_rejected'?: number;
   /** Monitoring estimate of D_Ra: 2·(chance-level loss − discriminator loss), mean over both. */
   'ganpo/divergence'?: number;
+  /** Share of chosen pairs with D_w(reference) > D_w(policy) on the step's batch; 0.5 = chance. */
+  'ganpo/critic_accuracy_chosen'?: number;
+  /** Share of rejected pairs with D_l(reference) > D_l(policy); 0.5 = chance. */
+  'ganpo/critic_accuracy_rejected'?: number;
+  /** Σ‖h_θ − h_ref‖² / Σ‖h_ref‖² over the step's latents (see `GanpoDiagnostics.drift`). */
+  'ganpo/drift'?: number;
 }
 
 /**
@@ -66,6 +72,7 @@ export function ganpoMetrics(
   divergence: Divergence | null,
   discriminator: DiscriminatorStepResult | null,
   adversarialLoss: number,
+  diagnostics: GanpoDiagnostics | null = null,
 ): Partial<TrainerMetrics> {
   if (divergence === null || !discriminator) return {};
   const chance = chanceLevel(divergence);
@@ -74,6 +81,13 @@ export function ganpoMetrics(
     'ganpo/discriminator_loss_chosen': discriminator.lossChosen,
     'ganpo/discriminator_loss_rejected': discriminator.lossRejected,
     'ganpo/divergence': chance * 2 - (discriminator.lossChosen + discriminator.lossRejected),
+    ...(diagnostics
+      ? {
+          'ganpo/critic_accuracy_chosen': diagnostics.criticAccuracy.chosen,
+          'ganpo/critic_accuracy_rejected': diagnostics.criticAccuracy.rejected,
+          'ganpo/drift': diagnostics.drift,
+        }
+      : {}),
   };
 }
 
@@ -109,6 +123,7 @@ export function appliedMetrics(args: {
   adversarialWeight: number | null;
   divergence: Divergence | null;
   discriminator: DiscriminatorStepResult | null;
+  diagnostics?: GanpoDiagnostics | null;
 }): TrainerMetrics {
   const s = args.statistics;
   return {
@@ -126,6 +141,6 @@ export function appliedMetrics(args: {
     'logits/rejected': s.rejectedLogit,
     learning_rate: args.learningRate,
     grad_norm: args.gradNorm,
-    ...ganpoMetrics(args.divergence, args.discriminator, s.adversarialLoss),
+    ...ganpoMetrics(args.divergence, args.discriminator, s.adversarialLoss, args.diagnostics ?? null),
   };
 }

@@ -294,10 +294,16 @@ function microBatchGradients(
               throw e;
             }
           }
+          // The paired generator compares each policy latent with its sequence's reference latent.
+          const referenceHidden =
+            reference?.hidden && context.regularizer && context.regularizer.generator !== 'one-sided'
+              ? { chosen: slice(reference.hidden.chosen), rejected: slice(reference.hidden.rejected) }
+              : null;
           const { total, statistics } = microBatchLoss(context, policyChosen, policyRejected, {
             chosen,
             rejected,
             referenceLogps,
+            referenceHidden,
           });
           monitor.push(tf.keep(statistics));
           return tf.div(total, k) as tf.Scalar;
@@ -335,6 +341,7 @@ function microBatchLoss(
     chosen: CollatedSequences;
     rejected: CollatedSequences;
     referenceLogps: { chosen: tf.Tensor1D; rejected: tf.Tensor1D } | null;
+    referenceHidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D } | null;
   },
 ): { total: tf.Scalar; statistics: tf.Tensor1D } {
   const preference = objectiveLoss(context.objective, {
@@ -357,6 +364,12 @@ function microBatchLoss(
       policyRejectedLatents: policyRejected.hidden,
       chosenMask: sides.chosen.attentionMask,
       rejectedMask: sides.rejected.attentionMask,
+      ...(sides.referenceHidden
+        ? {
+            referenceChosenLatents: sides.referenceHidden.chosen,
+            referenceRejectedLatents: sides.referenceHidden.rejected,
+          }
+        : {}),
     });
     total = ganpo.loss;
     adversarial = ganpo.adversarialLoss;

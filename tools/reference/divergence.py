@@ -1,6 +1,6 @@
 """Golden values for src/divergence: relativistic average GAN losses (AlexiaJM/RelativisticGAN,
 half form), the GANPO "quad" discriminator loss and one-sided generator loss (official GANPO code,
-generalised to lsgan/hinge), and the divergence estimate. Written from PAPER.md / DESIGN.md
+generalised to lsgan/hinge), the paired least-squares and feature-matching generator losses, and the divergence estimate. Written from PAPER.md / DESIGN.md
 formulas, float64. Run with Debian's python3 (torch 1.13):
 
     /usr/bin/python3 tools/reference/divergence.py  ->  tests/fixtures/divergence.json
@@ -101,6 +101,21 @@ for d in ("sgan", "lsgan", "hinge"):
     val, gr = grads(lambda p: l_real(p - m_ref, d).mean(), pol)
     out["ganpo_g"].append({"divergence": d, "policy": pol.tolist(), "referenceMean": m_ref,
                            "loss": val, "gradPolicy": gr[0]})
+
+# Paired least-squares generator term: mean (D(h_theta,i) - D(h_ref,i))^2, gradient w.r.t. the
+# policy scores only (the reference scores are constants). Drawn after every other case so the
+# earlier fixture values do not change.
+pol_p = torch.randn(5)
+ref_p = torch.randn(5) + 0.4
+val, gr = grads(lambda p: ((p - ref_p) ** 2).mean(), pol_p)
+out["ganpo_paired_g"] = [{"policy": pol_p.tolist(), "reference": ref_p.tolist(), "loss": val, "gradPolicy": gr[0]}]
+
+# Paired feature matching: mean_i sum_k (f_k(h_theta,i) - f_k(h_ref,i))^2, gradient w.r.t. the
+# policy features only.
+feat_p = torch.randn(3, 4)
+feat_r = torch.randn(3, 4) * 0.5
+val, gr = grads(lambda p: ((p - feat_r) ** 2).sum(-1).mean(), feat_p)
+out["ganpo_paired_fm"] = [{"policy": feat_p.tolist(), "reference": feat_r.tolist(), "loss": val, "gradPolicy": gr[0]}]
 
 # RunningMean: EMA with first-value initialisation, momentum 0.9 (official code) and 0.5.
 xs = [0.5, -1.25, 2.0, 0.125, 3.5]

@@ -1,0 +1,104 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { argumentError } from '../core/errors';
+import { assertDtype, assertFinite, assertRank, assertTensor } from '../core/validate';
+import { stopGradient } from '../ops/stop-gradient';
+import { checkScores } from './inputs';
+
+/** Arguments of {@link pairedLeastSquaresGeneratorLoss}. */
+export interface PairedGeneratorLossArgs {
+  /** Scores of the policy's latents by the (frozen, eval-mode) discriminator, float [B]. */
+  policy: tf.Tensor1D;
+  /**
+   * Scores of the reference model's latents of the SAME sequences (row i of both comes from one
+   * input), float [B]; constants (no gradient flows into them).
+   */
+  reference: tf.Tensor1D;
+}
+
+/**
+ * A bounded policy-side (generator) term for one discriminator: least squares between the critic's
+ * score of each policy latent and its score of the reference latent of the same sequence,
+ *
+ *     L_G = mean_i (D(h_θ,i) − D(h_ref,i))²
+ *
+ * Its minimum, 0, is reached when the policy's latents look exactly like the reference's to the
+ * critic, whatever the critic — so unlike the official one-sided term ℓreal(D(h_θ) − m_ref), which
+ * keeps rewarding scores above the reference mean, it cannot push the policy past its reference,
+ * and it is 0 (with zero gradient) while the policy equals its reference. It is the least-squares
+ * GAN generator (Mao et al. 2017, arXiv 1611.04076: generator target = the critic's value for real
+ * data) with the real value taken per pair, since policy and reference latents of one batch come
+ * from the same token sequences. The regularizer averages it over the chosen and rejected
+ * discriminators.
+ *
+ * @returns a scalar the caller owns, differentiable w.r.t. `policy` (never w.r.t. `reference`).
+ * @throws GanpoError on bad scores (rank 1, float, finite, non-empty) or unequal lengths.
+ */
+export function pairedLeastSquaresGeneratorLoss(args: PairedGeneratorLossArgs): tf.Scalar {
+  const where = 'pairedLeastSquaresGeneratorLoss';
+  if (args === null || typeof args !== 'object') {
+    throw argumentError('INVALID_ARGUMENT', where, 'args', '{ policy, reference }', String(args));
+  }
+  checkScores(where, 'policy', args.policy);
+  checkScores(where, 'reference', args.reference);
+  if (args.policy.size !== args.reference.size) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'reference',
+      `[${args.policy.size}] (one score per policy row)`,
+      `[${args.reference.size}]`,
+    );
+  }
+  return tf.tidy(() => tf.mean(tf.square(tf.sub(args.policy, stopGradient(args.reference)))) as tf.Scalar);
+}
+
+/** Arguments of {@link pairedFeatureMatchingLoss}. */
+export interface PairedFeatureMatchingArgs {
+  /** The critic's last hidden layer on the policy's latents, float [B,F]. */
+  policy: tf.Tensor2D;
+  /** The same layer on the reference latents of the same sequences, float [B,F]; constants. */
+  reference: tf.Tensor2D;
+}
+
+/**
+ * A bounded policy-side term on the critic's features: squared Euclidean distance between the
+ * critic's last hidden layer f (the input of its final Linear) on each policy latent and on the
+ * reference latent of the same sequence, averaged over rows,
+ *
+ *     L_G = mean_i ‖f(h_θ,i) − f(h_ref,i)‖² = mean_i Σ_k (f_k(h_θ,i) − f_k(h_ref,i))²
+ *
+ * Feature matching (Salimans et al. 2016, "Improved techniques for training GANs", arXiv
+ * 1606.03498) asks the generator to match the statistics of the critic's intermediate features
+ * rather than to fool its score; here per pair, since policy and reference latents of one batch
+ * come from the same token sequences. Like {@link pairedLeastSquaresGeneratorLoss} it is 0 at
+ * policy = reference, so it cannot overshoot; matching F features instead of one score constrains
+ * F directions of the latents at once.
+ *
+ * @returns a scalar the caller owns, differentiable w.r.t. `policy` (never w.r.t. `reference`).
+ * @throws GanpoError on non-rank-2, non-float, non-finite or differently shaped inputs.
+ */
+export function pairedFeatureMatchingLoss(args: PairedFeatureMatchingArgs): tf.Scalar {
+  const where = 'pairedFeatureMatchingLoss';
+  if (args === null || typeof args !== 'object') {
+    throw argumentError('INVALID_ARGUMENT', where, 'args', '{ policy, reference }', String(args));
+  }
+  for (const name of ['policy', 'reference'] as const) {
+    const x = args[name];
+    assertTensor(where, name, x);
+    assertRank(where, name, x, 2);
+    assertDtype(where, name, x, ['float32']);
+    assertFinite(where, name, x);
+  }
+  if (args.policy.shape.join(',') !== args.reference.shape.join(',')) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'reference',
+      `shape [${args.policy.shape.join(',')}] (that of policy)`,
+      `[${args.reference.shape.join(',')}]`,
+    );
+  }
+  return tf.tidy(
+    () => tf.mean(tf.sum(tf.square(tf.sub(args.policy, stopGradient(args.reference))), -1)) as tf.Scalar,
+  );
+}

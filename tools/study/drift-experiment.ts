@@ -1,0 +1,304 @@
+// A small, fast latent-drift experiment: does a GANPO configuration keep a policy's hidden states
+// closer to its reference than the preference loss alone? A tiny causal LM is trained on pairs whose
+// chosen and rejected completions are drawn from ONE distribution (uniform random tokens), so the
+// preference loss moves latents without any systematic chosen/rejected difference for a critic to use
+// — the setting in which the official quad loss is degenerate. Drift is measured on held-out
+// sequences. Used by tools/study/drift.ts (the table in docs/troubleshooting.md) and by the
+// acceptance tests (tests/ganpo-acceptance.test.ts).
+import * as tf from '@tensorflow/tfjs-core';
+import { TinyLM } from '../../examples/tiny-lm/index';
+import {
+  AdamW,
+  causalLogProbs,
+  dpoLoss,
+  GanpoRegularizer,
+  type GanpoRegularizerCreateArgs,
+  ganpoLoss,
+  simpoLoss,
+} from '../../src/index';
+import { mulberry32 } from '../../src/trainer/random';
+
+/** A generator-side loss computed by the harness itself from the critics' scores (for comparisons). */
+export type HarnessGenerator =
+  | 'library' // whatever `ganpoLoss` does with the regularizer's options
+  | 'official' // ℓreal(D(h_θ) − m_ref), EMA m_ref (the official code)
+  | 'ragan2' // symmetric RaSGAN generator with batch means (AlexiaJM/RelativisticGAN)
+  | 'ls-mean' // (mean D(h_θ) − mean D(h_ref))², feature matching on the score
+  | 'ls-paired' // mean (D(h_θ,i) − D(h_ref,i))²
+  | 'fm-paired' // mean ‖f(h_θ,i) − f(h_ref,i)‖² / F over the critic's last hidden layer f
+  | 'fm-paired-sum'; // mean_i ‖f(h_θ,i) − f(h_ref,i)‖²
+
+/** One run's settings. */
+export interface DriftRunConfig {
+  seed: number;
+  /** Preference loss: DPO (sigmoid, β 0.1) or SimPO (β 2, γ/β 0.25, defaults). */
+  objective: 'dpo' | 'simpo';
+  /** `false`: the preference loss alone. Otherwise the regularizer's create() args (inputDim is filled in). */
+  ganpo:
+    | false
+    | (Omit<GanpoRegularizerCreateArgs, 'inputDim'> & {
+        criticLearningRate?: number;
+        criticBeta1?: number;
+        criticBeta2?: number;
+        criticSteps?: number;
+      });
+  /** Generator term; default 'library'. */
+  generator?: HarnessGenerator;
+  /** Adaptive λ (VQGAN): λ = clip(‖∇L_pref‖/(‖∇L_adv‖+1e-4), 0, adaptiveMax) over the policy's variables. */
+  adaptiveWeight?: boolean;
+  adaptiveMax?: number;
+  /** Policy steps. Default 80. */
+  steps?: number;
+  /** Policy AdamW learning rate. Default 5e-3. */
+  learningRate?: number;
+  batchSize?: number;
+  /** Policy size. Default dim 16, 1 layer, 2 heads. */
+  dim?: number;
+  numLayers?: number;
+  /** Called after each step with the critics' loss of that step (NaN without GANPO). */
+  onStep?: (step: number, criticLoss: number, preferenceLoss: number, adversarialLoss: number) => void;
+}
+
+/** One run's measurements. */
+export interface DriftRunResult {
+  /** Σ‖h_θ − h_ref‖² / Σ‖h_ref‖² over held-out sequences' last hidden states. */
+  drift: number;
+  /** Mean discriminator loss (both critics) over the last 10 steps; NaN without GANPO. */
+  criticLoss: number;
+  /** Mean preference loss over the last 10 steps. */
+  preferenceLoss: number;
+  /** Mean adversarial loss over the last 10 steps; NaN without GANPO. */
+  adversarialLoss: number;
+  /** Wall time in ms. */
+  ms: number;
+}
+
+const VOCAB = 16;
+const PROMPT = 4;
+const COMPLETION = 4;
+const TRAIN_PAIRS = 64;
+const HELD_OUT = 32;
+
+function randomIds(rand: () => number, rows: number, len: number): number[][] {
+  return Array.from({ length: rows }, () => Array.from({ length: len }, () => Math.floor(rand() * VOCAB)));
+}
+
+/** Hidden states of `ids` under `lm`, no gradient. */
+function hidden(lm: TinyLM, ids: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => lm.forward(ids).hidden);
+}
+
+/** Relative squared distance of the policy's latents from the reference's. */
+function measureDrift(policy: TinyLM, reference: TinyLM, ids: tf.Tensor2D): number {
+  return tf.tidy(() => {
+    const hp = hidden(policy, ids);
+    const hr = hidden(reference, ids);
+    const num = tf.sum(tf.square(tf.sub(hp, hr)));
+    const den = tf.sum(tf.square(hr));
+    return (tf.div(num, den).dataSync()[0] as number) ?? Number.NaN;
+  });
+}
+
+function harnessGenerator(
+  reg: GanpoRegularizer,
+  kind: Exclude<HarnessGenerator, 'library'>,
+  pc: tf.Tensor3D,
+  pr: tf.Tensor3D,
+  rc: tf.Tensor3D,
+  rr: tf.Tensor3D,
+): tf.Scalar {
+  const side = (
+    d: GanpoRegularizer['discriminators']['chosen'],
+    p: tf.Tensor3D,
+    r: tf.Tensor3D,
+    mRef: number,
+  ) => {
+    if (kind === 'fm-paired' || kind === 'fm-paired-sum') {
+      const fp = (d.features as NonNullable<typeof d.features>)(p, { training: false });
+      const fr = (d.features as NonNullable<typeof d.features>)(r, { training: false });
+      const sq = tf.square(tf.sub(fp, fr));
+      return kind === 'fm-paired' ? tf.mean(sq) : tf.mean(tf.sum(sq, -1));
+    }
+    const sp = d.apply(p, { training: false });
+    if (kind === 'official') return tf.mean(tf.softplus(tf.neg(tf.sub(sp, mRef))));
+    // Reference latents are constants and only the policy's variables are differentiated.
+    const srC = d.apply(r, { training: false });
+    if (kind === 'ragan2') {
+      const mP = tf.mean(sp);
+      const mR = tf.mean(srC);
+      return tf.mul(
+        tf.add(tf.mean(tf.softplus(tf.sub(srC, mP))), tf.mean(tf.softplus(tf.neg(tf.sub(sp, mR))))),
+        0.5,
+      );
+    }
+    if (kind === 'ls-mean') return tf.square(tf.sub(tf.mean(sp), tf.mean(srC)));
+    return tf.mean(tf.square(tf.sub(sp, srC)));
+  };
+  const m = reg.means;
+  const gc = side(reg.discriminators.chosen, pc, rc, m.chosen.reference ?? 0);
+  const gr = side(reg.discriminators.rejected, pr, rr, m.rejected.reference ?? 0);
+  return tf.mul(tf.add(gc, gr), 0.5) as tf.Scalar;
+}
+
+/** Trains one policy and measures its held-out drift. Deterministic for a given config and backend. */
+export function runDrift(config: DriftRunConfig): DriftRunResult {
+  const t0 = Date.now();
+  const steps = config.steps ?? 80;
+  const lr = config.learningRate ?? 5e-3;
+  const batch = config.batchSize ?? 8;
+  const rand = mulberry32(config.seed * 7919 + 17);
+  const policy = new TinyLM({
+    vocabSize: VOCAB,
+    dim: config.dim ?? 16,
+    numLayers: config.numLayers ?? 1,
+    numHeads: 2,
+    maxSeqLen: PROMPT + COMPLETION,
+    seed: config.seed,
+  });
+  const reference = policy.clone();
+  const prompts = randomIds(rand, TRAIN_PAIRS, PROMPT);
+  const chosen = randomIds(rand, TRAIN_PAIRS, COMPLETION).map((c, i) => [...(prompts[i] as number[]), ...c]);
+  const rejected = randomIds(rand, TRAIN_PAIRS, COMPLETION).map((c, i) => [
+    ...(prompts[i] as number[]),
+    ...c,
+  ]);
+  const heldOut = tf.tensor2d(randomIds(rand, HELD_OUT, PROMPT + COMPLETION), undefined, 'int32');
+  const lossMask = tf.tensor2d(
+    Array.from({ length: batch }, () => [...Array(PROMPT).fill(0), ...Array(COMPLETION).fill(1)]),
+    undefined,
+    'float32',
+  );
+  const opt = new AdamW({ learningRate: lr, weightDecay: 0.01 });
+  const vars = policy.trainableVariables;
+  const g = config.ganpo;
+  const reg = g
+    ? GanpoRegularizer.create({
+        ...g,
+        inputDim: policy.config.dim,
+        seed: g.seed ?? config.seed + 100,
+        ...(g.criticLearningRate !== undefined
+          ? {
+              optimizer: new AdamW({
+                learningRate: g.criticLearningRate,
+                weightDecay: 0.01,
+                beta1: g.criticBeta1 ?? 0.9,
+                beta2: g.criticBeta2 ?? 0.999,
+              }),
+            }
+          : {}),
+      })
+    : undefined;
+  const generator = config.generator ?? 'library';
+  const tail = { critic: [] as number[], pref: [] as number[], adv: [] as number[] };
+  try {
+    for (let step = 0; step < steps; step++) {
+      const start = (step * batch) % TRAIN_PAIRS;
+      const ids = (rows: number[][]) => tf.tensor2d(rows.slice(start, start + batch), undefined, 'int32');
+      const c = ids(chosen);
+      const r = ids(rejected);
+      const refOut = tf.tidy(() => {
+        const oc = reference.forward(c);
+        const or = reference.forward(r);
+        return {
+          lc: causalLogProbs({ logits: oc.logits, inputIds: c, lossMask }).sum,
+          lr: causalLogProbs({ logits: or.logits, inputIds: r, lossMask }).sum,
+          hc: oc.hidden,
+          hr: or.hidden,
+        };
+      });
+      let criticLoss = Number.NaN;
+      if (reg) {
+        const pc = hidden(policy, c);
+        const pr = hidden(policy, r);
+        let res = { lossChosen: 0, lossRejected: 0 };
+        for (let k = 0; k < (g ? (g.criticSteps ?? 1) : 1); k++) {
+          const out = reg.discriminatorStep({
+            policyChosen: pc,
+            policyRejected: pr,
+            referenceChosen: refOut.hc,
+            referenceRejected: refOut.hr,
+          });
+          if (k === 0) res = out;
+        }
+        tf.dispose([pc, pr]);
+        criticLoss = (res.lossChosen + res.lossRejected) / 2;
+        if (step >= steps - 10) tail.critic.push(criticLoss);
+      }
+      let parts = { pref: 0, adv: Number.NaN };
+      const terms = (): { pref: tf.Scalar; adv?: tf.Scalar } => {
+        const oc = policy.forward(c, { training: true });
+        const or = policy.forward(r, { training: true });
+        const lc = causalLogProbs({ logits: oc.logits, inputIds: c, lossMask });
+        const lrr = causalLogProbs({ logits: or.logits, inputIds: r, lossMask });
+        const pref =
+          config.objective === 'dpo'
+            ? dpoLoss({
+                policyChosenLogps: lc.sum,
+                policyRejectedLogps: lrr.sum,
+                referenceChosenLogps: refOut.lc,
+                referenceRejectedLogps: refOut.lr,
+                beta: 0.1,
+              })
+            : simpoLoss({ policyChosenLogps: lc.mean, policyRejectedLogps: lrr.mean });
+        if (!reg) return { pref: pref.loss };
+        if (generator === 'library') {
+          const out = ganpoLoss({
+            regularizer: reg,
+            preference: pref,
+            policyChosenLatents: oc.hidden,
+            policyRejectedLatents: or.hidden,
+            referenceChosenLatents: refOut.hc,
+            referenceRejectedLatents: refOut.hr,
+          });
+          return { pref: out.preferenceLoss, adv: out.adversarialLoss };
+        }
+        return {
+          pref: pref.loss,
+          adv: harnessGenerator(reg, generator, oc.hidden, or.hidden, refOut.hc, refOut.hr),
+        };
+      };
+      let lambda = reg ? reg.weight : 0;
+      if (reg && config.adaptiveWeight) {
+        // VQGAN's balance: gradient norms of each term over the policy's variables.
+        const norm = (pick: (t: { pref: tf.Scalar; adv?: tf.Scalar }) => tf.Scalar): number => {
+          const { value, grads } = tf.variableGrads(() => tf.tidy(() => pick(terms())), vars);
+          const n = tf.tidy(
+            () => tf.sqrt(tf.addN(Object.values(grads).map((x) => tf.sum(tf.square(x))))).dataSync()[0],
+          ) as number;
+          tf.dispose([value, grads]);
+          return n;
+        };
+        const gp = norm((t) => t.pref);
+        const ga = norm((t) => t.adv as tf.Scalar);
+        lambda = Math.min(Math.max(gp / (ga + 1e-4), 0), config.adaptiveMax ?? 10) * reg.weight;
+      }
+      const { value, grads } = tf.variableGrads(() => {
+        const t = terms();
+        const p = t.pref.dataSync()[0] as number;
+        parts = { pref: p, adv: t.adv ? (t.adv.dataSync()[0] as number) : Number.NaN };
+        return t.adv ? (tf.add(t.pref, tf.mul(t.adv, lambda)) as tf.Scalar) : t.pref;
+      }, vars);
+      opt.applyGradients(grads);
+      tf.dispose([value, grads, c, r, refOut]);
+      config.onStep?.(step, criticLoss, parts.pref, parts.adv);
+      if (step >= steps - 10) {
+        tail.pref.push(parts.pref);
+        tail.adv.push(parts.adv);
+      }
+    }
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+    return {
+      drift: measureDrift(policy, reference, heldOut),
+      criticLoss: mean(tail.critic),
+      preferenceLoss: mean(tail.pref),
+      adversarialLoss: mean(tail.adv),
+      ms: Date.now() - t0,
+    };
+  } finally {
+    reg?.dispose();
+    opt.dispose();
+    tf.dispose([heldOut, lossMask]);
+    policy.model.dispose();
+    reference.model.dispose();
+  }
+}
