@@ -320,6 +320,7 @@ interface Fake {
   drift: number;
   kl: number;
   critic?: number;
+  criticAccuracy?: number;
 }
 
 function fakeRun(method: string, noise: number, seed: number, f: Fake): RunResult {
@@ -347,7 +348,16 @@ function fakeRun(method: string, noise: number, seed: number, f: Fake): RunResul
     tail:
       f.critic === undefined
         ? {}
-        : { 'ganpo/discriminator_loss_chosen': f.critic, 'ganpo/discriminator_loss_rejected': f.critic },
+        : {
+            'ganpo/discriminator_loss_chosen': f.critic,
+            'ganpo/discriminator_loss_rejected': f.critic,
+            ...(f.criticAccuracy === undefined
+              ? {}
+              : {
+                  'ganpo/critic_accuracy_chosen': f.criticAccuracy,
+                  'ganpo/critic_accuracy_rejected': f.criticAccuracy,
+                }),
+          },
     skippedSteps: 0,
     trainSeconds: 1,
     seconds: 1,
@@ -374,8 +384,22 @@ function fakeResults(): DemoResults {
     runs.push(
       fakeRun('DPO', noise, 1, { win: 0.6, acc: 0.8, drift: 0.02, kl: 0.1 }),
       fakeRun('DPO', noise, 2, { win: 0.5, acc: 0.9, drift: 0.04, kl: 0.3 }),
-      fakeRun('official λ=1', noise, 1, { win: 0.5, acc: 0.8, drift: 0.05, kl: 0.2, critic: 0.69 }),
-      fakeRun('official λ=1', noise, 2, { win: 0.5, acc: 0.9, drift: 0.12, kl: 0.4, critic: 0.69 }),
+      fakeRun('official λ=1', noise, 1, {
+        win: 0.5,
+        acc: 0.8,
+        drift: 0.05,
+        kl: 0.2,
+        critic: 0.69,
+        criticAccuracy: 0.5,
+      }),
+      fakeRun('official λ=1', noise, 2, {
+        win: 0.5,
+        acc: 0.9,
+        drift: 0.12,
+        kl: 0.4,
+        critic: 0.69,
+        criticAccuracy: 0.6,
+      }),
       fakeRun('default λ=1', noise, 1, { win: 0.7, acc: 0.7, drift: 0.01, kl: 0.05, critic: 0.6 }),
       fakeRun('default λ=1', noise, 2, { win: 0.7, acc: 0.9, drift: 0.012, kl: 0.1, critic: 0.5 }),
     );
@@ -398,10 +422,12 @@ describe('demo report', () => {
     expect(md).toContain('95 % t-interval is mean ± 8.98 × std for n = 2');
     // DPO at 0 %: drift .02/.04, KL .1/.3, acc 80/90, win 60/50; no critic.
     expect(md).toContain(
-      '| DPO | 0 % | 0.0300 ± 0.0141 | 0.0300 ± 0.0141 | 0.200 ± 0.141 | 0.200 ± 0.141 | 85.0 ± 7.1 | 85.0 ± 7.1 | 55.0 ± 7.1 | 55.0 ± 7.1 | – |',
+      '| DPO | 0 % | 0.0300 ± 0.0141 | 0.0300 ± 0.0141 | 0.200 ± 0.141 | 0.200 ± 0.141 | 85.0 ± 7.1 | 85.0 ± 7.1 | 55.0 ± 7.1 | 55.0 ± 7.1 | – | – |',
     );
-    // Critic loss: mean of both critics, .6 and .5 over seeds.
-    expect(md).toMatch(/\| default λ=1 \| 0 % \|.*\| 0\.550 ± 0\.071 \|/);
+    // Critic loss: mean of both critics, .6 and .5 over seeds; no accuracy recorded for these runs.
+    expect(md).toMatch(/\| default λ=1 \| 0 % \|.*\| 0\.550 ± 0\.071 \| – \|/);
+    // Critic accuracy 50 % and 60 % of pairs.
+    expect(md).toMatch(/\| official λ=1 \| 0 % \|.*\| 0\.690 ± 0\.000 \| 55\.0 ± 7\.1 \|/);
     expect(md).toContain('| held-out | 20.0 ± 0.0 % / 0.600 ± 0.000 | 10.0 ± 0.0 % / 0.500 ± 0.000 |');
   });
 

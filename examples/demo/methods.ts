@@ -30,13 +30,13 @@ export const OBJECTIVES: Record<'dpo' | 'simpo', { label: string; objective: Pre
  * (64 → 256 → 256 → 1) rather than the official transformer: a transformer critic scaled down to this
  * 64-wide model cost ~6× a plain DPO step on wasm, the MLP ~1.6×.
  */
-export const OFFICIAL_GANPO: TrainerGanpoOptions = {
-  kind: 'mlp',
-  negatives: true,
-  learningRateRatio: 0.5,
-};
+export const OFFICIAL_GANPO: TrainerGanpoOptions = { preset: 'official', kind: 'mlp' };
 
-/** GANPO with the package's defaults (only the critic kind is chosen, for the cost reason above). */
+/**
+ * GANPO with the package's defaults (preset `'recommended'`: pair critics, the bounded paired
+ * feature-matching generator, critics at 2× the policy's learning rate with AdamW β = (0, 0.9)); only
+ * the critic kind is chosen, for the cost reason above.
+ */
 export const DEFAULT_GANPO: TrainerGanpoOptions = { kind: 'mlp' };
 
 /** λ of the default configuration in the main comparison (the package's default `weight`). */

@@ -42,6 +42,16 @@ const criticLoss: Pick = (r) =>
   ((r.tail['ganpo/discriminator_loss_chosen'] ?? Number.NaN) +
     (r.tail['ganpo/discriminator_loss_rejected'] ?? Number.NaN)) /
   2;
+/** Share of pairs each critic scores reference above policy (mean of both), last 10 % of steps. */
+const criticAccuracy: Pick = (r) =>
+  ((r.tail['ganpo/critic_accuracy_chosen'] ?? Number.NaN) +
+    (r.tail['ganpo/critic_accuracy_rejected'] ?? Number.NaN)) /
+  2;
+/** formatMeanStd of the finite values only; "–" when there are none (a metric older runs lack). */
+const finite = (fmt: (xs: number[]) => string) => (xs: number[]) => {
+  const ok = xs.filter(Number.isFinite);
+  return ok.length === 0 ? '–' : fmt(ok);
+};
 const win =
   (split: 'heldout' | 'shifted', t: number): Pick =>
   (r) =>
@@ -128,7 +138,8 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
     'Per method: latent drift Σ‖h_θ − h_ref‖² / Σ‖h_ref‖² (last hidden state, every real token of the ' +
       'split’s prompt+chosen and prompt+rejected sequences), KL(π_θ ‖ π_ref) summed over completions the policy ' +
       'samples at T = 1 (nats per completion), preference accuracy on clean pairs (%), judged win rate against ' +
-      'the SFT model at T = 1.0 (%, ties ½), and the critics’ loss over the last 10 % of steps (log 2 = 0.693: chance):',
+      'the SFT model at T = 1.0 (%, ties ½), and, over the last 10 % of steps, the critics’ loss (log 2 = 0.693: chance) ' +
+      'and accuracy (% of pairs scored reference above policy; 50: chance):',
   );
   lines.push('');
   const rows: string[][] = [];
@@ -146,7 +157,8 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
         f1(v((r) => r.preferenceAccuracy.shifted)),
         f1(v(win('heldout', 1))),
         f1(v(win('shifted', 1))),
-        m.family === 'base' ? '–' : f3(v(criticLoss)),
+        m.family === 'base' ? '–' : finite(f3)(v(criticLoss)),
+        m.family === 'base' ? '–' : finite(f1)(v(criticAccuracy)),
       ]);
     }
   }
@@ -164,6 +176,7 @@ export function resultsMarkdown(res: DemoResults, command: string): string {
         'win held-out T=1.0',
         'win shifted T=1.0',
         'critic loss',
+        'critic accuracy',
       ],
       rows,
     ),
