@@ -87,7 +87,7 @@ function writeOutputs(dir: string, results: DemoResults, command: string, json: 
   mkdirSync(dir, { recursive: true });
   // The record first: a report that fails to render must not cost the runs.
   if (json) writeFileSync(join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
-  const md = resultsMarkdown(results, command);
+  const md = resultsMarkdown(results, command, json?.parts ?? []);
   console.log(`\n${md}`);
   writeFileSync(join(dir, 'results.md'), `# ganpo demo results\n\n${md}`);
   writeFileSync(join(dir, 'results.svg'), resultsSvg(results));

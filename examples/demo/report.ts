@@ -101,17 +101,29 @@ function pairedHead(res: DemoResults, first: string): string[] {
 }
 
 /** The results as Markdown: setup, SFT start, per-method table, paired comparisons, win rates. */
-export function resultsMarkdown(res: DemoResults, command: string): string {
+export function resultsMarkdown(
+  res: DemoResults,
+  command: string,
+  parts: readonly { command: string; wallSeconds: number }[] = [],
+): string {
   const c = res.config;
   const temps = c.temperatures;
   const n = c.seeds.length;
   const lines: string[] = [];
-  lines.push(
-    `Command: \`${command}\` — backend ${res.backend}, seeds ${c.seeds.join(', ')}, SFT ${c.sftSteps} steps, ` +
-      `${c.steps} preference steps × batch ${c.batchSize} (lr ${c.learningRate}), ${c.trainSize} training pairs ` +
-      `(${c.trainDigits.join('–')} digits), ${c.evalSize} held-out and ${c.evalSize} shifted prompts ` +
-      `(${c.shiftedDigits.join('–')} digits); wall time ${(res.wallSeconds / 60).toFixed(1)} min.`,
-  );
+  const setup =
+    `backend ${res.backend}, seeds ${c.seeds.join(', ')}, SFT ${c.sftSteps} steps, ` +
+    `${c.steps} preference steps × batch ${c.batchSize} (lr ${c.learningRate}), ${c.trainSize} training pairs ` +
+    `(${c.trainDigits.join('–')} digits), ${c.evalSize} held-out and ${c.evalSize} shifted prompts ` +
+    `(${c.shiftedDigits.join('–')} digits)`;
+  if (parts.length > 1) {
+    lines.push(
+      `Merged from ${parts.length} processes (\`--from-json\`) — ${setup}. The parts (wall time each):`,
+    );
+    lines.push('');
+    for (const p of parts) lines.push(`- \`${p.command}\` (${(p.wallSeconds / 60).toFixed(1)} min)`);
+  } else {
+    lines.push(`Command: \`${command}\` — ${setup}; wall time ${(res.wallSeconds / 60).toFixed(1)} min.`);
+  }
   lines.push('');
   lines.push(
     `Error bars: mean ± sample standard deviation over the ${n} seed${n > 1 ? 's' : ''}; paired columns take the ` +
