@@ -34,7 +34,7 @@ export const USAGE = `npm run demo -- [--full | --quick] [--objective dpo|simpo]
                     [--lambdas 0.03,0.1,0.3,1] [--noise 0,0.2,0.4] [--temps 0.7,1.0,1.5] [--out DIR]
                     [--sft-cache DIR] [--from-json a.json[,b.json...]]
   (no flag)    the main comparison: base loss vs official GANPO vs default GANPO, clean labels,
-               3 seeds (~6 min on an idle 2-core machine); writes results/
+               3 seeds (≈ 8 min of CPU time: its wall time on an idle machine); writes results/
   --full       the whole study: λ sweep 0.03,0.1,0.3,1 of both GANPO configurations, 0/20/40 %
                flipped labels, 3 seeds; writes results/full/
   --quick      CI smoke run: one seed, few steps; writes to ${join('<os.tmpdir()>', 'ganpo-demo-quick')}
