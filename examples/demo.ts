@@ -1,9 +1,10 @@
-// `npm run demo`: the main job. The end-to-end experiment of the GANPO trainer: SFT of a tiny char LM
-// on the digit-string task, then DPO, DPO+GANPO, SimPO and SimPO+GANPO from the same SFT start under
-// 0/20/40 % flipped labels, judged against the SFT model at temperatures 0.7/1.0/1.5 on held-out and
-// shifted (longer) prompts, over several seeds. Writes results/results.{md,json,svg}.
+// `npm run demo`: the main job. The end-to-end study of the GANPO trainer: SFT of a tiny char LM on
+// the digit-string task, then DPO alone, DPO + GANPO as the official code runs it, and DPO + GANPO
+// with the package's defaults, from the same SFT start; each policy's latent drift and KL from the
+// reference, preference accuracy and judged win rates (temperatures 0.7/1.0/1.5, held-out and shifted
+// prompts), over several seeds. `--full` adds a λ sweep and label noise. See examples/README.md.
 //
-//   npm run demo -- [--quick] [--backend wasm|cpu|tensorflow] [--seeds 1,2,3] [--steps N] [--sft-steps N]
+//   npm run demo -- [--full | --quick] [--help for every option]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -12,7 +13,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setValidationLevel } from 'ganpo';
 import { parseDemoArgs, USAGE } from './demo/args';
 import { type DemoResults, demoConfig, runExperiment } from './demo/experiment';
-import { resultsMarkdown, resultsSvg } from './demo/report';
+import { mergeResults, type SavedResults } from './demo/merge';
+import { studyMethods } from './demo/methods';
+import { conditionsSvg, resultsMarkdown, resultsSvg } from './demo/report';
 
 const require = createRequire(import.meta.url);
 const installed = (name: string): boolean => {
@@ -47,49 +50,51 @@ async function main(): Promise<void> {
     return;
   }
   if (args.fromJson) {
-    const saved = JSON.parse(readFileSync(args.fromJson, 'utf8')) as DemoResults & { command: string };
-    writeOutputs(args.out, saved, saved.command, false);
+    const saved = mergeResults(args.fromJson.map((f) => JSON.parse(readFileSync(f, 'utf8')) as SavedResults));
+    writeOutputs(args.out, saved, saved.command, args.fromJson.length > 1 ? saved : null);
     return;
   }
   const backend = await selectBackend(args.backend);
   // Inputs here are built by our own collator, so value checks (which read every tensor back) buy
   // nothing; the trainer's own finiteness guard stays on.
   setValidationLevel('shapes');
-  const config = demoConfig(args.quick);
+  const config = demoConfig(args.mode, args.objective);
   if (args.seeds) config.seeds = args.seeds;
   if (args.steps) config.steps = args.steps;
   if (args.sftSteps) config.sftSteps = args.sftSteps;
   if (args.noise) config.noiseLevels = args.noise;
   if (args.temperatures) config.temperatures = args.temperatures;
-  if (args.methods) {
-    const known = config.methods.map((m) => m.name);
-    const unknown = args.methods.filter((m) => !known.includes(m));
-    if (unknown.length > 0)
-      throw new Error(`unknown method(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
-    config.methods = config.methods.filter((m) => args.methods?.includes(m.name));
+  if (args.lambdas) {
+    const l = args.lambdas.filter((x) => x > 0);
+    config.methods = studyMethods(args.objective ?? 'dpo', { official: l, default: l }, 7);
   }
+  if (args.families) config.methods = config.methods.filter((m) => args.families?.includes(m.family));
   const command =
     `npm run demo --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`.replace(
       / --$/,
       '',
     );
   console.log(
-    `ganpo demo on ${backend}: seeds ${config.seeds.join(',')}, SFT ${config.sftSteps} steps, ` +
+    `ganpo demo (${args.mode}) on ${backend}: seeds ${config.seeds.join(',')}, SFT ${config.sftSteps} steps, ` +
       `${config.methods.length} methods × ${config.noiseLevels.length} noise levels × ${config.steps} steps`,
   );
-  const results = await runExperiment(config, (line) => console.log(line));
-  writeOutputs(args.out, results, command, true);
+  const results = await runExperiment(config, (line) => console.log(line), { sftCache: args.sftCache });
+  writeOutputs(args.out, results, command, { command, ...results });
 }
 
-/** Prints the table and writes results.md, results.svg and (for a fresh run) results.json into `dir`. */
-function writeOutputs(dir: string, results: DemoResults, command: string, json: boolean): void {
-  const md = resultsMarkdown(results, command);
-  console.log(`\n${md}`);
+/** Prints the table and writes results.md, results.svg and (for a fresh or merged run) results.json into `dir`. */
+function writeOutputs(dir: string, results: DemoResults, command: string, json: SavedResults | null): void {
   mkdirSync(dir, { recursive: true });
+  // The record first: a report that fails to render must not cost the runs.
+  if (json) writeFileSync(join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
+  const md = resultsMarkdown(results, command, json?.parts ?? []);
+  console.log(`\n${md}`);
   writeFileSync(join(dir, 'results.md'), `# ganpo demo results\n\n${md}`);
-  if (json) writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ command, ...results }, null, 1)}\n`);
   writeFileSync(join(dir, 'results.svg'), resultsSvg(results));
-  const files = ['results.md', ...(json ? ['results.json'] : []), 'results.svg'].map((f) => join(dir, f));
+  writeFileSync(join(dir, 'conditions.svg'), conditionsSvg(results));
+  const files = ['results.md', ...(json ? ['results.json'] : []), 'results.svg', 'conditions.svg'].map((f) =>
+    join(dir, f),
+  );
   console.log(
     `wrote ${files.join(', ')} (experiment wall time ${(results.wallSeconds / 60).toFixed(1)} min)`,
   );

@@ -1,35 +1,62 @@
 // Command-line options of `npm run demo`.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DemoMode } from './experiment';
+import { FAMILIES, type Family } from './methods';
 
 /** Parsed options; `undefined` = use the preset's value. */
 export interface DemoArgs {
-  quick: boolean;
+  mode: DemoMode;
   backend?: string;
+  /** The preference loss of every run. Default `dpo`. */
+  objective?: 'dpo' | 'simpo';
   seeds?: number[];
   steps?: number;
   sftSteps?: number;
-  /** Subset of method names (DPO, DPO+GANPO, SimPO, SimPO+GANPO). */
-  methods?: string[];
+  /** Subset of the method families (base, official, default). */
+  families?: Family[];
+  /** λ values of both GANPO families (overrides the preset's). */
+  lambdas?: number[];
   /** Label-noise rates in [0, 1]. */
   noise?: number[];
   temperatures?: number[];
+  /** Output folder; default {@link defaultOutDir} of the mode. */
   out: string;
-  /** Re-renders results.md / results.svg from a results.json instead of running. */
-  fromJson?: string;
+  /** Folder where SFT models are saved and reused (for a study split over several processes). */
+  sftCache?: string;
+  /** Re-renders results.md / results.svg from one results.json, or merges several, instead of running. */
+  fromJson?: string[];
   help: boolean;
 }
 
-export const USAGE = `npm run demo -- [--quick] [--backend wasm|cpu|tensorflow] [--seeds 1,2,3] [--steps N]
-                    [--sft-steps N] [--out DIR]
-  --quick      one seed, few steps (CI; a few minutes at most)
+export const USAGE = `npm run demo -- [--full | --quick] [--objective dpo|simpo] [--backend wasm|cpu|tensorflow]
+                    [--seeds 1,2,3] [--steps N] [--sft-steps N] [--families base,official,default]
+                    [--lambdas 0.03,0.1,0.3,1] [--noise 0,0.2,0.4] [--temps 0.7,1.0,1.5] [--out DIR]
+                    [--sft-cache DIR] [--from-json a.json[,b.json...]]
+  (no flag)    the main comparison: base loss vs official GANPO vs default GANPO, clean labels,
+               3 seeds (≈ 8 min of CPU time: its wall time on an idle machine); writes results/
+  --full       the whole study: λ sweep 0.03,0.1,0.3,1 of both GANPO configurations, 0/20/40 %
+               flipped labels, 3 seeds; writes results/full/
+  --quick      CI smoke run: one seed, few steps; writes to ${join('<os.tmpdir()>', 'ganpo-demo-quick')}
+  --objective  preference loss of every run (default dpo)
   --backend    default: tensorflow when @tensorflow/tfjs-node is installed, else wasm, else cpu
   --seeds      comma-separated seeds (default 1,2,3; --quick: 1)
   --steps      preference-training steps per run (default 150; --quick: 12)
   --sft-steps  SFT steps (default 400; --quick: 120)
-  --methods    comma-separated subset of DPO,DPO+GANPO,SimPO,SimPO+GANPO (default all)
-  --noise      comma-separated flipped-label rates (default 0,0.2,0.4)
+  --families   comma-separated subset of base (λ = 0), official, default
+  --lambdas    λ values of both GANPO configurations (default: 1 each; --full: 0.03,0.1,0.3,1)
+  --noise      comma-separated flipped-label rates (default 0; --full and --quick: 0,0.2,0.4)
   --temps      comma-separated sampling temperatures (default 0.7,1.0,1.5)
-  --out        output folder for results.md / results.json / results.svg (default results)
-  --from-json  re-render results.md and results.svg from an earlier results.json (no training)`;
+  --out        output folder for results.md / results.json / results.svg
+  --sft-cache  save each seed's SFT model in DIR and reuse it in later processes (same results, less time)
+  --from-json  re-render results.md and results.svg from earlier results.json files (no training);
+               several files (e.g. one per seed) are merged into one study`;
+
+/** Where a mode writes unless `--out` says otherwise; `--quick` never writes over committed results. */
+export function defaultOutDir(mode: DemoMode): string {
+  if (mode === 'quick') return join(tmpdir(), 'ganpo-demo-quick');
+  return mode === 'full' ? join('results', 'full') : 'results';
+}
 
 function positiveInt(name: string, v: string | undefined): number {
   const n = Number(v);
@@ -48,7 +75,8 @@ function numbers(name: string, v: string, lo: number, hi: number): number[] {
 
 /** Parses `argv` (without node and script); throws with a message on a bad option. */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs {
-  const out: DemoArgs = { quick: false, out: 'results', help: false };
+  const out: Omit<DemoArgs, 'out'> & { out?: string } = { mode: 'default', help: false };
+  let modeFlag: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -58,8 +86,18 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
     };
     switch (a) {
       case '--quick':
-        out.quick = true;
+      case '--full':
+        if (modeFlag !== undefined && modeFlag !== a)
+          throw new Error(`${modeFlag} and ${a} exclude each other`);
+        modeFlag = a;
+        out.mode = a === '--quick' ? 'quick' : 'full';
         break;
+      case '--objective': {
+        const v = value();
+        if (v !== 'dpo' && v !== 'simpo') throw new Error(`--objective expects dpo or simpo, got ${v}`);
+        out.objective = v;
+        break;
+      }
       case '--help':
       case '-h':
         out.help = true;
@@ -82,8 +120,17 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
       case '--sft-steps':
         out.sftSteps = positiveInt('sft-steps', value());
         break;
-      case '--methods':
-        out.methods = value().split(',');
+      case '--families':
+        out.families = value()
+          .split(',')
+          .map((f) => {
+            if (!(FAMILIES as readonly string[]).includes(f))
+              throw new Error(`--families expects a subset of ${FAMILIES.join(',')}, got ${f}`);
+            return f as Family;
+          });
+        break;
+      case '--lambdas':
+        out.lambdas = numbers('lambdas', value(), 0, 100);
         break;
       case '--noise':
         out.noise = numbers('noise', value(), 0, 1);
@@ -94,12 +141,15 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
       case '--out':
         out.out = value();
         break;
+      case '--sft-cache':
+        out.sftCache = value();
+        break;
       case '--from-json':
-        out.fromJson = value();
+        out.fromJson = value().split(',');
         break;
       default:
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
-  return out;
+  return { ...out, out: out.out ?? defaultOutDir(out.mode) };
 }

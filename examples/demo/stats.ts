@@ -23,3 +23,18 @@ export function formatMeanStd(xs: readonly number[], { digits = 1, scale = 100 }
   const m = fixed(scale * mean, digits);
   return n === 1 ? m : `${m} ± ${fixed(scale * std, digits)}`;
 }
+
+/** Two-sided 97.5 % quantiles of Student's t with 1…10 degrees of freedom. */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
+
+/**
+ * The factor k of a 95 % t-interval mean ± k·std for n values (k = t_{0.975, n−1} / √n); beyond 10
+ * degrees of freedom, t_{0.975} ≈ z + (z³ + z)/(4·df) with z = 1.96 (Cornish–Fisher, first term).
+ */
+export function tFactor95(n: number): number {
+  if (n < 2) return Number.NaN;
+  const df = n - 1;
+  const z = 1.959964;
+  const t = T975[df - 1] ?? z + (z ** 3 + z) / (4 * df);
+  return t / Math.sqrt(n);
+}

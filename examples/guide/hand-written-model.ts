@@ -1,6 +1,6 @@
 // docs/guide.md, "Your own model": any model as a CausalLM, here one written with plain tensors.
 import * as tf from '@tensorflow/tfjs-core';
-import type { CausalLM } from '../../src/index';
+import type { CausalLM } from 'ganpo';
 
 /** h = tanh(oneHot(ids)·E·W), logits = h·U: the shape of any causal LM's forward. */
 export function handWrittenLM(vocabSize: number, hiddenSize: number): CausalLM & { dispose(): void } {

@@ -5,7 +5,7 @@ import {
   GanpoTrainer,
   type PreferencePair,
   registerWasmTrainingKernels,
-} from '../../src/index';
+} from 'ganpo';
 
 export async function trainLayersModel(pairs: PreferencePair[], vocabSize: number, steps = 4) {
   registerWasmTrainingKernels(); // the Embedding's gradient on wasm (a no-op elsewhere)

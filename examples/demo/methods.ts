@@ -1,0 +1,77 @@
+// The recipes the study compares: the base preference loss alone (λ = 0), GANPO as the official code
+// runs it, and GANPO with the package's defaults, each at several adversarial weights λ.
+import type { PreferenceObjective, TrainerGanpoOptions } from 'ganpo';
+
+/** `base` = the preference loss alone (λ = 0); `official` / `default` = the two GANPO configurations. */
+export type Family = 'base' | 'official' | 'default';
+export const FAMILIES: readonly Family[] = ['base', 'official', 'default'];
+
+/** One preference-training recipe. */
+export interface MethodSpec {
+  /** Table label, e.g. `DPO`, `official λ=1`, `default λ=0.1`. */
+  name: string;
+  family: Family;
+  /** The adversarial weight λ (0 for the base loss). */
+  lambda: number;
+  objective: PreferenceObjective;
+  ganpo: TrainerGanpoOptions | false;
+}
+
+/** The preference losses the demo can run; β values are the TRL / SimPO defaults. */
+export const OBJECTIVES: Record<'dpo' | 'simpo', { label: string; objective: PreferenceObjective }> = {
+  dpo: { label: 'DPO', objective: { type: 'dpo', beta: 0.1 } }, // TRL default, official GANPO runs
+  simpo: { label: 'SimPO', objective: { type: 'simpo', beta: 2.0, gammaBetaRatio: 0.25 } }, // SimPO default config
+};
+
+/**
+ * GANPO as the official code runs it, on the package's small-model critic: the "quad" discriminator
+ * loss with the opposite-side negatives, the one-sided generator, EMA means, the discriminators at
+ * half the policy's learning rate on its schedule. The critic is the masked mean-pool + SN-MLP
+ * (64 → 256 → 256 → 1) rather than the official transformer: a transformer critic scaled down to this
+ * 64-wide model cost ~6× a plain DPO step on wasm, the MLP ~1.6×.
+ */
+export const OFFICIAL_GANPO: TrainerGanpoOptions = { preset: 'official', kind: 'mlp' };
+
+/**
+ * GANPO with the package's defaults (preset `'recommended'`: pair critics, the bounded paired
+ * feature-matching generator, critics at 2× the policy's learning rate with AdamW β = (0, 0.9)); only
+ * the critic kind is chosen, for the cost reason above.
+ */
+export const DEFAULT_GANPO: TrainerGanpoOptions = { kind: 'mlp' };
+
+/** λ of the default configuration in the main comparison (the package's default `weight`). */
+export const DEFAULT_LAMBDA = 1;
+/** λ of the official runs. */
+export const OFFICIAL_LAMBDA = 1;
+/** The λ sweep of `--full` (λ = 0 is the base loss). */
+export const SWEEP_LAMBDAS: readonly number[] = [0.03, 0.1, 0.3, 1];
+
+/** `official λ=0.3`-style label. */
+export const methodName = (family: Family, lambda: number, base: string): string =>
+  family === 'base' ? base : `${family} λ=${lambda}`;
+
+/**
+ * The recipes of one study: the base loss, then each GANPO family at each of its λ values.
+ * `ganpoSeed` seeds the discriminators' initialisation (the same in every run).
+ */
+export function studyMethods(
+  objective: keyof typeof OBJECTIVES,
+  lambdas: { official: readonly number[]; default: readonly number[] },
+  ganpoSeed: number,
+): MethodSpec[] {
+  const { label, objective: obj } = OBJECTIVES[objective];
+  const out: MethodSpec[] = [{ name: label, family: 'base', lambda: 0, objective: obj, ganpo: false }];
+  for (const family of ['official', 'default'] as const) {
+    const settings = family === 'official' ? OFFICIAL_GANPO : DEFAULT_GANPO;
+    for (const lambda of lambdas[family]) {
+      out.push({
+        name: methodName(family, lambda, label),
+        family,
+        lambda,
+        objective: obj,
+        ganpo: { ...settings, weight: lambda, seed: ganpoSeed },
+      });
+    }
+  }
+  return out;
+}
