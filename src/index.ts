@@ -11,11 +11,19 @@ export {
 export { GanpoError, type GanpoErrorCode, type GanpoErrorDetails } from './core/errors';
 // Discriminators over latent sequences (TransformerDiscriminator = the official GANPO critic,
 // MLPDiscriminator = a light one), their checkpoint formats, and the fast kernels they use.
+export { BaseDiscriminator, type DiscriminatorClassName } from './discriminators/base';
+export { DISCRIMINATOR_LIMITS } from './discriminators/limits';
 export { MLPDiscriminator, type MLPDiscriminatorConfig } from './discriminators/mlp';
 export type { HandlerOrUrl } from './discriminators/persist';
 export { TransformerDiscriminator, type TransformerDiscriminatorConfig } from './discriminators/transformer';
 export type { Discriminator, DiscriminatorApplyOptions } from './discriminators/types';
-export { readSafetensors, SAFETENSORS_MAX_HEADER_BYTES, writeSafetensors } from './io/safetensors';
+export {
+  readSafetensors,
+  SAFETENSORS_MAX_DEPTH,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  SAFETENSORS_MAX_RANK,
+  writeSafetensors,
+} from './io/safetensors';
 export { type AttentionImpl, type SelfAttentionCoreArgs, selfAttentionCore } from './ops/attention';
 export { fastLinear } from './ops/fast-linear';
 export { geluErf } from './ops/gelu';

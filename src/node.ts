@@ -3,6 +3,7 @@
 export * from './index';
 export {
   fileSystemHandler,
+  MODEL_JSON_LIMITS,
   readSafetensorsFile,
   registerFileSystemRouter,
   writeSafetensorsFile,
