@@ -52,7 +52,7 @@ export class MLPDiscriminator extends BaseDiscriminator {
    * before anything is allocated.
    */
   constructor(config: MLPDiscriminatorConfig) {
-    super('MLPDiscriminator');
+    super('MLPDiscriminator', config?.seed);
     if (config === null || typeof config !== 'object') {
       throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
     }
@@ -111,8 +111,9 @@ export class MLPDiscriminator extends BaseDiscriminator {
    * @param options.mask - [B, T] 0/1 pooling mask; omitted = plain mean.
    * @param options.training - one spectral-norm power iteration per layer (updates u, v). Default false.
    * @returns scores [B] (caller disposes).
+   * @internal
    */
-  apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
+  protected forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D {
     const where = `${WHERE}.apply`;
     this.assertLive(where);
     validateApplyInputs(where, hidden, this.inputDim, options.mask);

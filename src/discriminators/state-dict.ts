@@ -41,6 +41,19 @@ export function loadStateInto(
   state: Record<string, tf.Tensor>,
   strict: boolean,
 ): void {
+  prepareStateInto(where, specs, state, strict)();
+}
+
+/**
+ * All the checks of {@link loadStateInto}, changing nothing; returns the function that copies the
+ * state in (valid while the given tensors are alive).
+ */
+export function prepareStateInto(
+  where: string,
+  specs: readonly StateSpec[],
+  state: Record<string, tf.Tensor>,
+  strict: boolean,
+): () => void {
   if (state === null || typeof state !== 'object' || Array.isArray(state)) {
     throw new GanpoError('INVALID_ARGUMENT', `${where}: 'state' expected a Record<string, tf.Tensor>`, {
       argument: 'state',
@@ -93,7 +106,9 @@ export function loadStateInto(
       }
     }
   }
-  for (const [spec, t] of present) tf.tidy(() => spec.assign(tf.cast(t, 'float32')));
+  return () => {
+    for (const [spec, t] of present) tf.tidy(() => spec.assign(tf.cast(t, 'float32')));
+  };
 }
 
 /** How many values of `t` are NaN or ±Infinity (0 for int32); one scalar read-back. */

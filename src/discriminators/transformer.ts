@@ -122,7 +122,7 @@ export class TransformerDiscriminator extends BaseDiscriminator {
    * {@link DISCRIMINATOR_LIMITS} before anything is allocated.
    */
   constructor(config: TransformerDiscriminatorConfig) {
-    super('TransformerDiscriminator');
+    super('TransformerDiscriminator', config?.seed);
     if (config === null || typeof config !== 'object') {
       throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
     }
@@ -225,8 +225,9 @@ export class TransformerDiscriminator extends BaseDiscriminator {
    *   pooling. Omitted: every position attends and pooling is the plain mean (official behaviour).
    * @param options.training - dropout on and one spectral-norm power iteration (updates u, v). Default false.
    * @returns scores [B] (caller disposes), differentiable w.r.t. `hidden` and {@link trainableVariables}.
+   * @internal
    */
-  apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
+  protected forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D {
     const where = `${WHERE}.apply`;
     this.assertLive(where);
     validateApplyInputs(where, hidden, this.inputDim, options.mask);

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { assertNumber, checksValues } from '../core/validate';
 import type { AdamW, AdamWState } from '../optim/adamw';
-import { loadStateByPosition, saveStateByPosition } from '../optim/position-keys';
+import { prepareStateByPosition, saveStateByPosition } from '../optim/position-keys';
 import type {
   GanpoRegularizer,
   GanpoRegularizerState,
@@ -45,15 +46,17 @@ export function saveCheckpoint(parts: CheckpointParts): TrainerCheckpoint {
 }
 
 /**
- * Loads `checkpoint` into the policy variables, the optimizer and the regularizer, after checking
- * its format and the policy weights' shapes (all or nothing for those).
+ * Loads `checkpoint` into the policy variables, the optimizer and the regularizer. All or nothing:
+ * every part is checked first (format, step count, policy weights' shapes and, at validation level
+ * `'full'`, values, the sampler position, the optimizer and regularizer states), and only then is
+ * anything applied, so a refused checkpoint leaves the trainer exactly as it was.
  *
  * @returns the sampler and step count to continue from.
  */
 export function loadCheckpoint(
   where: string,
   checkpoint: TrainerCheckpoint,
-  parts: Omit<CheckpointParts, 'sampler' | 'step'>,
+  parts: Omit<CheckpointParts, 'sampler' | 'step'> & { batchSize: number },
 ): { sampler: BatchSampler | null; step: number } {
   if (
     checkpoint === null ||
@@ -66,31 +69,21 @@ export function loadCheckpoint(
       where,
       'checkpoint',
       "{ format: 'ganpo-trainer', version: 1, ... }",
-      String(checkpoint?.format),
+      checkpoint === null || typeof checkpoint !== 'object' ? String(checkpoint) : String(checkpoint.format),
     );
   }
+  const step = assertNumber(where, 'checkpoint.step', checkpoint.step, { min: 0, integer: true });
   const { variables, regularizer } = parts;
-  if (!Array.isArray(checkpoint.policy) || checkpoint.policy.length !== variables.length) {
+  const policy = checkPolicy(where, checkpoint.policy, variables);
+  if (!('regularizer' in checkpoint) || checkpoint.regularizer === undefined) {
     throw argumentError(
-      'STATE_DICT_MISMATCH',
+      'INVALID_FORMAT',
       where,
-      'checkpoint.policy',
-      `${variables.length} tensors`,
-      String(checkpoint.policy?.length),
+      'checkpoint.regularizer',
+      'a regularizer state or null',
+      'a missing key',
     );
   }
-  variables.forEach((v, i) => {
-    const saved = checkpoint.policy[i] as SerializedTensor;
-    if (!tf.util.arraysEqual(saved.shape, v.shape) || saved.data.length !== v.size) {
-      throw argumentError(
-        'STATE_DICT_MISMATCH',
-        where,
-        `checkpoint.policy[${i}]`,
-        `shape [${v.shape}]`,
-        `shape [${saved.shape}]`,
-      );
-    }
-  });
   if ((checkpoint.regularizer === null) !== (regularizer === null)) {
     throw argumentError(
       'STATE_DICT_MISMATCH',
@@ -100,16 +93,97 @@ export function loadCheckpoint(
       String(checkpoint.regularizer === null ? null : 'a state'),
     );
   }
-  loadStateByPosition(parts.optimizer, checkpoint.optimizer, { policy: variables });
-  if (regularizer && checkpoint.regularizer) regularizer.loadState(checkpoint.regularizer);
+  const sampler = checkSampler(where, checkpoint.sampler, parts.batchSize);
+  const loadOptimizer = prepareStateByPosition(
+    `${where} (optimizer)`,
+    parts.optimizer,
+    checkpoint.optimizer,
+    {
+      policy: variables,
+    },
+  );
+  // Last: the only check that allocates (the discriminators' tensors), released on every path.
+  const loadRegularizer =
+    regularizer && checkpoint.regularizer
+      ? regularizer.prepareLoadState(checkpoint.regularizer, `${where} (regularizer)`)
+      : null;
+  try {
+    loadRegularizer?.commit();
+  } finally {
+    loadRegularizer?.release();
+  }
+  loadOptimizer();
   variables.forEach((v, i) => {
-    const saved = checkpoint.policy[i] as SerializedTensor;
-    const t = tf.tensor(saved.data, saved.shape, v.dtype);
+    const t = tf.tensor(policy[i] as number[], v.shape, v.dtype);
     v.assign(t);
     t.dispose();
   });
-  return {
-    sampler: checkpoint.sampler ? BatchSampler.fromState(checkpoint.sampler) : null,
-    step: checkpoint.step,
-  };
+  return { sampler, step };
+}
+
+/** The saved policy weights, checked against the live variables (shapes; values at level 'full'). */
+function checkPolicy(where: string, policy: unknown, variables: readonly tf.Variable[]): number[][] {
+  if (!Array.isArray(policy) || policy.length !== variables.length) {
+    throw argumentError(
+      'STATE_DICT_MISMATCH',
+      where,
+      'checkpoint.policy',
+      `${variables.length} tensors`,
+      Array.isArray(policy) ? String(policy.length) : String(policy),
+    );
+  }
+  return variables.map((v, i) => {
+    const saved = policy[i] as Partial<SerializedTensor> | null;
+    const argument = `checkpoint.policy[${i}]`;
+    if (
+      saved === null ||
+      typeof saved !== 'object' ||
+      !Array.isArray(saved.shape) ||
+      !tf.util.arraysEqual(saved.shape, v.shape)
+    ) {
+      throw argumentError(
+        'STATE_DICT_MISMATCH',
+        where,
+        argument,
+        `shape [${v.shape}]`,
+        `shape [${saved?.shape}]`,
+      );
+    }
+    const data = saved.data;
+    if (!Array.isArray(data) || data.length !== v.size || !data.every((x) => typeof x === 'number')) {
+      throw argumentError('INVALID_FORMAT', where, argument, `${v.size} numbers`, 'malformed data');
+    }
+    if (checksValues() && v.dtype === 'float32') {
+      const bad = data.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
+        throw argumentError('NON_FINITE', where, argument, 'finite values', `data[${bad}] = ${data[bad]}`);
+      }
+    }
+    return data;
+  });
+}
+
+/** The saved data order, rebuilt (plain JS, nothing allocated); its batch size must be the trainer's. */
+function checkSampler(where: string, state: unknown, batchSize: number): BatchSampler | null {
+  if (state === null) return null;
+  if (state === undefined || typeof state !== 'object') {
+    throw argumentError(
+      'INVALID_FORMAT',
+      where,
+      'checkpoint.sampler',
+      'a sampler state or null',
+      String(state),
+    );
+  }
+  const sampler = BatchSampler.fromState(state as BatchSamplerState);
+  if (sampler.batchSize !== batchSize) {
+    throw argumentError(
+      'STATE_DICT_MISMATCH',
+      where,
+      'checkpoint.sampler.batchSize',
+      `${batchSize} (the trainer's batchSize)`,
+      String(sampler.batchSize),
+    );
+  }
+  return sampler;
 }

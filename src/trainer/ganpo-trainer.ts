@@ -14,7 +14,7 @@ import { evaluatePreference } from './evaluate';
 import type { CausalLM } from './forward';
 import { appliedMetrics, ganpoMetrics, skippedMetrics, type TrainerMetrics } from './metrics';
 import type { PreferenceObjective } from './objective';
-import { precomputeReference, type ReferenceEntry } from './reference';
+import { precomputeReference, type ReferenceEntry, validateReferenceCache } from './reference';
 import { BatchSampler } from './sampler';
 import { runTrainStep, type StepOutcome } from './step';
 
@@ -63,6 +63,7 @@ export class GanpoTrainer {
   private cache: ReferenceEntry[] | null = null;
   private sampler: BatchSampler | null = null;
   private steps = 0;
+  private disposed = false;
 
   /** Validates `args` and builds the optimizers (and the regularizer unless `ganpo: false`); see {@link GanpoTrainerArgs}. */
   constructor(args: GanpoTrainerArgs) {
@@ -108,6 +109,7 @@ export class GanpoTrainer {
    * and live references give the same steps (the model is causal and inputs are right-padded).
    */
   precomputeReference(pairs: readonly PreferencePair[], batchSize = this.batchSize): ReferenceEntry[] {
+    this.assertLive('precomputeReference');
     if (!this.reference) {
       throw new GanpoError(
         'INVALID_STATE',
@@ -122,8 +124,20 @@ export class GanpoTrainer {
     });
   }
 
-  /** Uses a cache from {@link precomputeReference} (indexed like the training pairs). */
+  /**
+   * Uses a cache from {@link precomputeReference} (indexed like the training pairs), e.g. read back
+   * with `referenceCacheFromBytes`. Checked whole before it replaces the current cache: finite
+   * log-probs, positive integer lengths, and with GANPO latents of exactly length × hiddenSize
+   * values on both sides (a cache made for another hidden size is refused).
+   */
   setReferenceCache(entries: ReferenceEntry[] | null): void {
+    this.assertLive('setReferenceCache');
+    if (entries !== null) {
+      validateReferenceCache(`${TRAINER}.setReferenceCache`, entries, {
+        hiddenSize: this.config.hiddenSize,
+        withLatents: this.regularizer !== null,
+      });
+    }
     this.cache = entries;
   }
 
@@ -138,6 +152,7 @@ export class GanpoTrainer {
    */
   trainStep(pairs: readonly PreferencePair[], indices?: readonly number[]): TrainerMetrics {
     const where = `${TRAINER}.trainStep`;
+    this.assertLive('trainStep');
     if (!Array.isArray(pairs) || pairs.length !== this.batchSize) {
       throw argumentError(
         'SHAPE_MISMATCH',
@@ -233,6 +248,7 @@ export class GanpoTrainer {
    */
   async train(pairs: readonly PreferencePair[], options: { steps?: number } = {}): Promise<TrainerMetrics[]> {
     const where = `${TRAINER}.train`;
+    this.assertLive('train');
     if (!Array.isArray(pairs) || pairs.length < this.batchSize) {
       throw argumentError(
         'SHAPE_MISMATCH',
@@ -270,6 +286,7 @@ export class GanpoTrainer {
    * (`eval_loss`, `eval_rewards/*`, `eval_logps/*`).
    */
   evaluate(pairs: readonly PreferencePair[], batchSize = this.batchSize): Record<string, number> {
+    this.assertLive('evaluate');
     return evaluatePreference(
       {
         policy: this.policy,
@@ -288,6 +305,7 @@ export class GanpoTrainer {
    * {@link restore} into a trainer built with the same arguments continues exactly.
    */
   checkpoint(): TrainerCheckpoint {
+    this.assertLive('checkpoint');
     return saveCheckpoint({
       variables: this.policy.trainableVariables,
       optimizer: this.optimizer,
@@ -297,19 +315,47 @@ export class GanpoTrainer {
     });
   }
 
-  /** Restores a {@link GanpoTrainer.checkpoint} (all or nothing for the policy weights' shapes). */
+  /**
+   * Restores a {@link GanpoTrainer.checkpoint}. All or nothing: the whole checkpoint is checked
+   * (format, step count, policy weights, sampler, optimizer, regularizer; values at level `'full'`)
+   * before anything is applied, so a refused restore leaves the trainer exactly as it was.
+   *
+   * @throws GanpoError `INVALID_FORMAT`, `STATE_DICT_MISMATCH`, `OUT_OF_RANGE`, `NON_FINITE`.
+   */
   restore(checkpoint: TrainerCheckpoint): void {
+    this.assertLive('restore');
     const { sampler, step } = loadCheckpoint(`${TRAINER}.restore`, checkpoint, {
       variables: this.policy.trainableVariables,
       optimizer: this.optimizer,
       regularizer: this.regularizer,
+      batchSize: this.batchSize,
     });
     this.sampler = sampler;
     this.steps = step;
   }
 
-  /** Frees the regularizer, the optimizers and a reference copy the trainer made (never the user's models). */
+  /** True once {@link dispose} has run. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private assertLive(where: string): void {
+    if (this.disposed) {
+      throw new GanpoError('DISPOSED', `${TRAINER}.${where}: the trainer was disposed`, {
+        argument: 'this',
+        expected: 'a live trainer',
+        received: 'a disposed one',
+      });
+    }
+  }
+
+  /**
+   * Frees the regularizer, the optimizers and a reference copy the trainer made (never the user's
+   * models). Idempotent; every other method then throws `GanpoError('DISPOSED')`.
+   */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.optimizer.dispose();
     this.regularizer?.dispose();
     if (this.ownsReference) this.reference?.dispose?.();
