@@ -5,6 +5,7 @@ import { TinyLM } from '../examples/tiny-lm';
 import type { GanpoErrorCode } from '../src/core/errors';
 import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
 import { relativisticDiscriminatorLoss } from '../src/divergence/relativistic';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { causalLogProbs, sequenceLogProbs } from '../src/logprobs/sequence-log-probs';
 import { dpoLoss } from '../src/losses/dpo';
 import { preferenceMetrics } from '../src/losses/metrics';
@@ -225,6 +226,27 @@ describe('GanpoTrainer.restore: all or nothing', () => {
     expect(referenceCacheFromBytes(Buffer.from(bytes))).toEqual(cache);
     const padded = Buffer.concat([Buffer.alloc(5), Buffer.from(bytes)]);
     expect(referenceCacheFromBytes(padded.subarray(5))).toEqual(cache);
+    // Hostile cache files: an extra tensor, latents whose rows disagree with the lengths.
+    const edit = (f: (t: Record<string, tf.Tensor>) => void): Uint8Array => {
+      const t = readSafetensors(bytes);
+      f(t);
+      const out = writeSafetensors(t);
+      tf.dispose(Object.values(t));
+      return out;
+    };
+    const extraFile = edit((t) => {
+      t.evil = tf.scalar(1);
+    });
+    await expectRefusal(tally, () => referenceCacheFromBytes(extraFile), 'INVALID_FORMAT', {
+      argument: 'bytes',
+    });
+    const rowsFile = edit((t) => {
+      t['latents.0.chosen']?.dispose();
+      t['latents.0.chosen'] = tf.zeros([1, DIM]);
+    });
+    await expectRefusal(tally, () => referenceCacheFromBytes(rowsFile), 'INVALID_FORMAT', {
+      argument: 'latents.0',
+    });
     const other = new GanpoTrainer(
       args(p, ref, { hiddenSize: DIM * 2, ganpo: { kind: 'mlp', discriminator: { hiddenDims: [4] } } }),
     );
