@@ -60,6 +60,8 @@ export type { MeanLike } from './divergence/score-inputs';
 
 // Discriminators over latent sequences (TransformerDiscriminator = the official GANPO critic,
 // MLPDiscriminator = a light one)
+export { BaseDiscriminator, type DiscriminatorClassName } from './discriminators/base';
+export { DISCRIMINATOR_LIMITS } from './discriminators/limits';
 export { MLPDiscriminator, type MLPDiscriminatorConfig } from './discriminators/mlp';
 export type { HandlerOrUrl } from './discriminators/persist';
 export { TransformerDiscriminator, type TransformerDiscriminatorConfig } from './discriminators/transformer';
@@ -171,4 +173,10 @@ export {
 } from './data/trl-format';
 
 // IO: safetensors bytes (files: `ganpo/node`)
-export { readSafetensors, SAFETENSORS_MAX_HEADER_BYTES, writeSafetensors } from './io/safetensors';
+export {
+  readSafetensors,
+  SAFETENSORS_MAX_DEPTH,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  SAFETENSORS_MAX_RANK,
+  writeSafetensors,
+} from './io/safetensors';

@@ -5,6 +5,7 @@ export { readPreferenceJsonl } from './data/jsonl-file';
 export * from './index';
 export {
   fileSystemHandler,
+  MODEL_JSON_LIMITS,
   readSafetensorsFile,
   registerFileSystemRouter,
   writeSafetensorsFile,

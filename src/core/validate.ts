@@ -35,6 +35,16 @@ export function checksValues(): boolean {
   return getValidationLevel() === 'full';
 }
 
+/**
+ * Asserts a function's single options/arguments object was given (not null, undefined or a
+ * primitive). Always on: destructuring null would throw a bare TypeError.
+ */
+export function assertArgs(where: string, args: unknown, expected = 'an arguments object'): void {
+  if (args === null || typeof args !== 'object' || Array.isArray(args)) {
+    throw argumentError('INVALID_ARGUMENT', where, 'args', expected, describe(args));
+  }
+}
+
 /** Asserts `x` is a live tf.Tensor. Always on: using a non-tensor would throw something obscure. */
 export function assertTensor(where: string, name: string, x: unknown): asserts x is tf.Tensor {
   if (!(x instanceof tf.Tensor)) {

@@ -9,6 +9,17 @@ export const SPECTRAL_NORM_EPS = 1e-12;
 
 let instanceCounter = 0;
 
+/**
+ * Disposes every live variable whose name starts with `prefix/`: a constructor that fails half-way
+ * (an allocation error) leaves nothing behind.
+ */
+export function disposeVariablesUnder(prefix: string): void {
+  const registered = tf.engine().registeredVariables;
+  for (const name of Object.keys(registered)) {
+    if (name.startsWith(`${prefix}/`)) registered[name]?.dispose();
+  }
+}
+
 /** A variable-name prefix no other live tfjs variable uses (two discriminators must coexist). */
 export function uniquePrefix(className: string): string {
   const registered = tf.engine().registeredVariables;
@@ -116,49 +127,65 @@ export class LinearParams {
     return [this.kernel, this.bias, ...(this.u ? [this.u] : []), ...(this.v ? [this.v] : [])];
   }
 
-  /** PyTorch state-dict entries of this layer under `prefix` (copies; W transposed back to [out, in]). */
-  stateEntries(prefix: string, out: Record<string, tf.Tensor>): void {
-    if (this.u && this.v) {
-      out[`${prefix}.weight_orig`] = tf.transpose(this.kernel);
-      out[`${prefix}.weight_u`] = tf.clone(this.u);
-      out[`${prefix}.weight_v`] = tf.clone(this.v);
-    } else {
-      out[`${prefix}.weight`] = tf.transpose(this.kernel);
-    }
-    out[`${prefix}.bias`] = tf.clone(this.bias);
-  }
-
-  /** Expected state-dict keys and PyTorch shapes, plus how to assign each. */
+  /**
+   * This layer's state-dict entries under `prefix`, PyTorch names and layouts: the weight [out, in]
+   * (`weight`, or `weight_orig` with `weight_u` [out] and `weight_v` [in] under spectral norm) and
+   * `bias` [out].
+   */
   stateSpecs(prefix: string, specs: StateSpec[]): void {
     const { u, v } = this;
-    const assignW = (t: tf.Tensor): void => this.kernel.assign(tf.transpose(t) as tf.Tensor2D);
+    const weight = transposedSpec('', this.kernel, this.outDim, this.inDim);
     if (u && v) {
-      specs.push({ key: `${prefix}.weight_orig`, shape: [this.outDim, this.inDim], assign: assignW });
-      specs.push({
-        key: `${prefix}.weight_u`,
-        shape: [this.outDim],
-        assign: (t) => u.assign(t as tf.Tensor1D),
-      });
-      specs.push({
-        key: `${prefix}.weight_v`,
-        shape: [this.inDim],
-        assign: (t) => v.assign(t as tf.Tensor1D),
-      });
+      specs.push(
+        { ...weight, key: `${prefix}.weight_orig` },
+        vectorSpec(`${prefix}.weight_u`, u),
+        vectorSpec(`${prefix}.weight_v`, v),
+      );
     } else {
-      specs.push({ key: `${prefix}.weight`, shape: [this.outDim, this.inDim], assign: assignW });
+      specs.push({ ...weight, key: `${prefix}.weight` });
     }
-    specs.push({
-      key: `${prefix}.bias`,
-      shape: [this.outDim],
-      assign: (t) => this.bias.assign(t as tf.Tensor1D),
-    });
+    specs.push(vectorSpec(`${prefix}.bias`, this.bias));
   }
 }
 
-/** One persistent tensor of a state dict: its PyTorch name and shape, and how to load it. */
+/** A state-dict entry stored as is (a bias, a LayerNorm parameter, a spectral-norm vector). */
+export function vectorSpec(key: string, variable: tf.Variable<tf.Rank.R1>): StateSpec {
+  return {
+    key,
+    shape: [...variable.shape],
+    read: () => tf.clone(variable),
+    assign: (t) => variable.assign(t as tf.Tensor1D),
+  };
+}
+
+/**
+ * A state-dict entry for a kernel stored transposed, K = Wᵀ [in, out]: PyTorch's `nn.Linear.weight`
+ * is W [out, in].
+ */
+export function transposedSpec(
+  key: string,
+  kernel: tf.Variable<tf.Rank.R2>,
+  outDim: number,
+  inDim: number,
+): StateSpec {
+  return {
+    key,
+    shape: [outDim, inDim],
+    read: () => tf.transpose(kernel),
+    assign: (t) => kernel.assign(tf.transpose(t) as tf.Tensor2D),
+  };
+}
+
+/**
+ * One persistent tensor of a state dict: its PyTorch name and shape, how to read it and how to load
+ * it. Both `stateDict` and `loadStateDict` derive from the same list, so a key cannot be missing
+ * from one of them.
+ */
 export interface StateSpec {
   key: string;
   shape: number[];
+  /** A copy in the PyTorch layout (caller disposes). */
+  read: () => tf.Tensor;
   /** Receives a float32 tensor of exactly `shape`, inside a tidy. */
   assign: (t: tf.Tensor) => void;
 }

@@ -1,24 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, GanpoError } from '../core/errors';
+import { argumentError } from '../core/errors';
 import { assertNumber } from '../core/validate';
 import { geluErf } from '../ops/gelu';
-import {
-  LinearParams,
-  maskedMeanPool,
-  type StateSpec,
-  seedStream,
-  uniquePrefix,
-  validateApplyInputs,
-} from './layers';
-import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
-import { loadStateInto } from './state-dict';
-import type { Discriminator, DiscriminatorApplyOptions } from './types';
+import { BaseDiscriminator, loadDiscriminator } from './base';
+import { LinearParams, maskedMeanPool, type StateSpec, seedStream, validateApplyInputs } from './layers';
+import { assertDim, assertParameterCount, DISCRIMINATOR_LIMITS, linearParameterCount } from './limits';
+import type { HandlerOrUrl } from './persist';
+import type { DiscriminatorApplyOptions } from './types';
 
 /** Configuration of {@link MLPDiscriminator}. */
 export interface MLPDiscriminatorConfig {
-  /** Latent size D of the hidden states [B,T,D]. Required. */
+  /** Latent size D of the hidden states [B,T,D]. Required; at most `DISCRIMINATOR_LIMITS.maxDim`. */
   inputDim: number;
-  /** Hidden layer widths. Default [256, 256] (a small critic; ganpo's choice, no official counterpart). */
+  /**
+   * Hidden layer widths. Default [256, 256] (a small critic; ganpo's choice, no official
+   * counterpart). At most `DISCRIMINATOR_LIMITS.maxLayers` layers of `maxDim` each, and at most
+   * `maxParameters` values in all.
+   */
   hiddenDims?: number[];
   /** Spectral norm on every Linear. Default true (as the official transformer discriminator's SN layers). */
   spectralNorm?: boolean;
@@ -27,6 +25,9 @@ export interface MLPDiscriminatorConfig {
 }
 
 const WHERE = 'MLPDiscriminator';
+
+/** The config keys `save` writes (the seed is not persisted). */
+const PERSISTED_KEYS = ['inputDim', 'hiddenDims', 'spectralNorm'] as const;
 
 /**
  * A light discriminator for small models and browsers: masked mean-pool over positions, then a
@@ -40,31 +41,34 @@ const WHERE = 'MLPDiscriminator';
  * tools/reference/official_discriminator.py (state-dict keys `net.{2i}.weight_orig|weight_u|weight_v|bias`).
  * Init: Xavier-uniform weights, zero biases, normalised random u, v.
  */
-export class MLPDiscriminator implements Discriminator {
+export class MLPDiscriminator extends BaseDiscriminator {
   readonly inputDim: number;
   readonly config: Required<Omit<MLPDiscriminatorConfig, 'seed'>> & { seed?: number };
   private readonly linears: LinearParams[] = [];
-  private readonly prefix: string;
-  private disposed = false;
 
-  /** Builds the network and its variables (unique names per instance); see {@link MLPDiscriminatorConfig}. */
+  /**
+   * Builds the network and its variables (unique names per instance); see
+   * {@link MLPDiscriminatorConfig}. Every size is checked against {@link DISCRIMINATOR_LIMITS}
+   * before anything is allocated.
+   */
   constructor(config: MLPDiscriminatorConfig) {
+    super('MLPDiscriminator', config?.seed);
     if (config === null || typeof config !== 'object') {
       throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
     }
-    const inputDim = assertNumber(WHERE, 'inputDim', config.inputDim, { min: 1, integer: true });
+    const inputDim = assertDim(WHERE, 'inputDim', config.inputDim);
     const hiddenDims = config.hiddenDims ?? [256, 256];
-    if (!Array.isArray(hiddenDims)) {
+    if (!Array.isArray(hiddenDims) || hiddenDims.length > DISCRIMINATOR_LIMITS.maxLayers) {
       throw argumentError(
         'INVALID_OPTION',
         WHERE,
         'hiddenDims',
-        'an array of positive integers',
-        typeof hiddenDims,
+        `an array of at most ${DISCRIMINATOR_LIMITS.maxLayers} positive integers`,
+        Array.isArray(hiddenDims) ? `${hiddenDims.length} entries` : typeof hiddenDims,
       );
     }
     hiddenDims.forEach((d, i) => {
-      assertNumber(WHERE, `hiddenDims[${i}]`, d, { min: 1, integer: true });
+      assertDim(WHERE, `hiddenDims[${i}]`, d);
     });
     const spectralNorm = config.spectralNorm ?? true;
     if (typeof spectralNorm !== 'boolean') {
@@ -78,25 +82,28 @@ export class MLPDiscriminator implements Discriminator {
       spectralNorm,
       ...(config.seed !== undefined ? { seed: config.seed } : {}),
     };
-    const next = seedStream(config.seed);
-    this.prefix = uniquePrefix('MLPDiscriminator');
     const dims = [inputDim, ...hiddenDims, 1];
+    let count = 0;
     for (let i = 0; i + 1 < dims.length; i++) {
-      this.linears.push(
-        new LinearParams(
-          `${this.prefix}/net_${2 * i}`,
-          dims[i] as number,
-          dims[i + 1] as number,
-          spectralNorm,
-          next,
-        ),
-      );
+      count += linearParameterCount(dims[i] as number, dims[i + 1] as number, spectralNorm);
     }
-  }
-
-  /** The tfjs variable-name prefix of this instance (unique per instance). */
-  get name(): string {
-    return this.prefix;
+    assertParameterCount(WHERE, count);
+    const next = seedStream(config.seed);
+    try {
+      for (let i = 0; i + 1 < dims.length; i++) {
+        this.linears.push(
+          new LinearParams(
+            `${this.prefix}/net_${2 * i}`,
+            dims[i] as number,
+            dims[i + 1] as number,
+            spectralNorm,
+            next,
+          ),
+        );
+      }
+    } catch (e) {
+      this.failConstruction(e);
+    }
   }
 
   /**
@@ -104,8 +111,9 @@ export class MLPDiscriminator implements Discriminator {
    * @param options.mask - [B, T] 0/1 pooling mask; omitted = plain mean.
    * @param options.training - one spectral-norm power iteration per layer (updates u, v). Default false.
    * @returns scores [B] (caller disposes).
+   * @internal
    */
-  apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
+  protected forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D {
     return tf.tidy(() => {
       const { z, last } = this.trunk(`${WHERE}.apply`, hidden, options);
       return tf.reshape(last.apply(z as tf.Tensor2D, options.training === true), [
@@ -147,69 +155,33 @@ export class MLPDiscriminator implements Discriminator {
     return this.linears.flatMap((L) => L.trainable);
   }
 
-  /** Copies of all persistent state under PyTorch names `net.{2i}.*` (caller disposes). */
-  stateDict(): Record<string, tf.Tensor> {
-    this.assertLive(`${WHERE}.stateDict`);
-    const out: Record<string, tf.Tensor> = {};
-    this.linears.forEach((L, i) => {
-      L.stateEntries(`net.${2 * i}`, out);
-    });
-    return out;
-  }
-
-  /** Loads (copies) a state dict; strict by default (see TransformerDiscriminator.loadStateDict). */
-  loadStateDict(state: Record<string, tf.Tensor>, options: { strict?: boolean } = {}): void {
-    const where = `${WHERE}.loadStateDict`;
-    this.assertLive(where);
+  /** State-dict entries under PyTorch names `net.{2i}.*`. @internal */
+  protected stateSpecs(): StateSpec[] {
     const specs: StateSpec[] = [];
     this.linears.forEach((L, i) => {
       L.stateSpecs(`net.${2 * i}`, specs);
     });
-    loadStateInto(where, specs, state, options.strict ?? true);
+    return specs;
   }
 
-  /** Saves config + state dict through any `tf.io.IOHandler` or registered URL. */
-  async save(handlerOrUrl: HandlerOrUrl): Promise<tf.io.SaveResult> {
-    this.assertLive(`${WHERE}.save`);
+  /** @internal */
+  protected ownedVariables(): tf.Variable[] {
+    return this.linears.flatMap((L) => L.all);
+  }
+
+  /** @internal */
+  protected persistedConfig(): Record<string, unknown> {
     const { seed: _seed, ...config } = this.config;
-    return saveArtifacts(`${WHERE}.save`, handlerOrUrl, 'MLPDiscriminator', config, this.stateDict());
+    return config;
   }
 
-  /** Loads a discriminator written by {@link save}. */
+  /** Loads a discriminator written by `save` (an untrusted source: see `TransformerDiscriminator.load`). */
   static async load(handlerOrUrl: HandlerOrUrl): Promise<MLPDiscriminator> {
-    const { config, state } = await loadArtifacts(`${WHERE}.load`, handlerOrUrl, 'MLPDiscriminator');
-    let d: MLPDiscriminator | undefined;
-    try {
-      d = new MLPDiscriminator(config as unknown as MLPDiscriminatorConfig);
-      d.loadStateDict(state);
-      return d;
-    } catch (e) {
-      d?.dispose();
-      throw e;
-    } finally {
-      tf.dispose(Object.values(state));
-    }
-  }
-
-  /** Frees every variable. Further use throws `GanpoError('DISPOSED')`. */
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    for (const L of this.linears) for (const v of L.all) v.dispose();
-  }
-
-  /** True once {@link MLPDiscriminator.dispose} has run. */
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
-  private assertLive(where: string): void {
-    if (this.disposed) {
-      throw new GanpoError('DISPOSED', `${where}: the discriminator was disposed`, {
-        argument: 'this',
-        expected: 'a live discriminator',
-        received: 'a disposed one',
-      });
-    }
+    return loadDiscriminator(
+      'MLPDiscriminator',
+      handlerOrUrl,
+      PERSISTED_KEYS,
+      (config) => new MLPDiscriminator(config as unknown as MLPDiscriminatorConfig),
+    );
   }
 }

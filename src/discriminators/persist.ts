@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { GanpoError } from '../core/errors';
+import { argumentError, GanpoError } from '../core/errors';
+import { weightSpecsByteLength } from '../io/weight-specs';
 
 /** Format tag written into `modelTopology` by `save()`. */
 export const DISCRIMINATOR_FORMAT = 'ganpo-discriminator';
@@ -56,37 +57,99 @@ export async function saveArtifacts(
   }
 }
 
-/** Reads artifacts written by {@link saveArtifacts}; the caller owns the returned tensors. */
+/**
+ * Reads artifacts written by {@link saveArtifacts}, treating them as untrusted: the topology must be
+ * this class's, `config` a plain object with only `allowedKeys`, and the weight specs float32/int32
+ * tensors with unique names whose sizes add up to exactly the bytes present. Nothing is decoded
+ * until the caller calls `decodeState` (after checking the config), and owns the tensors it returns.
+ */
 export async function loadArtifacts(
   where: string,
   target: HandlerOrUrl,
   className: string,
-): Promise<{ config: Record<string, unknown>; state: Record<string, tf.Tensor> }> {
+  allowedKeys: readonly string[],
+): Promise<{ config: Record<string, unknown>; decodeState: () => Record<string, tf.Tensor> }> {
   const handler = resolve(where, target, 'load');
   const load = handler.load as () => Promise<tf.io.ModelArtifacts>;
   const art = await load.call(handler);
-  const topo = art.modelTopology as {
-    format?: string;
-    className?: string;
-    config?: Record<string, unknown>;
-  } | null;
-  if (!topo || topo.format !== DISCRIMINATOR_FORMAT || topo.className !== className || !topo.config) {
-    throw new GanpoError(
+  if (art === null || typeof art !== 'object') {
+    throw argumentError('INVALID_FORMAT', where, 'handlerOrUrl', 'model artifacts', String(art));
+  }
+  const topo = art.modelTopology as { format?: unknown; className?: unknown; config?: unknown } | null;
+  if (
+    !topo ||
+    typeof topo !== 'object' ||
+    topo.format !== DISCRIMINATOR_FORMAT ||
+    topo.className !== className ||
+    !isPlainObject(topo.config)
+  ) {
+    throw argumentError(
       'INVALID_FORMAT',
-      `${where}: 'handlerOrUrl' expected a saved ${className}, received topology ${JSON.stringify(topo)?.slice(0, 120)}`,
-      { argument: 'handlerOrUrl', expected: `a saved ${className}`, received: 'another artifact' },
+      where,
+      'handlerOrUrl',
+      `a saved ${className}`,
+      `topology ${JSON.stringify(topo)?.slice(0, 120)}`,
     );
   }
-  if (!art.weightSpecs || !art.weightData) {
-    throw new GanpoError('INVALID_FORMAT', `${where}: 'handlerOrUrl' expected weights, received none`, {
-      argument: 'handlerOrUrl',
-      expected: 'weights',
-      received: 'none',
-    });
+  const config = topo.config as Record<string, unknown>;
+  const extra = Object.keys(config).find((k) => !allowedKeys.includes(k));
+  if (extra !== undefined) {
+    throw argumentError(
+      'INVALID_FORMAT',
+      where,
+      'config',
+      `only the keys ${allowedKeys.join(', ')}`,
+      `key '${extra.slice(0, 40)}'`,
+    );
+  }
+  if (art.weightSpecs === undefined || art.weightData === undefined) {
+    throw argumentError('INVALID_FORMAT', where, 'handlerOrUrl', 'weights', 'none');
   }
   const data = Array.isArray(art.weightData)
     ? tf.io.CompositeArrayBuffer.join(art.weightData)
     : art.weightData;
-  const state = tf.io.decodeWeights(data, art.weightSpecs) as Record<string, tf.Tensor>;
-  return { config: topo.config, state };
+  if (!(data instanceof ArrayBuffer)) {
+    throw argumentError('INVALID_FORMAT', where, 'weightData', 'an ArrayBuffer', typeof data);
+  }
+  const rules = { dtypes: ['float32', 'int32'], quantization: false };
+  const need = weightSpecsByteLength(where, art.weightSpecs, data.byteLength, rules);
+  if (need !== data.byteLength) {
+    throw argumentError(
+      'INVALID_FORMAT',
+      where,
+      'weightData',
+      `${need} bytes for the weight specs`,
+      `${data.byteLength} bytes`,
+    );
+  }
+  const specs = art.weightSpecs;
+  return { config: { ...config }, decodeState: () => decodeState(specs, data) };
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x);
+}
+
+/** Validated float32/int32 specs over exactly `data` → name → tensor (null prototype). */
+function decodeState(
+  specs: readonly tf.io.WeightsManifestEntry[],
+  data: ArrayBuffer,
+): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = Object.create(null);
+  let offset = 0;
+  try {
+    for (const spec of specs) {
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      const bytes = data.slice(offset, offset + 4 * n);
+      offset += 4 * n;
+      out[spec.name] =
+        spec.dtype === 'int32'
+          ? tf.tensor(new Int32Array(bytes), spec.shape, 'int32')
+          : tf.tensor(new Float32Array(bytes), spec.shape, 'float32');
+    }
+  } catch (e) {
+    tf.dispose(Object.values(out));
+    throw e;
+  }
+  return out;
 }

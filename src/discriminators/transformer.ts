@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, GanpoError } from '../core/errors';
+import { argumentError } from '../core/errors';
 import { assertNumber, assertOneOf } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 import { type AttentionImpl, selfAttentionCore } from '../ops/attention';
@@ -7,18 +7,20 @@ import { dropout as applyDropout } from '../ops/dropout';
 import { fastLinear } from '../ops/fast-linear';
 import { geluErf } from '../ops/gelu';
 import { layerNorm } from '../ops/layer-norm';
+import { BaseDiscriminator, loadDiscriminator } from './base';
 import {
   LinearParams,
   maskedMeanPool,
   type StateSpec,
   seedStream,
-  uniquePrefix,
+  transposedSpec,
   validateApplyInputs,
+  vectorSpec,
   xavierUniform,
 } from './layers';
-import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
-import { loadStateInto } from './state-dict';
-import type { Discriminator, DiscriminatorApplyOptions } from './types';
+import { assertDim, assertParameterCount, DISCRIMINATOR_LIMITS, linearParameterCount } from './limits';
+import type { HandlerOrUrl } from './persist';
+import type { DiscriminatorApplyOptions } from './types';
 
 /** Configuration of {@link TransformerDiscriminator}; defaults are the official `TransformerDiscriminator` (GANPO_trl.py). */
 export interface TransformerDiscriminatorConfig {
@@ -62,6 +64,19 @@ interface EncoderLayerParams {
 }
 
 const WHERE = 'TransformerDiscriminator';
+
+/** The config keys `save` writes (the seed and the attention strategy are not persisted). */
+const PERSISTED_KEYS = [
+  'inputDim',
+  'hiddenDim',
+  'numLayers',
+  'numHeads',
+  'ffnDim',
+  'maxSeqLen',
+  'dropout',
+  'spectralNorm',
+  'layerNormEpsilon',
+] as const;
 const MASK_BIAS = -1e9;
 
 /**
@@ -88,29 +103,36 @@ const MASK_BIAS = -1e9;
  * const scores = d.apply(hidden, { mask });             // [B]
  * ```
  */
-export class TransformerDiscriminator implements Discriminator {
+export class TransformerDiscriminator extends BaseDiscriminator {
   readonly inputDim: number;
   readonly config: Required<Omit<TransformerDiscriminatorConfig, 'seed' | 'attentionImpl'>> & {
     seed?: number;
   };
   /** Attention strategy; may be changed at any time (it does not change the function). */
   attentionImpl: AttentionImpl;
-  private readonly prefix: string;
   private readonly projectIn: LinearParams;
   private readonly posEmbedding: tf.Variable<tf.Rank.R2>;
   private readonly layers: EncoderLayerParams[] = [];
   private readonly head0: LinearParams;
   private readonly head2: LinearParams;
-  private disposed = false;
 
-  /** Builds the network and its variables (unique names per instance); see {@link TransformerDiscriminatorConfig}. */
+  /**
+   * Builds the network and its variables (unique names per instance); see
+   * {@link TransformerDiscriminatorConfig}. Every size is checked against
+   * {@link DISCRIMINATOR_LIMITS} before anything is allocated.
+   */
   constructor(config: TransformerDiscriminatorConfig) {
+    super('TransformerDiscriminator', config?.seed);
     if (config === null || typeof config !== 'object') {
       throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
     }
-    const inputDim = assertNumber(WHERE, 'inputDim', config.inputDim, { min: 1, integer: true });
-    const hiddenDim = assertNumber(WHERE, 'hiddenDim', config.hiddenDim ?? 512, { min: 1, integer: true });
-    const numLayers = assertNumber(WHERE, 'numLayers', config.numLayers ?? 2, { min: 0, integer: true });
+    const inputDim = assertDim(WHERE, 'inputDim', config.inputDim);
+    const hiddenDim = assertDim(WHERE, 'hiddenDim', config.hiddenDim ?? 512);
+    const numLayers = assertNumber(WHERE, 'numLayers', config.numLayers ?? 2, {
+      min: 0,
+      max: DISCRIMINATOR_LIMITS.maxLayers,
+      integer: true,
+    });
     const numHeads = assertNumber(WHERE, 'numHeads', config.numHeads ?? 8, { min: 1, integer: true });
     if (hiddenDim % numHeads !== 0) {
       throw argumentError(
@@ -121,8 +143,12 @@ export class TransformerDiscriminator implements Discriminator {
         String(numHeads),
       );
     }
-    const ffnDim = assertNumber(WHERE, 'ffnDim', config.ffnDim ?? 4 * hiddenDim, { min: 1, integer: true });
-    const maxSeqLen = assertNumber(WHERE, 'maxSeqLen', config.maxSeqLen ?? 2048, { min: 1, integer: true });
+    const ffnDim = assertDim(WHERE, 'ffnDim', config.ffnDim ?? 4 * hiddenDim);
+    const maxSeqLen = assertNumber(WHERE, 'maxSeqLen', config.maxSeqLen ?? 2048, {
+      min: 1,
+      max: DISCRIMINATOR_LIMITS.maxSeqLen,
+      integer: true,
+    });
     const dropout = assertNumber(WHERE, 'dropout', config.dropout ?? 0.1, { min: 0, lessThan: 1 });
     const layerNormEpsilon = assertNumber(WHERE, 'layerNormEpsilon', config.layerNormEpsilon ?? 1e-5, {
       greaterThan: 0,
@@ -152,45 +178,44 @@ export class TransformerDiscriminator implements Discriminator {
       ...(config.seed !== undefined ? { seed: config.seed } : {}),
     };
 
+    assertParameterCount(WHERE, transformerParameterCount(this.config));
     const next = seedStream(config.seed);
-    const p = uniquePrefix('TransformerDiscriminator');
-    this.prefix = p;
-    const h = hiddenDim;
-    this.projectIn = new LinearParams(`${p}/project_in`, inputDim, h, spectralNorm, next);
-    this.posEmbedding = ownedVariable(
-      tf.randomNormal([maxSeqLen, h], 0, 0.02, 'float32', next()),
-      true,
-      `${p}/pos_embedding`,
-    );
-    for (let i = 0; i < numLayers; i++) {
-      const n = `${p}/layers_${i}`;
-      const v1 = (size: number, value: number, name: string): tf.Variable<tf.Rank.R1> =>
-        ownedVariable(tf.fill([size], value), true, `${n}/${name}`) as tf.Variable<tf.Rank.R1>;
-      const k = (fanIn: number, fanOut: number, name: string): tf.Variable<tf.Rank.R2> =>
-        ownedVariable(xavierUniform(fanIn, fanOut, next()), true, `${n}/${name}`);
-      this.layers.push({
-        // nn.MultiheadAttention: xavier_uniform_ on in_proj_weight [3h, h], zero in_proj_bias.
-        inProj: k(h, 3 * h, 'in_proj_kernel'),
-        inProjBias: v1(3 * h, 0, 'in_proj_bias'),
-        outProj: k(h, h, 'out_proj_kernel'),
-        outProjBias: v1(h, 0, 'out_proj_bias'),
-        linear1: k(h, ffnDim, 'linear1_kernel'),
-        linear1Bias: v1(ffnDim, 0, 'linear1_bias'),
-        linear2: k(ffnDim, h, 'linear2_kernel'),
-        linear2Bias: v1(h, 0, 'linear2_bias'),
-        norm1Weight: v1(h, 1, 'norm1_weight'),
-        norm1Bias: v1(h, 0, 'norm1_bias'),
-        norm2Weight: v1(h, 1, 'norm2_weight'),
-        norm2Bias: v1(h, 0, 'norm2_bias'),
-      });
+    try {
+      const p = this.prefix;
+      const h = hiddenDim;
+      this.projectIn = new LinearParams(`${p}/project_in`, inputDim, h, spectralNorm, next);
+      this.posEmbedding = ownedVariable(
+        tf.randomNormal([maxSeqLen, h], 0, 0.02, 'float32', next()),
+        true,
+        `${p}/pos_embedding`,
+      );
+      for (let i = 0; i < numLayers; i++) {
+        const n = `${p}/layers_${i}`;
+        const v1 = (size: number, value: number, name: string): tf.Variable<tf.Rank.R1> =>
+          ownedVariable(tf.fill([size], value), true, `${n}/${name}`) as tf.Variable<tf.Rank.R1>;
+        const k = (fanIn: number, fanOut: number, name: string): tf.Variable<tf.Rank.R2> =>
+          ownedVariable(xavierUniform(fanIn, fanOut, next()), true, `${n}/${name}`);
+        this.layers.push({
+          // nn.MultiheadAttention: xavier_uniform_ on in_proj_weight [3h, h], zero in_proj_bias.
+          inProj: k(h, 3 * h, 'in_proj_kernel'),
+          inProjBias: v1(3 * h, 0, 'in_proj_bias'),
+          outProj: k(h, h, 'out_proj_kernel'),
+          outProjBias: v1(h, 0, 'out_proj_bias'),
+          linear1: k(h, ffnDim, 'linear1_kernel'),
+          linear1Bias: v1(ffnDim, 0, 'linear1_bias'),
+          linear2: k(ffnDim, h, 'linear2_kernel'),
+          linear2Bias: v1(h, 0, 'linear2_bias'),
+          norm1Weight: v1(h, 1, 'norm1_weight'),
+          norm1Bias: v1(h, 0, 'norm1_bias'),
+          norm2Weight: v1(h, 1, 'norm2_weight'),
+          norm2Bias: v1(h, 0, 'norm2_bias'),
+        });
+      }
+      this.head0 = new LinearParams(`${p}/head_0`, h, h, spectralNorm, next);
+      this.head2 = new LinearParams(`${p}/head_2`, h, 1, spectralNorm, next);
+    } catch (e) {
+      this.failConstruction(e);
     }
-    this.head0 = new LinearParams(`${p}/head_0`, h, h, spectralNorm, next);
-    this.head2 = new LinearParams(`${p}/head_2`, h, 1, spectralNorm, next);
-  }
-
-  /** The tfjs variable-name prefix of this instance (unique per instance). */
-  get name(): string {
-    return this.prefix;
   }
 
   /**
@@ -201,8 +226,9 @@ export class TransformerDiscriminator implements Discriminator {
    *   pooling. Omitted: every position attends and pooling is the plain mean (official behaviour).
    * @param options.training - dropout on and one spectral-norm power iteration (updates u, v). Default false.
    * @returns scores [B] (caller disposes), differentiable w.r.t. `hidden` and {@link trainableVariables}.
+   * @internal
    */
-  apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
+  protected forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D {
     return tf.tidy(() => {
       const features = this.trunk(`${WHERE}.apply`, hidden, options);
       const score = this.head2.apply(features, options.training === true);
@@ -285,40 +311,39 @@ export class TransformerDiscriminator implements Discriminator {
     ];
   }
 
-  private specs(): StateSpec[] {
+  /**
+   * The persistent state under the official PyTorch names and layouts (Linear weights [out, in],
+   * `pos_embedding` [1, maxSeqLen, h], spectral norm as `weight_orig`/`weight_u`/`weight_v`), in the
+   * official state-dict order: `stateDict`, `loadStateDict`, `save` and `load` all derive from it.
+   * @internal
+   */
+  protected stateSpecs(): StateSpec[] {
     const { hiddenDim: h, maxSeqLen, ffnDim } = this.config;
-    const specs: StateSpec[] = [];
-    specs.push({
-      key: 'pos_embedding',
-      shape: [1, maxSeqLen, h],
-      assign: (t) => this.posEmbedding.assign(tf.reshape(t, [maxSeqLen, h])),
-    });
+    const pos = this.posEmbedding;
+    const specs: StateSpec[] = [
+      {
+        key: 'pos_embedding',
+        shape: [1, maxSeqLen, h],
+        read: () => tf.reshape(pos, [1, maxSeqLen, h]),
+        assign: (t) => pos.assign(tf.reshape(t, [maxSeqLen, h])),
+      },
+    ];
     this.projectIn.stateSpecs('project_in', specs);
     this.layers.forEach((L, i) => {
       const pre = `transformer.layers.${i}`;
-      const kernel = (key: string, v: tf.Variable<tf.Rank.R2>, out: number, inn: number): StateSpec => ({
-        key,
-        shape: [out, inn],
-        assign: (t) => v.assign(tf.transpose(t) as tf.Tensor2D),
-      });
-      const vec = (key: string, v: tf.Variable<tf.Rank.R1>, n: number): StateSpec => ({
-        key,
-        shape: [n],
-        assign: (t) => v.assign(t as tf.Tensor1D),
-      });
       specs.push(
-        kernel(`${pre}.self_attn.in_proj_weight`, L.inProj, 3 * h, h),
-        vec(`${pre}.self_attn.in_proj_bias`, L.inProjBias, 3 * h),
-        kernel(`${pre}.self_attn.out_proj.weight`, L.outProj, h, h),
-        vec(`${pre}.self_attn.out_proj.bias`, L.outProjBias, h),
-        kernel(`${pre}.linear1.weight`, L.linear1, ffnDim, h),
-        vec(`${pre}.linear1.bias`, L.linear1Bias, ffnDim),
-        kernel(`${pre}.linear2.weight`, L.linear2, h, ffnDim),
-        vec(`${pre}.linear2.bias`, L.linear2Bias, h),
-        vec(`${pre}.norm1.weight`, L.norm1Weight, h),
-        vec(`${pre}.norm1.bias`, L.norm1Bias, h),
-        vec(`${pre}.norm2.weight`, L.norm2Weight, h),
-        vec(`${pre}.norm2.bias`, L.norm2Bias, h),
+        transposedSpec(`${pre}.self_attn.in_proj_weight`, L.inProj, 3 * h, h),
+        vectorSpec(`${pre}.self_attn.in_proj_bias`, L.inProjBias),
+        transposedSpec(`${pre}.self_attn.out_proj.weight`, L.outProj, h, h),
+        vectorSpec(`${pre}.self_attn.out_proj.bias`, L.outProjBias),
+        transposedSpec(`${pre}.linear1.weight`, L.linear1, ffnDim, h),
+        vectorSpec(`${pre}.linear1.bias`, L.linear1Bias),
+        transposedSpec(`${pre}.linear2.weight`, L.linear2, h, ffnDim),
+        vectorSpec(`${pre}.linear2.bias`, L.linear2Bias),
+        vectorSpec(`${pre}.norm1.weight`, L.norm1Weight),
+        vectorSpec(`${pre}.norm1.bias`, L.norm1Bias),
+        vectorSpec(`${pre}.norm2.weight`, L.norm2Weight),
+        vectorSpec(`${pre}.norm2.bias`, L.norm2Bias),
       );
     });
     this.head0.stateSpecs('head.0', specs);
@@ -326,104 +351,65 @@ export class TransformerDiscriminator implements Discriminator {
     return specs;
   }
 
-  /**
-   * Copies of all persistent state under the official PyTorch names and layouts (Linear weights
-   * [out, in], `pos_embedding` [1, maxSeqLen, h], spectral norm as `weight_orig`/`weight_u`/`weight_v`).
-   * The caller disposes the tensors.
-   */
-  stateDict(): Record<string, tf.Tensor> {
-    this.assertLive(`${WHERE}.stateDict`);
-    const { hiddenDim: h, maxSeqLen } = this.config;
-    const out: Record<string, tf.Tensor> = {};
-    out.pos_embedding = tf.reshape(this.posEmbedding, [1, maxSeqLen, h]);
-    this.projectIn.stateEntries('project_in', out);
-    this.layers.forEach((L, i) => {
-      const pre = `transformer.layers.${i}`;
-      out[`${pre}.self_attn.in_proj_weight`] = tf.transpose(L.inProj);
-      out[`${pre}.self_attn.in_proj_bias`] = tf.clone(L.inProjBias);
-      out[`${pre}.self_attn.out_proj.weight`] = tf.transpose(L.outProj);
-      out[`${pre}.self_attn.out_proj.bias`] = tf.clone(L.outProjBias);
-      out[`${pre}.linear1.weight`] = tf.transpose(L.linear1);
-      out[`${pre}.linear1.bias`] = tf.clone(L.linear1Bias);
-      out[`${pre}.linear2.weight`] = tf.transpose(L.linear2);
-      out[`${pre}.linear2.bias`] = tf.clone(L.linear2Bias);
-      out[`${pre}.norm1.weight`] = tf.clone(L.norm1Weight);
-      out[`${pre}.norm1.bias`] = tf.clone(L.norm1Bias);
-      out[`${pre}.norm2.weight`] = tf.clone(L.norm2Weight);
-      out[`${pre}.norm2.bias`] = tf.clone(L.norm2Bias);
-    });
-    this.head0.stateEntries('head.0', out);
-    this.head2.stateEntries('head.2', out);
-    return out;
-  }
-
-  /**
-   * Loads (copies) a PyTorch-named state dict, e.g. from `readSafetensors` of a checkpoint saved by the
-   * official code. Strict by default: a missing or unexpected key throws
-   * `GanpoError('STATE_DICT_MISMATCH')` naming it; a mis-shaped key always throws. Nothing is changed
-   * when anything is wrong. The given tensors stay the caller's.
-   */
-  loadStateDict(state: Record<string, tf.Tensor>, options: { strict?: boolean } = {}): void {
-    const where = `${WHERE}.loadStateDict`;
-    this.assertLive(where);
-    loadStateInto(where, this.specs(), state, options.strict ?? true);
-  }
-
-  /** Saves config + state dict through any `tf.io.IOHandler` or registered URL (`ganpo/node` adds `file://`). */
-  async save(handlerOrUrl: HandlerOrUrl): Promise<tf.io.SaveResult> {
-    this.assertLive(`${WHERE}.save`);
-    const { seed: _seed, ...config } = this.config;
-    return saveArtifacts(`${WHERE}.save`, handlerOrUrl, 'TransformerDiscriminator', config, this.stateDict());
-  }
-
-  /** Loads a discriminator written by {@link save}. */
-  static async load(
-    handlerOrUrl: HandlerOrUrl,
-    overrides: Pick<TransformerDiscriminatorConfig, 'attentionImpl'> = {},
-  ): Promise<TransformerDiscriminator> {
-    const { config, state } = await loadArtifacts(`${WHERE}.load`, handlerOrUrl, 'TransformerDiscriminator');
-    let d: TransformerDiscriminator | undefined;
-    try {
-      d = new TransformerDiscriminator({
-        ...(config as unknown as TransformerDiscriminatorConfig),
-        ...overrides,
-      });
-      d.loadStateDict(state);
-      return d;
-    } catch (e) {
-      d?.dispose();
-      throw e;
-    } finally {
-      tf.dispose(Object.values(state));
-    }
-  }
-
-  /** Frees every variable. Further use throws `GanpoError('DISPOSED')`. */
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    const vars: tf.Variable[] = [
+  /** @internal */
+  protected ownedVariables(): tf.Variable[] {
+    return [
       ...this.projectIn.all,
       this.posEmbedding,
       ...this.layers.flatMap((L) => Object.values(L) as tf.Variable[]),
       ...this.head0.all,
       ...this.head2.all,
     ];
-    for (const v of vars) v.dispose();
   }
 
-  /** True once {@link TransformerDiscriminator.dispose} has run. */
-  get isDisposed(): boolean {
-    return this.disposed;
+  /** @internal */
+  protected persistedConfig(): Record<string, unknown> {
+    const { seed: _seed, ...config } = this.config;
+    return config;
   }
 
-  private assertLive(where: string): void {
-    if (this.disposed) {
-      throw new GanpoError('DISPOSED', `${where}: the discriminator was disposed`, {
-        argument: 'this',
-        expected: 'a live discriminator',
-        received: 'a disposed one',
-      });
-    }
+  /**
+   * Loads a discriminator written by `save`. The source is treated as untrusted: the config may hold
+   * only the saved keys and must pass the size limits ({@link DISCRIMINATOR_LIMITS}) before anything
+   * is allocated; the weight specs must be float32 with sizes adding up to exactly the bytes present;
+   * at validation level `'full'` NaN/Infinity weights are refused. Any refusal throws a
+   * `GanpoError` (`INVALID_FORMAT`, `OUT_OF_RANGE`, `STATE_DICT_MISMATCH`, `NON_FINITE`) and leaves
+   * nothing behind.
+   */
+  static async load(
+    handlerOrUrl: HandlerOrUrl,
+    overrides: Pick<TransformerDiscriminatorConfig, 'attentionImpl'> = {},
+  ): Promise<TransformerDiscriminator> {
+    const attentionImpl = overrides?.attentionImpl;
+    return loadDiscriminator(
+      'TransformerDiscriminator',
+      handlerOrUrl,
+      PERSISTED_KEYS,
+      (config) =>
+        new TransformerDiscriminator({
+          ...(config as unknown as TransformerDiscriminatorConfig),
+          ...(attentionImpl === undefined ? {} : { attentionImpl }),
+        }),
+    );
   }
+}
+
+/** Persistent values of a transformer discriminator (weights, biases, positions, spectral-norm u and v). */
+function transformerParameterCount(c: {
+  inputDim: number;
+  hiddenDim: number;
+  numLayers: number;
+  ffnDim: number;
+  maxSeqLen: number;
+  spectralNorm: boolean;
+}): number {
+  const h = c.hiddenDim;
+  const layer = 3 * h * h + 3 * h + h * h + h + 2 * h * c.ffnDim + c.ffnDim + h + 4 * h;
+  return (
+    linearParameterCount(c.inputDim, h, c.spectralNorm) +
+    c.maxSeqLen * h +
+    c.numLayers * layer +
+    linearParameterCount(h, h, c.spectralNorm) +
+    linearParameterCount(h, 1, c.spectralNorm)
+  );
 }

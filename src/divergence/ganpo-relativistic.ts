@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertOneOf } from '../core/validate';
+import { assertArgs, assertOneOf } from '../core/validate';
 import { DIVERGENCES, type Divergence, fakeLoss, realLoss } from './divergences';
 import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
@@ -56,6 +56,7 @@ export interface GanpoDiscriminatorLossArgs {
  */
 export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Scalar {
   const where = 'ganpoDiscriminatorLoss';
+  assertArgs(where, args);
   const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
   checkScores(where, 'reference', args.reference);
   checkScores(where, 'policy', args.policy);
@@ -116,6 +117,7 @@ export interface GanpoGeneratorLossArgs {
  */
 export function ganpoGeneratorLoss(args: GanpoGeneratorLossArgs): tf.Scalar {
   const where = 'ganpoGeneratorLoss';
+  assertArgs(where, args);
   const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
   checkScores(where, 'policy', args.policy);
   if (args.referenceMean === undefined) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertOneOf } from '../core/validate';
+import { assertArgs, assertOneOf } from '../core/validate';
 import { chanceLevel, DIVERGENCES, type Divergence, fakeLoss, realLoss } from './divergences';
 import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
@@ -30,6 +30,7 @@ interface Resolved {
 }
 
 function validate(where: string, args: RelativisticLossArgs): Resolved {
+  assertArgs(where, args, '{ real, fake, divergence?, realMean?, fakeMean? }');
   const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
   checkScores(where, 'real', args.real);
   checkScores(where, 'fake', args.fake);

@@ -1,26 +1,86 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GanpoError } from '../core/errors';
+import {
+  FORBIDDEN_NAMES,
+  formatError,
+  ITEM_SIZE,
+  parseSafetensorsHeader,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  type SafetensorsEntry,
+} from './safetensors-header';
 
-/**
- * Largest header accepted, 100 MB: the limit of the reference `safetensors` implementation, which
- * refuses bigger headers so a hostile length cannot make the reader allocate gigabytes.
- */
-export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
+export {
+  SAFETENSORS_MAX_DEPTH,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  SAFETENSORS_MAX_RANK,
+} from './safetensors-header';
 
 const READ = 'readSafetensors';
 const WRITE = 'writeSafetensors';
 
-type StDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64';
-const ITEM_SIZE: Record<StDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8 };
+/**
+ * Parses a safetensors file (https://github.com/huggingface/safetensors: u64-LE header length, JSON
+ * header `{name: {dtype, shape, data_offsets}}`, raw little-endian data) into tensors, e.g. a
+ * discriminator checkpoint saved by PyTorch for `loadStateDict`.
+ *
+ * dtypes: F32, F64, F16 and BF16 become float32; I32 becomes int32; I64 becomes int32 (tfjs has no
+ * int64). A value that does not fit (an I64 outside int32, a finite F64 outside float32) throws
+ * `OUT_OF_RANGE` naming the tensor. `__metadata__` is checked (a string → string map) and ignored.
+ *
+ * The file is untrusted: the header is validated as the reference implementation does, before any
+ * allocation (see `parseSafetensorsHeader`): length at most {@link SAFETENSORS_MAX_HEADER_BYTES},
+ * nesting at most `SAFETENSORS_MAX_DEPTH`, rank at most `SAFETENSORS_MAX_RANK`, no duplicate keys,
+ * no tensor named `__proto__`, byte ranges that tile the data exactly. Memory used is therefore
+ * bounded by the file: at most twice its size in tensor data (F16/BF16 widen to float32).
+ *
+ * @param bytes - the whole file: any `Uint8Array` view (a Node `Buffer` from `fs.readFileSync` too)
+ *   or an `ArrayBuffer`.
+ * @returns name → tensor, an object without prototype (caller disposes).
+ * @throws GanpoError('INVALID_FORMAT') for a short buffer, a header length beyond the buffer or over
+ *   the limit, invalid or too deeply nested JSON, duplicate keys, unknown dtypes, bad shapes, offsets
+ *   that leave a gap, overlap or run past the data; `INVALID_ARGUMENT` when `bytes` is not bytes.
+ *
+ * @example
+ * ```ts
+ * const bytes = new Uint8Array(await (await fetch('d_chosen.safetensors')).arrayBuffer());
+ * const state = readSafetensors(bytes); // { 'project_in.weight_orig': tf.Tensor, … }
+ * disc.loadStateDict(state);
+ * tf.dispose(Object.values(state));
+ * ```
+ */
+export function readSafetensors(bytes: Uint8Array | ArrayBuffer): Record<string, tf.Tensor> {
+  const buf = asBytes(READ, bytes);
+  const { entries } = parseSafetensorsHeader(READ, buf);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  // Decode everything before creating any tensor, so a bad entry leaves nothing behind.
+  const decoded = entries.map((e) => ({ e, values: decode(buf, view, e) }));
+  const out: Record<string, tf.Tensor> = Object.create(null);
+  try {
+    for (const { e, values } of decoded) {
+      out[e.name] = tf.tensor(values, e.shape, values instanceof Int32Array ? 'int32' : 'float32');
+    }
+  } catch (err) {
+    tf.dispose(Object.values(out));
+    throw err;
+  }
+  return out;
+}
 
-function bad(where: string, expected: string, received: string, argument = 'bytes'): GanpoError {
-  return new GanpoError(
-    'INVALID_FORMAT',
-    `${where}: '${argument}' expected ${expected}, received ${received}`,
+/**
+ * Any `Uint8Array` view (a Node `Buffer` included, at any offset into its pool) or an `ArrayBuffer`,
+ * as a plain `Uint8Array` over exactly those bytes: a Buffer's own `slice` shares memory, so the
+ * reader must not call it.
+ */
+export function asBytes(where: string, bytes: unknown): Uint8Array {
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  if (bytes instanceof Uint8Array) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new GanpoError(
+    'INVALID_ARGUMENT',
+    `${where}: 'bytes' expected a Uint8Array or ArrayBuffer, received ${bytes === null ? 'null' : typeof bytes}`,
     {
-      argument,
-      expected,
-      received,
+      argument: 'bytes',
+      expected: 'a Uint8Array or ArrayBuffer',
+      received: bytes === null ? 'null' : typeof bytes,
     },
   );
 }
@@ -34,105 +94,7 @@ function f16ToF32(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
-interface Entry {
-  name: string;
-  dtype: StDtype;
-  shape: number[];
-  start: number;
-  end: number;
-}
-
-/**
- * Parses a safetensors file (https://github.com/huggingface/safetensors: u64-LE header length, JSON
- * header `{name: {dtype, shape, data_offsets}}`, raw little-endian data) into tensors, e.g. a
- * discriminator checkpoint saved by PyTorch for `loadStateDict`.
- *
- * dtypes: F32, F64, F16 and BF16 become float32; I32 becomes int32; I64 becomes int32 (tfjs has no
- * int64) and throws `OUT_OF_RANGE` naming the tensor when a value does not fit. `__metadata__` is ignored.
- *
- * @param bytes - the whole file.
- * @returns name → tensor (caller disposes).
- * @throws GanpoError('INVALID_FORMAT') for a short buffer, a header length beyond the buffer or over
- *   {@link SAFETENSORS_MAX_HEADER_BYTES}, invalid JSON, unknown dtypes, bad shapes or offsets.
- *
- * @example
- * ```ts
- * const bytes = new Uint8Array(await (await fetch('d_chosen.safetensors')).arrayBuffer());
- * const state = readSafetensors(bytes); // { 'project_in.weight_orig': tf.Tensor, … }
- * disc.loadStateDict(state);
- * tf.dispose(Object.values(state));
- * ```
- */
-export function readSafetensors(bytes: Uint8Array | ArrayBuffer): Record<string, tf.Tensor> {
-  const buf = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes;
-  if (!(buf instanceof Uint8Array)) throw bad(READ, 'a Uint8Array or ArrayBuffer', typeof bytes);
-  if (buf.byteLength < 8)
-    throw bad(READ, 'at least 8 bytes (the header length)', `${buf.byteLength} byte(s)`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
-    throw bad(READ, `a header of at most ${SAFETENSORS_MAX_HEADER_BYTES} bytes`, `a header length of ${n}`);
-  }
-  const headerLen = Number(n);
-  if (8 + headerLen > buf.byteLength) {
-    throw bad(READ, `${headerLen} header bytes`, `a truncated file of ${buf.byteLength} bytes`);
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + headerLen)));
-  } catch (e) {
-    throw bad(READ, 'a JSON header', `unparseable JSON (${(e as Error).message})`);
-  }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    throw bad(READ, 'a JSON object header', Array.isArray(header) ? 'an array' : String(header));
-  }
-  const dataStart = 8 + headerLen;
-  const dataLen = buf.byteLength - dataStart;
-  const entries: Entry[] = [];
-  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') continue;
-    const i = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
-    if (i === null || typeof i !== 'object') throw bad(READ, 'a tensor entry object', String(i), name);
-    if (typeof i.dtype !== 'string' || !(i.dtype in ITEM_SIZE)) {
-      throw bad(READ, `a dtype in ${Object.keys(ITEM_SIZE).join('|')}`, String(i.dtype), name);
-    }
-    const dtype = i.dtype as StDtype;
-    const shape = i.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw bad(READ, 'a shape of non-negative integers', JSON.stringify(shape), name);
-    }
-    const off = i.data_offsets;
-    if (
-      !Array.isArray(off) ||
-      off.length !== 2 ||
-      !off.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-      (off[0] as number) > (off[1] as number)
-    ) {
-      throw bad(READ, 'data_offsets [begin, end]', JSON.stringify(off), name);
-    }
-    const [start, end] = off as [number, number];
-    if (end > dataLen)
-      throw bad(READ, `data within the ${dataLen} data bytes`, `end offset ${end} (truncated)`, name);
-    const count = shape.reduce((a: number, b: number) => a * b, 1);
-    if (end - start !== count * ITEM_SIZE[dtype]) {
-      throw bad(
-        READ,
-        `${count * ITEM_SIZE[dtype]} bytes for ${dtype} [${shape.join(',')}]`,
-        `${end - start}`,
-        name,
-      );
-    }
-    entries.push({ name, dtype, shape, start: dataStart + start, end: dataStart + end });
-  }
-  // Decode everything before creating any tensor, so a bad entry leaves nothing behind.
-  const decoded = entries.map((e) => ({ e, values: decode(buf, view, e) }));
-  const out: Record<string, tf.Tensor> = {};
-  for (const { e, values } of decoded)
-    out[e.name] = tf.tensor(values, e.shape, values instanceof Int32Array ? 'int32' : 'float32');
-  return out;
-}
-
-function decode(buf: Uint8Array, view: DataView, e: Entry): Float32Array | Int32Array {
+function decode(buf: Uint8Array, view: DataView, e: SafetensorsEntry): Float32Array | Int32Array {
   const count = (e.end - e.start) / ITEM_SIZE[e.dtype];
   switch (e.dtype) {
     case 'F32': {
@@ -141,7 +103,18 @@ function decode(buf: Uint8Array, view: DataView, e: Entry): Float32Array | Int32
     }
     case 'F64': {
       const out = new Float32Array(count);
-      for (let k = 0; k < count; k++) out[k] = view.getFloat64(e.start + 8 * k, true);
+      for (let k = 0; k < count; k++) {
+        const v = view.getFloat64(e.start + 8 * k, true);
+        out[k] = v;
+        // A finite F64 beyond float32's range would silently become ±Infinity.
+        if (Number.isFinite(v) && !Number.isFinite(out[k] as number)) {
+          throw new GanpoError(
+            'OUT_OF_RANGE',
+            `${READ}: '${e.name}' expected F64 values within float32's range (±3.4e38), received ${v}`,
+            { argument: e.name, expected: "values within float32's range", received: String(v) },
+          );
+        }
+      }
       return out;
     }
     case 'F16': {
@@ -179,11 +152,16 @@ function decode(buf: Uint8Array, view: DataView, e: Entry): Float32Array | Int32
 
 /**
  * Serialises tensors as a safetensors file that PyTorch (`safetensors.torch.load_file`) reads:
- * float tensors as F32, int32 as I32, keys sorted, header padded with spaces to 8 bytes.
+ * float32 tensors as F32, int32 and bool as I32, keys sorted, header padded with spaces to 8 bytes.
+ * Writes only what {@link readSafetensors} accepts: string and complex tensors, a tensor named
+ * `__metadata__` or `__proto__`, and metadata that is not a string → string map are refused.
  *
  * @param tensors - name → tensor (not disposed).
  * @param metadata - optional string map stored under `__metadata__` (e.g. `{ format: 'pt' }`).
  * @returns the file bytes.
+ * @throws GanpoError('INVALID_ARGUMENT') for a non-object, a non-tensor or disposed value, a reserved
+ *   name or bad metadata; `INVALID_DTYPE` for string/complex tensors; `INVALID_FORMAT` when the
+ *   header would exceed {@link SAFETENSORS_MAX_HEADER_BYTES}.
  *
  * @example
  * ```ts
@@ -196,39 +174,17 @@ export function writeSafetensors(
   tensors: Record<string, tf.Tensor>,
   metadata?: Record<string, string>,
 ): Uint8Array {
-  if (tensors === null || typeof tensors !== 'object') {
-    throw new GanpoError('INVALID_ARGUMENT', `${WRITE}: 'tensors' expected a Record<string, tf.Tensor>`, {
-      argument: 'tensors',
-      expected: 'a Record<string, tf.Tensor>',
-      received: String(tensors),
-    });
+  if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
+    throw invalid('tensors', 'a Record<string, tf.Tensor>', describeValue(tensors));
   }
   const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = {};
+  for (const name of names) checkTensor(name, (tensors as Record<string, unknown>)[name]);
+  const meta = checkMetadata(metadata);
+  const header: Record<string, unknown> = Object.create(null);
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const name of names) {
-    const t = tensors[name];
-    if (!(t instanceof tf.Tensor) || t.isDisposed) {
-      // Never String() a disposed tensor: its toString reads the data and throws.
-      const received = t instanceof tf.Tensor ? 'a disposed tensor' : typeof t;
-      throw new GanpoError(
-        'INVALID_ARGUMENT',
-        `${WRITE}: '${name}' expected a live tf.Tensor, received ${received}`,
-        {
-          argument: name,
-          expected: 'a live tf.Tensor',
-          received,
-        },
-      );
-    }
-    if (name === '__metadata__') {
-      throw new GanpoError('INVALID_ARGUMENT', `${WRITE}: '__metadata__' is reserved, received a tensor`, {
-        argument: name,
-        expected: 'another name',
-        received: '__metadata__',
-      });
-    }
+    const t = tensors[name] as tf.Tensor;
     const isInt = t.dtype === 'int32' || t.dtype === 'bool';
     const data = isInt
       ? Int32Array.from(t.dataSync() as ArrayLike<number>)
@@ -243,11 +199,19 @@ export function writeSafetensors(
     chunks.push(bytes);
     offset += bytes.byteLength;
   }
-  if (metadata) header.__metadata__ = metadata;
+  if (meta) header.__metadata__ = meta;
   let json = JSON.stringify(header);
   const enc = new TextEncoder();
   while (enc.encode(json).byteLength % 8 !== 0) json += ' ';
   const head = enc.encode(json);
+  if (head.byteLength > SAFETENSORS_MAX_HEADER_BYTES) {
+    throw formatError(
+      WRITE,
+      `a header of at most ${SAFETENSORS_MAX_HEADER_BYTES} bytes`,
+      `${head.byteLength} bytes`,
+      'tensors',
+    );
+  }
   const out = new Uint8Array(8 + head.byteLength + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
   out.set(head, 8);
@@ -255,6 +219,60 @@ export function writeSafetensors(
   for (const c of chunks) {
     out.set(c, p);
     p += c.byteLength;
+  }
+  return out;
+}
+
+function invalid(argument: string, expected: string, received: string): GanpoError {
+  return new GanpoError(
+    'INVALID_ARGUMENT',
+    `${WRITE}: '${argument}' expected ${expected}, received ${received}`,
+    {
+      argument,
+      expected,
+      received,
+    },
+  );
+}
+
+function describeValue(x: unknown): string {
+  if (x === null) return 'null';
+  return Array.isArray(x) ? 'an array' : typeof x;
+}
+
+function checkTensor(name: string, t: unknown): void {
+  if (name === '__metadata__' || FORBIDDEN_NAMES.has(name)) {
+    throw invalid(name, 'a tensor name other than __metadata__ and __proto__', `'${name}'`);
+  }
+  if (!(t instanceof tf.Tensor) || t.isDisposed) {
+    // Never String() a disposed tensor: its toString reads the data and throws.
+    throw invalid(name, 'a live tf.Tensor', t instanceof tf.Tensor ? 'a disposed tensor' : describeValue(t));
+  }
+  if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
+    throw new GanpoError(
+      'INVALID_DTYPE',
+      `${WRITE}: '${name}' expected dtype float32, int32 or bool, received dtype ${t.dtype}`,
+      { argument: name, expected: 'dtype float32, int32 or bool', received: `dtype ${t.dtype}` },
+    );
+  }
+}
+
+function checkMetadata(metadata: unknown): Record<string, string> | undefined {
+  if (metadata === undefined) return undefined;
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw invalid('metadata', 'a string → string map', describeValue(metadata));
+  }
+  const out: Record<string, string> = Object.create(null);
+  for (const key of Object.keys(metadata)) {
+    const value = (metadata as Record<string, unknown>)[key];
+    if (typeof value !== 'string' || FORBIDDEN_NAMES.has(key)) {
+      throw invalid(
+        'metadata',
+        'string values under keys other than __proto__',
+        `key '${key}' with a ${typeof value}`,
+      );
+    }
+    out[key] = value;
   }
   return out;
 }

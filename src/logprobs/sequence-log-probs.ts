@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { tidyObject } from '../core/tidy-object';
 import {
+  assertArgs,
   assertBinary,
   assertDtype,
   assertFinite,
@@ -90,8 +91,9 @@ function summarise(perToken: tf.Tensor2D, maskF: tf.Tensor2D): SequenceLogProbs 
  * @throws GanpoError SHAPE_MISMATCH / INVALID_DTYPE for wrong shapes or dtypes, OUT_OF_RANGE for labels
  *   outside [0, V) or a mask that is not 0/1, NON_FINITE for NaN/Inf logits.
  */
-export function sequenceLogProbs({ logits, labels, mask }: SequenceLogProbsArgs): SequenceLogProbs {
-  validateSequenceArgs('sequenceLogProbs', { logits, labels, mask });
+export function sequenceLogProbs(args: SequenceLogProbsArgs): SequenceLogProbs {
+  validateSequenceArgs('sequenceLogProbs', args);
+  const { logits, labels, mask } = args;
   return tidyObject(() => {
     const maskF = tf.cast(mask, 'float32') as tf.Tensor2D;
     const perToken = maskedLabelLogProbs(logits, labels, maskF);
@@ -118,10 +120,16 @@ export function sequenceLogProbs({ logits, labels, mask }: SequenceLogProbsArgs)
  * const { sum } = causalLogProbs({ logits, inputIds: batch.chosen.inputIds, lossMask: batch.chosen.completionMask });
  * ```
  */
-export function causalLogProbs({ logits, inputIds, lossMask }: CausalLogProbsArgs): SequenceLogProbs {
-  validateSequenceArgs('causalLogProbs', { logits, inputIds, lossMask });
+export function causalLogProbs(args: CausalLogProbsArgs): SequenceLogProbs {
+  validateSequenceArgs('causalLogProbs', args);
+  const { logits, inputIds, lossMask } = args;
   const [b, t] = logits.shape as [number, number, number];
   return tidyObject(() => {
+    // An empty batch: nothing to gather (the label gather cannot run on zero rows).
+    if (b === 0) {
+      const none = tf.zeros([0, Math.max(t - 1, 0)]) as tf.Tensor2D;
+      return summarise(none, none);
+    }
     const { labels, shiftedMask } = shiftForCausal(inputIds, lossMask);
     const full = maskedLabelLogProbs(logits, labels, shiftedMask);
     const perToken = tf.slice(full, [0, 0], [b, t - 1]) as tf.Tensor2D;
@@ -151,6 +159,7 @@ export function shiftForCausal(
 
 /** Internal: validation shared with other functions taking logits/labels/mask. */
 export function validateSequenceArgs(where: string, args: SequenceLogProbsArgs | CausalLogProbsArgs): void {
+  assertArgs(where, args, '{ logits, labels | inputIds, mask | lossMask }');
   validateLogits(where, args.logits);
   const [b, t, v] = args.logits.shape;
   const causal = 'inputIds' in args;

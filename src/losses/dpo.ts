@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { tidyObject } from '../core/tidy-object';
-import { assertNumber, assertOneOf, assertTensor, assertValueRange, checksValues } from '../core/validate';
+import {
+  assertArgs,
+  assertNumber,
+  assertOneOf,
+  assertTensor,
+  assertValueRange,
+  checksValues,
+} from '../core/validate';
 import { logSigmoid } from '../ops/log-sigmoid';
 import { sortAscending } from '../ops/sort';
 import { stopGradient } from '../ops/stop-gradient';
@@ -241,6 +248,7 @@ function checkSmoothing(type: DpoLossType, eps: number): void {
  *   non-finite inputs.
  */
 export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
+  assertArgs('dpoLoss', args, '{ policyChosenLogps, policyRejectedLogps, ... }');
   const {
     policyChosenLogps,
     policyRejectedLogps,

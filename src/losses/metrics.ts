@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertArgs } from '../core/validate';
 import { validatePairInputs } from './pair-inputs';
 import type { PreferenceLoss } from './types';
 
@@ -25,6 +26,7 @@ export interface PreferenceMetrics {
 export function preferenceMetrics(
   out: Pick<PreferenceLoss, 'chosenRewards' | 'rejectedRewards'>,
 ): PreferenceMetrics {
+  assertArgs('preferenceMetrics', out, '{ chosenRewards, rejectedRewards }');
   const { chosenRewards, rejectedRewards } = out;
   validatePairInputs('preferenceMetrics', [
     ['chosenRewards', chosenRewards],

@@ -1,21 +1,75 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+/** Uniform numbers in [0, 1) for dropout masks. */
+export type UniformSource = () => number;
+
+let source: UniformSource = Math.random;
+
+/**
+ * Runs `fn` with dropout masks drawn from `uniform` instead of `Math.random` (restored afterwards,
+ * even when `fn` throws). A discriminator passes its own counter-based stream, so that its dropout is
+ * reproducible from a saved state.
+ */
+export function withUniformSource<T>(uniform: UniformSource, fn: () => T): T {
+  const previous = source;
+  source = uniform;
+  try {
+    return fn();
+  } finally {
+    source = previous;
+  }
+}
+
 /**
  * Inverted-dropout mask: each entry is 1/(1 − rate) with probability 1 − rate, else 0 (PyTorch's
- * `nn.Dropout` scaling). Drawn in JS with `Math.random` and uploaded as one tensor: tfjs's
- * `tf.dropout` draws with a JS generator too, then spends four more kernels (add, floor, div, mul)
- * turning it into a mask, which costs more than the attention product it masks at T = 128.
+ * `nn.Dropout` scaling). Drawn in JS and uploaded as one tensor: tfjs's `tf.dropout` draws with a
+ * JS generator too, then spends four more kernels (add, floor, div, mul) turning it into a mask,
+ * which costs more than the attention product it masks at T = 128.
  *
  * @param shape - mask shape.
  * @param rate - drop probability in [0, 1).
- * @returns a float32 mask (caller disposes). Not seedable, like unseeded `tf.dropout`.
+ * @returns a float32 mask (caller disposes). Drawn from `Math.random`, or from the source set by
+ *   {@link withUniformSource}.
  */
 export function dropoutMask(shape: number[], rate: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const keepScale = 1 / (1 - rate);
   const values = new Float32Array(n);
-  for (let i = 0; i < n; i++) values[i] = Math.random() >= rate ? keepScale : 0;
+  const uniform = source;
+  for (let i = 0; i < n; i++) values[i] = uniform() >= rate ? keepScale : 0;
   return tf.tensor(values, shape, 'float32');
+}
+
+/**
+ * A counter-based stream of uniform numbers: draw i is a hash of (seed, i), so the stream's whole
+ * state is two integers that a checkpoint can hold, and a resumed run draws exactly what an
+ * uninterrupted one would.
+ */
+export class CounterStream {
+  /** Creates the stream at draw `counter` of `seed` (both non-negative integers). */
+  constructor(
+    public seed: number,
+    public counter = 0,
+  ) {}
+
+  /** The next uniform number in [0, 1). */
+  readonly next: UniformSource = () => {
+    const i = this.counter++;
+    const lo = i >>> 0;
+    const hi = Math.floor(i / 4294967296) >>> 0;
+    return fmix32(this.seed ^ fmix32(lo ^ fmix32(hi + 0x632be5ab))) / 4294967296;
+  };
+}
+
+/** murmur3's 32-bit finaliser: a bijection that spreads every input bit over the output. */
+function fmix32(x: number): number {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /**

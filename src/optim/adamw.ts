@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertNumber, fmtShape } from '../core/validate';
+import { assertNumber, checksValues, fmtShape } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 
 /** A named tensor as in tfjs's optimizer weight lists (tfjs-core does not export the type). */
@@ -252,16 +252,34 @@ export class AdamW extends tf.Optimizer {
    * @param options.rename - maps a saved variable name to the name of the variable it now belongs
    *   to (tfjs appends `_1` to the names of re-created variables); identity by default.
    * @throws GanpoError (`INVALID_FORMAT` / `STATE_DICT_MISMATCH`) on a malformed state, mismatched
-   *   hyper-parameters, or a slot whose shape differs from the live variable it maps to; the current
-   *   state is unchanged then.
+   *   hyper-parameters, or a slot whose shape differs from the live variable it maps to;
+   *   `NON_FINITE` (validation level `'full'`) for a NaN/Infinity moment or a negative v. The
+   *   current state is unchanged then.
    */
   loadState(state: AdamWState, options: { rename?: (savedName: string) => string } = {}): void {
-    const where = 'AdamW.loadState';
+    this.prepareLoadState(state, options)();
+  }
+
+  /**
+   * Checks `state` completely (as {@link AdamW.loadState} does, plus finite moments with v ≥ 0 at
+   * validation level `'full'`) without changing anything, and returns the function that applies
+   * it. Lets a caller validate several parts of a checkpoint before applying any of them.
+   *
+   * @param options.rename - as in {@link AdamW.loadState}.
+   * @param options.where - the public function named in errors. Default `'AdamW.loadState'`.
+   * @returns apply: replaces the state; does not throw.
+   */
+  prepareLoadState(
+    state: AdamWState,
+    options: { rename?: (savedName: string) => string; where?: string } = {},
+  ): () => void {
+    const where = options?.where ?? 'AdamW.loadState';
     if (
       state === null ||
       typeof state !== 'object' ||
       typeof state.slots !== 'object' ||
-      state.slots === null
+      state.slots === null ||
+      Array.isArray(state.slots)
     ) {
       throw argumentError('INVALID_FORMAT', where, 'state', '{ config, iterations, slots }', typeof state);
     }
@@ -273,28 +291,47 @@ export class AdamW extends tf.Optimizer {
     }
     assertNumber(where, 'config.learningRate', c.learningRate, { min: 0 });
     assertNumber(where, 'iterations', state.iterations, { min: 0, integer: true });
-    const rename = options.rename ?? ((n: string) => n);
+    const rename = options?.rename ?? ((n: string) => n);
     const parsed: [string, AdamWSlotState][] = [];
     for (const [saved, slot] of Object.entries(state.slots)) {
       const arg = `slots.${saved}`;
-      const size = Array.isArray(slot?.shape) ? slot.shape.reduce((a, b) => a * b, 1) : -1;
+      const size =
+        Array.isArray(slot?.shape) && slot.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+          ? slot.shape.reduce((a, b) => a * b, 1)
+          : -1;
       const ok =
         slot !== null &&
         typeof slot === 'object' &&
-        Number.isInteger(slot.step) &&
+        Number.isSafeInteger(slot.step) &&
         slot.step >= 1 &&
         Array.isArray(slot.m) &&
         Array.isArray(slot.v) &&
         slot.m.length === size &&
-        slot.v.length === size;
+        slot.v.length === size &&
+        slot.m.every((x) => typeof x === 'number') &&
+        slot.v.every((x) => typeof x === 'number');
       if (!ok) {
         throw argumentError(
           'INVALID_FORMAT',
           where,
           arg,
-          "{ step >= 1, shape, m, v } with m, v of the shape's size",
+          "{ step >= 1, shape, m, v } with m, v numbers of the shape's size",
           'a malformed slot',
         );
+      }
+      if (checksValues()) {
+        // A NaN moment would write NaN weights on the next step; a negative v has no square root.
+        const bad = slot.m.findIndex((x) => !Number.isFinite(x));
+        const badV = slot.v.findIndex((x) => !Number.isFinite(x) || x < 0);
+        if (bad >= 0 || badV >= 0) {
+          throw argumentError(
+            'NON_FINITE',
+            where,
+            arg,
+            'finite moments with v >= 0',
+            bad >= 0 ? `m[${bad}] = ${slot.m[bad]}` : `v[${badV}] = ${slot.v[badV]}`,
+          );
+        }
       }
       const target = rename(saved);
       // A live variable of that name must have the saved shape (a renamed or re-built model that
@@ -311,16 +348,20 @@ export class AdamW extends tf.Optimizer {
       }
       parsed.push([target, slot]);
     }
-    this.disposeSlots();
-    for (const [name, slot] of parsed) {
-      this.slots.set(name, {
-        step: slot.step,
-        m: ownedVariable(tf.tensor(slot.m, slot.shape, 'float32'), false),
-        v: ownedVariable(tf.tensor(slot.v, slot.shape, 'float32'), false),
-      });
-    }
-    this.iterations_ = state.iterations;
-    this.lr = c.learningRate;
+    const { iterations } = state;
+    const learningRate = c.learningRate;
+    return () => {
+      this.disposeSlots();
+      for (const [name, slot] of parsed) {
+        this.slots.set(name, {
+          step: slot.step,
+          m: ownedVariable(tf.tensor(slot.m, slot.shape, 'float32'), false),
+          v: ownedVariable(tf.tensor(slot.v, slot.shape, 'float32'), false),
+        });
+      }
+      this.iterations_ = iterations;
+      this.lr = learningRate;
+    };
   }
 
   /** tfjs form of the state: iterations, then `<name>/step`, `<name>/m`, `<name>/v` per variable. */

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { argumentError } from '../core/errors';
 import type { AdamW, AdamWState } from './adamw';
 
 /**
@@ -33,7 +34,34 @@ export function saveStateByPosition(optimizer: AdamW, groups: VariableGroups): A
 
 /** Loads a state from {@link saveStateByPosition} into `optimizer` for the variables of `groups`. */
 export function loadStateByPosition(optimizer: AdamW, state: AdamWState, groups: VariableGroups): void {
+  prepareStateByPosition('AdamW.loadState', optimizer, state, groups)();
+}
+
+/**
+ * Checks a state from {@link saveStateByPosition} completely, changing nothing, and returns the
+ * function that loads it. A slot whose key is not a position of `groups` is refused
+ * (`STATE_DICT_MISMATCH`): it would belong to no variable.
+ */
+export function prepareStateByPosition(
+  where: string,
+  optimizer: AdamW,
+  state: AdamWState,
+  groups: VariableGroups,
+): () => void {
   const names = new Map<string, string>();
   for (const [name, key] of positionKeys(groups)) names.set(key, name);
-  optimizer.loadState(state, { rename: (saved) => names.get(saved) ?? saved });
+  const slots = state !== null && typeof state === 'object' ? state.slots : undefined;
+  if (slots !== null && typeof slots === 'object') {
+    const unknown = Object.keys(slots).find((k) => !names.has(k));
+    if (unknown !== undefined) {
+      throw argumentError(
+        'STATE_DICT_MISMATCH',
+        where,
+        `optimizer.slots.${unknown.slice(0, 40)}`,
+        `a position key among ${[...names.keys()].slice(0, 3).join(', ')}…`,
+        'a key that names no variable',
+      );
+    }
+  }
+  return optimizer.prepareLoadState(state, { rename: (saved) => names.get(saved) ?? saved, where });
 }

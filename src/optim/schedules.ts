@@ -1,5 +1,5 @@
 import { argumentError } from '../core/errors';
-import { assertNumber } from '../core/validate';
+import { assertArgs, assertNumber } from '../core/validate';
 
 /** A learning-rate schedule: optimizer step index (0-based) → learning rate. */
 export type LearningRateSchedule = (step: number) => number;
@@ -59,6 +59,7 @@ function checkStep(where: string, step: number): void {
  */
 export function warmupCosineSchedule(args: WarmupCosineScheduleArgs): LearningRateSchedule {
   const where = 'warmupCosineSchedule';
+  assertArgs(where, args, '{ learningRate, totalSteps, warmupSteps? }');
   const { learningRate, totalSteps } = args;
   const warmupSteps = args.warmupSteps ?? 0;
   const numCycles = args.numCycles ?? 0.5;
@@ -85,6 +86,7 @@ export function warmupCosineSchedule(args: WarmupCosineScheduleArgs): LearningRa
  */
 export function warmupLinearSchedule(args: WarmupLinearScheduleArgs): LearningRateSchedule {
   const where = 'warmupLinearSchedule';
+  assertArgs(where, args, '{ learningRate, totalSteps, warmupSteps? }');
   const { learningRate, totalSteps } = args;
   const warmupSteps = args.warmupSteps ?? 0;
   checkCommon(where, learningRate, warmupSteps, totalSteps);

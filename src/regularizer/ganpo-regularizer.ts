@@ -14,8 +14,8 @@ import { criticSizeNotice, MaskConsistency } from './notices';
 import { type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss, presetDefaults } from './preset';
 import {
   type GanpoRegularizerState,
+  prepareRegularizerState,
   type RegularizerStateOptions,
-  readRegularizerState,
   writeRegularizerState,
 } from './state';
 import {
@@ -507,14 +507,36 @@ export class GanpoRegularizer {
    *   a discriminator state that does not fit, or optimizer state for an optimizer that is not AdamW.
    */
   loadState(state: GanpoRegularizerState): void {
-    const where = 'GanpoRegularizer.loadState';
+    const prepared = this.prepareLoadState(state);
+    try {
+      prepared.commit();
+    } finally {
+      prepared.release();
+    }
+  }
+
+  /**
+   * Every check of {@link loadState}, changing nothing: returns `commit` (applies the state) and
+   * `release` (frees the parsed tensors; call it after `commit`, or instead when another part of a
+   * larger checkpoint is refused). @internal
+   */
+  prepareLoadState(
+    state: GanpoRegularizerState,
+    where = 'GanpoRegularizer.loadState',
+  ): { commit: () => void; release: () => void } {
     this.assertLive(where);
-    const { means, steps } = readRegularizerState(where, state, {
+    const prepared = prepareRegularizerState(where, state, {
       options: this.stateOptions,
       discriminators: this.discriminators,
       optimizer: this.optimizer,
     });
-    this.sixMeans = means;
-    this.steps = steps;
+    return {
+      commit: () => {
+        prepared.commit();
+        this.sixMeans = prepared.means;
+        this.steps = prepared.steps;
+      },
+      release: prepared.release,
+    };
   }
 }

@@ -139,6 +139,22 @@ export class SixMeans {
       }
     }
     const batch = (json as SixMeansJSON).batch;
+    if (batch !== null) {
+      for (const side of SIDES) {
+        for (const set of SETS) {
+          const v = (batch as Partial<SixValues> | undefined)?.[side]?.[set];
+          if (typeof v !== 'number' || !Number.isFinite(v)) {
+            throw argumentError(
+              'INVALID_FORMAT',
+              where,
+              `means.batch.${side}.${set}`,
+              'a finite number (or batch: null)',
+              String(v),
+            );
+          }
+        }
+      }
+    }
     return new SixMeans(estimator, momentum, {
       running,
       batch: batch === null ? null : structuredClone(batch),

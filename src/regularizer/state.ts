@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertNumber } from '../core/validate';
+import { BaseDiscriminator, checkDropoutState } from '../discriminators/base';
 import type { Discriminator } from '../discriminators/types';
 import type { Divergence } from '../divergence/divergences';
+import { SAFETENSORS_MAX_RANK } from '../io/safetensors-header';
 import { AdamW, type AdamWState } from '../optim/adamw';
-import { loadStateByPosition, saveStateByPosition } from '../optim/position-keys';
+import { prepareStateByPosition, saveStateByPosition } from '../optim/position-keys';
 import { SIDES, type Side, SixMeans, type SixMeansJSON } from './means';
 import type { GeneratorLoss } from './preset';
 import type { MeanEstimator, PerSide, SerializedTensor } from './types';
@@ -38,6 +40,12 @@ export interface GanpoRegularizerState {
    * `null` when the optimizer is not an {@link AdamW}.
    */
   optimizer: AdamWState | null;
+  /**
+   * Both discriminators' dropout-stream positions (see `BaseDiscriminator.dropoutState`), so that a
+   * resumed run draws the same dropout masks; `null` for discriminators of other classes. States
+   * written before this field existed load without it (the streams then keep their position).
+   */
+  dropout?: PerSide<{ seed: number; counter: number }> | null;
 }
 
 /** The parts of a regularizer its state holds. */
@@ -73,6 +81,7 @@ export function writeRegularizerState(
     parts.optimizer instanceof AdamW
       ? saveStateByPosition(parts.optimizer, variableGroups(parts.discriminators))
       : null;
+  const { chosen, rejected } = parts.discriminators;
   return {
     format: 'ganpo-regularizer',
     version: 1,
@@ -84,22 +93,37 @@ export function writeRegularizerState(
       rejected: serializeDiscriminator(parts.discriminators.rejected),
     },
     optimizer,
+    dropout:
+      chosen instanceof BaseDiscriminator && rejected instanceof BaseDiscriminator
+        ? { chosen: chosen.dropoutState, rejected: rejected.dropoutState }
+        : null,
   };
 }
 
+/** A regularizer state checked completely and ready to apply (see {@link prepareRegularizerState}). */
+export interface PreparedRegularizerState {
+  means: SixMeans;
+  steps: number;
+  /** Loads the discriminator weights and the optimizer state (the caller then sets means and steps). */
+  commit: () => void;
+  /** Frees the parsed tensors; call once, after `commit` or instead of it. */
+  release: () => void;
+}
+
 /**
- * Checks `state` against `parts`, then loads its discriminator weights and optimizer state into
- * `parts` (all or nothing: on any error the discriminators are restored and nothing changed).
+ * Checks `state` against `parts` completely (format, options, step count, means, both
+ * discriminators' state dicts including values at level `'full'`, the optimizer state) without
+ * changing anything, and returns what applies it.
  *
- * @returns the parsed means and step count, for the caller to commit.
  * @throws GanpoError `INVALID_FORMAT` on a malformed state, `STATE_DICT_MISMATCH` on other options,
- *   a discriminator state that does not fit, or optimizer state for an optimizer that is not AdamW.
+ *   a discriminator state that does not fit, or an optimizer state that does not match the
+ *   optimizer; `NON_FINITE` for NaN/Infinity values at level `'full'`. No tensor is left behind.
  */
-export function readRegularizerState(
+export function prepareRegularizerState(
   where: string,
   state: GanpoRegularizerState,
   parts: RegularizerParts,
-): { means: SixMeans; steps: number } {
+): PreparedRegularizerState {
   if (
     state === null ||
     typeof state !== 'object' ||
@@ -122,42 +146,92 @@ export function readRegularizerState(
     }
   }
   assertNumber(where, 'steps', state.steps, { min: 0, integer: true });
-  // Parse everything first (these throw on malformed input and change nothing).
   const means = SixMeans.fromJSON(where, state.means, mine.estimator, mine.momentum);
-  if (state.optimizer !== null && !(parts.optimizer instanceof AdamW)) {
+  const isAdamW = parts.optimizer instanceof AdamW;
+  if ((state.optimizer === null || state.optimizer === undefined) === isAdamW) {
     throw argumentError(
       'STATE_DICT_MISMATCH',
       where,
       'optimizer',
-      'null (this optimizer is not AdamW)',
-      'an AdamW state',
+      isAdamW ? 'an AdamW state' : 'null (this optimizer is not AdamW)',
+      state.optimizer === null || state.optimizer === undefined ? String(state.optimizer) : 'an AdamW state',
     );
   }
-  const incoming = {
-    chosen: deserializeDiscriminator(where, state, 'chosen'),
-    rejected: {} as Record<string, tf.Tensor>,
-  };
-  const backup: Partial<PerSide<Record<string, tf.Tensor>>> = {};
-  try {
-    incoming.rejected = deserializeDiscriminator(where, state, 'rejected');
-    for (const side of SIDES) {
-      backup[side] = parts.discriminators[side].stateDict();
-      parts.discriminators[side].loadStateDict(incoming[side]);
-    }
-    if (state.optimizer !== null && parts.optimizer instanceof AdamW) {
-      loadStateByPosition(parts.optimizer, state.optimizer, variableGroups(parts.discriminators));
-    }
-  } catch (e) {
-    for (const side of SIDES) {
-      const saved = backup[side];
-      if (saved) parts.discriminators[side].loadStateDict(saved);
-    }
-    throw e;
-  } finally {
-    tf.dispose([...Object.values(incoming.chosen), ...Object.values(incoming.rejected)]);
-    for (const side of SIDES) tf.dispose(Object.values(backup[side] ?? {}));
+  const dropout = state.dropout ?? null;
+  if (dropout !== null) {
+    for (const side of SIDES) checkDropoutState(where, `dropout.${side}`, dropout?.[side]);
   }
-  return { means, steps: state.steps };
+  const incoming: PerSide<Record<string, tf.Tensor>> = { chosen: {}, rejected: {} };
+  const release = () => {
+    tf.dispose([...Object.values(incoming.chosen), ...Object.values(incoming.rejected)]);
+  };
+  try {
+    for (const side of SIDES) incoming[side] = deserializeDiscriminator(where, state, side);
+    const loadDiscriminators = prepareDiscriminators(parts.discriminators, incoming);
+    const loadOptimizer =
+      parts.optimizer instanceof AdamW
+        ? prepareStateByPosition(
+            where,
+            parts.optimizer,
+            state.optimizer as AdamWState,
+            variableGroups(parts.discriminators),
+          )
+        : () => {};
+    return {
+      means,
+      steps: state.steps,
+      commit: () => {
+        loadDiscriminators();
+        loadOptimizer();
+        for (const side of SIDES) {
+          const d = parts.discriminators[side];
+          if (dropout !== null && d instanceof BaseDiscriminator) d.dropoutState = dropout[side];
+        }
+      },
+      release,
+    };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/**
+ * Both sides' loads, checked before either is applied. ganpo's discriminators check without
+ * changing anything; other `Discriminator` implementations are loaded with a backup, and restored
+ * from it when the second side refuses.
+ */
+function prepareDiscriminators(
+  discriminators: Readonly<PerSide<Discriminator>>,
+  incoming: PerSide<Record<string, tf.Tensor>>,
+): () => void {
+  const { chosen, rejected } = discriminators;
+  if (chosen instanceof BaseDiscriminator && rejected instanceof BaseDiscriminator) {
+    const loads = [
+      chosen.prepareLoadStateDict(incoming.chosen),
+      rejected.prepareLoadStateDict(incoming.rejected),
+    ];
+    return () => {
+      for (const load of loads) load();
+    };
+  }
+  return () => {
+    const backup: Partial<PerSide<Record<string, tf.Tensor>>> = {};
+    try {
+      for (const side of SIDES) {
+        backup[side] = discriminators[side].stateDict();
+        discriminators[side].loadStateDict(incoming[side]);
+      }
+    } catch (e) {
+      for (const side of SIDES) {
+        const saved = backup[side];
+        if (saved) discriminators[side].loadStateDict(saved);
+      }
+      throw e;
+    } finally {
+      for (const side of SIDES) tf.dispose(Object.values(backup[side] ?? {}));
+    }
+  };
 }
 
 /** One side's saved state dict as tensors (the caller owns them); nothing is left on a throw. */
@@ -167,19 +241,23 @@ function deserializeDiscriminator(
   side: Side,
 ): Record<string, tf.Tensor> {
   const entries = state.discriminators?.[side];
-  if (entries === null || typeof entries !== 'object') {
+  if (entries === null || typeof entries !== 'object' || Array.isArray(entries)) {
     throw argumentError('INVALID_FORMAT', where, `discriminators.${side}`, 'a state dict', String(entries));
   }
-  const out: Record<string, tf.Tensor> = {};
+  const out: Record<string, tf.Tensor> = Object.create(null);
   try {
     for (const [k, v] of Object.entries(entries)) {
-      const size = Array.isArray(v?.shape) ? v.shape.reduce((a, b) => a * b, 1) : -1;
-      if (!Array.isArray(v?.data) || v.data.length !== size) {
+      const shapeOk =
+        Array.isArray(v?.shape) &&
+        v.shape.length <= SAFETENSORS_MAX_RANK &&
+        v.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+      const size = shapeOk ? v.shape.reduce((a, b) => a * b, 1) : -1;
+      if (!Array.isArray(v?.data) || v.data.length !== size || !v.data.every((x) => typeof x === 'number')) {
         throw argumentError(
           'INVALID_FORMAT',
           where,
           `discriminators.${side}.${k}`,
-          '{ shape, data } with data of the shape size',
+          '{ shape, data } with data numbers of the shape size',
           'a malformed tensor',
         );
       }

@@ -16,7 +16,7 @@ import { initialReference } from './initial-reference';
 import { appliedMetrics, ganpoMetrics, skippedMetrics, type TrainerMetrics } from './metrics';
 import { trainingSummary } from './notices';
 import type { PreferenceObjective } from './objective';
-import { precomputeReference, type ReferenceEntry } from './reference';
+import { precomputeReference, type ReferenceEntry, validateReferenceCache } from './reference';
 import { BatchSampler } from './sampler';
 import { runTrainStep, type StepOutcome } from './step';
 import { syncReference } from './sync-reference';
@@ -66,6 +66,7 @@ export class GanpoTrainer {
   private cache: ReferenceEntry[] | null = null;
   private sampler: BatchSampler | null = null;
   private steps = 0;
+  private disposed = false;
 
   /** Validates `args` and builds the optimizers (and the regularizer unless `ganpo: false`); see {@link GanpoTrainerArgs}. */
   constructor(args: GanpoTrainerArgs) {
@@ -122,6 +123,7 @@ export class GanpoTrainer {
     pairs: readonly PreferencePair[],
     batchSize = this.config.precomputeRefBatchSize,
   ): ReferenceEntry[] {
+    this.assertLive('precomputeReference');
     this.refuseCacheWithSync('precomputeReference');
     if (!this.reference) {
       throw new GanpoError(
@@ -137,9 +139,21 @@ export class GanpoTrainer {
     });
   }
 
-  /** Uses a cache from {@link precomputeReference} (indexed like the training pairs); `null` drops it. */
+  /**
+   * Uses a cache from {@link precomputeReference} (indexed like the training pairs), e.g. read back
+   * with `referenceCacheFromBytes`. Checked whole before it replaces the current cache: finite
+   * log-probs, positive integer lengths, and with GANPO latents of exactly length × hiddenSize
+   * values on both sides (a cache made for another hidden size is refused).
+   */
   setReferenceCache(entries: ReferenceEntry[] | null): void {
-    if (entries !== null) this.refuseCacheWithSync('setReferenceCache');
+    this.assertLive('setReferenceCache');
+    if (entries !== null) {
+      this.refuseCacheWithSync('setReferenceCache');
+      validateReferenceCache(`${TRAINER}.setReferenceCache`, entries, {
+        hiddenSize: this.config.hiddenSize,
+        withLatents: this.regularizer !== null,
+      });
+    }
     this.cache = entries;
   }
 
@@ -167,6 +181,7 @@ export class GanpoTrainer {
    */
   trainStep(pairs: readonly PreferencePair[], indices?: readonly number[]): TrainerMetrics {
     const where = `${TRAINER}.trainStep`;
+    this.assertLive('trainStep');
     if (!Array.isArray(pairs) || pairs.length !== this.batchSize) {
       throw argumentError(
         'SHAPE_MISMATCH',
@@ -285,6 +300,7 @@ export class GanpoTrainer {
    */
   async train(pairs: readonly PreferencePair[], options: { steps?: number } = {}): Promise<TrainerMetrics[]> {
     const where = `${TRAINER}.train`;
+    this.assertLive('train');
     if (!Array.isArray(pairs) || pairs.length < this.batchSize) {
       throw argumentError(
         'SHAPE_MISMATCH',
@@ -322,6 +338,7 @@ export class GanpoTrainer {
    * (`eval_loss`, `eval_rewards/*`, `eval_logps/*`).
    */
   evaluate(pairs: readonly PreferencePair[], batchSize = this.batchSize): Record<string, number> {
+    this.assertLive('evaluate');
     return evaluatePreference(
       {
         policy: this.policy,
@@ -346,6 +363,7 @@ export class GanpoTrainer {
    * {@link restore} into a trainer built with the same arguments continues exactly.
    */
   checkpoint(): TrainerCheckpoint {
+    this.assertLive('checkpoint');
     return saveCheckpoint({
       variables: this.policy.trainableVariables,
       referenceVariables: this.syncedReferenceVariables,
@@ -356,20 +374,48 @@ export class GanpoTrainer {
     });
   }
 
-  /** Restores a {@link GanpoTrainer.checkpoint} (all or nothing for the policy weights' shapes). */
+  /**
+   * Restores a {@link GanpoTrainer.checkpoint}. All or nothing: the whole checkpoint is checked
+   * (format, step count, policy weights, sampler, optimizer, regularizer; values at level `'full'`)
+   * before anything is applied, so a refused restore leaves the trainer exactly as it was.
+   *
+   * @throws GanpoError `INVALID_FORMAT`, `STATE_DICT_MISMATCH`, `OUT_OF_RANGE`, `NON_FINITE`.
+   */
   restore(checkpoint: TrainerCheckpoint): void {
+    this.assertLive('restore');
     const { sampler, step } = loadCheckpoint(`${TRAINER}.restore`, checkpoint, {
       variables: this.policy.trainableVariables,
       referenceVariables: this.syncedReferenceVariables,
       optimizer: this.optimizer,
       regularizer: this.regularizer,
+      batchSize: this.batchSize,
     });
     this.sampler = sampler;
     this.steps = step;
   }
 
-  /** Frees the regularizer, the optimizers and a reference copy the trainer made (never the user's models). */
+  /** True once {@link dispose} has run. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private assertLive(where: string): void {
+    if (this.disposed) {
+      throw new GanpoError('DISPOSED', `${TRAINER}.${where}: the trainer was disposed`, {
+        argument: 'this',
+        expected: 'a live trainer',
+        received: 'a disposed one',
+      });
+    }
+  }
+
+  /**
+   * Frees the regularizer, the optimizers and a reference copy the trainer made (never the user's
+   * models). Idempotent; every other method then throws `GanpoError('DISPOSED')`.
+   */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.optimizer.dispose();
     this.regularizer?.dispose();
     if (this.ownsReference) this.reference?.dispose?.();

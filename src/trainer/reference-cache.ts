@@ -64,7 +64,14 @@ export function referenceCacheToBytes(entries: readonly ReferenceEntry[]): Uint8
   }
 }
 
-/** Reads what {@link referenceCacheToBytes} wrote. @throws GanpoError('INVALID_FORMAT') on other files. */
+/**
+ * Reads what {@link referenceCacheToBytes} wrote, from any `Uint8Array` view (a Node `Buffer` from
+ * `fs.readFileSync` too) or `ArrayBuffer`. The file is untrusted: besides the safetensors checks,
+ * lengths must be int32 ≥ 0, latents come in [length, H] pairs with one H, and no other tensor may
+ * appear. Pass the result to `GanpoTrainer.setReferenceCache`, which checks H against `hiddenSize`.
+ *
+ * @throws GanpoError('INVALID_FORMAT') on other files.
+ */
 export function referenceCacheFromBytes(bytes: Uint8Array | ArrayBuffer): ReferenceEntry[] {
   const tensors = readSafetensors(bytes);
   try {
@@ -88,10 +95,41 @@ export function referenceCacheFromBytes(bytes: Uint8Array | ArrayBuffer): Refere
     const lp = logps.dataSync();
     const len = lengths.dataSync();
     const n = logps.shape[0] as number;
+    const known = new Set(['logps', 'lengths']);
+    for (let i = 0; i < n; i++) known.add(`latents.${i}.chosen`).add(`latents.${i}.rejected`);
+    const unknown = Object.keys(tensors).find((k) => !known.has(k));
+    if (unknown !== undefined || lengths.dtype !== 'int32' || len.some((x) => x < 0)) {
+      throw argumentError(
+        'INVALID_FORMAT',
+        WHERE_READ,
+        'bytes',
+        'a reference cache (int32 lengths >= 0, latents.{i}.chosen|rejected for i < N)',
+        unknown !== undefined ? `tensor '${unknown.slice(0, 40)}'` : 'bad lengths',
+      );
+    }
     const out: ReferenceEntry[] = [];
     for (let i = 0; i < n; i++) {
       const c = tensors[`latents.${i}.chosen`];
       const r = tensors[`latents.${i}.rejected`];
+      const rows = [len[2 * i], len[2 * i + 1]];
+      if (
+        (c === undefined) !== (r === undefined) ||
+        (c &&
+          r &&
+          (c.rank !== 2 ||
+            r.rank !== 2 ||
+            c.shape[0] !== rows[0] ||
+            r.shape[0] !== rows[1] ||
+            c.shape[1] !== r.shape[1]))
+      ) {
+        throw argumentError(
+          'INVALID_FORMAT',
+          WHERE_READ,
+          `latents.${i}`,
+          `chosen [${rows[0]},H] and rejected [${rows[1]},H]`,
+          `${c ? `[${c.shape}]` : 'none'} and ${r ? `[${r.shape}]` : 'none'}`,
+        );
+      }
       out.push({
         chosenLogp: lp[2 * i] as number,
         rejectedLogp: lp[2 * i + 1] as number,

@@ -147,3 +147,51 @@ export function referenceTensors(outputs: ReferenceOutputs): tf.Tensor[] {
     ...(outputs.hidden ? [outputs.hidden.chosen, outputs.hidden.rejected] : []),
   ];
 }
+
+/**
+ * Checks a reference cache before a trainer uses it: an array of entries with finite log-probs,
+ * non-negative integer lengths, and, when `withLatents`, Float32Array latents of exactly
+ * length × `hiddenSize` values per side (without GANPO, latents are ignored).
+ *
+ * @throws GanpoError `INVALID_ARGUMENT` for a non-array or non-object entry, `NON_FINITE` for a
+ *   NaN/Infinity log-prob, `OUT_OF_RANGE` for a bad length, `SHAPE_MISMATCH` for latents of another
+ *   hidden size or length.
+ */
+export function validateReferenceCache(
+  where: string,
+  entries: unknown,
+  options: { hiddenSize: number; withLatents: boolean },
+): void {
+  if (!Array.isArray(entries)) {
+    throw argumentError('INVALID_ARGUMENT', where, 'entries', 'a ReferenceEntry[] or null', typeof entries);
+  }
+  entries.forEach((e: Partial<ReferenceEntry> | null, i) => {
+    const at = `entries[${i}]`;
+    if (e === null || typeof e !== 'object') {
+      throw argumentError('INVALID_ARGUMENT', where, at, 'a ReferenceEntry', String(e));
+    }
+    for (const key of ['chosenLogp', 'rejectedLogp'] as const) {
+      const v = e[key];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw argumentError('NON_FINITE', where, `${at}.${key}`, 'a finite number', String(v));
+      }
+    }
+    for (const side of ['chosen', 'rejected'] as const) {
+      const length = e[`${side}Length`];
+      if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
+        throw argumentError('OUT_OF_RANGE', where, `${at}.${side}Length`, 'an integer >= 0', String(length));
+      }
+      if (!options.withLatents) continue;
+      const latents = e[`${side}Latents`];
+      if (!(latents instanceof Float32Array) || latents.length !== length * options.hiddenSize) {
+        throw argumentError(
+          'SHAPE_MISMATCH',
+          where,
+          `${at}.${side}Latents`,
+          `a Float32Array of ${length} × ${options.hiddenSize} (hiddenSize) values`,
+          latents instanceof Float32Array ? `${latents.length} values` : typeof latents,
+        );
+      }
+    }
+  });
+}

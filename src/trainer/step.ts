@@ -269,9 +269,12 @@ function microBatchGradients(
     // does not clean up after a throwing gradient function); the trainer checks finiteness itself
     // (the probe / fused check before the D step, the gradient norm before the update).
     const level = getValidationLevel() === 'full' ? 'shapes' : getValidationLevel();
-    const { value, grads } = tf.variableGrads(
-      () =>
-        withValidationLevel(level, () => {
+    // A user model that throws inside the pass would strand the tape and every tensor it saved: the
+    // error is caught, the pass ends with a connected zero, and the error is rethrown afterwards.
+    let failure: { error: unknown } | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      try {
+        return withValidationLevel(level, () => {
           const policyChosen = forwardSide(context.policy, chosen, context.policyTraining);
           const policyRejected = forwardSide(context.policy, rejected, context.policyTraining);
           if (micro.fusedDiscriminatorStep && reference?.hidden) {
@@ -309,10 +312,17 @@ function microBatchGradients(
           });
           monitor.push(tf.keep(statistics));
           return tf.div(total, k) as tf.Scalar;
-        }),
-      variables,
-    );
+        });
+      } catch (error) {
+        failure = { error };
+        return connectedZero(variables);
+      }
+    }, variables);
     value.dispose();
+    if (failure !== null) {
+      tf.dispose([...Object.values(grads), ...monitor]);
+      throw (failure as { error: unknown }).error;
+    }
     if (abandoned) {
       tf.dispose(Object.values(grads));
       return { grads: [] as tf.Tensor[], monitor: tf.zeros([0]) };

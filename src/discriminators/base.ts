@@ -1,0 +1,212 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { argumentError, GanpoError } from '../core/errors';
+import { CounterStream, withUniformSource } from '../ops/dropout';
+import { disposeVariablesUnder, type StateSpec, uniquePrefix } from './layers';
+import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
+import { loadStateInto, prepareStateInto, readState, strictOption } from './state-dict';
+import type { Discriminator, DiscriminatorApplyOptions } from './types';
+
+/** The discriminator classes that can be saved and loaded. */
+export type DiscriminatorClassName = 'MLPDiscriminator' | 'TransformerDiscriminator';
+
+/**
+ * What every discriminator shares: a unique variable-name prefix, liveness (`dispose`,
+ * `isDisposed`, `DISPOSED` errors), and persistence. A subclass lists its state once, as
+ * `StateSpec`s in PyTorch names; `stateDict`, `loadStateDict`, `save` and `load` all derive
+ * from that list.
+ */
+export abstract class BaseDiscriminator implements Discriminator {
+  abstract readonly inputDim: number;
+  /** The tfjs variable-name prefix of this instance (unique among live variables). */
+  protected readonly prefix: string;
+  private disposed = false;
+  /** Where training-mode dropout draws its masks (see {@link dropoutState}). */
+  private readonly dropoutStream: CounterStream;
+
+  /**
+   * Reserves a unique variable-name prefix for `className`; allocates nothing. The dropout stream is
+   * seeded from `seed` when given (a seeded discriminator drops the same units on every run), else
+   * randomly.
+   */
+  protected constructor(
+    protected readonly className: DiscriminatorClassName,
+    seed?: number,
+  ) {
+    this.prefix = uniquePrefix(className);
+    const dropoutSeed =
+      typeof seed === 'number' && Number.isFinite(seed)
+        ? Math.imul((seed | 0) ^ 0x5bd1e995, 0x27d4eb2d) >>> 0
+        : Math.floor(Math.random() * 4294967296);
+    this.dropoutStream = new CounterStream(dropoutSeed);
+  }
+
+  /**
+   * Scores a batch of latent sequences. Dropout masks (training mode) are drawn from this
+   * discriminator's own counter-based stream, never from `Math.random`, so that restoring
+   * {@link dropoutState} makes a resumed run draw exactly the masks an uninterrupted one would.
+   *
+   * @param hidden - [B, T, inputDim] float32 (the transformer truncates T > maxSeqLen).
+   * @param options.mask - [B, T] 0/1 (1 = real token): key-padding mask and masked mean pooling.
+   *   Omitted: every position counts and pooling is the plain mean (official behaviour).
+   * @param options.training - dropout on and one spectral-norm power iteration (updates u, v).
+   *   Default false.
+   * @returns scores [B] (caller disposes), differentiable w.r.t. `hidden` and the trainable variables.
+   */
+  apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
+    return withUniformSource(this.dropoutStream.next, () => this.forward(hidden, options ?? {}));
+  }
+
+  /** The forward computation behind {@link apply}. @internal */
+  protected abstract forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D;
+
+  /**
+   * The dropout stream's position: `seed` and `counter` (draws so far). Part of
+   * `GanpoRegularizer.getState`, so that resume is exact with dropout on.
+   */
+  get dropoutState(): { seed: number; counter: number } {
+    return { seed: this.dropoutStream.seed, counter: this.dropoutStream.counter };
+  }
+
+  /**
+   * Moves the dropout stream to a saved {@link dropoutState}.
+   * @throws GanpoError('INVALID_FORMAT') unless `seed` is a uint32 and `counter` a safe integer >= 0.
+   */
+  set dropoutState(state: { seed: number; counter: number }) {
+    checkDropoutState(`${this.className}.dropoutState`, 'dropoutState', state);
+    this.dropoutStream.seed = state.seed;
+    this.dropoutStream.counter = state.counter;
+  }
+
+  /** The tfjs variable-name prefix of this instance (unique per instance). */
+  get name(): string {
+    return this.prefix;
+  }
+
+  abstract get trainableVariables(): tf.Variable[];
+
+  /** The persistent state in PyTorch names and layouts, in state-dict order. @internal */
+  protected abstract stateSpecs(): StateSpec[];
+  /** Every variable this instance owns. @internal */
+  protected abstract ownedVariables(): tf.Variable[];
+  /** The config written by {@link save} (what `load` passes back to the constructor). @internal */
+  protected abstract persistedConfig(): Record<string, unknown>;
+
+  /**
+   * Frees whatever a failing constructor already allocated, then rethrows: a constructor that
+   * throws half-way (an allocation error) leaves no variable behind. @internal
+   */
+  protected failConstruction(e: unknown): never {
+    disposeVariablesUnder(this.prefix);
+    this.disposed = true;
+    throw e;
+  }
+
+  /** Copies of all persistent state under PyTorch state-dict names (caller disposes). */
+  stateDict(): Record<string, tf.Tensor> {
+    this.assertLive(`${this.className}.stateDict`);
+    return readState(this.stateSpecs());
+  }
+
+  /**
+   * Loads (copies) a PyTorch-named state dict, e.g. from `readSafetensors` of a checkpoint saved by
+   * PyTorch. Strict by default: a missing or unexpected key throws `GanpoError('STATE_DICT_MISMATCH')`
+   * naming it; a mis-shaped key always throws; at validation level `'full'` a NaN/Infinity value
+   * throws `NON_FINITE`. Nothing is changed and no tensor is created when anything is wrong. The
+   * given tensors stay the caller's.
+   */
+  loadStateDict(state: Record<string, tf.Tensor>, options: { strict?: boolean } = {}): void {
+    const where = `${this.className}.loadStateDict`;
+    this.assertLive(where);
+    loadStateInto(where, this.stateSpecs(), state, strictOption(where, options));
+  }
+
+  /**
+   * Every check of {@link loadStateDict}, changing nothing; returns the function that loads the
+   * state (it must run while the given tensors are alive). Lets a caller validate all parts of a
+   * checkpoint before applying any of them.
+   */
+  prepareLoadStateDict(state: Record<string, tf.Tensor>, options: { strict?: boolean } = {}): () => void {
+    const where = `${this.className}.loadStateDict`;
+    this.assertLive(where);
+    return prepareStateInto(where, this.stateSpecs(), state, strictOption(where, options));
+  }
+
+  /** Saves config + state dict through any `tf.io.IOHandler` or registered URL (`ganpo/node` adds `file://`). */
+  async save(handlerOrUrl: HandlerOrUrl): Promise<tf.io.SaveResult> {
+    const where = `${this.className}.save`;
+    this.assertLive(where);
+    return saveArtifacts(where, handlerOrUrl, this.className, this.persistedConfig(), this.stateDict());
+  }
+
+  /** Frees every variable. Further use throws `GanpoError('DISPOSED')`. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.ownedVariables()) v.dispose();
+  }
+
+  /** True once `dispose` has run. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Throws `GanpoError('DISPOSED')` once disposed. */
+  protected assertLive(where: string): void {
+    if (this.disposed) {
+      throw new GanpoError('DISPOSED', `${where}: the discriminator was disposed`, {
+        argument: 'this',
+        expected: 'a live discriminator',
+        received: 'a disposed one',
+      });
+    }
+  }
+}
+
+/**
+ * Loads a discriminator written by `save`: reads and checks the artifacts (see `loadArtifacts`),
+ * builds the discriminator from the saved config (whose size limits are checked before anything is
+ * allocated), only then decodes and loads the weights, and on any failure disposes everything it made.
+ */
+export async function loadDiscriminator<D extends BaseDiscriminator>(
+  className: DiscriminatorClassName,
+  handlerOrUrl: HandlerOrUrl,
+  configKeys: readonly string[],
+  build: (config: Record<string, unknown>) => D,
+): Promise<D> {
+  const where = `${className}.load`;
+  const { config, decodeState } = await loadArtifacts(where, handlerOrUrl, className, configKeys);
+  const d = build(config);
+  let state: Record<string, tf.Tensor> = {};
+  try {
+    state = decodeState();
+    d.loadStateDict(state);
+    return d;
+  } catch (e) {
+    d.dispose();
+    throw e;
+  } finally {
+    tf.dispose(Object.values(state));
+  }
+}
+
+/** Checks a saved dropout-stream position: `seed` a uint32, `counter` a safe integer >= 0. */
+export function checkDropoutState(where: string, argument: string, state: unknown): void {
+  const s = state as { seed?: unknown; counter?: unknown } | null;
+  const ok =
+    s !== null &&
+    typeof s === 'object' &&
+    Number.isInteger(s.seed) &&
+    (s.seed as number) >= 0 &&
+    (s.seed as number) < 4294967296 &&
+    Number.isSafeInteger(s.counter) &&
+    (s.counter as number) >= 0;
+  if (!ok) {
+    throw argumentError(
+      'INVALID_FORMAT',
+      where,
+      argument,
+      '{ seed: uint32, counter: integer >= 0 }',
+      JSON.stringify(state)?.slice(0, 80) ?? String(state),
+    );
+  }
+}
