@@ -229,7 +229,7 @@ describe('recommended preset: paired generator', () => {
           referenceChosenLatents: b.referenceChosen,
         }),
       'INVALID_ARGUMENT',
-      'referenceRejected',
+      'referenceRejectedLatents',
     );
     expect(tf.memory().numTensors).toBe(before + 1);
     tf.dispose([pref, ...Object.values(b)]);

@@ -238,6 +238,10 @@ function runSteps(run: RunJSON, check: Checker): void {
   run.batches.forEach((batch, i) => {
     const step = run.steps[i] as StepJSON;
     const label = `${config.name} step ${i}`;
+    // From step 1 on, the scores behind the means come from discriminator weights that may differ by
+    // up to discTol (a fraction of lr per step), so a score mean of ~0.04 can move by a few 1e-5 on
+    // wasm's SIMD kernels; step 0 keeps the float32 tolerance.
+    const meanTol = i === 0 ? valueTol : { rtol: 2e-4, atol: 5e-5 };
     const ids = {
       chosen: tf.tensor2d(batch.chosen, undefined, 'int32'),
       rejected: tf.tensor2d(batch.rejected, undefined, 'int32'),
@@ -287,7 +291,7 @@ function runSteps(run: RunJSON, check: Checker): void {
         );
       } else {
         for (const set of ['reference', 'policy', 'opposite'] as const) {
-          check.close(m[side][set] as number, want[set], valueTol, `${label} means.${side}.${set}`);
+          check.close(m[side][set] as number, want[set], meanTol, `${label} means.${side}.${set}`);
         }
       }
     }

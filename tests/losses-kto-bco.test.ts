@@ -376,6 +376,8 @@ describe('KTO and BCO with ganpoLoss', () => {
         preference: pref,
         policyChosenLatents: h.pc,
         policyRejectedLatents: h.pr,
+        referenceChosenLatents: h.rc,
+        referenceRejectedLatents: h.rr,
       });
       const [total, p, adv] = [out.loss, out.preferenceLoss, out.adversarialLoss].map(
         (t) => t.dataSync()[0] as number,
@@ -393,6 +395,8 @@ describe('KTO and BCO with ganpoLoss', () => {
           preference: pref,
           policyChosenLatents: hc as tf.Tensor3D,
           policyRejectedLatents: h.pr,
+          referenceChosenLatents: h.rc,
+          referenceRejectedLatents: h.rr,
         }).loss;
       })([x.policyChosenLogps, h.pc]);
       return { grads: g };

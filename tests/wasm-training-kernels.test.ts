@@ -204,7 +204,9 @@ describe.runIf(projectBackend === 'wasm')(
         hiddenLayer: policyModel.layers[1] as tfl.layers.Layer,
       });
       const reference = policy.clone();
-      const regularizer = GanpoRegularizer.create({ inputDim: H, kind: 'mlp', seed: 4 });
+      // The official one-sided term: at the first step the policy equals its reference, where the default
+      // paired term has zero gradient, and the row check below needs the latent term to reach every token.
+      const regularizer = GanpoRegularizer.create({ inputDim: H, kind: 'mlp', seed: 4, preset: 'official' });
       const chosen = tf.tensor2d(CHOSEN, [B, T], 'int32');
       const rejected = tf.tensor2d(REJECTED, [B, T], 'int32');
       const mask = tf.tensor2d(MASK, [B, T]);

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Uniform numbers in [0, 1) for dropout masks. */
 export type UniformSource = () => number;
 
-let source: UniformSource = Math.random;
+// Looked up at each draw, so a `Math.random` replaced after import (a seeded test) is the one used.
+let source: UniformSource = () => Math.random();
 
 /**
  * Runs `fn` with dropout masks drawn from `uniform` instead of `Math.random` (restored afterwards,

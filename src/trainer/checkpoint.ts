@@ -93,7 +93,7 @@ export function loadCheckpoint(
     : null;
   if (!referenceVariables && checkpoint.reference !== undefined) {
     throw argumentError(
-      'INVALID_FORMAT',
+      'STATE_DICT_MISMATCH',
       where,
       'checkpoint.reference',
       'no reference weights (the trainer has no syncRefModel)',
