@@ -40,8 +40,13 @@ export function checksValues(): boolean {
  * primitive). Always on: destructuring null would throw a bare TypeError.
  */
 export function assertArgs(where: string, args: unknown, expected = 'an arguments object'): void {
-  if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-    throw argumentError('INVALID_ARGUMENT', where, 'args', expected, describe(args));
+  assertObject(where, 'args', args, expected);
+}
+
+/** Asserts `x` is a plain object (not null, undefined, an array or a primitive). Always on. */
+export function assertObject(where: string, name: string, x: unknown, expected = 'an object'): void {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) {
+    throw argumentError('INVALID_ARGUMENT', where, name, expected, describe(x));
   }
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertFinite, assertNumber, assertTensor, checksShapes } from '../core/validate';
+import { assertArgs, assertFinite, assertNumber, assertTensor, checksShapes } from '../core/validate';
 
 /** Options of {@link RunningMean}. */
 export interface RunningMeanArgs {
@@ -44,6 +44,7 @@ export class RunningMean {
 
   /** An empty running mean (its first {@link RunningMean.update} sets the value); see {@link RunningMeanArgs}. */
   constructor(args: RunningMeanArgs = {}) {
+    assertArgs('RunningMean', args, '{ momentum? } or nothing');
     this.momentum = assertNumber('RunningMean', 'momentum', args.momentum ?? 0.9, { min: 0, lessThan: 1 });
   }
 

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyObject } from '../core/tidy-object';
 import {
+  assertArgs,
   assertBinary,
   assertDtype,
   assertNumber,
+  assertObject,
   assertRank,
   assertSameShape,
   assertShape,
@@ -42,11 +44,15 @@ export interface LdDpoArgs {
  * @param alpha - weight of tokens beyond the public length, in [0, 1]; the paper's α (TRL `ld_alpha`).
  * @returns `{ chosen [B], rejected [B] }`, differentiable w.r.t. the per-token log-probs.
  */
-export function ldDpoLogProbs({ chosen, rejected, alpha }: LdDpoArgs): {
+export function ldDpoLogProbs(args: LdDpoArgs): {
   chosen: tf.Tensor1D;
   rejected: tf.Tensor1D;
 } {
   const where = 'ldDpoLogProbs';
+  assertArgs(where, args, '{ chosen, rejected, alpha }');
+  const { chosen, rejected, alpha } = args;
+  assertObject(where, 'chosen', chosen, '{ perToken, mask }');
+  assertObject(where, 'rejected', rejected, '{ perToken, mask }');
   assertNumber(where, 'alpha', alpha, { min: 0, max: 1 });
   assertRank(where, 'chosen.perToken', chosen.perToken, 2);
   assertRank(where, 'rejected.perToken', rejected.perToken, 2);

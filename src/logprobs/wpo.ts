@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertFinite, assertRank, assertSameLength } from '../core/validate';
+import { assertArgs, assertFinite, assertRank, assertSameLength } from '../core/validate';
 import { stopGradient } from '../ops/stop-gradient';
 import {
   type CausalLogProbsArgs,
@@ -54,14 +54,13 @@ export function wpoLogWeights(args: SequenceLogProbsArgs | CausalLogProbsArgs): 
  * @param args.rejectedLogWeights - {@link wpoLogWeights} of the rejected responses [B].
  * @returns weights in (0, 1], [B], no gradient.
  */
-export function wpoWeights({
-  chosenLogWeights,
-  rejectedLogWeights,
-}: {
+export function wpoWeights(args: {
   chosenLogWeights: tf.Tensor1D;
   rejectedLogWeights: tf.Tensor1D;
 }): tf.Tensor1D {
   const where = 'wpoWeights';
+  assertArgs(where, args, '{ chosenLogWeights, rejectedLogWeights }');
+  const { chosenLogWeights, rejectedLogWeights } = args;
   assertRank(where, 'chosenLogWeights', chosenLogWeights, 1);
   assertRank(where, 'rejectedLogWeights', rejectedLogWeights, 1);
   assertSameLength(where, [

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { tidyObject } from '../core/tidy-object';
 import {
+  assertArgs,
   assertDtype,
   assertFinite,
   assertNumber,
@@ -70,6 +71,7 @@ const WHERE = 'bcoLoss';
  *   update `running`.
  */
 export function bcoLoss(args: BcoLossArgs): BcoLoss {
+  assertArgs(WHERE, args, '{ policyChosenLogps, ..., running | delta }');
   const { beta = 0.1, running, updateRunning = true, delta, rejectedWeights } = args;
   assertNumber(WHERE, 'beta', beta, { greaterThan: 0 });
   if ((running === undefined) === (delta === undefined)) {

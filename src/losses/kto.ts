@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { tidyObject } from '../core/tidy-object';
-import { assertNumber, assertOneOf } from '../core/validate';
+import { assertArgs, assertNumber, assertOneOf } from '../core/validate';
 import { stopGradient } from '../ops/stop-gradient';
 import { validatePairInputs } from './pair-inputs';
 import type { PreferenceLoss } from './types';
@@ -69,6 +69,7 @@ const WHERE = 'ktoLoss';
  *   unequal-length, non-float32 or non-finite inputs, or an empty batch.
  */
 export function ktoLoss(args: KtoLossArgs): KtoLoss {
+  assertArgs(WHERE, args, '{ policyChosenLogps, referenceChosenLogps, policyRejectedLogps, ... }');
   const {
     policyKlLogps,
     referenceKlLogps,

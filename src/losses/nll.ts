@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertArgs } from '../core/validate';
 import { validatePairInputs } from './pair-inputs';
 
 /**
@@ -12,7 +13,9 @@ import { validatePairInputs } from './pair-inputs';
  *
  * @returns scalar, differentiable w.r.t. `sum`.
  */
-export function nllLoss({ sum, count }: { sum: tf.Tensor1D; count: tf.Tensor1D }): tf.Scalar {
+export function nllLoss(args: { sum: tf.Tensor1D; count: tf.Tensor1D }): tf.Scalar {
+  assertArgs('nllLoss', args, '{ sum, count }');
+  const { sum, count } = args;
   validatePairInputs('nllLoss', [
     ['sum', sum],
     ['count', count],

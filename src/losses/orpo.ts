@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { tidyObject } from '../core/tidy-object';
 import {
+  assertArgs,
   assertFinite,
   assertNumber,
   assertRank,
@@ -52,6 +53,7 @@ export interface OrpoLoss extends PreferenceLoss {
  * @param x - float tensor, values < 0 (x = 0 gives −∞).
  */
 export function log1mexp(x: tf.Tensor): tf.Tensor {
+  assertTensor('log1mexp', 'x', x);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
@@ -86,13 +88,10 @@ export function log1mexp(x: tf.Tensor): tf.Tensor {
  *   `chosenNll` is TRL's scalar), rewards, and the log-odds metrics.
  * @throws GanpoError for `beta` ≤ 0, positive log-probs, non-rank-1 / unequal-length / non-finite inputs.
  */
-export function orpoLoss({
-  policyChosenLogps,
-  policyRejectedLogps,
-  beta = 0.1,
-  chosenNll,
-}: OrpoLossArgs): OrpoLoss {
+export function orpoLoss(args: OrpoLossArgs): OrpoLoss {
   const where = 'orpoLoss';
+  assertArgs(where, args, '{ policyChosenLogps, policyRejectedLogps, ... }');
+  const { policyChosenLogps, policyRejectedLogps, beta = 0.1, chosenNll } = args;
   assertNumber(where, 'beta', beta, { greaterThan: 0 });
   assertTensor(where, 'policyChosenLogps', policyChosenLogps);
   assertTensor(where, 'policyRejectedLogps', policyRejectedLogps);

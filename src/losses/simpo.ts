@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyObject } from '../core/tidy-object';
-import { assertNumber, assertOneOf, assertTensor } from '../core/validate';
+import { assertArgs, assertNumber, assertOneOf, assertTensor } from '../core/validate';
 import { stopGradient } from '../ops/stop-gradient';
 import { validatePairInputs } from './pair-inputs';
 import { smoothedSigmoid } from './sigmoid-loss';
@@ -34,15 +34,17 @@ export interface SimpoLossArgs {
  * @throws GanpoError for `beta` ≤ 0, ε outside [0, 0.5], an unknown `lossType`, non-rank-1,
  *   unequal-length or non-finite inputs.
  */
-export function simpoLoss({
-  policyChosenLogps,
-  policyRejectedLogps,
-  beta = 2.0,
-  gammaBetaRatio = 0.25,
-  labelSmoothing = 0,
-  lossType = 'sigmoid',
-}: SimpoLossArgs): PreferenceLoss {
+export function simpoLoss(args: SimpoLossArgs): PreferenceLoss {
   const where = 'simpoLoss';
+  assertArgs(where, args, '{ policyChosenLogps, policyRejectedLogps, ... }');
+  const {
+    policyChosenLogps,
+    policyRejectedLogps,
+    beta = 2.0,
+    gammaBetaRatio = 0.25,
+    labelSmoothing = 0,
+    lossType = 'sigmoid',
+  } = args;
   assertNumber(where, 'beta', beta, { greaterThan: 0 });
   assertNumber(where, 'gammaBetaRatio', gammaBetaRatio);
   assertNumber(where, 'labelSmoothing', labelSmoothing, { min: 0, max: 0.5 });

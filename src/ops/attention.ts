@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertArgs, assertTensor } from '../core/validate';
 import { dropout as applyDropout, dropoutMask } from './dropout';
 import { ATTENTION_BACKWARD, ATTENTION_FORWARD, fusedAttentionAvailable } from './wasm/attention-kernel';
 
@@ -53,6 +54,9 @@ export interface SelfAttentionCoreArgs {
  * (`keyBias` is treated as a constant).
  */
 export function selfAttentionCore(args: SelfAttentionCoreArgs): tf.Tensor2D {
+  assertArgs('selfAttentionCore', args, '{ qkv, batch, seqLen, numHeads, keyBias, dropout, ... }');
+  assertTensor('selfAttentionCore', 'qkv', args.qkv);
+  assertTensor('selfAttentionCore', 'keyBias', args.keyBias);
   const impl = args.impl ?? 'auto';
   const dh = args.qkv.shape[1] / 3 / args.numHeads;
   if ((impl === 'auto' || impl === 'fused') && fusedAttentionAvailable(args.numHeads, dh)) {

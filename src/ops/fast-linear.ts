@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertTensor } from '../core/validate';
 import { kernelFlags } from './kernel-flags';
 import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
 
@@ -18,6 +19,9 @@ import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
  * @returns [N, out], differentiable w.r.t. all inputs.
  */
 export function fastLinear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor2D {
+  assertTensor('fastLinear', 'x', x);
+  assertTensor('fastLinear', 'kernel', kernel);
+  if (bias !== undefined && bias !== null) assertTensor('fastLinear', 'bias', bias);
   if (!kernelFlags.fastLinearGradient) {
     const y = tf.matMul(x, kernel) as tf.Tensor2D;
     return bias ? (tf.add(y, bias) as tf.Tensor2D) : y;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertTensor } from '../core/validate';
 import { kernelFlags } from './kernel-flags';
 import { fusedGeluAvailable, GELU_BACKWARD, GELU_FORWARD } from './wasm/gelu-kernel';
 
@@ -16,6 +17,7 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
  * @returns gelu(x), same shape, differentiable.
  */
 export function geluErf<T extends tf.Tensor>(x: T): T {
+  assertTensor('geluErf', 'x', x);
   if (!kernelFlags.fusedGelu) return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, INV_SQRT2)), 1)) as T;
   if (kernelFlags.wasmGelu && x.dtype === 'float32' && fusedGeluAvailable()) return wasmGelu(x);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

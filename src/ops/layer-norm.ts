@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertTensor } from '../core/validate';
 import { sumRows } from './fast-linear';
 import { kernelFlags } from './kernel-flags';
 import { LAYER_NORM_BACKWARD, LAYER_NORM_FORWARD, wasmLayerNormAvailable } from './wasm/layer-norm-kernel';
@@ -21,6 +22,9 @@ export function layerNorm(
   beta: tf.Tensor1D,
   epsilon = 1e-5,
 ): tf.Tensor2D {
+  assertTensor('layerNorm', 'x', x);
+  assertTensor('layerNorm', 'gamma', gamma);
+  assertTensor('layerNorm', 'beta', beta);
   if (!kernelFlags.fusedLayerNorm) {
     const xc = tf.sub(x, tf.mean(x, -1, true));
     const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), epsilon));

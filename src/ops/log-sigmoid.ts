@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertTensor } from '../core/validate';
 
 /**
  * Numerically stable log σ(x) = −softplus(−x), elementwise, differentiable.
@@ -11,5 +12,6 @@ import * as tf from '@tensorflow/tfjs-core';
  * @returns log σ(x), same shape.
  */
 export function logSigmoid<T extends tf.Tensor>(x: T): T {
+  assertTensor('logSigmoid', 'x', x);
   return tf.neg(tf.softplus(tf.neg(x))) as T;
 }

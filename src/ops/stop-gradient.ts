@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertTensor } from '../core/validate';
 
 /**
  * Identity in the forward pass, zero gradient in the backward pass (PyTorch's `x.detach()`,
@@ -17,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * ```
  */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
+  assertTensor('stopGradient', 'x', x);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
     value: tf.clone(args[0] as tf.Tensor),
     gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),

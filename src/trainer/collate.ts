@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertNumber, assertOneOf, checksValues } from '../core/validate';
+import { assertNumber, assertObject, assertOneOf, checksValues } from '../core/validate';
 
 /**
  * One preference example as token ids (tokenizer-agnostic): a prompt and two responses to it, the
@@ -402,6 +402,9 @@ export function collatePreferencePairs(
  * ```
  */
 export function disposePreferenceBatch(batch: PreferenceBatch): void {
+  assertObject('disposePreferenceBatch', 'batch', batch, 'a PreferenceBatch { chosen, rejected }');
+  assertObject('disposePreferenceBatch', 'batch.chosen', batch.chosen, 'a collated side');
+  assertObject('disposePreferenceBatch', 'batch.rejected', batch.rejected, 'a collated side');
   for (const s of [batch.chosen, batch.rejected]) {
     tf.dispose([s.inputIds, s.attentionMask, s.completionMask, s.completionLengths]);
   }
