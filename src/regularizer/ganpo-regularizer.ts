@@ -1,32 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
-import { assertNumber, assertOneOf } from '../core/validate';
-import { MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
-import { TransformerDiscriminator, type TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
-import { chanceLevel, DIVERGENCES, type Divergence } from '../divergence/divergences';
+import { chanceLevel, type Divergence } from '../divergence/divergences';
 import { connectedZero } from '../ops/tape';
 import { DiagnosticsMonitor, driftSums, type GanpoDiagnostics, readStep } from './diagnostics';
 import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
 import { generatorTerm } from './generator';
 import { SIDES, SixMeans, type SixValues } from './means';
-import { criticSizeNotice, MaskConsistency } from './notices';
-import { type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss, presetDefaults } from './preset';
+import { MaskConsistency } from './notices';
+import { createDiscriminatorPair, resolveRegularizerOptions } from './options';
+import type { GanpoPreset, GeneratorLoss } from './preset';
 import {
   type GanpoRegularizerState,
   prepareRegularizerState,
   type RegularizerStateOptions,
   writeRegularizerState,
 } from './state';
-import {
-  type AdversarialLossArgs,
-  type DiscriminatorStepArgs,
-  type DiscriminatorStepResult,
-  type GanpoRegularizerArgs,
-  type GanpoRegularizerCreateArgs,
-  type GanpoSixMeans,
-  MEAN_ESTIMATORS,
-  type MeanEstimator,
+import type {
+  AdversarialLossArgs,
+  DiscriminatorStepArgs,
+  DiscriminatorStepResult,
+  GanpoRegularizerArgs,
+  GanpoRegularizerCreateArgs,
+  GanpoSixMeans,
+  MeanEstimator,
 } from './types';
 import { type LatentsEntry, validateLatents, validateSequenceLengths } from './validate';
 
@@ -97,68 +94,16 @@ export class GanpoRegularizer {
    * them too); see {@link GanpoRegularizerArgs}.
    */
   constructor(args: GanpoRegularizerArgs) {
-    const where = 'GanpoRegularizer';
-    if (args === null || typeof args !== 'object') {
-      throw argumentError('INVALID_ARGUMENT', where, 'args', '{ chosen, rejected, ... }', String(args));
-    }
-    for (const side of SIDES) {
-      const d = args[side] as unknown as Partial<Discriminator> | undefined;
-      if (!d || typeof d.apply !== 'function' || !Array.isArray(d.trainableVariables)) {
-        throw argumentError(
-          'INVALID_ARGUMENT',
-          where,
-          side,
-          'a Discriminator',
-          d === undefined ? 'undefined' : typeof d,
-        );
-      }
-    }
-    if (args.chosen === args.rejected) {
-      throw argumentError(
-        'INVALID_ARGUMENT',
-        where,
-        'rejected',
-        'a discriminator distinct from chosen',
-        'the same instance',
-      );
-    }
-    if (args.chosen.inputDim !== args.rejected.inputDim) {
-      throw argumentError(
-        'SHAPE_MISMATCH',
-        where,
-        'rejected',
-        `inputDim ${args.chosen.inputDim} (that of chosen)`,
-        `inputDim ${args.rejected.inputDim}`,
-      );
-    }
-    const preset = presetDefaults(where, args.preset);
-    this.preset = args.preset ?? 'recommended';
-    this.weight = assertNumber(where, 'weight', args.weight ?? 1, { min: 0 });
-    this.divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
-    this.estimator = assertOneOf(where, 'estimator', args.estimator ?? 'ema', MEAN_ESTIMATORS);
-    this.momentum = assertNumber(where, 'momentum', args.momentum ?? 0.9, { min: 0, lessThan: 1 });
-    if (args.negatives !== undefined && typeof args.negatives !== 'boolean') {
-      throw argumentError('INVALID_OPTION', where, 'negatives', 'a boolean', typeof args.negatives);
-    }
-    this.negatives = args.negatives ?? preset.negatives;
-    this.generator = assertOneOf(where, 'generator', args.generator ?? preset.generator, GENERATOR_LOSSES);
-    if (
-      this.generator === 'paired-feature-matching' &&
-      SIDES.some((side) => typeof args[side].features !== 'function')
-    ) {
-      throw argumentError(
-        'INVALID_OPTION',
-        where,
-        'generator',
-        "a generator your discriminators support ('paired-feature-matching' needs a features method)",
-        'paired-feature-matching',
-      );
-    }
-    if (args.optimizer !== undefined && !(args.optimizer instanceof tf.Optimizer)) {
-      throw argumentError('INVALID_OPTION', where, 'optimizer', 'a tf.Optimizer', typeof args.optimizer);
-    }
-    this.optimizer = args.optimizer ?? preset.optimizer();
-    this.discriminators = Object.freeze({ chosen: args.chosen, rejected: args.rejected });
+    const options = resolveRegularizerOptions('GanpoRegularizer', args);
+    this.preset = options.preset;
+    this.weight = options.weight;
+    this.divergence = options.divergence;
+    this.estimator = options.estimator;
+    this.momentum = options.momentum;
+    this.negatives = options.negatives;
+    this.generator = options.generator;
+    this.optimizer = options.optimizer;
+    this.discriminators = options.discriminators;
     this.sixMeans = new SixMeans(this.estimator, this.momentum);
   }
 
@@ -172,40 +117,11 @@ export class GanpoRegularizer {
    * ```
    */
   static create(args: GanpoRegularizerCreateArgs): GanpoRegularizer {
-    const where = 'GanpoRegularizer.create';
-    if (args === null || typeof args !== 'object') {
-      throw argumentError('INVALID_ARGUMENT', where, 'args', '{ inputDim, ... }', String(args));
-    }
-    const inputDim = assertNumber(where, 'inputDim', args.inputDim, { min: 1, integer: true });
-    const kind = assertOneOf(where, 'kind', args.kind ?? 'transformer', ['transformer', 'mlp'] as const);
-    const seed =
-      args.seed === undefined ? undefined : assertNumber(where, 'seed', args.seed, { integer: true });
-    const make = (offset: number): Discriminator => {
-      const s = seed === undefined ? undefined : seed + offset;
-      return kind === 'mlp'
-        ? new MLPDiscriminator({
-            ...(args.discriminator as Partial<MLPDiscriminatorConfig>),
-            inputDim,
-            seed: s,
-          })
-        : new TransformerDiscriminator({
-            ...(args.discriminator as Partial<TransformerDiscriminatorConfig>),
-            inputDim,
-            seed: s,
-          });
-    };
-    const chosen = make(0);
-    const widthGiven = (args.discriminator as { hiddenDim?: number } | undefined)?.hiddenDim !== undefined;
-    criticSizeNotice(kind, inputDim, widthGiven, chosen);
-    let rejected: Discriminator | undefined;
-    try {
-      rejected = make(1);
-      return new GanpoRegularizer({ ...args, chosen, rejected });
-    } catch (e) {
-      chosen.dispose();
-      rejected?.dispose();
-      throw e;
-    }
+    return createDiscriminatorPair(
+      'GanpoRegularizer.create',
+      args,
+      (chosen, rejected) => new GanpoRegularizer({ ...args, chosen, rejected }),
+    );
   }
 
   /** The hidden size the discriminators accept. */
