@@ -38,6 +38,8 @@ module.exports = async function check(tf, main, node, label) {
     preference,
     policyChosenLatents: pc,
     policyRejectedLatents: pr,
+    referenceChosenLatents: rc,
+    referenceRejectedLatents: rr,
   });
   assert.ok(Number.isFinite(out.loss.dataSync()[0]), `${label}: ganpoLoss is not finite`);
   tf.dispose([out.loss, out.preferenceLoss, out.adversarialLoss, preference, pc, pr, rc, rr]);
