@@ -41,7 +41,7 @@ export interface LdDpoArgs {
  * toward ℓ_p — TRL indexes absolute positions, which coincides only for response-only, left-aligned
  * rows.
  *
- * @param alpha - weight of tokens beyond the public length, in [0, 1]; the paper's α (TRL `ld_alpha`).
+ * @param args - `chosen`, `rejected` (masked per-token log-probs) and `alpha`: weight of tokens beyond the public length, in [0, 1]; the paper's α (TRL `ld_alpha`).
  * @returns `{ chosen [B], rejected [B] }`, differentiable w.r.t. the per-token log-probs.
  */
 export function ldDpoLogProbs(args: LdDpoArgs): {
