@@ -120,15 +120,7 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
   const tmp1 = V();
   const tmp2 = V();
 
-  const dot4: Code[] = acc.map((a, u) => {
-    let sum: Code = f32x4.mul(get(q[0] as number), v128.load(get(kp), u * rs));
-    for (let c = 1; c < C; c++)
-      sum = f32x4.add(sum, f32x4.mul(get(q[c] as number), v128.load(get(kp), u * rs + 16 * c)));
-    return set(a, sum);
-  });
-  let dot1: Code = f32x4.mul(get(q[0] as number), v128.load(get(kp), 0));
-  for (let c = 1; c < C; c++)
-    dot1 = f32x4.add(dot1, f32x4.mul(get(q[c] as number), v128.load(get(kp), 16 * c)));
+  const { dot4, dot1 } = rowDots(q, kp, rs, acc);
 
   const perQuery: Code[] = [
     ...q.map((qc, c) =>
@@ -297,15 +289,7 @@ function backward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
   const tmp1 = V();
   const tmp2 = V();
 
-  const dot4: Code[] = acc.map((a, u) => {
-    let sum: Code = f32x4.mul(get(g[0] as number), v128.load(get(vp), u * rs));
-    for (let c = 1; c < C; c++)
-      sum = f32x4.add(sum, f32x4.mul(get(g[c] as number), v128.load(get(vp), u * rs + 16 * c)));
-    return set(a, sum);
-  });
-  let dot1: Code = f32x4.mul(get(g[0] as number), v128.load(get(vp), 0));
-  for (let c = 1; c < C; c++)
-    dot1 = f32x4.add(dot1, f32x4.mul(get(g[c] as number), v128.load(get(vp), 16 * c)));
+  const { dot4, dot1 } = rowDots(g, vp, rs, acc);
   // dv row at dvp + off += ws·g
   const dvUpdate = (off: number): Code[] =>
     g.map((gc, c) =>
@@ -502,4 +486,18 @@ export function attentionSimdModule(geometry: Geometry, sharedMemory = false): U
     [forward(geometry, false), forward(geometry, true), backward(geometry, false), backward(geometry, true)],
     sharedMemory,
   );
+}
+
+/**
+ * Code for the dot products of the C-vector row held in `vecs` with the rows at local `ptr`: four
+ * rows `rs` bytes apart into `acc` (`dot4`), and the single row at `ptr` as an expression (`dot1`).
+ */
+function rowDots(vecs: number[], ptr: number, rs: number, acc: number[]): { dot4: Code[]; dot1: Code } {
+  const dotAt = (offset: number): Code => {
+    let sum: Code = f32x4.mul(get(vecs[0] as number), v128.load(get(ptr), offset));
+    for (let c = 1; c < vecs.length; c++)
+      sum = f32x4.add(sum, f32x4.mul(get(vecs[c] as number), v128.load(get(ptr), offset + 16 * c)));
+    return sum;
+  };
+  return { dot4: acc.map((a, u) => set(a, dotAt(u * rs))), dot1: dotAt(0) };
 }
