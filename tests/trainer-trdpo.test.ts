@@ -7,6 +7,7 @@ import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import type { PreferencePair } from '../src/trainer/collate';
 import { type CausalLM, GanpoTrainer, type GanpoTrainerArgs } from '../src/trainer/ganpo-trainer';
 import { expectClose, expectGanpoError } from './support/helpers';
+import { smallTrainerArgs } from './support/trainer-args';
 
 const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
 const splits = makeTaskSplits({ seed: 3, trainSize: 24, testSize: 4, shiftedSize: 4 });
@@ -29,19 +30,8 @@ function args(
   policy: CausalLM,
   reference: CausalLM | 'copy' | undefined,
   extra: Partial<GanpoTrainerArgs> = {},
-) {
-  return {
-    policy,
-    reference,
-    hiddenSize: DIM,
-    collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32, vocabSize: tok.vocabSize },
-    learningRate: 1e-2,
-    batchSize: 4,
-    totalSteps: 6,
-    warmupRatio: 0,
-    ganpo: { kind: 'mlp' as const, discriminator: { hiddenDims: [16] }, seed: 7 },
-    ...extra,
-  };
+): GanpoTrainerArgs {
+  return smallTrainerArgs(tok, DIM, policy, reference, extra);
 }
 
 const weights = (m: CausalLM): Float32Array[] =>

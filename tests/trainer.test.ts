@@ -12,6 +12,7 @@ import {
 } from '../src/trainer/ganpo-trainer';
 import { trainerFlags } from '../src/trainer/step';
 import { expectClose, expectGanpoError } from './support/helpers';
+import { smallTrainerArgs } from './support/trainer-args';
 
 const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
 const splits = makeTaskSplits({ seed: 3, trainSize: 24, testSize: 8, shiftedSize: 4 });
@@ -36,18 +37,7 @@ function trainerArgs(
   reference: CausalLM | 'copy' | undefined,
   extra: Partial<GanpoTrainerArgs> = {},
 ): GanpoTrainerArgs {
-  return {
-    policy,
-    reference,
-    hiddenSize: DIM,
-    collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32, vocabSize: tok.vocabSize },
-    learningRate: 1e-2,
-    batchSize: 4,
-    totalSteps: 6,
-    warmupRatio: 0,
-    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7, preset: 'official' },
-    ...extra,
-  };
+  return smallTrainerArgs(tok, DIM, policy, reference, extra, 'official');
 }
 
 /** Wraps a policy so that, once poisoned, one of its outputs is all NaN (a non-finite batch). */
