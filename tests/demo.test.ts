@@ -23,6 +23,14 @@ import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task/ind
 import { TinyLM } from '../examples/tiny-lm/index';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 
+/** Two differently seeded 8-wide tiny LMs over the task alphabet (the metric tests compare them). */
+function twoTinyModels(): { tok: CharTokenizer; a: TinyLM; b: TinyLM } {
+  const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
+  const make = (seed: number) =>
+    new TinyLM({ vocabSize: tok.vocabSize, dim: 8, numLayers: 1, numHeads: 2, maxSeqLen: 32, seed });
+  return { tok, a: make(1), b: make(2) };
+}
+
 describe('demo statistics', () => {
   it('meanStd is the mean and the n−1 standard deviation', () => {
     const r = meanStd([2, 4, 4, 4, 5, 5, 7, 9]);
@@ -94,23 +102,7 @@ describe('demo metrics', () => {
   });
 
   it('completionKl scores exactly the sampled tokens and the EOS of completions that stopped', () => {
-    const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
-    const a = new TinyLM({
-      vocabSize: tok.vocabSize,
-      dim: 8,
-      numLayers: 1,
-      numHeads: 2,
-      maxSeqLen: 32,
-      seed: 1,
-    });
-    const b = new TinyLM({
-      vocabSize: tok.vocabSize,
-      dim: 8,
-      numLayers: 1,
-      numHeads: 2,
-      maxSeqLen: 32,
-      seed: 2,
-    });
+    const { tok, a, b } = twoTinyModels();
     const prompts = [tok.encode('rev:12=', { addBos: true }), tok.encode('inc:345=', { addBos: true })];
     // The first completion stopped (shorter than maxNewTokens: EOS is scored), the second was cut.
     const answers = [tok.encode('21'), tok.encode('456')];
@@ -163,23 +155,7 @@ describe('demo metrics', () => {
   });
 
   it('latentDrift is the ratio of summed squared distances over real tokens, 0 for the same model', () => {
-    const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
-    const a = new TinyLM({
-      vocabSize: tok.vocabSize,
-      dim: 8,
-      numLayers: 1,
-      numHeads: 2,
-      maxSeqLen: 32,
-      seed: 1,
-    });
-    const b = new TinyLM({
-      vocabSize: tok.vocabSize,
-      dim: 8,
-      numLayers: 1,
-      numHeads: 2,
-      maxSeqLen: 32,
-      seed: 2,
-    });
+    const { tok, a, b } = twoTinyModels();
     const pairs = encodePairs(
       tok,
       makeTaskSplits({ seed: 1, trainSize: 3, testSize: 1, shiftedSize: 1 }).train,
