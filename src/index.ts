@@ -39,8 +39,15 @@ export { type SimpoLossArgs, simpoLoss } from './losses/simpo';
 export type { PreferenceLoss } from './losses/types';
 export type { UnpairedLogps } from './losses/unpaired';
 
-// Relativistic divergences (GAN losses over critic scores) and running means
-export { type Divergence, fakeLoss, realLoss } from './divergence/divergences';
+// Relativistic average GAN losses over critic scores, and running means
+export {
+  type Divergence,
+  fakeLoss,
+  GAN_LOSSES,
+  type GanLoss,
+  type GanLossOption,
+  realLoss,
+} from './divergence/gan-loss';
 export {
   type GanpoDiscriminatorLossArgs,
   type GanpoGeneratorLossArgs,
@@ -126,10 +133,14 @@ export {
 } from './trainer/collate';
 export {
   type CausalLM,
+  type DpoObjectiveOptions,
   GanpoTrainer,
   type GanpoTrainerArgs,
+  type LegacyPreferenceObjective,
+  type OrpoObjectiveOptions,
   type PreferenceObjective,
   type ReferenceEntry,
+  type SimpoObjectiveOptions,
   type TrainerCheckpoint,
   type TrainerGanpoOptions,
   type TrainerMetrics,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { withValidationLevel } from '../src/core/config';
-import type { Divergence } from '../src/divergence/divergences';
+import type { GanLoss } from '../src/divergence/gan-loss';
 import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
 import {
   pairedFeatureMatchingLoss,
@@ -15,7 +15,7 @@ import {
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface RelCase {
-  divergence: Divergence;
+  divergence: GanLoss;
   real: number[];
   fake: number[];
   realMean: number | null;
@@ -29,7 +29,7 @@ interface RelCase {
   divergenceEstimate: number;
 }
 interface QuadCase {
-  divergence: Divergence;
+  divergence: GanLoss;
   reference: number[];
   policy: number[];
   opposite: number[];
@@ -40,14 +40,14 @@ interface QuadCase {
   gradOpposite: number[];
 }
 interface GenCase {
-  divergence: Divergence;
+  divergence: GanLoss;
   policy: number[];
   referenceMean: number;
   loss: number;
   gradPolicy: number[];
 }
 interface Fixture {
-  check: Record<Divergence, { d: number; g: number }>;
+  check: Record<GanLoss, { d: number; g: number }>;
   relativistic: RelCase[];
   ganpo_d: QuadCase[];
   ganpo_g: GenCase[];
@@ -58,16 +58,16 @@ interface Fixture {
 const fx = loadFixture<Fixture>('divergence.json');
 // float32 inputs against float64 golden values: ~1e-7 relative rounding per op, a handful of ops.
 const TOL = { rtol: 1e-5, atol: 1e-6 };
-const DIVS: Divergence[] = ['sgan', 'lsgan', 'hinge'];
+const DIVS: GanLoss[] = ['sgan', 'lsgan', 'hinge'];
 
 describe('relativistic losses', () => {
-  it.each(DIVS)('match the PyTorch check values (%s)', (divergence) => {
+  it.each(DIVS)('match the PyTorch check values (%s)', (ganLoss) => {
     const real = tf.tensor1d([1, 2, -0.5]);
     const fake = tf.tensor1d([0, -1, 0.5]);
-    const d = relativisticDiscriminatorLoss({ real, fake, divergence });
-    const g = relativisticGeneratorLoss({ real, fake, divergence });
-    expectClose(d, fx.check[divergence].d, TOL);
-    expectClose(g, fx.check[divergence].g, TOL);
+    const d = relativisticDiscriminatorLoss({ real, fake, ganLoss });
+    const g = relativisticGeneratorLoss({ real, fake, ganLoss });
+    expectClose(d, fx.check[ganLoss].d, TOL);
+    expectClose(g, fx.check[ganLoss].g, TOL);
     expect(d.shape).toEqual([]);
     tf.dispose([real, fake, d, g]);
   });
@@ -75,9 +75,9 @@ describe('relativistic losses', () => {
   it('hard-coded check values (independent of the fixture)', () => {
     const real = tf.tensor1d([1, 2, -0.5]);
     const fake = tf.tensor1d([0, -1, 0.5]);
-    const got = DIVS.map((divergence) => [
-      relativisticDiscriminatorLoss({ real, fake, divergence }),
-      relativisticGeneratorLoss({ real, fake, divergence }),
+    const got = DIVS.map((ganLoss) => [
+      relativisticDiscriminatorLoss({ real, fake, ganLoss }),
+      relativisticGeneratorLoss({ real, fake, ganLoss }),
     ]);
     expectClose(
       got.flat().map((t) => t.dataSync()[0] as number),
@@ -98,7 +98,7 @@ describe('relativistic losses', () => {
       const means = {
         realMean: c.realMean ?? undefined,
         fakeMean: c.fakeMean ?? undefined,
-        divergence: c.divergence,
+        ganLoss: c.divergence,
       };
       const dFn = (r: tf.Tensor, f: tf.Tensor) =>
         relativisticDiscriminatorLoss({ real: r as tf.Tensor1D, fake: f as tf.Tensor1D, ...means });
@@ -127,23 +127,23 @@ describe('relativistic losses', () => {
     )([m]);
     expectClose(gm as tf.Tensor, [0]);
     // Same value as passing the number.
-    const a = relativisticGeneratorLoss({ real, fake, realMean: m, fakeMean: m, divergence: 'lsgan' });
-    const b = relativisticGeneratorLoss({ real, fake, realMean: 0.25, fakeMean: 0.25, divergence: 'lsgan' });
+    const a = relativisticGeneratorLoss({ real, fake, realMean: m, fakeMean: m, ganLoss: 'lsgan' });
+    const b = relativisticGeneratorLoss({ real, fake, realMean: 0.25, fakeMean: 0.25, ganLoss: 'lsgan' });
     expectClose(a, b.dataSync()[0] as number, { rtol: 0, atol: 0 });
     tf.dispose([real, fake, m, gm as tf.Tensor, a, b]);
   });
 
-  it.each(DIVS)('divergence estimate is 0 when the critic cannot tell the sets apart (%s)', (divergence) => {
+  it.each(DIVS)('divergence estimate is 0 when the critic cannot tell the sets apart (%s)', (ganLoss) => {
     // A constant critic: every relativistic logit is 0.
     const real = tf.fill([6], 0.7) as tf.Tensor1D;
     const fake = tf.fill([3], 0.7) as tf.Tensor1D;
-    const est = relativisticAverageDivergence({ real, fake, divergence });
+    const est = relativisticAverageDivergence({ real, fake, ganLoss });
     expectClose(est, 0, { atol: 1e-6 });
     // And positive when it separates them (relativistic logits ±1: the lsgan and hinge optimum,
     // 2·(log 2 − softplus(−1)) ≈ 0.76 for sgan).
     const far = tf.tensor1d([0.5, 0.5, 0.5]);
     const near = tf.tensor1d([-0.5, -0.5]);
-    const sep = relativisticAverageDivergence({ real: far, fake: near, divergence });
+    const sep = relativisticAverageDivergence({ real: far, fake: near, ganLoss });
     expect(sep.dataSync()[0]).toBeGreaterThan(0.75);
     tf.dispose([real, fake, est, far, near, sep]);
   });
@@ -153,14 +153,14 @@ describe('relativistic losses', () => {
     const fake = tf.tensor1d([0, -1, 0.5]);
     const m = tf.scalar(0.1);
     await expectNoLeak(() => {
-      for (const divergence of DIVS) {
+      for (const ganLoss of DIVS) {
         const outs = [
-          relativisticDiscriminatorLoss({ real, fake, divergence }),
-          relativisticGeneratorLoss({ real, fake, realMean: m, fakeMean: 0.2, divergence }),
-          relativisticAverageDivergence({ real, fake, divergence }),
+          relativisticDiscriminatorLoss({ real, fake, ganLoss }),
+          relativisticGeneratorLoss({ real, fake, realMean: m, fakeMean: 0.2, ganLoss }),
+          relativisticAverageDivergence({ real, fake, ganLoss }),
         ];
         const gr = tf.grads((r: tf.Tensor, f: tf.Tensor) =>
-          relativisticGeneratorLoss({ real: r as tf.Tensor1D, fake: f as tf.Tensor1D, divergence }),
+          relativisticGeneratorLoss({ real: r as tf.Tensor1D, fake: f as tf.Tensor1D, ganLoss }),
         )([real, fake]);
         tf.dispose([...outs, ...gr]);
       }
@@ -187,9 +187,9 @@ describe('relativistic losses', () => {
       'fakeMean',
     );
     expectGanpoError(
-      () => W({ real: ok, fake: ok, divergence: 'wgan' as Divergence }),
+      () => W({ real: ok, fake: ok, ganLoss: 'wgan' as GanLoss }),
       'INVALID_OPTION',
-      'divergence',
+      'ganLoss',
     );
     expectGanpoError(
       () => relativisticGeneratorLoss({ real: undefined as unknown as tf.Tensor1D, fake: ok }),
@@ -218,7 +218,7 @@ describe('GANPO quad losses', () => {
           policy: p as tf.Tensor1D,
           opposite: o as tf.Tensor1D,
           means: c.means,
-          divergence: c.divergence,
+          ganLoss: c.divergence,
         }),
       )(xs);
       expectClose(value, c.loss, TOL);
@@ -237,7 +237,7 @@ describe('GANPO quad losses', () => {
         ganpoGeneratorLoss({
           policy: x as tf.Tensor1D,
           referenceMean: c.referenceMean,
-          divergence: c.divergence,
+          ganLoss: c.divergence,
         }),
       )(p);
       expectClose(value, c.loss, TOL);
@@ -248,7 +248,7 @@ describe('GANPO quad losses', () => {
         ganpoGeneratorLoss({
           policy: x as tf.Tensor1D,
           referenceMean: mm as tf.Scalar,
-          divergence: c.divergence,
+          ganLoss: c.divergence,
         }),
       )([p, m]);
       expectClose(gp as tf.Tensor, c.gradPolicy, TOL);
@@ -278,7 +278,7 @@ describe('GANPO quad losses', () => {
           policy: y as tf.Tensor1D,
           opposite: z as tf.Tensor1D,
           means: { reference: 1 },
-          divergence: 'hinge',
+          ganLoss: 'hinge',
         }),
       )([a, b, c]);
       const v = ganpoGeneratorLoss({ policy: b, referenceMean: 0.5 });
@@ -313,9 +313,9 @@ describe('GANPO quad losses', () => {
       'referenceMean',
     );
     expectGanpoError(
-      () => ganpoGeneratorLoss({ policy: b, referenceMean: 0, divergence: 'x' as Divergence }),
+      () => ganpoGeneratorLoss({ policy: b, referenceMean: 0, ganLoss: 'x' as GanLoss }),
       'INVALID_OPTION',
-      'divergence',
+      'ganLoss',
     );
     tf.dispose([a, b, c, nan, r2]);
   });
@@ -432,5 +432,39 @@ describe('paired feature-matching loss', () => {
       'policy',
     );
     tf.dispose([a, b, wide, vec]);
+  });
+});
+
+describe('deprecated spelling divergence of ganLoss', () => {
+  it('is read when ganLoss is absent, and the same value under both names is accepted', () => {
+    const real = tf.tensor1d([1, 2, -0.5]);
+    const fake = tf.tensor1d([0, -1, 0.5]);
+    const renamed = relativisticDiscriminatorLoss({ real, fake, ganLoss: 'lsgan' });
+    const old = relativisticDiscriminatorLoss({ real, fake, divergence: 'lsgan' });
+    const both = relativisticDiscriminatorLoss({ real, fake, ganLoss: 'lsgan', divergence: 'lsgan' });
+    // The lsgan check value, not the sgan default (0.383784): the old name was not ignored.
+    expectClose(old, fx.check.lsgan.d, TOL);
+    expectClose(old, renamed.dataSync()[0] as number, { rtol: 0, atol: 0 });
+    expectClose(both, fx.check.lsgan.d, TOL);
+    const g = ganpoGeneratorLoss({ policy: real, referenceMean: 0.5, divergence: 'hinge' });
+    const gNew = ganpoGeneratorLoss({ policy: real, referenceMean: 0.5, ganLoss: 'hinge' });
+    expectClose(g, gNew.dataSync()[0] as number, { rtol: 0, atol: 0 });
+    tf.dispose([real, fake, renamed, old, both, g, gNew]);
+  });
+
+  it('both names with different values, or a bad value under the old name, throw INVALID_OPTION', () => {
+    const ok = tf.tensor1d([1, 2]);
+    expectGanpoError(
+      () => relativisticDiscriminatorLoss({ real: ok, fake: ok, ganLoss: 'sgan', divergence: 'hinge' }),
+      'INVALID_OPTION',
+      'ganLoss',
+    );
+    expectGanpoError(
+      () =>
+        ganpoDiscriminatorLoss({ reference: ok, policy: ok, opposite: ok, divergence: 'wgan' as GanLoss }),
+      'INVALID_OPTION',
+      'divergence',
+    );
+    ok.dispose();
   });
 });

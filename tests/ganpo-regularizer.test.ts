@@ -149,6 +149,42 @@ describe('GanpoRegularizer', () => {
     }
   });
 
+  it('the deprecated option divergence sets ganLoss; both names with different values throw', () => {
+    const r = make({ divergence: 'lsgan' });
+    expect(r.ganLoss).toBe('lsgan');
+    expect(r.divergence).toBe('lsgan');
+    r.dispose();
+    const same = make({ ganLoss: 'hinge', divergence: 'hinge' });
+    expect(same.ganLoss).toBe('hinge');
+    same.dispose();
+    const before = tf.memory().numTensors;
+    expectGanpoError(() => make({ ganLoss: 'sgan', divergence: 'hinge' }), 'INVALID_OPTION', 'ganLoss');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a state saved under the former option name divergence loads and continues exactly', () => {
+    const a = make({ ganLoss: 'lsgan' });
+    for (let i = 0; i < 3; i++) a.discriminatorStep(batch);
+    const want = snapshot(a);
+    const b = make({ ganLoss: 'lsgan' });
+    b.discriminatorStep(batch);
+    b.discriminatorStep(batch);
+    const state = b.getState();
+    expect(state.options.ganLoss).toBe('lsgan');
+    expect(state.options).not.toHaveProperty('divergence');
+    // The layout of states written before the rename: the GAN loss under options.divergence.
+    const { ganLoss, ...rest } = JSON.parse(JSON.stringify(state.options));
+    const old = { ...JSON.parse(JSON.stringify(state)), options: { ...rest, divergence: ganLoss } };
+    b.dispose();
+    const c = make({ ganLoss: 'lsgan' }, 999);
+    c.loadState(old);
+    c.discriminatorStep(batch);
+    expect(snapshot(c)).toBe(want);
+    const hinge = make({ ganLoss: 'hinge' });
+    expectGanpoError(() => hinge.loadState(old), 'STATE_DICT_MISMATCH', 'options.ganLoss');
+    for (const r of [a, c, hinge]) r.dispose();
+  });
+
   it('a refused discriminatorStep changes no weight, no mean and no optimizer state', () => {
     const r = make();
     r.discriminatorStep(batch);
@@ -220,9 +256,9 @@ describe('GanpoRegularizer', () => {
       'estimator',
     );
     expectGanpoError(
-      () => new GanpoRegularizer({ chosen: d1, rejected: d3, divergence: 'wgan' as never }),
+      () => new GanpoRegularizer({ chosen: d1, rejected: d3, ganLoss: 'wgan' as never }),
       'INVALID_OPTION',
-      'divergence',
+      'ganLoss',
     );
     expectGanpoError(() => GanpoRegularizer.create({ inputDim: 0 }), 'OUT_OF_RANGE', 'inputDim');
     const ema = make();

@@ -218,7 +218,7 @@ function runSteps(run: RunJSON, check: Checker): void {
     // The fixtures are the official algorithm's steps.
     preset: 'official',
     weight: config.weight,
-    divergence: config.divergence,
+    ganLoss: config.divergence,
     estimator: config.estimator,
     negatives: config.negatives,
     optimizer: new AdamW({ learningRate: config.lr_disc ?? fx.lr_disc, weightDecay: fx.weight_decay }),

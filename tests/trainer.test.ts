@@ -10,6 +10,7 @@ import {
   type GanpoTrainerArgs,
   type TrainerMetrics,
 } from '../src/trainer/ganpo-trainer';
+import { type LegacyPreferenceObjective, resolveObjective } from '../src/trainer/objective';
 import { trainerFlags } from '../src/trainer/step';
 import { expectClose, expectGanpoError } from './support/helpers';
 import { smallTrainerArgs } from './support/trainer-args';
@@ -114,9 +115,9 @@ describe('GanpoTrainer', () => {
     trainer.dispose();
   });
 
-  for (const objective of [{ type: 'dpo', beta: 0.1 }, { type: 'simpo' }, { type: 'orpo' }] as const) {
+  for (const objective of [{ kind: 'dpo', beta: 0.1 }, { kind: 'simpo' }, { kind: 'orpo' }] as const) {
     for (const ganpo of [true, false]) {
-      it(`trains ${objective.type} ${ganpo ? 'with' : 'without'} GANPO: finite metrics with TRL's keys`, async () => {
+      it(`trains ${objective.kind} ${ganpo ? 'with' : 'without'} GANPO: finite metrics with TRL's keys`, async () => {
         const { policy, reference } = models();
         const before = weights(policy);
         const seen: TrainerMetrics[] = [];
@@ -324,6 +325,23 @@ describe('GanpoTrainer', () => {
     await trainer.train(pairs, { steps: 50 });
     expect(tf.memory().numTensors).toBe(before);
     trainer.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+
+  it('accepts the deprecated objective spelling { type } as { kind }; both with different values throw', () => {
+    expect(resolveObjective('t', { type: 'simpo', beta: 2 })).toEqual({ kind: 'simpo', beta: 2 });
+    expect(resolveObjective('t', { kind: 'orpo', beta: 0.2 })).toEqual({ kind: 'orpo', beta: 0.2 });
+    expect(resolveObjective('t', { kind: 'dpo', type: 'dpo' })).toEqual({ kind: 'dpo' });
+    const mixed = { kind: 'dpo', type: 'simpo' } as unknown as LegacyPreferenceObjective;
+    expectGanpoError(() => resolveObjective('t', mixed), 'INVALID_OPTION', 'objective.kind');
+    const unknown = { type: 'ipo' } as unknown as LegacyPreferenceObjective;
+    expectGanpoError(() => resolveObjective('t', unknown), 'INVALID_OPTION', 'objective.type');
+    const { policy, reference } = models(8);
+    const legacy: LegacyPreferenceObjective = { type: 'orpo', beta: 0.2 };
+    const t = new GanpoTrainer(trainerArgs(policy, reference, { objective: legacy }));
+    expect(t.objective).toEqual({ kind: 'orpo', beta: 0.2 });
+    t.dispose();
     policy.dispose();
     reference.dispose();
   });

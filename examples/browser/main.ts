@@ -175,7 +175,7 @@ async function run(): Promise<void> {
       policy,
       reference,
       hiddenSize: policy.config.dim,
-      objective: { type: 'dpo', beta: 0.1 },
+      objective: { kind: 'dpo', beta: 0.1 },
       ganpo: {
         weight,
         kind: 'transformer',

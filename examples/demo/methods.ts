@@ -19,8 +19,8 @@ export interface MethodSpec {
 
 /** The preference losses the demo can run; β values are the TRL / SimPO defaults. */
 export const OBJECTIVES: Record<'dpo' | 'simpo', { label: string; objective: PreferenceObjective }> = {
-  dpo: { label: 'DPO', objective: { type: 'dpo', beta: 0.1 } }, // TRL default, official GANPO runs
-  simpo: { label: 'SimPO', objective: { type: 'simpo', beta: 2.0, gammaBetaRatio: 0.25 } }, // SimPO default config
+  dpo: { label: 'DPO', objective: { kind: 'dpo', beta: 0.1 } }, // TRL default, official GANPO runs
+  simpo: { label: 'SimPO', objective: { kind: 'simpo', beta: 2.0, gammaBetaRatio: 0.25 } }, // SimPO default config
 };
 
 /**

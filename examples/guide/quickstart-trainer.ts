@@ -14,7 +14,7 @@ export async function quickstart(steps = 20): Promise<number[]> {
     policy,
     reference,
     hiddenSize: 32, // size of forward(...).hidden: the discriminators' input
-    objective: { type: 'dpo', beta: 0.1 },
+    objective: { kind: 'dpo', beta: 0.1 },
     ganpo: { weight: 1, kind: 'mlp', discriminator: { hiddenDims: [64] } },
     collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32 },
     learningRate: 5e-4,

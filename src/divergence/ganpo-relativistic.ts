@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertArgs, assertOneOf } from '../core/validate';
-import { DIVERGENCES, type Divergence, fakeLoss, realLoss } from './divergences';
+import { assertArgs } from '../core/validate';
+import { fakeLoss, type GanLossOption, realLoss, resolveGanLoss } from './gan-loss';
 import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
 /**
@@ -19,7 +19,7 @@ export interface SetMeans<T> {
 }
 
 /** Arguments of {@link ganpoDiscriminatorLoss}. */
-export interface GanpoDiscriminatorLossArgs {
+export interface GanpoDiscriminatorLossArgs extends GanLossOption {
   /**
    * Scores of the reference model's latents of this side, float [B] (for the chosen discriminator:
    * D_w(h_ref^w); for the rejected one: D_l(h_ref^l)).
@@ -35,13 +35,11 @@ export interface GanpoDiscriminatorLossArgs {
    * within-batch form). Default `{}` (all batch means).
    */
   means?: Partial<SetMeans<MeanLike>>;
-  /** Default `'sgan'` (the official code). */
-  divergence?: Divergence;
 }
 
 /**
  * The official GANPO per-discriminator loss ("quad" representations), generalised to the three
- * divergences. It teaches the discriminator the ordering reference > policy > opposite:
+ * GAN losses. It teaches the discriminator the ordering reference > policy > opposite:
  *
  *     L_D = ¼ [ mean ℓreal(reference − m.policy) + mean ℓfake(policy − m.reference)
  *             + mean ℓreal(policy − m.opposite)  + mean ℓfake(opposite − m.policy) ]
@@ -51,13 +49,13 @@ export interface GanpoDiscriminatorLossArgs {
  *
  * @returns a scalar the caller owns; differentiable w.r.t. the three score tensors (and the batch
  *   means that are not given).
- * @throws GanpoError on bad scores (rank 1, float, finite, non-empty), bad means or divergence.
+ * @throws GanpoError on bad scores (rank 1, float, finite, non-empty), bad means or GAN loss.
  * @see GANPO (arXiv 2601.22083); official code GANPO_trl.py, `QuadGANDPOTrainer`.
  */
 export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Scalar {
   const where = 'ganpoDiscriminatorLoss';
   assertArgs(where, args);
-  const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
+  const ganLoss = resolveGanLoss(where, args);
   checkScores(where, 'reference', args.reference);
   checkScores(where, 'policy', args.policy);
   checkScores(where, 'opposite', args.opposite);
@@ -79,17 +77,17 @@ export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Sca
     const mPol = resolveMean(means.policy, args.policy);
     const mOpp = resolveMean(means.opposite, args.opposite);
     const terms = [
-      tf.mean(realLoss(tf.sub(args.reference, mPol), divergence)),
-      tf.mean(fakeLoss(tf.sub(args.policy, mRef), divergence)),
-      tf.mean(realLoss(tf.sub(args.policy, mOpp), divergence)),
-      tf.mean(fakeLoss(tf.sub(args.opposite, mPol), divergence)),
+      tf.mean(realLoss(tf.sub(args.reference, mPol), ganLoss)),
+      tf.mean(fakeLoss(tf.sub(args.policy, mRef), ganLoss)),
+      tf.mean(realLoss(tf.sub(args.policy, mOpp), ganLoss)),
+      tf.mean(fakeLoss(tf.sub(args.opposite, mPol), ganLoss)),
     ];
     return tf.mul(tf.addN(terms), 0.25) as tf.Scalar;
   });
 }
 
 /** Arguments of {@link ganpoGeneratorLoss}. */
-export interface GanpoGeneratorLossArgs {
+export interface GanpoGeneratorLossArgs extends GanLossOption {
   /** Scores of the policy's latents by the (frozen, eval-mode) discriminator, float [B]. */
   policy: tf.Tensor1D;
   /**
@@ -97,8 +95,6 @@ export interface GanpoGeneratorLossArgs {
    * a constant (the official code uses the detached EMA; pass a batch mean for the paper's form).
    */
   referenceMean: MeanLike;
-  /** Default `'sgan'` (the official code). */
-  divergence?: Divergence;
 }
 
 /**
@@ -112,13 +108,13 @@ export interface GanpoGeneratorLossArgs {
  * and rejected discriminators.
  *
  * @returns a scalar the caller owns, differentiable w.r.t. `policy` (never w.r.t. the mean).
- * @throws GanpoError on bad scores, a missing or non-finite mean, or an unknown divergence.
+ * @throws GanpoError on bad scores, a missing or non-finite mean, or an unknown GAN loss.
  * @see GANPO (arXiv 2601.22083); official code GANPO_trl.py, `QuadGANDPOTrainer`.
  */
 export function ganpoGeneratorLoss(args: GanpoGeneratorLossArgs): tf.Scalar {
   const where = 'ganpoGeneratorLoss';
   assertArgs(where, args);
-  const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
+  const ganLoss = resolveGanLoss(where, args);
   checkScores(where, 'policy', args.policy);
   if (args.referenceMean === undefined) {
     throw argumentError(
@@ -133,7 +129,7 @@ export function ganpoGeneratorLoss(args: GanpoGeneratorLossArgs): tf.Scalar {
   return tf.tidy(
     () =>
       tf.mean(
-        realLoss(tf.sub(args.policy, resolveMean(args.referenceMean, args.policy)), divergence),
+        realLoss(tf.sub(args.policy, resolveMean(args.referenceMean, args.policy)), ganLoss),
       ) as tf.Scalar,
   );
 }

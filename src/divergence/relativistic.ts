@@ -1,10 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertArgs, assertOneOf } from '../core/validate';
-import { chanceLevel, DIVERGENCES, type Divergence, fakeLoss, realLoss } from './divergences';
+import { assertArgs } from '../core/validate';
+import {
+  chanceLevel,
+  fakeLoss,
+  type GanLoss,
+  type GanLossOption,
+  realLoss,
+  resolveGanLoss,
+} from './gan-loss';
 import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
 /** Arguments of {@link relativisticDiscriminatorLoss}, {@link relativisticGeneratorLoss} and {@link relativisticAverageDivergence}. */
-export interface RelativisticLossArgs {
+export interface RelativisticLossArgs extends GanLossOption {
   /** Critic scores C(x) of the "real" set (for GANPO: the reference model's latents), float [B_r]. */
   real: tf.Tensor1D;
   /** Critic scores C(x) of the "fake" set (for GANPO: the policy's latents), float [B_f]. */
@@ -17,8 +24,6 @@ export interface RelativisticLossArgs {
   realMean?: MeanLike;
   /** m_fake, the mean critic score of the fake set; same rules as `realMean`. */
   fakeMean?: MeanLike;
-  /** Default `'sgan'` (RaSGAN, the official GANPO code's BCE-with-logits). */
-  divergence?: Divergence;
 }
 
 interface Resolved {
@@ -26,24 +31,24 @@ interface Resolved {
   fake: tf.Tensor1D;
   realMean?: MeanLike;
   fakeMean?: MeanLike;
-  divergence: Divergence;
+  ganLoss: GanLoss;
 }
 
 function validate(where: string, args: RelativisticLossArgs): Resolved {
-  assertArgs(where, args, '{ real, fake, divergence?, realMean?, fakeMean? }');
-  const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
+  assertArgs(where, args, '{ real, fake, ganLoss?, realMean?, fakeMean? }');
+  const ganLoss = resolveGanLoss(where, args);
   checkScores(where, 'real', args.real);
   checkScores(where, 'fake', args.fake);
   checkMean(where, 'realMean', args.realMean);
   checkMean(where, 'fakeMean', args.fakeMean);
-  return { ...args, divergence };
+  return { real: args.real, fake: args.fake, realMean: args.realMean, fakeMean: args.fakeMean, ganLoss };
 }
 
 function discriminatorLoss(a: Resolved): tf.Scalar {
   const mReal = resolveMean(a.realMean, a.real);
   const mFake = resolveMean(a.fakeMean, a.fake);
-  const lossReal = tf.mean(realLoss(tf.sub(a.real, mFake), a.divergence));
-  const lossFake = tf.mean(fakeLoss(tf.sub(a.fake, mReal), a.divergence));
+  const lossReal = tf.mean(realLoss(tf.sub(a.real, mFake), a.ganLoss));
+  const lossFake = tf.mean(fakeLoss(tf.sub(a.fake, mReal), a.ganLoss));
   return tf.mul(tf.add(lossReal, lossFake), 0.5) as tf.Scalar;
 }
 
@@ -62,7 +67,7 @@ function discriminatorLoss(a: Resolved): tf.Scalar {
  * @returns a scalar the caller owns; differentiable w.r.t. `real`, `fake` and (when not given)
  *   through the batch means.
  * @throws GanpoError on a non-rank-1, empty, non-float or non-finite score tensor, a non-finite or
- *   non-scalar mean, or an unknown divergence.
+ *   non-scalar mean, or an unknown GAN loss.
  * @see Jolicoeur-Martineau, "The relativistic discriminator: a key element missing from standard
  *   GAN", ICLR 2019 (arXiv 1807.00734); AlexiaJM/RelativisticGAN.
  */
@@ -93,7 +98,7 @@ export function relativisticGeneratorLoss(args: RelativisticLossArgs): tf.Scalar
     fake: a.real,
     realMean: a.fakeMean,
     fakeMean: a.realMean,
-    divergence: a.divergence,
+    ganLoss: a.ganLoss,
   };
   return tf.tidy(() => discriminatorLoss(swapped));
 }
@@ -120,5 +125,5 @@ export function relativisticGeneratorLoss(args: RelativisticLossArgs): tf.Scalar
  */
 export function relativisticAverageDivergence(args: RelativisticLossArgs): tf.Scalar {
   const a = validate('relativisticAverageDivergence', args);
-  return tf.tidy(() => tf.mul(tf.sub(chanceLevel(a.divergence), discriminatorLoss(a)), 2) as tf.Scalar);
+  return tf.tidy(() => tf.mul(tf.sub(chanceLevel(a.ganLoss), discriminatorLoss(a)), 2) as tf.Scalar);
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Discriminator } from '../discriminators/types';
-import type { Divergence } from '../divergence/divergences';
+import type { GanLoss } from '../divergence/gan-loss';
 import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
 import { DISCRIMINATOR_CALL_ORDER } from './call-order';
@@ -77,7 +77,7 @@ export function readBatchMeans(scores: PerSide<SetMeans<tf.Tensor1D>>): SixValue
 export function sideDiscriminatorLoss(
   scores: SetMeans<tf.Tensor1D>,
   means: SetMeans<number> | undefined,
-  options: { divergence: Divergence; negatives: boolean },
+  options: { ganLoss: GanLoss; negatives: boolean },
 ): tf.Scalar {
   return options.negatives
     ? ganpoDiscriminatorLoss({
@@ -85,13 +85,13 @@ export function sideDiscriminatorLoss(
         policy: scores.policy,
         opposite: scores.opposite,
         means: means ?? {},
-        divergence: options.divergence,
+        ganLoss: options.ganLoss,
       })
     : relativisticDiscriminatorLoss({
         real: scores.reference,
         fake: scores.policy,
         realMean: means?.reference,
         fakeMean: means?.policy,
-        divergence: options.divergence,
+        ganLoss: options.ganLoss,
       });
 }

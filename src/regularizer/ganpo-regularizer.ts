@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import type { Discriminator } from '../discriminators/types';
-import { chanceLevel, type Divergence } from '../divergence/divergences';
+import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
 import { connectedZero } from '../ops/tape';
 import { DiagnosticsMonitor, driftSums, type GanpoDiagnostics, readStep } from './diagnostics';
 import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
@@ -73,7 +73,8 @@ export {
 export class GanpoRegularizer {
   readonly discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>;
   readonly weight: number;
-  readonly divergence: Divergence;
+  /** The relativistic GAN loss (see {@link GanLoss}). */
+  readonly ganLoss: GanLoss;
   readonly estimator: MeanEstimator;
   readonly momentum: number;
   readonly negatives: boolean;
@@ -97,7 +98,7 @@ export class GanpoRegularizer {
     const options = resolveRegularizerOptions('GanpoRegularizer', args);
     this.preset = options.preset;
     this.weight = options.weight;
-    this.divergence = options.divergence;
+    this.ganLoss = options.ganLoss;
     this.estimator = options.estimator;
     this.momentum = options.momentum;
     this.negatives = options.negatives;
@@ -142,6 +143,11 @@ export class GanpoRegularizer {
     return this.sixMeans.current;
   }
 
+  /** @deprecated Renamed {@link GanpoRegularizer.ganLoss}; this alias is removed in the next release. */
+  get divergence(): GanLoss {
+    return this.ganLoss;
+  }
+
   /** Trainable variables of both discriminators (what {@link discriminatorStep} updates). */
   get trainableVariables(): tf.Variable[] {
     return [
@@ -154,7 +160,7 @@ export class GanpoRegularizer {
   private get stateOptions(): RegularizerStateOptions {
     return {
       weight: this.weight,
-      divergence: this.divergence,
+      ganLoss: this.ganLoss,
       estimator: this.estimator,
       momentum: this.momentum,
       negatives: this.negatives,
@@ -253,7 +259,7 @@ export class GanpoRegularizer {
       const parts = SIDES.map((side) =>
         // 'batch': means omitted, so the losses use the batch means with gradient (RaGAN).
         sideDiscriminatorLoss(scores[side], this.estimator === 'ema' ? means[side] : undefined, {
-          divergence: this.divergence,
+          ganLoss: this.ganLoss,
           negatives: this.negatives,
         }),
       );
@@ -305,7 +311,7 @@ export class GanpoRegularizer {
     this.steps += 1;
     this.lastDiagnostics = {
       criticAccuracy: measured.accuracy,
-      divergence: 2 * chanceLevel(this.divergence) - (losses[0] as number) - (losses[1] as number),
+      divergence: 2 * chanceLevel(this.ganLoss) - (losses[0] as number) - (losses[1] as number),
       drift: measured.drift,
     };
     this.monitor.observeStep(this.lastDiagnostics);
@@ -387,7 +393,7 @@ export class GanpoRegularizer {
           referenceMean: rejectedReferenceMean,
         },
       },
-      { generator: this.generator, divergence: this.divergence, useReferenceMean: useReference },
+      { generator: this.generator, ganLoss: this.ganLoss, useReferenceMean: useReference },
     );
   }
 
@@ -416,7 +422,7 @@ export class GanpoRegularizer {
   }
 
   /**
-   * Restores a state from {@link getState}. The options (weight, divergence, estimator, momentum,
+   * Restores a state from {@link getState}. The options (weight, GAN loss, estimator, momentum,
    * negatives) must equal this regularizer's. All or nothing: on any error nothing changes.
    *
    * @throws GanpoError `INVALID_FORMAT` on a malformed state, `STATE_DICT_MISMATCH` on other options,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Discriminator } from '../discriminators/types';
-import type { Divergence } from '../divergence/divergences';
+import type { GanLoss } from '../divergence/gan-loss';
 import { ganpoGeneratorLoss } from '../divergence/ganpo-relativistic';
 import { pairedFeatureMatchingLoss, pairedLeastSquaresGeneratorLoss } from '../divergence/paired-generator';
 import { stopGradient } from '../ops/stop-gradient';
@@ -33,7 +33,7 @@ export interface GeneratorSide {
 export function generatorTerm(
   discriminators: Readonly<PerSide<Discriminator>>,
   sides: PerSide<GeneratorSide>,
-  options: { generator: GeneratorLoss; divergence: Divergence; useReferenceMean: boolean },
+  options: { generator: GeneratorLoss; ganLoss: GanLoss; useReferenceMean: boolean },
 ): tf.Scalar {
   return tf.tidy(() => {
     const perSide = (['chosen', 'rejected'] as const).map((side) => {
@@ -56,7 +56,7 @@ export function generatorTerm(
       const referenceMean = options.useReferenceMean
         ? (tf.mean(referenceScores()) as tf.Scalar)
         : s.referenceMean;
-      return ganpoGeneratorLoss({ policy, referenceMean, divergence: options.divergence });
+      return ganpoGeneratorLoss({ policy, referenceMean, ganLoss: options.ganLoss });
     });
     return tf.mul(tf.add(perSide[0] as tf.Scalar, perSide[1] as tf.Scalar), 0.5) as tf.Scalar;
   });

@@ -4,7 +4,7 @@ import { assertNumber, assertOneOf } from '../core/validate';
 import { MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
 import { TransformerDiscriminator, type TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
-import { DIVERGENCES, type Divergence } from '../divergence/divergences';
+import { type GanLoss, resolveGanLoss } from '../divergence/gan-loss';
 import { SIDES } from './means';
 import { criticSizeNotice } from './notices';
 import { type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss, presetDefaults } from './preset';
@@ -19,7 +19,7 @@ import {
 export interface ResolvedRegularizerOptions {
   preset: GanpoPreset;
   weight: number;
-  divergence: Divergence;
+  ganLoss: GanLoss;
   estimator: MeanEstimator;
   momentum: number;
   negatives: boolean;
@@ -72,7 +72,7 @@ export function resolveRegularizerOptions(
   }
   const preset = presetDefaults(where, args.preset);
   const weight = assertNumber(where, 'weight', args.weight ?? 1, { min: 0 });
-  const divergence = assertOneOf(where, 'divergence', args.divergence ?? 'sgan', DIVERGENCES);
+  const ganLoss = resolveGanLoss(where, args);
   const estimator = assertOneOf(where, 'estimator', args.estimator ?? 'ema', MEAN_ESTIMATORS);
   const momentum = assertNumber(where, 'momentum', args.momentum ?? 0.9, { min: 0, lessThan: 1 });
   if (args.negatives !== undefined && typeof args.negatives !== 'boolean') {
@@ -97,7 +97,7 @@ export function resolveRegularizerOptions(
   return {
     preset: args.preset ?? 'recommended',
     weight,
-    divergence,
+    ganLoss,
     estimator,
     momentum,
     negatives: args.negatives ?? preset.negatives,

@@ -3,7 +3,7 @@ import { argumentError } from '../core/errors';
 import { assertNumber } from '../core/validate';
 import { BaseDiscriminator, checkDropoutState } from '../discriminators/base';
 import type { Discriminator } from '../discriminators/types';
-import type { Divergence } from '../divergence/divergences';
+import type { GanLoss } from '../divergence/gan-loss';
 import { SAFETENSORS_MAX_RANK } from '../io/safetensors-header';
 import { AdamW, type AdamWState } from '../optim/adamw';
 import { prepareStateByPosition, saveStateByPosition } from '../optim/position-keys';
@@ -14,7 +14,12 @@ import type { MeanEstimator, PerSide, SerializedTensor } from './types';
 /** The options a saved state must match: those that change what a step computes. */
 export interface RegularizerStateOptions {
   weight: number;
-  divergence: Divergence;
+  ganLoss: GanLoss;
+  /**
+   * The GAN loss under its former name, in states written before it was renamed `ganLoss`; read
+   * when `ganLoss` is absent so that those states still load. New states do not write it.
+   */
+  divergence?: GanLoss;
   estimator: MeanEstimator;
   momentum: number;
   negatives: boolean;
@@ -140,7 +145,12 @@ export function prepareRegularizerState(
   }
   const mine = parts.options;
   for (const key of Object.keys(mine) as (keyof RegularizerStateOptions)[]) {
-    const saved = key === 'generator' ? (state.options?.generator ?? 'one-sided') : state.options?.[key];
+    const saved =
+      key === 'generator'
+        ? (state.options?.generator ?? 'one-sided')
+        : key === 'ganLoss'
+          ? (state.options?.ganLoss ?? state.options?.divergence)
+          : state.options?.[key];
     if (saved !== mine[key]) {
       throw argumentError('STATE_DICT_MISMATCH', where, `options.${key}`, String(mine[key]), String(saved));
     }

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { MLPDiscriminatorConfig } from '../discriminators/mlp';
 import type { TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
-import type { Divergence } from '../divergence/divergences';
+import type { GanLossOption } from '../divergence/gan-loss';
 import type { SetMeans } from '../divergence/ganpo-relativistic';
 import type { GanpoPreset, GeneratorLoss } from './preset';
 
@@ -22,7 +22,7 @@ export type MeanEstimator = 'ema' | 'batch';
 export const MEAN_ESTIMATORS: readonly MeanEstimator[] = ['ema', 'batch'];
 
 /** Options shared by the constructor and {@link GanpoRegularizer.create}. */
-export interface GanpoRegularizerOptions {
+export interface GanpoRegularizerOptions extends GanLossOption {
   /**
    * Where the defaults of `negatives`, `generator` and `optimizer` come from. Default
    * `'recommended'` (pair critics, paired feature-matching generator, critic AdamW lr 2e-3 with
@@ -40,8 +40,6 @@ export interface GanpoRegularizerOptions {
   generator?: GeneratorLoss;
   /** λ, the adversarial weight in L = L_pref + λ·L_adv. Default 1 (the official runs). */
   weight?: number;
-  /** The relativistic divergence. Default `'sgan'` (the official code's BCE-with-logits). */
-  divergence?: Divergence;
   /**
    * `'ema'` (default, the official code): detached exponential moving averages of batch means,
    * updated with each batch before the discriminator loss. `'batch'` (the paper's form): the

@@ -6,7 +6,7 @@ import { presetDefaults } from '../regularizer/preset';
 import type { CollateOptions } from './collate';
 import type { CausalLM } from './forward';
 import type { TrainerMetrics } from './metrics';
-import { OBJECTIVE_TYPES, type PreferenceObjective } from './objective';
+import { type LegacyPreferenceObjective, type PreferenceObjective, resolveObjective } from './objective';
 import { syncReference } from './sync-reference';
 
 /** Error context of the trainer's messages. */
@@ -42,8 +42,11 @@ export interface GanpoTrainerArgs {
   reference?: CausalLM | 'copy' | 'initial';
   /** Hidden size H of `forward(...).hidden` (the discriminators' input). */
   hiddenSize: number;
-  /** The preference loss. Default `{ type: 'dpo', beta: 0.1 }` (TRL, official GANPO runs). */
-  objective?: PreferenceObjective;
+  /**
+   * The preference loss. Default `{ kind: 'dpo', beta: 0.1 }` (TRL, official GANPO runs). The
+   * former spelling `{ type: 'dpo', ... }` is deprecated and accepted for one release.
+   */
+  objective?: PreferenceObjective | LegacyPreferenceObjective;
   /** GANPO regularizer options, or `false` for a plain preference trainer. Default `{}` (on). */
   ganpo?: TrainerGanpoOptions | false;
   /** Collation (pad/EOS ids, max lengths, truncation) — see {@link CollateOptions}. */
@@ -155,8 +158,7 @@ export function resolveTrainerConfig(args: GanpoTrainerArgs): TrainerConfig {
   }
   assertModels(args);
   const hiddenSize = assertNumber(TRAINER, 'hiddenSize', args.hiddenSize, { min: 1, integer: true });
-  const objective = args.objective ?? { type: 'dpo', beta: 0.1 };
-  assertOneOf(TRAINER, 'objective.type', objective.type, OBJECTIVE_TYPES);
+  const objective = resolveObjective(TRAINER, args.objective ?? { kind: 'dpo', beta: 0.1 });
   const learningRate = assertNumber(TRAINER, 'learningRate', args.learningRate, { greaterThan: 0 });
   const batchSize = assertNumber(TRAINER, 'batchSize', args.batchSize ?? 8, { min: 1, integer: true });
   const gradientAccumulationSteps = assertNumber(

@@ -25,7 +25,13 @@ export type { TrainerCheckpoint } from './checkpoint';
 export type { GanpoTrainerArgs, TrainerGanpoOptions } from './config';
 export type { CausalLM } from './forward';
 export type { TrainerMetrics } from './metrics';
-export type { PreferenceObjective } from './objective';
+export type {
+  DpoObjectiveOptions,
+  LegacyPreferenceObjective,
+  OrpoObjectiveOptions,
+  PreferenceObjective,
+  SimpoObjectiveOptions,
+} from './objective';
 export type { ReferenceEntry } from './reference';
 
 /**
@@ -200,7 +206,7 @@ export class GanpoTrainer {
         String(indices?.length),
       );
     }
-    if (!this.cache && !this.reference && this.objective.type === 'dpo') {
+    if (!this.cache && !this.reference && this.objective.kind === 'dpo') {
       throw new GanpoError(
         'INVALID_STATE',
         `${where}: DPO needs a reference model or a precomputed reference cache`,
@@ -266,11 +272,11 @@ export class GanpoTrainer {
   }
 
   private metricsOf(outcome: StepOutcome, learningRate: number): TrainerMetrics {
-    const divergence = this.regularizer ? this.regularizer.divergence : null;
+    const ganLoss = this.regularizer ? this.regularizer.ganLoss : null;
     if (!outcome.applied || outcome.statistics === null) {
       return {
         ...skippedMetrics(this.steps, learningRate),
-        ...ganpoMetrics(divergence, outcome.discriminator, Number.NaN, this.regularizer?.diagnostics ?? null),
+        ...ganpoMetrics(ganLoss, outcome.discriminator, Number.NaN, this.regularizer?.diagnostics ?? null),
       };
     }
     if (this.regularizer) {
@@ -282,7 +288,7 @@ export class GanpoTrainer {
       gradNorm: outcome.gradNorm,
       statistics: outcome.statistics,
       adversarialWeight: this.regularizer ? this.regularizer.weight : null,
-      divergence,
+      ganLoss,
       discriminator: outcome.discriminator,
       diagnostics: this.regularizer?.diagnostics ?? null,
     });

@@ -1,4 +1,4 @@
-import { chanceLevel, type Divergence } from '../divergence/divergences';
+import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
 import type { DiscriminatorStepResult, GanpoDiagnostics } from '../regularizer/ganpo-regularizer';
 
 /** Metrics of one step, with TRL's keys plus GANPO's. */
@@ -69,13 +69,13 @@ export function meanStatistics(perMicroBatch: readonly StepStatistics[]): StepSt
 
 /** The GANPO part of the metrics: nothing without a regularizer or a discriminator step. */
 export function ganpoMetrics(
-  divergence: Divergence | null,
+  ganLoss: GanLoss | null,
   discriminator: DiscriminatorStepResult | null,
   adversarialLoss: number,
   diagnostics: GanpoDiagnostics | null = null,
 ): Partial<TrainerMetrics> {
-  if (divergence === null || !discriminator) return {};
-  const chance = chanceLevel(divergence);
+  if (ganLoss === null || !discriminator) return {};
+  const chance = chanceLevel(ganLoss);
   return {
     'ganpo/adversarial_loss': adversarialLoss,
     'ganpo/discriminator_loss_chosen': discriminator.lossChosen,
@@ -121,7 +121,7 @@ export function appliedMetrics(args: {
   gradNorm: number;
   statistics: StepStatistics;
   adversarialWeight: number | null;
-  divergence: Divergence | null;
+  ganLoss: GanLoss | null;
   discriminator: DiscriminatorStepResult | null;
   diagnostics?: GanpoDiagnostics | null;
 }): TrainerMetrics {
@@ -141,6 +141,6 @@ export function appliedMetrics(args: {
     'logits/rejected': s.rejectedLogit,
     learning_rate: args.learningRate,
     grad_norm: args.gradNorm,
-    ...ganpoMetrics(args.divergence, args.discriminator, s.adversarialLoss, args.diagnostics ?? null),
+    ...ganpoMetrics(args.ganLoss, args.discriminator, s.adversarialLoss, args.diagnostics ?? null),
   };
 }
