@@ -60,8 +60,8 @@ const SUITES: Record<string, SuiteDoc> = {
       "(which loops over every segment, so it is measured at a small size) and, at GPT-2's vocabulary, against " +
       'what wasm users can write without it: a one-hot matMul and `tf.scatterND`. Kernel time, result not read back.',
   },
-  gancore: {
-    title: 'GANPO core costs',
+  'adamw-and-hooks': {
+    title: 'AdamW and latent hooks: overhead against tfjs baselines',
     intro: 'AdamW vs tf.train.adam; a latent via LayerOutputHook / LatentView vs a second forward.',
   },
 };

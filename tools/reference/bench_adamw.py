@@ -1,4 +1,4 @@
-"""PyTorch baseline for bench/suites/gancore.ts: one torch.optim.AdamW step (foreach=False, the
+"""PyTorch baseline for bench/suites/adamw-and-hooks.ts: one torch.optim.AdamW step (foreach=False, the
 1.13 default on CPU) on the same 2.36M float32 parameters. Prints one JSON line with the median ms."""
 import json
 import statistics

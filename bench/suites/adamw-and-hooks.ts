@@ -1,4 +1,5 @@
-// GANPO-core costs, each as a ratio against a baseline measured in the same run and process:
+// Two overheads of ganpo's building blocks, each as a ratio against a baseline measured in the same
+// run and process:
 // - AdamW step vs tfjs's own Adam step on the same variables (cost of name-keyed PyTorch semantics);
 // - a training step whose latent comes from LayerOutputHook / LatentView vs a plain LM step, and vs
 //   the same step with the latent recomputed by a second forward (what a user would do without hooks).
@@ -12,7 +13,7 @@ import { type BenchContext, type BenchRow, interleaved, type Timing, useBackend 
 
 async function optimizerRows(ctx: BenchContext, backend: string): Promise<BenchRow[]> {
   const shapes = [[512, 512], [512], [512, 2048], [2048], [2048, 512], [512]];
-  const vars = shapes.map((s, i) => tf.variable(tf.randomNormal(s), true, `bench_gancore_v${i}_${backend}`));
+  const vars = shapes.map((s, i) => tf.variable(tf.randomNormal(s), true, `bench_adamw_v${i}_${backend}`));
   const grads: tf.NamedTensorMap = Object.fromEntries(vars.map((v) => [v.name, tf.randomNormal(v.shape)]));
   const adamw = new AdamW({ learningRate: 1e-4 });
   const adam = tf.train.adam(1e-4, 0.9, 0.999, 1e-8);
@@ -47,9 +48,9 @@ async function optimizerRows(ctx: BenchContext, backend: string): Promise<BenchR
     extra['ratio vs torch'] = (tAdamW.median / torch.median).toFixed(2);
   }
   return [
-    { suite: 'gancore', name: `tf.train.adam step (${label})`, backend, timing: tAdam },
+    { suite: 'adamw-and-hooks', name: `tf.train.adam step (${label})`, backend, timing: tAdam },
     {
-      suite: 'gancore',
+      suite: 'adamw-and-hooks',
       name: `AdamW step (${label})`,
       backend,
       timing: tAdamW,
@@ -116,23 +117,23 @@ async function hookRows(ctx: BenchContext, backend: string): Promise<BenchRow[]>
   const shape = `B${B} T${T} V${V} H${H}`;
   const r = (t: { median: number }): string => (t.median / plain.median).toFixed(2);
   return [
-    { suite: 'gancore', name: `LM step fwd+bwd (${shape})`, backend, timing: plain },
+    { suite: 'adamw-and-hooks', name: `LM step fwd+bwd (${shape})`, backend, timing: plain },
     {
-      suite: 'gancore',
+      suite: 'adamw-and-hooks',
       name: 'LM + latent loss, second forward for the latent',
       backend,
       timing: twoPass,
       extra: { 'ratio vs LM step': r(twoPass) },
     },
     {
-      suite: 'gancore',
+      suite: 'adamw-and-hooks',
       name: 'LM + latent loss via LayerOutputHook',
       backend,
       timing: hooked,
       extra: { 'ratio vs LM step': r(hooked) },
     },
     {
-      suite: 'gancore',
+      suite: 'adamw-and-hooks',
       name: 'LM + latent loss via LatentView',
       backend,
       timing: viewed,
