@@ -1,12 +1,11 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import type { Discriminator } from '../discriminators/types';
 import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
-import { connectedZero } from '../ops/tape';
-import { DiagnosticsMonitor, driftSums, type GanpoDiagnostics, readStep } from './diagnostics';
-import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
+import { DiagnosticsMonitor, type GanpoDiagnostics } from './diagnostics';
+import { discriminatorUpdate } from './discriminator-step';
 import { generatorTerm } from './generator';
-import { SIDES, SixMeans, type SixValues } from './means';
+import { SixMeans } from './means';
 import { MaskConsistency } from './notices';
 import { createDiscriminatorPair, resolveRegularizerOptions } from './options';
 import type { GanpoPreset, GeneratorLoss } from './preset';
@@ -25,7 +24,7 @@ import type {
   GanpoSixMeans,
   MeanEstimator,
 } from './types';
-import { type LatentsEntry, validateLatents, validateSequenceLengths } from './validate';
+import { validateAdversarialLatents, validateStepLatents } from './validate';
 
 export type { GanpoDiagnostics } from './diagnostics';
 export type { SixMeansJSON } from './means';
@@ -222,100 +221,30 @@ export class GanpoRegularizer {
   discriminatorStep(args: DiscriminatorStepArgs): DiscriminatorStepResult {
     const where = 'GanpoRegularizer.discriminatorStep';
     this.assertCall(where, args);
-    const { policyChosen, policyRejected, referenceChosen, referenceRejected, chosenMask, rejectedMask } =
-      args;
-    validateLatents(where, this.inputDim, [
-      ['policyChosen', policyChosen, 'chosenMask', chosenMask],
-      ['referenceChosen', referenceChosen, 'chosenMask', chosenMask],
-      ['policyRejected', policyRejected, 'rejectedMask', rejectedMask],
-      ['referenceRejected', referenceRejected, 'rejectedMask', rejectedMask],
-    ]);
-    validateSequenceLengths(where, [
-      [policyChosen, 'policyChosen', referenceChosen, 'referenceChosen'],
-      [policyRejected, 'policyRejected', referenceRejected, 'referenceRejected'],
-    ]);
-    this.masks.step(chosenMask !== undefined || rejectedMask !== undefined);
-    const sets = scoredSets(args);
-    // The batch means and the means this step would commit (committed only once the loss is finite).
-    const previewed = { batch: null as SixValues | null, pending: null as SixValues | null };
-    // Diagnostics from the latents this step already has, read back with the batch means.
-    const drift = tf.tidy(() =>
-      tf.concat([
-        driftSums(policyChosen, referenceChosen, chosenMask),
-        driftSums(policyRejected, referenceRejected, rejectedMask),
-      ]),
-    ) as tf.Tensor1D;
-    const measured = { accuracy: { chosen: 0, rejected: 0 }, drift: 0 };
-    const lossParts: tf.Scalar[] = [];
-    const variables = this.trainableVariables;
-    const computeLoss = (): tf.Scalar => {
-      const scores = scoreSets(this.discriminators, sets);
-      const { batchMeans, accuracy, driftRatio } = readStep(scores, drift);
-      measured.accuracy = accuracy;
-      measured.drift = driftRatio;
-      const means = this.sixMeans.preview(batchMeans);
-      previewed.batch = batchMeans;
-      previewed.pending = means;
-      const parts = SIDES.map((side) =>
-        // 'batch': means omitted, so the losses use the batch means with gradient (RaGAN).
-        sideDiscriminatorLoss(scores[side], this.estimator === 'ema' ? means[side] : undefined, {
-          ganLoss: this.ganLoss,
-          negatives: this.negatives,
-        }),
-      );
-      for (const p of parts) lossParts.push(tf.keep(p));
-      return tf.add(parts[0] as tf.Scalar, parts[1] as tf.Scalar) as tf.Scalar;
-    };
-    // A failure inside the pass (e.g. NaN scores from diverged weights) ends it with a connected
-    // zero and is reported once the tape is released (see connectedZero).
-    let failure: unknown;
-    const { value, grads } = tf.variableGrads(() => {
-      try {
-        return computeLoss();
-      } catch (e) {
-        failure = e;
-        return connectedZero(variables);
-      }
-    }, variables);
-    drift.dispose();
-    if (failure !== undefined) {
-      tf.dispose([value, ...lossParts, ...Object.values(grads)]);
-      if (failure instanceof GanpoError && failure.code === 'NON_FINITE') {
-        throw argumentError(
-          'NON_FINITE',
-          where,
-          'loss',
-          'finite discriminator scores and losses',
-          failure.message,
-        );
-      }
-      throw failure;
-    }
-
-    const losses = lossParts.map((p) => p.dataSync()[0] as number);
-    tf.dispose(lossParts);
-    value.dispose();
-    if (!losses.every(Number.isFinite)) {
-      tf.dispose(grads);
-      throw argumentError(
-        'NON_FINITE',
-        where,
-        'loss',
-        'finite discriminator losses',
-        `chosen ${losses[0]}, rejected ${losses[1]}`,
-      );
-    }
-    this.optimizer.applyGradients(grads);
-    tf.dispose(grads);
-    this.sixMeans.commit(previewed.batch as SixValues, previewed.pending as SixValues);
+    validateStepLatents(where, this.inputDim, args);
+    this.masks.step(args.chosenMask !== undefined || args.rejectedMask !== undefined);
+    const update = discriminatorUpdate(
+      where,
+      {
+        discriminators: this.discriminators,
+        optimizer: this.optimizer,
+        means: this.sixMeans,
+        estimator: this.estimator,
+        ganLoss: this.ganLoss,
+        negatives: this.negatives,
+      },
+      args,
+    );
+    this.sixMeans.commit(update.batchMeans, update.pendingMeans);
     this.steps += 1;
+    const { chosen, rejected } = update.losses;
     this.lastDiagnostics = {
-      criticAccuracy: measured.accuracy,
-      divergence: 2 * chanceLevel(this.ganLoss) - (losses[0] as number) - (losses[1] as number),
-      drift: measured.drift,
+      criticAccuracy: update.accuracy,
+      divergence: 2 * chanceLevel(this.ganLoss) - chosen - rejected,
+      drift: update.drift,
     };
     this.monitor.observeStep(this.lastDiagnostics);
-    return { lossChosen: losses[0] as number, lossRejected: losses[1] as number };
+    return { lossChosen: chosen, lossRejected: rejected };
   }
 
   /**
@@ -338,35 +267,12 @@ export class GanpoRegularizer {
     this.assertCall(where, args);
     const { policyChosen, policyRejected, chosenMask, rejectedMask, referenceChosen, referenceRejected } =
       args;
-    const paired = this.generator !== 'one-sided';
-    if (paired && (referenceChosen === undefined || referenceRejected === undefined)) {
-      throw argumentError(
-        'INVALID_ARGUMENT',
-        where,
-        referenceChosen === undefined ? 'referenceChosen' : 'referenceRejected',
-        `the reference latents of the batch (generator '${this.generator}'; or preset: 'official')`,
-        'undefined',
-      );
-    }
-    const useReference =
-      paired ||
-      (this.estimator === 'batch' && referenceChosen !== undefined && referenceRejected !== undefined);
-    validateLatents(where, this.inputDim, [
-      ['policyChosen', policyChosen, 'chosenMask', chosenMask],
-      ['policyRejected', policyRejected, 'rejectedMask', rejectedMask],
-      ...(useReference
-        ? ([
-            ['referenceChosen', referenceChosen, 'chosenMask', chosenMask],
-            ['referenceRejected', referenceRejected, 'rejectedMask', rejectedMask],
-          ] as LatentsEntry[])
-        : []),
-    ]);
-    if (paired) {
-      validateSequenceLengths(where, [
-        [policyChosen, 'policyChosen', referenceChosen as tf.Tensor3D, 'referenceChosen'],
-        [policyRejected, 'policyRejected', referenceRejected as tf.Tensor3D, 'referenceRejected'],
-      ]);
-    }
+    const { useReference } = validateAdversarialLatents(
+      where,
+      this.inputDim,
+      { generator: this.generator, estimator: this.estimator },
+      args,
+    );
     const means = this.means;
     const chosenReferenceMean = means.chosen.reference;
     const rejectedReferenceMean = means.rejected.reference;

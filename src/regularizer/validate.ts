@@ -8,6 +8,8 @@ import {
   checksShapes,
   fmtShape,
 } from '../core/validate';
+import type { GeneratorLoss } from './preset';
+import type { AdversarialLossArgs, DiscriminatorStepArgs, MeanEstimator } from './types';
 
 /** A latents argument and its optional mask argument: `[name, latents, maskName, mask]`. */
 export type LatentsEntry = readonly [string, tf.Tensor3D, string, tf.Tensor2D | undefined];
@@ -71,4 +73,71 @@ export function validateSequenceLengths(
       );
     }
   }
+}
+
+/**
+ * Checks the latents of a discriminator step: every tensor against `inputDim` and one batch size,
+ * and each side's policy and reference latents of one sequence length.
+ *
+ * @throws GanpoError naming the first bad argument.
+ */
+export function validateStepLatents(where: string, inputDim: number, args: DiscriminatorStepArgs): void {
+  const { policyChosen, policyRejected, referenceChosen, referenceRejected, chosenMask, rejectedMask } = args;
+  validateLatents(where, inputDim, [
+    ['policyChosen', policyChosen, 'chosenMask', chosenMask],
+    ['referenceChosen', referenceChosen, 'chosenMask', chosenMask],
+    ['policyRejected', policyRejected, 'rejectedMask', rejectedMask],
+    ['referenceRejected', referenceRejected, 'rejectedMask', rejectedMask],
+  ]);
+  validateSequenceLengths(where, [
+    [policyChosen, 'policyChosen', referenceChosen, 'referenceChosen'],
+    [policyRejected, 'policyRejected', referenceRejected, 'referenceRejected'],
+  ]);
+}
+
+/**
+ * Checks the latents of an adversarial loss for the given generator and estimator, and says whether
+ * the reference latents take part: always with the paired generators (which need them), with the
+ * one-sided generator only under the `'batch'` estimator when they are given.
+ *
+ * @throws GanpoError `INVALID_ARGUMENT` without reference latents under a paired generator; otherwise
+ *   naming the first bad latents or mask.
+ */
+export function validateAdversarialLatents(
+  where: string,
+  inputDim: number,
+  options: { generator: GeneratorLoss; estimator: MeanEstimator },
+  args: AdversarialLossArgs,
+): { useReference: boolean } {
+  const { policyChosen, policyRejected, chosenMask, rejectedMask, referenceChosen, referenceRejected } = args;
+  const paired = options.generator !== 'one-sided';
+  if (paired && (referenceChosen === undefined || referenceRejected === undefined)) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      referenceChosen === undefined ? 'referenceChosen' : 'referenceRejected',
+      `the reference latents of the batch (generator '${options.generator}'; or preset: 'official')`,
+      'undefined',
+    );
+  }
+  const useReference =
+    paired ||
+    (options.estimator === 'batch' && referenceChosen !== undefined && referenceRejected !== undefined);
+  validateLatents(where, inputDim, [
+    ['policyChosen', policyChosen, 'chosenMask', chosenMask],
+    ['policyRejected', policyRejected, 'rejectedMask', rejectedMask],
+    ...(useReference
+      ? ([
+          ['referenceChosen', referenceChosen, 'chosenMask', chosenMask],
+          ['referenceRejected', referenceRejected, 'rejectedMask', rejectedMask],
+        ] as LatentsEntry[])
+      : []),
+  ]);
+  if (paired) {
+    validateSequenceLengths(where, [
+      [policyChosen, 'policyChosen', referenceChosen as tf.Tensor3D, 'referenceChosen'],
+      [policyRejected, 'policyRejected', referenceRejected as tf.Tensor3D, 'referenceRejected'],
+    ]);
+  }
+  return { useReference };
 }
