@@ -64,15 +64,18 @@ export function ldDpoLogProbs(args: LdDpoArgs): {
   assertBinary(where, 'chosen.mask', chosen.mask);
   assertBinary(where, 'rejected.mask', rejected.mask);
   return tidyObject(() => {
-    const mc = tf.cast(chosen.mask, 'float32');
-    const mr = tf.cast(rejected.mask, 'float32');
-    const publicLength = tf.expandDims(tf.minimum(tf.sum(mc, 1), tf.sum(mr, 1)), 1); // [B,1]
-    const aggregate = (perToken: tf.Tensor2D, m: tf.Tensor): tf.Tensor1D => {
-      const rank = tf.cumsum(m, 1); // 1-based rank of each response token
-      const front = tf.mul(m, tf.cast(tf.lessEqual(rank, publicLength), 'float32'));
-      const weight = tf.add(front, tf.mul(tf.sub(m, front), alpha)); // 1 in front, α behind, 0 off-mask
+    const chosenMask = tf.cast(chosen.mask, 'float32');
+    const rejectedMask = tf.cast(rejected.mask, 'float32');
+    const publicLength = tf.expandDims(tf.minimum(tf.sum(chosenMask, 1), tf.sum(rejectedMask, 1)), 1); // [B,1]
+    const aggregate = (perToken: tf.Tensor2D, mask: tf.Tensor): tf.Tensor1D => {
+      const rank = tf.cumsum(mask, 1); // 1-based rank of each response token
+      const front = tf.mul(mask, tf.cast(tf.lessEqual(rank, publicLength), 'float32'));
+      const weight = tf.add(front, tf.mul(tf.sub(mask, front), alpha)); // 1 in front, α behind, 0 off-mask
       return tf.sum(tf.mul(perToken, weight), 1) as tf.Tensor1D;
     };
-    return { chosen: aggregate(chosen.perToken, mc), rejected: aggregate(rejected.perToken, mr) };
+    return {
+      chosen: aggregate(chosen.perToken, chosenMask),
+      rejected: aggregate(rejected.perToken, rejectedMask),
+    };
   });
 }

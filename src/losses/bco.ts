@@ -121,17 +121,23 @@ export function bcoLoss(args: BcoLossArgs): BcoLoss {
   }
   const d = running !== undefined ? running.mean : (delta as number);
   return tidyObject(() => {
-    const rc = tf.mul(tf.sub(args.policyChosenLogps, args.referenceChosenLogps), beta) as tf.Tensor1D;
-    const rr = tf.mul(tf.sub(args.policyRejectedLogps, args.referenceRejectedLogps), beta) as tf.Tensor1D;
-    const chosen = tf.neg(logSigmoid(tf.sub(rc, d) as tf.Tensor1D));
-    let rejected = tf.neg(logSigmoid(tf.neg(tf.sub(rr, d)) as tf.Tensor1D));
+    const chosenRewards = tf.mul(
+      tf.sub(args.policyChosenLogps, args.referenceChosenLogps),
+      beta,
+    ) as tf.Tensor1D;
+    const rejectedRewards = tf.mul(
+      tf.sub(args.policyRejectedLogps, args.referenceRejectedLogps),
+      beta,
+    ) as tf.Tensor1D;
+    const chosen = tf.neg(logSigmoid(tf.sub(chosenRewards, d) as tf.Tensor1D));
+    let rejected = tf.neg(logSigmoid(tf.neg(tf.sub(rejectedRewards, d)) as tf.Tensor1D));
     if (rejectedWeights) rejected = tf.mul(rejected, rejectedWeights);
     const losses = tf.concat([chosen, rejected]) as tf.Tensor1D;
     return {
       losses,
       loss: tf.mean(losses) as tf.Scalar,
-      chosenRewards: stopGradient(rc),
-      rejectedRewards: stopGradient(rr),
+      chosenRewards: stopGradient(chosenRewards),
+      rejectedRewards: stopGradient(rejectedRewards),
       delta: d,
     };
   });
