@@ -254,21 +254,34 @@ function runSteps(run: RunJSON, check: Checker): void {
 
     // Reference forward (no gradient needed) and the policy's latents for the discriminator step.
     const ref = tf.tidy(() => {
-      const c = reference.forward(ids.chosen);
-      const r = reference.forward(ids.rejected);
-      const lc = causalLogProbs({ logits: c.logits, inputIds: ids.chosen, lossMask: lossMask.chosen });
-      const lr = causalLogProbs({ logits: r.logits, inputIds: ids.rejected, lossMask: lossMask.rejected });
-      return { hc: c.hidden, hr: r.hidden, chosenLogps: lc.sum, rejectedLogps: lr.sum };
+      const chosen = reference.forward(ids.chosen);
+      const rejected = reference.forward(ids.rejected);
+      const chosenLogps = causalLogProbs({
+        logits: chosen.logits,
+        inputIds: ids.chosen,
+        lossMask: lossMask.chosen,
+      });
+      const rejectedLogps = causalLogProbs({
+        logits: rejected.logits,
+        inputIds: ids.rejected,
+        lossMask: lossMask.rejected,
+      });
+      return {
+        chosenHidden: chosen.hidden,
+        rejectedHidden: rejected.hidden,
+        chosenLogps: chosenLogps.sum,
+        rejectedLogps: rejectedLogps.sum,
+      };
     });
     const pol = tf.tidy(() => ({
-      hc: policy.forward(ids.chosen).hidden,
-      hr: policy.forward(ids.rejected).hidden,
+      chosenHidden: policy.forward(ids.chosen).hidden,
+      rejectedHidden: policy.forward(ids.rejected).hidden,
     }));
     const d = regularizer.discriminatorStep({
-      policyChosen: pol.hc,
-      policyRejected: pol.hr,
-      referenceChosen: ref.hc,
-      referenceRejected: ref.hr,
+      policyChosen: pol.chosenHidden,
+      policyRejected: pol.rejectedHidden,
+      referenceChosen: ref.chosenHidden,
+      referenceRejected: ref.rejectedHidden,
       chosenMask: masks.chosen,
       rejectedMask: masks.rejected,
     });
@@ -319,8 +332,8 @@ function runSteps(run: RunJSON, check: Checker): void {
         policyRejectedLatents: r.hidden,
         chosenMask: masks.chosen,
         rejectedMask: masks.rejected,
-        referenceChosenLatents: ref.hc,
-        referenceRejectedLatents: ref.hr,
+        referenceChosenLatents: ref.chosenHidden,
+        referenceRejectedLatents: ref.rejectedHidden,
       });
       parts.push(tf.keep(out.preferenceLoss), tf.keep(out.adversarialLoss));
       return out.loss;
@@ -333,12 +346,12 @@ function runSteps(run: RunJSON, check: Checker): void {
       value,
       ...parts,
       ...Object.values(grads),
-      ref.hc,
-      ref.hr,
+      ref.chosenHidden,
+      ref.rejectedHidden,
       ref.chosenLogps,
       ref.rejectedLogps,
-      pol.hc,
-      pol.hr,
+      pol.chosenHidden,
+      pol.rejectedHidden,
     ]);
     tf.dispose([ids.chosen, ids.rejected, lossMask.chosen, lossMask.rejected]);
     if (masks.chosen) tf.dispose([masks.chosen, masks.rejected as tf.Tensor]);

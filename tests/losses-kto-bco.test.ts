@@ -352,12 +352,17 @@ describe('KTO and BCO with ganpoLoss', () => {
     });
     const lat = (seed: number) => tf.randomNormal([B, T, H], 0, 1, 'float32', seed) as tf.Tensor3D;
     // Desirable examples play the chosen side, undesirable ones the rejected side.
-    const h = { pc: lat(1), pr: lat(2), rc: lat(3), rr: lat(4) };
+    const h = {
+      policyChosen: lat(1),
+      policyRejected: lat(2),
+      referenceChosen: lat(3),
+      referenceRejected: lat(4),
+    };
     r.discriminatorStep({
-      policyChosen: h.pc,
-      policyRejected: h.pr,
-      referenceChosen: h.rc,
-      referenceRejected: h.rr,
+      policyChosen: h.policyChosen,
+      policyRejected: h.policyRejected,
+      referenceChosen: h.referenceChosen,
+      referenceRejected: h.referenceRejected,
     });
     const x = {
       policyChosenLogps: tf.tensor1d([-3, -4, -2]),
@@ -374,10 +379,10 @@ describe('KTO and BCO with ganpoLoss', () => {
       const out = ganpoLoss({
         regularizer: r,
         preference: pref,
-        policyChosenLatents: h.pc,
-        policyRejectedLatents: h.pr,
-        referenceChosenLatents: h.rc,
-        referenceRejectedLatents: h.rr,
+        policyChosenLatents: h.policyChosen,
+        policyRejectedLatents: h.policyRejected,
+        referenceChosenLatents: h.referenceChosen,
+        referenceRejectedLatents: h.referenceRejected,
       });
       const [total, p, adv] = [out.loss, out.preferenceLoss, out.adversarialLoss].map(
         (t) => t.dataSync()[0] as number,
@@ -394,11 +399,11 @@ describe('KTO and BCO with ganpoLoss', () => {
           regularizer: r,
           preference: pref,
           policyChosenLatents: hc as tf.Tensor3D,
-          policyRejectedLatents: h.pr,
-          referenceChosenLatents: h.rc,
-          referenceRejectedLatents: h.rr,
+          policyRejectedLatents: h.policyRejected,
+          referenceChosenLatents: h.referenceChosen,
+          referenceRejectedLatents: h.referenceRejected,
         }).loss;
-      })([x.policyChosenLogps, h.pc]);
+      })([x.policyChosenLogps, h.policyChosen]);
       return { grads: g };
     });
     const norms = grads.map((g) => tf.tidy(() => tf.norm(g).dataSync()[0] as number));

@@ -22,25 +22,39 @@ function latents(seed: number, t = 3): tf.Tensor3D {
 function stepped(masks: boolean) {
   // The official preset's ganpoLoss needs no reference latents: these tests are about names and notices.
   const regularizer = GanpoRegularizer.create({ inputDim: H, kind: 'mlp', seed: 1, preset: 'official' });
-  const [pc, pr, rc, rr] = [1, 2, 3, 4].map((s) => latents(s));
+  const [policyChosen, policyRejected, referenceChosen, referenceRejected] = [1, 2, 3, 4].map((s) =>
+    latents(s),
+  );
   const mask = tf.tensor2d([
     [1, 1, 0],
     [1, 1, 1],
   ]);
-  live.push(regularizer, pc as tf.Tensor, pr as tf.Tensor, rc as tf.Tensor, rr as tf.Tensor, mask);
+  live.push(
+    regularizer,
+    policyChosen as tf.Tensor,
+    policyRejected as tf.Tensor,
+    referenceChosen as tf.Tensor,
+    referenceRejected as tf.Tensor,
+    mask,
+  );
   regularizer.discriminatorStep({
-    policyChosen: pc as tf.Tensor3D,
-    policyRejected: pr as tf.Tensor3D,
-    referenceChosen: rc as tf.Tensor3D,
-    referenceRejected: rr as tf.Tensor3D,
+    policyChosen: policyChosen as tf.Tensor3D,
+    policyRejected: policyRejected as tf.Tensor3D,
+    referenceChosen: referenceChosen as tf.Tensor3D,
+    referenceRejected: referenceRejected as tf.Tensor3D,
     ...(masks ? { chosenMask: mask as tf.Tensor2D, rejectedMask: mask as tf.Tensor2D } : {}),
   });
-  return { regularizer, pc: pc as tf.Tensor3D, pr: pr as tf.Tensor3D, mask: mask as tf.Tensor2D };
+  return {
+    regularizer,
+    policyChosen: policyChosen as tf.Tensor3D,
+    policyRejected: policyRejected as tf.Tensor3D,
+    mask: mask as tf.Tensor2D,
+  };
 }
 
 describe('ganpoLoss errors name its own arguments', () => {
   it('a bad policyChosenLatents is reported as policyChosenLatents by ganpoLoss', () => {
-    const { regularizer, pr } = stepped(false);
+    const { regularizer, policyRejected } = stepped(false);
     const preference = tf.scalar(0.3);
     const flat = tf.zeros([2, H]);
     live.push(preference, flat);
@@ -50,7 +64,7 @@ describe('ganpoLoss errors name its own arguments', () => {
           regularizer,
           preference,
           policyChosenLatents: flat as unknown as tf.Tensor3D,
-          policyRejectedLatents: pr,
+          policyRejectedLatents: policyRejected,
         }),
       'SHAPE_MISMATCH',
       'policyChosenLatents',
@@ -60,12 +74,18 @@ describe('ganpoLoss errors name its own arguments', () => {
   });
 
   it('a wrong width names policyRejectedLatents', () => {
-    const { regularizer, pc } = stepped(false);
+    const { regularizer, policyChosen } = stepped(false);
     const preference = tf.scalar(0.3);
     const wide = tf.zeros([2, 3, H + 1]) as tf.Tensor3D;
     live.push(preference, wide);
     expectGanpoError(
-      () => ganpoLoss({ regularizer, preference, policyChosenLatents: pc, policyRejectedLatents: wide }),
+      () =>
+        ganpoLoss({
+          regularizer,
+          preference,
+          policyChosenLatents: policyChosen,
+          policyRejectedLatents: wide,
+        }),
       'SHAPE_MISMATCH',
       'policyRejectedLatents',
     );
@@ -75,15 +95,15 @@ describe('ganpoLoss errors name its own arguments', () => {
 describe('masks in discriminatorStep but not in ganpoLoss (or the reverse) warn once', () => {
   const run = (stepMasks: boolean, lossMasks: boolean, times = 2): number => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const { regularizer, pc, pr, mask } = stepped(stepMasks);
+    const { regularizer, policyChosen, policyRejected, mask } = stepped(stepMasks);
     const preference = tf.scalar(0.3);
     live.push(preference);
     for (let i = 0; i < times; i++) {
       const out = ganpoLoss({
         regularizer,
         preference,
-        policyChosenLatents: pc,
-        policyRejectedLatents: pr,
+        policyChosenLatents: policyChosen,
+        policyRejectedLatents: policyRejected,
         ...(lossMasks ? { chosenMask: mask, rejectedMask: mask } : {}),
       });
       tf.dispose([out.loss, out.preferenceLoss, out.adversarialLoss]);

@@ -222,45 +222,45 @@ describe.runIf(projectBackend === 'wasm')(
       const ref = tf.tidy(() => {
         const c = sideLogps(reference, chosen, false);
         const r = sideLogps(reference, rejected, false);
-        return { c: c.logps, r: r.logps, hc: c.hidden, hr: r.hidden };
+        return { c: c.logps, r: r.logps, chosenHidden: c.hidden, rejectedHidden: r.hidden };
       });
       const loss = () => {
-        const pc = sideLogps(policy, chosen, true);
-        const pr = sideLogps(policy, rejected, true);
+        const chosenPolicy = sideLogps(policy, chosen, true);
+        const rejectedPolicy = sideLogps(policy, rejected, true);
         const preference = dpoLoss({
           beta: 0.1,
-          policyChosenLogps: pc.logps,
-          policyRejectedLogps: pr.logps,
+          policyChosenLogps: chosenPolicy.logps,
+          policyRejectedLogps: rejectedPolicy.logps,
           referenceChosenLogps: ref.c,
           referenceRejectedLogps: ref.r,
         });
         const out = ganpoLoss({
           regularizer,
           preference,
-          policyChosenLatents: pc.hidden,
-          policyRejectedLatents: pr.hidden,
+          policyChosenLatents: chosenPolicy.hidden,
+          policyRejectedLatents: rejectedPolicy.hidden,
           chosenMask: mask as tf.Tensor2D,
           rejectedMask: mask as tf.Tensor2D,
         });
         return out.loss;
       };
       const discriminatorStep = () => {
-        const [hc, hr] = tf.tidy(() => [
+        const [chosenHidden, rejectedHidden] = tf.tidy(() => [
           policy.forward(chosen, { training: false }).hidden,
           policy.forward(rejected, { training: false }).hidden,
         ]);
         regularizer.discriminatorStep({
-          policyChosen: hc as tf.Tensor3D,
-          policyRejected: hr as tf.Tensor3D,
-          referenceChosen: ref.hc,
-          referenceRejected: ref.hr,
+          policyChosen: chosenHidden as tf.Tensor3D,
+          policyRejected: rejectedHidden as tf.Tensor3D,
+          referenceChosen: ref.chosenHidden,
+          referenceRejected: ref.rejectedHidden,
           chosenMask: mask as tf.Tensor2D,
           rejectedMask: mask as tf.Tensor2D,
         });
-        tf.dispose([hc, hr]);
+        tf.dispose([chosenHidden, rejectedHidden]);
       };
       const dispose = () => {
-        tf.dispose([chosen, rejected, mask, completion, ref.c, ref.r, ref.hc, ref.hr]);
+        tf.dispose([chosen, rejected, mask, completion, ref.c, ref.r, ref.chosenHidden, ref.rejectedHidden]);
         regularizer.dispose();
         reference.dispose();
         policy.dispose();
