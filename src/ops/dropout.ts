@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fmix32 } from '../core/hash';
 
 /** Uniform numbers in [0, 1) for dropout masks. */
 export type UniformSource = () => number;
@@ -60,17 +61,6 @@ export class CounterStream {
     const hi = Math.floor(i / 4294967296) >>> 0;
     return fmix32(this.seed ^ fmix32(lo ^ fmix32(hi + 0x632be5ab))) / 4294967296;
   };
-}
-
-/** murmur3's 32-bit finaliser: a bijection that spreads every input bit over the output. */
-function fmix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { fmix32 } from '../core/hash';
+
 /**
  * Small deterministic pseudo-random numbers for data order. `Math.random` cannot be seeded, and the
  * data order must be reproducible from a seed and a position for exact resume.
@@ -5,13 +7,7 @@
 
 /** Mixes two 32-bit integers into one well-spread 32-bit seed (murmur3's finaliser over a combination). */
 export function mixSeed(a: number, b: number): number {
-  let h = (Math.imul(a | 0, 0x9e3779b1) ^ Math.imul((b | 0) + 0x7f4a7c15, 0x85ebca6b)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(Math.imul(a | 0, 0x9e3779b1) ^ Math.imul((b | 0) + 0x7f4a7c15, 0x85ebca6b));
 }
 
 /** mulberry32: a tiny 32-bit generator with a full 2^32 period; returns floats in [0, 1). */
