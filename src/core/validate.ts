@@ -230,6 +230,28 @@ export function assertNumber(where: string, name: string, value: unknown, c: Num
   return value;
 }
 
+/**
+ * Asserts two optional arguments come together: both given or both left out. Always on.
+ *
+ * @throws GanpoError `INVALID_ARGUMENT` naming the missing one; `expected` says what goes together.
+ */
+export function assertBothOrNeither(
+  where: string,
+  [firstName, first]: readonly [string, unknown],
+  [secondName, second]: readonly [string, unknown],
+  expected: string,
+): void {
+  if ((first === undefined) !== (second === undefined)) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      first === undefined ? firstName : secondName,
+      expected,
+      'only the other one',
+    );
+  }
+}
+
 /** Asserts an enum-like option is one of `allowed`. Always on. */
 export function assertOneOf<T extends string>(
   where: string,

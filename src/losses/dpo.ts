@@ -3,6 +3,7 @@ import { argumentError } from '../core/errors';
 import { tidyObject } from '../core/tidy-object';
 import {
   assertArgs,
+  assertBothOrNeither,
   assertNumber,
   assertOneOf,
   assertTensor,
@@ -295,16 +296,12 @@ export function dpoLoss(args: DpoLossArgs): PreferenceLoss {
   assertNumber(WHERE, 'alpha', alpha);
   assertNumber(WHERE, 'discopopTau', discopopTau, { greaterThan: 0 });
   assertNumber(WHERE, 'bcoDelta', bcoDelta);
-  if ((referenceChosenLogps === undefined) !== (referenceRejectedLogps === undefined)) {
-    const missing = referenceChosenLogps === undefined ? 'referenceChosenLogps' : 'referenceRejectedLogps';
-    throw argumentError(
-      'INVALID_ARGUMENT',
-      WHERE,
-      missing,
-      'both reference log-probs or neither (reference-free)',
-      'only the other one',
-    );
-  }
+  assertBothOrNeither(
+    WHERE,
+    ['referenceChosenLogps', referenceChosenLogps],
+    ['referenceRejectedLogps', referenceRejectedLogps],
+    'both reference log-probs or neither (reference-free)',
+  );
   const needsLengths = types.filter((t) => t === 'ipo' || t === 'sigmoid_norm');
   if (needsLengths.length > 0) {
     for (const [name, v] of [

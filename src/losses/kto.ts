@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { tidyObject } from '../core/tidy-object';
-import { assertArgs, assertNumber, assertOneOf } from '../core/validate';
+import { assertArgs, assertBothOrNeither, assertNumber, assertOneOf } from '../core/validate';
 import { stopGradient } from '../ops/stop-gradient';
 import { validatePairInputs } from './pair-inputs';
 import type { PreferenceLoss } from './types';
@@ -84,16 +84,12 @@ export function ktoLoss(args: KtoLossArgs): KtoLoss {
   assertNumber(WHERE, 'desirableWeight', desirableWeight, { min: 0 });
   assertNumber(WHERE, 'undesirableWeight', undesirableWeight, { min: 0 });
   validateUnpaired(WHERE, args);
-  if ((policyKlLogps === undefined) !== (referenceKlLogps === undefined)) {
-    const missing = policyKlLogps === undefined ? 'policyKlLogps' : 'referenceKlLogps';
-    throw argumentError(
-      'INVALID_ARGUMENT',
-      WHERE,
-      missing,
-      'both KL log-probs or neither',
-      'only the other one',
-    );
-  }
+  assertBothOrNeither(
+    WHERE,
+    ['policyKlLogps', policyKlLogps],
+    ['referenceKlLogps', referenceKlLogps],
+    'both KL log-probs or neither',
+  );
   if (kl !== undefined) assertNumber(WHERE, 'kl', kl);
   const useKl = lossType === 'kto';
   if (useKl && policyKlLogps === undefined && kl === undefined) {
