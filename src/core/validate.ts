@@ -252,6 +252,38 @@ export function assertBothOrNeither(
   }
 }
 
+/**
+ * Asserts a saved object (a regularizer state, a trainer checkpoint) carries the expected
+ * `{ format, version }` header. Always on.
+ *
+ * @throws GanpoError `INVALID_FORMAT` naming `name` for a non-object or another format or version.
+ */
+export function assertFormatHeader(
+  where: string,
+  name: string,
+  value: unknown,
+  format: string,
+  version: number,
+): void {
+  const header = value as { format?: unknown; version?: unknown } | null;
+  if (
+    header === null ||
+    typeof header !== 'object' ||
+    header.format !== format ||
+    header.version !== version
+  ) {
+    throw argumentError(
+      'INVALID_FORMAT',
+      where,
+      name,
+      `{ format: '${format}', version: ${version}, ... }`,
+      header === null || typeof header !== 'object'
+        ? String(header)
+        : `format ${String(header.format)}, version ${String(header.version)}`,
+    );
+  }
+}
+
 /** Asserts an enum-like option is one of `allowed`. Always on. */
 export function assertOneOf<T extends string>(
   where: string,

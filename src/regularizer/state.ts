@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertNumber } from '../core/validate';
+import { assertFormatHeader, assertNumber } from '../core/validate';
 import { BaseDiscriminator, checkDropoutState } from '../discriminators/base';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
@@ -129,20 +129,7 @@ export function prepareRegularizerState(
   state: GanpoRegularizerState,
   parts: RegularizerParts,
 ): PreparedRegularizerState {
-  if (
-    state === null ||
-    typeof state !== 'object' ||
-    state.format !== 'ganpo-regularizer' ||
-    state.version !== 1
-  ) {
-    throw argumentError(
-      'INVALID_FORMAT',
-      where,
-      'state',
-      "{ format: 'ganpo-regularizer', version: 1, ... }",
-      typeof state === 'object' && state !== null ? `format ${String(state.format)}` : String(state),
-    );
-  }
+  assertFormatHeader(where, 'state', state, 'ganpo-regularizer', 1);
   const mine = parts.options;
   for (const key of Object.keys(mine) as (keyof RegularizerStateOptions)[]) {
     const saved =

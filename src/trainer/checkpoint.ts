@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertNumber, checksValues } from '../core/validate';
+import { assertFormatHeader, assertNumber, checksValues } from '../core/validate';
 import type { AdamW, AdamWState } from '../optim/adamw';
 import { prepareStateByPosition, saveStateByPosition } from '../optim/position-keys';
 import type {
@@ -71,20 +71,7 @@ export function loadCheckpoint(
   checkpoint: TrainerCheckpoint,
   parts: Omit<CheckpointParts, 'sampler' | 'step'> & { batchSize: number },
 ): { sampler: BatchSampler | null; step: number } {
-  if (
-    checkpoint === null ||
-    typeof checkpoint !== 'object' ||
-    checkpoint.format !== 'ganpo-trainer' ||
-    checkpoint.version !== 1
-  ) {
-    throw argumentError(
-      'INVALID_FORMAT',
-      where,
-      'checkpoint',
-      "{ format: 'ganpo-trainer', version: 1, ... }",
-      checkpoint === null || typeof checkpoint !== 'object' ? String(checkpoint) : String(checkpoint.format),
-    );
-  }
+  assertFormatHeader(where, 'checkpoint', checkpoint, 'ganpo-trainer', 1);
   const step = assertNumber(where, 'checkpoint.step', checkpoint.step, { min: 0, integer: true });
   const { variables, regularizer, referenceVariables } = parts;
   const policy = checkWeights(where, 'checkpoint.policy', checkpoint.policy, variables);
