@@ -1,10 +1,10 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
 import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
 import { DISCRIMINATOR_CALL_ORDER } from './call-order';
-import { SETS, SIDES, type SixValues } from './means';
+import { SIDES } from './means';
 import type { DiscriminatorStepArgs, PerSide } from './types';
 
 /** Latents and mask of one scored set. */
@@ -50,22 +50,6 @@ export function scoreSets(
     scores[side] = s;
   }
   return scores;
-}
-
-/** The six batch means of the scores, with one read-back. */
-export function readBatchMeans(scores: PerSide<SetMeans<tf.Tensor1D>>): SixValues {
-  const stacked = tf.tidy(() =>
-    tf.stack(SIDES.flatMap((side) => SETS.map((set) => tf.mean(scores[side][set])))),
-  );
-  const values = stacked.dataSync();
-  stacked.dispose();
-  const out = {} as SixValues;
-  let k = 0;
-  for (const side of SIDES) {
-    out[side] = {} as SetMeans<number>;
-    for (const set of SETS) out[side][set] = values[k++] as number;
-  }
-  return out;
 }
 
 /**
