@@ -1,4 +1,4 @@
-import { GanpoError } from '../core/errors';
+import { argumentError, type GanpoError } from '../core/errors';
 import { countJsonKeys, scanJson } from './json-scan';
 
 /**
@@ -51,15 +51,7 @@ export function formatError(
   received: string,
   argument = 'bytes',
 ): GanpoError {
-  return new GanpoError(
-    'INVALID_FORMAT',
-    `${where}: '${argument}' expected ${expected}, received ${received}`,
-    {
-      argument,
-      expected,
-      received,
-    },
-  );
+  return argumentError('INVALID_FORMAT', where, argument, expected, received);
 }
 
 function own(o: object, key: string): unknown {

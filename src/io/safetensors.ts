@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { GanpoError } from '../core/errors';
+import { argumentError, GanpoError } from '../core/errors';
 import {
   FORBIDDEN_NAMES,
   formatError,
@@ -74,14 +74,12 @@ export function readSafetensors(bytes: Uint8Array | ArrayBuffer): Record<string,
 export function asBytes(where: string, bytes: unknown): Uint8Array {
   if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
   if (bytes instanceof Uint8Array) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  throw new GanpoError(
+  throw argumentError(
     'INVALID_ARGUMENT',
-    `${where}: 'bytes' expected a Uint8Array or ArrayBuffer, received ${bytes === null ? 'null' : typeof bytes}`,
-    {
-      argument: 'bytes',
-      expected: 'a Uint8Array or ArrayBuffer',
-      received: bytes === null ? 'null' : typeof bytes,
-    },
+    where,
+    'bytes',
+    'a Uint8Array or ArrayBuffer',
+    bytes === null ? 'null' : typeof bytes,
   );
 }
 
@@ -224,15 +222,7 @@ export function writeSafetensors(
 }
 
 function invalid(argument: string, expected: string, received: string): GanpoError {
-  return new GanpoError(
-    'INVALID_ARGUMENT',
-    `${WRITE}: '${argument}' expected ${expected}, received ${received}`,
-    {
-      argument,
-      expected,
-      received,
-    },
-  );
+  return argumentError('INVALID_ARGUMENT', WRITE, argument, expected, received);
 }
 
 function describeValue(x: unknown): string {
