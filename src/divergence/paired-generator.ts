@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertDtype, assertFinite, assertRank, assertTensor } from '../core/validate';
+import { assertArgs, assertDtype, assertFinite, assertRank, assertTensor } from '../core/validate';
 import { stopGradient } from '../ops/stop-gradient';
 import { checkScores } from './score-inputs';
 
@@ -35,9 +35,7 @@ export interface PairedGeneratorLossArgs {
  */
 export function pairedLeastSquaresGeneratorLoss(args: PairedGeneratorLossArgs): tf.Scalar {
   const where = 'pairedLeastSquaresGeneratorLoss';
-  if (args === null || typeof args !== 'object') {
-    throw argumentError('INVALID_ARGUMENT', where, 'args', '{ policy, reference }', String(args));
-  }
+  assertArgs(where, args, '{ policy, reference }');
   checkScores(where, 'policy', args.policy);
   checkScores(where, 'reference', args.reference);
   if (args.policy.size !== args.reference.size) {
@@ -79,9 +77,7 @@ export interface PairedFeatureMatchingArgs {
  */
 export function pairedFeatureMatchingLoss(args: PairedFeatureMatchingArgs): tf.Scalar {
   const where = 'pairedFeatureMatchingLoss';
-  if (args === null || typeof args !== 'object') {
-    throw argumentError('INVALID_ARGUMENT', where, 'args', '{ policy, reference }', String(args));
-  }
+  assertArgs(where, args, '{ policy, reference }');
   for (const name of ['policy', 'reference'] as const) {
     const x = args[name];
     assertTensor(where, name, x);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertNumber, checksValues, fmtShape } from '../core/validate';
+import { assertArgs, assertNumber, checksValues, fmtShape } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 
 /** A named tensor as in tfjs's optimizer weight lists (tfjs-core does not export the type). */
@@ -103,9 +103,7 @@ export class AdamW extends tf.Optimizer {
   /** An optimizer with no state yet (slots are created on first use); see {@link AdamWArgs}. */
   constructor(args: AdamWArgs) {
     super();
-    if (args === null || typeof args !== 'object') {
-      throw argumentError('INVALID_ARGUMENT', WHERE, 'args', '{ learningRate, ... }', String(args));
-    }
+    assertArgs(WHERE, args, '{ learningRate, ... }');
     this.lr = assertNumber(WHERE, 'learningRate', args.learningRate, { min: 0 });
     this.beta1 = assertNumber(WHERE, 'beta1', args.beta1 ?? 0.9, { min: 0, lessThan: 1 });
     this.beta2 = assertNumber(WHERE, 'beta2', args.beta2 ?? 0.999, { min: 0, lessThan: 1 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
-import { assertFinite, assertRank, assertTensor } from '../core/validate';
+import { assertArgs, assertFinite, assertRank, assertTensor } from '../core/validate';
 import type { PreferenceLoss } from '../losses/types';
 import { type AdversarialLossArgs, GanpoRegularizer } from './ganpo-regularizer';
 
@@ -80,9 +80,7 @@ export interface GanpoLossOutput {
  */
 export function ganpoLoss(args: GanpoLossArgs): GanpoLossOutput {
   const where = 'ganpoLoss';
-  if (args === null || typeof args !== 'object') {
-    throw argumentError('INVALID_ARGUMENT', where, 'args', '{ regularizer, preference, ... }', String(args));
-  }
+  assertArgs(where, args, '{ regularizer, preference, ... }');
   if (!(args.regularizer instanceof GanpoRegularizer)) {
     throw argumentError(
       'INVALID_ARGUMENT',

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { argumentError, GanpoError } from '../core/errors';
+import { GanpoError } from '../core/errors';
+import { assertArgs } from '../core/validate';
 import type { Discriminator } from '../discriminators/types';
 import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
 import { DiagnosticsMonitor, type GanpoDiagnostics } from './diagnostics';
@@ -190,15 +191,7 @@ export class GanpoRegularizer {
   /** A live regularizer called with an arguments object. */
   private assertCall(where: string, args: unknown): void {
     this.assertLive(where);
-    if (args === null || typeof args !== 'object') {
-      throw argumentError(
-        'INVALID_ARGUMENT',
-        where,
-        'args',
-        '{ policyChosen, policyRejected, ... }',
-        String(args),
-      );
-    }
+    assertArgs(where, args, '{ policyChosen, policyRejected, ... }');
   }
 
   private assertLive(where: string): void {

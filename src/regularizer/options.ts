@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertNumber, assertOneOf } from '../core/validate';
+import { assertArgs, assertNumber, assertOneOf } from '../core/validate';
 import { MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
 import { TransformerDiscriminator, type TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
@@ -37,9 +37,7 @@ export function resolveRegularizerOptions(
   where: string,
   args: GanpoRegularizerArgs,
 ): ResolvedRegularizerOptions {
-  if (args === null || typeof args !== 'object') {
-    throw argumentError('INVALID_ARGUMENT', where, 'args', '{ chosen, rejected, ... }', String(args));
-  }
+  assertArgs(where, args, '{ chosen, rejected, ... }');
   for (const side of SIDES) {
     const d = args[side] as unknown as Partial<Discriminator> | undefined;
     if (!d || typeof d.apply !== 'function' || !Array.isArray(d.trainableVariables)) {
@@ -116,9 +114,7 @@ export function createDiscriminatorPair<T>(
   args: GanpoRegularizerCreateArgs,
   build: (chosen: Discriminator, rejected: Discriminator) => T,
 ): T {
-  if (args === null || typeof args !== 'object') {
-    throw argumentError('INVALID_ARGUMENT', where, 'args', '{ inputDim, ... }', String(args));
-  }
+  assertArgs(where, args, '{ inputDim, ... }');
   const inputDim = assertNumber(where, 'inputDim', args.inputDim, { min: 1, integer: true });
   const kind = assertOneOf(where, 'kind', args.kind ?? 'transformer', ['transformer', 'mlp'] as const);
   const seed =

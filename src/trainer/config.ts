@@ -1,5 +1,5 @@
 import { argumentError } from '../core/errors';
-import { assertNumber, assertOneOf } from '../core/validate';
+import { assertArgs, assertNumber, assertOneOf } from '../core/validate';
 import { type LearningRateSchedule, warmupCosineSchedule, warmupLinearSchedule } from '../optim/schedules';
 import type { GanpoRegularizerCreateArgs } from '../regularizer/ganpo-regularizer';
 import { presetDefaults } from '../regularizer/preset';
@@ -147,15 +147,7 @@ export interface TrainerConfig {
  * @throws GanpoError `INVALID_ARGUMENT` / `INVALID_OPTION` naming the first bad argument.
  */
 export function resolveTrainerConfig(args: GanpoTrainerArgs): TrainerConfig {
-  if (args === null || typeof args !== 'object') {
-    throw argumentError(
-      'INVALID_ARGUMENT',
-      TRAINER,
-      'args',
-      '{ policy, collate, learningRate, totalSteps, ... }',
-      String(args),
-    );
-  }
+  assertArgs(TRAINER, args, '{ policy, collate, learningRate, totalSteps, ... }');
   assertModels(args);
   const hiddenSize = assertNumber(TRAINER, 'hiddenSize', args.hiddenSize, { min: 1, integer: true });
   const objective = resolveObjective(TRAINER, args.objective ?? { kind: 'dpo', beta: 0.1 });

@@ -1,5 +1,5 @@
 import { argumentError } from '../core/errors';
-import { assertNumber } from '../core/validate';
+import { assertArgs, assertNumber } from '../core/validate';
 import { mixSeed, mulberry32, permutation } from './random';
 
 /** Options of {@link BatchSampler}. */
@@ -77,9 +77,7 @@ export class BatchSampler {
   /** A sampler positioned at the first batch of epoch 0; see {@link BatchSamplerArgs}. */
   constructor(args: BatchSamplerArgs) {
     const where = 'BatchSampler';
-    if (args === null || typeof args !== 'object') {
-      throw argumentError('INVALID_ARGUMENT', where, 'args', 'an options object', String(args));
-    }
+    assertArgs(where, args, 'an options object');
     this.datasetSize = assertNumber(where, 'datasetSize', args.datasetSize, { min: 1, integer: true });
     this.batchSize = assertNumber(where, 'batchSize', args.batchSize, { min: 1, integer: true });
     this.seed = assertNumber(where, 'seed', args.seed ?? 0, { integer: true });
