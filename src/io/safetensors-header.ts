@@ -21,6 +21,15 @@ export const SAFETENSORS_MAX_DEPTH = 3;
  */
 export const SAFETENSORS_MAX_RANK = 16;
 
+/** Whether `shape` is a tensor shape a loader accepts: at most {@link SAFETENSORS_MAX_RANK} non-negative safe integers. */
+export function isAcceptedShape(shape: unknown): shape is number[] {
+  return (
+    Array.isArray(shape) &&
+    shape.length <= SAFETENSORS_MAX_RANK &&
+    shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+  );
+}
+
 /** Dtypes the reader understands and their sizes in bytes. */
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64';
 export const ITEM_SIZE: Readonly<Record<SafetensorsDtype, number>> = Object.freeze({
@@ -161,11 +170,7 @@ function parseEntry(
   }
   const item = ITEM_SIZE[dtype as SafetensorsDtype];
   const shape = own(info, 'shape');
-  if (
-    !Array.isArray(shape) ||
-    shape.length > SAFETENSORS_MAX_RANK ||
-    !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-  ) {
+  if (!isAcceptedShape(shape)) {
     throw formatError(
       where,
       `a shape of at most ${SAFETENSORS_MAX_RANK} non-negative integers`,

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { FORBIDDEN_NAMES, SAFETENSORS_MAX_RANK } from './safetensors-header';
+import { FORBIDDEN_NAMES, isAcceptedShape, SAFETENSORS_MAX_RANK } from './safetensors-header';
 
 /** Bytes per value of the tfjs weight dtypes whose size is fixed (`string` has none). */
 const DTYPE_BYTES: Readonly<Record<string, number>> = Object.freeze({
@@ -55,11 +55,7 @@ export function weightSpecsByteLength(
       throw bad(where, label, 'a unique string name other than __proto__', String(name).slice(0, 80));
     }
     seen.add(name);
-    if (
-      !Array.isArray(shape) ||
-      shape.length > SAFETENSORS_MAX_RANK ||
-      !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-    ) {
+    if (!isAcceptedShape(shape)) {
       throw bad(
         where,
         label,

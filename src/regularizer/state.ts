@@ -4,7 +4,7 @@ import { assertFormatHeader, assertNumber } from '../core/validate';
 import { BaseDiscriminator, checkDropoutState } from '../discriminators/base';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
-import { SAFETENSORS_MAX_RANK } from '../io/safetensors-header';
+import { isAcceptedShape } from '../io/safetensors-header';
 import { AdamW, type AdamWState } from '../optim/adamw';
 import { prepareStateByPosition, saveStateByPosition } from '../optim/position-keys';
 import { SIDES, type Side, SixMeans, type SixMeansJSON } from './means';
@@ -244,11 +244,7 @@ function deserializeDiscriminator(
   const out: Record<string, tf.Tensor> = Object.create(null);
   try {
     for (const [k, v] of Object.entries(entries)) {
-      const shapeOk =
-        Array.isArray(v?.shape) &&
-        v.shape.length <= SAFETENSORS_MAX_RANK &&
-        v.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
-      const size = shapeOk ? v.shape.reduce((a, b) => a * b, 1) : -1;
+      const size = isAcceptedShape(v?.shape) ? v.shape.reduce((a, b) => a * b, 1) : -1;
       if (!Array.isArray(v?.data) || v.data.length !== size || !v.data.every((x) => typeof x === 'number')) {
         throw argumentError(
           'INVALID_FORMAT',
