@@ -24,8 +24,8 @@ import {
 const BATCH = 16;
 const MODEL = { maxSeqLen: 48, dim: 64, numLayers: 2, numHeads: 4, seed: 1 };
 
-export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> {
-  await useBackend('wasm');
+/** The demo-model trainers the suite (and bench/profile-ganpo-step.ts) compare, on one batch. */
+export function makeGanpoStepSetup() {
   const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
   const pairs: PreferencePair[] = encodePairs(
     tok,
@@ -48,26 +48,29 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     });
     return { trainer, policy };
   };
+  const critic = { hiddenDim: 64, numLayers: 1, numHeads: 4, ffnDim: 128, maxSeqLen: 48, dropout: 0.1 };
+  // The library default (preset 'recommended': pair critics, paired feature matching) unless named.
   const variants = {
     dpo: make(false),
     mlp: make({ kind: 'mlp', discriminator: { hiddenDims: [64] }, seed: 1 }),
-    transformer: make({
-      discriminator: { hiddenDim: 64, numLayers: 1, numHeads: 4, ffnDim: 128, maxSeqLen: 48, dropout: 0.1 },
-      seed: 1,
-    }),
-    transformerBatched: make({
-      discriminator: {
-        hiddenDim: 64,
-        numLayers: 1,
-        numHeads: 4,
-        ffnDim: 128,
-        maxSeqLen: 48,
-        dropout: 0.1,
-        attentionImpl: 'batched',
-      },
-      seed: 1,
-    }),
+    transformer: make({ discriminator: critic, seed: 1 }),
+    transformerOfficial: make({ discriminator: critic, seed: 1, preset: 'official' }),
+    transformerBatched: make({ discriminator: { ...critic, attentionImpl: 'batched' }, seed: 1 }),
   };
+  const dispose = (): void => {
+    for (const v of Object.values(variants)) {
+      v.trainer.dispose();
+      v.policy.dispose();
+    }
+    reference.dispose();
+    base.dispose();
+  };
+  return { pairs, collate, variants, dispose };
+}
+
+export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> {
+  await useBackend('wasm');
+  const { pairs, collate, variants, dispose } = makeGanpoStepSetup();
   // reuse = the D step takes the latents of the policy's one forward (the default); otherwise the
   // separate no-grad policy forward of before (trainerFlags.reuseForwardLatents = false).
   const step =
@@ -125,12 +128,7 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   };
   tf.dispose([latents.c, latents.r]);
   disposePreferenceBatch(batch);
-  for (const v of Object.values(variants)) {
-    v.trainer.dispose();
-    v.policy.dispose();
-  }
-  reference.dispose();
-  base.dispose();
+  dispose();
   const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDb, tTrB] = timings as [
     Timing,
     Timing,

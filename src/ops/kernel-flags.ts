@@ -16,4 +16,6 @@ export const kernelFlags = {
   fusedGelu: true,
   /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */
   wasmGelu: true,
+  /** AdamW on the wasm backend: one WebAssembly SIMD kernel per parameter (else ~14 tfjs kernels). */
+  wasmAdamW: true,
 };

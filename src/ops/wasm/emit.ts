@@ -98,6 +98,7 @@ export const f32x4 = {
   sub: (a: Code, b: Code): Code => simd(0xe5, a, b),
   mul: (a: Code, b: Code): Code => simd(0xe6, a, b),
   div: (a: Code, b: Code): Code => simd(0xe7, a, b),
+  sqrt: (a: Code): Code => simd(0xe3, a),
   min: (a: Code, b: Code): Code => simd(0xe8, a, b),
   max: (a: Code, b: Code): Code => simd(0xe9, a, b),
 };
