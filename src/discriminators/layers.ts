@@ -3,6 +3,7 @@ import { argumentError } from '../core/errors';
 import { assertBinary, assertDtype, assertFinite, assertShape } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 import { fastLinear } from '../ops/fast-linear';
+import { outsideTape } from '../ops/tape';
 
 /** Spectral-norm power-iteration epsilon, `torch.nn.utils.spectral_norm`'s default. */
 export const SPECTRAL_NORM_EPS = 1e-12;
@@ -100,13 +101,17 @@ export class LinearParams {
     const { u, v } = this;
     if (!u || !v) return this.kernel;
     if (training) {
-      tf.tidy(() => {
-        const k = this.kernel;
-        const vNew = l2normalize(tf.matMul(k, tf.reshape(u, [this.outDim, 1])));
-        const uNew = l2normalize(tf.matMul(tf.reshape(vNew, [1, this.inDim]), k));
-        v.assign(tf.reshape(vNew, [this.inDim]));
-        u.assign(tf.reshape(uNew, [this.outDim]));
-      });
+      // u, v are constants of every gradient: the iteration need not be recorded on an enclosing
+      // tape (each recorded op would save copies of its inputs for a backward pass never taken).
+      outsideTape(() =>
+        tf.tidy(() => {
+          const k = this.kernel;
+          const vNew = l2normalize(tf.matMul(k, tf.reshape(u, [this.outDim, 1])));
+          const uNew = l2normalize(tf.matMul(tf.reshape(vNew, [1, this.inDim]), k));
+          v.assign(tf.reshape(vNew, [this.inDim]));
+          u.assign(tf.reshape(uNew, [this.outDim]));
+        }),
+      );
     }
     // u, v are non-trainable variables: constants for every gradient, exactly like PyTorch's clones.
     const sigma = tf.sum(
