@@ -3,7 +3,7 @@ import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
 import { ganpoGeneratorLoss } from '../divergence/ganpo-relativistic';
 import { pairedFeatureMatchingLoss, pairedLeastSquaresGeneratorLoss } from '../divergence/paired-generator';
-import { stopGradient } from '../ops/stop-gradient';
+import { outsideTape } from '../ops/tape';
 import type { GeneratorLoss } from './preset';
 import type { PerSide } from './types';
 
@@ -26,9 +26,10 @@ export interface GeneratorSide {
  *
  * With the one-sided generator and `useReferenceMean`, m_ref is the mean score of the given
  * reference latents under the current critic (the `'batch'` estimator), else the stored mean.
- * Reference scores are constants (constant latents, frozen critic): stopGradient keeps a
- * variableGrads over every variable from reaching the discriminators through them. Call inside a
- * tidy or a gradient function; returns a scalar.
+ * Reference scores and features are constants (constant latents, frozen critic): they are computed
+ * off the gradient tape (`outsideTape`), so a variableGrads over every variable does not reach the
+ * discriminators through them, and no backward pass is recorded for them. Call inside a tidy or a
+ * gradient function; returns a scalar.
  */
 export function generatorTerm(
   discriminators: Readonly<PerSide<Discriminator>>,
@@ -42,14 +43,14 @@ export function generatorTerm(
       if (options.generator === 'paired-feature-matching') {
         const features = d.features as NonNullable<Discriminator['features']>;
         const policyFeatures = features.call(d, s.policy, { mask: s.mask, training: false });
-        const referenceFeatures = stopGradient(
+        const referenceFeatures = outsideTape(() =>
           features.call(d, s.reference as tf.Tensor3D, { mask: s.mask, training: false }),
         );
         return pairedFeatureMatchingLoss({ policy: policyFeatures, reference: referenceFeatures });
       }
       const policy = d.apply(s.policy, { mask: s.mask, training: false });
       const referenceScores = (): tf.Tensor1D =>
-        stopGradient(d.apply(s.reference as tf.Tensor3D, { mask: s.mask, training: false }));
+        outsideTape(() => d.apply(s.reference as tf.Tensor3D, { mask: s.mask, training: false }));
       if (options.generator === 'paired-least-squares') {
         return pairedLeastSquaresGeneratorLoss({ policy, reference: referenceScores() });
       }
