@@ -18,4 +18,6 @@ export const kernelFlags = {
   wasmGelu: true,
   /** AdamW on the wasm backend: one WebAssembly SIMD kernel per parameter (else ~14 tfjs kernels). */
   wasmAdamW: true,
+  /** Spectral-norm power iteration on wasm: one WebAssembly SIMD kernel (else ~20 tfjs kernels). */
+  wasmPowerIteration: true,
 };
