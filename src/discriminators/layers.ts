@@ -4,8 +4,9 @@ import { assertBinary, assertDtype, assertFinite, assertShape } from '../core/va
 import { ownedVariable } from '../core/variables';
 import { fastLinear } from '../ops/fast-linear';
 import { kernelFlags } from '../ops/kernel-flags';
-import { outsideTape } from '../ops/tape';
+import { offTape } from '../ops/tape';
 import { wasmPowerIteration, wasmPowerIterationAvailable } from '../ops/wasm/power-iteration-kernel';
+import { wasmSpectralScale, wasmSpectralScaleAvailable } from '../ops/wasm/spectral-scale-kernel';
 
 /** Spectral-norm power-iteration epsilon, `torch.nn.utils.spectral_norm`'s default. */
 export const SPECTRAL_NORM_EPS = 1e-12;
@@ -127,9 +128,12 @@ export class LinearParams {
     if (training) {
       // u, v are constants of every gradient: the iteration need not be recorded on an enclosing
       // tape (each recorded op would save copies of its inputs for a backward pass never taken).
-      outsideTape(() => powerIteration(this.kernel, u, v));
+      offTape(() => powerIteration(this.kernel, u, v));
     }
     // u, v are non-trainable variables: constants for every gradient, exactly like PyTorch's clones.
+    if (kernelFlags.wasmSpectralScale && wasmSpectralScaleAvailable()) {
+      return wasmSpectralScale(this.kernel, u, v); // one kernel each way instead of 7 + 16
+    }
     const sigma = tf.sum(
       tf.mul(tf.matMul(tf.reshape(v, [1, this.inDim]), this.kernel), tf.reshape(u, [1, this.outDim])),
     );

@@ -20,4 +20,11 @@ export const kernelFlags = {
   wasmAdamW: true,
   /** Spectral-norm power iteration on wasm: one WebAssembly SIMD kernel (else ~20 tfjs kernels). */
   wasmPowerIteration: true,
+  /** Spectral-norm weight K/σ on wasm: one WebAssembly SIMD kernel each way (else tfjs ops). */
+  wasmSpectralScale: true,
+  /**
+   * GANPO: critic work whose results are constants of the loss (spectral-norm power iterations,
+   * reference features/scores, unused opposite sets) runs off the gradient tape (else recorded).
+   */
+  offTapeConstants: true,
 };

@@ -3,7 +3,7 @@ import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
 import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
-import { outsideTape } from '../ops/tape';
+import { offTape } from '../ops/tape';
 import { DISCRIMINATOR_CALL_ORDER } from './call-order';
 import { SETS, type SetName, SIDES, type SixValues } from './means';
 import type { DiscriminatorStepArgs, PerSide } from './types';
@@ -50,7 +50,7 @@ export function scoreSets(
     for (const set of DISCRIMINATOR_CALL_ORDER[side]) {
       const [latents, mask] = sets[side][set];
       const score = (): tf.Tensor1D => d.apply(latents, { mask, training: true });
-      s[set] = constants.includes(set) ? outsideTape(score) : score();
+      s[set] = constants.includes(set) ? offTape(score) : score();
     }
     scores[side] = s;
   }

@@ -3,6 +3,8 @@ import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
 import { ganpoGeneratorLoss } from '../divergence/ganpo-relativistic';
 import { pairedFeatureMatchingLoss, pairedLeastSquaresGeneratorLoss } from '../divergence/paired-generator';
+import { kernelFlags } from '../ops/kernel-flags';
+import { stopGradient } from '../ops/stop-gradient';
 import { outsideTape } from '../ops/tape';
 import type { GeneratorLoss } from './preset';
 import type { PerSide } from './types';
@@ -15,6 +17,11 @@ export interface GeneratorSide {
   reference?: tf.Tensor3D;
   /** The stored reference mean of this side (one-sided generator without reference latents). */
   referenceMean: number;
+}
+
+/** A constant of the loss: off the tape, or (benchmark baseline) recorded behind a stopGradient. */
+function constant<T extends tf.Tensor>(fn: () => T): T {
+  return kernelFlags.offTapeConstants ? outsideTape(fn) : stopGradient(fn());
 }
 
 /**
@@ -43,14 +50,14 @@ export function generatorTerm(
       if (options.generator === 'paired-feature-matching') {
         const features = d.features as NonNullable<Discriminator['features']>;
         const policyFeatures = features.call(d, s.policy, { mask: s.mask, training: false });
-        const referenceFeatures = outsideTape(() =>
+        const referenceFeatures = constant(() =>
           features.call(d, s.reference as tf.Tensor3D, { mask: s.mask, training: false }),
         );
         return pairedFeatureMatchingLoss({ policy: policyFeatures, reference: referenceFeatures });
       }
       const policy = d.apply(s.policy, { mask: s.mask, training: false });
       const referenceScores = (): tf.Tensor1D =>
-        outsideTape(() => d.apply(s.reference as tf.Tensor3D, { mask: s.mask, training: false }));
+        constant(() => d.apply(s.reference as tf.Tensor3D, { mask: s.mask, training: false }));
       if (options.generator === 'paired-least-squares') {
         return pairedLeastSquaresGeneratorLoss({ policy, reference: referenceScores() });
       }
