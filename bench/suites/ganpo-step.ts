@@ -31,6 +31,7 @@ export const STEP_LEVERS_OFF = {
   wasmPowerIteration: false,
   wasmSpectralScale: false,
   offTapeConstants: false,
+  frozenWeightGradients: false,
 };
 const MODEL = { maxSeqLen: 48, dim: 64, numLayers: 2, numHeads: 4, seed: 1 };
 

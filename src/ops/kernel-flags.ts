@@ -27,4 +27,6 @@ export const kernelFlags = {
    * reference features/scores, unused opposite sets) runs off the gradient tape (else recorded).
    */
   offTapeConstants: true,
+  /** fastLinear inside withFrozenWeights: input gradient only (else dK, db computed and dropped). */
+  frozenWeightGradients: true,
 };
