@@ -24,6 +24,7 @@ kernelFlags.wasmAdamW = fast;
 kernelFlags.wasmPowerIteration = fast;
 kernelFlags.wasmSpectralScale = fast;
 kernelFlags.offTapeConstants = fast;
+kernelFlags.wasmDropoutMask = fast;
 const { step, dispose } = makeStep(attention as AttentionImpl);
 step();
 step();

@@ -99,7 +99,7 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
   {
-    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums)',
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks)',
     flags: {
       wasmGelu: false,
       wasmSumRows: false,
@@ -108,12 +108,18 @@ const WASM_VARIANTS: Variant[] = [
       wasmPowerIteration: false,
       wasmSpectralScale: false,
       offTapeConstants: false,
+      wasmDropoutMask: false,
     },
     attention: 'per-head',
   },
   {
     name: 'step-overhead levers off: tfjs-op AdamW and spectral norm (power iteration, K/σ) recorded on the tape',
     flags: { wasmAdamW: false, wasmPowerIteration: false, wasmSpectralScale: false, offTapeConstants: false },
+    attention: 'auto',
+  },
+  {
+    name: 'lever off: dropout masks drawn in JS instead of the wasm mask kernel',
+    flags: { wasmDropoutMask: false },
     attention: 'auto',
   },
   {

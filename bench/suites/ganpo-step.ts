@@ -32,6 +32,7 @@ export const STEP_LEVERS_OFF = {
   wasmSpectralScale: false,
   offTapeConstants: false,
   frozenWeightGradients: false,
+  wasmDropoutMask: false,
 };
 const MODEL = { maxSeqLen: 48, dim: 64, numLayers: 2, numHeads: 4, seed: 1 };
 

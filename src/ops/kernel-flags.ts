@@ -29,4 +29,6 @@ export const kernelFlags = {
   offTapeConstants: true,
   /** fastLinear inside withFrozenWeights: input gradient only (else dK, db computed and dropped). */
   frozenWeightGradients: true,
+  /** Dropout masks of a counter stream on wasm: hashed by one SIMD kernel (else drawn in JS). */
+  wasmDropoutMask: true,
 };
