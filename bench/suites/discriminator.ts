@@ -3,7 +3,7 @@
 // step in PyTorch CPU (bench/python/discriminator_step.py, torch.optim.AdamW) with 2 threads and with
 // 1 thread, each in its own persistent python process, timed round-robin with ours (ours, torch 2t,
 // torch 1t, ours, …) so that load from other processes hits all three alike; ratios are per round.
-// The optimizer is tf.train.adam (ganpo's AdamW differs by the decoupled decay, a small share).
+// The optimizer is ganpo's AdamW (lr 1e-4, weight decay 0.01: PyTorch's settings in the script).
 // Also: achieved matMul GFLOP/s of the step next to the backend's best 2-D matMul GFLOP/s, peak
 // tensor memory, and (full run, wasm) the step with each of ganpo's wasm kernels switched off, alone
 // and all together, interleaved with the main step: what each lever buys.
@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { TransformerDiscriminator } from '../../src/discriminators/transformer';
 import type { AttentionImpl } from '../../src/ops/attention';
 import { kernelFlags } from '../../src/ops/kernel-flags';
+import { AdamW } from '../../src/optim/adamw';
 import {
   type BenchContext,
   type BenchRow,
@@ -52,7 +53,7 @@ export function makeStep(attention: AttentionImpl): { step: () => void; dispose:
     seed: 0,
     attentionImpl: attention,
   });
-  const opt = tf.train.adam(1e-4, 0.9, 0.999, 1e-8);
+  const opt = new AdamW({ learningRate: 1e-4, weightDecay: 0.01 });
   const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 1) as tf.Tensor3D;
   const lengths = Array.from({ length: B }, (_, i) => T / 2 + Math.floor(((i * 37) % 64) + 1));
   const mask = tf.tensor2d(
@@ -98,9 +99,38 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
   {
-    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU and LayerNorm, ones·x row sums)',
-    flags: { wasmGelu: false, wasmSumRows: false, wasmLayerNorm: false },
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks)',
+    flags: {
+      wasmGelu: false,
+      wasmSumRows: false,
+      wasmLayerNorm: false,
+      wasmAdamW: false,
+      wasmPowerIteration: false,
+      wasmSpectralScale: false,
+      offTapeConstants: false,
+      wasmDropoutMask: false,
+    },
     attention: 'per-head',
+  },
+  {
+    name: 'step-overhead levers off: tfjs-op AdamW and spectral norm (power iteration, K/σ) recorded on the tape',
+    flags: { wasmAdamW: false, wasmPowerIteration: false, wasmSpectralScale: false, offTapeConstants: false },
+    attention: 'auto',
+  },
+  {
+    name: 'lever off: dropout masks drawn in JS instead of the wasm mask kernel',
+    flags: { wasmDropoutMask: false },
+    attention: 'auto',
+  },
+  {
+    name: 'lever off: tfjs-op AdamW instead of the wasm AdamW kernel',
+    flags: { wasmAdamW: false },
+    attention: 'auto',
+  },
+  {
+    name: 'lever off: tfjs-op spectral norm instead of the wasm power-iteration and K/σ kernels',
+    flags: { wasmPowerIteration: false, wasmSpectralScale: false },
+    attention: 'auto',
   },
   {
     name: 'lever off: per-head tfjs attention instead of the fused kernel',

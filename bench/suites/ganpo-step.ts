@@ -2,11 +2,14 @@
 // on the same small causal LM (the example TinyLM) and batch, measured round-robin in one process.
 // Before/after of reusing the policy forward's latents for the discriminator step (the trainer's
 // default with no gradient accumulation) vs a separate no-grad forward, and the D step's share of the step.
-// Ratios are per round (variants run back to back), median ± MAD.
+// Ratios are per round (variants run back to back), median ± MAD. Also: the transformer critic under
+// both presets, and every step with the step-overhead levers off (STEP_LEVERS_OFF: fused AdamW,
+// spectral-norm kernels, off-tape constants) for their before/after.
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
+import { kernelFlags } from '../../src/ops/kernel-flags';
 import type { PreferencePair } from '../../src/trainer/collate';
 import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
 import { GanpoTrainer, type GanpoTrainerArgs } from '../../src/trainer/ganpo-trainer';
@@ -22,10 +25,19 @@ import {
 } from '../util';
 
 const BATCH = 16;
+/** kernelFlags of the step-overhead levers, off (the "before" of bench/notes.md). */
+export const STEP_LEVERS_OFF = {
+  wasmAdamW: false,
+  wasmPowerIteration: false,
+  wasmSpectralScale: false,
+  offTapeConstants: false,
+  frozenWeightGradients: false,
+  wasmDropoutMask: false,
+};
 const MODEL = { maxSeqLen: 48, dim: 64, numLayers: 2, numHeads: 4, seed: 1 };
 
-export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> {
-  await useBackend('wasm');
+/** The demo-model trainers the suite (and bench/profile-ganpo-step.ts) compare, on one batch. */
+export function makeGanpoStepSetup() {
   const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
   const pairs: PreferencePair[] = encodePairs(
     tok,
@@ -48,26 +60,29 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     });
     return { trainer, policy };
   };
+  const critic = { hiddenDim: 64, numLayers: 1, numHeads: 4, ffnDim: 128, maxSeqLen: 48, dropout: 0.1 };
+  // The library default (preset 'recommended': pair critics, paired feature matching) unless named.
   const variants = {
     dpo: make(false),
     mlp: make({ kind: 'mlp', discriminator: { hiddenDims: [64] }, seed: 1 }),
-    transformer: make({
-      discriminator: { hiddenDim: 64, numLayers: 1, numHeads: 4, ffnDim: 128, maxSeqLen: 48, dropout: 0.1 },
-      seed: 1,
-    }),
-    transformerBatched: make({
-      discriminator: {
-        hiddenDim: 64,
-        numLayers: 1,
-        numHeads: 4,
-        ffnDim: 128,
-        maxSeqLen: 48,
-        dropout: 0.1,
-        attentionImpl: 'batched',
-      },
-      seed: 1,
-    }),
+    transformer: make({ discriminator: critic, seed: 1 }),
+    transformerOfficial: make({ discriminator: critic, seed: 1, preset: 'official' }),
+    transformerBatched: make({ discriminator: { ...critic, attentionImpl: 'batched' }, seed: 1 }),
   };
+  const dispose = (): void => {
+    for (const v of Object.values(variants)) {
+      v.trainer.dispose();
+      v.policy.dispose();
+    }
+    reference.dispose();
+    base.dispose();
+  };
+  return { pairs, collate, variants, dispose };
+}
+
+export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> {
+  await useBackend('wasm');
+  const { pairs, collate, variants, dispose } = makeGanpoStepSetup();
   // reuse = the D step takes the latents of the policy's one forward (the default); otherwise the
   // separate no-grad policy forward of before (trainerFlags.reuseForwardLatents = false).
   const step =
@@ -80,6 +95,17 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
         trainerFlags.reuseForwardLatents = true;
       }
     };
+  // The same step with the step-overhead levers off: AdamW, spectral-norm power iteration and K/σ as
+  // tfjs ops, constants of the loss recorded on the tape (what the step ran before them).
+  const withoutLevers = (f: () => void) => (): void => {
+    const saved = { ...kernelFlags };
+    Object.assign(kernelFlags, STEP_LEVERS_OFF);
+    try {
+      f();
+    } finally {
+      Object.assign(kernelFlags, saved);
+    }
+  };
 
   // The transformer-discriminator D step on its own (the largest GANPO phase).
   const batch = collatePreferencePairs(pairs, collate);
@@ -114,33 +140,41 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       dStep,
       dStepBatched,
       step(variants.transformerBatched),
+      step(variants.transformerOfficial),
+      withoutLevers(step(variants.dpo)),
+      withoutLevers(step(variants.mlp)),
+      withoutLevers(step(variants.transformer)),
+      withoutLevers(step(variants.transformerOfficial)),
     ],
-    ctx.runs,
+    // small-kernel steps: more rounds than the default, the per-round ratios are noisy
+    ctx.quick ? ctx.runs : Math.max(ctx.runs, 20),
     ctx.warmup,
   );
   const mem = {
     dpo: await peakMemory(step(variants.dpo)),
     mlp: await peakMemory(step(variants.mlp)),
     transformer: await peakMemory(step(variants.transformer)),
+    official: await peakMemory(step(variants.transformerOfficial)),
   };
   tf.dispose([latents.c, latents.r]);
   disposePreferenceBatch(batch);
-  for (const v of Object.values(variants)) {
-    v.trainer.dispose();
-    v.policy.dispose();
-  }
-  reference.dispose();
-  base.dispose();
-  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDb, tTrB] = timings as [
-    Timing,
-    Timing,
-    Timing,
-    Timing,
-    Timing,
-    Timing,
-    Timing,
-    Timing,
-  ];
+  dispose();
+  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDb, tTrB, tOff, tDpoL, tMlpL, tTrL, tOffL] =
+    timings as Timing[] as [
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+      Timing,
+    ];
   const s = samples as number[][];
   const shape = `TinyLM d${MODEL.dim} L${MODEL.numLayers}, B${BATCH} pairs, T≤48`;
   const ratio = (i: number, j = 0): string => {
@@ -169,7 +203,7 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     },
     {
       suite: 'ganpo-step',
-      name: 'DPO + GANPO step, transformer discriminators (h64, 1 layer)',
+      name: "DPO + GANPO step, transformer discriminators (h64, 1 layer), preset 'recommended' (default)",
       backend: 'wasm',
       timing: tTr,
       extra: {
@@ -205,6 +239,41 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       backend: 'wasm',
       timing: tTrB,
       extra: { 'vs DPO step': ratio(7), 'after / before': ratio(3, 7) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: "DPO + GANPO step, transformer discriminators, preset 'official'",
+      backend: 'wasm',
+      timing: tOff,
+      extra: { 'vs DPO step': ratio(8), ...mb(mem.official) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: 'DPO step — step levers off (AdamW, spectral norm as tfjs ops; constants on the tape)',
+      backend: 'wasm',
+      timing: tDpoL,
+      extra: { 'after / before': ratio(0, 9) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: 'DPO + GANPO step, MLP discriminators — step levers off',
+      backend: 'wasm',
+      timing: tMlpL,
+      extra: { 'vs DPO step (levers off)': ratio(10, 9), 'after / before': ratio(1, 10) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: "DPO + GANPO step, transformer discriminators, 'recommended' — step levers off",
+      backend: 'wasm',
+      timing: tTrL,
+      extra: { 'vs DPO step (levers off)': ratio(11, 9), 'after / before': ratio(3, 11) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: "DPO + GANPO step, transformer discriminators, 'official' — step levers off",
+      backend: 'wasm',
+      timing: tOffL,
+      extra: { 'vs DPO step (levers off)': ratio(12, 9), 'after / before': ratio(8, 12) },
     },
   ];
 }

@@ -12,3 +12,6 @@ export function fmix32(x: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+/** The salt added to a counter's high word before hashing (see `CounterStream` in ops/dropout.ts). */
+export const HIGH_WORD_SALT = 0x632be5ab;

@@ -3,6 +3,10 @@ import { argumentError } from '../core/errors';
 import { assertBinary, assertDtype, assertFinite, assertShape } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 import { fastLinear } from '../ops/fast-linear';
+import { kernelFlags } from '../ops/kernel-flags';
+import { offTape } from '../ops/tape';
+import { wasmPowerIteration, wasmPowerIterationAvailable } from '../ops/wasm/power-iteration-kernel';
+import { wasmSpectralScale, wasmSpectralScaleAvailable } from '../ops/wasm/spectral-scale-kernel';
 
 /** Spectral-norm power-iteration epsilon, `torch.nn.utils.spectral_norm`'s default. */
 export const SPECTRAL_NORM_EPS = 1e-12;
@@ -54,6 +58,28 @@ function l2normalize(x: tf.Tensor): tf.Tensor {
 }
 
 /**
+ * One spectral-norm power iteration in place on u [out], v [in] for K = Wᵀ [in, out]:
+ * v ← normalize(K·u), u ← normalize(vᵀ·K). On wasm one SIMD kernel (./ops/wasm/power-iteration-simd.ts)
+ * instead of ~20 tfjs kernels.
+ */
+function powerIteration(k: tf.Tensor2D, u: tf.Variable<tf.Rank.R1>, v: tf.Variable<tf.Rank.R1>): void {
+  if (kernelFlags.wasmPowerIteration && wasmPowerIterationAvailable()) {
+    const [vNew, uNew] = wasmPowerIteration(k, u, SPECTRAL_NORM_EPS);
+    v.assign(vNew);
+    u.assign(uNew);
+    tf.dispose([vNew, uNew]);
+    return;
+  }
+  const [inDim, outDim] = k.shape;
+  tf.tidy(() => {
+    const vNew = l2normalize(tf.matMul(k, tf.reshape(u, [outDim, 1])));
+    const uNew = l2normalize(tf.matMul(tf.reshape(vNew, [1, inDim]), k));
+    v.assign(tf.reshape(vNew, [inDim]));
+    u.assign(tf.reshape(uNew, [outDim]));
+  });
+}
+
+/**
  * A Linear layer (optionally spectral-normalised) whose kernel is stored transposed, K = Wᵀ
  * [in, out], so that forward and backward are plain 2-D matMuls (fast on wasm, see fastLinear).
  * Spectral norm follows `torch.nn.utils.spectral_norm(Linear)`: persistent u [out], v [in]; a
@@ -100,15 +126,14 @@ export class LinearParams {
     const { u, v } = this;
     if (!u || !v) return this.kernel;
     if (training) {
-      tf.tidy(() => {
-        const k = this.kernel;
-        const vNew = l2normalize(tf.matMul(k, tf.reshape(u, [this.outDim, 1])));
-        const uNew = l2normalize(tf.matMul(tf.reshape(vNew, [1, this.inDim]), k));
-        v.assign(tf.reshape(vNew, [this.inDim]));
-        u.assign(tf.reshape(uNew, [this.outDim]));
-      });
+      // u, v are constants of every gradient: the iteration need not be recorded on an enclosing
+      // tape (each recorded op would save copies of its inputs for a backward pass never taken).
+      offTape(() => powerIteration(this.kernel, u, v));
     }
     // u, v are non-trainable variables: constants for every gradient, exactly like PyTorch's clones.
+    if (kernelFlags.wasmSpectralScale && wasmSpectralScaleAvailable()) {
+      return wasmSpectralScale(this.kernel, u, v); // one kernel each way instead of 7 + 16
+    }
     const sigma = tf.sum(
       tf.mul(tf.matMul(tf.reshape(v, [1, this.inDim]), this.kernel), tf.reshape(u, [1, this.outDim])),
     );

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fmix32 } from '../core/hash';
+import { fmix32, HIGH_WORD_SALT } from '../core/hash';
+import { kernelFlags } from './kernel-flags';
+import { wasmCounterMask, wasmDropoutMaskAvailable } from './wasm/dropout-mask-kernel';
 
 /** Uniform numbers in [0, 1) for dropout masks. */
 export type UniformSource = () => number;
@@ -35,12 +37,22 @@ export function withUniformSource<T>(uniform: UniformSource, fn: () => T): T {
  */
 export function dropoutMask(shape: number[], rate: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
+  const stream = streams.get(source);
+  if (stream && kernelFlags.wasmDropoutMask && wasmDropoutMaskAvailable()) {
+    // The same draws, hashed in WebAssembly SIMD straight into the tensor (./wasm/dropout-mask-simd.ts).
+    const mask = wasmCounterMask(shape, rate, stream.seed, stream.counter);
+    stream.counter += n;
+    return mask;
+  }
   const keepScale = 1 / (1 - rate);
   const values = new Float32Array(n);
   const uniform = source;
   for (let i = 0; i < n; i++) values[i] = uniform() >= rate ? keepScale : 0;
   return tf.tensor(values, shape, 'float32');
 }
+
+/** The stream behind each `CounterStream.next`, for the wasm fast path of {@link dropoutMask}. */
+const streams = new WeakMap<UniformSource, CounterStream>();
 
 /**
  * A counter-based stream of uniform numbers: draw i is a hash of (seed, i), so the stream's whole
@@ -52,14 +64,16 @@ export class CounterStream {
   constructor(
     public seed: number,
     public counter = 0,
-  ) {}
+  ) {
+    streams.set(this.next, this);
+  }
 
   /** The next uniform number in [0, 1). */
   readonly next: UniformSource = () => {
     const i = this.counter++;
     const lo = i >>> 0;
     const hi = Math.floor(i / 4294967296) >>> 0;
-    return fmix32(this.seed ^ fmix32(lo ^ fmix32(hi + 0x632be5ab))) / 4294967296;
+    return fmix32(this.seed ^ fmix32(lo ^ fmix32(hi + HIGH_WORD_SALT))) / 4294967296;
   };
 }
 

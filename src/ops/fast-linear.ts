@@ -22,11 +22,43 @@ export function fastLinear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor
   assertTensor('fastLinear', 'x', x);
   assertTensor('fastLinear', 'kernel', kernel);
   if (bias !== undefined && bias !== null) assertTensor('fastLinear', 'bias', bias);
+  if (frozenDepth > 0 && kernelFlags.frozenWeightGradients) return linearFrozen(x, kernel, bias);
   if (!kernelFlags.fastLinearGradient) {
     const y = tf.matMul(x, kernel) as tf.Tensor2D;
     return bias ? (tf.add(y, bias) as tf.Tensor2D) : y;
   }
   return (bias ? linearWithBias(x, kernel, bias) : linearNoBias(x, kernel)) as tf.Tensor2D;
+}
+
+let frozenDepth = 0;
+
+/**
+ * Runs `fn` with the kernel and bias of every {@link fastLinear} inside treated as constants: the
+ * backward pass computes only dx = dy·Kᵀ, not dK = xᵀ·dy (a third of a linear layer's matMul work)
+ * nor db, and saves only K. For a frozen network inside another model's gradient pass (GANPO's
+ * generator term runs the critics this way); their weights then receive no gradient from `fn`.
+ */
+export function withFrozenWeights<T>(fn: () => T): T {
+  frozenDepth += 1;
+  try {
+    return fn();
+  } finally {
+    frozenDepth -= 1;
+  }
+}
+
+/** y = x·K + b differentiable in x only (K, b captured as constants, K saved for the backward). */
+function linearFrozen(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor2D {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    save([kernel]);
+    const y = tf.matMul(input, kernel);
+    return {
+      value: bias ? tf.add(y, bias) : y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[0] as tf.Tensor2D)),
+    };
+  })(x) as tf.Tensor2D;
 }
 
 /**

@@ -16,4 +16,19 @@ export const kernelFlags = {
   fusedGelu: true,
   /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */
   wasmGelu: true,
+  /** AdamW on the wasm backend: one WebAssembly SIMD kernel per parameter (else ~14 tfjs kernels). */
+  wasmAdamW: true,
+  /** Spectral-norm power iteration on wasm: one WebAssembly SIMD kernel (else ~20 tfjs kernels). */
+  wasmPowerIteration: true,
+  /** Spectral-norm weight K/σ on wasm: one WebAssembly SIMD kernel each way (else tfjs ops). */
+  wasmSpectralScale: true,
+  /**
+   * GANPO: critic work whose results are constants of the loss (spectral-norm power iterations,
+   * reference features/scores, unused opposite sets) runs off the gradient tape (else recorded).
+   */
+  offTapeConstants: true,
+  /** fastLinear inside withFrozenWeights: input gradient only (else dK, db computed and dropped). */
+  frozenWeightGradients: true,
+  /** Dropout masks of a counter stream on wasm: hashed by one SIMD kernel (else drawn in JS). */
+  wasmDropoutMask: true,
 };

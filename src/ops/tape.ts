@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { kernelFlags } from './kernel-flags';
 
 interface TapeState {
   activeTape: unknown;
@@ -52,4 +53,14 @@ export function outsideTape<T>(fn: () => T): T {
  */
 export function connectedZero(tensors: readonly tf.Tensor[]): tf.Scalar {
   return tf.mul(tf.addN(tensors.map((t) => tf.sum(t))), 0) as tf.Scalar;
+}
+
+/**
+ * `fn()` for a result that is a constant of every gradient (no variable of an enclosing gradient
+ * pass may receive gradient through it): computed off the tape ({@link outsideTape}), so nothing is
+ * recorded or saved for a backward pass that would never use it. With the benchmark switch
+ * `kernelFlags.offTapeConstants` off, recorded as before (the A/B baseline).
+ */
+export function offTape<T>(fn: () => T): T {
+  return kernelFlags.offTapeConstants ? outsideTape(fn) : fn();
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertArgs, assertNumber, checksValues, fmtShape } from '../core/validate';
 import { ownedVariable } from '../core/variables';
+import { adamwUpdate } from './adamw-update';
 
 /** A named tensor as in tfjs's optimizer weight lists (tfjs-core does not export the type). */
 export interface NamedTensor {
@@ -208,12 +209,12 @@ export class AdamW extends tf.Optimizer {
     const biasCorrection2Sqrt = Math.sqrt(1 - this.beta2 ** s.step);
     const stepSize = lr / biasCorrection1;
     tf.tidy(() => {
-      // Operation order mirrors torch 1.13's _single_tensor_adamw so float32 rounding agrees closely.
-      const decayed = decay ? tf.mul(p, 1 - lr * this.weightDecay) : p;
-      const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));
-      const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.mul(g, 1 - this.beta2), g));
-      const denom = tf.add(tf.div(tf.sqrt(v), biasCorrection2Sqrt), this.epsilon);
-      const next = tf.add(decayed, tf.div(tf.mul(m, -stepSize), denom));
+      const [next, m, v] = adamwUpdate(p, g, s.m, s.v, {
+        decay,
+        decayFactor: 1 - lr * this.weightDecay,
+        ...{ beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon },
+        ...{ biasCorrection2Sqrt, stepSize },
+      });
       s.m.assign(m);
       s.v.assign(v);
       p.assign(next);

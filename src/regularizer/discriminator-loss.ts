@@ -3,8 +3,9 @@ import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
 import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
+import { offTape } from '../ops/tape';
 import { DISCRIMINATOR_CALL_ORDER } from './call-order';
-import { SIDES } from './means';
+import { type SetName, SIDES } from './means';
 import type { DiscriminatorStepArgs, PerSide } from './types';
 
 /** Latents and mask of one scored set. */
@@ -33,11 +34,14 @@ export function scoredSets(args: DiscriminatorStepArgs): PerSide<SetMeans<Scored
  * Scores every set in training mode: three separate calls per discriminator, in the official
  * `compute_loss_disc` order ({@link DISCRIMINATOR_CALL_ORDER}: the policy's latents first, then the
  * reference's chosen and rejected ones), so that each call advances the spectral-norm power iteration
- * exactly as the official code does.
+ * exactly as the official code does. Sets named in `constants` (scores the loss does not use, only
+ * the read-back means) are scored the same way but off the gradient tape (`outsideTape`): same
+ * values, same power-iteration and dropout draws, no recorded backward.
  */
 export function scoreSets(
   discriminators: Readonly<PerSide<Discriminator>>,
   sets: PerSide<SetMeans<ScoredSet>>,
+  constants: readonly SetName[] = [],
 ): PerSide<SetMeans<tf.Tensor1D>> {
   const scores = {} as PerSide<SetMeans<tf.Tensor1D>>;
   for (const side of SIDES) {
@@ -45,7 +49,8 @@ export function scoreSets(
     const s = {} as SetMeans<tf.Tensor1D>;
     for (const set of DISCRIMINATOR_CALL_ORDER[side]) {
       const [latents, mask] = sets[side][set];
-      s[set] = d.apply(latents, { mask, training: true });
+      const score = (): tf.Tensor1D => d.apply(latents, { mask, training: true });
+      s[set] = constants.includes(set) ? offTape(score) : score();
     }
     scores[side] = s;
   }

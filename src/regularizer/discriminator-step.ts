@@ -68,7 +68,7 @@ export function discriminatorUpdate(
     ...parts.discriminators.rejected.trainableVariables,
   ];
   const computeLoss = (): tf.Scalar => {
-    const scores = scoreSets(parts.discriminators, sets);
+    const scores = scoreSets(parts.discriminators, sets, parts.negatives ? [] : ['opposite']);
     const { batchMeans, accuracy, driftRatio } = readStep(scores, drift);
     measured.accuracy = accuracy;
     measured.drift = driftRatio;

@@ -86,6 +86,13 @@ export const v128 = {
   load: (addr: Code, offset = 0): Code => [addr, 0xfd, uleb(0x00), memarg(offset)],
   store: (addr: Code, v: Code, offset = 0): Code => [addr, v, 0xfd, uleb(0x0b), memarg(offset)],
   and: (a: Code, b: Code): Code => simd(0x4e, a, b),
+  xor: (a: Code, b: Code): Code => simd(0x51, a, b),
+  /** v128.const from four i32 lanes. */
+  i32Const: (lanes: [number, number, number, number]): Code => [
+    0xfd,
+    uleb(0x0c),
+    ...new Uint8Array(new Int32Array(lanes).buffer),
+  ],
   /** i8x16.shuffle with 16 byte-lane indices (0–15 from a, 16–31 from b). */
   shuffle: (a: Code, b: Code, lanes: number[]): Code => [a, b, 0xfd, uleb(0x0d), lanes],
 };
@@ -98,6 +105,7 @@ export const f32x4 = {
   sub: (a: Code, b: Code): Code => simd(0xe5, a, b),
   mul: (a: Code, b: Code): Code => simd(0xe6, a, b),
   div: (a: Code, b: Code): Code => simd(0xe7, a, b),
+  sqrt: (a: Code): Code => simd(0xe3, a),
   min: (a: Code, b: Code): Code => simd(0xe8, a, b),
   max: (a: Code, b: Code): Code => simd(0xe9, a, b),
 };
@@ -106,6 +114,9 @@ export const i32x4 = {
   truncSatF32x4S: (a: Code): Code => simd(0xf8, a),
   shl: (a: Code, n: Code): Code => simd(0xab, a, n),
   add: (a: Code, b: Code): Code => simd(0xae, a, b),
+  shrU: (a: Code, n: Code): Code => simd(0xad, a, n),
+  mul: (a: Code, b: Code): Code => simd(0xb5, a, b),
+  geU: (a: Code, b: Code): Code => simd(0x40, a, b),
 };
 
 // Control flow. Blocks have no result; `br` depths count enclosing block/loop labels outward from 0.
