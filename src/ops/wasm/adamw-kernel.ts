@@ -4,7 +4,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamWSimdExports, adamwSimdModule } from './adamw-simd';
-import { activeWasmBackend, instanceFor, pointer, registerOnce, type WasmBackendLike } from './backend';
+import {
+  instanceFor,
+  type KernelArgs,
+  pointer,
+  registerWhenAvailable,
+  type WasmBackendLike,
+} from './backend';
 
 export const ADAMW = 'GanpoAdamW';
 
@@ -26,15 +32,7 @@ export interface AdamWScalars {
 const adamwExports = (b: WasmBackendLike): AdamWSimdExports | null =>
   instanceFor<AdamWSimdExports>(b, 'adamw', adamwSimdModule);
 
-function adamwKernel({
-  inputs,
-  backend,
-  attrs,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs: unknown;
-}): tf.TensorInfo[] {
+function adamwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const b = backend as WasmBackendLike;
   const { p, g, m, v } = inputs as Record<'p' | 'g' | 'm' | 'v', tf.TensorInfo>;
   const a = attrs as unknown as AdamWScalars;
@@ -67,10 +65,7 @@ function adamwKernel({
 
 /** True (and the kernel registered) when the active backend is wasm and the module instantiates. */
 export function wasmAdamWAvailable(): boolean {
-  const backend = activeWasmBackend();
-  if (!backend || !adamwExports(backend)) return false;
-  registerOnce(ADAMW, adamwKernel as unknown as tf.KernelFunc);
-  return true;
+  return registerWhenAvailable(adamwExports, { [ADAMW]: adamwKernel });
 }
 
 /** [p', m', v'] of one AdamW update on wasm (call only after {@link wasmAdamWAvailable}). */

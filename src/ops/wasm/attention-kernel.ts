@@ -7,6 +7,7 @@ import { type AttentionSimdExports, attentionSimdModule } from './attention-simd
 import {
   activeWasmBackend,
   instanceFor,
+  type KernelArgs,
   memoryOf,
   pointer,
   registerOnce,
@@ -44,11 +45,7 @@ function kernelsOf(
   return k;
 }
 
-function forwardKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: unknown;
-}): tf.TensorInfo[] {
+function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
   const attrs = args.attrs as AttentionKernelAttrs;
   const { qkv, keyBias, mask } = args.inputs as Record<string, tf.TensorInfo>;
@@ -71,11 +68,7 @@ function forwardKernel(args: {
   return [out, weights];
 }
 
-function backwardKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: unknown;
-}): tf.TensorInfo {
+function backwardKernel(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const attrs = args.attrs as AttentionKernelAttrs;
   const { dy, qkv, weights, mask } = args.inputs as Record<string, tf.TensorInfo>;

@@ -19,18 +19,22 @@
  * exp underflows.
  */
 import {
+  addTo,
   buildModule,
   type Code,
   F32,
   FuncBuilder,
   f32,
+  f32At,
   f32c,
   f32x4,
   get,
+  hsum,
   I32,
   i32,
   i32c,
   set,
+  splat,
   V128,
   v128,
   whileLoop,
@@ -38,19 +42,11 @@ import {
 import { exp4 } from './simd-math';
 
 const lanes = (ls: number[]): number[] => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
-const splat = (x: number): Code => f32x4.splat(f32c(x));
-const hsum = (v: number): Code =>
-  f32.add(
-    f32.add(f32x4.extract(get(v), 0), f32x4.extract(get(v), 1)),
-    f32.add(f32x4.extract(get(v), 2), f32x4.extract(get(v), 3)),
-  );
 const hmax = (v: number): Code =>
   f32.max(
     f32.max(f32x4.extract(get(v), 0), f32x4.extract(get(v), 1)),
     f32.max(f32x4.extract(get(v), 2), f32x4.extract(get(v), 3)),
   );
-const inc = (l: number, by: Code): Code => set(l, i32.add(get(l), by));
-const at4 = (base: number, t: number): Code => i32.add(get(base), i32.mul(get(t), i32c(4)));
 
 /** Four vectors a0…a3 → [Σa0, Σa1, Σa2, Σa3] with shuffles (locals tmp1, tmp2 are scratch). */
 function hadd4(acc: number[], tmp1: number, tmp2: number): Code {
@@ -138,21 +134,21 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(NT)),
       ...dot4,
-      set(s, f32x4.add(hadd4(acc, tmp1, tmp2), v128.load(at4(biasRow, t)))),
-      v128.store(at4(srow, t), get(s)),
+      set(s, f32x4.add(hadd4(acc, tmp1, tmp2), v128.load(f32At(biasRow, t)))),
+      v128.store(f32At(srow, t), get(s)),
       set(vmax, f32x4.max(get(vmax), get(s))),
-      inc(t, i32c(4)),
-      inc(kp, i32c(4 * rs)),
+      addTo(t, i32c(4)),
+      addTo(kp, i32c(4 * rs)),
     ),
     set(smax, hmax(vmax)),
     whileLoop(
       i32.ltS(get(t), get(NT)),
       set(s, dot1),
-      set(w, f32.add(hsum(s), f32.load(at4(biasRow, t)))),
-      f32.store(at4(srow, t), get(w)),
+      set(w, f32.add(hsum(s), f32.load(f32At(biasRow, t)))),
+      f32.store(f32At(srow, t), get(w)),
       set(smax, f32.max(get(smax), get(w))),
-      inc(t, i32c(1)),
-      inc(kp, i32c(rs)),
+      addTo(t, i32c(1)),
+      addTo(kp, i32c(rs)),
     ),
     // exp(s − max) and its sum
     set(vmax, f32x4.splat(get(smax))),
@@ -160,33 +156,33 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     set(t, i32c(0)),
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(NT)),
-      set(e1, f32x4.sub(v128.load(at4(srow, t)), get(vmax))),
+      set(e1, f32x4.sub(v128.load(f32At(srow, t)), get(vmax))),
       set(s, exp4(e1, e2, e3, tmp1)),
-      v128.store(at4(srow, t), get(s)),
+      v128.store(f32At(srow, t), get(s)),
       set(vsum, f32x4.add(get(vsum), get(s))),
-      inc(t, i32c(4)),
+      addTo(t, i32c(4)),
     ),
     set(ssum, hsum(vsum)),
     whileLoop(
       i32.ltS(get(t), get(NT)),
-      set(e1, f32x4.splat(f32.sub(f32.load(at4(srow, t)), get(smax)))),
+      set(e1, f32x4.splat(f32.sub(f32.load(f32At(srow, t)), get(smax)))),
       set(w, f32x4.extract(exp4(e1, e2, e3, tmp1), 0)),
-      f32.store(at4(srow, t), get(w)),
+      f32.store(f32At(srow, t), get(w)),
       set(ssum, f32.add(get(ssum), get(w))),
-      inc(t, i32c(1)),
+      addTo(t, i32c(1)),
     ),
     set(ssum, f32.div(f32c(1), get(ssum))),
     set(vsum, f32x4.splat(get(ssum))),
     set(t, i32c(0)),
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(NT)),
-      v128.store(at4(srow, t), f32x4.mul(v128.load(at4(srow, t)), get(vsum))),
-      inc(t, i32c(4)),
+      v128.store(f32At(srow, t), f32x4.mul(v128.load(f32At(srow, t)), get(vsum))),
+      addTo(t, i32c(4)),
     ),
     whileLoop(
       i32.ltS(get(t), get(NT)),
-      f32.store(at4(srow, t), f32.mul(f32.load(at4(srow, t)), get(ssum))),
-      inc(t, i32c(1)),
+      f32.store(f32At(srow, t), f32.mul(f32.load(f32At(srow, t)), get(ssum))),
+      addTo(t, i32c(1)),
     ),
     // out_i = Σ_t A_it·m_it·v_t
     ...o.map((oc) => set(oc, splat(0))),
@@ -197,12 +193,12 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
       set(
         s,
         f32x4.splat(
-          dropout ? f32.mul(f32.load(at4(srow, t)), f32.load(at4(mrow, t))) : f32.load(at4(srow, t)),
+          dropout ? f32.mul(f32.load(f32At(srow, t)), f32.load(f32At(mrow, t))) : f32.load(f32At(srow, t)),
         ),
       ),
       ...o.map((oc, c) => set(oc, f32x4.add(get(oc), f32x4.mul(get(s), v128.load(get(vp), 16 * c))))),
-      inc(t, i32c(1)),
-      inc(vp, i32c(rs)),
+      addTo(t, i32c(1)),
+      addTo(vp, i32c(rs)),
     ),
     ...o.map((oc, c) => v128.store(i32.add(get(oBase), i32.mul(get(i), i32c(h4))), get(oc), 16 * c)),
   ];
@@ -235,10 +231,10 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
         set(mBase, i32.add(get(MASK), get(aBase))),
         set(aBase, i32.add(get(A), get(aBase))),
         set(i, i32c(0)),
-        whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, inc(i, i32c(1))),
-        inc(j, i32c(1)),
+        whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
+        addTo(j, i32c(1)),
       ),
-      inc(b, i32c(1)),
+      addTo(b, i32c(1)),
     ),
   ];
   return { fn, body };
@@ -313,43 +309,43 @@ function backward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
       i32.leS(i32.add(get(t), i32c(4)), get(NT)),
       ...dot4,
       set(s, hadd4(acc, tmp1, tmp2)),
-      set(av, v128.load(at4(arow, t))),
+      set(av, v128.load(f32At(arow, t))),
       ...(dropout
         ? [
-            set(tmp1, v128.load(at4(mrow, t))),
+            set(tmp1, v128.load(f32At(mrow, t))),
             set(s, f32x4.mul(get(s), get(tmp1))),
             set(adv, f32x4.mul(get(av), get(tmp1))),
           ]
         : [set(adv, get(av))]),
-      v128.store(at4(SCR, t), get(s)),
+      v128.store(f32At(SCR, t), get(s)),
       set(vrd, f32x4.add(get(vrd), f32x4.mul(get(s), get(av)))),
       ...[0, 1, 2, 3].flatMap((u) => [set(ws, f32x4.splat(f32x4.extract(get(adv), u))), ...dvUpdate(u * rs)]),
-      inc(t, i32c(4)),
-      inc(vp, i32c(4 * rs)),
-      inc(dvp, i32c(4 * rs)),
+      addTo(t, i32c(4)),
+      addTo(vp, i32c(4 * rs)),
+      addTo(dvp, i32c(4 * rs)),
     ),
     set(rd, hsum(vrd)),
     whileLoop(
       i32.ltS(get(t), get(NT)),
       set(s, dot1),
       set(dA, hsum(s)),
-      set(ad, f32.load(at4(arow, t))),
+      set(ad, f32.load(f32At(arow, t))),
       set(
         rd,
-        f32.add(get(rd), f32.mul(dropout ? f32.mul(get(dA), f32.load(at4(mrow, t))) : get(dA), get(ad))),
+        f32.add(get(rd), f32.mul(dropout ? f32.mul(get(dA), f32.load(f32At(mrow, t))) : get(dA), get(ad))),
       ),
       ...(dropout
         ? [
-            set(dA, f32.mul(get(dA), f32.load(at4(mrow, t)))),
-            set(ad, f32.mul(get(ad), f32.load(at4(mrow, t)))),
+            set(dA, f32.mul(get(dA), f32.load(f32At(mrow, t)))),
+            set(ad, f32.mul(get(ad), f32.load(f32At(mrow, t)))),
           ]
         : []),
-      f32.store(at4(SCR, t), get(dA)),
+      f32.store(f32At(SCR, t), get(dA)),
       set(ws, f32x4.splat(get(ad))),
       ...dvUpdate(0),
-      inc(t, i32c(1)),
-      inc(vp, i32c(rs)),
-      inc(dvp, i32c(rs)),
+      addTo(t, i32c(1)),
+      addTo(vp, i32c(rs)),
+      addTo(dvp, i32c(rs)),
     ),
     // pass 2: dS = A·(dA − Σ dA·A) in scratch
     set(vrd, f32x4.splat(get(rd))),
@@ -357,15 +353,15 @@ function backward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(NT)),
       v128.store(
-        at4(SCR, t),
-        f32x4.mul(v128.load(at4(arow, t)), f32x4.sub(v128.load(at4(SCR, t)), get(vrd))),
+        f32At(SCR, t),
+        f32x4.mul(v128.load(f32At(arow, t)), f32x4.sub(v128.load(f32At(SCR, t)), get(vrd))),
       ),
-      inc(t, i32c(4)),
+      addTo(t, i32c(4)),
     ),
     whileLoop(
       i32.ltS(get(t), get(NT)),
-      f32.store(at4(SCR, t), f32.mul(f32.load(at4(arow, t)), f32.sub(f32.load(at4(SCR, t)), get(rd)))),
-      inc(t, i32c(1)),
+      f32.store(f32At(SCR, t), f32.mul(f32.load(f32At(arow, t)), f32.sub(f32.load(f32At(SCR, t)), get(rd)))),
+      addTo(t, i32c(1)),
     ),
     // dq_i = c·Σ_t dS_t·k_t (g's locals reused as accumulators)
     ...g.map((gc) => set(gc, splat(0))),
@@ -373,10 +369,10 @@ function backward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     set(kp, i32.add(get(qBase), i32c(h4))),
     whileLoop(
       i32.ltS(get(t), get(NT)),
-      set(ws, f32x4.splat(f32.load(at4(SCR, t)))),
+      set(ws, f32x4.splat(f32.load(f32At(SCR, t)))),
       ...g.map((gc, c) => set(gc, f32x4.add(get(gc), f32x4.mul(get(ws), v128.load(get(kp), 16 * c))))),
-      inc(t, i32c(1)),
-      inc(kp, i32c(rs)),
+      addTo(t, i32c(1)),
+      addTo(kp, i32c(rs)),
     ),
     ...g.map((gc, c) =>
       v128.store(
@@ -396,10 +392,10 @@ function backward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     set(dvp, i32.add(get(dBase), i32c(h4))),
     whileLoop(
       i32.ltS(get(t), get(NT)),
-      set(ws, f32x4.splat(f32.load(at4(SCR, t)))),
+      set(ws, f32x4.splat(f32.load(f32At(SCR, t)))),
       ...dvUpdate(0),
-      inc(t, i32c(1)),
-      inc(dvp, i32c(rs)),
+      addTo(t, i32c(1)),
+      addTo(dvp, i32c(rs)),
     ),
   ];
 
@@ -425,10 +421,10 @@ function backward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
         set(mBase, i32.add(get(MASK), get(aBase))),
         set(aBase, i32.add(get(A), get(aBase))),
         set(i, i32c(0)),
-        whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, inc(i, i32c(1))),
-        inc(j, i32c(1)),
+        whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
+        addTo(j, i32c(1)),
       ),
-      inc(b, i32c(1)),
+      addTo(b, i32c(1)),
     ),
   ];
   return { fn, body };

@@ -75,3 +75,24 @@ export function instanceFor<T>(
 export function registerOnce(kernelName: string, kernelFunc: tf.KernelFunc): void {
   if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
 }
+
+/**
+ * True, with `kernels` registered for wasm, when the active backend is wasm and `exportsOf` gets
+ * the SIMD module's exports from it (the module instantiates); false otherwise.
+ */
+export function registerWhenAvailable(
+  exportsOf: (backend: WasmBackendLike) => unknown,
+  kernels: Record<string, unknown>,
+): boolean {
+  const backend = activeWasmBackend();
+  if (!backend || !exportsOf(backend)) return false;
+  for (const [name, kernelFunc] of Object.entries(kernels)) registerOnce(name, kernelFunc as tf.KernelFunc);
+  return true;
+}
+
+/** What tfjs passes to a kernel function (`tf.KernelFunc`'s argument, with the backend left opaque). */
+export interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: unknown;
+}

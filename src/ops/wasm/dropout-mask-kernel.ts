@@ -5,14 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fmix32, HIGH_WORD_SALT } from '../../core/hash';
-import {
-  activeWasmBackend,
-  instanceFor,
-  memoryOf,
-  pointer,
-  registerOnce,
-  type WasmBackendLike,
-} from './backend';
+import { instanceFor, memoryOf, pointer, registerWhenAvailable, type WasmBackendLike } from './backend';
 import { type DropoutMaskSimdExports, dropoutMaskSimdModule } from './dropout-mask-simd';
 
 export const DROPOUT_MASK = 'GanpoDropoutMask';
@@ -63,10 +56,7 @@ function maskKernel({ backend, attrs }: { backend: unknown; attrs: unknown }): t
 
 /** True (and the kernel registered) when the active backend is wasm and the module instantiates. */
 export function wasmDropoutMaskAvailable(): boolean {
-  const backend = activeWasmBackend();
-  if (!backend || !exportsOf(backend)) return false;
-  registerOnce(DROPOUT_MASK, maskKernel as unknown as tf.KernelFunc);
-  return true;
+  return registerWhenAvailable(exportsOf, { [DROPOUT_MASK]: maskKernel });
 }
 
 /** The mask of draws `counter` … of stream `seed` (call only after {@link wasmDropoutMaskAvailable}). */

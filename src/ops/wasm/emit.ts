@@ -135,6 +135,21 @@ export const whileLoop = (cond: Code, ...body: Code[]): Code =>
   block(loop(brIf(1, i32.eqz(cond)), ...body, br(0)));
 
 /** One function under construction: typed parameters, then locals allocated on demand. */
+/** An f32x4 of four copies of the constant x. */
+export const splat = (x: number): Code => f32x4.splat(f32c(x));
+/** f32: the sum of the four lanes of the f32x4 in local v (lane order 0 + 1, 2 + 3, then the two). */
+export const hsum = (v: number): Code =>
+  f32.add(
+    f32.add(f32x4.extract(get(v), 0), f32x4.extract(get(v), 1)),
+    f32.add(f32x4.extract(get(v), 2), f32x4.extract(get(v), 3)),
+  );
+/** local += by (i32). */
+export const addTo = (local: number, by: Code): Code => set(local, i32.add(get(local), by));
+/** local += n for a constant n (i32). */
+export const incBy = (local: number, n: number): Code => addTo(local, i32c(n));
+/** The byte address of float32 element `index` (a local) of the array at byte address `base` (a local). */
+export const f32At = (base: number, index: number): Code => i32.add(get(base), i32.mul(get(index), i32c(4)));
+
 export class FuncBuilder {
   private readonly locals: ValType[] = [];
   constructor(

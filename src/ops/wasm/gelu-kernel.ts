@@ -3,11 +3,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  activeWasmBackend,
   instanceFor,
+  type KernelArgs,
   memoryOf,
   pointer,
-  registerOnce,
+  registerWhenAvailable,
   type WasmBackendLike,
 } from './backend';
 import { type GeluSimdExports, geluSimdModule } from './gelu-simd';
@@ -17,8 +17,6 @@ const geluExports = (b: WasmBackendLike): GeluSimdExports | null =>
 
 export const GELU_FORWARD = 'GanpoGelu';
 export const GELU_BACKWARD = 'GanpoGeluGrad';
-
-type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown };
 
 /**
  * Runs `run(n4)` on the full 4-float groups of `n` elements, then the remainder (< 4 elements) by
@@ -53,7 +51,7 @@ function inGroups(
   }
 }
 
-function forwardKernel({ inputs, backend }: Args): tf.TensorInfo {
+function forwardKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const b = backend as WasmBackendLike;
   const x = inputs.x as tf.TensorInfo;
   const out = b.makeOutput(x.shape, 'float32');
@@ -64,7 +62,7 @@ function forwardKernel({ inputs, backend }: Args): tf.TensorInfo {
   return out;
 }
 
-function backwardKernel({ inputs, backend }: Args): tf.TensorInfo {
+function backwardKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const b = backend as WasmBackendLike;
   const x = inputs.x as tf.TensorInfo;
   const dy = inputs.dy as tf.TensorInfo;
@@ -82,9 +80,8 @@ function backwardKernel({ inputs, backend }: Args): tf.TensorInfo {
 
 /** True (and the kernels registered) when the active backend is wasm and the module instantiates. */
 export function fusedGeluAvailable(): boolean {
-  const backend = activeWasmBackend();
-  if (!backend || !geluExports(backend)) return false;
-  registerOnce(GELU_FORWARD, forwardKernel as unknown as tf.KernelFunc);
-  registerOnce(GELU_BACKWARD, backwardKernel as unknown as tf.KernelFunc);
-  return true;
+  return registerWhenAvailable(geluExports, {
+    [GELU_FORWARD]: forwardKernel,
+    [GELU_BACKWARD]: backwardKernel,
+  });
 }

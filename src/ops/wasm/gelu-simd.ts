@@ -10,20 +10,18 @@ import {
   buildModule,
   type Code,
   FuncBuilder,
-  f32c,
   f32x4,
   get,
   I32,
   i32,
   i32c,
   set,
+  splat,
   V128,
   v128,
   whileLoop,
 } from './emit';
 import { erf4, exp4 } from './simd-math';
-
-const splat = (x: number): Code => f32x4.splat(f32c(x));
 
 function gelu(backward: boolean) {
   // forward params: x, out, n4; backward params: x, dy, dx, n4

@@ -3,7 +3,14 @@
  * running ./layer-norm-simd.ts in place.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { activeWasmBackend, instanceFor, pointer, registerOnce, type WasmBackendLike } from './backend';
+import {
+  activeWasmBackend,
+  instanceFor,
+  type KernelArgs,
+  pointer,
+  registerOnce,
+  type WasmBackendLike,
+} from './backend';
 import { type LayerNormSimdExports, layerNormSimdModule } from './layer-norm-simd';
 
 export const LAYER_NORM_FORWARD = 'GanpoLayerNorm';
@@ -12,9 +19,7 @@ export const LAYER_NORM_BACKWARD = 'GanpoLayerNormGrad';
 const lnExports = (b: WasmBackendLike): LayerNormSimdExports | null =>
   instanceFor<LayerNormSimdExports>(b, 'layerNorm', layerNormSimdModule);
 
-type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: unknown };
-
-function forwardKernel({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
+function forwardKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const b = backend as WasmBackendLike;
   const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
   const [n, d] = (x as tf.TensorInfo).shape as [number, number];
@@ -35,7 +40,7 @@ function forwardKernel({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
   return [y, xhat, rstd];
 }
 
-function backwardKernel({ inputs, backend }: Args): tf.TensorInfo {
+function backwardKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const b = backend as WasmBackendLike;
   const { dy, xhat, rstd, gamma } = inputs as Record<string, tf.TensorInfo>;
   const [n, d] = (xhat as tf.TensorInfo).shape as [number, number];

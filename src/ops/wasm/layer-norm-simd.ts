@@ -12,9 +12,11 @@ import {
   F32,
   FuncBuilder,
   f32,
+  f32At,
   f32c,
   f32x4,
   get,
+  hsum,
   I32,
   i32,
   i32c,
@@ -23,13 +25,6 @@ import {
   v128,
   whileLoop,
 } from './emit';
-
-const at = (base: number, c: number): Code => i32.add(get(base), i32.mul(get(c), i32c(4)));
-const hsum = (v: number): Code =>
-  f32.add(
-    f32.add(f32x4.extract(get(v), 0), f32x4.extract(get(v), 1)),
-    f32.add(f32x4.extract(get(v), 2), f32x4.extract(get(v), 3)),
-  );
 
 function forward() {
   // params: x, gamma, beta, y, xhat, rstd, N, D, eps
@@ -59,21 +54,24 @@ function forward() {
       set(yr, i32.add(get(Y), i32.mul(i32.mul(get(r), get(D)), i32c(4)))),
       set(hr, i32.add(get(XH), i32.mul(i32.mul(get(r), get(D)), i32c(4)))),
       set(acc, f32x4.splat(f32c(0))),
-      cols(set(acc, f32x4.add(get(acc), v128.load(at(xr, c))))),
+      cols(set(acc, f32x4.add(get(acc), v128.load(f32At(xr, c))))),
       set(mean, f32.mul(hsum(acc), get(invD))),
       set(vm, f32x4.splat(get(mean))),
       set(acc, f32x4.splat(f32c(0))),
       cols(
-        set(t, f32x4.sub(v128.load(at(xr, c)), get(vm))),
+        set(t, f32x4.sub(v128.load(f32At(xr, c)), get(vm))),
         set(acc, f32x4.add(get(acc), f32x4.mul(get(t), get(t)))),
       ),
       set(rs, f32.div(f32c(1), f32.sqrt(f32.add(f32.mul(hsum(acc), get(invD)), get(EPS))))),
-      f32.store(at(RS, r), get(rs)),
+      f32.store(f32At(RS, r), get(rs)),
       set(acc, f32x4.splat(get(rs))),
       cols(
-        set(t, f32x4.mul(f32x4.sub(v128.load(at(xr, c)), get(vm)), get(acc))),
-        v128.store(at(hr, c), get(t)),
-        v128.store(at(yr, c), f32x4.add(f32x4.mul(get(t), v128.load(at(G, c))), v128.load(at(BETA, c)))),
+        set(t, f32x4.mul(f32x4.sub(v128.load(f32At(xr, c)), get(vm)), get(acc))),
+        v128.store(f32At(hr, c), get(t)),
+        v128.store(
+          f32At(yr, c),
+          f32x4.add(f32x4.mul(get(t), v128.load(f32At(G, c))), v128.load(f32At(BETA, c))),
+        ),
       ),
       set(r, i32.add(get(r), i32c(1))),
     ),
@@ -110,18 +108,21 @@ function backward() {
       set(a1, f32x4.splat(f32c(0))),
       set(a2, f32x4.splat(f32c(0))),
       cols(
-        set(gh, f32x4.mul(ld(DY), v128.load(at(G, c)))),
+        set(gh, f32x4.mul(ld(DY), v128.load(f32At(G, c)))),
         set(a1, f32x4.add(get(a1), get(gh))),
         set(a2, f32x4.add(get(a2), f32x4.mul(get(gh), ld(XH)))),
       ),
       set(m1, f32x4.splat(f32.mul(hsum(a1), get(invD)))),
       set(m2, f32x4.splat(f32.mul(hsum(a2), get(invD)))),
-      set(vr, f32x4.splat(f32.load(at(RS, r)))),
+      set(vr, f32x4.splat(f32.load(f32At(RS, r)))),
       cols(
         v128.store(
           i32.add(row(DX), i32.mul(get(c), i32c(4))),
           f32x4.mul(
-            f32x4.sub(f32x4.sub(f32x4.mul(ld(DY), v128.load(at(G, c))), get(m1)), f32x4.mul(ld(XH), get(m2))),
+            f32x4.sub(
+              f32x4.sub(f32x4.mul(ld(DY), v128.load(f32At(G, c))), get(m1)),
+              f32x4.mul(ld(XH), get(m2)),
+            ),
             get(vr),
           ),
         ),

@@ -3,7 +3,13 @@
  * (./power-iteration-simd.ts) as one kernel with outputs [v', u'].
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { activeWasmBackend, instanceFor, pointer, registerOnce, type WasmBackendLike } from './backend';
+import {
+  instanceFor,
+  type KernelArgs,
+  pointer,
+  registerWhenAvailable,
+  type WasmBackendLike,
+} from './backend';
 import { type PowerIterationSimdExports, powerIterationSimdModule } from './power-iteration-simd';
 
 export const POWER_ITERATION = 'GanpoPowerIteration';
@@ -11,15 +17,7 @@ export const POWER_ITERATION = 'GanpoPowerIteration';
 const exportsOf = (b: WasmBackendLike): PowerIterationSimdExports | null =>
   instanceFor<PowerIterationSimdExports>(b, 'powerIteration', powerIterationSimdModule);
 
-function powerIterationKernel({
-  inputs,
-  backend,
-  attrs,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs: unknown;
-}): tf.TensorInfo[] {
+function powerIterationKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const b = backend as WasmBackendLike;
   const { kernel, u } = inputs as Record<'kernel' | 'u', tf.TensorInfo>;
   const [inDim, outDim] = kernel.shape as [number, number];
@@ -39,10 +37,7 @@ function powerIterationKernel({
 
 /** True (and the kernel registered) when the active backend is wasm and the module instantiates. */
 export function wasmPowerIterationAvailable(): boolean {
-  const backend = activeWasmBackend();
-  if (!backend || !exportsOf(backend)) return false;
-  registerOnce(POWER_ITERATION, powerIterationKernel as unknown as tf.KernelFunc);
-  return true;
+  return registerWhenAvailable(exportsOf, { [POWER_ITERATION]: powerIterationKernel });
 }
 
 /**

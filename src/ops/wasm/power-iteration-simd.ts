@@ -15,25 +15,20 @@ import {
   F32,
   FuncBuilder,
   f32,
+  f32At,
   f32c,
   f32x4,
   get,
+  hsum,
   I32,
   i32,
   i32c,
+  incBy,
   set,
   V128,
   v128,
   whileLoop,
 } from './emit';
-
-const inc = (l: number, by: number): Code => set(l, i32.add(get(l), i32c(by)));
-const at = (base: number, index: number): Code => i32.add(get(base), i32.mul(get(index), i32c(4)));
-const hsum = (v: number): Code =>
-  f32.add(
-    f32.add(f32x4.extract(get(v), 0), f32x4.extract(get(v), 1)),
-    f32.add(f32x4.extract(get(v), 2), f32x4.extract(get(v), 3)),
-  );
 
 function powerIteration() {
   // params: K [in, out], u [out], vOut [in], uOut [out] (byte addresses), in, out, ε
@@ -52,12 +47,16 @@ function powerIteration() {
     set(i, i32c(0)),
     whileLoop(
       i32.ltS(get(i), get(n)),
-      set(s, f32.add(get(s), f32.mul(f32.load(at(x, i)), f32.load(at(x, i))))),
-      inc(i, 1),
+      set(s, f32.add(get(s), f32.mul(f32.load(f32At(x, i)), f32.load(f32At(x, i))))),
+      incBy(i, 1),
     ),
     set(s, f32.max(f32.sqrt(get(s)), get(EPS))),
     set(i, i32c(0)),
-    whileLoop(i32.ltS(get(i), get(n)), f32.store(at(x, i), f32.div(f32.load(at(x, i)), get(s))), inc(i, 1)),
+    whileLoop(
+      i32.ltS(get(i), get(n)),
+      f32.store(f32At(x, i), f32.div(f32.load(f32At(x, i)), get(s))),
+      incBy(i, 1),
+    ),
   ];
   const body: Code[] = [
     set(out4, i32.mul(i32.divS(get(OUT), i32c(4)), i32c(4))),
@@ -70,42 +69,45 @@ function powerIteration() {
       set(j, i32c(0)),
       whileLoop(
         i32.ltS(get(j), get(out4)),
-        set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(at(row, j)), v128.load(at(U, j))))),
-        inc(j, 4),
+        set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(f32At(row, j)), v128.load(f32At(U, j))))),
+        incBy(j, 4),
       ),
       set(s, hsum(acc)),
       whileLoop(
         i32.ltS(get(j), get(OUT)),
-        set(s, f32.add(get(s), f32.mul(f32.load(at(row, j)), f32.load(at(U, j))))),
-        inc(j, 1),
+        set(s, f32.add(get(s), f32.mul(f32.load(f32At(row, j)), f32.load(f32At(U, j))))),
+        incBy(j, 1),
       ),
-      f32.store(at(VO, i), get(s)),
-      set(row, at(row, OUT)),
-      inc(i, 1),
+      f32.store(f32At(VO, i), get(s)),
+      set(row, f32At(row, OUT)),
+      incBy(i, 1),
     ),
     ...normalize(VO, IN),
     // u'[j] = Σ_i v'[i]·K[i, j], rows added in order
     set(j, i32c(0)),
-    whileLoop(i32.ltS(get(j), get(OUT)), f32.store(at(UO, j), f32c(0)), inc(j, 1)),
+    whileLoop(i32.ltS(get(j), get(OUT)), f32.store(f32At(UO, j), f32c(0)), incBy(j, 1)),
     set(i, i32c(0)),
     set(row, get(K)),
     whileLoop(
       i32.ltS(get(i), get(IN)),
-      set(vi, f32.load(at(VO, i))),
+      set(vi, f32.load(f32At(VO, i))),
       set(acc, f32x4.splat(get(vi))),
       set(j, i32c(0)),
       whileLoop(
         i32.ltS(get(j), get(out4)),
-        v128.store(at(UO, j), f32x4.add(v128.load(at(UO, j)), f32x4.mul(get(acc), v128.load(at(row, j))))),
-        inc(j, 4),
+        v128.store(
+          f32At(UO, j),
+          f32x4.add(v128.load(f32At(UO, j)), f32x4.mul(get(acc), v128.load(f32At(row, j)))),
+        ),
+        incBy(j, 4),
       ),
       whileLoop(
         i32.ltS(get(j), get(OUT)),
-        f32.store(at(UO, j), f32.add(f32.load(at(UO, j)), f32.mul(get(vi), f32.load(at(row, j))))),
-        inc(j, 1),
+        f32.store(f32At(UO, j), f32.add(f32.load(f32At(UO, j)), f32.mul(get(vi), f32.load(f32At(row, j))))),
+        incBy(j, 1),
       ),
-      set(row, at(row, OUT)),
-      inc(i, 1),
+      set(row, f32At(row, OUT)),
+      incBy(i, 1),
     ),
     ...normalize(UO, OUT),
   ];

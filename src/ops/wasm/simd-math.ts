@@ -1,9 +1,7 @@
 /**
  * f32x4 math for ganpo's SIMD kernels (WebAssembly has no exp or erf instructions).
  */
-import { type Code, f32c, f32x4, get, i32c, i32x4, set, v128 } from './emit';
-
-const splat = (x: number): Code => f32x4.splat(f32c(x));
+import { type Code, f32x4, get, i32c, i32x4, set, splat, v128 } from './emit';
 
 /**
  * Cephes' single-precision expf (range reduction by ln 2 in two parts, degree-6 polynomial, ~1 ulp).

@@ -3,18 +3,22 @@
  * ./spectral-scale-simd.ts in place, and the differentiable op built on them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { activeWasmBackend, instanceFor, pointer, registerOnce, type WasmBackendLike } from './backend';
+import {
+  instanceFor,
+  type KernelArgs,
+  pointer,
+  registerWhenAvailable,
+  type WasmBackendLike,
+} from './backend';
 import { type SpectralScaleSimdExports, spectralScaleSimdModule } from './spectral-scale-simd';
 
 export const SPECTRAL_SCALE = 'GanpoSpectralScale';
 export const SPECTRAL_SCALE_GRAD = 'GanpoSpectralScaleGrad';
 
-type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown };
-
 const exportsOf = (b: WasmBackendLike): SpectralScaleSimdExports | null =>
   instanceFor<SpectralScaleSimdExports>(b, 'spectralScale', spectralScaleSimdModule);
 
-function forwardKernel({ inputs, backend }: Args): tf.TensorInfo[] {
+function forwardKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
   const b = backend as WasmBackendLike;
   const { kernel, u, v } = inputs as Record<'kernel' | 'u' | 'v', tf.TensorInfo>;
   const [inDim, outDim] = kernel.shape as [number, number];
@@ -32,7 +36,7 @@ function forwardKernel({ inputs, backend }: Args): tf.TensorInfo[] {
   return [w, sigma];
 }
 
-function backwardKernel({ inputs, backend }: Args): tf.TensorInfo {
+function backwardKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const b = backend as WasmBackendLike;
   const { dy, kernel, u, v, sigma } = inputs as Record<'dy' | 'kernel' | 'u' | 'v' | 'sigma', tf.TensorInfo>;
   const [inDim, outDim] = kernel.shape as [number, number];
@@ -52,11 +56,10 @@ function backwardKernel({ inputs, backend }: Args): tf.TensorInfo {
 
 /** True (and the kernels registered) when the active backend is wasm and the module instantiates. */
 export function wasmSpectralScaleAvailable(): boolean {
-  const backend = activeWasmBackend();
-  if (!backend || !exportsOf(backend)) return false;
-  registerOnce(SPECTRAL_SCALE, forwardKernel as unknown as tf.KernelFunc);
-  registerOnce(SPECTRAL_SCALE_GRAD, backwardKernel as unknown as tf.KernelFunc);
-  return true;
+  return registerWhenAvailable(exportsOf, {
+    [SPECTRAL_SCALE]: forwardKernel,
+    [SPECTRAL_SCALE_GRAD]: backwardKernel,
+  });
 }
 
 /**

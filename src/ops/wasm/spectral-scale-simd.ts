@@ -14,32 +14,27 @@ import {
   F32,
   FuncBuilder,
   f32,
+  f32At,
   f32c,
   f32x4,
   get,
+  hsum,
   I32,
   i32,
   i32c,
+  incBy,
   set,
   V128,
   v128,
   whileLoop,
 } from './emit';
 
-const inc = (l: number, by: number): Code => set(l, i32.add(get(l), i32c(by)));
-const at = (base: number, index: number): Code => i32.add(get(base), i32.mul(get(index), i32c(4)));
-const hsum = (v: number): Code =>
-  f32.add(
-    f32.add(f32x4.extract(get(v), 0), f32x4.extract(get(v), 1)),
-    f32.add(f32x4.extract(get(v), 2), f32x4.extract(get(v), 3)),
-  );
-
 /** Loops k over [0, n): four at a time while k + 4 ≤ n4, then one at a time. */
 function quads(k: number, n4: number, n: number, vector: Code[], scalar: Code[]): Code[] {
   return [
     set(k, i32c(0)),
-    whileLoop(i32.ltS(get(k), get(n4)), ...vector, inc(k, 4)),
-    whileLoop(i32.ltS(get(k), get(n)), ...scalar, inc(k, 1)),
+    whileLoop(i32.ltS(get(k), get(n4)), ...vector, incBy(k, 4)),
+    whileLoop(i32.ltS(get(k), get(n)), ...scalar, incBy(k, 1)),
   ];
 }
 
@@ -68,18 +63,18 @@ function forward() {
       set(j, i32c(0)),
       whileLoop(
         i32.ltS(get(j), get(out4)),
-        set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(at(row, j)), v128.load(at(U, j))))),
-        inc(j, 4),
+        set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(f32At(row, j)), v128.load(f32At(U, j))))),
+        incBy(j, 4),
       ),
       set(r, hsum(acc)),
       whileLoop(
         i32.ltS(get(j), get(OUT)),
-        set(r, f32.add(get(r), f32.mul(f32.load(at(row, j)), f32.load(at(U, j))))),
-        inc(j, 1),
+        set(r, f32.add(get(r), f32.mul(f32.load(f32At(row, j)), f32.load(f32At(U, j))))),
+        incBy(j, 1),
       ),
-      set(sigma, f32.add(get(sigma), f32.mul(f32.load(at(VV, i)), get(r)))),
-      set(row, at(row, OUT)),
-      inc(i, 1),
+      set(sigma, f32.add(get(sigma), f32.mul(f32.load(f32At(VV, i)), get(r)))),
+      set(row, f32At(row, OUT)),
+      incBy(i, 1),
     ),
     f32.store(get(SIG), get(sigma)),
     set(n, i32.mul(get(IN), get(OUT))),
@@ -89,8 +84,8 @@ function forward() {
       i,
       n4,
       n,
-      [v128.store(at(W, i), f32x4.div(v128.load(at(K, i)), get(inv)))],
-      [f32.store(at(W, i), f32.div(f32.load(at(K, i)), get(sigma)))],
+      [v128.store(f32At(W, i), f32x4.div(v128.load(f32At(K, i)), get(inv)))],
+      [f32.store(f32At(W, i), f32.div(f32.load(f32At(K, i)), get(sigma)))],
     ),
   ];
   return { fn, body };
@@ -121,14 +116,14 @@ function backward() {
     set(i, i32c(0)),
     whileLoop(
       i32.ltS(get(i), get(n4)),
-      set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(at(G, i)), v128.load(at(K, i))))),
-      inc(i, 4),
+      set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(f32At(G, i)), v128.load(f32At(K, i))))),
+      incBy(i, 4),
     ),
     set(s, hsum(acc)),
     whileLoop(
       i32.ltS(get(i), get(n)),
-      set(s, f32.add(get(s), f32.mul(f32.load(at(G, i)), f32.load(at(K, i))))),
-      inc(i, 1),
+      set(s, f32.add(get(s), f32.mul(f32.load(f32At(G, i)), f32.load(f32At(K, i))))),
+      incBy(i, 1),
     ),
     set(c, f32.div(get(s), f32.mul(get(sigma), get(sigma)))),
     set(sv, f32x4.splat(get(sigma))),
@@ -138,32 +133,32 @@ function backward() {
     set(row, i32c(0)),
     whileLoop(
       i32.ltS(get(i), get(IN)),
-      set(cv, f32x4.splat(f32.mul(get(c), f32.load(at(VV, i))))),
+      set(cv, f32x4.splat(f32.mul(get(c), f32.load(f32At(VV, i))))),
       set(j, i32c(0)),
       whileLoop(
         i32.ltS(get(j), get(out4)),
         v128.store(
-          i32.add(at(DK, j), get(row)),
+          i32.add(f32At(DK, j), get(row)),
           f32x4.sub(
-            f32x4.div(v128.load(i32.add(at(G, j), get(row))), get(sv)),
-            f32x4.mul(get(cv), v128.load(at(U, j))),
+            f32x4.div(v128.load(i32.add(f32At(G, j), get(row))), get(sv)),
+            f32x4.mul(get(cv), v128.load(f32At(U, j))),
           ),
         ),
-        inc(j, 4),
+        incBy(j, 4),
       ),
       whileLoop(
         i32.ltS(get(j), get(OUT)),
         f32.store(
-          i32.add(at(DK, j), get(row)),
+          i32.add(f32At(DK, j), get(row)),
           f32.sub(
-            f32.div(f32.load(i32.add(at(G, j), get(row))), get(sigma)),
-            f32.mul(f32x4.extract(get(cv), 0), f32.load(at(U, j))),
+            f32.div(f32.load(i32.add(f32At(G, j), get(row))), get(sigma)),
+            f32.mul(f32x4.extract(get(cv), 0), f32.load(f32At(U, j))),
           ),
         ),
-        inc(j, 1),
+        incBy(j, 1),
       ),
       set(row, i32.add(get(row), i32.mul(get(OUT), i32c(4)))),
-      inc(i, 1),
+      incBy(i, 1),
     ),
   ];
   return { fn, body };

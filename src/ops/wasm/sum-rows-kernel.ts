@@ -3,7 +3,13 @@
  * on the backend's memory (./sum-rows-simd.ts).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { activeWasmBackend, instanceFor, pointer, registerOnce, type WasmBackendLike } from './backend';
+import {
+  instanceFor,
+  type KernelArgs,
+  pointer,
+  registerWhenAvailable,
+  type WasmBackendLike,
+} from './backend';
 import { type SumRowsSimdExports, sumRowsSimdModule } from './sum-rows-simd';
 
 export const SUM_ROWS = 'GanpoSumRows';
@@ -11,13 +17,7 @@ export const SUM_ROWS = 'GanpoSumRows';
 const sumRowsExports = (b: WasmBackendLike): SumRowsSimdExports | null =>
   instanceFor<SumRowsSimdExports>(b, 'sumRows', sumRowsSimdModule);
 
-function sumRowsKernel({
-  inputs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-}): tf.TensorInfo {
+function sumRowsKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const b = backend as WasmBackendLike;
   const x = inputs.x as tf.TensorInfo;
   const [n, d] = x.shape as [number, number];
@@ -28,8 +28,5 @@ function sumRowsKernel({
 
 /** True (and the kernel registered) when the active backend is wasm and the module instantiates. */
 export function wasmSumRowsAvailable(): boolean {
-  const backend = activeWasmBackend();
-  if (!backend || !sumRowsExports(backend)) return false;
-  registerOnce(SUM_ROWS, sumRowsKernel as unknown as tf.KernelFunc);
-  return true;
+  return registerWhenAvailable(sumRowsExports, { [SUM_ROWS]: sumRowsKernel });
 }
