@@ -6,13 +6,20 @@
 //   mkdir -p node_modules && cp -r package node_modules/gpt-tfjs
 //
 // and its `require('@tensorflow/tfjs')` must resolve to the same tfjs-core + tfjs-layers instance as
-// ganpo (a second tfjs-layers copy makes a LayersModel that `instanceof` does not recognise): a
-// one-file package node_modules/@tensorflow/tfjs re-exporting this project's tfjs-core and
-// tfjs-layers, plus the chained tensor methods gpt-tfjs calls (x.expandDims(), x.tile()), which the
-// umbrella package registers.
+// ganpo (a second tfjs-layers copy makes a LayersModel that `instanceof` does not recognise), so
+// /tmp/gptstudy/node_modules/@tensorflow/tfjs is a one-file package (package.json `main: index.js`):
+//
+//   const core = require('<repo>/node_modules/@tensorflow/tfjs-core');
+//   const layers = require('<repo>/node_modules/@tensorflow/tfjs-layers');
+//   // the chained tensor methods the umbrella package registers (gpt-tfjs calls x.expandDims(), x.tile())
+//   for (const n of ['expandDims', 'tile', 'slice', 'reshape', 'div', 'softmax', 'argMax', 'concat'])
+//     if (!core.Tensor.prototype[n]) core.Tensor.prototype[n] = function (...a) { return core[n](this, ...a); };
+//   module.exports = { ...core, ...layers };
+//
+// With that, gpt-tfjs 0.0.5 runs unchanged on tfjs 4.22 in Node (wasm backend).
 //
 //   node --import tsx tools/study/gpt-tfjs.ts [--gpt /tmp/gptstudy] [--seeds 0,1,2] [--steps 100]
-//     [--lr 1e-3] [--arms dpo,default-mlp,official-mlp,...]
+//     [--lr 1e-3] [--arms 'dpo;default, mlp;...'] (substrings of the arm names, ';'-separated)
 //
 // Per seed: a GPT (2 layers, 4 heads, H 64, vocabulary 32) is first trained 150 steps as a plain LM
 // on a random Markov-chain language (the reference must be a model, not an untrained one: gpt-tfjs
@@ -59,6 +66,12 @@ const ARMS: Record<string, TrainerGanpoOptions | false> = {
   dpo: false,
   'default, mlp critic': { kind: 'mlp' },
   'default, transformer critic (width 128, the size notice)': {
+    discriminator: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
+  },
+  'default λ=0.3, mlp critic': { kind: 'mlp', weight: 0.3 },
+  'default λ=0.1, mlp critic': { kind: 'mlp', weight: 0.1 },
+  'default λ=0.1, transformer critic (width 128)': {
+    weight: 0.1,
     discriminator: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
   },
   'official, mlp critic': { kind: 'mlp', preset: 'official' },
