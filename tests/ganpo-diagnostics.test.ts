@@ -146,19 +146,32 @@ describe('GanpoRegularizer.diagnostics', () => {
 });
 
 describe('recommended preset: paired generator', () => {
-  it('defaults: pair critics, paired feature matching, AdamW(2e-3, β 0/0.9); official keeps the old ones', () => {
+  it('defaults: pair critics, paired feature matching, AdamW(5e-3 MLP / 2e-3 transformer, β 0/0.9), loss floor 0.5; official keeps the old ones', () => {
     const reg = GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', discriminator: { hiddenDims: [4] } });
     expect(reg.preset).toBe('recommended');
     expect(reg.negatives).toBe(false);
     expect(reg.generator).toBe('paired-feature-matching');
+    expect(reg.lossFloor).toBe(0.5);
     const opt = reg.optimizer as unknown as { learningRate: number; beta1: number; beta2: number };
-    expect([opt.learningRate, opt.beta1, opt.beta2]).toEqual([2e-3, 0, 0.9]);
+    expect([opt.learningRate, opt.beta1, opt.beta2]).toEqual([5e-3, 0, 0.9]);
     reg.dispose();
+    const tr = GanpoRegularizer.create({
+      inputDim: 2,
+      discriminator: { hiddenDim: 4, numLayers: 1, numHeads: 1, maxSeqLen: 4 },
+    });
+    const t = tr.optimizer as unknown as { learningRate: number; beta1: number; beta2: number };
+    expect([t.learningRate, t.beta1, t.beta2]).toEqual([2e-3, 0, 0.9]);
+    tr.dispose();
+    // The floor is given for 'sgan' (chance log 2) and scales with the GAN loss's chance level (1).
+    const ls = GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', ganLoss: 'lsgan' });
+    expect(ls.lossFloor).toBeCloseTo(0.5 / Math.LN2, 12);
+    ls.dispose();
     const off = GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', preset: 'official' });
     const o = off.optimizer as unknown as { learningRate: number; beta1: number; beta2: number };
-    expect([off.negatives, off.generator, o.learningRate, o.beta1, o.beta2]).toEqual([
+    expect([off.negatives, off.generator, off.lossFloor, o.learningRate, o.beta1, o.beta2]).toEqual([
       true,
       'one-sided',
+      0,
       1e-4,
       0.9,
       0.999,
@@ -168,6 +181,48 @@ describe('recommended preset: paired generator', () => {
     const mixed = GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', preset: 'official', negatives: false });
     expect(mixed.negatives).toBe(false);
     mixed.dispose();
+  });
+
+  it('lossFloor: a critic whose batch loss is below the floor keeps its weights; above it, it steps', () => {
+    const run = (lossFloor: number) => {
+      const reg = new GanpoRegularizer({
+        chosen: new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], spectralNorm: false, seed: 1 }),
+        rejected: new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], spectralNorm: false, seed: 2 }),
+        lossFloor,
+      });
+      const before = reg.trainableVariables.map((v) => Array.from(v.dataSync()));
+      const b = latents();
+      const out = reg.discriminatorStep(b);
+      const moved = reg.trainableVariables.map((v, i) =>
+        Array.from(v.dataSync()).some((x, j) => x !== (before[i] as number[])[j]),
+      );
+      const n = reg.discriminators.chosen.trainableVariables.length;
+      const means = reg.means;
+      tf.dispose(Object.values(b));
+      reg.dispose();
+      return { out, chosenMoved: moved.slice(0, n), rejectedMoved: moved.slice(n), means };
+    };
+    const free = run(0);
+    expect(free.chosenMoved.every(Boolean) && free.rejectedMoved.every(Boolean)).toBe(true);
+    // Between the two losses: only the side below the floor is frozen.
+    const [low, high] = [free.out.lossChosen, free.out.lossRejected].sort((a, b) => a - b) as [
+      number,
+      number,
+    ];
+    expect(high).toBeGreaterThan(low);
+    const mid = run((low + high) / 2);
+    const chosenBelow = free.out.lossChosen < free.out.lossRejected;
+    expect(mid.chosenMoved.some(Boolean)).toBe(!chosenBelow);
+    expect(mid.rejectedMoved.some(Boolean)).toBe(chosenBelow);
+    // Above both: nothing moves, but the means still take the batch.
+    const frozen = run(high + 1);
+    expect([...frozen.chosenMoved, ...frozen.rejectedMoved].some(Boolean)).toBe(false);
+    expect(frozen.means).toEqual(free.means);
+    expectGanpoError(
+      () => GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', lossFloor: -1 }),
+      'OUT_OF_RANGE',
+      'lossFloor',
+    );
   });
 
   it('the adversarial loss is 0 with zero gradient at policy = reference, and matches the formula', () => {

@@ -16,6 +16,8 @@ export interface DiscriminatorUpdateParts {
   estimator: MeanEstimator;
   ganLoss: GanLoss;
   negatives: boolean;
+  /** A discriminator whose loss is below this skips its update (0: never). */
+  lossFloor: number;
 }
 
 /** What one applied discriminator update measured; the caller commits the means. */
@@ -36,7 +38,8 @@ export interface DiscriminatorUpdate {
  * One optimizer step on both discriminators minimising L_D(chosen) + L_D(rejected) on already
  * checked latents: score the three sets per discriminator in training mode (official order),
  * preview the means with this batch, differentiate, and apply the gradients only when both losses
- * are finite. The means are not committed here.
+ * are finite, except those of a discriminator whose loss is below `lossFloor` (it keeps its weights
+ * and optimizer state this step). The means are not committed here.
  *
  * A failure inside the gradient pass (e.g. NaN scores from diverged weights) ends the pass with a
  * connected zero and is rethrown once the tape is released (see `connectedZero`); a non-finite loss
@@ -122,7 +125,15 @@ export function discriminatorUpdate(
       `chosen ${losses[0]}, rejected ${losses[1]}`,
     );
   }
-  parts.optimizer.applyGradients(grads);
+  // A critic already below the loss floor keeps its weights this step (its gradients are dropped).
+  SIDES.forEach((side, i) => {
+    if ((losses[i] as number) >= parts.lossFloor) return;
+    for (const v of parts.discriminators[side].trainableVariables) {
+      grads[v.name]?.dispose();
+      delete grads[v.name];
+    }
+  });
+  if (Object.keys(grads).length > 0) parts.optimizer.applyGradients(grads);
   tf.dispose(grads);
   return {
     losses: { chosen: losses[0] as number, rejected: losses[1] as number },

@@ -83,6 +83,8 @@ export class GanpoRegularizer {
   /** The preset the defaults came from. */
   readonly preset: GanpoPreset;
   readonly optimizer: tf.Optimizer;
+  /** A discriminator whose batch loss is below this skips its update (see `lossFloor`). */
+  readonly lossFloor: number;
   private sixMeans: SixMeans;
   private lastDiagnostics: GanpoDiagnostics | null = null;
   private readonly monitor = new DiagnosticsMonitor();
@@ -104,6 +106,7 @@ export class GanpoRegularizer {
     this.negatives = options.negatives;
     this.generator = options.generator;
     this.optimizer = options.optimizer;
+    this.lossFloor = options.lossFloor;
     this.discriminators = options.discriminators;
     this.sixMeans = new SixMeans(this.estimator, this.momentum);
   }
@@ -225,6 +228,7 @@ export class GanpoRegularizer {
         estimator: this.estimator,
         ganLoss: this.ganLoss,
         negatives: this.negatives,
+        lossFloor: this.lossFloor,
       },
       args,
     );

@@ -4,7 +4,7 @@ import { assertArgs, assertNumber, assertOneOf } from '../core/validate';
 import { MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
 import { TransformerDiscriminator, type TransformerDiscriminatorConfig } from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
-import { type GanLoss, resolveGanLoss } from '../divergence/gan-loss';
+import { chanceLevel, type GanLoss, resolveGanLoss } from '../divergence/gan-loss';
 import { SIDES } from './means';
 import { criticSizeNotice } from './notices';
 import { type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss, presetDefaults } from './preset';
@@ -25,6 +25,7 @@ export interface ResolvedRegularizerOptions {
   negatives: boolean;
   generator: GeneratorLoss;
   optimizer: tf.Optimizer;
+  lossFloor: number;
   discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>;
 }
 
@@ -89,6 +90,13 @@ export function resolveRegularizerOptions(
       'paired-feature-matching',
     );
   }
+  // The preset's floor is for 'sgan' (chance log 2); other GAN losses scale it by their chance level.
+  const lossFloor = assertNumber(
+    where,
+    'lossFloor',
+    args.lossFloor ?? (preset.lossFloor * chanceLevel(ganLoss)) / Math.LN2,
+    { min: 0 },
+  );
   if (args.optimizer !== undefined && !(args.optimizer instanceof tf.Optimizer)) {
     throw argumentError('INVALID_OPTION', where, 'optimizer', 'a tf.Optimizer', typeof args.optimizer);
   }
@@ -100,7 +108,8 @@ export function resolveRegularizerOptions(
     momentum,
     negatives: args.negatives ?? preset.negatives,
     generator,
-    optimizer: args.optimizer ?? preset.optimizer(),
+    optimizer: args.optimizer ?? preset.optimizer(args.chosen),
+    lossFloor,
     discriminators: Object.freeze({ chosen: args.chosen, rejected: args.rejected }),
   };
 }

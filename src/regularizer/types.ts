@@ -24,9 +24,10 @@ export const MEAN_ESTIMATORS: readonly MeanEstimator[] = ['ema', 'batch'];
 /** Options shared by the constructor and {@link GanpoRegularizer.create}. */
 export interface GanpoRegularizerOptions extends GanLossOption {
   /**
-   * Where the defaults of `negatives`, `generator` and `optimizer` come from. Default
-   * `'recommended'` (pair critics, paired feature-matching generator, critic AdamW lr 2e-3 with
-   * β = (0, 0.9); measured in docs/troubleshooting.md). `'official'` reproduces the official GANPO
+   * Where the defaults of `negatives`, `generator`, `optimizer` and `lossFloor` come from. Default
+   * `'recommended'` (pair critics, paired feature-matching generator, critic AdamW with
+   * β = (0, 0.9) at lr 5e-3 for MLP critics and 2e-3 for others, critic loss floor 0.5; measured in
+   * docs/troubleshooting.md). `'official'` reproduces the official GANPO
    * code bit for bit (quad critic loss, one-sided generator, AdamW lr 1e-4). Explicit options win.
    */
   preset?: GanpoPreset;
@@ -57,11 +58,23 @@ export interface GanpoRegularizerOptions extends GanLossOption {
   negatives?: boolean;
   /**
    * Optimizer for both discriminators. Default (`'recommended'`)
-   * `new AdamW({ learningRate: 2e-3, beta1: 0, beta2: 0.9, weightDecay: 0.01 })`; with `'official'`
+   * `new AdamW({ learningRate, beta1: 0, beta2: 0.9, weightDecay: 0.01 })` with `learningRate` 5e-3
+   * for an `MLPDiscriminator` (a slow critic: spectral norm on one mean-pooled vector) and 2e-3
+   * for any other critic; with `'official'`
    * `new AdamW({ learningRate: 1e-4, weightDecay: 0.01 })`. The official code uses AdamW with half
    * the policy's learning rate, weight decay 0.01 and the policy's warmup + cosine schedule.
    */
   optimizer?: tf.Optimizer;
+  /**
+   * A discriminator whose loss on the batch is already below this value skips its update in that
+   * {@link GanpoRegularizer.discriminatorStep} (its means still update). Caps how confident a critic
+   * gets: a near-perfect critic (loss → 0) makes the feature-matching term chase it, and the
+   * policy's latents then move more, not less (measured with transformer critics,
+   * docs/troubleshooting.md). Default (`'recommended'`) 0.5 with `ganLoss: 'sgan'` (chance level
+   * log 2 ≈ 0.693; other GAN losses: 0.5/log 2 × their chance level 1); 0 (never skips) with
+   * `'official'`.
+   */
+  lossFloor?: number;
 }
 
 /** Arguments of the {@link GanpoRegularizer} constructor. */

@@ -1,12 +1,13 @@
 // Latent-drift study: `node --import tsx tools/study/drift.ts [--seeds 0,1,2] [--only name;...]
 // [--objectives dpo,simpo] [--critics mlp,transformer] [--lr 1e-3] [--steps 40] [--backend wasm]
-// [--explore]`. Prints, per candidate, critic and objective,
+// [--explore | --issue]`. Prints, per candidate, critic and objective,
 // drift(pref + GANPO) / drift(pref alone) paired by seed (mean ± sample std over seeds), and the
 // critics' mean loss over the last 10 steps.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
+import type { GanpoRegularizerCreateArgs } from '../../src/index';
 import { type DriftRunConfig, runDrift } from './drift-experiment';
 
 type Candidate = Omit<DriftRunConfig, 'seed' | 'objective'>;
@@ -19,15 +20,27 @@ const arg = (name: string, fallback: string): string => {
 };
 const seeds = arg('seeds', '0,1,2').split(',').map(Number);
 const objectives = arg('objectives', 'dpo,simpo').split(',') as ('dpo' | 'simpo')[];
-const critics = arg('critics', 'mlp,transformer').split(',') as ('mlp' | 'transformer')[];
+/**
+ * Critics: `mlp` (create() defaults), `transformer` (the small transformer above, deterministic),
+ * `transformer-w32` (create() transformer defaults with width 32: 2 layers, 8 heads, dropout 0.1).
+ */
+type CriticName = 'mlp' | 'transformer' | 'transformer-w32';
+const critics = arg('critics', 'mlp,transformer').split(',') as CriticName[];
+function criticBase(kind: CriticName): Pick<GanpoRegularizerCreateArgs, 'kind' | 'discriminator'> {
+  if (kind === 'mlp') return { kind: 'mlp' };
+  return {
+    kind: 'transformer',
+    discriminator: kind === 'transformer' ? SMALL_TRANSFORMER : { hiddenDim: 32 },
+  };
+}
 const only = arg('only', '');
 const lr = Number(arg('lr', '1e-3'));
 const steps = Number(arg('steps', '40'));
 const backend = arg('backend', 'wasm');
 
 /** The table in docs/troubleshooting.md: the library's two presets, with create()'s defaults. */
-function mainCandidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> {
-  const base = { kind, ...(kind === 'transformer' ? { discriminator: SMALL_TRANSFORMER } : {}) };
+function mainCandidates(kind: CriticName): Record<string, Candidate> {
+  const base = criticBase(kind);
   return {
     "preset 'official', create() optimizer": { ganpo: { ...base, preset: 'official' } },
     "preset 'official', critic lr = policy lr / 2": {
@@ -38,8 +51,8 @@ function mainCandidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> 
 }
 
 /** The configurations evaluated on the way (`--explore`); generators computed by the harness. */
-function exploreCandidates(kind: 'mlp' | 'transformer'): Record<string, Candidate> {
-  const base = { kind, ...(kind === 'transformer' ? { discriminator: SMALL_TRANSFORMER } : {}) };
+function exploreCandidates(kind: CriticName): Record<string, Candidate> {
+  const base = criticBase(kind);
   const pair = { ...base, negatives: false };
   return {
     'quad critic, official G, critic lr policy/2': {
@@ -94,7 +107,67 @@ function exploreCandidates(kind: 'mlp' | 'transformer'): Record<string, Candidat
     },
   };
 }
-const candidates = process.argv.includes('--explore') ? exploreCandidates : mainCandidates;
+/**
+ * The default and the official preset with the critic optimizers a user gets without choosing
+ * (`--issue`): create()'s own optimizer, and the official ratio (critic lr = policy lr / 2) with
+ * the preset's betas and with AdamW's usual ones.
+ */
+function issueCandidates(kind: CriticName): Record<string, Candidate> {
+  const base = criticBase(kind);
+  return {
+    "preset 'official', create() optimizer": { ganpo: { ...base, preset: 'official' } },
+    "preset 'recommended' (default), create() optimizer": { ganpo: { ...base } },
+    "preset 'recommended', critic lr = policy lr / 2, β (0, 0.9)": {
+      ganpo: { ...base, criticLearningRate: lr / 2, criticBeta1: 0, criticBeta2: 0.9 },
+    },
+    "preset 'recommended', critic lr = policy lr / 2, β (0.9, 0.999)": {
+      ganpo: { ...base, criticLearningRate: lr / 2 },
+    },
+  };
+}
+/**
+ * The default generator with explicit critic AdamW settings (`--critic-lrs 2e-3,1e-2
+ * --critic-beta1s 0,0.5 [--critic-beta2 0.9] [--critic-mlp 256,256] [--critic-steps 1]`).
+ */
+function gridCandidates(kind: CriticName): Record<string, Candidate> {
+  const mlpDims = arg('critic-mlp', '');
+  const base =
+    kind === 'mlp' && mlpDims
+      ? { kind, discriminator: { hiddenDims: mlpDims.split(',').map(Number) } }
+      : criticBase(kind);
+  const beta2 = Number(arg('critic-beta2', '0.9'));
+  const criticSteps = Number(arg('critic-steps', '1'));
+  const out: Record<string, Candidate> = {};
+  for (const clr of arg('critic-lrs', '2e-3').split(',').map(Number)) {
+    for (const beta1 of arg('critic-beta1s', '0').split(',').map(Number)) {
+      for (const floor of arg('floors', '')
+        .split(',')
+        .filter(Boolean)
+        .map(Number)
+        .concat(arg('floors', '') ? [] : [Number.NaN])) {
+        const name = `critic lr ${clr}, β (${beta1}, ${beta2})${Number.isNaN(floor) ? '' : `, loss floor ${floor}`}${criticSteps > 1 ? `, ${criticSteps} critic steps` : ''}${mlpDims ? `, MLP [${mlpDims}]` : ''}`;
+        out[name] = {
+          ganpo: {
+            ...base,
+            ...(Number.isNaN(floor) ? {} : { lossFloor: floor }),
+            criticLearningRate: clr,
+            criticBeta1: beta1,
+            criticBeta2: beta2,
+            criticSteps,
+          },
+        };
+      }
+    }
+  }
+  return out;
+}
+const candidates = process.argv.includes('--grid')
+  ? gridCandidates
+  : process.argv.includes('--explore')
+    ? exploreCandidates
+    : process.argv.includes('--issue')
+      ? issueCandidates
+      : mainCandidates;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => {
