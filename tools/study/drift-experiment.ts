@@ -6,6 +6,7 @@
 // sequences. Used by tools/study/drift.ts (the table in docs/troubleshooting.md) and by the
 // acceptance tests (tests/ganpo-acceptance.test.ts).
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { TinyLM } from '../../examples/tiny-lm/index';
 import {
   AdamW,
@@ -55,6 +56,12 @@ export interface DriftRunConfig {
   /** Policy size. Default dim 16, 1 layer, 2 heads. */
   dim?: number;
   numLayers?: number;
+  /**
+   * Which hidden state feeds the critics: `last` (the final LayerNorm's output, `TinyLM.forward().hidden`,
+   * the default) or `middle` (the residual stream after the first of the policy's transformer blocks,
+   * before any LayerNorm; needs `numLayers` ≥ 2).
+   */
+  criticLayer?: 'last' | 'middle';
   /** Called after each step with the critics' loss of that step (NaN without GANPO). */
   onStep?: (step: number, criticLoss: number, preferenceLoss: number, adversarialLoss: number) => void;
 }
@@ -69,8 +76,40 @@ export interface DriftRunResult {
   preferenceLoss: number;
   /** Mean adversarial loss over the last 10 steps; NaN without GANPO. */
   adversarialLoss: number;
+  /** Like `drift`, on the middle layer's output (after the first block); NaN with one layer. */
+  driftMiddle: number;
+  /** Mean discriminator loss (both critics) over the last 10 % of steps (at least one); NaN without GANPO. */
+  criticLossLastTenth: number;
   /** Wall time in ms. */
   ms: number;
+}
+
+/** Logits, last hidden state and the first block's output of a {@link TinyLM}, from one forward pass. */
+interface LayeredLM {
+  forward(
+    ids: tf.Tensor2D,
+    opts?: { training?: boolean },
+  ): { logits: tf.Tensor3D; hidden: tf.Tensor3D; middle?: tf.Tensor3D };
+}
+
+/**
+ * Wraps `lm` in a second functional model over the same layers (same weights, same gradients) whose
+ * extra output is the first transformer block's output. The example model stays unchanged.
+ */
+function layered(lm: TinyLM): LayeredLM {
+  const blocks = lm.model.layers.filter((l) => l.getClassName() === 'TinyLMCausalTransformerBlock');
+  if (blocks.length < 2) return { forward: (ids, opts) => lm.forward(ids, opts) };
+  const first = blocks[0] as tfl.layers.Layer;
+  const wrapper = tfl.model({
+    inputs: lm.model.inputs,
+    outputs: [...lm.model.outputs, first.output as tfl.SymbolicTensor],
+  });
+  return {
+    forward: (ids, { training = false } = {}) => {
+      const [logits, hidden, middle] = wrapper.apply(ids, { training }) as tf.Tensor3D[];
+      return { logits: logits as tf.Tensor3D, hidden: hidden as tf.Tensor3D, middle: middle as tf.Tensor3D };
+    },
+  };
 }
 
 const VOCAB = 16;
@@ -83,16 +122,31 @@ function randomIds(rand: () => number, rows: number, len: number): number[][] {
   return Array.from({ length: rows }, () => Array.from({ length: len }, () => Math.floor(rand() * VOCAB)));
 }
 
-/** Hidden states of `ids` under `lm`, no gradient. */
-function hidden(lm: TinyLM, ids: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => lm.forward(ids).hidden);
+/** The critics' input for `ids` from one forward output. */
+function criticInput(
+  out: { hidden: tf.Tensor3D; middle?: tf.Tensor3D },
+  layer: 'last' | 'middle',
+): tf.Tensor3D {
+  if (layer === 'last') return out.hidden;
+  if (!out.middle) throw new Error('criticLayer middle needs numLayers >= 2');
+  return out.middle;
 }
 
-/** Relative squared distance of the policy's latents from the reference's. */
-function measureDrift(policy: TinyLM, reference: TinyLM, ids: tf.Tensor2D): number {
+/** Hidden states of `ids` under `lm` at `layer`, no gradient. */
+function hidden(lm: LayeredLM, ids: tf.Tensor2D, layer: 'last' | 'middle' = 'last'): tf.Tensor3D {
+  return tf.tidy(() => criticInput(lm.forward(ids), layer));
+}
+
+/** Relative squared distance of the policy's latents from the reference's at `layer`. */
+function measureDrift(
+  policy: LayeredLM,
+  reference: LayeredLM,
+  ids: tf.Tensor2D,
+  layer: 'last' | 'middle' = 'last',
+): number {
   return tf.tidy(() => {
-    const hp = hidden(policy, ids);
-    const hr = hidden(reference, ids);
+    const hp = hidden(policy, ids, layer);
+    const hr = hidden(reference, ids, layer);
     const num = tf.sum(tf.square(tf.sub(hp, hr)));
     const den = tf.sum(tf.square(hr));
     return (tf.div(num, den).dataSync()[0] as number) ?? Number.NaN;
@@ -156,6 +210,9 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
     seed: config.seed,
   });
   const reference = policy.clone();
+  const policyL = layered(policy);
+  const referenceL = layered(reference);
+  const layer = config.criticLayer ?? 'last';
   const prompts = randomIds(rand, TRAIN_PAIRS, PROMPT);
   const chosen = randomIds(rand, TRAIN_PAIRS, COMPLETION).map((c, i) => [...(prompts[i] as number[]), ...c]);
   const rejected = randomIds(rand, TRAIN_PAIRS, COMPLETION).map((c, i) => [
@@ -189,7 +246,13 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
       })
     : undefined;
   const generator = config.generator ?? 'library';
-  const tail = { critic: [] as number[], pref: [] as number[], adv: [] as number[] };
+  const tenth = Math.max(1, Math.ceil(steps / 10));
+  const tail = {
+    critic: [] as number[],
+    criticTenth: [] as number[],
+    pref: [] as number[],
+    adv: [] as number[],
+  };
   try {
     for (let step = 0; step < steps; step++) {
       const start = (step * batch) % TRAIN_PAIRS;
@@ -197,19 +260,19 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
       const c = ids(chosen);
       const r = ids(rejected);
       const refOut = tf.tidy(() => {
-        const oc = reference.forward(c);
-        const or = reference.forward(r);
+        const oc = referenceL.forward(c);
+        const or = referenceL.forward(r);
         return {
           lc: causalLogProbs({ logits: oc.logits, inputIds: c, lossMask }).sum,
           lr: causalLogProbs({ logits: or.logits, inputIds: r, lossMask }).sum,
-          hc: oc.hidden,
-          hr: or.hidden,
+          hc: criticInput(oc, layer),
+          hr: criticInput(or, layer),
         };
       });
       let criticLoss = Number.NaN;
       if (reg) {
-        const pc = hidden(policy, c);
-        const pr = hidden(policy, r);
+        const pc = hidden(policyL, c, layer);
+        const pr = hidden(policyL, r, layer);
         let res = { lossChosen: 0, lossRejected: 0 };
         for (let k = 0; k < (g ? (g.criticSteps ?? 1) : 1); k++) {
           const out = reg.discriminatorStep({
@@ -223,11 +286,12 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
         tf.dispose([pc, pr]);
         criticLoss = (res.lossChosen + res.lossRejected) / 2;
         if (step >= steps - 10) tail.critic.push(criticLoss);
+        if (step >= steps - tenth) tail.criticTenth.push(criticLoss);
       }
       let parts = { pref: 0, adv: Number.NaN };
       const terms = (): { pref: tf.Scalar; adv?: tf.Scalar } => {
-        const oc = policy.forward(c, { training: true });
-        const or = policy.forward(r, { training: true });
+        const oc = policyL.forward(c, { training: true });
+        const or = policyL.forward(r, { training: true });
         const lc = causalLogProbs({ logits: oc.logits, inputIds: c, lossMask });
         const lrr = causalLogProbs({ logits: or.logits, inputIds: r, lossMask });
         const pref =
@@ -245,8 +309,8 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
           const out = ganpoLoss({
             regularizer: reg,
             preference: pref,
-            policyChosenLatents: oc.hidden,
-            policyRejectedLatents: or.hidden,
+            policyChosenLatents: criticInput(oc, layer),
+            policyRejectedLatents: criticInput(or, layer),
             referenceChosenLatents: refOut.hc,
             referenceRejectedLatents: refOut.hr,
           });
@@ -254,7 +318,14 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
         }
         return {
           pref: pref.loss,
-          adv: harnessGenerator(reg, generator, oc.hidden, or.hidden, refOut.hc, refOut.hr),
+          adv: harnessGenerator(
+            reg,
+            generator,
+            criticInput(oc, layer),
+            criticInput(or, layer),
+            refOut.hc,
+            refOut.hr,
+          ),
         };
       };
       let lambda = reg ? reg.weight : 0;
@@ -288,8 +359,11 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
     }
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
     return {
-      drift: measureDrift(policy, reference, heldOut),
+      drift: measureDrift(policyL, referenceL, heldOut),
+      driftMiddle:
+        (config.numLayers ?? 1) >= 2 ? measureDrift(policyL, referenceL, heldOut, 'middle') : Number.NaN,
       criticLoss: mean(tail.critic),
+      criticLossLastTenth: mean(tail.criticTenth),
       preferenceLoss: mean(tail.pref),
       adversarialLoss: mean(tail.adv),
       ms: Date.now() - t0,

@@ -1,6 +1,6 @@
 // Latent-drift study: `node --import tsx tools/study/drift.ts [--seeds 0,1,2] [--only name;...]
 // [--objectives dpo,simpo] [--critics mlp,transformer] [--lr 1e-3] [--steps 40] [--backend wasm]
-// [--explore | --issue]`. Prints, per candidate, critic and objective,
+// [--explore | --issue] [--policy-layers 2] [--critic-layer last,middle]`. Prints, per candidate, critic and objective,
 // drift(pref + GANPO) / drift(pref alone) paired by seed (mean ± sample std over seeds), and the
 // critics' mean loss over the last 10 steps.
 import * as tf from '@tensorflow/tfjs-core';
@@ -37,6 +37,10 @@ const only = arg('only', '');
 const lr = Number(arg('lr', '1e-3'));
 const steps = Number(arg('steps', '40'));
 const backend = arg('backend', 'wasm');
+/** Transformer blocks of the policy (default 1) and which hidden state feeds the critics (a list). */
+const policyLayers = Number(arg('policy-layers', '1'));
+const criticLayers = arg('critic-layer', 'last').split(',') as ('last' | 'middle')[];
+const layered = policyLayers >= 2;
 
 /** The table in docs/troubleshooting.md: the library's two presets, with create()'s defaults. */
 function mainCandidates(kind: CriticName): Record<string, Candidate> {
@@ -179,33 +183,57 @@ const fmt = (xs: number[], d = 2) => `${mean(xs).toFixed(d)} ± ${std(xs).toFixe
 
 await tf.setBackend(backend);
 await tf.ready();
-console.log(`seeds ${seeds.join(',')}, policy lr ${lr}, ${steps} steps, ${backend}`);
+console.log(
+  `seeds ${seeds.join(',')}, policy lr ${lr}, ${steps} steps, ${policyLayers} policy layer(s), ${backend}`,
+);
 for (const objective of objectives) {
   const baseline = new Map<number, number>();
+  const baselineMiddle = new Map<number, number>();
   const basePref: number[] = [];
   for (const seed of seeds) {
-    const r = runDrift({ seed, objective, ganpo: false, learningRate: lr, steps });
+    const r = runDrift({ seed, objective, ganpo: false, learningRate: lr, steps, numLayers: policyLayers });
     baseline.set(seed, r.drift);
+    baselineMiddle.set(seed, r.driftMiddle);
     basePref.push(r.preferenceLoss);
   }
-  console.log(`\n${objective}: drift alone ${fmt([...baseline.values()], 4)}, pref loss ${fmt(basePref, 3)}`);
+  console.log(
+    `\n${objective}: drift alone ${fmt([...baseline.values()], 4)}${layered ? `, middle-layer drift alone ${fmt([...baselineMiddle.values()], 4)}` : ''}, pref loss ${fmt(basePref, 3)}`,
+  );
   for (const kind of critics) {
-    for (const [name, c] of Object.entries(candidates(kind))) {
-      if (only && !only.split(';').some((o) => name.includes(o))) continue;
-      const ratios: number[] = [];
-      const critic: number[] = [];
-      const pref: number[] = [];
-      let ms = 0;
-      for (const seed of seeds) {
-        const r = runDrift({ ...c, seed, objective, learningRate: lr, steps });
-        ratios.push(r.drift / (baseline.get(seed) as number));
-        critic.push(Math.LN2 - r.criticLoss);
-        pref.push(r.preferenceLoss);
-        ms += r.ms;
+    for (const criticLayer of criticLayers) {
+      for (const [name, c] of Object.entries(candidates(kind))) {
+        if (only && !only.split(';').some((o) => name.includes(o))) continue;
+        const ratios: number[] = [];
+        const middle: number[] = [];
+        const critic: number[] = [];
+        const criticTenth: number[] = [];
+        const pref: number[] = [];
+        let ms = 0;
+        for (const seed of seeds) {
+          const r = runDrift({
+            ...c,
+            seed,
+            objective,
+            learningRate: lr,
+            steps,
+            numLayers: policyLayers,
+            criticLayer,
+          });
+          ratios.push(r.drift / (baseline.get(seed) as number));
+          middle.push(r.driftMiddle / (baselineMiddle.get(seed) as number));
+          critic.push(Math.LN2 - r.criticLoss);
+          criticTenth.push(Math.LN2 - r.criticLossLastTenth);
+          pref.push(r.preferenceLoss);
+          ms += r.ms;
+        }
+        const list = (xs: number[]) => `[${xs.map((x) => x.toFixed(2)).join(' ')}]`;
+        const layerCols = layered
+          ? ` | critic layer ${criticLayer} | last-layer drift ratio ${fmt(ratios)} ${list(ratios)} | middle-layer drift ratio ${fmt(middle)} ${list(middle)} | log2 − critic loss (last 10 % of steps) ${fmt(criticTenth, 3)}`
+          : ` | drift ratio ${fmt(ratios)} ${list(ratios)}`;
+        console.log(
+          `${objective} | ${kind} | ${name}${layerCols} | log2 − critic loss ${fmt(critic, 3)} | pref loss ${fmt(pref, 3)} | ${(ms / seeds.length / 1000).toFixed(1)} s/run`,
+        );
       }
-      console.log(
-        `${objective} | ${kind} | ${name} | drift ratio ${fmt(ratios)} [${ratios.map((x) => x.toFixed(2)).join(' ')}] | log2 − critic loss ${fmt(critic, 3)} | pref loss ${fmt(pref, 3)} | ${(ms / seeds.length / 1000).toFixed(1)} s/run`,
-      );
     }
   }
 }
