@@ -13,6 +13,8 @@ import {
   type GanpoRegularizerCreateArgs,
   MEAN_ESTIMATORS,
   type MeanEstimator,
+  SCORINGS,
+  type Scoring,
 } from './types';
 
 /** {@link GanpoRegularizerArgs} checked, with the preset's defaults filled in. */
@@ -24,6 +26,7 @@ export interface ResolvedRegularizerOptions {
   momentum: number;
   negatives: boolean;
   generator: GeneratorLoss;
+  scoring: Scoring;
   optimizer: tf.Optimizer;
   discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>;
 }
@@ -89,6 +92,7 @@ export function resolveRegularizerOptions(
       'paired-feature-matching',
     );
   }
+  const scoring = assertOneOf(where, 'scoring', args.scoring ?? preset.scoring, SCORINGS);
   if (args.optimizer !== undefined && !(args.optimizer instanceof tf.Optimizer)) {
     throw argumentError('INVALID_OPTION', where, 'optimizer', 'a tf.Optimizer', typeof args.optimizer);
   }
@@ -100,6 +104,7 @@ export function resolveRegularizerOptions(
     momentum,
     negatives: args.negatives ?? preset.negatives,
     generator,
+    scoring,
     optimizer: args.optimizer ?? preset.optimizer(),
     discriminators: Object.freeze({ chosen: args.chosen, rejected: args.rejected }),
   };
