@@ -117,6 +117,8 @@ export {
   type MeanEstimator,
   type PerSide,
   type RegularizerStateOptions,
+  SCORINGS,
+  type Scoring,
   type SerializedTensor,
   type SixMeansJSON,
 } from './regularizer/ganpo-regularizer';

@@ -68,6 +68,9 @@ export function makeGanpoStepSetup() {
     transformer: make({ discriminator: critic, seed: 1 }),
     transformerOfficial: make({ discriminator: critic, seed: 1, preset: 'official' }),
     transformerBatched: make({ discriminator: { ...critic, attentionImpl: 'batched' }, seed: 1 }),
+    // The default preset with its critics called once per set (the official order), the "before"
+    // of batched scoring.
+    transformerPerSet: make({ discriminator: critic, seed: 1, scoring: 'per-set' }),
   };
   const dispose = (): void => {
     for (const v of Object.values(variants)) {
@@ -129,6 +132,10 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   const dStepBatched = dStepOf(
     variants.transformerBatched.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>,
   );
+  // The same D step scoring each set in its own call.
+  const dStepPerSet = dStepOf(
+    variants.transformerPerSet.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>,
+  );
 
   const { timings, samples } = await interleavedAsync(
     [
@@ -145,6 +152,8 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       withoutLevers(step(variants.mlp)),
       withoutLevers(step(variants.transformer)),
       withoutLevers(step(variants.transformerOfficial)),
+      step(variants.transformerPerSet),
+      dStepPerSet,
     ],
     // small-kernel steps: more rounds than the default, the per-round ratios are noisy
     ctx.quick ? ctx.runs : Math.max(ctx.runs, 20),
@@ -159,8 +168,10 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   tf.dispose([latents.c, latents.r]);
   disposePreferenceBatch(batch);
   dispose();
-  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDb, tTrB, tOff, tDpoL, tMlpL, tTrL, tOffL] =
+  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDb, tTrB, tOff, tDpoL, tMlpL, tTrL, tOffL, tTrP, tDP] =
     timings as Timing[] as [
+      Timing,
+      Timing,
       Timing,
       Timing,
       Timing,
@@ -221,7 +232,7 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
     },
     {
       suite: 'ganpo-step',
-      name: 'transformer discriminators: D step alone (both D, 3 sets each)',
+      name: 'transformer discriminators: D step alone (both D, 3 sets each, batched scoring)',
       backend: 'wasm',
       timing: tD,
       extra: { 'vs DPO step': ratio(5) },
@@ -274,6 +285,20 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       backend: 'wasm',
       timing: tOffL,
       extra: { 'vs DPO step (levers off)': ratio(12, 9), 'after / before': ratio(8, 12) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: "DPO + GANPO step, transformer discriminators, 'recommended' — per-set scoring (one call per set)",
+      backend: 'wasm',
+      timing: tTrP,
+      extra: { 'vs DPO step': ratio(13), 'batched / per-set': ratio(3, 13) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: 'same D step alone, per-set scoring (one call per set)',
+      backend: 'wasm',
+      timing: tDP,
+      extra: { 'vs DPO step': ratio(14), 'batched / per-set': ratio(5, 14) },
     },
   ];
 }

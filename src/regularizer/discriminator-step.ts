@@ -6,7 +6,7 @@ import { connectedZero } from '../ops/tape';
 import { driftSums, readStep } from './diagnostics';
 import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
 import { SIDES, type SixMeans, type SixValues } from './means';
-import type { DiscriminatorStepArgs, MeanEstimator, PerSide } from './types';
+import type { DiscriminatorStepArgs, MeanEstimator, PerSide, Scoring } from './types';
 
 /** What a discriminator update needs from its regularizer (read only; the means are previewed). */
 export interface DiscriminatorUpdateParts {
@@ -18,6 +18,7 @@ export interface DiscriminatorUpdateParts {
   negatives: boolean;
   /** A discriminator whose loss is below this skips its update (0: never). */
   lossFloor: number;
+  scoring: Scoring;
 }
 
 /** What one applied discriminator update measured; the caller commits the means. */
@@ -36,7 +37,8 @@ export interface DiscriminatorUpdate {
 
 /**
  * One optimizer step on both discriminators minimising L_D(chosen) + L_D(rejected) on already
- * checked latents: score the three sets per discriminator in training mode (official order),
+ * checked latents: score the three sets per discriminator in training mode (`scoring`: one call
+ * per set in the official order, or one call per critic on the concatenated sets),
  * preview the means with this batch, differentiate, and apply the gradients only when both losses
  * are finite, except those of a discriminator whose loss is below `lossFloor` (it keeps its weights
  * and optimizer state this step). The means are not committed here.
@@ -71,7 +73,7 @@ export function discriminatorUpdate(
     ...parts.discriminators.rejected.trainableVariables,
   ];
   const computeLoss = (): tf.Scalar => {
-    const scores = scoreSets(parts.discriminators, sets, parts.negatives ? [] : ['opposite']);
+    const scores = scoreSets(parts.discriminators, sets, parts.negatives ? [] : ['opposite'], parts.scoring);
     const { batchMeans, accuracy, driftRatio } = readStep(scores, drift);
     measured.accuracy = accuracy;
     measured.drift = driftRatio;

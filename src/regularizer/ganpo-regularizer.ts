@@ -24,6 +24,7 @@ import type {
   GanpoRegularizerCreateArgs,
   GanpoSixMeans,
   MeanEstimator,
+  Scoring,
 } from './types';
 import { validateAdversarialLatents, validateStepLatents } from './validate';
 
@@ -42,6 +43,8 @@ export {
   MEAN_ESTIMATORS,
   type MeanEstimator,
   type PerSide,
+  SCORINGS,
+  type Scoring,
   type SerializedTensor,
 } from './types';
 
@@ -80,6 +83,8 @@ export class GanpoRegularizer {
   readonly negatives: boolean;
   /** The policy-side term (see {@link GeneratorLoss}). */
   readonly generator: GeneratorLoss;
+  /** How the critics score their sets in {@link discriminatorStep} (see {@link Scoring}). */
+  readonly scoring: Scoring;
   /** The preset the defaults came from. */
   readonly preset: GanpoPreset;
   readonly optimizer: tf.Optimizer;
@@ -105,6 +110,7 @@ export class GanpoRegularizer {
     this.momentum = options.momentum;
     this.negatives = options.negatives;
     this.generator = options.generator;
+    this.scoring = options.scoring;
     this.optimizer = options.optimizer;
     this.lossFloor = options.lossFloor;
     this.discriminators = options.discriminators;
@@ -229,6 +235,7 @@ export class GanpoRegularizer {
         ganLoss: this.ganLoss,
         negatives: this.negatives,
         lossFloor: this.lossFloor,
+        scoring: this.scoring,
       },
       args,
     );

@@ -13,6 +13,8 @@ import {
   type GanpoRegularizerCreateArgs,
   MEAN_ESTIMATORS,
   type MeanEstimator,
+  SCORINGS,
+  type Scoring,
 } from './types';
 
 /** {@link GanpoRegularizerArgs} checked, with the preset's defaults filled in. */
@@ -24,6 +26,7 @@ export interface ResolvedRegularizerOptions {
   momentum: number;
   negatives: boolean;
   generator: GeneratorLoss;
+  scoring: Scoring;
   optimizer: tf.Optimizer;
   lossFloor: number;
   discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>;
@@ -97,6 +100,7 @@ export function resolveRegularizerOptions(
     args.lossFloor ?? (preset.lossFloor * chanceLevel(ganLoss)) / Math.LN2,
     { min: 0 },
   );
+  const scoring = assertOneOf(where, 'scoring', args.scoring ?? preset.scoring, SCORINGS);
   if (args.optimizer !== undefined && !(args.optimizer instanceof tf.Optimizer)) {
     throw argumentError('INVALID_OPTION', where, 'optimizer', 'a tf.Optimizer', typeof args.optimizer);
   }
@@ -108,6 +112,7 @@ export function resolveRegularizerOptions(
     momentum,
     negatives: args.negatives ?? preset.negatives,
     generator,
+    scoring,
     optimizer: args.optimizer ?? preset.optimizer(args.chosen),
     lossFloor,
     discriminators: Object.freeze({ chosen: args.chosen, rejected: args.rejected }),

@@ -4,6 +4,7 @@ import { assertOneOf } from '../core/validate';
 import { MLPDiscriminator } from '../discriminators/mlp';
 import type { Discriminator } from '../discriminators/types';
 import { AdamW } from '../optim/adamw';
+import type { Scoring } from './types';
 
 /**
  * A named set of regularizer defaults:
@@ -47,6 +48,8 @@ export const GENERATOR_LOSSES: readonly GeneratorLoss[] = [
 export interface PresetDefaults {
   negatives: boolean;
   generator: GeneratorLoss;
+  /** How the critics score their sets in a discriminator update. */
+  scoring: Scoring;
   /** Builds the critic optimizer when none is given (the learning rate may depend on the critic). */
   optimizer: (critic: Discriminator) => tf.Optimizer;
   /** AdamW β1/β2 of the critic optimizer the trainer builds (its learning rate follows the policy's). */
@@ -69,6 +72,8 @@ const PRESETS: Record<GanpoPreset, PresetDefaults> = {
   recommended: {
     negatives: false,
     generator: 'paired-feature-matching',
+    // One call per critic: no parity pins the call order here, and it halves the critic's kernels.
+    scoring: 'batched',
     // Separate critic learning rates (two time-scale rule, Heusel et al. 2017, arXiv 1706.08500),
     // measured on small policies (docs): the spectrally normalised MLP on mean-pooled latents is a
     // slow critic and needs 5e-3 to leave chance when the policy moves at 5e-3; a transformer critic
@@ -89,6 +94,8 @@ const PRESETS: Record<GanpoPreset, PresetDefaults> = {
   official: {
     negatives: true,
     generator: 'one-sided',
+    // The official call order, pinned bit for bit by the parity fixtures.
+    scoring: 'per-set',
     optimizer: () => new AdamW({ learningRate: 1e-4, weightDecay: 0.01 }),
     criticBetas: { beta1: 0.9, beta2: 0.999 },
     // Official code: the discriminators' learning rate is half the policy's.

@@ -21,6 +21,15 @@ export type MeanEstimator = 'ema' | 'batch';
 /** Every {@link MeanEstimator}: `'ema'` (official code) and `'batch'` (paper). */
 export const MEAN_ESTIMATORS: readonly MeanEstimator[] = ['ema', 'batch'];
 
+/**
+ * How a discriminator update calls each critic on its scored sets: `'per-set'` (official code), one
+ * training-mode call per set in the official order; `'batched'`, one call per critic on the sets
+ * concatenated along the batch axis (see {@link GanpoRegularizerOptions.scoring}).
+ */
+export type Scoring = 'per-set' | 'batched';
+/** Every {@link Scoring}. */
+export const SCORINGS: readonly Scoring[] = ['per-set', 'batched'];
+
 /** Options shared by the constructor and {@link GanpoRegularizer.create}. */
 export interface GanpoRegularizerOptions extends GanLossOption {
   /**
@@ -56,6 +65,18 @@ export interface GanpoRegularizerOptions extends GanLossOption {
    * chance. `false` gives plain RaGAN per discriminator (reference vs policy).
    */
   negatives?: boolean;
+  /**
+   * How the discriminator update calls each critic. `'per-set'` (default of `'official'`): one
+   * training-mode call per scored set in the official `compute_loss_disc` order, so the
+   * spectral-norm power iteration advances and dropout draws per call as in the official code.
+   * `'batched'` (default of `'recommended'`): one call per critic on its taped sets concatenated
+   * along the batch axis, scores split back. Attention is per sequence and masks stay per row, so
+   * the scores are the same up to the spectral-norm estimate (one power iteration per update instead
+   * of one per set; SN-GAN, Miyato et al. 2018, arXiv 1802.05957, does one per update) and the
+   * dropout draws; about half the kernels of a small critic's forward and backward. Constants of
+   * the loss (the opposite set with `negatives: false`) are scored in their own off-tape call.
+   */
+  scoring?: Scoring;
   /**
    * Optimizer for both discriminators. Default (`'recommended'`)
    * `new AdamW({ learningRate, beta1: 0, beta2: 0.9, weightDecay: 0.01 })` with `learningRate` 5e-3
