@@ -1,5 +1,5 @@
 // Per-kernel profile of one GanpoTrainer step on the demo model (tf.profile), by variant:
-//   node --import tsx bench/profile-ganpo-step.ts [--off=flag,flag] [dpo|mlp|transformer|transformerPerSet|transformerOfficial ...]
+//   node --import tsx bench/profile-ganpo-step.ts [--off=flag,flag] [dpo|mlp|transformer|transformerBatchedScoring|transformerOfficial ...]
 // Prints kernels per step, time in kernels, and the most frequent kernels. --off turns kernelFlags
 // levers off (e.g. --off=wasmAdamW,wasmPowerIteration) to count what each one saves.
 import * as tf from '@tensorflow/tfjs-core';

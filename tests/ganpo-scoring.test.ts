@@ -123,14 +123,14 @@ describe('discriminator scoring: batched vs per-set', () => {
     batched.dispose();
   });
 
-  it("defaults: 'recommended' batches, 'official' scores per set, an explicit option wins", () => {
+  it('defaults: both presets score per set, an explicit option wins', () => {
     const d = () => [
       new MLPDiscriminator({ inputDim: H, hiddenDims: [4] }),
       new MLPDiscriminator({ inputDim: H, hiddenDims: [4] }),
     ];
     const [c1, r1] = d() as [MLPDiscriminator, MLPDiscriminator];
     const rec = new GanpoRegularizer({ chosen: c1, rejected: r1 });
-    expect(rec.scoring).toBe('batched');
+    expect(rec.scoring).toBe('per-set');
     const off = new GanpoRegularizer({ chosen: c1, rejected: r1, preset: 'official' });
     expect(off.scoring).toBe('per-set');
     const explicit = new GanpoRegularizer({

@@ -72,8 +72,10 @@ const PRESETS: Record<GanpoPreset, PresetDefaults> = {
   recommended: {
     negatives: false,
     generator: 'paired-feature-matching',
-    // One call per critic: no parity pins the call order here, and it halves the critic's kernels.
-    scoring: 'batched',
+    // One call per set, as measured for these defaults (docs). 'batched' (one call per critic and
+    // side) cut the demo critics' update to 0.90× but left the whole GANPO step unchanged on an idle
+    // machine (1.04× ± 0.12, docs/benchmarks.md), so it stays opt-in.
+    scoring: 'per-set',
     // Separate critic learning rates (two time-scale rule, Heusel et al. 2017, arXiv 1706.08500),
     // measured on small policies (docs): the spectrally normalised MLP on mean-pooled latents is a
     // slow critic and needs 5e-3 to leave chance when the policy moves at 5e-3; a transformer critic

@@ -66,10 +66,10 @@ export interface GanpoRegularizerOptions extends GanLossOption {
    */
   negatives?: boolean;
   /**
-   * How the discriminator update calls each critic. `'per-set'` (default of `'official'`): one
+   * How the discriminator update calls each critic. `'per-set'` (the default of both presets): one
    * training-mode call per scored set in the official `compute_loss_disc` order, so the
    * spectral-norm power iteration advances and dropout draws per call as in the official code.
-   * `'batched'` (default of `'recommended'`): one call per critic on its taped sets concatenated
+   * `'batched'` (opt-in): one call per critic on its taped sets concatenated
    * along the batch axis, scores split back. Attention is per sequence and masks stay per row, so
    * the scores are the same up to the spectral-norm estimate (one power iteration per update instead
    * of one per set; SN-GAN, Miyato et al. 2018, arXiv 1802.05957, does one per update) and the
