@@ -8,6 +8,7 @@ import { setValidationLevel } from '../src/core/config';
 import type { AttentionImpl } from '../src/ops/attention';
 import { kernelFlags } from '../src/ops/kernel-flags';
 import { makeStep } from './suites/discriminator';
+import { printKernels, profileStep } from './util';
 
 const [backend = 'wasm', mode = 'fast', attention = 'auto'] = process.argv.slice(2);
 setValidationLevel('shapes');
@@ -26,32 +27,14 @@ kernelFlags.wasmSpectralScale = fast;
 kernelFlags.offTapeConstants = fast;
 kernelFlags.wasmDropoutMask = fast;
 const { step, dispose } = makeStep(attention as AttentionImpl);
-step();
-step();
-const t0 = performance.now();
-step();
-const wall = performance.now() - t0;
-const info = await tf.profile(() => step());
-const byKernel = new Map<string, { ms: number; n: number }>();
-for (const k of info.kernels) {
-  const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-  const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
-  e.ms += ms;
-  e.n += 1;
-  byKernel.set(k.name, e);
-}
-const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+const p = await profileStep(step);
 console.log(
-  `${backend} ${mode} ${attention}: step ${wall.toFixed(0)} ms wall, ${info.kernels.length} kernels, ${total.toFixed(0)} ms in kernels`,
+  `${backend} ${mode} ${attention}: step ${p.wallMs.toFixed(0)} ms wall, ${p.kernels.length} kernels, ${p.totalMs.toFixed(0)} ms in kernels`,
 );
-for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
-  console.log(
-    `${name.padEnd(22)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.n).padStart(6)} calls  ${((100 * e.ms) / total).toFixed(1)}%`,
-  );
-}
+printKernels(p, 'ms', 15);
 // matMuls by shape: achieved GFLOP/s per shape shows which products are far from the backend's best.
 const byShape = new Map<string, { ms: number; n: number; flops: number }>();
-for (const k of info.kernels) {
+for (const k of p.kernels) {
   if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul') continue;
   const [a, b] = k.inputShapes as number[][];
   if (!a || !b || a.length !== 2 || b.length !== 2) continue;

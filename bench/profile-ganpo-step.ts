@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setValidationLevel } from '../src/core/config';
 import { kernelFlags } from '../src/ops/kernel-flags';
 import { makeGanpoStepSetup } from './suites/ganpo-step';
+import { printKernels, profileStep } from './util';
 
 setValidationLevel('shapes');
 await tf.setBackend('wasm');
@@ -28,28 +29,10 @@ for (const name of names.length ? names : Object.keys(variants)) {
   const step = (): void => {
     v.trainer.trainStep(pairs);
   };
-  step();
-  step();
-  const t0 = performance.now();
-  step();
-  const wall = performance.now() - t0;
-  const info = await tf.profile(() => step());
-  const byKernel = new Map<string, { ms: number; n: number }>();
-  for (const k of info.kernels) {
-    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
-    e.ms += ms;
-    e.n += 1;
-    byKernel.set(k.name, e);
-  }
-  const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+  const p = await profileStep(step);
   console.log(
-    `\n${name}: step ${wall.toFixed(0)} ms wall, ${info.kernels.length} kernels, ${total.toFixed(0)} ms in kernels`,
+    `\n${name}: step ${p.wallMs.toFixed(0)} ms wall, ${p.kernels.length} kernels, ${p.totalMs.toFixed(0)} ms in kernels`,
   );
-  for (const [k, e] of [...byKernel.entries()].sort((a, b) => b[1].n - a[1].n).slice(0, 25)) {
-    console.log(
-      `${k.padEnd(22)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.n).padStart(6)} calls  ${((100 * e.ms) / total).toFixed(1)}%`,
-    );
-  }
+  printKernels(p, 'n', 25);
 }
 dispose();

@@ -219,3 +219,43 @@ export async function bestMatMulGflops(
   }
   return best;
 }
+
+/** Time and kernel counts of one step under `tf.profile`, after two warm-up steps. */
+export interface StepProfile {
+  /** Wall time of one unprofiled step (ms). */
+  wallMs: number;
+  /** The profiled step's kernels, as tf.profile reports them. */
+  kernels: Awaited<ReturnType<typeof tf.profile>>['kernels'];
+  /** Time and calls per kernel name. */
+  byKernel: Map<string, { ms: number; n: number }>;
+  /** Time in kernels (ms). */
+  totalMs: number;
+}
+
+/** Profiles `step` (for the bench/profile-*.ts scripts). */
+export async function profileStep(step: () => void): Promise<StepProfile> {
+  step();
+  step();
+  const t0 = performance.now();
+  step();
+  const wallMs = performance.now() - t0;
+  const info = await tf.profile(() => step());
+  const byKernel = new Map<string, { ms: number; n: number }>();
+  for (const k of info.kernels) {
+    const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    e.n += 1;
+    byKernel.set(k.name, e);
+  }
+  const totalMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+  return { wallMs, kernels: info.kernels, byKernel, totalMs };
+}
+
+/** Prints the `count` kernels with the most time (or calls), one line each. */
+export function printKernels(p: StepProfile, by: 'ms' | 'n', count: number): void {
+  for (const [name, e] of [...p.byKernel.entries()].sort((a, b) => b[1][by] - a[1][by]).slice(0, count)) {
+    console.log(
+      `${name.padEnd(22)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.n).padStart(6)} calls  ${((100 * e.ms) / p.totalMs).toFixed(1)}%`,
+    );
+  }
+}
