@@ -1,0 +1,56 @@
+/**
+ * Row-level helpers shared by the forward (./attention-simd.ts) and backward
+ * (./attention-simd-backward.ts) attention kernels: horizontal sums and maxima of f32x4 locals, and
+ * the dot products of a query/gradient row held in vector locals with rows of the packed qkv matrix.
+ */
+import { type Code, f32, f32x4, get, set, v128 } from './emit';
+
+/** Heads and head width of one attention module (strides become immediates). */
+export interface Geometry {
+  numHeads: number;
+  headDim: number;
+}
+
+export const lanes = (ls: number[]): number[] => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+export const hmax = (v: number): Code =>
+  f32.max(
+    f32.max(f32x4.extract(get(v), 0), f32x4.extract(get(v), 1)),
+    f32.max(f32x4.extract(get(v), 2), f32x4.extract(get(v), 3)),
+  );
+
+/** Four vectors a0…a3 → [Σa0, Σa1, Σa2, Σa3] with shuffles (locals tmp1, tmp2 are scratch). */
+export function hadd4(acc: number[], tmp1: number, tmp2: number): Code {
+  const [a0, a1, a2, a3] = acc as [number, number, number, number];
+  const pairSum = (x: number, y: number): Code =>
+    f32x4.add(
+      v128.shuffle(get(x), get(y), lanes([0, 4, 1, 5])),
+      v128.shuffle(get(x), get(y), lanes([2, 6, 3, 7])),
+    );
+  return [
+    set(tmp1, pairSum(a0, a1)),
+    set(tmp2, pairSum(a2, a3)),
+    f32x4.add(
+      v128.shuffle(get(tmp1), get(tmp2), lanes([0, 1, 4, 5])),
+      v128.shuffle(get(tmp1), get(tmp2), lanes([2, 3, 6, 7])),
+    ),
+  ];
+}
+
+/**
+ * Code for the dot products of the C-vector row held in `vecs` with the rows at local `ptr`: four
+ * rows `rs` bytes apart into `acc` (`dot4`), and the single row at `ptr` as an expression (`dot1`).
+ */
+export function rowDots(
+  vecs: number[],
+  ptr: number,
+  rs: number,
+  acc: number[],
+): { dot4: Code[]; dot1: Code } {
+  const dotAt = (offset: number): Code => {
+    let sum: Code = f32x4.mul(get(vecs[0] as number), v128.load(get(ptr), offset));
+    for (let c = 1; c < vecs.length; c++)
+      sum = f32x4.add(sum, f32x4.mul(get(vecs[c] as number), v128.load(get(ptr), offset + 16 * c)));
+    return sum;
+  };
+  return { dot4: acc.map((a, u) => set(a, dotAt(u * rs))), dot1: dotAt(0) };
+}
