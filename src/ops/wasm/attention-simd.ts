@@ -213,50 +213,36 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
   return { fn, body };
 }
 
-/** The module's exports (byte addresses into the imported memory; `scale` = 1/√dh). */
+/** The forward functions' parameters (byte addresses into the imported memory; `scale` = 1/√dh). */
+type ForwardFn = (
+  qkv: number,
+  keyBias: number,
+  mask: number,
+  weights: number,
+  out: number,
+  B: number,
+  T: number,
+  scale: number,
+) => void;
+/** The backward functions' parameters (byte addresses; `scratch` holds one row of dA per query). */
+type BackwardFn = (
+  qkv: number,
+  weights: number,
+  mask: number,
+  dOut: number,
+  dqkv: number,
+  scratch: number,
+  B: number,
+  T: number,
+  scale: number,
+) => void;
+
+/** The module's exports: each direction without and with a dropout mask. */
 export interface AttentionSimdExports {
-  forward(
-    qkv: number,
-    keyBias: number,
-    mask: number,
-    weights: number,
-    out: number,
-    B: number,
-    T: number,
-    scale: number,
-  ): void;
-  forwardDropout(
-    qkv: number,
-    keyBias: number,
-    mask: number,
-    weights: number,
-    out: number,
-    B: number,
-    T: number,
-    scale: number,
-  ): void;
-  backward(
-    qkv: number,
-    weights: number,
-    mask: number,
-    dOut: number,
-    dqkv: number,
-    scratch: number,
-    B: number,
-    T: number,
-    scale: number,
-  ): void;
-  backwardDropout(
-    qkv: number,
-    weights: number,
-    mask: number,
-    dOut: number,
-    dqkv: number,
-    scratch: number,
-    B: number,
-    T: number,
-    scale: number,
-  ): void;
+  forward: ForwardFn;
+  forwardDropout: ForwardFn;
+  backward: BackwardFn;
+  backwardDropout: BackwardFn;
 }
 
 /** Module bytes for `numHeads` heads of `headDim` (a multiple of 4). */
