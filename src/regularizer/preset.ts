@@ -56,6 +56,12 @@ export interface PresetDefaults {
   criticBetas: { beta1: number; beta2: number };
   /** The trainer's critic learning rate as a fraction of the policy's. */
   learningRateRatio: number;
+  /**
+   * The highest peak learning rate the trainer gives this critic by default (`Infinity` = no cap):
+   * its ratio is lowered to `maxCriticLearningRate / policy peak` when `learningRateRatio` would
+   * exceed it. An explicit `learningRateRatio` is not capped.
+   */
+  maxCriticLearningRate: (critic: Discriminator) => number;
   /** A discriminator below this loss skips its update. */
   lossFloor: number;
 }
@@ -88,6 +94,13 @@ const PRESETS: Record<GanpoPreset, PresetDefaults> = {
       }),
     criticBetas: GAN_BETAS,
     learningRateRatio: 2,
+    // The trainer's transformer critics never peak above the 2e-3 above: at policy lr 5e-3, 2 × the
+    // policy's rate (1e-2) let them run away and the latents drifted more (through the trainer, six
+    // seeds: drift ratio 0.61 / 0.66 with DPO / SimPO for a small transformer critic vs 0.38 / 0.44
+    // capped, docs/troubleshooting.md, "The trainer's critic learning rate"). The MLP critic is not
+    // capped: at 5e-3 it stayed at chance there (loss margin 0.006 below log 2 with DPO vs 0.021 at
+    // 1e-2).
+    maxCriticLearningRate: (critic) => (critic instanceof MLPDiscriminator ? Number.POSITIVE_INFINITY : 2e-3),
     // A transformer critic that gets near-perfect (loss → 0) makes the feature-matching term chase
     // it: the policy's latents move more, not less. Capping its confidence at loss 0.5 (log 2 − 0.19)
     // kept the drift ratio below 0.8 on every seed measured (docs).
@@ -102,6 +115,7 @@ const PRESETS: Record<GanpoPreset, PresetDefaults> = {
     criticBetas: { beta1: 0.9, beta2: 0.999 },
     // Official code: the discriminators' learning rate is half the policy's.
     learningRateRatio: 0.5,
+    maxCriticLearningRate: () => Number.POSITIVE_INFINITY,
     lossFloor: 0,
   },
 };

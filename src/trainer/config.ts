@@ -1,5 +1,6 @@
 import { argumentError } from '../core/errors';
 import { assertArgs, assertNumber, assertOneOf } from '../core/validate';
+import type { Discriminator } from '../discriminators/types';
 import { type LearningRateSchedule, warmupCosineSchedule, warmupLinearSchedule } from '../optim/schedules';
 import type { GanpoRegularizerCreateArgs } from '../regularizer/ganpo-regularizer';
 import { presetDefaults } from '../regularizer/preset';
@@ -15,11 +16,18 @@ export const TRAINER = 'GanpoTrainer';
 /** GANPO options of the trainer (see {@link GanpoRegularizer.create}); `false` turns GANPO off. */
 export type TrainerGanpoOptions = Omit<GanpoRegularizerCreateArgs, 'inputDim' | 'optimizer'> & {
   /**
-   * Discriminator learning rate as a fraction of the policy's (it follows the same schedule).
-   * Default 2 with `preset: 'recommended'` (a critic faster than the policy, the two time-scale
-   * rule of Heusel et al. 2017; measured in docs/troubleshooting.md), 0.5 with `preset: 'official'`
-   * (the official code: half the policy's learning rate). The critic AdamW's β are (0, 0.9) with
-   * `'recommended'` (WGAN-GP, SAGAN), PyTorch's (0.9, 0.999) with `'official'`.
+   * Discriminator learning rate as a fraction of the policy's: critic lr(t) = ratio × policy
+   * lr(t), on the policy's schedule.
+   *
+   * Default with `preset: 'recommended'`: 2 (a critic faster than the policy, the two time-scale
+   * rule of Heusel et al. 2017, arXiv 1706.08500), except that a transformer critic never peaks
+   * above 2e-3 (`GanpoRegularizer.create`'s own rate for it): its ratio becomes 2e-3 / `learningRate`
+   * when the policy's peak is above 1e-3. Measured in docs/troubleshooting.md ("The trainer's
+   * critic learning rate"): at policy lr 5e-3, a transformer critic at 1e-2 ran away and the
+   * latents drifted more; an MLP critic at 5e-3 stayed at chance, so the MLP is not capped. With
+   * `preset: 'official'`: 0.5 (the official code: half the policy's learning rate), no cap. A
+   * ratio you give is used as is (no cap). The critic AdamW's β are (0, 0.9) with `'recommended'`
+   * (WGAN-GP, SAGAN), PyTorch's (0.9, 0.999) with `'official'`.
    */
   learningRateRatio?: number;
   /** Discriminator AdamW weight decay. Default 0.01 (official code). */
@@ -133,7 +141,8 @@ export interface TrainerConfig {
   /** The regularizer's options, or `null` with `ganpo: false`. */
   ganpo: {
     create: Omit<GanpoRegularizerCreateArgs, 'inputDim' | 'optimizer'>;
-    learningRateRatio: number;
+    /** Critic learning rate ÷ policy learning rate (at every step), given the critic built. */
+    learningRateRatio: (critic: Discriminator) => number;
     weightDecay: number;
     /** AdamW β1/β2 of the critic optimizer (from the preset). */
     betas: { beta1: number; beta2: number };
@@ -209,7 +218,7 @@ export function resolveTrainerConfig(args: GanpoTrainerArgs): TrainerConfig {
     disableDropout,
     syncReference: resolveSync(args),
     precomputeRefBatchSize,
-    ganpo: args.ganpo === false ? null : resolveGanpo(args.ganpo ?? {}),
+    ganpo: args.ganpo === false ? null : resolveGanpo(args.ganpo ?? {}, learningRate),
   };
 }
 
@@ -344,20 +353,24 @@ function resolveSchedule(
   return () => learningRate;
 }
 
-function resolveGanpo(options: TrainerGanpoOptions): NonNullable<TrainerConfig['ganpo']> {
+/**
+ * The trainer's GANPO options; `learningRate` is the policy's peak. A ratio given is used as is; the
+ * preset's ratio is lowered so that the critic peaks at most at the preset's cap for its kind.
+ */
+function resolveGanpo(
+  options: TrainerGanpoOptions,
+  learningRate: number,
+): NonNullable<TrainerConfig['ganpo']> {
   const preset = presetDefaults(TRAINER, options.preset);
-  const learningRateRatio = assertNumber(
-    TRAINER,
-    'ganpo.learningRateRatio',
-    options.learningRateRatio ?? preset.learningRateRatio,
-    {
-      greaterThan: 0,
-    },
-  );
+  const given =
+    options.learningRateRatio === undefined
+      ? undefined
+      : assertNumber(TRAINER, 'ganpo.learningRateRatio', options.learningRateRatio, { greaterThan: 0 });
   const { learningRateRatio: _ratio, weightDecay, ...create } = options;
   return {
     create,
-    learningRateRatio,
+    learningRateRatio: (critic) =>
+      given ?? Math.min(preset.learningRateRatio, preset.maxCriticLearningRate(critic) / learningRate),
     weightDecay: assertNumber(TRAINER, 'ganpo.weightDecay', weightDecay ?? 0.01, { min: 0 }),
     betas: { ...preset.criticBetas },
   };

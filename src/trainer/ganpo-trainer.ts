@@ -88,16 +88,21 @@ export class GanpoTrainer {
       this.regularizer = null;
       this.discriminatorLearningRateRatio = 0;
     } else {
-      this.discriminatorLearningRateRatio = config.ganpo.learningRateRatio;
+      // The learning rate is set once the critics exist: its default depends on their kind.
+      const criticOptimizer = new AdamW({
+        learningRate: 0,
+        weightDecay: config.ganpo.weightDecay,
+        ...config.ganpo.betas,
+      });
       this.regularizer = GanpoRegularizer.create({
         ...config.ganpo.create,
         inputDim: config.hiddenSize,
-        optimizer: new AdamW({
-          learningRate: config.schedule(0) * config.ganpo.learningRateRatio,
-          weightDecay: config.ganpo.weightDecay,
-          ...config.ganpo.betas,
-        }),
+        optimizer: criticOptimizer,
       });
+      this.discriminatorLearningRateRatio = config.ganpo.learningRateRatio(
+        this.regularizer.discriminators.chosen,
+      );
+      criticOptimizer.learningRate = config.schedule(0) * this.discriminatorLearningRateRatio;
     }
     // Last, so that a refused constructor leaves no copy behind.
     this.ownsReference = args.reference === 'copy' || args.reference === 'initial';

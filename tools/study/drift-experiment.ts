@@ -122,6 +122,36 @@ function randomIds(rand: () => number, rows: number, len: number): number[][] {
   return Array.from({ length: rows }, () => Array.from({ length: len }, () => Math.floor(rand() * VOCAB)));
 }
 
+/** The data of one seed: training pairs (prompt + completion rows) and held-out sequences. */
+export function driftData(seed: number): { chosen: number[][]; rejected: number[][]; heldOut: number[][] } {
+  const rand = mulberry32(seed * 7919 + 17);
+  const prompts = randomIds(rand, TRAIN_PAIRS, PROMPT);
+  const chosen = randomIds(rand, TRAIN_PAIRS, COMPLETION).map((c, i) => [...(prompts[i] as number[]), ...c]);
+  const rejected = randomIds(rand, TRAIN_PAIRS, COMPLETION).map((c, i) => [
+    ...(prompts[i] as number[]),
+    ...c,
+  ]);
+  return { chosen, rejected, heldOut: randomIds(rand, HELD_OUT, PROMPT + COMPLETION) };
+}
+
+/** The policy of one seed (and of its reference, a clone). */
+export function driftPolicy(seed: number, dim = 16, numLayers = 1): TinyLM {
+  return new TinyLM({ vocabSize: VOCAB, dim, numLayers, numHeads: 2, maxSeqLen: PROMPT + COMPLETION, seed });
+}
+
+/** Prompt length of {@link driftData}'s rows (the rest is the completion). */
+export const DRIFT_PROMPT_LENGTH = PROMPT;
+
+/** Relative squared distance Σ‖h_θ − h_ref‖² / Σ‖h_ref‖² of two models' last hidden states on `ids`. */
+export function lastHiddenDrift(policy: TinyLM, reference: TinyLM, ids: number[][]): number {
+  const t = tf.tensor2d(ids, undefined, 'int32');
+  try {
+    return measureDrift(policy, reference, t);
+  } finally {
+    t.dispose();
+  }
+}
+
 /** The critics' input for `ids` from one forward output. */
 function criticInput(
   out: { hidden: tf.Tensor3D; middle?: tf.Tensor3D },
@@ -200,26 +230,14 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
   const steps = config.steps ?? 80;
   const lr = config.learningRate ?? 5e-3;
   const batch = config.batchSize ?? 8;
-  const rand = mulberry32(config.seed * 7919 + 17);
-  const policy = new TinyLM({
-    vocabSize: VOCAB,
-    dim: config.dim ?? 16,
-    numLayers: config.numLayers ?? 1,
-    numHeads: 2,
-    maxSeqLen: PROMPT + COMPLETION,
-    seed: config.seed,
-  });
+  const policy = driftPolicy(config.seed, config.dim ?? 16, config.numLayers ?? 1);
   const reference = policy.clone();
   const policyL = layered(policy);
   const referenceL = layered(reference);
   const layer = config.criticLayer ?? 'last';
-  const prompts = randomIds(rand, TRAIN_PAIRS, PROMPT);
-  const chosen = randomIds(rand, TRAIN_PAIRS, COMPLETION).map((c, i) => [...(prompts[i] as number[]), ...c]);
-  const rejected = randomIds(rand, TRAIN_PAIRS, COMPLETION).map((c, i) => [
-    ...(prompts[i] as number[]),
-    ...c,
-  ]);
-  const heldOut = tf.tensor2d(randomIds(rand, HELD_OUT, PROMPT + COMPLETION), undefined, 'int32');
+  const data = driftData(config.seed);
+  const { chosen, rejected } = data;
+  const heldOut = tf.tensor2d(data.heldOut, undefined, 'int32');
   const lossMask = tf.tensor2d(
     Array.from({ length: batch }, () => [...Array(PROMPT).fill(0), ...Array(COMPLETION).fill(1)]),
     undefined,

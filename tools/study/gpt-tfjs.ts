@@ -65,6 +65,8 @@ const H = 64;
 const ARMS: Record<string, TrainerGanpoOptions | false> = {
   dpo: false,
   'default, mlp critic': { kind: 'mlp' },
+  // The MLP critic peaking at GanpoRegularizer.create()'s own learning rate instead of 2 × the policy's.
+  'default, mlp critic, critic peak 5e-3': { kind: 'mlp', learningRateRatio: 5e-3 / lr },
   'default, transformer critic (width 128, the size notice)': {
     discriminator: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
   },
