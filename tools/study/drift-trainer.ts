@@ -4,6 +4,7 @@
 //
 // node --import tsx tools/study/drift-trainer.ts [--seeds 0,1,2] [--objectives dpo,simpo]
 //   [--critics mlp,transformer,transformer-w32] [--lr 5e-3] [--steps 80] [--ratios default,2] [--backend wasm]
+//   [--schedule cosine|linear|constant] [--max-grad-norm 1|none]   (the trainer's defaults: cosine, 1)
 //
 // `--ratios`: `default` = the trainer's default critic learning rate, a number = an explicit
 // `learningRateRatio`, `create` = the ratio that makes the critics peak at `GanpoRegularizer.create`'s
@@ -48,6 +49,8 @@ export async function runTrainerDrift(args: {
   ganpo: TrainerGanpoOptions | false;
   learningRate: number;
   steps: number;
+  schedule?: 'cosine' | 'linear' | 'constant';
+  maxGradNorm?: number | null;
 }): Promise<TrainerDriftResult> {
   const t0 = Date.now();
   const policy = driftPolicy(args.seed);
@@ -70,6 +73,8 @@ export async function runTrainerDrift(args: {
     learningRate: args.learningRate,
     batchSize: 8,
     totalSteps: args.steps,
+    ...(args.schedule === undefined ? {} : { schedule: args.schedule }),
+    ...(args.maxGradNorm === undefined ? {} : { maxGradNorm: args.maxGradNorm }),
     seed: args.seed,
     log: null,
     onStep: (m) => {
@@ -125,15 +130,19 @@ async function main(): Promise<void> {
   const ratios = arg('ratios', 'default,2').split(',');
   const learningRate = Number(arg('lr', '5e-3'));
   const steps = Number(arg('steps', '80'));
+  const schedule = arg('schedule', 'cosine') as 'cosine' | 'linear' | 'constant';
+  const clip = arg('max-grad-norm', '1');
+  const maxGradNorm = clip === 'none' ? null : Number(clip);
+  const run = { learningRate, steps, schedule, maxGradNorm };
   console.log(
-    `trainer drift study on ${tf.getBackend()}: lr ${learningRate}, ${steps} steps, seeds ${seeds}`,
+    `trainer drift study on ${tf.getBackend()}: lr ${learningRate} (${schedule}, max grad norm ${clip}), ${steps} steps, seeds ${seeds}`,
   );
   for (const objective of objectives) {
     const base: number[] = [];
     const baseAcc: number[] = [];
     const baseLoss: number[] = [];
     for (const seed of seeds) {
-      const r = await runTrainerDrift({ seed, objective, ganpo: false, learningRate, steps });
+      const r = await runTrainerDrift({ seed, objective, ganpo: false, ...run });
       base.push(r.drift);
       baseAcc.push(r.rewardAccuracy);
       baseLoss.push(r.preferenceLoss);
@@ -161,7 +170,7 @@ async function main(): Promise<void> {
         };
         const rows: TrainerDriftResult[] = [];
         for (const [i, seed] of seeds.entries()) {
-          const r = await runTrainerDrift({ seed, objective, ganpo, learningRate, steps });
+          const r = await runTrainerDrift({ seed, objective, ganpo, ...run });
           rows.push(r);
           console.log(
             `  ${objective} ${critic} ${rule} seed ${seed}: critic peak lr ${r.criticPeak.toExponential(1)}, drift ratio ${(r.drift / (base[i] as number)).toFixed(3)}, critic loss ${r.criticLoss.toFixed(4)}, critic acc ${r.criticAccuracy.toFixed(3)}, pref loss ${r.preferenceLoss.toFixed(4)}, reward acc ${r.rewardAccuracy.toFixed(3)} (${r.ms} ms)`,
