@@ -1,5 +1,8 @@
 // Interleaved A/B of kernelFlags levers on one step, for deciding a single lever:
-//   node --import tsx bench/ab-flags.ts --off=flag[,flag] [--rounds=20] [--step=discriminator|ganpo-transformer|ganpo-official|ganpo-mlp|dpo]
+//   node --import tsx bench/ab-flags.ts --off=flag[,flag] [--rounds=20] [--wrap]
+//     [--step=discriminator|ganpo-transformer|ganpo-official|ganpo-mlp|dpo]
+// --wrap runs the whole step inside withSharedClones (what sharing the saved tensors would give a
+// caller that wraps its own training step; without it only ganpo's regularizer does).
 // Each round runs the step with every lever on (A) and with the named levers off (B), in the order
 // A B in even rounds and B A in odd ones (so neither side always runs first), timing wall and
 // process CPU time of each step. Prints the per-round ratios B / A as median ± MAD, and the load
@@ -10,6 +13,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { setValidationLevel } from '../src/core/config';
 import { kernelFlags } from '../src/ops/kernel-flags';
+import { withSharedClones } from '../src/ops/wasm/shared-clone';
 import { makeStep } from './suites/discriminator';
 import { makeGanpoStepSetup } from './suites/ganpo-step';
 import { summarize } from './util';
@@ -55,7 +59,8 @@ const timed = (lever: boolean): { wall: number; cpu: number } => {
   withFlags(lever);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  step();
+  if (args.includes('--wrap')) withSharedClones(step);
+  else step();
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
   withFlags(false);

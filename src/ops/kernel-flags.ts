@@ -31,6 +31,11 @@ export const kernelFlags = {
   offTapeConstants: true,
   /** fastLinear inside withFrozenWeights: input gradient only (else dK, db computed and dropped). */
   frozenWeightGradients: true,
+  /**
+   * Tensors saved for the backward pass on wasm share the saved tensor's buffer inside ganpo's
+   * training steps (`withSharedClones`: an Identity kernel without the copy), else copied by tfjs.
+   */
+  sharedClones: true,
   /** Dropout masks of a counter stream on wasm: hashed by one SIMD kernel (else drawn in JS). */
   wasmDropoutMask: true,
 };
