@@ -33,7 +33,16 @@ function sharedIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown 
  * with `kernelFlags.sharedClones` off, it simply calls `fn`.
  *
  * Only for code that never writes into a tensor's buffer in place (tfjs kernels and ganpo's wasm
- * kernels write their outputs only): two tensors may then share one buffer.
+ * kernels write their outputs only): two tensors may then share one buffer. Values and gradients
+ * are unchanged; the saved tensors cost no copy and no extra memory.
+ *
+ * @param fn - typically a whole training step (forward, `tf.variableGrads`, optimizer update).
+ * @returns what `fn` returns.
+ * @example
+ * ```ts
+ * import { withSharedClones } from 'ganpo/ops';
+ * const loss = withSharedClones(() => optimizer.minimize(lossFn, true, variables));
+ * ```
  */
 export function withSharedClones<T>(fn: () => T): T {
   if (depth > 0 || !kernelFlags.sharedClones || tf.getBackend() !== 'wasm') return fn();
