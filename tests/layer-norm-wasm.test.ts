@@ -49,7 +49,7 @@ describe.skipIf(!onWasm)('wasm LayerNorm kernels', () => {
       try {
         got = run();
       } finally {
-        kernelFlags.layerNormOnePass = true;
+        kernelFlags.layerNormOnePass = false;
       }
       await tf.setBackend('cpu');
       try {

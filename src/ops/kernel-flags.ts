@@ -12,8 +12,12 @@ export const kernelFlags = {
   fusedLayerNorm: true,
   /** layerNorm on wasm (rows of a multiple of 4): one SIMD kernel per direction (else tfjs ops). */
   wasmLayerNorm: true,
-  /** The wasm LayerNorm forward: row mean and variance from one sweep (shifted sums), else two. */
-  layerNormOnePass: true,
+  /**
+   * The wasm LayerNorm forward: row mean and variance from one sweep (shifted sums), else two (the
+   * default: its floats are those every committed result was obtained with; one sweep measured no
+   * faster in a whole step).
+   */
+  layerNormOnePass: false,
   /** geluErf: custom gradient (else autodiff through erf). */
   fusedGelu: true,
   /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */
