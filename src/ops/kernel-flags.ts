@@ -40,6 +40,8 @@ export const kernelFlags = {
    * training steps (`withSharedClones`: an Identity kernel without the copy), else copied by tfjs.
    */
   sharedClones: true,
+  /** fastLinear on a network's input data inside withConstantInputs: no dx, K not saved (else computed). */
+  constantInputs: true,
   /** Dropout masks of a counter stream on wasm: hashed by one SIMD kernel (else drawn in JS). */
   wasmDropoutMask: true,
 };

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
+import { withConstantInputs } from '../ops/fast-linear';
 import { connectedZero } from '../ops/tape';
 import { withSharedClones } from '../ops/wasm/shared-clone';
 import { driftSums, readStep } from './diagnostics';
@@ -56,8 +57,10 @@ export function discriminatorUpdate(
   parts: DiscriminatorUpdateParts,
   args: DiscriminatorStepArgs,
 ): DiscriminatorUpdate {
-  // On wasm the tensors the gradient pass saves share their buffers instead of being copied.
-  return withSharedClones(() => applyUpdate(where, parts, args));
+  // On wasm the tensors the gradient pass saves share their buffers instead of being copied; the
+  // latents are constants here (only the critics' weights are differentiated), so the critics'
+  // first layers skip their input gradient.
+  return withSharedClones(() => withConstantInputs(() => applyUpdate(where, parts, args)));
 }
 
 function applyUpdate(
