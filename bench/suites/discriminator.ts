@@ -107,10 +107,11 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
   {
-    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed)',
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose)',
     flags: {
       sharedClones: false,
       constantInputs: false,
+      wasmTranspose: false,
       wasmGelu: false,
       wasmSumRows: false,
       wasmLayerNorm: false,
@@ -160,6 +161,11 @@ const WASM_VARIANTS: Variant[] = [
   {
     name: 'lever off: ones·x row sums instead of the wasm sumRows kernel',
     flags: { wasmSumRows: false },
+    attention: 'auto',
+  },
+  {
+    name: "lever off: tfjs's Transpose instead of the wasm transpose kernel in the linear gradients",
+    flags: { wasmTranspose: false },
     attention: 'auto',
   },
   {

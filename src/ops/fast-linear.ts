@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertTensor } from '../core/validate';
 import { kernelFlags } from './kernel-flags';
 import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
+import { transpose2d } from './wasm/transpose-kernel';
 
 /**
  * Affine map y = x·K + b for a 2-D input, with the kernel stored as K = Wᵀ [in, out] (PyTorch keeps
@@ -84,7 +85,7 @@ function linearConstantInput(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tens
       return {
         value: tf.add(tf.matMul(x, k), b),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-          tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
+          tf.matMul(transpose2d(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
           sumRows(dy as tf.Tensor2D),
         ],
       };
@@ -96,7 +97,7 @@ function linearConstantInput(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tens
     return {
       value: tf.matMul(x, k),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
+        tf.matMul(transpose2d(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
     };
   })(kernel) as tf.Tensor2D;
 }
@@ -110,7 +111,7 @@ function linearFrozen(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | 
     return {
       value: bias ? tf.add(y, bias) : y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[0] as tf.Tensor2D)),
+        tf.matMul(dy as tf.Tensor2D, transpose2d(saved[0] as tf.Tensor2D)),
     };
   })(x) as tf.Tensor2D;
 }
@@ -135,8 +136,8 @@ const linearWithBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(sk)),
-        tf.matMul(tf.transpose(sx), dy as tf.Tensor2D),
+        tf.matMul(dy as tf.Tensor2D, transpose2d(sk)),
+        tf.matMul(transpose2d(sx), dy as tf.Tensor2D),
         sumRows(dy as tf.Tensor2D),
       ];
     },
@@ -150,7 +151,7 @@ const linearNoBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
     value: tf.matMul(x, k),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sk)), tf.matMul(tf.transpose(sx), dy as tf.Tensor2D)];
+      return [tf.matMul(dy as tf.Tensor2D, transpose2d(sk)), tf.matMul(transpose2d(sx), dy as tf.Tensor2D)];
     },
   };
 });

@@ -6,6 +6,8 @@
 export const kernelFlags = {
   /** fastLinear: explicit-transpose custom gradient (else tfjs's MatMul gradient with transpose flags). */
   fastLinearGradient: true,
+  /** The explicit transposes of fastLinear's gradients on wasm: one SIMD kernel (else tfjs's Transpose). */
+  wasmTranspose: true,
   /** sumRows (bias and LayerNorm-affine gradients) on wasm: one SIMD kernel (else ones·x matMul). */
   wasmSumRows: true,
   /** layerNorm: fused custom gradient (else autodiff). */
