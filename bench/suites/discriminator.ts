@@ -107,11 +107,12 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
   {
-    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose)',
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose, tfjs dropout gradient)',
     flags: {
       sharedClones: false,
       constantInputs: false,
       wasmTranspose: false,
+      dropoutGradient: false,
       wasmGelu: false,
       wasmSumRows: false,
       wasmLayerNorm: false,
@@ -166,6 +167,11 @@ const WASM_VARIANTS: Variant[] = [
   {
     name: "lever off: tfjs's Transpose instead of the wasm transpose kernel in the linear gradients",
     flags: { wasmTranspose: false },
+    attention: 'auto',
+  },
+  {
+    name: "lever off: tfjs's Multiply gradient for dropout instead of its own (mask saved only)",
+    flags: { dropoutGradient: false },
     attention: 'auto',
   },
   {

@@ -44,6 +44,8 @@ export const kernelFlags = {
   sharedClones: true,
   /** fastLinear on a network's input data inside withConstantInputs: no dx, K not saved (else computed). */
   constantInputs: true,
+  /** dropout: custom gradient dy·mask saving the mask only (else tfjs's Multiply gradient). */
+  dropoutGradient: true,
   /** Dropout masks of a counter stream on wasm: hashed by one SIMD kernel (else drawn in JS). */
   wasmDropoutMask: true,
 };
