@@ -90,8 +90,13 @@ export function makeStep(attention: AttentionImpl): { step: () => void; dispose:
 
 type Flags = Partial<Record<keyof typeof kernelFlags, boolean>>;
 
+// The library's defaults (not every flag defaults to on: layerNormOnePass is off).
+const DEFAULT_FLAGS = { ...kernelFlags };
+
 function setFlags(flags: Flags): void {
-  for (const k of Object.keys(kernelFlags) as (keyof typeof kernelFlags)[]) kernelFlags[k] = flags[k] ?? true;
+  for (const k of Object.keys(kernelFlags) as (keyof typeof kernelFlags)[]) {
+    kernelFlags[k] = flags[k] ?? DEFAULT_FLAGS[k];
+  }
 }
 
 interface Variant {
