@@ -7,4 +7,5 @@ export { fastLinear } from './ops/fast-linear';
 export { geluErf } from './ops/gelu';
 export { layerNorm } from './ops/layer-norm';
 export { sortAscending } from './ops/sort';
+export { withSharedClones } from './ops/wasm/shared-clone';
 export { versions } from './version';

@@ -10,7 +10,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { TransformerDiscriminator } from '../../src/discriminators/transformer';
 import type { AttentionImpl } from '../../src/ops/attention';
+import { withConstantInputs } from '../../src/ops/fast-linear';
 import { kernelFlags } from '../../src/ops/kernel-flags';
+import { withSharedClones } from '../../src/ops/wasm/shared-clone';
 import { AdamW } from '../../src/optim/adamw';
 import {
   type BenchContext,
@@ -61,15 +63,21 @@ export function makeStep(attention: AttentionImpl): { step: () => void; dispose:
     [B, T],
   );
   const vars = d.trainableVariables;
-  const step = (): void => {
-    const loss = opt.minimize(
-      () => tf.mean(tf.softplus(tf.neg(d.apply(x, { mask, training: true })))) as tf.Scalar,
-      true,
-      vars,
+  // As GANPO's discriminator update runs it: the latents are constants (the first layer skips its
+  // input gradient, as PyTorch's autograd does for an input without requires_grad) and, on wasm,
+  // the tensors saved for the backward pass share their buffers.
+  const step = (): void =>
+    withSharedClones(() =>
+      withConstantInputs(() => {
+        const loss = opt.minimize(
+          () => tf.mean(tf.softplus(tf.neg(d.apply(x, { mask, training: true })))) as tf.Scalar,
+          true,
+          vars,
+        );
+        loss?.dataSync();
+        loss?.dispose();
+      }),
     );
-    loss?.dataSync();
-    loss?.dispose();
-  };
   return {
     step,
     dispose: () => {
@@ -82,8 +90,13 @@ export function makeStep(attention: AttentionImpl): { step: () => void; dispose:
 
 type Flags = Partial<Record<keyof typeof kernelFlags, boolean>>;
 
+// The library's defaults (not every flag defaults to on: layerNormOnePass is off).
+const DEFAULT_FLAGS = { ...kernelFlags };
+
 function setFlags(flags: Flags): void {
-  for (const k of Object.keys(kernelFlags) as (keyof typeof kernelFlags)[]) kernelFlags[k] = flags[k] ?? true;
+  for (const k of Object.keys(kernelFlags) as (keyof typeof kernelFlags)[]) {
+    kernelFlags[k] = flags[k] ?? DEFAULT_FLAGS[k];
+  }
 }
 
 interface Variant {
@@ -99,8 +112,12 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
   {
-    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks)',
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose, tfjs dropout gradient)',
     flags: {
+      sharedClones: false,
+      constantInputs: false,
+      wasmTranspose: false,
+      dropoutGradient: false,
       wasmGelu: false,
       wasmSumRows: false,
       wasmLayerNorm: false,
@@ -150,6 +167,26 @@ const WASM_VARIANTS: Variant[] = [
   {
     name: 'lever off: ones·x row sums instead of the wasm sumRows kernel',
     flags: { wasmSumRows: false },
+    attention: 'auto',
+  },
+  {
+    name: "lever off: tfjs's Transpose instead of the wasm transpose kernel in the linear gradients",
+    flags: { wasmTranspose: false },
+    attention: 'auto',
+  },
+  {
+    name: "lever off: tfjs's Multiply gradient for dropout instead of its own (mask saved only)",
+    flags: { dropoutGradient: false },
+    attention: 'auto',
+  },
+  {
+    name: "lever off: the first layer's input gradient computed (and dropped) instead of skipped",
+    flags: { constantInputs: false },
+    attention: 'auto',
+  },
+  {
+    name: 'lever off: tensors saved for the backward pass copied (tfjs-backend-wasm Identity) instead of shared',
+    flags: { sharedClones: false },
     attention: 'auto',
   },
 ];

@@ -4,7 +4,8 @@
 // default with no gradient accumulation) vs a separate no-grad forward, and the D step's share of the step.
 // Ratios are per round (variants run back to back), median ± MAD. Also: the transformer critic under
 // both presets, and every step with the step-overhead levers off (STEP_LEVERS_OFF: fused AdamW,
-// spectral-norm kernels, off-tape constants) for their before/after.
+// spectral-norm kernels, off-tape constants, frozen critic, wasm dropout masks, shared saves, no
+// input gradient in the critics' first layers) for their before/after.
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
@@ -33,6 +34,9 @@ export const STEP_LEVERS_OFF = {
   offTapeConstants: false,
   frozenWeightGradients: false,
   wasmDropoutMask: false,
+  sharedClones: false,
+  constantInputs: false,
+  dropoutGradient: false,
 };
 const MODEL = { maxSeqLen: 48, dim: 64, numLayers: 2, numHeads: 4, seed: 1 };
 
@@ -98,7 +102,8 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       }
     };
   // The same step with the step-overhead levers off: AdamW, spectral-norm power iteration and K/σ as
-  // tfjs ops, constants of the loss recorded on the tape (what the step ran before them).
+  // tfjs ops, constants of the loss recorded on the tape, saved tensors copied, the critics' input
+  // gradient computed (what the step ran before them).
   const withoutLevers = (f: () => void) => (): void => {
     const saved = { ...kernelFlags };
     Object.assign(kernelFlags, STEP_LEVERS_OFF);

@@ -140,8 +140,9 @@ export class LinearParams {
     return tf.div(this.kernel, sigma);
   }
 
-  apply(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
-    return fastLinear(x, this.effectiveKernel(training), this.bias);
+  /** y = x·K + b (K/σ under spectral norm); `dataInput`: x is the network's input (see fastLinear). */
+  apply(x: tf.Tensor2D, training: boolean, dataInput = false): tf.Tensor2D {
+    return fastLinear(x, this.effectiveKernel(training), this.bias, dataInput);
   }
 
   get trainable(): tf.Variable[] {

@@ -116,7 +116,9 @@ export class MLPDiscriminator extends BaseDiscriminator {
   protected forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D {
     return tf.tidy(() => {
       const { z, last } = this.trunk(`${WHERE}.apply`, hidden, options);
-      return tf.reshape(last.apply(z as tf.Tensor2D, options.training === true), [
+      // With no hidden layer the last layer is also the first (its input is the pooled data).
+      const first = this.linears.length === 1;
+      return tf.reshape(last.apply(z as tf.Tensor2D, options.training === true, first), [
         hidden.shape[0],
       ]) as tf.Tensor1D;
     });
@@ -143,8 +145,9 @@ export class MLPDiscriminator extends BaseDiscriminator {
     const m = mask === undefined ? undefined : (tf.cast(mask, 'float32') as tf.Tensor2D);
     let z: tf.Tensor = maskedMeanPool(hidden, m);
     const n = this.linears.length;
-    this.linears.slice(0, n - 1).forEach((L) => {
-      z = geluErf(L.apply(z as tf.Tensor2D, training));
+    // The first layer's input is the pooled data (see withConstantInputs).
+    this.linears.slice(0, n - 1).forEach((L, i) => {
+      z = geluErf(L.apply(z as tf.Tensor2D, training, i === 0));
     });
     return { z, last: this.linears[n - 1] as LinearParams };
   }

@@ -261,7 +261,7 @@ export class TransformerDiscriminator extends BaseDiscriminator {
         ? undefined
         : (tf.cast(T > maxSeqLen ? tf.slice(mask, [0, 0], [B, t]) : mask, 'float32') as tf.Tensor2D);
     const pos = t === maxSeqLen ? this.posEmbedding : tf.slice(this.posEmbedding, [0, 0], [t, h]);
-    const projected = this.projectIn.apply(tf.reshape(x, [B * t, this.inputDim]), training);
+    const projected = this.projectIn.apply(tf.reshape(x, [B * t, this.inputDim]), training, true);
     let z = tf.reshape(tf.add(tf.reshape(projected, [B, t, h]), pos), [B * t, h]) as tf.Tensor2D;
     const keyBias = (m ? tf.mul(tf.sub(1, m), MASK_BIAS) : tf.zeros([B, t])) as tf.Tensor2D;
     for (const L of this.layers) {

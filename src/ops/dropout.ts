@@ -79,9 +79,20 @@ export class CounterStream {
 
 /**
  * Inverted dropout x·mask (see {@link dropoutMask}); identity when `rate` is 0. Differentiable in x
- * (the mask is a constant).
+ * (the mask is a constant): a custom gradient dx = dy·mask that saves only the mask, where tfjs's
+ * Multiply gradient saves both operands and recasts and reshapes the mask on every backward pass
+ * (the same float products, ~4 fewer kernels per dropout in a gradient pass).
  */
 export function dropout<T extends tf.Tensor>(x: T, rate: number): T {
   if (rate <= 0) return x;
-  return tf.mul(x, dropoutMask(x.shape, rate)) as T;
+  const mask = dropoutMask(x.shape, rate);
+  if (!kernelFlags.dropoutGradient) return tf.mul(x, mask) as T;
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([mask]);
+    return {
+      value: tf.mul(input, mask),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0] as tf.Tensor),
+    };
+  })(x) as T;
 }

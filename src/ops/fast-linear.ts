@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertTensor } from '../core/validate';
 import { kernelFlags } from './kernel-flags';
 import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
+import { transpose2d } from './wasm/transpose-kernel';
 
 /**
  * Affine map y = x·K + b for a 2-D input, with the kernel stored as K = Wᵀ [in, out] (PyTorch keeps
@@ -16,13 +17,23 @@ import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
  * @param x - [N, in] float32.
  * @param kernel - [in, out] float32 (Wᵀ).
  * @param bias - optional [out].
+ * @param dataInput - x is the network's input data: inside {@link withConstantInputs} it is then a
+ *   constant (no dx computed, K not saved). Default false.
  * @returns [N, out], differentiable w.r.t. all inputs.
  */
-export function fastLinear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor2D {
+export function fastLinear(
+  x: tf.Tensor2D,
+  kernel: tf.Tensor2D,
+  bias?: tf.Tensor1D | null,
+  dataInput = false,
+): tf.Tensor2D {
   assertTensor('fastLinear', 'x', x);
   assertTensor('fastLinear', 'kernel', kernel);
   if (bias !== undefined && bias !== null) assertTensor('fastLinear', 'bias', bias);
   if (frozenDepth > 0 && kernelFlags.frozenWeightGradients) return linearFrozen(x, kernel, bias);
+  if (dataInput && constantInputDepth > 0 && kernelFlags.constantInputs && kernelFlags.fastLinearGradient) {
+    return linearConstantInput(x, kernel, bias);
+  }
   if (!kernelFlags.fastLinearGradient) {
     const y = tf.matMul(x, kernel) as tf.Tensor2D;
     return bias ? (tf.add(y, bias) as tf.Tensor2D) : y;
@@ -47,6 +58,50 @@ export function withFrozenWeights<T>(fn: () => T): T {
   }
 }
 
+let constantInputDepth = 0;
+
+/**
+ * Runs `fn` with the input data of the networks inside treated as constants: a {@link fastLinear}
+ * called with `dataInput` (a discriminator's first layer) computes dK = xᵀ·dy and db but not
+ * dx = dy·Kᵀ, a gradient nobody reads when only the network's weights are differentiated (a
+ * discriminator's training step: PyTorch's autograd skips it for inputs that do not require grad).
+ * Values and weight gradients are unchanged; a gradient with respect to the data would be dropped.
+ */
+export function withConstantInputs<T>(fn: () => T): T {
+  constantInputDepth += 1;
+  try {
+    return fn();
+  } finally {
+    constantInputDepth -= 1;
+  }
+}
+
+/** y = x·K + b differentiable in K and b only (x captured as a constant and saved for dK). */
+function linearConstantInput(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor2D {
+  if (bias) {
+    return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [k, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+      save([x]);
+      return {
+        value: tf.add(tf.matMul(x, k), b),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+          tf.matMul(transpose2d(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
+          sumRows(dy as tf.Tensor2D),
+        ],
+      };
+    })(kernel, bias) as tf.Tensor2D;
+  }
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [k, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    save([x]);
+    return {
+      value: tf.matMul(x, k),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.matMul(transpose2d(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
+    };
+  })(kernel) as tf.Tensor2D;
+}
+
 /** y = x·K + b differentiable in x only (K, b captured as constants, K saved for the backward). */
 function linearFrozen(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor2D {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -56,7 +111,7 @@ function linearFrozen(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | 
     return {
       value: bias ? tf.add(y, bias) : y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[0] as tf.Tensor2D)),
+        tf.matMul(dy as tf.Tensor2D, transpose2d(saved[0] as tf.Tensor2D)),
     };
   })(x) as tf.Tensor2D;
 }
@@ -81,8 +136,8 @@ const linearWithBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(sk)),
-        tf.matMul(tf.transpose(sx), dy as tf.Tensor2D),
+        tf.matMul(dy as tf.Tensor2D, transpose2d(sk)),
+        tf.matMul(transpose2d(sx), dy as tf.Tensor2D),
         sumRows(dy as tf.Tensor2D),
       ];
     },
@@ -96,7 +151,7 @@ const linearNoBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
     value: tf.matMul(x, k),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sk)), tf.matMul(tf.transpose(sx), dy as tf.Tensor2D)];
+      return [tf.matMul(dy as tf.Tensor2D, transpose2d(sk)), tf.matMul(transpose2d(sx), dy as tf.Tensor2D)];
     },
   };
 });

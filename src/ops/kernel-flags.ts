@@ -6,12 +6,20 @@
 export const kernelFlags = {
   /** fastLinear: explicit-transpose custom gradient (else tfjs's MatMul gradient with transpose flags). */
   fastLinearGradient: true,
+  /** The explicit transposes of fastLinear's gradients on wasm: one SIMD kernel (else tfjs's Transpose). */
+  wasmTranspose: true,
   /** sumRows (bias and LayerNorm-affine gradients) on wasm: one SIMD kernel (else ones·x matMul). */
   wasmSumRows: true,
   /** layerNorm: fused custom gradient (else autodiff). */
   fusedLayerNorm: true,
   /** layerNorm on wasm (rows of a multiple of 4): one SIMD kernel per direction (else tfjs ops). */
   wasmLayerNorm: true,
+  /**
+   * The wasm LayerNorm forward: row mean and variance from one sweep (shifted sums), else two (the
+   * default: its floats are those every committed result was obtained with; one sweep measured no
+   * faster in a whole step).
+   */
+  layerNormOnePass: false,
   /** geluErf: custom gradient (else autodiff through erf). */
   fusedGelu: true,
   /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */
@@ -29,6 +37,15 @@ export const kernelFlags = {
   offTapeConstants: true,
   /** fastLinear inside withFrozenWeights: input gradient only (else dK, db computed and dropped). */
   frozenWeightGradients: true,
+  /**
+   * Tensors saved for the backward pass on wasm share the saved tensor's buffer inside ganpo's
+   * training steps (`withSharedClones`: an Identity kernel without the copy), else copied by tfjs.
+   */
+  sharedClones: true,
+  /** fastLinear on a network's input data inside withConstantInputs: no dx, K not saved (else computed). */
+  constantInputs: true,
+  /** dropout: custom gradient dy·mask saving the mask only (else tfjs's Multiply gradient). */
+  dropoutGradient: true,
   /** Dropout masks of a counter stream on wasm: hashed by one SIMD kernel (else drawn in JS). */
   wasmDropoutMask: true,
 };

@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
+import { withConstantInputs } from '../ops/fast-linear';
 import { connectedZero } from '../ops/tape';
+import { withSharedClones } from '../ops/wasm/shared-clone';
 import { driftSums, readStep } from './diagnostics';
 import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
 import { SIDES, type SixMeans, type SixValues } from './means';
@@ -51,6 +53,17 @@ export interface DiscriminatorUpdate {
  * @throws GanpoError `NON_FINITE` naming `loss` for non-finite scores or losses.
  */
 export function discriminatorUpdate(
+  where: string,
+  parts: DiscriminatorUpdateParts,
+  args: DiscriminatorStepArgs,
+): DiscriminatorUpdate {
+  // On wasm the tensors the gradient pass saves share their buffers instead of being copied; the
+  // latents are constants here (only the critics' weights are differentiated), so the critics'
+  // first layers skip their input gradient.
+  return withSharedClones(() => withConstantInputs(() => applyUpdate(where, parts, args)));
+}
+
+function applyUpdate(
   where: string,
   parts: DiscriminatorUpdateParts,
   args: DiscriminatorStepArgs,

@@ -7,6 +7,7 @@ import { withFrozenWeights } from '../ops/fast-linear';
 import { kernelFlags } from '../ops/kernel-flags';
 import { stopGradient } from '../ops/stop-gradient';
 import { outsideTape } from '../ops/tape';
+import { withSharedClones } from '../ops/wasm/shared-clone';
 import type { GeneratorLoss } from './preset';
 import type { PerSide } from './types';
 
@@ -46,7 +47,10 @@ export function generatorTerm(
   sides: PerSide<GeneratorSide>,
   options: { generator: GeneratorLoss; ganLoss: GanLoss; useReferenceMean: boolean },
 ): tf.Scalar {
-  return tf.tidy(() => withFrozenWeights(() => generatorSides(discriminators, sides, options)));
+  // On wasm the tensors this forward saves for the policy's backward pass share their buffers.
+  return withSharedClones(() =>
+    tf.tidy(() => withFrozenWeights(() => generatorSides(discriminators, sides, options))),
+  );
 }
 
 /** Both sides' terms, averaged (the body of {@link generatorTerm}). */

@@ -26,7 +26,9 @@ function forwardKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] 
   const y = b.makeOutput([n, d], 'float32');
   const xhat = b.makeOutput([n, d], 'float32');
   const rstd = b.makeOutput([n, 1], 'float32');
-  (lnExports(b) as LayerNormSimdExports).layerNormForward(
+  const { epsilon, onePass } = attrs as { epsilon: number; onePass?: boolean };
+  const ex = lnExports(b) as LayerNormSimdExports;
+  (onePass ? ex.layerNormForward1 : ex.layerNormForward)(
     pointer(b, x as tf.TensorInfo),
     pointer(b, gamma as tf.TensorInfo),
     pointer(b, beta as tf.TensorInfo),
@@ -35,7 +37,7 @@ function forwardKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] 
     pointer(b, rstd),
     n,
     d,
-    (attrs as { epsilon: number }).epsilon,
+    epsilon,
   );
   return [y, xhat, rstd];
 }

@@ -26,9 +26,25 @@ import {
   whileLoop,
 } from './emit';
 
-function forward() {
+/**
+ * Forward, statistics from the row in one sweep or two. `onePass`: S₁ = Σ(x − x₀), S₂ = Σ(x − x₀)²
+ * in the same sweep (shifted by the row's first element, which keeps S₂ − S₁²/D well conditioned when
+ * |μ| ≫ σ), μ = x₀ + S₁/D, σ² = max(S₂/D − (S₁/D)², 0); else μ first, then Σ(x − μ)² (two sweeps).
+ * Either way a last sweep writes x̂ and y.
+ */
+function forward(onePass: boolean) {
   // params: x, gamma, beta, y, xhat, rstd, N, D, eps
-  const fn = new FuncBuilder('layerNormForward', [I32, I32, I32, I32, I32, I32, I32, I32, F32]);
+  const fn = new FuncBuilder(onePass ? 'layerNormForward1' : 'layerNormForward', [
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+    F32,
+  ]);
   const [X, G, BETA, Y, XH, RS, N, D, EPS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const r = fn.local(I32);
   const c = fn.local(I32);
@@ -41,9 +57,48 @@ function forward() {
   const vm = fn.local(V128);
   const t = fn.local(V128);
   const invD = fn.local(F32);
+  const acc2 = fn.local(V128);
+  const m1 = fn.local(F32);
   const cols = (...body: Code[]): Code => [
     set(c, i32c(0)),
     whileLoop(i32.ltS(get(c), get(D)), ...body, set(c, i32.add(get(c), i32c(4)))),
+  ];
+  const twoPassStats: Code[] = [
+    set(acc, f32x4.splat(f32c(0))),
+    cols(set(acc, f32x4.add(get(acc), v128.load(f32At(xr, c))))),
+    set(mean, f32.mul(hsum(acc), get(invD))),
+    set(vm, f32x4.splat(get(mean))),
+    set(acc, f32x4.splat(f32c(0))),
+    cols(
+      set(t, f32x4.sub(v128.load(f32At(xr, c)), get(vm))),
+      set(acc, f32x4.add(get(acc), f32x4.mul(get(t), get(t)))),
+    ),
+    set(rs, f32.div(f32c(1), f32.sqrt(f32.add(f32.mul(hsum(acc), get(invD)), get(EPS))))),
+  ];
+  const onePassStats: Code[] = [
+    set(vm, f32x4.splat(f32.load(get(xr)))), // the shift x₀
+    set(acc, f32x4.splat(f32c(0))),
+    set(acc2, f32x4.splat(f32c(0))),
+    cols(
+      set(t, f32x4.sub(v128.load(f32At(xr, c)), get(vm))),
+      set(acc, f32x4.add(get(acc), get(t))),
+      set(acc2, f32x4.add(get(acc2), f32x4.mul(get(t), get(t)))),
+    ),
+    set(m1, f32.mul(hsum(acc), get(invD))),
+    set(mean, f32.add(f32x4.extract(get(vm), 0), get(m1))),
+    set(vm, f32x4.splat(get(mean))),
+    set(
+      rs,
+      f32.div(
+        f32c(1),
+        f32.sqrt(
+          f32.add(
+            f32.max(f32.sub(f32.mul(hsum(acc2), get(invD)), f32.mul(get(m1), get(m1))), f32c(0)),
+            get(EPS),
+          ),
+        ),
+      ),
+    ),
   ];
   const body: Code[] = [
     set(invD, f32.div(f32c(1), [get(D), 0xb2])), // f32.convert_i32_s
@@ -53,16 +108,7 @@ function forward() {
       set(xr, i32.add(get(X), i32.mul(i32.mul(get(r), get(D)), i32c(4)))),
       set(yr, i32.add(get(Y), i32.mul(i32.mul(get(r), get(D)), i32c(4)))),
       set(hr, i32.add(get(XH), i32.mul(i32.mul(get(r), get(D)), i32c(4)))),
-      set(acc, f32x4.splat(f32c(0))),
-      cols(set(acc, f32x4.add(get(acc), v128.load(f32At(xr, c))))),
-      set(mean, f32.mul(hsum(acc), get(invD))),
-      set(vm, f32x4.splat(get(mean))),
-      set(acc, f32x4.splat(f32c(0))),
-      cols(
-        set(t, f32x4.sub(v128.load(f32At(xr, c)), get(vm))),
-        set(acc, f32x4.add(get(acc), f32x4.mul(get(t), get(t)))),
-      ),
-      set(rs, f32.div(f32c(1), f32.sqrt(f32.add(f32.mul(hsum(acc), get(invD)), get(EPS))))),
+      ...(onePass ? onePassStats : twoPassStats),
       f32.store(f32At(RS, r), get(rs)),
       set(acc, f32x4.splat(get(rs))),
       cols(
@@ -146,6 +192,18 @@ export interface LayerNormSimdExports {
     d: number,
     eps: number,
   ): void;
+  /** The same with the row statistics from one sweep (see forward()). */
+  layerNormForward1(
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    xhat: number,
+    rstd: number,
+    n: number,
+    d: number,
+    eps: number,
+  ): void;
   layerNormBackward(
     dy: number,
     xhat: number,
@@ -159,5 +217,5 @@ export interface LayerNormSimdExports {
 
 /** Module bytes. */
 export function layerNormSimdModule(sharedMemory = false): Uint8Array {
-  return buildModule([forward(), backward()], sharedMemory);
+  return buildModule([forward(false), backward(), forward(true)], sharedMemory);
 }
