@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
+import { withSharedClones } from '../ops/wasm/shared-clone';
 import { AdamW } from '../optim/adamw';
 import { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
 import { loadCheckpoint, saveCheckpoint, type TrainerCheckpoint } from './checkpoint';
@@ -223,26 +224,30 @@ export class GanpoTrainer {
     const batch = collatePreferencePairs(pairs, this.collateOptions);
     const keep: tf.Tensor[] = [];
     try {
-      const outcome = runTrainStep(
-        {
-          policy: this.policy,
-          reference: this.reference,
-          regularizer: this.regularizer,
-          objective: this.objective,
-          optimizer: this.optimizer,
-          batchSize: this.batchSize,
-          gradientAccumulationSteps: this.gradientAccumulationSteps,
-          maxGradNorm: this.config.maxGradNorm,
-          hiddenSize: this.config.hiddenSize,
-          discriminatorLearningRateRatio: this.discriminatorLearningRateRatio,
-          referenceCache: this.cache,
-          policyTraining: !this.config.disableDropout,
-          where: TRAINER,
-        },
-        batch,
-        indices,
-        learningRate,
-        keep,
+      // On wasm the step's saved tensors share their buffers instead of being copied (see
+      // withSharedClones); elsewhere this is a plain call.
+      const outcome = withSharedClones(() =>
+        runTrainStep(
+          {
+            policy: this.policy,
+            reference: this.reference,
+            regularizer: this.regularizer,
+            objective: this.objective,
+            optimizer: this.optimizer,
+            batchSize: this.batchSize,
+            gradientAccumulationSteps: this.gradientAccumulationSteps,
+            maxGradNorm: this.config.maxGradNorm,
+            hiddenSize: this.config.hiddenSize,
+            discriminatorLearningRateRatio: this.discriminatorLearningRateRatio,
+            referenceCache: this.cache,
+            policyTraining: !this.config.disableDropout,
+            where: TRAINER,
+          },
+          batch,
+          indices,
+          learningRate,
+          keep,
+        ),
       );
       if (outcome.applied) {
         this.steps += 1;
