@@ -96,3 +96,23 @@ export interface KernelArgs {
   backend: unknown;
   attrs?: unknown;
 }
+
+/**
+ * A kernel of one 2-D float32 input `x` (rows × cols) and one float32 output of shape
+ * `outShape(rows, cols)`: `run` gets the module's exports, the input and output addresses and the
+ * input's sizes.
+ */
+export function matrixKernel<T>(
+  exportsOf: (backend: WasmBackendLike) => T | null,
+  outShape: (rows: number, cols: number) => number[],
+  run: (exports: T, x: number, y: number, rows: number, cols: number) => void,
+): (args: KernelArgs) => tf.TensorInfo {
+  return ({ inputs, backend }) => {
+    const b = backend as WasmBackendLike;
+    const x = inputs.x as tf.TensorInfo;
+    const [rows, cols] = x.shape as [number, number];
+    const y = b.makeOutput(outShape(rows, cols), 'float32');
+    run(exportsOf(b) as T, pointer(b, x), pointer(b, y), rows, cols);
+    return y;
+  };
+}

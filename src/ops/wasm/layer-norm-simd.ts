@@ -179,31 +179,24 @@ function backward() {
   return { fn, body };
 }
 
+/** A forward export: x, γ, β in; y, x̂ and 1/σ per row out (byte addresses); n rows of d. */
+type LayerNormForward = (
+  x: number,
+  gamma: number,
+  beta: number,
+  y: number,
+  xhat: number,
+  rstd: number,
+  n: number,
+  d: number,
+  eps: number,
+) => void;
+
 /** The module's exports (byte addresses into the backend's memory). */
 export interface LayerNormSimdExports {
-  layerNormForward(
-    x: number,
-    gamma: number,
-    beta: number,
-    y: number,
-    xhat: number,
-    rstd: number,
-    n: number,
-    d: number,
-    eps: number,
-  ): void;
+  layerNormForward: LayerNormForward;
   /** The same with the row statistics from one sweep (see forward()). */
-  layerNormForward1(
-    x: number,
-    gamma: number,
-    beta: number,
-    y: number,
-    xhat: number,
-    rstd: number,
-    n: number,
-    d: number,
-    eps: number,
-  ): void;
+  layerNormForward1: LayerNormForward;
   layerNormBackward(
     dy: number,
     xhat: number,

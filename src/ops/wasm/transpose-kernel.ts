@@ -4,13 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { kernelFlags } from '../kernel-flags';
-import {
-  instanceFor,
-  type KernelArgs,
-  pointer,
-  registerWhenAvailable,
-  type WasmBackendLike,
-} from './backend';
+import { instanceFor, matrixKernel, registerWhenAvailable, type WasmBackendLike } from './backend';
 import { type TransposeSimdExports, transposeSimdModule } from './transpose-simd';
 
 export const TRANSPOSE_2D = 'GanpoTranspose2D';
@@ -18,14 +12,11 @@ export const TRANSPOSE_2D = 'GanpoTranspose2D';
 const exportsOf = (b: WasmBackendLike): TransposeSimdExports | null =>
   instanceFor<TransposeSimdExports>(b, 'transpose2d', transposeSimdModule);
 
-function transposeKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
-  const b = backend as WasmBackendLike;
-  const x = inputs.x as tf.TensorInfo;
-  const [r, c] = x.shape as [number, number];
-  const y = b.makeOutput([c, r], 'float32');
-  (exportsOf(b) as TransposeSimdExports).transpose2d(pointer(b, x), pointer(b, y), r, c);
-  return y;
-}
+const transposeKernel = matrixKernel(
+  exportsOf,
+  (rows, cols) => [cols, rows],
+  (e, x, y, rows, cols) => e.transpose2d(x, y, rows, cols),
+);
 
 /** True (and the kernel registered) when the active backend is wasm and the module instantiates. */
 export function wasmTransposeAvailable(): boolean {
