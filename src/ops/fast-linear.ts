@@ -17,8 +17,9 @@ import { transpose2d } from './wasm/transpose-kernel';
  * @param x - [N, in] float32.
  * @param kernel - [in, out] float32 (Wᵀ).
  * @param bias - optional [out].
- * @param dataInput - x is the network's input data: inside {@link withConstantInputs} it is then a
- *   constant (no dx computed, K not saved). Default false.
+ * @param dataInput - x is the network's input data: inside ganpo's discriminator update (where only
+ *   the critics' weights are differentiated) it is then a constant (no dx computed, K not saved);
+ *   elsewhere the flag changes nothing. Default false.
  * @returns [N, out], differentiable w.r.t. all inputs.
  */
 export function fastLinear(
