@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
-import { TinyLM } from '../examples/tiny-lm';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import { TransformerDiscriminator } from '../src/discriminators/transformer';
 import { kernelFlags } from '../src/ops/kernel-flags';
 import { withSharedClones } from '../src/ops/wasm/shared-clone';
 import { GanpoTrainer } from '../src/trainer/ganpo-trainer';
 import { expectNoLeak } from './support/helpers';
-import { smallTrainerArgs } from './support/trainer-args';
+import { smallPolicy, smallTrainerArgs } from './support/trainer-args';
 
 // withSharedClones: inside it a clone on wasm shares the buffer of its source (as on cpu), values
 // and gradients are unchanged, and tfjs's own Identity kernel is back afterwards.
@@ -104,14 +103,7 @@ describe.skipIf(!onWasm)('withSharedClones (wasm)', () => {
     );
     const run = (shared: boolean): Float32Array[] => {
       kernelFlags.sharedClones = shared;
-      const policy = new TinyLM({
-        vocabSize: tok.vocabSize,
-        maxSeqLen: 32,
-        dim: 16,
-        numLayers: 1,
-        numHeads: 2,
-        seed: 2,
-      });
+      const policy = smallPolicy(tok, 2);
       const reference = policy.clone();
       const trainer = new GanpoTrainer({
         ...smallTrainerArgs(tok, 16, policy, reference, {

@@ -3,11 +3,10 @@
 // (and preset 'official', 0.5) means ratio × the policy's learning rate, uncapped.
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
-import { TinyLM } from '../examples/tiny-lm';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import { GanpoTrainer, type GanpoTrainerArgs, type TrainerGanpoOptions } from '../src/trainer/ganpo-trainer';
 import { expectGanpoError } from './support/helpers';
-import { smallTrainerArgs } from './support/trainer-args';
+import { smallPolicy, smallTrainerArgs } from './support/trainer-args';
 
 const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
 const pairs = encodePairs(tok, makeTaskSplits({ seed: 3, trainSize: 16, testSize: 4, shiftedSize: 4 }).train);
@@ -20,14 +19,7 @@ const TRANSFORMER: TrainerGanpoOptions = {
 };
 
 function trainer(extra: Partial<GanpoTrainerArgs>): { trainer: GanpoTrainer; dispose: () => void } {
-  const policy = new TinyLM({
-    vocabSize: tok.vocabSize,
-    maxSeqLen: 32,
-    dim: DIM,
-    numLayers: 1,
-    numHeads: 2,
-    seed: 1,
-  });
+  const policy = smallPolicy(tok);
   const reference = policy.clone();
   const t = new GanpoTrainer({ ...smallTrainerArgs(tok, DIM, policy, reference, extra), log: null });
   return {
@@ -149,14 +141,7 @@ describe('GanpoTrainer critic learning rate', () => {
   });
 
   it('a non-positive learningRateRatio is refused', () => {
-    const policy = new TinyLM({
-      vocabSize: tok.vocabSize,
-      maxSeqLen: 32,
-      dim: DIM,
-      numLayers: 1,
-      numHeads: 2,
-      seed: 1,
-    });
+    const policy = smallPolicy(tok);
     try {
       for (const learningRateRatio of [0, -1]) {
         expectGanpoError(

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
-import { TinyLM } from '../examples/tiny-lm';
+import type { TinyLM } from '../examples/tiny-lm';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import type { PreferencePair } from '../src/trainer/collate';
 import {
@@ -13,7 +13,7 @@ import {
 import { type LegacyPreferenceObjective, resolveObjective } from '../src/trainer/objective';
 import { trainerFlags } from '../src/trainer/step';
 import { expectClose, expectGanpoError } from './support/helpers';
-import { smallTrainerArgs } from './support/trainer-args';
+import { smallPolicy, smallTrainerArgs } from './support/trainer-args';
 
 const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
 const splits = makeTaskSplits({ seed: 3, trainSize: 24, testSize: 8, shiftedSize: 4 });
@@ -22,14 +22,7 @@ const testPairs: PreferencePair[] = encodePairs(tok, splits.test);
 const DIM = 16;
 
 function models(seed = 1): { policy: TinyLM; reference: TinyLM } {
-  const policy = new TinyLM({
-    vocabSize: tok.vocabSize,
-    maxSeqLen: 32,
-    dim: DIM,
-    numLayers: 1,
-    numHeads: 2,
-    seed,
-  });
+  const policy = smallPolicy(tok, seed);
   return { policy, reference: policy.clone() };
 }
 

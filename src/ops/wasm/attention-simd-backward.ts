@@ -18,6 +18,7 @@ import {
   I32,
   i32,
   i32c,
+  pointers,
   set,
   splat,
   V128,
@@ -31,45 +32,18 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
   const h4 = H * DH * 4;
   const rs = 3 * h4;
   // params: qkv, weights, mask, dOut, dqkv (zeroed by the caller), scratch [T], B, T, scale
-  const fn = new FuncBuilder(dropout ? 'backwardDropout' : 'backward', [
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    F32,
-  ]);
+  const fn = new FuncBuilder(dropout ? 'backwardDropout' : 'backward', [...pointers(8), F32]);
   const [QKV, A, MASK, DOUT, DQKV, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const L = (): number => fn.local(I32);
-  const b = L();
-  const j = L();
-  const i = L();
-  const t = L();
-  const qBase = L();
-  const dBase = L();
-  const gBase = L();
-  const aBase = L();
-  const mBase = L();
-  const arow = L();
-  const mrow = L();
-  const kp = L();
-  const vp = L();
-  const dvp = L();
-  const t4 = L();
-  const [rd, dA, ad] = [fn.local(F32), fn.local(F32), fn.local(F32)];
+  // Declaration order fixes the local indices (and so the emitted bytes).
+  const { b, j, i, t, qBase, dBase, gBase, aBase, mBase, arow, mrow, kp, vp, dvp, t4 } = fn.named(
+    I32,
+    'b j i t qBase dBase gBase aBase mBase arow mrow kp vp dvp t4',
+  );
+  const { rd, dA, ad } = fn.named(F32, 'rd dA ad');
   const V = (): number => fn.local(V128);
   const g = Array.from({ length: C }, V);
   const acc = Array.from({ length: 4 }, V);
-  const s = V();
-  const av = V();
-  const vrd = V();
-  const adv = V();
-  const ws = V();
-  const tmp1 = V();
-  const tmp2 = V();
+  const { s, av, vrd, adv, ws, tmp1, tmp2 } = fn.named(V128, 's av vrd adv ws tmp1 tmp2');
 
   const { dot4, dot1 } = rowDots(g, vp, rs, acc);
   // dv row at dvp + off += ws·g

@@ -36,6 +36,7 @@ import {
   I32,
   i32,
   i32c,
+  pointers,
   set,
   splat,
   V128,
@@ -49,45 +50,19 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
   const h4 = H * DH * 4;
   const rs = 3 * h4;
   // params: qkv, keyBias, mask, weights, out, B, T, scale
-  const fn = new FuncBuilder(dropout ? 'forwardDropout' : 'forward', [
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    F32,
-  ]);
+  const fn = new FuncBuilder(dropout ? 'forwardDropout' : 'forward', [...pointers(7), F32]);
   const [QKV, BIAS, MASK, A, OUT, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const L = (): number => fn.local(I32);
-  const b = L();
-  const j = L();
-  const i = L();
-  const t = L();
-  const biasRow = L();
-  const qBase = L();
-  const aBase = L();
-  const mBase = L();
-  const oBase = L();
-  const srow = L();
-  const mrow = L();
-  const kp = L();
-  const vp = L();
-  const t4 = L();
-  const [smax, ssum, w] = [fn.local(F32), fn.local(F32), fn.local(F32)];
+  // Declaration order fixes the local indices (and so the emitted bytes).
+  const { b, j, i, t, biasRow, qBase, aBase, mBase, oBase, srow, mrow, kp, vp, t4 } = fn.named(
+    I32,
+    'b j i t biasRow qBase aBase mBase oBase srow mrow kp vp t4',
+  );
+  const { smax, ssum, w } = fn.named(F32, 'smax ssum w');
   const V = (): number => fn.local(V128);
   const q = Array.from({ length: C }, V);
   const o = Array.from({ length: C }, V);
   const acc = Array.from({ length: 4 }, V);
-  const s = V();
-  const vmax = V();
-  const vsum = V();
-  const e1 = V();
-  const e2 = V();
-  const e3 = V();
-  const tmp1 = V();
-  const tmp2 = V();
+  const { s, vmax, vsum, e1, e2, e3, tmp1, tmp2 } = fn.named(V128, 's vmax vsum e1 e2 e3 tmp1 tmp2');
 
   const { dot4, dot1 } = rowDots(q, kp, rs, acc);
 

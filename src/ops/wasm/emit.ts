@@ -150,6 +150,12 @@ export const incBy = (local: number, n: number): Code => addTo(local, i32c(n));
 /** The byte address of float32 element `index` (a local) of the array at byte address `base` (a local). */
 export const f32At = (base: number, index: number): Code => i32.add(get(base), i32.mul(get(index), i32c(4)));
 
+/** The space-separated words of a string literal type. */
+type Words<S extends string> = S extends `${infer W} ${infer Rest}` ? W | Words<Rest> : S;
+
+/** `n` i32 parameters: byte addresses and sizes, the leading parameters of every kernel here. */
+export const pointers = (n: number): ValType[] => Array.from({ length: n }, () => I32);
+
 export class FuncBuilder {
   private readonly locals: ValType[] = [];
   constructor(
@@ -160,6 +166,15 @@ export class FuncBuilder {
   local(t: ValType): number {
     this.locals.push(t);
     return this.params.length + this.locals.length - 1;
+  }
+  /**
+   * New locals of type `t`, one per space-separated name, declared in the order of `names`; their
+   * indices by name (`const { i, j } = fn.named(I32, 'i j')`).
+   */
+  named<S extends string>(t: ValType, names: S): Record<Words<S>, number> {
+    const out = {} as Record<string, number>;
+    for (const n of names.split(' ')) out[n] = this.local(t);
+    return out as Record<Words<S>, number>;
   }
   /** Function body bytes: size, local declarations as (count, type) runs, code, end. */
   encode(body: Code[]): number[] {

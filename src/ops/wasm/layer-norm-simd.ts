@@ -20,6 +20,7 @@ import {
   I32,
   i32,
   i32c,
+  pointers,
   set,
   V128,
   v128,
@@ -34,17 +35,7 @@ import {
  */
 function forward(onePass: boolean) {
   // params: x, gamma, beta, y, xhat, rstd, N, D, eps
-  const fn = new FuncBuilder(onePass ? 'layerNormForward1' : 'layerNormForward', [
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    F32,
-  ]);
+  const fn = new FuncBuilder(onePass ? 'layerNormForward1' : 'layerNormForward', [...pointers(8), F32]);
   const [X, G, BETA, Y, XH, RS, N, D, EPS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const r = fn.local(I32);
   const c = fn.local(I32);
