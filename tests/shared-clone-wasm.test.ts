@@ -1,13 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
-import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import { TransformerDiscriminator } from '../src/discriminators/transformer';
 import { kernelFlags } from '../src/ops/kernel-flags';
 import { withSharedClones } from '../src/ops/wasm/shared-clone';
-import { GanpoTrainer } from '../src/trainer/ganpo-trainer';
 import { expectNoLeak } from './support/helpers';
-import { smallPolicy, smallTrainerArgs } from './support/trainer-args';
+import { weightsAfterThreeSteps } from './support/lever-identity';
 
 // withSharedClones: inside it a clone on wasm shares the buffer of its source (as on cpu), values
 // and gradients are unchanged, and tfjs's own Identity kernel is back afterwards.
@@ -96,57 +93,14 @@ describe.skipIf(!onWasm)('withSharedClones (wasm)', () => {
   });
 
   it('GanpoTrainer (which shares saved tensors for its whole step) trains bit for bit as with copies', async () => {
-    const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
-    const pairs = encodePairs(
-      tok,
-      makeTaskSplits({ seed: 5, trainSize: 8, testSize: 2, shiftedSize: 2 }).train,
-    );
-    const run = (shared: boolean): Float32Array[] => {
-      kernelFlags.sharedClones = shared;
-      const policy = smallPolicy(tok, 2);
-      const reference = policy.clone();
-      const trainer = new GanpoTrainer({
-        ...smallTrainerArgs(tok, 16, policy, reference, {
-          ganpo: {
-            kind: 'transformer',
-            discriminator: {
-              hiddenDim: 16,
-              numLayers: 1,
-              numHeads: 2,
-              ffnDim: 32,
-              maxSeqLen: 32,
-              dropout: 0.1,
-            },
-            seed: 4,
-          },
-        }),
-        log: null,
-      });
-      try {
-        for (let i = 0; i < 3; i++) trainer.trainStep(pairs.slice(2 * i, 2 * i + 4));
-        const critics = trainer.regularizer?.discriminators;
-        if (!critics) throw new Error('GANPO is off');
-        const weights = [
-          ...policy.trainableVariables,
-          ...critics.chosen.trainableVariables,
-          ...critics.rejected.trainableVariables,
-        ];
-        return weights.map((w) => w.dataSync() as Float32Array);
-      } finally {
-        kernelFlags.sharedClones = true;
-        trainer.dispose();
-        policy.dispose();
-        reference.dispose();
-      }
-    };
-    const copied = run(false);
-    const shared = run(true);
+    const copied = weightsAfterThreeSteps('sharedClones', false);
+    const shared = weightsAfterThreeSteps('sharedClones', true);
     expect(shared.length).toBe(copied.length);
     expect(shared.length).toBeGreaterThan(10);
     for (const [i, s] of shared.entries())
       expect(Array.from(s)).toEqual(Array.from(copied[i] as Float32Array));
     await expectNoLeak(() => {
-      run(true);
+      weightsAfterThreeSteps('sharedClones', true);
     });
   });
 });

@@ -112,8 +112,9 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
   {
-    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose, tfjs dropout gradient)',
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose, tfjs dropout gradient, XNNPACK for every matMul)',
     flags: {
+      wasmMatMul: false,
       sharedClones: false,
       constantInputs: false,
       wasmTranspose: false,
@@ -182,6 +183,11 @@ const WASM_VARIANTS: Variant[] = [
   {
     name: "lever off: the first layer's input gradient computed (and dropped) instead of skipped",
     flags: { constantInputs: false },
+    attention: 'auto',
+  },
+  {
+    name: "lever off: XNNPACK instead of ganpo's SIMD matMul for the products with B ≤ 65 536 floats",
+    flags: { wasmMatMul: false },
     attention: 'auto',
   },
   {

@@ -5,7 +5,8 @@
 // Ratios are per round (variants run back to back), median ± MAD. Also: the transformer critic under
 // both presets, and every step with the step-overhead levers off (STEP_LEVERS_OFF: fused AdamW,
 // spectral-norm kernels, off-tape constants, frozen critic, wasm dropout masks, shared saves, no
-// input gradient in the critics' first layers) for their before/after.
+// input gradient in the critics' first layers, the critics' small matMuls in ganpo's SIMD kernel)
+// for their before/after, and the transformer step with that matMul kernel alone off.
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
@@ -37,6 +38,7 @@ export const STEP_LEVERS_OFF = {
   sharedClones: false,
   constantInputs: false,
   dropoutGradient: false,
+  wasmMatMul: false,
 };
 const MODEL = { maxSeqLen: 48, dim: 64, numLayers: 2, numHeads: 4, seed: 1 };
 
@@ -104,15 +106,16 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   // The same step with the step-overhead levers off: AdamW, spectral-norm power iteration and K/σ as
   // tfjs ops, constants of the loss recorded on the tape, saved tensors copied, the critics' input
   // gradient computed (what the step ran before them).
-  const withoutLevers = (f: () => void) => (): void => {
+  const withFlags = (flags: Partial<typeof kernelFlags>, f: () => void) => (): void => {
     const saved = { ...kernelFlags };
-    Object.assign(kernelFlags, STEP_LEVERS_OFF);
+    Object.assign(kernelFlags, flags);
     try {
       f();
     } finally {
       Object.assign(kernelFlags, saved);
     }
   };
+  const withoutLevers = (f: () => void) => withFlags(STEP_LEVERS_OFF, f);
 
   // The transformer-discriminator D step on its own (the largest GANPO phase).
   const batch = collatePreferencePairs(pairs, collate);
@@ -158,6 +161,7 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       withoutLevers(step(variants.transformerOfficial)),
       step(variants.transformerBatchedScoring),
       dStepBatchedScoring,
+      withFlags({ wasmMatMul: false }, step(variants.transformer)),
     ],
     // small-kernel steps: more rounds than the default, the per-round ratios are noisy
     ctx.quick ? ctx.runs : Math.max(ctx.runs, 20),
@@ -172,8 +176,9 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   tf.dispose([latents.c, latents.r]);
   disposePreferenceBatch(batch);
   dispose();
-  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDb, tTrB, tOff, tDpoL, tMlpL, tTrL, tOffL, tTrP, tDP] =
+  const [tDpo, tMlp, tMlpOld, tTr, tTrOld, tD, tDb, tTrB, tOff, tDpoL, tMlpL, tTrL, tOffL, tTrP, tDP, tTrX] =
     timings as Timing[] as [
+      Timing,
       Timing,
       Timing,
       Timing,
@@ -303,6 +308,13 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
       backend: 'wasm',
       timing: tDP,
       extra: { 'vs DPO step': ratio(14), 'batched / per-set': ratio(14, 5) },
+    },
+    {
+      suite: 'ganpo-step',
+      name: "DPO + GANPO step, transformer discriminators, 'recommended' — critics' matMuls on XNNPACK (ganpo's SIMD matMul off)",
+      backend: 'wasm',
+      timing: tTrX,
+      extra: { 'vs DPO step': ratio(15), 'after / before': ratio(3, 15) },
     },
   ];
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertTensor } from '../core/validate';
 import { kernelFlags } from './kernel-flags';
+import { matMul2d, matMul2dTransposeA } from './matmul';
 import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
 import { transpose2d } from './wasm/transpose-kernel';
 
@@ -84,9 +85,9 @@ function linearConstantInput(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tens
       const [k, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
       save([x]);
       return {
-        value: tf.add(tf.matMul(x, k), b),
+        value: matMul2d(x, k, b),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-          tf.matMul(transpose2d(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
+          matMul2dTransposeA(saved[0] as tf.Tensor2D, dy as tf.Tensor2D),
           sumRows(dy as tf.Tensor2D),
         ],
       };
@@ -96,9 +97,9 @@ function linearConstantInput(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tens
     const [k, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     save([x]);
     return {
-      value: tf.matMul(x, k),
+      value: matMul2d(x, k),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.matMul(transpose2d(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
+        matMul2dTransposeA(saved[0] as tf.Tensor2D, dy as tf.Tensor2D),
     };
   })(kernel) as tf.Tensor2D;
 }
@@ -108,11 +109,10 @@ function linearFrozen(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D | 
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     save([kernel]);
-    const y = tf.matMul(input, kernel);
     return {
-      value: bias ? tf.add(y, bias) : y,
+      value: matMul2d(input, kernel, bias),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.matMul(dy as tf.Tensor2D, transpose2d(saved[0] as tf.Tensor2D)),
+        matMul2d(dy as tf.Tensor2D, transpose2d(saved[0] as tf.Tensor2D)),
     };
   })(x) as tf.Tensor2D;
 }
@@ -133,12 +133,12 @@ const linearWithBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
   const [x, k, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
   save([x, k]);
   return {
-    value: tf.add(tf.matMul(x, k), b),
+    value: matMul2d(x, k, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [
-        tf.matMul(dy as tf.Tensor2D, transpose2d(sk)),
-        tf.matMul(transpose2d(sx), dy as tf.Tensor2D),
+        matMul2d(dy as tf.Tensor2D, transpose2d(sk)),
+        matMul2dTransposeA(sx, dy as tf.Tensor2D),
         sumRows(dy as tf.Tensor2D),
       ];
     },
@@ -149,10 +149,10 @@ const linearNoBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
   const [x, k, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([x, k]);
   return {
-    value: tf.matMul(x, k),
+    value: matMul2d(x, k),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, transpose2d(sk)), tf.matMul(transpose2d(sx), dy as tf.Tensor2D)];
+      return [matMul2d(dy as tf.Tensor2D, transpose2d(sk)), matMul2dTransposeA(sx, dy as tf.Tensor2D)];
     },
   };
 });

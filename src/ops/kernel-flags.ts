@@ -6,6 +6,11 @@
 export const kernelFlags = {
   /** fastLinear: explicit-transpose custom gradient (else tfjs's MatMul gradient with transpose flags). */
   fastLinearGradient: true,
+  /**
+   * fastLinear's matMuls on wasm with B of at most 65 536 floats: one SIMD kernel reading B in place
+   * (bias added in the same pass; the same floats), else XNNPACK through tf.matMul.
+   */
+  wasmMatMul: true,
   /** The explicit transposes of fastLinear's gradients on wasm: one SIMD kernel (else tfjs's Transpose). */
   wasmTranspose: true,
   /** sumRows (bias and LayerNorm-affine gradients) on wasm: one SIMD kernel (else ones·x matMul). */

@@ -84,6 +84,8 @@ export const f32 = {
 // SIMD instructions (f32x4 lanes, plus the integer ops exp() needs).
 export const v128 = {
   load: (addr: Code, offset = 0): Code => [addr, 0xfd, uleb(0x00), memarg(offset)],
+  /** v128.load32_splat: one float32 from memory in all four lanes. */
+  load32Splat: (addr: Code, offset = 0): Code => [addr, 0xfd, uleb(0x09), memarg(offset)],
   store: (addr: Code, v: Code, offset = 0): Code => [addr, v, 0xfd, uleb(0x0b), memarg(offset)],
   and: (a: Code, b: Code): Code => simd(0x4e, a, b),
   xor: (a: Code, b: Code): Code => simd(0x51, a, b),

@@ -1,0 +1,166 @@
+/**
+ * WebAssembly SIMD product of row-major float32 matrices, C[M, N] = A·B (+ bias), for the small
+ * products of ganpo's critics. XNNPACK (tfjs-backend-wasm's 2-D matMul) packs B afresh on every
+ * call, which dominates at a few hundred rows; this kernel reads B in place.
+ *
+ * Register tiles of 4 rows × 8 columns (8 f32x4 accumulators), one B row of the tile loaded per k and
+ * each A value broadcast with `v128.load32_splat`; the last N mod 8 columns as one 4-column tile and
+ * then single columns, the last M mod 4 rows one at a time. Every output is
+ * ((0 + a₀b₀) + a₁b₁) + … in k order, a product then a sum per step (no fused multiply-add), which
+ * is the order XNNPACK's f32 GEMM micro-kernels accumulate in: the results are the same floats as
+ * tfjs's `matMul` on wasm (checked bit for bit in the tests). The bias, when given, is added once to
+ * the finished sum, as `tf.add(tf.matMul(a, b), bias)` would.
+ *
+ * `gemmTN` takes A transposed, as At [K, M] (the dK = xᵀ·dy of a linear layer's backward pass,
+ * without materialising xᵀ): the four rows of a tile are then four neighbouring floats of one At row.
+ */
+import {
+  buildModule,
+  type Code,
+  F32,
+  FuncBuilder,
+  f32,
+  f32c,
+  f32x4,
+  get,
+  I32,
+  i32,
+  i32c,
+  ifThen,
+  pointers,
+  set,
+  V128,
+  v128,
+  whileLoop,
+} from './emit';
+
+/** Rows per register tile. */
+const MR = 4;
+/** f32x4 column groups per register tile (8 columns). */
+const NV = 2;
+
+function gemm(name: string, transposedA: boolean) {
+  // params: a (A [M, K], or At [K, M] when transposedA), b [K, N], bias [N] or 0, c [M, N], M, K, N
+  const fn = new FuncBuilder(name, pointers(7));
+  const [A, B, BIAS, C, M, K, N] = [0, 1, 2, 3, 4, 5, 6];
+  const { i, j, k, m4, nt, n4, rowBytes, aStep, pb, pc } = fn.named(
+    I32,
+    'i j k m4 nt n4 rowBytes aStep pb pc',
+  );
+  const pa = Array.from({ length: MR }, () => fn.local(I32));
+  const acc = Array.from({ length: MR * NV }, () => fn.local(V128));
+  const bv = Array.from({ length: NV }, () => fn.local(V128));
+  const av = fn.local(V128);
+  const sacc = Array.from({ length: MR }, () => fn.local(F32));
+  const sb = fn.local(F32);
+  const addTo = (l: number, by: Code): Code => set(l, i32.add(get(l), by));
+  const bytes = (n: Code): Code => i32.mul(n, i32c(4));
+  const at = (xs: number[], q: number): number => xs[q] as number;
+
+  // A's element (row i + r, column k) as pointer + constant offset: one pointer per tile row advanced
+  // 4 bytes per k, or (At) one pointer advanced by a row of At per k, the tile's rows 4 bytes apart.
+  const aStart = (rows: number): Code[] =>
+    transposedA
+      ? [set(at(pa, 0), i32.add(get(A), bytes(get(i))))]
+      : Array.from({ length: rows }, (_, r) =>
+          set(at(pa, r), i32.add(get(A), i32.mul(i32.add(get(i), i32c(r)), get(aStep)))),
+        );
+  const aAddr = (r: number): [Code, number] => (transposedA ? [get(at(pa, 0)), 4 * r] : [get(at(pa, r)), 0]);
+  const aNext = (rows: number): Code[] =>
+    transposedA
+      ? [addTo(at(pa, 0), get(aStep))]
+      : Array.from({ length: rows }, (_, r) => addTo(at(pa, r), i32c(4)));
+
+  /** Σ over k in order for the tile at (i, j): `body` adds step k's products; B row k at pb. */
+  const kLoop = (rows: number, body: Code[]): Code[] => [
+    ...aStart(rows),
+    set(pb, i32.add(get(B), bytes(get(j)))),
+    set(k, i32c(0)),
+    whileLoop(i32.ltS(get(k), get(K)), ...body, ...aNext(rows), addTo(pb, get(rowBytes)), addTo(k, i32c(1))),
+  ];
+
+  /** One tile of `rows` rows × `vecs` f32x4 column groups at (i, j): Σ_k in order, then store. */
+  const vectorTile = (rows: number, vecs: number): Code[] => {
+    const accAt = (r: number, v: number): number => at(acc, r * NV + v);
+    const store = (withBias: boolean): Code[] =>
+      Array.from({ length: rows }, (_, r) => [
+        set(pc, i32.add(get(C), bytes(i32.add(i32.mul(i32.add(get(i), i32c(r)), get(N)), get(j))))),
+        ...Array.from({ length: vecs }, (_, v) =>
+          v128.store(
+            get(pc),
+            withBias
+              ? f32x4.add(get(accAt(r, v)), v128.load(i32.add(get(BIAS), bytes(get(j))), 16 * v))
+              : get(accAt(r, v)),
+            16 * v,
+          ),
+        ),
+      ]).flat();
+    return [
+      ...Array.from({ length: rows * vecs }, (_, q) =>
+        set(accAt(Math.floor(q / vecs), q % vecs), v128.i32Const([0, 0, 0, 0])),
+      ),
+      ...kLoop(rows, [
+        ...Array.from({ length: vecs }, (_, v) => set(at(bv, v), v128.load(get(pb), 16 * v))),
+        ...Array.from({ length: rows }, (_, r) => [
+          set(av, v128.load32Splat(...aAddr(r))),
+          ...Array.from({ length: vecs }, (_, v) =>
+            set(accAt(r, v), f32x4.add(get(accAt(r, v)), f32x4.mul(get(av), get(at(bv, v))))),
+          ),
+        ]).flat(),
+      ]),
+      ifThen(get(BIAS), store(true), store(false)),
+    ];
+  };
+
+  const scalarStore = (rows: number, withBias: boolean): Code[] =>
+    Array.from({ length: rows }, (_, r) =>
+      f32.store(
+        i32.add(get(C), bytes(i32.add(i32.mul(i32.add(get(i), i32c(r)), get(N)), get(j)))),
+        withBias ? f32.add(get(at(sacc, r)), f32.load(i32.add(get(BIAS), bytes(get(j))))) : get(at(sacc, r)),
+      ),
+    );
+
+  /** One column j of `rows` rows, in scalar f32 arithmetic (the same per-step roundings as a lane). */
+  const scalarTile = (rows: number): Code[] => [
+    ...Array.from({ length: rows }, (_, r) => set(at(sacc, r), f32c(0))),
+    ...kLoop(rows, [
+      set(sb, f32.load(get(pb))),
+      ...Array.from({ length: rows }, (_, r) =>
+        set(at(sacc, r), f32.add(get(at(sacc, r)), f32.mul(f32.load(...aAddr(r)), get(sb)))),
+      ),
+    ]),
+    ifThen(get(BIAS), scalarStore(rows, true), scalarStore(rows, false)),
+  ];
+
+  /** Every column of the rows i … i + rows − 1. */
+  const rowBlock = (rows: number): Code[] => [
+    set(j, i32c(0)),
+    whileLoop(i32.ltS(get(j), get(nt)), ...vectorTile(rows, NV), addTo(j, i32c(4 * NV))),
+    whileLoop(i32.ltS(get(j), get(n4)), ...vectorTile(rows, 1), addTo(j, i32c(4))),
+    whileLoop(i32.ltS(get(j), get(N)), ...scalarTile(rows), addTo(j, i32c(1))),
+  ];
+
+  const body: Code[] = [
+    set(m4, i32.mul(i32.divS(get(M), i32c(MR)), i32c(MR))),
+    set(nt, i32.mul(i32.divS(get(N), i32c(4 * NV)), i32c(4 * NV))),
+    set(n4, i32.mul(i32.divS(get(N), i32c(4)), i32c(4))),
+    set(rowBytes, bytes(get(N))),
+    // A's step: one A row (K floats) between row pointers, or one At row (M floats) per k
+    set(aStep, bytes(transposedA ? get(M) : get(K))),
+    set(i, i32c(0)),
+    whileLoop(i32.ltS(get(i), get(m4)), ...rowBlock(MR), addTo(i, i32c(MR))),
+    whileLoop(i32.ltS(get(i), get(M)), ...rowBlock(1), addTo(i, i32c(1))),
+  ];
+  return { fn, body };
+}
+
+/** The module's exports (byte addresses into the backend's memory; bias 0 for none). */
+export interface MatMulSimdExports {
+  gemmNN(a: number, b: number, bias: number, c: number, m: number, k: number, n: number): void;
+  gemmTN(at: number, b: number, bias: number, c: number, m: number, k: number, n: number): void;
+}
+
+/** Module bytes. */
+export function matMulSimdModule(sharedMemory = false): Uint8Array {
+  return buildModule([gemm('gemmNN', false), gemm('gemmTN', true)], sharedMemory);
+}
