@@ -32,7 +32,8 @@ describe.skipIf(!onWasm)('wasm matMul2d kernel', () => {
   ];
 
   it.each(shapes)('A·B and A·B + bias equal tfjs on wasm bit for bit, M %i K %i N %i', (m, k, n) => {
-    expect(wasmMatMulAvailable()).toBe(true);
+    expect(wasmMatMulAvailable(false)).toBe(true);
+    expect(wasmMatMulAvailable(true)).toBe(true);
     tf.tidy(() => {
       const a = tf.randomNormal([m, k], 0, 1, 'float32', m + k) as tf.Tensor2D;
       const b = tf.randomNormal([k, n], 0, 1, 'float32', n) as tf.Tensor2D;

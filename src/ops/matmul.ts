@@ -13,7 +13,14 @@ const MAX_B_FLOATS = 65_536;
 /** Largest M·K·N for the transposed-A kernel, whose A walks rows of M floats per k. */
 const MAX_TRANSPOSED_A_WORK = 1 << 24;
 
-function useKernel(a: tf.Tensor2D, b: tf.Tensor2D, k: number, m: number, bias?: tf.Tensor1D | null): boolean {
+function useKernel(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  k: number,
+  m: number,
+  transposeA: boolean,
+  bias?: tf.Tensor1D | null,
+): boolean {
   const n = b.shape[1];
   return (
     kernelFlags.wasmMatMul &&
@@ -25,7 +32,7 @@ function useKernel(a: tf.Tensor2D, b: tf.Tensor2D, k: number, m: number, bias?: 
     n > 0 &&
     k * n <= MAX_B_FLOATS &&
     (!bias || (bias.dtype === 'float32' && bias.rank === 1 && bias.shape[0] === n)) &&
-    wasmMatMulAvailable()
+    wasmMatMulAvailable(transposeA)
   );
 }
 
@@ -38,7 +45,7 @@ function useKernel(a: tf.Tensor2D, b: tf.Tensor2D, k: number, m: number, bias?: 
  */
 export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor2D {
   const [m, k] = a.shape;
-  if (useKernel(a, b, k, m, bias)) {
+  if (useKernel(a, b, k, m, false, bias)) {
     const inputs: tf.NamedTensorMap = bias ? { a, b, bias } : { a, b };
     return tf.engine().runKernel(MATMUL_2D, inputs, { transposeA: false }) as tf.Tensor2D;
   }
@@ -54,7 +61,7 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D | nu
  */
 export function matMul2dTransposeA(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   const [k, m] = a.shape;
-  if (m * k * b.shape[1] <= MAX_TRANSPOSED_A_WORK && useKernel(a, b, k, m)) {
+  if (m * k * b.shape[1] <= MAX_TRANSPOSED_A_WORK && useKernel(a, b, k, m, true)) {
     return tf.engine().runKernel(MATMUL_2D, { a, b }, { transposeA: true }) as tf.Tensor2D;
   }
   return tf.tidy(() => matMul2d(transpose2d(a), b));

@@ -19,8 +19,10 @@ export interface MatMul2DAttrs {
   transposeA: boolean;
 }
 
-const exportsOf = (b: WasmBackendLike): MatMulSimdExports | null =>
-  instanceFor<MatMulSimdExports>(b, 'matMul2d', matMulSimdModule);
+const exportsOf = (b: WasmBackendLike, transposeA: boolean): MatMulSimdExports | null =>
+  transposeA
+    ? instanceFor<MatMulSimdExports>(b, 'matMul2dTransposedA', (shared) => matMulSimdModule(true, shared))
+    : instanceFor<MatMulSimdExports>(b, 'matMul2d', (shared) => matMulSimdModule(false, shared));
 
 function matMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const be = backend as WasmBackendLike;
@@ -30,13 +32,22 @@ function matMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const [m, k] = transposeA ? [c, r] : [r, c];
   const n = b.shape[1] as number;
   const out = be.makeOutput([m, n], 'float32');
-  const e = exportsOf(be) as MatMulSimdExports;
-  const run = transposeA ? e.gemmTN : e.gemmNN;
-  run(pointer(be, a), pointer(be, b), bias ? pointer(be, bias) : 0, pointer(be, out), m, k, n);
+  (exportsOf(be, transposeA) as MatMulSimdExports).gemm(
+    pointer(be, a),
+    pointer(be, b),
+    bias ? pointer(be, bias) : 0,
+    pointer(be, out),
+    m,
+    k,
+    n,
+  );
   return out;
 }
 
-/** True (and the kernel registered) when the active backend is wasm and the module instantiates. */
-export function wasmMatMulAvailable(): boolean {
-  return registerWhenAvailable(exportsOf, { [MATMUL_2D]: matMulKernel });
+/**
+ * True (and the kernel registered) when the active backend is wasm and the module for `transposeA`
+ * instantiates.
+ */
+export function wasmMatMulAvailable(transposeA = false): boolean {
+  return registerWhenAvailable((b) => exportsOf(b, transposeA), { [MATMUL_2D]: matMulKernel });
 }

@@ -11,7 +11,7 @@
  * tfjs's `matMul` on wasm (checked bit for bit in the tests). The bias, when given, is added once to
  * the finished sum, as `tf.add(tf.matMul(a, b), bias)` would.
  *
- * `gemmTN` takes A transposed, as At [K, M] (the dK = xᵀ·dy of a linear layer's backward pass,
+ * The transposed-A variant takes A transposed, as At [K, M] (the dK = xᵀ·dy of a linear layer's backward pass,
  * without materialising xᵀ): the four rows of a tile are then four neighbouring floats of one At row.
  */
 import {
@@ -154,13 +154,16 @@ function gemm(name: string, transposedA: boolean) {
   return { fn, body };
 }
 
-/** The module's exports (byte addresses into the backend's memory; bias 0 for none). */
+/** A module's export (byte addresses into the backend's memory; bias 0 for none). */
 export interface MatMulSimdExports {
-  gemmNN(a: number, b: number, bias: number, c: number, m: number, k: number, n: number): void;
-  gemmTN(at: number, b: number, bias: number, c: number, m: number, k: number, n: number): void;
+  /** C = A·B (+ bias), A [M, K]; or, in the transposed-A module, C = Aᵀ·B with A given as At [K, M]. */
+  gemm(a: number, b: number, bias: number, c: number, m: number, k: number, n: number): void;
 }
 
-/** Module bytes. */
-export function matMulSimdModule(sharedMemory = false): Uint8Array {
-  return buildModule([gemm('gemmNN', false), gemm('gemmTN', true)], sharedMemory);
+/**
+ * Module bytes: one function per module, so that each stays under the 4 KB a browser's main thread
+ * lets `new WebAssembly.Module` compile synchronously.
+ */
+export function matMulSimdModule(transposedA: boolean, sharedMemory = false): Uint8Array {
+  return buildModule([gemm('gemm', transposedA)], sharedMemory);
 }
