@@ -35,14 +35,16 @@ printKernels(p, 'ms', 15);
 // matMuls by shape: achieved GFLOP/s per shape shows which products are far from the backend's best.
 const byShape = new Map<string, { ms: number; n: number; flops: number }>();
 for (const k of p.kernels) {
-  if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul') continue;
+  if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul' && k.name !== 'GanpoMatMul2D') continue;
   const [a, b] = k.inputShapes as number[][];
-  if (!a || !b || a.length !== 2 || b.length !== 2) continue;
-  const key = `[${a}]·[${b}]`;
+  const [out] = k.outputShapes as number[][];
+  if (!a || !b || !out || a.length !== 2 || b.length !== 2 || out.length !== 2) continue;
+  // inner size: b's rows (ganpo's kernel may take A transposed, so a's shape is not [M, K])
+  const key = `${k.name === 'GanpoMatMul2D' ? 'ganpo ' : ''}[${out[0]},${b[0]}]·[${b}]`;
   const e = byShape.get(key) ?? { ms: 0, n: 0, flops: 0 };
   e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
   e.n += 1;
-  e.flops += 2 * (a[0] as number) * (a[1] as number) * (b[1] as number);
+  e.flops += 2 * (out[0] as number) * (b[0] as number) * (out[1] as number);
   byShape.set(key, e);
 }
 console.log('\n2-D matMuls by shape');

@@ -4,6 +4,7 @@ import { fastLinear } from '../src/ops/fast-linear';
 import { kernelFlags } from '../src/ops/kernel-flags';
 import { matMul2d, matMul2dTransposeA } from '../src/ops/matmul';
 import { MATMUL_2D, wasmMatMulAvailable } from '../src/ops/wasm/matmul-kernel';
+import type { MatMulVariant } from '../src/ops/wasm/matmul-simd';
 import { expectNoLeak } from './support/helpers';
 import { weightsAfterThreeSteps } from './support/lever-identity';
 
@@ -13,8 +14,8 @@ const onWasm = tf.getBackend() === 'wasm';
 
 const bits = (t: tf.Tensor): number[] =>
   Array.from(new Uint32Array((t.dataSync() as Float32Array).slice().buffer));
-const kernel = (inputs: tf.NamedTensorMap, transposeA: boolean): tf.Tensor2D =>
-  tf.engine().runKernel(MATMUL_2D, inputs, { transposeA }) as tf.Tensor2D;
+const kernel = (inputs: tf.NamedTensorMap, variant: MatMulVariant): tf.Tensor2D =>
+  tf.engine().runKernel(MATMUL_2D, inputs, { variant }) as tf.Tensor2D;
 
 describe.skipIf(!onWasm)('wasm matMul2d kernel', () => {
   // Row counts around the 4-row tile, column counts around the 8- and 4-column tiles and the scalar
@@ -32,16 +33,17 @@ describe.skipIf(!onWasm)('wasm matMul2d kernel', () => {
   ];
 
   it.each(shapes)('A·B and A·B + bias equal tfjs on wasm bit for bit, M %i K %i N %i', (m, k, n) => {
-    expect(wasmMatMulAvailable(false)).toBe(true);
-    expect(wasmMatMulAvailable(true)).toBe(true);
     tf.tidy(() => {
       const a = tf.randomNormal([m, k], 0, 1, 'float32', m + k) as tf.Tensor2D;
       const b = tf.randomNormal([k, n], 0, 1, 'float32', n) as tf.Tensor2D;
       const bias = tf.randomNormal([n], 0, 1, 'float32', 9) as tf.Tensor1D;
-      const y = kernel({ a, b }, false);
-      expect(y.shape).toEqual([m, n]);
-      expect(bits(y)).toEqual(bits(tf.matMul(a, b)));
-      expect(bits(kernel({ a, b, bias }, false))).toEqual(bits(tf.add(tf.matMul(a, b), bias)));
+      for (const variant of ['inPlace', 'packedB'] as const) {
+        expect(wasmMatMulAvailable(variant)).toBe(true);
+        const y = kernel({ a, b }, variant);
+        expect(y.shape).toEqual([m, n]);
+        expect(bits(y)).toEqual(bits(tf.matMul(a, b)));
+        expect(bits(kernel({ a, b, bias }, variant))).toEqual(bits(tf.add(tf.matMul(a, b), bias)));
+      }
     });
   });
 
@@ -49,7 +51,8 @@ describe.skipIf(!onWasm)('wasm matMul2d kernel', () => {
     tf.tidy(() => {
       const a = tf.randomNormal([k, m], 0, 1, 'float32', m * k) as tf.Tensor2D;
       const b = tf.randomNormal([k, n], 0, 1, 'float32', n + 1) as tf.Tensor2D;
-      const y = kernel({ a, b }, true);
+      expect(wasmMatMulAvailable('transposedA')).toBe(true);
+      const y = kernel({ a, b }, 'transposedA');
       expect(y.shape).toEqual([m, n]);
       expect(bits(y)).toEqual(bits(tf.matMul(tf.transpose(a), b)));
     });
@@ -60,7 +63,7 @@ describe.skipIf(!onWasm)('wasm matMul2d kernel', () => {
     const as = tf.randomNormal([m, k], 0, 1, 'float32', 1).dataSync();
     const bs = tf.randomNormal([k, n], 0, 1, 'float32', 2).dataSync();
     const got = tf.tidy(() =>
-      kernel({ a: tf.tensor2d(as, [m, k]), b: tf.tensor2d(bs, [k, n]) }, false).dataSync(),
+      kernel({ a: tf.tensor2d(as, [m, k]), b: tf.tensor2d(bs, [k, n]) }, 'packedB').dataSync(),
     );
     await tf.setBackend('cpu');
     try {
@@ -71,19 +74,25 @@ describe.skipIf(!onWasm)('wasm matMul2d kernel', () => {
     }
   });
 
-  it('matMul2d leaves shape errors to tfjs (nothing read out of bounds) and large products to XNNPACK', () => {
+  it('matMul2d leaves shape errors to tfjs (nothing read out of bounds), and every size gives the same floats', () => {
     const a = tf.ones([3, 4]) as tf.Tensor2D;
     expect(() => matMul2d(a, tf.ones([5, 2]) as tf.Tensor2D)).toThrow();
     expect(() => matMul2d(a, tf.ones([4, 2]) as tf.Tensor2D, tf.ones([3]) as tf.Tensor1D)).toThrow();
     expect(() => matMul2dTransposeA(a, tf.ones([4, 2]) as tf.Tensor2D)).toThrow();
     tf.tidy(() => {
-      // K·N over 65 536: tfjs's matMul, the same floats either way.
-      const big = tf.randomNormal([8, 300], 0, 1, 'float32', 3) as tf.Tensor2D;
-      const w = tf.randomNormal([300, 256], 0, 1, 'float32', 4) as tf.Tensor2D;
-      expect(bits(matMul2d(big, w))).toEqual(bits(tf.matMul(big, w)));
-      expect(bits(matMul2dTransposeA(w, tf.ones([300, 3]) as tf.Tensor2D))).toEqual(
-        bits(tf.matMul(tf.transpose(w), tf.ones([300, 3]))),
-      );
+      // K·N of 4 800 (B read in place), 76 800 and 2²⁰ (B packed), 1 100 000 (tfjs's matMul).
+      for (const [k, n] of [
+        [300, 16],
+        [300, 256],
+        [1024, 1024],
+        [1100, 1000],
+      ] as const) {
+        const x = tf.randomNormal([5, k], 0, 1, 'float32', 3) as tf.Tensor2D;
+        const w = tf.randomNormal([k, n], 0, 1, 'float32', 4) as tf.Tensor2D;
+        expect(bits(matMul2d(x, w))).toEqual(bits(tf.matMul(x, w)));
+        const d = tf.randomNormal([k, 3], 0, 1, 'float32', 5) as tf.Tensor2D;
+        expect(bits(matMul2dTransposeA(w, d))).toEqual(bits(tf.matMul(tf.transpose(w), d)));
+      }
     });
     tf.dispose(a);
   });

@@ -10,44 +10,52 @@ import {
   registerWhenAvailable,
   type WasmBackendLike,
 } from './backend';
-import { type MatMulSimdExports, matMulSimdModule } from './matmul-simd';
+import { type MatMulSimdExports, type MatMulVariant, matMulSimdModule } from './matmul-simd';
 
 export const MATMUL_2D = 'GanpoMatMul2D';
 
-/** Kernel attributes: `transposeA` multiplies by Aᵀ (A [K, M]) instead of A (A [M, K]). */
+/**
+ * Kernel attributes: `variant` 'inPlace' (A [M, K], B read in place), 'transposedA' (Aᵀ·B, A [K, M])
+ * or 'packedB' (A [M, K], B's 8-column groups copied to a scratch buffer first).
+ */
 export interface MatMul2DAttrs {
-  transposeA: boolean;
+  variant: MatMulVariant;
 }
 
-const exportsOf = (b: WasmBackendLike, transposeA: boolean): MatMulSimdExports | null =>
-  transposeA
-    ? instanceFor<MatMulSimdExports>(b, 'matMul2dTransposedA', (shared) => matMulSimdModule(true, shared))
-    : instanceFor<MatMulSimdExports>(b, 'matMul2d', (shared) => matMulSimdModule(false, shared));
+const exportsOf = (b: WasmBackendLike, variant: MatMulVariant): MatMulSimdExports | null =>
+  instanceFor<MatMulSimdExports>(b, `matMul2d:${variant}`, (shared) => matMulSimdModule(variant, shared));
 
 function matMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const be = backend as WasmBackendLike;
   const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
-  const { transposeA } = attrs as unknown as MatMul2DAttrs;
+  const { variant } = attrs as unknown as MatMul2DAttrs;
   const [r, c] = a.shape as [number, number];
-  const [m, k] = transposeA ? [c, r] : [r, c];
+  const [m, k] = variant === 'transposedA' ? [c, r] : [r, c];
   const n = b.shape[1] as number;
   const out = be.makeOutput([m, n], 'float32');
-  (exportsOf(be, transposeA) as MatMulSimdExports).gemm(
-    pointer(be, a),
-    pointer(be, b),
-    bias ? pointer(be, bias) : 0,
-    pointer(be, out),
-    m,
-    k,
-    n,
-  );
+  const e = exportsOf(be, variant) as MatMulSimdExports;
+  const pa = pointer(be, a);
+  const pb = pointer(be, b);
+  const pBias = bias ? pointer(be, bias) : 0;
+  const pOut = pointer(be, out);
+  if (variant !== 'packedB' || !e.pack) {
+    e.gemm(pa, pb, 0, pBias, pOut, m, k, n);
+    return out;
+  }
+  const panels = be.wasm._malloc(Math.max(4, 4 * k * (n - (n % 8))));
+  try {
+    e.pack(pb, panels, k, n);
+    e.gemm(pa, pb, panels, pBias, pOut, m, k, n);
+  } finally {
+    be.wasm._free(panels);
+  }
   return out;
 }
 
 /**
- * True (and the kernel registered) when the active backend is wasm and the module for `transposeA`
+ * True (and the kernel registered) when the active backend is wasm and the module of `variant`
  * instantiates.
  */
-export function wasmMatMulAvailable(transposeA = false): boolean {
-  return registerWhenAvailable((b) => exportsOf(b, transposeA), { [MATMUL_2D]: matMulKernel });
+export function wasmMatMulAvailable(variant: MatMulVariant = 'inPlace'): boolean {
+  return registerWhenAvailable((b) => exportsOf(b, variant), { [MATMUL_2D]: matMulKernel });
 }

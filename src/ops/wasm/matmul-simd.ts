@@ -1,17 +1,19 @@
 /**
- * WebAssembly SIMD product of row-major float32 matrices, C[M, N] = A·B (+ bias), for the small
- * products of ganpo's critics. XNNPACK (tfjs-backend-wasm's 2-D matMul) packs B afresh on every
- * call, which dominates at a few hundred rows; this kernel reads B in place.
+ * WebAssembly SIMD product of row-major float32 matrices, C[M, N] = A·B (+ bias), for the linear
+ * layers of ganpo's networks. XNNPACK (tfjs-backend-wasm's 2-D matMul) packs B afresh on every call
+ * (the operands of a training step are fresh tensors), which dominates at a few hundred rows; this
+ * kernel reads small B in place, and copies a larger B's 8-column groups into consecutive panels first
+ * (`pack`: walking B itself, each k is a new row N floats on, at N = 1 024 every row 4 KB apart).
  *
  * Register tiles of 4 rows × 8 columns (8 f32x4 accumulators), one B row of the tile loaded per k and
  * each A value broadcast with `v128.load32_splat`; the last N mod 8 columns as one 4-column tile and
- * then single columns, the last M mod 4 rows one at a time. Every output is
+ * then single columns (read from B in place), the last M mod 4 rows one at a time. Every output is
  * ((0 + a₀b₀) + a₁b₁) + … in k order, a product then a sum per step (no fused multiply-add), which
  * is the order XNNPACK's f32 GEMM micro-kernels accumulate in: the results are the same floats as
  * tfjs's `matMul` on wasm (checked bit for bit in the tests). The bias, when given, is added once to
  * the finished sum, as `tf.add(tf.matMul(a, b), bias)` would.
  *
- * The transposed-A variant takes A transposed, as At [K, M] (the dK = xᵀ·dy of a linear layer's backward pass,
+ * The transposed-A variant takes A as At [K, M] (the dK = xᵀ·dy of a linear layer's backward pass,
  * without materialising xᵀ): the four rows of a tile are then four neighbouring floats of one At row.
  */
 import {
@@ -39,10 +41,12 @@ const MR = 4;
 /** f32x4 column groups per register tile (8 columns). */
 const NV = 2;
 
-function gemm(name: string, transposedA: boolean) {
-  // params: a (A [M, K], or At [K, M] when transposedA), b [K, N], bias [N] or 0, c [M, N], M, K, N
-  const fn = new FuncBuilder(name, pointers(7));
-  const [A, B, BIAS, C, M, K, N] = [0, 1, 2, 3, 4, 5, 6];
+function gemm(name: string, transposedA: boolean, packedB: boolean) {
+  // params: a (A [M, K], or At [K, M] when transposedA), b [K, N], panels (./pack's copy of b's
+  // full 8-column groups, read instead of b by the 4 × 8 tiles when packedB), bias [N] or 0,
+  // c [M, N], M, K, N
+  const fn = new FuncBuilder(name, pointers(8));
+  const [A, B, P, BIAS, C, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7];
   const { i, j, k, m4, nt, n4, rowBytes, aStep, pb, pc } = fn.named(
     I32,
     'i j k m4 nt n4 rowBytes aStep pb pc',
@@ -71,12 +75,21 @@ function gemm(name: string, transposedA: boolean) {
       ? [addTo(at(pa, 0), get(aStep))]
       : Array.from({ length: rows }, (_, r) => addTo(at(pa, r), i32c(4)));
 
-  /** Σ over k in order for the tile at (i, j): `body` adds step k's products; B row k at pb. */
-  const kLoop = (rows: number, body: Code[]): Code[] => [
+  /**
+   * Σ over k in order for the tile at (i, j): `body` adds step k's products; B row k at pb, read from
+   * the panels (8 floats per k, panel j / 8 at panels + 4·j·K) or from b in place (N floats per k).
+   */
+  const kLoop = (rows: number, body: Code[], fromPanels = false): Code[] => [
     ...aStart(rows),
-    set(pb, i32.add(get(B), bytes(get(j)))),
+    set(pb, fromPanels ? i32.add(get(P), i32.mul(bytes(get(j)), get(K))) : i32.add(get(B), bytes(get(j)))),
     set(k, i32c(0)),
-    whileLoop(i32.ltS(get(k), get(K)), ...body, ...aNext(rows), addTo(pb, get(rowBytes)), addTo(k, i32c(1))),
+    whileLoop(
+      i32.ltS(get(k), get(K)),
+      ...body,
+      ...aNext(rows),
+      addTo(pb, fromPanels ? i32c(16 * NV) : get(rowBytes)),
+      addTo(k, i32c(1)),
+    ),
   ];
 
   /** One tile of `rows` rows × `vecs` f32x4 column groups at (i, j): Σ_k in order, then store. */
@@ -99,15 +112,19 @@ function gemm(name: string, transposedA: boolean) {
       ...Array.from({ length: rows * vecs }, (_, q) =>
         set(accAt(Math.floor(q / vecs), q % vecs), v128.i32Const([0, 0, 0, 0])),
       ),
-      ...kLoop(rows, [
-        ...Array.from({ length: vecs }, (_, v) => set(at(bv, v), v128.load(get(pb), 16 * v))),
-        ...Array.from({ length: rows }, (_, r) => [
-          set(av, v128.load32Splat(...aAddr(r))),
-          ...Array.from({ length: vecs }, (_, v) =>
-            set(accAt(r, v), f32x4.add(get(accAt(r, v)), f32x4.mul(get(av), get(at(bv, v))))),
-          ),
-        ]).flat(),
-      ]),
+      ...kLoop(
+        rows,
+        [
+          ...Array.from({ length: vecs }, (_, v) => set(at(bv, v), v128.load(get(pb), 16 * v))),
+          ...Array.from({ length: rows }, (_, r) => [
+            set(av, v128.load32Splat(...aAddr(r))),
+            ...Array.from({ length: vecs }, (_, v) =>
+              set(accAt(r, v), f32x4.add(get(accAt(r, v)), f32x4.mul(get(av), get(at(bv, v))))),
+            ),
+          ]).flat(),
+        ],
+        packedB && vecs === NV,
+      ),
       ifThen(get(BIAS), store(true), store(false)),
     ];
   };
@@ -154,16 +171,56 @@ function gemm(name: string, transposedA: boolean) {
   return { fn, body };
 }
 
-/** A module's export (byte addresses into the backend's memory; bias 0 for none). */
-export interface MatMulSimdExports {
-  /** C = A·B (+ bias), A [M, K]; or, in the transposed-A module, C = Aᵀ·B with A given as At [K, M]. */
-  gemm(a: number, b: number, bias: number, c: number, m: number, k: number, n: number): void;
+/**
+ * pack(b, panels, K, N): copies the full 8-column groups of B [K, N] into panels [⌊N/8⌋, K, 8], so
+ * that a tile's B rows are consecutive: walking B itself, each k is a new row N floats on (at
+ * N = 1 024 every row 4 KB apart, the same cache set), which at K or N ≥ 768 made the in-place
+ * kernel slower than XNNPACK.
+ */
+function pack() {
+  const fn = new FuncBuilder('pack', pointers(4));
+  const [B, P, K, N] = [0, 1, 2, 3];
+  const { j, k, n8, src, dst } = fn.named(I32, 'j k n8 src dst');
+  const body: Code[] = [
+    set(n8, i32.mul(i32.divS(get(N), i32c(4 * NV)), i32c(4 * NV))),
+    set(dst, get(P)),
+    set(j, i32c(0)),
+    whileLoop(
+      i32.ltS(get(j), get(n8)),
+      set(src, i32.add(get(B), i32.mul(get(j), i32c(4)))),
+      set(k, i32c(0)),
+      whileLoop(
+        i32.ltS(get(k), get(K)),
+        ...Array.from({ length: NV }, (_, v) => v128.store(get(dst), v128.load(get(src), 16 * v), 16 * v)),
+        set(src, i32.add(get(src), i32.mul(get(N), i32c(4)))),
+        set(dst, i32.add(get(dst), i32c(16 * NV))),
+        set(k, i32.add(get(k), i32c(1))),
+      ),
+      set(j, i32.add(get(j), i32c(4 * NV))),
+    ),
+  ];
+  return { fn, body };
 }
 
+/** A module's exports (byte addresses into the backend's memory; bias 0 for none). */
+export interface MatMulSimdExports {
+  /**
+   * C = A·B (+ bias), A [M, K]; or, in the transposed-A module, C = Aᵀ·B with A given as At [K, M].
+   * `panels` is read only by the packed-B module (else pass 0).
+   */
+  gemm(a: number, b: number, panels: number, bias: number, c: number, m: number, k: number, n: number): void;
+  /** The packed-B module only: fills `panels` (4·K·⌊N/8⌋·8 bytes) from B [K, N]. */
+  pack?(b: number, panels: number, k: number, n: number): void;
+}
+
+/** The module variants: B read in place (A or Aᵀ), or B's 8-column groups packed first (A only). */
+export type MatMulVariant = 'inPlace' | 'transposedA' | 'packedB';
+
 /**
- * Module bytes: one function per module, so that each stays under the 4 KB a browser's main thread
+ * Module bytes, one variant per module so that each stays under the 4 KB a browser's main thread
  * lets `new WebAssembly.Module` compile synchronously.
  */
-export function matMulSimdModule(transposedA: boolean, sharedMemory = false): Uint8Array {
-  return buildModule([gemm('gemm', transposedA)], sharedMemory);
+export function matMulSimdModule(variant: MatMulVariant, sharedMemory = false): Uint8Array {
+  if (variant === 'packedB') return buildModule([gemm('gemm', false, true), pack()], sharedMemory);
+  return buildModule([gemm('gemm', variant === 'transposedA', false)], sharedMemory);
 }
