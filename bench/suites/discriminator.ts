@@ -186,7 +186,7 @@ const WASM_VARIANTS: Variant[] = [
     attention: 'auto',
   },
   {
-    name: "lever off: XNNPACK instead of ganpo's SIMD matMul for the products with B ≤ 65 536 floats",
+    name: "lever off: XNNPACK instead of ganpo's SIMD GEMM for the linear layers' products",
     flags: { wasmMatMul: false },
     attention: 'auto',
   },

@@ -7,7 +7,7 @@ export const kernelFlags = {
   /** fastLinear: explicit-transpose custom gradient (else tfjs's MatMul gradient with transpose flags). */
   fastLinearGradient: true,
   /**
-   * fastLinear's matMuls on wasm with B of at most 2²⁰ floats (and M·K·N ≤ 2²⁸): one SIMD kernel,
+   * fastLinear's matMuls on wasm with B of at most 2²¹ floats (and M·K·N ≤ 1.3·10⁹): one SIMD kernel,
    * reading B in place up to 65 536 floats and packed into panels above (bias added in the same
    * pass; the same floats), else XNNPACK through tf.matMul.
    */

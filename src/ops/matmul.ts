@@ -11,11 +11,12 @@ import { transpose2d } from './wasm/transpose-kernel';
  */
 const MAX_IN_PLACE_B = 65_536;
 /**
- * Largest K·N and M·K·N for the packed-B kernel: the shapes measured (up to 1024×1024·1024×256 and
- * 256×1024·1024×1024, where it took 0.70–0.95× XNNPACK's time); larger products stay on XNNPACK.
+ * Largest K·N and M·K·N for the packed-B kernel: the range measured, up to the official-size
+ * discriminator's products (1024×2304·2304×512, 512×1024·1024×2048), where it took 0.85–0.95×
+ * XNNPACK's time (interleaved, fresh B per call); larger products stay on XNNPACK.
  */
-const MAX_PACKED_B = 1 << 20;
-const MAX_PACKED_WORK = 1 << 28;
+const MAX_PACKED_B = 1 << 21;
+const MAX_PACKED_WORK = 1_300_000_000;
 /** Largest M·K·N for the transposed-A kernel, whose A walks rows of M floats per k. */
 const MAX_TRANSPOSED_A_WORK = 1 << 24;
 
@@ -47,7 +48,7 @@ function kernelVariant(
 /**
  * a·b (+ bias) for 2-D float32 tensors: a [M, K], b [K, N], bias [N] added to every row; [M, N].
  * On wasm, one WebAssembly SIMD kernel that adds the bias in the same pass: for K·N ≤ 65 536 reading
- * b in place, up to K·N ≤ 2²⁰ and M·K·N ≤ 2²⁸ after copying b's 8-column groups into panels; the
+ * b in place, up to K·N ≤ 2²¹ and M·K·N ≤ 1.3·10⁹ after copying b's 8-column groups into panels; the
  * same floats as `tf.add(tf.matMul(a, b), bias)` there (see ./wasm/matmul-simd.ts), which larger
  * products and every other backend run. Not differentiable on wasm (for use inside gradient
  * definitions such as `fastLinear`'s).
