@@ -6,6 +6,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import {
   instanceFor,
   type KernelArgs,
+  memoryOf,
   pointer,
   registerWhenAvailable,
   type WasmBackendLike,
@@ -22,8 +23,19 @@ export interface MatMul2DAttrs {
   variant: MatMulVariant;
 }
 
+const isShared = (b: WasmBackendLike): boolean => {
+  const memory = memoryOf(b);
+  return typeof SharedArrayBuffer !== 'undefined' && memory?.buffer instanceof SharedArrayBuffer;
+};
+
+/**
+ * The module of `variant`, or null. Under the threaded build (shared memory) the large products
+ * stay on XNNPACK, whose thread pool runs them on every core where this kernel would use one.
+ */
 const exportsOf = (b: WasmBackendLike, variant: MatMulVariant): MatMulSimdExports | null =>
-  instanceFor<MatMulSimdExports>(b, `matMul2d:${variant}`, (shared) => matMulSimdModule(variant, shared));
+  variant === 'packedB' && isShared(b)
+    ? null
+    : instanceFor<MatMulSimdExports>(b, `matMul2d:${variant}`, (shared) => matMulSimdModule(variant, shared));
 
 function matMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const be = backend as WasmBackendLike;
