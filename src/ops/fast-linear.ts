@@ -32,8 +32,8 @@ export function fastLinear(
   assertTensor('fastLinear', 'x', x);
   assertTensor('fastLinear', 'kernel', kernel);
   if (bias !== undefined && bias !== null) assertTensor('fastLinear', 'bias', bias);
-  if (frozenDepth > 0 && kernelFlags.frozenWeightGradients) return linearFrozen(x, kernel, bias);
-  if (dataInput && constantInputDepth > 0 && kernelFlags.constantInputs && kernelFlags.fastLinearGradient) {
+  if (depth.frozenWeights > 0 && kernelFlags.frozenWeightGradients) return linearFrozen(x, kernel, bias);
+  if (dataInput && depth.constantInputs > 0 && kernelFlags.constantInputs && kernelFlags.fastLinearGradient) {
     return linearConstantInput(x, kernel, bias);
   }
   if (!kernelFlags.fastLinearGradient) {
@@ -43,7 +43,18 @@ export function fastLinear(
   return (bias ? linearWithBias(x, kernel, bias) : linearNoBias(x, kernel)) as tf.Tensor2D;
 }
 
-let frozenDepth = 0;
+/** How many {@link withFrozenWeights} / {@link withConstantInputs} calls the current code runs inside. */
+const depth = { frozenWeights: 0, constantInputs: 0 };
+
+/** Runs `fn` one level deeper in `scope`, restored when it returns or throws. */
+function within<T>(scope: keyof typeof depth, fn: () => T): T {
+  depth[scope] += 1;
+  try {
+    return fn();
+  } finally {
+    depth[scope] -= 1;
+  }
+}
 
 /**
  * Runs `fn` with the kernel and bias of every {@link fastLinear} inside treated as constants: the
@@ -52,15 +63,8 @@ let frozenDepth = 0;
  * generator term runs the critics this way); their weights then receive no gradient from `fn`.
  */
 export function withFrozenWeights<T>(fn: () => T): T {
-  frozenDepth += 1;
-  try {
-    return fn();
-  } finally {
-    frozenDepth -= 1;
-  }
+  return within('frozenWeights', fn);
 }
-
-let constantInputDepth = 0;
 
 /**
  * Runs `fn` with the input data of the networks inside treated as constants: a {@link fastLinear}
@@ -70,12 +74,7 @@ let constantInputDepth = 0;
  * Values and weight gradients are unchanged; a gradient with respect to the data would be dropped.
  */
 export function withConstantInputs<T>(fn: () => T): T {
-  constantInputDepth += 1;
-  try {
-    return fn();
-  } finally {
-    constantInputDepth -= 1;
-  }
+  return within('constantInputs', fn);
 }
 
 /** y = x·K + b differentiable in K and b only (x captured as a constant and saved for dK). */
