@@ -156,8 +156,9 @@ export {
 } from './trainer/sampler';
 export { syncReference } from './trainer/sync-reference';
 
-// Data in TRL's format: the Tokenizer interface, JSONL preference data, TRL's prompt extraction,
-// chat templates and tokenization
+// Data in TRL's format: the Tokenizer interface (and a byte-level tokenizer with a chat template),
+// JSONL preference data, TRL's prompt extraction, chat templates and tokenization
+export { type ByteDecodeOptions, ByteTokenizer } from './data/byte-tokenizer';
 export {
   DEFAULT_JSONL_LIMITS,
   type JsonlLimits,
