@@ -156,9 +156,11 @@ export {
 } from './trainer/sampler';
 export { syncReference } from './trainer/sync-reference';
 
-// Data in TRL's format: the Tokenizer interface (and a byte-level tokenizer with a chat template),
-// JSONL preference data, TRL's prompt extraction, chat templates and tokenization
+// Data in TRL's format: the Tokenizer interface (a byte-level tokenizer with a chat template, and
+// Hugging Face tokenizer.json files), JSONL preference data, TRL's prompt extraction, chat templates
+// and tokenization
 export { type ByteDecodeOptions, ByteTokenizer } from './data/byte-tokenizer';
+export { type HfTokenizerOptions, hfTokenizer } from './data/hf-tokenizer';
 export {
   DEFAULT_JSONL_LIMITS,
   type JsonlLimits,

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import { chatml } from '../examples/tokenizers/hf-tokenizer-json';
 import {
   applyChatTemplate,
+  type ChatMessage,
+  type ChatTemplateOptions,
   collatePreferencePairs,
   DEFAULT_JSONL_LIMITS,
   disposePreferenceBatch,
@@ -20,6 +21,18 @@ import {
 } from '../src/index';
 import { readPreferenceJsonl } from '../src/node';
 import { expectGanpoError } from './support/helpers';
+
+/** The ChatML chat template (Qwen, SmolLM) as a function. */
+function chatml(messages: readonly ChatMessage[], options: ChatTemplateOptions): string {
+  const last = messages.length - 1;
+  let out = '';
+  messages.forEach((m, i) => {
+    out += `<|im_start|>${m.role}\n${m.content}`;
+    if (!(options.continueFinalMessage && i === last)) out += '<|im_end|>\n';
+  });
+  if (options.addGenerationPrompt) out += '<|im_start|>assistant\n';
+  return out;
+}
 
 const jsonl = (...rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n');
 const user = (content: string) => ({ role: 'user', content });

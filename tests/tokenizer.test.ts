@@ -1,9 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import { GptTokenizer } from '../examples/tokenizers/gpt-tokenizer';
-import { chatml, HfBpeTokenizer } from '../examples/tokenizers/hf-tokenizer-json';
 import { assertTokenizer, parsePreferenceJsonl, tokenizePreferenceData } from '../src/index';
 import { expectGanpoError } from './support/helpers';
 
@@ -100,72 +97,5 @@ describe('examples/tokenizers/gpt-tokenizer (GPT-2 BPE from npm)', () => {
     expect(tok.decode(data.pairs[0]?.prompt ?? [])).toBe('user: Sky?<|endoftext|>assistant:');
     expect(tok.decode(data.pairs[0]?.chosen ?? [])).toBe(' Blue.<|endoftext|>');
     expect(data.pairs[0]?.chosen.at(-1)).toBe(50256);
-  });
-});
-
-describe('examples/tokenizers/hf-tokenizer-json (byte-level BPE tokenizer.json)', () => {
-  const json = JSON.parse(readFileSync('tests/fixtures/tokenizer/tokenizer.json', 'utf8'));
-  const tok = new HfBpeTokenizer(json, {
-    eosToken: '<|im_end|>',
-    padToken: '<|endoftext|>',
-    chatTemplate: chatml,
-  });
-  // The reference: Hugging Face's own JS implementation of tokenizer.json.
-  const reference = new HfTokenizer(json, {});
-
-  it('encodes and decodes exactly as @huggingface/tokenizers does', () => {
-    const texts = [
-      'The sky is blue.',
-      'What color is the sky? It is green!',
-      "  leading spaces, tabs\tand newlines\n\nit's done",
-      'rev:3141=1413 sort:98765=56789',
-      'unicode: é, 漢字, emoji 😀',
-      '<|im_start|>user\nWhere is the sun?<|im_end|>\n<|im_start|>assistant\n',
-      '',
-    ];
-    for (const text of texts) {
-      const want = reference.encode(text, { add_special_tokens: false }).ids;
-      expect(tok.encode(text), JSON.stringify(text)).toEqual(want);
-      if (want.length > 0)
-        expect(tok.decode(want)).toBe(reference.decode(want, { skip_special_tokens: false }));
-    }
-    // Byte tokens have their byte's id in the fixture: fewer ids than bytes means merges were applied.
-    expect(tok.encode('The sky').length).toBeLessThan(7);
-  });
-
-  it('takes special ids from the added tokens and refuses what it does not implement', () => {
-    expect(tok.eosTokenId).toBe(json.added_tokens[2].id);
-    expect(tok.padTokenId).toBe(json.added_tokens[0].id);
-    expect(tok.vocabSize).toBe(json.added_tokens[2].id + 1);
-    expect(assertTokenizer(tok, 'test')).toBe(tok);
-    expect(
-      () => new HfBpeTokenizer({ ...json, model: { ...json.model, type: 'WordPiece' } }, { eosToken: null }),
-    ).toThrow(/model type WordPiece/);
-    expect(() => new HfBpeTokenizer(json, { eosToken: '<|nope|>' })).toThrow(/special token/);
-  });
-
-  it('tokenizes a conversational JSONL example with the ChatML template', () => {
-    const { examples } = parsePreferenceJsonl(
-      JSON.stringify({
-        chosen: [
-          { role: 'user', content: 'What color is the sky?' },
-          { role: 'assistant', content: 'It is blue.' },
-        ],
-        rejected: [
-          { role: 'user', content: 'What color is the sky?' },
-          { role: 'assistant', content: 'It is green.' },
-        ],
-      }),
-    );
-    const data = tokenizePreferenceData(examples, tok);
-    const pair = data.pairs[0];
-    expect(pair?.prompt).toEqual(
-      reference.encode('<|im_start|>user\nWhat color is the sky?<|im_end|>\n<|im_start|>assistant\n', {
-        add_special_tokens: false,
-      }).ids,
-    );
-    expect(pair?.chosen).toEqual(
-      reference.encode('It is blue.<|im_end|>\n', { add_special_tokens: false }).ids,
-    );
   });
 });

@@ -169,7 +169,7 @@ function checkLinks(pkgDir) {
 // compiled with the other shipped examples (the browser example needs Vite and is left out).
 function compileDocs(app, pkgDir, tsc) {
   const here = process.cwd();
-  for (const dep of ['@types', 'gpt-tokenizer']) {
+  for (const dep of ['@types', '@huggingface', 'gpt-tokenizer']) {
     symlinkSync(join(here, 'node_modules', dep), join(app, 'node_modules', dep));
   }
   const snippets = join(app, 'snippets');

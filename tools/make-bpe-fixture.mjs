@@ -1,6 +1,8 @@
 // Writes tests/fixtures/tokenizer/tokenizer.json: a small byte-level BPE tokenizer in Hugging Face's
 // tokenizer.json layout (GPT-2 style: ByteLevel pre-tokenizer and decoder, 256 byte tokens, merges
-// learnt here by plain BPE on a fixed corpus, three added special tokens). Deterministic.
+// learnt here by plain BPE on a fixed corpus, three added special tokens), and its
+// tokenizer_config.json with a ChatML chat template in Jinja (the layout of Qwen 2.5's template:
+// a default system turn when the conversation has none). Deterministic.
 //
 //   node tools/make-bpe-fixture.mjs
 import { writeFileSync } from 'node:fs';
@@ -81,4 +83,32 @@ const json = {
   },
 };
 writeFileSync('tests/fixtures/tokenizer/tokenizer.json', `${JSON.stringify(json, null, 1)}\n`);
+const chatTemplate = [
+  "{%- if messages[0]['role'] == 'system' %}",
+  "    {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}",
+  '{%- else %}',
+  "    {{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}",
+  '{%- endif %}',
+  '{%- for message in messages %}',
+  "    {%- if not (message.role == 'system' and loop.first) %}",
+  "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}",
+  '    {%- endif %}',
+  '{%- endfor %}',
+  '{%- if add_generation_prompt %}',
+  "    {{- '<|im_start|>assistant\\n' }}",
+  '{%- endif %}',
+  '',
+].join('\n');
+const config = {
+  add_prefix_space: false,
+  bos_token: null,
+  chat_template: chatTemplate,
+  clean_up_tokenization_spaces: false,
+  eos_token: '<|im_end|>',
+  model_max_length: 1024,
+  pad_token: '<|endoftext|>',
+  tokenizer_class: 'PreTrainedTokenizerFast',
+  unk_token: null,
+};
+writeFileSync('tests/fixtures/tokenizer/tokenizer_config.json', `${JSON.stringify(config, null, 2)}\n`);
 console.log(`vocab ${n} + ${added.length} added tokens, ${merges.length} merges`);
