@@ -1,0 +1,210 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ByteTokenizer, parsePreferenceJsonl, tokenizePreferenceData } from 'ganpo';
+import { afterAll, describe, expect, it } from 'vitest';
+import { completionKl, latentDrift as demoDrift } from '../../examples/demo/metrics';
+import { brownCorpus, textCorpus, untagBrownLine } from '../../examples/sentiment/corpus';
+import {
+  labelPairs,
+  promptIds,
+  promptsOf,
+  readPairs,
+  sftWindows,
+  splitCorpus,
+  writePairsJsonl,
+} from '../../examples/sentiment/data';
+import { latentDrift, sequenceKl } from '../../examples/sentiment/evaluate';
+import { tinyLmFactory } from '../../examples/sentiment/models';
+import { rewardWinRate, vaderCompound } from '../../examples/sentiment/reward';
+import { sampleContinuations } from '../../examples/sentiment/sample';
+import { cachedSft, pretrain } from '../../examples/sentiment/sft';
+
+const tok = new ByteTokenizer();
+const small = tinyLmFactory({ dim: 8, numLayers: 1, numHeads: 2, maxSeqLen: 40 });
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'ganpo-sentiment-test-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('sentiment benchmark: corpus', () => {
+  it('untags Brown form C lines and rebuilds the spacing of words, punctuation and quotes', () => {
+    expect(untagBrownLine("He/pps said/vbd ,/, ``/`` No/uh !/. !/. ''/'' (/( twice/rb )/) ./.", 'x')).toBe(
+      'He said, "No!!" (twice).',
+    );
+    expect(untagBrownLine("\tBarco's/np$ 1/2/cd didn't/dod* go/vb ;/. ;/.", 'x')).toBe(
+      "Barco's 1/2 didn't go;;",
+    );
+    expect(() => untagBrownLine('He/pps said', 'ca01:3')).toThrow(
+      /ca01:3: expected tagged tokens word\/tag, found "said"/,
+    );
+    expect(() => untagBrownLine('He/PPS', 'f')).toThrow(/"He\/PPS"/);
+  });
+
+  it('loads all 500 Brown samples from the installed package, untagged', () => {
+    const corpus = brownCorpus();
+    expect(corpus.documents).toHaveLength(500);
+    expect(corpus.documents[0]?.id).toBe('ca01');
+    expect(corpus.documents.at(-1)?.id).toBe('cr09');
+    // The corpus' first sentence (Atlanta Constitution, 1961), as printed in the Brown Corpus manual.
+    expect(corpus.documents[0]?.sentences[0]).toBe(
+      "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election " +
+        'produced "no evidence" that any irregularities took place.',
+    );
+  });
+
+  it('splits plain texts into sentences, and documents into disjoint SFT / pair / evaluation sets', () => {
+    const c = textCorpus('mine', ['One. Two!  Three? "Four." Five', 'Six.']);
+    expect(c.documents[0]?.sentences).toEqual(['One.', 'Two!', 'Three?', '"Four."', 'Five']);
+    expect(() => textCorpus('none', [])).toThrow(/no texts/);
+    const many = textCorpus(
+      'x',
+      Array.from({ length: 20 }, (_, i) => `Doc ${i}.`),
+    );
+    const split = splitCorpus(many);
+    expect([split.eval.length, split.pairs.length, split.sft.length]).toEqual([2, 2, 16]);
+    expect(split.eval.map((d) => d.id)).toEqual(['0', '10']);
+    expect(split.pairs.map((d) => d.id)).toEqual(['5', '15']);
+    expect(() => splitCorpus(textCorpus('y', ['a.', 'b.']))).toThrow(/too few/);
+  });
+
+  it('cuts prompts at word boundaries and SFT windows at sentence starts, deterministically', () => {
+    const docs = textCorpus('x', [
+      'The old man smiled at the happy child. It rained all day long and night. Short one.',
+    ]).documents;
+    const prompts = promptsOf(docs, { minChars: 8, maxChars: 16, restChars: 10, count: 2, seed: 1 });
+    expect(new Set(prompts)).toEqual(new Set(['The old man', 'It rained']));
+    expect(promptsOf(docs, { minChars: 8, maxChars: 16, restChars: 10, count: 2, seed: 1 })).toEqual(prompts);
+    expect(() => promptsOf(docs, { minChars: 8, maxChars: 16, restChars: 10, count: 3, seed: 1 })).toThrow(
+      /2 prompts, 3 wanted/,
+    );
+    const windows = sftWindows(docs, 20, 2, 3);
+    expect(new Set(windows)).toEqual(new Set(['The old man smiled a', 'It rained all day lo']));
+  });
+});
+
+describe('sentiment benchmark: reward', () => {
+  it("reproduces VADER's published compound scores", () => {
+    const vader = vaderCompound();
+    // The examples of VADER's README (vaderSentiment, Python reference implementation).
+    expect(vader.score('VADER is smart, handsome, and funny.')).toBeCloseTo(0.8316, 4);
+    expect(vader.score('VADER is not smart, handsome, nor funny.')).toBeCloseTo(-0.7424, 4);
+    expect(vader.score('VADER is smart, handsome, and funny!')).toBeCloseTo(0.8439, 4);
+    expect(vader.score('The book was kind of good.')).toBeCloseTo(0.3832, 4);
+    expect(vader.score('the of and')).toBe(0);
+  });
+
+  it('counts wins prompt by prompt, ties as one half', () => {
+    expect(rewardWinRate([0.5, 0, -1, 0.2], [0.1, 0, 0.3, 0.2])).toBe((1 + 0.5 + 0 + 0.5) / 4);
+    expect(() => rewardWinRate([1], [1, 2])).toThrow(/1 policy scores against 2/);
+  });
+});
+
+describe('sentiment benchmark: sampling and measures', () => {
+  it('samples each prompt from its own stream: the batch size does not change a sample', () => {
+    const m = small.create(tok.vocabSize, 1);
+    const prompts = promptIds(tok, ['Hi', 'The day was', 'A']);
+    const o = { maxNewTokens: 6, temperature: 1, seed: 4, padTokenId: tok.padTokenId };
+    const whole = sampleContinuations(m, prompts, o);
+    expect(whole.map((s) => s.length)).toEqual([6, 6, 6]);
+    expect(sampleContinuations(m, prompts, { ...o, batchSize: 1 })).toEqual(whole);
+    expect(sampleContinuations(m, prompts, { ...o, seed: 5 })).not.toEqual(whole);
+    // A near-zero temperature is greedy: every stream picks the argmax.
+    const greedy = sampleContinuations(m, prompts, { ...o, temperature: 1e-6 });
+    expect(sampleContinuations(m, prompts, { ...o, temperature: 1e-6, seed: 9 })).toEqual(greedy);
+    expect(() => sampleContinuations(m, prompts, { ...o, temperature: 0 })).toThrow(/temperature/);
+    m.dispose();
+  });
+
+  it('sequence KL and latent drift agree with the demo metrics (checked there by hand)', () => {
+    const [a, b] = [small.create(tok.vocabSize, 1), small.create(tok.vocabSize, 2)];
+    const prompts = promptIds(tok, ['Hi', 'The day was', 'A']);
+    const conts = sampleContinuations(a, prompts, {
+      maxNewTokens: 5,
+      temperature: 1,
+      seed: 1,
+      padTokenId: 256,
+    });
+    const before = tf.memory().numTensors;
+    const seqs = { prompts, continuations: conts, padTokenId: tok.padTokenId };
+    const kl = sequenceKl(a, b, seqs, 2);
+    const drift = latentDrift(a, b, seqs, 2);
+    expect(tf.memory().numTensors).toBe(before);
+    // Full-length continuations have no EOS: the demo's estimator scores exactly the same positions.
+    const o = { padTokenId: tok.padTokenId, eosTokenId: tok.eosTokenId, maxNewTokens: 5 };
+    expect(kl).toBeCloseTo(completionKl(a as never, b as never, prompts, conts, o), 5);
+    expect(kl).toBeGreaterThan(0);
+    expect(sequenceKl(a, a, seqs)).toBeCloseTo(0, 6);
+    const pairs = prompts.map((p, i) => ({ prompt: p, chosen: conts[i] ?? [], rejected: conts[i] ?? [] }));
+    const collate = { padTokenId: tok.padTokenId, eosTokenId: null, maxLength: null };
+    expect(drift).toBeCloseTo(demoDrift(a as never, b as never, pairs, collate), 5);
+    expect(latentDrift(a, a, seqs)).toBe(0);
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe('sentiment benchmark: SFT and pairs', () => {
+  it('pretrains deterministically and restores the cached weights exactly', async () => {
+    const texts = ['the cat sat on the mat. ', 'a happy day in the sun. ', 'the dog ran far away. '];
+    const s = { steps: 4, batchSize: 2, learningRate: 3e-3, seed: 1 };
+    const cacheDir = tempDir();
+    const o = { factory: small, vocabSize: tok.vocabSize, seed: 3, key: { s }, cacheDir };
+    const first = await cachedSft({ ...o, train: (m) => pretrain(m, tok, texts, s) });
+    expect(first.cached).toBe(false);
+    expect(first.record.losses).toHaveLength(4);
+    expect(first.record.losses[3]).toBeLessThan(first.record.losses[0] as number);
+    const again = await cachedSft({
+      ...o,
+      train: () => {
+        throw new Error('must not retrain');
+      },
+    });
+    expect(again.cached).toBe(true);
+    const w = (m: { trainableVariables: tf.Variable[] }) =>
+      m.trainableVariables.map((v) => Array.from(v.dataSync()));
+    expect(w(again.model)).toEqual(w(first.model));
+    // Same seed, same data order: an uncached rerun lands on the same weights.
+    const rerun = await cachedSft({ ...o, cacheDir: tempDir(), train: (m) => pretrain(m, tok, texts, s) });
+    expect(w(rerun.model)).toEqual(w(first.model));
+    for (const m of [first.model, again.model, rerun.model]) m.dispose();
+  });
+
+  it('labels two samples per prompt by reward, drops ties, and round-trips them through TRL JSONL', async () => {
+    const m = small.create(tok.vocabSize, 1);
+    // A toy scorer: the number of e's (ties are common, so some pairs drop).
+    const scorer = { name: 'e-count', score: (t: string) => t.split('e').length - 1 };
+    const prompts = ['The end', 'We', 'Here we are', 'Yes'];
+    const { pairs, ties, stopped } = labelPairs({
+      model: m,
+      tokenizer: tok,
+      prompts,
+      scorer,
+      temperature: 1,
+      maxNewTokens: 24,
+      seed: 1,
+    });
+    expect(pairs.length + ties + stopped).toBe(prompts.length);
+    for (const p of pairs) {
+      expect(scorer.score(p.prompt + p.chosen)).toBe(p.score_chosen);
+      expect(p.score_chosen).toBeGreaterThan(p.score_rejected);
+    }
+    const dir = tempDir();
+    writePairsJsonl(dir, 'pairs.jsonl', pairs);
+    const read = await readPairs(dir, 'pairs.jsonl', tok);
+    expect(read.eosTokenId).toBeNull();
+    expect(read.prompts).toEqual(pairs.map((p) => p.prompt));
+    const direct = tokenizePreferenceData(
+      parsePreferenceJsonl(readFileSync(join(dir, 'pairs.jsonl'))).examples,
+      tok,
+    );
+    expect(read.pairs).toEqual(direct.pairs);
+    m.dispose();
+  });
+});
