@@ -3,13 +3,8 @@
 
 export { readPreferenceJsonl } from './data/jsonl-file';
 export * from './index';
-export {
-  fileSystemHandler,
-  MODEL_JSON_LIMITS,
-  readSafetensorsFile,
-  registerFileSystemRouter,
-  writeSafetensorsFile,
-} from './io/fs-handler';
+export { fileSystemHandler, MODEL_JSON_LIMITS, registerFileSystemRouter } from './io/fs-handler';
+export { readSafetensorsFile, writeSafetensorsFile } from './io/safetensors-file';
 
 // Threaded wasm in Node (opt-in)
 export { initWasmThreads, type WasmThreadsOptions } from './ops/wasm-threads';

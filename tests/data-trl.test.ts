@@ -175,6 +175,7 @@ describe('parsePreferenceJsonl', () => {
       maxLineBytes: 4 * 1024 * 1024,
       maxExamples: 1_000_000,
       maxMessages: 1024,
+      maxDepth: 64,
     });
     const row = jsonl({ prompt: 'p', chosen: 'a', rejected: 'b' });
     expectGanpoError(

@@ -5,13 +5,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { TransformerDiscriminator } from '../src/discriminators/transformer';
-import {
-  fileSystemHandler,
-  readSafetensorsFile,
-  registerFileSystemRouter,
-  writeSafetensorsFile,
-} from '../src/io/fs-handler';
+import { fileSystemHandler, registerFileSystemRouter } from '../src/io/fs-handler';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
+import { readSafetensorsFile, writeSafetensorsFile } from '../src/io/safetensors-file';
 import { DEBIAN_PYTHON, hasTorch as hasTorchInstalled } from '../tools/python';
 import {
   type DiscriminatorFixtureConfig,

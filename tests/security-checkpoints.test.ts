@@ -42,10 +42,16 @@ describe('fileSystemHandler: nothing is read outside the checkpoint folder', () 
     const d = new TransformerDiscriminator(SMALL);
     await d.save(fileSystemHandler(ckpt));
     d.dispose();
-    good = {
-      json: JSON.parse(readFileSync(join(ckpt, 'model.json'), 'utf8')),
-      bin: readFileSync(join(ckpt, 'weights.bin')),
-    };
+    // The layout of earlier versions and of tfjs-node (one `weights.bin`, no SHA-256): these tests
+    // rewrite the weights and the manifest's paths by hand.
+    const json = JSON.parse(readFileSync(join(ckpt, 'model.json'), 'utf8'));
+    const [group] = json.weightsManifest;
+    const bin = readFileSync(join(ckpt, group.paths[0]));
+    rmSync(join(ckpt, group.paths[0]));
+    json.weightsManifest = [{ paths: ['weights.bin'], weights: group.weights }];
+    writeFileSync(join(ckpt, 'weights.bin'), bin);
+    writeFileSync(join(ckpt, 'model.json'), JSON.stringify(json));
+    good = { json, bin };
     // A perfectly valid weights file outside the folder: if a path could reach it, loading would succeed.
     writeFileSync(join(root, 'outside.bin'), good.bin);
     mkdirSync(join(root, 'ckpt', 'sub'));

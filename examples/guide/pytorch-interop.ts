@@ -25,7 +25,7 @@ export async function exportForPyTorch(reg: GanpoRegularizer, dir: string): Prom
     const state = d.stateDict(); // PyTorch names and layouts, spectral-norm u and v included
     await writeSafetensorsFile(`${dir}/d_${side}.safetensors`, state, { format: 'pt' });
     for (const t of Object.values(state)) t.dispose();
-    await d.save(fileSystemHandler(`${dir}/tfjs_${side}`)); // or tfjs's own format (model.json + weights.bin)
+    await d.save(fileSystemHandler(`${dir}/tfjs_${side}`)); // or tfjs's own format (model.json + its weight file)
   }
 }
 

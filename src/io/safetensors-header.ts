@@ -1,17 +1,18 @@
 import { argumentError, type GanpoError } from '../core/errors';
-import { countJsonKeys, scanJson } from './json-scan';
+import { type HeaderJsonBounds, readHeaderJson } from './safetensors-json';
 
 /**
- * Largest header accepted, 100 MB: the limit of the reference `safetensors` implementation
- * (`MAX_HEADER_SIZE` in safetensors/src/tensor.rs), so a hostile length cannot make the reader
- * allocate gigabytes.
+ * Largest header accepted, 25 MB: the limit of the Hugging Face Hub's own header reader
+ * (`huggingface_hub.constants.SAFETENSORS_MAX_HEADER_LENGTH`, used by `get_safetensors_metadata`);
+ * the reference `safetensors` implementation allows 100 MB (`MAX_HEADER_SIZE`). A header of the
+ * most tensors accepted (32 768) takes about 3 MB, so no file ganpo or PyTorch writes
+ * comes near, and parsing the largest accepted header stays under about 100 MB.
  */
-export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
+export const SAFETENSORS_MAX_HEADER_BYTES = 25_000_000;
 
 /**
  * Deepest JSON nesting accepted in a header: 3 (the header object, a tensor entry, its `shape` /
- * `data_offsets` array). The format needs no more, and refusing deeper text before `JSON.parse`
- * keeps a 100 MB header of nested brackets from costing minutes and gigabytes.
+ * `data_offsets` array). The format needs no more; deeper text is refused where it is met.
  */
 export const SAFETENSORS_MAX_DEPTH = 3;
 
@@ -21,6 +22,29 @@ export const SAFETENSORS_MAX_DEPTH = 3;
  */
 export const SAFETENSORS_MAX_RANK = 16;
 
+/**
+ * Most tensors in one header: 2¹⁵ = 32 768. Each tensor costs tfjs about 1.5 KB and 25 µs whatever
+ * its size, so without a bound a 100 MB header of zero-size tensors would cost gigabytes and a
+ * minute; at this bound the worst accepted header costs about 50 MB and well under a second
+ * (docs/security.md). The largest single-file LLM checkpoints hold about 1 000 tensors; a reference
+ * cache holds 2 per pair with latents.
+ */
+export const SAFETENSORS_MAX_TENSORS = 2 ** 15;
+
+/**
+ * What the header's JSON may hold, refused where it is passed: the format's 3 levels, at most
+ * {@link SAFETENSORS_MAX_TENSORS} entries (plus `__metadata__`) and metadata keys, arrays of at
+ * most 64 items (PyTorch's largest rank; ranks over {@link SAFETENSORS_MAX_RANK} are then refused
+ * naming the tensor), and 8 keys per entry (3 are used; others are skipped, as by the reference
+ * implementation).
+ */
+export const SAFETENSORS_HEADER_BOUNDS: Readonly<HeaderJsonBounds> = Object.freeze({
+  maxDepth: SAFETENSORS_MAX_DEPTH,
+  maxEntries: SAFETENSORS_MAX_TENSORS + 1,
+  maxItems: 64,
+  maxEntryKeys: 8,
+});
+
 /** Whether `shape` is a tensor shape a loader accepts: at most {@link SAFETENSORS_MAX_RANK} non-negative safe integers. */
 export function isAcceptedShape(shape: unknown): shape is number[] {
   return (
@@ -28,6 +52,21 @@ export function isAcceptedShape(shape: unknown): shape is number[] {
     shape.length <= SAFETENSORS_MAX_RANK &&
     shape.every((d) => Number.isSafeInteger(d) && d >= 0)
   );
+}
+
+/**
+ * The number of elements of an accepted `shape`, or `Infinity` once it exceeds `limit`: the
+ * product is never formed past the limit, so `[1e9, 1e9, 1e9]` neither overflows nor allocates.
+ * A zero anywhere gives 0.
+ */
+export function elementCount(shape: readonly number[], limit: number): number {
+  if (shape.includes(0)) return 0;
+  let count = 1;
+  for (const d of shape) {
+    count *= d;
+    if (count > limit) return Number.POSITIVE_INFINITY;
+  }
+  return count;
 }
 
 /** Dtypes the reader understands and their sizes in bytes. */
@@ -68,10 +107,40 @@ function own(o: object, key: string): unknown {
 }
 
 /**
+ * The header length from a file's first 8 bytes, checked against the limit and the file size
+ * before any header byte is read (an empty header is refused too).
+ */
+export function headerLength(where: string, first: Uint8Array, fileBytes: number): number {
+  if (fileBytes < 8 || first.byteLength < 8) {
+    throw formatError(where, 'at least 8 bytes (the header length)', `${fileBytes} byte(s)`);
+  }
+  const n = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
+    throw formatError(
+      where,
+      `a header of at most ${SAFETENSORS_MAX_HEADER_BYTES} bytes`,
+      `a header length of ${n}`,
+    );
+  }
+  const headerLen = Number(n);
+  if (8 + headerLen > fileBytes) {
+    throw formatError(where, `${headerLen} header bytes`, `a truncated file of ${fileBytes} bytes`);
+  }
+  if (headerLen === 0) throw formatError(where, "a JSON header starting with '{'", 'an empty header');
+  return headerLen;
+}
+
+/** Refuses a header that does not start with `{` (the reference implementation's first check). */
+export function checkHeaderStart(where: string, firstByte: number | undefined): void {
+  if (firstByte !== 0x7b) throw formatError(where, "a JSON header starting with '{'", 'another start');
+}
+
+/**
  * Parses and validates a safetensors header the way the reference implementation does
  * (`SafeTensors::read_metadata` / `Metadata::validate`), before any tensor data is touched:
  * a u64-LE length within {@link SAFETENSORS_MAX_HEADER_BYTES} and the buffer, a JSON object that
- * starts with `{`, nesting within {@link SAFETENSORS_MAX_DEPTH}, no duplicate keys, `__metadata__`
+ * starts with `{`, within {@link SAFETENSORS_HEADER_BOUNDS} (nesting, tensor count, array lengths,
+ * values: checked before `JSON.parse`), no duplicate keys, `__metadata__`
  * a string → string map, every entry a known dtype, a shape of non-negative integers whose
  * element count matches its byte range, and byte ranges that tile the data section exactly (no
  * gap, no overlap, nothing left over).
@@ -82,70 +151,58 @@ export function parseSafetensorsHeader(
   where: string,
   buf: Uint8Array,
 ): { entries: SafetensorsEntry[]; metadata: Record<string, string> } {
-  if (buf.byteLength < 8) {
-    throw formatError(where, 'at least 8 bytes (the header length)', `${buf.byteLength} byte(s)`);
-  }
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
-    throw formatError(
-      where,
-      `a header of at most ${SAFETENSORS_MAX_HEADER_BYTES} bytes`,
-      `a header length of ${n}`,
-    );
-  }
-  const headerLen = Number(n);
-  if (8 + headerLen > buf.byteLength) {
-    throw formatError(where, `${headerLen} header bytes`, `a truncated file of ${buf.byteLength} bytes`);
-  }
-  const headerBytes = buf.subarray(8, 8 + headerLen);
-  if (headerBytes[0] !== 0x7b) {
-    throw formatError(
-      where,
-      "a JSON header starting with '{'",
-      headerLen === 0 ? 'an empty header' : 'another start',
-    );
-  }
-  const scannedKeys = scanJson(where, headerBytes, SAFETENSORS_MAX_DEPTH, 'bytes');
-  let header: unknown;
+  const headerLen = headerLength(where, buf.subarray(0, 8), buf.byteLength);
+  return parseHeaderBytes(where, buf.subarray(8, 8 + headerLen), buf.byteLength - 8 - headerLen);
+}
+
+/**
+ * {@link parseSafetensorsHeader} on the header's bytes alone (the bytes after the 8-byte length),
+ * for a file of `dataLen` data bytes after them: a reader checks the header before reading the data.
+ */
+export function parseHeaderBytes(
+  where: string,
+  headerBytes: Uint8Array,
+  dataLen: number,
+): { entries: SafetensorsEntry[]; metadata: Record<string, string> } {
+  checkHeaderStart(where, headerBytes[0]);
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
-  } catch (e) {
-    throw formatError(where, 'a JSON header', `unparseable JSON (${(e as Error).message})`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw formatError(where, 'a UTF-8 header', 'invalid UTF-8 bytes');
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    throw formatError(where, 'a JSON object header', Array.isArray(header) ? 'an array' : String(header));
-  }
-  if (countJsonKeys(header) !== scannedKeys) {
-    throw formatError(where, 'a header without duplicate keys', 'a key given twice');
-  }
-  const dataLen = buf.byteLength - 8 - headerLen;
+  const header = readHeaderJson(text, SAFETENSORS_HEADER_BOUNDS, (kind, reason) =>
+    kind === 'json'
+      ? formatError(where, 'a JSON header', `unparseable JSON (${reason})`)
+      : formatError(where, `a header within its bounds`, reason),
+  );
+  const base = 8 + headerBytes.byteLength;
   const metadata: Record<string, string> = Object.create(null);
-  const entries: SafetensorsEntry[] = [];
-  for (const name of Object.keys(header)) {
-    const info = own(header, name);
-    if (name === '__metadata__') {
-      if (info === null || typeof info !== 'object' || Array.isArray(info)) {
-        throw formatError(where, 'a string → string map', typeof info, name);
-      }
-      for (const key of Object.keys(info)) {
-        const value = own(info, key);
-        if (typeof value !== 'string' || FORBIDDEN_NAMES.has(key)) {
-          throw formatError(
-            where,
-            'string values under string keys',
-            `key '${key}' with a ${typeof value}`,
-            name,
-          );
-        }
-        metadata[key] = value;
-      }
-      continue;
+  if (header.metadata !== undefined) {
+    if (!(header.metadata instanceof Map)) {
+      throw formatError(where, 'a string → string map', describe(header.metadata), '__metadata__');
     }
-    entries.push(parseEntry(where, name, info, dataLen, 8 + headerLen));
+    for (const [key, value] of header.metadata) {
+      if (typeof value !== 'string' || FORBIDDEN_NAMES.has(key)) {
+        throw formatError(
+          where,
+          'string values under string keys',
+          `key '${key.slice(0, 40)}' with a ${describe(value)}`,
+          '__metadata__',
+        );
+      }
+      metadata[key] = value;
+    }
   }
-  checkTiling(where, entries, dataLen, 8 + headerLen);
+  const entries = header.entries.map(({ name, info }) => parseEntry(where, name, info, dataLen, base));
+  checkTiling(where, entries, dataLen, base);
   return { entries, metadata };
+}
+
+/** The kind of a value read from a header, for messages. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
 }
 
 function parseEntry(
@@ -157,7 +214,7 @@ function parseEntry(
 ): SafetensorsEntry {
   if (FORBIDDEN_NAMES.has(name)) throw formatError(where, 'another tensor name', `'${name}'`, name);
   if (info === null || typeof info !== 'object' || Array.isArray(info)) {
-    throw formatError(where, 'a tensor entry object', info === null ? 'null' : typeof info, name);
+    throw formatError(where, 'a tensor entry object', describe(info), name);
   }
   const dtype = own(info, 'dtype');
   if (typeof dtype !== 'string' || !Object.hasOwn(ITEM_SIZE, dtype)) {
@@ -197,11 +254,7 @@ function parseEntry(
     throw formatError(where, `data within the ${dataLen} data bytes`, `end offset ${end} (truncated)`, name);
   }
   // The element count can only be as large as the bytes present, so stop multiplying once it is not.
-  let count = (shape as number[]).includes(0) ? 0 : 1;
-  for (const d of shape as number[]) {
-    if (count * item > dataLen) break;
-    count *= d;
-  }
+  const count = elementCount(shape as number[], dataLen / item);
   if (count * item !== end - start) {
     throw formatError(
       where,

@@ -6,6 +6,8 @@ import {
   ITEM_SIZE,
   parseSafetensorsHeader,
   SAFETENSORS_MAX_HEADER_BYTES,
+  SAFETENSORS_MAX_RANK,
+  SAFETENSORS_MAX_TENSORS,
   type SafetensorsEntry,
 } from './safetensors-header';
 
@@ -29,16 +31,19 @@ const WRITE = 'writeSafetensors';
  *
  * The file is untrusted: the header is validated as the reference implementation does, before any
  * allocation (see `parseSafetensorsHeader`): length at most {@link SAFETENSORS_MAX_HEADER_BYTES},
- * nesting at most `SAFETENSORS_MAX_DEPTH`, rank at most `SAFETENSORS_MAX_RANK`, no duplicate keys,
- * no tensor named `__proto__`, byte ranges that tile the data exactly. Memory used is therefore
- * bounded by the file: at most twice its size in tensor data (F16/BF16 widen to float32).
+ * nesting at most `SAFETENSORS_MAX_DEPTH`, rank at most `SAFETENSORS_MAX_RANK`, at most 32 768
+ * tensors (all checked while scanning, before `JSON.parse`), no duplicate keys, no tensor named
+ * `__proto__`, byte ranges that tile the data exactly. Memory used is therefore bounded by the
+ * file: at most twice its size in tensor data (F16/BF16 widen to float32), plus about 1.5 KB per
+ * tensor.
  *
  * @param bytes - the whole file: any `Uint8Array` view (a Node `Buffer` from `fs.readFileSync` too)
  *   or an `ArrayBuffer`.
  * @returns name → tensor, an object without prototype (caller disposes).
  * @throws GanpoError('INVALID_FORMAT') for a short buffer, a header length beyond the buffer or over
- *   the limit, invalid or too deeply nested JSON, duplicate keys, unknown dtypes, bad shapes, offsets
- *   that leave a gap, overlap or run past the data; `INVALID_ARGUMENT` when `bytes` is not bytes.
+ *   the limit, invalid or too deeply nested JSON, more than 32 768 tensors, duplicate keys, unknown
+ *   dtypes, bad shapes, offsets that leave a gap, overlap or run past the data; `INVALID_ARGUMENT`
+ *   when `bytes` is not bytes.
  *
  * @example
  * ```ts
@@ -50,10 +55,21 @@ const WRITE = 'writeSafetensors';
  */
 export function readSafetensors(bytes: Uint8Array | ArrayBuffer): Record<string, tf.Tensor> {
   const buf = asBytes(READ, bytes);
-  const { entries } = parseSafetensorsHeader(READ, buf);
+  return tensorsOf(READ, buf, parseSafetensorsHeader(READ, buf).entries);
+}
+
+/**
+ * The tensors of the checked `entries` of a whole file `buf` (offsets are from its start); errors
+ * name `where`. Nothing is left behind on a throw.
+ */
+export function tensorsOf(
+  where: string,
+  buf: Uint8Array,
+  entries: readonly SafetensorsEntry[],
+): Record<string, tf.Tensor> {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   // Decode everything before creating any tensor, so a bad entry leaves nothing behind.
-  const decoded = entries.map((e) => ({ e, values: decode(buf, view, e) }));
+  const decoded = entries.map((e) => ({ e, values: decode(where, buf, view, e) }));
   const out: Record<string, tf.Tensor> = Object.create(null);
   try {
     for (const { e, values } of decoded) {
@@ -92,7 +108,12 @@ function f16ToF32(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
-function decode(buf: Uint8Array, view: DataView, e: SafetensorsEntry): Float32Array | Int32Array {
+function decode(
+  where: string,
+  buf: Uint8Array,
+  view: DataView,
+  e: SafetensorsEntry,
+): Float32Array | Int32Array {
   const count = (e.end - e.start) / ITEM_SIZE[e.dtype];
   switch (e.dtype) {
     case 'F32': {
@@ -108,7 +129,7 @@ function decode(buf: Uint8Array, view: DataView, e: SafetensorsEntry): Float32Ar
         if (Number.isFinite(v) && !Number.isFinite(out[k] as number)) {
           throw new GanpoError(
             'OUT_OF_RANGE',
-            `${READ}: '${e.name}' expected F64 values within float32's range (±3.4e38), received ${v}`,
+            `${where}: '${e.name}' expected F64 values within float32's range (±3.4e38), received ${v}`,
             { argument: e.name, expected: "values within float32's range", received: String(v) },
           );
         }
@@ -137,7 +158,7 @@ function decode(buf: Uint8Array, view: DataView, e: SafetensorsEntry): Float32Ar
         if (v > 2147483647n || v < -2147483648n) {
           throw new GanpoError(
             'OUT_OF_RANGE',
-            `${READ}: '${e.name}' expected I64 values within int32 (tfjs has no int64), received ${v}`,
+            `${where}: '${e.name}' expected I64 values within int32 (tfjs has no int64), received ${v}`,
             { argument: e.name, expected: 'values within int32', received: String(v) },
           );
         }
@@ -157,9 +178,10 @@ function decode(buf: Uint8Array, view: DataView, e: SafetensorsEntry): Float32Ar
  * @param tensors - name → tensor (not disposed).
  * @param metadata - optional string map stored under `__metadata__` (e.g. `{ format: 'pt' }`).
  * @returns the file bytes.
- * @throws GanpoError('INVALID_ARGUMENT') for a non-object, a non-tensor or disposed value, a reserved
- *   name or bad metadata; `INVALID_DTYPE` for string/complex tensors; `INVALID_FORMAT` when the
- *   header would exceed {@link SAFETENSORS_MAX_HEADER_BYTES}.
+ * @throws GanpoError('INVALID_ARGUMENT') for a non-object, a non-tensor or disposed value, a rank
+ *   over 16, a reserved name or bad metadata; `INVALID_DTYPE` for string/complex tensors;
+ *   `OUT_OF_RANGE` for more than 32 768 tensors; `INVALID_FORMAT` when the header would exceed
+ *   {@link SAFETENSORS_MAX_HEADER_BYTES}.
  *
  * @example
  * ```ts
@@ -176,6 +198,15 @@ export function writeSafetensors(
     throw invalid('tensors', 'a Record<string, tf.Tensor>', describeValue(tensors));
   }
   const names = Object.keys(tensors).sort();
+  if (names.length > SAFETENSORS_MAX_TENSORS) {
+    throw argumentError(
+      'OUT_OF_RANGE',
+      WRITE,
+      'tensors',
+      `at most ${SAFETENSORS_MAX_TENSORS} tensors (what readSafetensors accepts)`,
+      `${names.length}`,
+    );
+  }
   for (const name of names) checkTensor(name, (tensors as Record<string, unknown>)[name]);
   const meta = checkMetadata(metadata);
   const header: Record<string, unknown> = Object.create(null);
@@ -237,6 +268,9 @@ function checkTensor(name: string, t: unknown): void {
   if (!(t instanceof tf.Tensor) || t.isDisposed) {
     // Never String() a disposed tensor: its toString reads the data and throws.
     throw invalid(name, 'a live tf.Tensor', t instanceof tf.Tensor ? 'a disposed tensor' : describeValue(t));
+  }
+  if (t.rank > SAFETENSORS_MAX_RANK) {
+    throw invalid(name, `a tensor of rank at most ${SAFETENSORS_MAX_RANK}`, `rank ${t.rank}`);
   }
   if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
     throw new GanpoError(

@@ -1,6 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { FORBIDDEN_NAMES, isAcceptedShape, SAFETENSORS_MAX_RANK } from './safetensors-header';
+import {
+  elementCount,
+  FORBIDDEN_NAMES,
+  isAcceptedShape,
+  SAFETENSORS_MAX_RANK,
+  SAFETENSORS_MAX_TENSORS,
+} from './safetensors-header';
 
 /** Bytes per value of the tfjs weight dtypes whose size is fixed (`string` has none). */
 const DTYPE_BYTES: Readonly<Record<string, number>> = Object.freeze({
@@ -27,10 +33,11 @@ function bad(where: string, argument: string, expected: string, received: string
 
 /**
  * Validates tfjs weight specs from an untrusted manifest and returns the byte length their data
- * must have, without allocating: each spec a `{ name, shape, dtype }` with a unique name (never
- * `__proto__`), a shape of at most 16 non-negative safe integers, an accepted fixed-size dtype.
- * Element counts stop being multiplied as soon as they exceed `availableBytes`, so a shape like
- * [1e7, 1e7] costs nothing. The caller compares the result with the bytes actually present.
+ * must have, without allocating: at most 32 768 specs (the safetensors bound), each a
+ * `{ name, shape, dtype }` with a unique name (never `__proto__`), a shape of at most 16
+ * non-negative safe integers, an accepted fixed-size dtype. Element counts stop being multiplied
+ * as soon as they exceed `availableBytes`, so a shape like [1e7, 1e7] costs nothing. The caller
+ * compares the result with the bytes actually present.
  *
  * @throws GanpoError('INVALID_FORMAT') naming the offending spec.
  */
@@ -42,6 +49,9 @@ export function weightSpecsByteLength(
 ): number {
   if (!Array.isArray(specs)) {
     throw bad(where, 'weightSpecs', 'an array of weight specs', specs === null ? 'null' : typeof specs);
+  }
+  if (specs.length > SAFETENSORS_MAX_TENSORS) {
+    throw bad(where, 'weightSpecs', `at most ${SAFETENSORS_MAX_TENSORS} weights`, `${specs.length}`);
   }
   const seen = new Set<string>();
   let total = 0;
@@ -79,12 +89,7 @@ export function weightSpecsByteLength(
       }
       item = QUANTIZED_BYTES[q] as number;
     }
-    let count = shape.includes(0) ? 0 : 1;
-    for (const d of shape) {
-      if (count * item > availableBytes) break;
-      count *= d;
-    }
-    total += count * item;
+    total += elementCount(shape, availableBytes / item) * item;
     if (total > availableBytes) {
       throw bad(
         where,
