@@ -1,7 +1,12 @@
 import { argumentError } from '../core/errors';
 import type { PreferencePair } from '../trainer/collate';
 import { assertTokenizer, type ChatMessage, type Tokenizer } from './tokenizer';
-import { lineError, type PreferenceExample, type PreferenceFormat } from './trl-format';
+import {
+  assertPreferenceExample,
+  lineError,
+  type PreferenceExample,
+  type PreferenceFormat,
+} from './trl-format';
 
 /** A preference example rendered to text: what TRL's `maybe_apply_chat_template` returns. */
 export interface PreferenceStrings {
@@ -46,10 +51,18 @@ function commonPrefix(a: string, ...rest: string[]): string {
  *
  * Plain-text examples are returned unchanged (`maybe_apply_chat_template`).
  *
- * @throws GanpoError `INVALID_ARGUMENT` when the data is conversational and the tokenizer has no
- *   `applyChatTemplate`; `INVALID_FORMAT` for a prompt ending with another role.
+ * @throws GanpoError `INVALID_ARGUMENT` when `example` is not a preference example, `tokenizer` not
+ *   a Tokenizer, or the data is conversational and the tokenizer has no `applyChatTemplate`;
+ *   `INVALID_FORMAT` for a prompt ending with another role.
  */
 export function applyChatTemplate(example: PreferenceExample, tokenizer: Tokenizer): PreferenceStrings {
+  assertPreferenceExample('applyChatTemplate', 'example', example);
+  assertTokenizer(tokenizer, 'applyChatTemplate');
+  return renderExample(example, tokenizer);
+}
+
+/** {@link applyChatTemplate} on a checked example and tokenizer. */
+function renderExample(example: PreferenceExample, tokenizer: Tokenizer): PreferenceStrings {
   const { prompt, chosen, rejected, line } = example;
   const where = line === undefined ? 'applyChatTemplate' : `preference data, line ${line}`;
   if (typeof prompt === 'string' && typeof chosen === 'string' && typeof rejected === 'string') {
@@ -157,8 +170,10 @@ function encodeChecked(
  *
  * @param examples - from {@link parsePreferenceJsonl} / `readPreferenceJsonl`, or built in code.
  * @param tokenizer - any {@link Tokenizer}; conversational data needs `applyChatTemplate`.
- * @throws GanpoError `INVALID_ARGUMENT` for plain-text data with a tokenizer without EOS (TRL would
- *   append `None`), mixed formats, ids outside the vocabulary (`OUT_OF_RANGE`, with the line).
+ * @throws GanpoError `INVALID_ARGUMENT` for an example that is not `{ prompt, chosen, rejected }` of
+ *   text or messages (naming `examples[i]`), plain-text data with a tokenizer without EOS (TRL would
+ *   append `None`); `INVALID_FORMAT` for mixed formats; `OUT_OF_RANGE` for ids outside the
+ *   vocabulary (with the line).
  */
 export function tokenizePreferenceData(
   examples: readonly PreferenceExample[],
@@ -169,7 +184,10 @@ export function tokenizePreferenceData(
   if (!Array.isArray(examples) || examples.length === 0) {
     throw argumentError('INVALID_ARGUMENT', where, 'examples', 'a non-empty array', String(examples));
   }
-  const format: PreferenceFormat = typeof examples[0]?.chosen === 'string' ? 'standard' : 'conversational';
+  examples.forEach((example, i) => {
+    assertPreferenceExample(where, `examples[${i}]`, example);
+  });
+  const format: PreferenceFormat = typeof examples[0].chosen === 'string' ? 'standard' : 'conversational';
   if (format === 'standard' && tokenizer.eosTokenId === null) {
     throw argumentError(
       'INVALID_ARGUMENT',
@@ -180,7 +198,7 @@ export function tokenizePreferenceData(
     );
   }
   const pairs = examples.map((example, i) => {
-    const kind = typeof example?.chosen === 'string' ? 'standard' : 'conversational';
+    const kind = typeof example.chosen === 'string' ? 'standard' : 'conversational';
     if (kind !== format) {
       throw lineError(
         'INVALID_FORMAT',
@@ -191,7 +209,7 @@ export function tokenizePreferenceData(
         example.line,
       );
     }
-    const text = applyChatTemplate(example, tokenizer);
+    const text = renderExample(example, tokenizer);
     return {
       prompt: encodeChecked(tokenizer, text.prompt, 'prompt', example.line),
       chosen: encodeChecked(tokenizer, text.chosen, 'chosen', example.line),

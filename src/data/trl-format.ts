@@ -31,6 +31,73 @@ export function isConversational(value: unknown): value is readonly ChatMessage[
 
 const sameMessage = (a: ChatMessage, b: ChatMessage) => a.role === b.role && a.content === b.content;
 
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value).slice(0, 40)}`;
+}
+
+/**
+ * Refuses, with `INVALID_ARGUMENT` naming `argument` (or the message at fault), a value that is
+ * neither text nor a list of `{ role: string, content: string }` messages.
+ */
+export function assertPreferenceText(
+  where: string,
+  argument: string,
+  value: unknown,
+): asserts value is PreferenceText {
+  if (typeof value === 'string') return;
+  if (!Array.isArray(value)) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      argument,
+      'text or a list of { role, content } messages',
+      describe(value),
+    );
+  }
+  value.forEach((m: unknown, i) => {
+    const msg = m as Partial<ChatMessage> | null;
+    if (
+      msg === null ||
+      typeof msg !== 'object' ||
+      typeof msg.role !== 'string' ||
+      typeof msg.content !== 'string'
+    ) {
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        where,
+        `${argument}[${i}]`,
+        'a message { role: string, content: string }',
+        describe(m),
+      );
+    }
+  });
+}
+
+/**
+ * Refuses, with `INVALID_ARGUMENT` naming `argument`, anything but a {@link PreferenceExample}:
+ * an object whose `prompt`, `chosen` and `rejected` are each text or a list of messages.
+ */
+export function assertPreferenceExample(
+  where: string,
+  argument: string,
+  example: unknown,
+): asserts example is PreferenceExample {
+  if (example === null || typeof example !== 'object' || Array.isArray(example)) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      argument,
+      'a preference example { prompt, chosen, rejected }',
+      describe(example),
+    );
+  }
+  for (const key of ['prompt', 'chosen', 'rejected'] as const) {
+    assertPreferenceText(where, `${argument}.${key}`, (example as Record<string, unknown>)[key]);
+  }
+}
+
 /**
  * Splits the prompt off an implicit-prompt pair (TRL `data_utils.extract_prompt`): the prompt is the
  * longest common prefix of `chosen` and `rejected` — of characters for text, of whole messages for
@@ -43,14 +110,17 @@ const sameMessage = (a: ChatMessage, b: ChatMessage) => a.role === b.role && a.c
  * a difference at the very first element gives an empty prompt (TRL's `chosen[idx - 1]` wraps around
  * to the last character there).
  *
- * @throws GanpoError `INVALID_FORMAT` when `chosen` or `rejected` is empty, or when they are not
- *   both text or both conversations.
+ * @throws GanpoError `INVALID_ARGUMENT` when `chosen` or `rejected` is neither text nor a list of
+ *   `{ role, content }` messages; `INVALID_FORMAT` when one is empty, or when they are not both text
+ *   or both conversations.
  */
 export function extractPrompt(
   chosen: PreferenceText,
   rejected: PreferenceText,
 ): { prompt: PreferenceText; chosen: PreferenceText; rejected: PreferenceText } {
   const where = 'extractPrompt';
+  assertPreferenceText(where, 'chosen', chosen);
+  assertPreferenceText(where, 'rejected', rejected);
   const text = typeof chosen === 'string';
   if (text !== (typeof rejected === 'string')) {
     throw argumentError(

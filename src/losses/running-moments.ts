@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertFinite, assertNumber, assertTensor } from '../core/validate';
 
@@ -20,8 +20,11 @@ export interface RunningMomentsJSON {
  *     var  ← (var·count + d²·count·n/N + v_b·n) / N,   std = sqrt(var·N/(N − 1)),   count ← N
  *
  * Initial state (TRL's): mean 0, var 1, std 1, count 1e-24 (so the first batch sets the mean). The
- * state is kept in float64; `toJSON` gives TRL's `running.json` keys, so a TRL checkpoint's file
- * can be loaded with {@link RunningMoments.fromJSON} and continued.
+ * state is kept in float64 and is always finite; `toJSON` gives TRL's `running.json` keys, so a TRL
+ * checkpoint's file can be loaded with {@link RunningMoments.fromJSON} and continued. One
+ * difference: while at most one value has been folded in (N ≤ 1), the unbiased std is undefined
+ * (TRL divides by N − 1 = 0 and stores Infinity, which JSON cannot hold); here it is then the
+ * population std √var, so the state round-trips through JSON.
  */
 export class RunningMoments {
   private state: RunningMomentsJSON = { mean: 0, std: 1, var: 1, count: 1e-24 };
@@ -47,52 +50,48 @@ export class RunningMoments {
   }
 
   /**
-   * Folds in a batch: a non-empty float32 tensor (one read-back of its mean and variance; the tensor
-   * is not disposed) or a non-empty array of numbers. Returns the batch's mean and unbiased std, as
-   * TRL's `update`.
+   * Folds in a batch: a non-empty float32 tensor (one read-back of its values; the tensor is not
+   * disposed) or a non-empty array of numbers. Returns the batch's mean and unbiased std, as TRL's
+   * `update` (for a batch of one value, whose unbiased std is undefined, the std is 0).
    *
-   * @throws GanpoError on an empty batch or non-finite values; a refused update changes nothing.
+   * The batch moments are computed in float64 over values scaled by their largest magnitude, and
+   * the merge in an order that does not square the mean difference before weighting it, so values
+   * up to float64's range fold in without overflow. A batch whose merged moments still do not fit
+   * a float64 (TRL's prior pseudo-count of 1e-24 at mean 0 makes the variance grow as
+   * 1e-24·mean², so a mean beyond about 1e166 overflows it) is refused with `OUT_OF_RANGE`.
+   *
+   * @throws GanpoError on an empty batch, non-finite values, or moments that overflow; a refused
+   *   update changes nothing.
    */
   update(xs: tf.Tensor | readonly number[]): { mean: number; std: number } {
     const where = 'RunningMoments.update';
-    let n: number;
-    let m: number;
-    let v: number;
+    let values: ArrayLike<number>;
     if (Array.isArray(xs)) {
-      n = xs.length;
-      if (n === 0) throw argumentError('SHAPE_MISMATCH', where, 'xs', 'a non-empty batch', 'length 0');
+      if (xs.length === 0)
+        throw argumentError('SHAPE_MISMATCH', where, 'xs', 'a non-empty batch', 'length 0');
       for (const x of xs) assertNumber(where, 'xs', x);
-      m = xs.reduce((a, b) => a + b, 0) / n;
-      v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / n;
+      values = xs;
     } else {
       assertTensor(where, 'xs', xs);
-      n = (xs as tf.Tensor).size;
-      if (n === 0) throw argumentError('SHAPE_MISMATCH', where, 'xs', 'a non-empty tensor', 'size 0');
-      assertFinite(where, 'xs', xs as tf.Tensor);
-      const packed = tf.tidy(() => {
-        const { mean, variance } = tf.moments(xs as tf.Tensor);
-        return tf.stack([mean, variance]);
-      });
-      const [pm, pv] = packed.dataSync();
-      packed.dispose();
-      m = pm as number;
-      v = pv as number;
-      if (!Number.isFinite(m) || !Number.isFinite(v)) {
-        throw argumentError('NON_FINITE', where, 'xs', 'finite values', `mean ${m}, variance ${v}`);
+      if ((xs as tf.Tensor).size === 0) {
+        throw argumentError('SHAPE_MISMATCH', where, 'xs', 'a non-empty tensor', 'size 0');
       }
+      assertFinite(where, 'xs', xs as tf.Tensor);
+      values = (xs as tf.Tensor).dataSync() as ArrayLike<number>;
     }
-    const s = this.state;
-    const d = m - s.mean;
-    const total = s.count + n;
-    const oldSum = s.var * s.count + (d * d * s.count * n) / total;
-    const newVar = (oldSum + v * n) / total;
-    this.state = {
-      mean: s.mean + (d * n) / total,
-      var: newVar,
-      std: Math.sqrt((newVar * total) / (total - 1)),
-      count: total,
-    };
-    return { mean: m, std: Math.sqrt((v * n) / (n - 1)) };
+    const { n, m, v } = batchMoments(values);
+    const next = merge(this.state, n, m, v);
+    if (!Object.values(next).every(Number.isFinite)) {
+      throw argumentError(
+        'OUT_OF_RANGE',
+        where,
+        'xs',
+        'values whose running mean and variance fit a float64',
+        `a batch of mean ${m} and variance ${v}, giving mean ${next.mean} and variance ${next.var}`,
+      );
+    }
+    this.state = next;
+    return { mean: m, std: n > 1 ? Math.sqrt((v * n) / (n - 1)) : 0 };
   }
 
   /** The state as plain JSON (TRL's `running.json` keys). */
@@ -119,4 +118,36 @@ export class RunningMoments {
     };
     return out;
   }
+}
+
+/**
+ * Mean and population variance of a batch in float64, over the values divided by their largest
+ * magnitude (so neither the sum nor the squares overflow), scaled back at the end.
+ */
+function batchMoments(values: ArrayLike<number>): { n: number; m: number; v: number } {
+  const n = values.length;
+  let scale = 0;
+  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(values[i] as number));
+  if (scale === 0) return { n, m: 0, v: 0 };
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += (values[i] as number) / scale;
+  const mean = sum / n;
+  let squares = 0;
+  for (let i = 0; i < n; i++) squares += ((values[i] as number) / scale - mean) ** 2;
+  return { n, m: mean * scale, v: (squares / n) * scale * scale };
+}
+
+/** The parallel (Chan et al.) merge of the running state with a batch of n values, mean m, variance v. */
+function merge(s: RunningMomentsJSON, n: number, m: number, v: number): RunningMomentsJSON {
+  const d = m - s.mean;
+  const total = s.count + n;
+  // d·(d·w) rather than d²·w: with TRL's count of 1e-24, d² overflows long before the product does.
+  const w = (s.count * n) / total;
+  const variance = (s.var * s.count + d * (d * w) + v * n) / total;
+  return {
+    mean: s.mean + d * (n / total),
+    var: variance,
+    std: Math.sqrt(total > 1 ? (variance * total) / (total - 1) : variance),
+    count: total,
+  };
 }
