@@ -157,6 +157,18 @@ describe('parsePreferenceJsonl', () => {
       2,
     );
     expect(mixed.message).toContain('standard');
+    // The error names the first field that differs from the first line's, in the line's key order.
+    expect(mixed.argument).toBe('prompt');
+    expect(mixed.message).toContain("'prompt' expected text, as in line 1");
+    const chosenFirst = lineErr(
+      () =>
+        parsePreferenceJsonl(
+          `${ok}\n${jsonl({ chosen: [user('q'), assistant('a')], prompt: 'q', rejected: [user('q'), assistant('b')] })}`,
+        ),
+      'INVALID_FORMAT',
+      2,
+    );
+    expect(chosenFirst.argument).toBe('chosen');
     // Conversations sharing no leading message have no prompt to extract.
     lineErr(
       () =>

@@ -7,7 +7,7 @@ import { fastLinear, withConstantInputs } from '../src/ops/fast-linear';
 import { geluErf } from '../src/ops/gelu';
 import { layerNorm } from '../src/ops/layer-norm';
 import { connectedZero, outsideTape } from '../src/ops/tape';
-import { expectClose, expectNoLeak } from './support/helpers';
+import { expectClose, expectGanpoError, expectNoLeak } from './support/helpers';
 
 const X = [
   [0.5, -1.0, 2.0, 0.25],
@@ -59,6 +59,23 @@ describe('fastLinear', () => {
       tf.dispose([x, k, b, w, y, ...grads]);
     },
   );
+
+  it("refuses a kernel in PyTorch's [out, in] layout, naming it, and mis-shaped inputs", () => {
+    const x = tf.tensor2d(X); // [3, 4]
+    const pytorch = tf.tensor2d(transpose(K)); // [2, 4]: an nn.Linear weight
+    const e = expectGanpoError(() => fastLinear(x, pytorch), 'SHAPE_MISMATCH', 'kernel');
+    expect(e.received).toContain("PyTorch's nn.Linear layout [out, in]");
+    const k = tf.tensor2d(K);
+    const wrong = tf.tensor2d([[1, 2, 3]]);
+    expect(expectGanpoError(() => fastLinear(x, wrong), 'SHAPE_MISMATCH', 'kernel').received).not.toContain(
+      'PyTorch',
+    );
+    const b3 = tf.tensor1d([1, 2, 3]);
+    expectGanpoError(() => fastLinear(x, k, b3), 'SHAPE_MISMATCH', 'bias');
+    const x3 = tf.zeros([1, 3, 4]);
+    expectGanpoError(() => fastLinear(x3 as tf.Tensor2D, k), 'SHAPE_MISMATCH', 'x');
+    tf.dispose([x, pytorch, k, wrong, b3, x3]);
+  });
 
   it('leaks nothing', async () => {
     const x = tf.tensor2d(X);

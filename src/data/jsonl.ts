@@ -107,6 +107,7 @@ export function parsePreferenceJsonl(source: string | Uint8Array, limits?: Jsonl
 
   const examples: PreferenceExample[] = [];
   let format: PreferenceFormat | null = null;
+  let first: { line: number; shapes: Record<string, 'text' | 'messages'> } | null = null;
   let start = 0;
   for (let line = 1; start <= text.length; line++) {
     let end = text.indexOf('\n', start);
@@ -143,14 +144,20 @@ export function parsePreferenceJsonl(source: string | Uint8Array, limits?: Jsonl
     const checked = complete ? record : { ...Object.fromEntries(keys.map((k) => [k, null])), ...record };
     const example = toPreferenceExample(checked, line, lim.maxMessages);
     const kind: PreferenceFormat = typeof example.chosen === 'string' ? 'standard' : 'conversational';
-    if (format === null) format = kind;
-    else if (kind !== format) {
+    if (format === null) {
+      format = kind;
+      first = { line, shapes: fieldShapes(record) };
+    } else if (kind !== format) {
+      // Name the first field (in this line's key order) whose shape differs from the first example's.
+      const shapes = fieldShapes(record);
+      const ref = first?.shapes ?? {};
+      const key = Object.keys(shapes).find((k) => ref[k] !== undefined && ref[k] !== shapes[k]) ?? 'chosen';
       throw lineError(
         'INVALID_FORMAT',
         at,
-        'chosen',
-        `the ${format} format of the first example (${format === 'standard' ? 'text' : 'messages'})`,
-        kind === 'standard' ? 'text' : 'messages',
+        key,
+        `${ref[key] ?? (format === 'standard' ? 'text' : 'messages')}, as in line ${first?.line} (the ${format} format of the first example)`,
+        shapes[key] ?? (kind === 'standard' ? 'text' : 'messages'),
         line,
       );
     }
@@ -168,4 +175,16 @@ export function parsePreferenceJsonl(source: string | Uint8Array, limits?: Jsonl
     );
   }
   return { examples, format };
+}
+
+/** Text or messages, per TRL field of a record, in the record's key order (other keys left out). */
+function fieldShapes(record: unknown): Record<string, 'text' | 'messages'> {
+  const out: Record<string, 'text' | 'messages'> = {};
+  if (record === null || typeof record !== 'object') return out;
+  for (const [k, v] of Object.entries(record)) {
+    if (k !== 'prompt' && k !== 'chosen' && k !== 'rejected') continue;
+    if (typeof v === 'string') out[k] = 'text';
+    else if (Array.isArray(v)) out[k] = 'messages';
+  }
+  return out;
 }

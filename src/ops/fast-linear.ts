@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertTensor } from '../core/validate';
+import { argumentError } from '../core/errors';
+import { assertTensor, checksShapes, fmtShape } from '../core/validate';
 import { kernelFlags } from './kernel-flags';
 import { matMul2d, matMul2dTransposeA } from './matmul';
 import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
@@ -32,6 +33,7 @@ export function fastLinear(
   assertTensor('fastLinear', 'x', x);
   assertTensor('fastLinear', 'kernel', kernel);
   if (bias !== undefined && bias !== null) assertTensor('fastLinear', 'bias', bias);
+  if (checksShapes()) checkLinearShapes(x, kernel, bias);
   if (depth.frozenWeights > 0 && kernelFlags.frozenWeightGradients) return linearFrozen(x, kernel, bias);
   if (dataInput && depth.constantInputs > 0 && kernelFlags.constantInputs && kernelFlags.fastLinearGradient) {
     return linearConstantInput(x, kernel, bias);
@@ -41,6 +43,48 @@ export function fastLinear(
     return bias ? (tf.add(y, bias) as tf.Tensor2D) : y;
   }
   return (bias ? linearWithBias(x, kernel, bias) : linearNoBias(x, kernel)) as tf.Tensor2D;
+}
+
+/**
+ * x [N, in], kernel [in, out], bias [out]: a PyTorch-oriented weight [out, in] is named as such (a
+ * tfjs matMul error would only list the two shapes).
+ */
+function checkLinearShapes(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor | null): void {
+  const where = 'fastLinear';
+  if (x.rank !== 2)
+    throw argumentError('SHAPE_MISMATCH', where, 'x', 'rank 2 [N, in]', `shape ${fmtShape(x.shape)}`);
+  if (kernel.rank !== 2) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'kernel',
+      'rank 2 [in, out]',
+      `shape ${fmtShape(kernel.shape)}`,
+    );
+  }
+  const inDim = x.shape[1] as number;
+  if (kernel.shape[0] !== inDim) {
+    const pytorch =
+      kernel.shape[1] === inDim
+        ? ": this is PyTorch's nn.Linear layout [out, in]; pass its transpose (tf.transpose(weight))"
+        : '';
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'kernel',
+      `[in, out] with in = ${inDim} (x is [${x.shape[0]}, ${inDim}]; the kernel is Wᵀ)`,
+      `shape ${fmtShape(kernel.shape)}${pytorch}`,
+    );
+  }
+  if (bias !== undefined && bias !== null && (bias.rank !== 1 || bias.shape[0] !== kernel.shape[1])) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'bias',
+      `[out] = [${kernel.shape[1]}]`,
+      `shape ${fmtShape(bias.shape)}`,
+    );
+  }
 }
 
 /** How many {@link withFrozenWeights} / {@link withConstantInputs} calls the current code runs inside. */
