@@ -196,3 +196,5 @@ export {
   SAFETENSORS_MAX_RANK,
   writeSafetensors,
 } from './io/safetensors';
+export { latentAnchorLoss } from './latent/anchor';
+export type { LatentBatch } from './latent/batch';
