@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const reference = policy.clone(); // frozen: never given to an optimizer
 
   // --- the GANPO part of a user's loop -------------------------------------------------------
-  const reg = GanpoRegularizer.create({ inputDim: 32, kind: 'mlp' }); // D_chosen, D_rejected, means
+  const reg = new GanpoRegularizer({ latentDim: 32, critic: { kind: 'mlp' } }); // D_chosen, D_rejected, means
   const opt = new AdamW({ learningRate: 1e-3 });
   const logps = (m: TinyLM, ids: tf.Tensor2D, mask: tf.Tensor2D) => {
     const { logits, hidden } = m.forward(ids, { training: m === policy });
@@ -60,10 +60,10 @@ async function main(): Promise<void> {
       r: policy.forward(r.inputIds).hidden,
     }));
     const d = reg.discriminatorStep({
-      policyChosen: pol.c,
-      policyRejected: pol.r,
-      referenceChosen: ref.c.hidden,
-      referenceRejected: ref.r.hidden,
+      policyChosenLatents: pol.c,
+      policyRejectedLatents: pol.r,
+      referenceChosenLatents: ref.c.hidden,
+      referenceRejectedLatents: ref.r.hidden,
       chosenMask: c.attentionMask,
       rejectedMask: r.attentionMask,
     });

@@ -3,7 +3,7 @@
 
 export { readPreferenceJsonl } from './data/jsonl-file';
 export * from './index';
-export { fileSystemHandler, MODEL_JSON_LIMITS, registerFileSystemRouter } from './io/fs-handler';
+export { fileSystemHandler, registerFileSystemRouter } from './io/fs-handler';
 export { readSafetensorsFile, writeSafetensorsFile } from './io/safetensors-file';
 
 // Threaded wasm in Node (opt-in)

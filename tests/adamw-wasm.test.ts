@@ -24,7 +24,7 @@ function run(shape: number[], decay: boolean): Float32Array[] {
     opt.applyGradients({ [p.name]: g });
     g.dispose();
   }
-  const state = opt.saveState().slots[p.name] as { m: number[]; v: number[] };
+  const state = opt.stateDict().slots[p.name] as { m: number[]; v: number[] };
   const out = [Float32Array.from(p.dataSync()), Float32Array.from(state.m), Float32Array.from(state.v)];
   expect(out[0]?.length).toBe(n);
   opt.dispose();

@@ -137,7 +137,7 @@ describe('AdamW', () => {
     const o2 = new AdamW({ learningRate: 1, ...fx.adamw.config });
     created.push(o2, ...Object.values(part));
     runSteps(o2, part, 0, 3);
-    const saved = JSON.parse(JSON.stringify(o2)) as AdamWState;
+    const saved = JSON.parse(JSON.stringify(o2.stateDict())) as AdamWState;
     const weights = Object.fromEntries(Object.entries(part).map(([k, v]) => [k, Array.from(v.dataSync())]));
     const resumed = Object.fromEntries(
       Object.entries(fx.adamw.shapes).map(([k, s]) => [
@@ -148,7 +148,7 @@ describe('AdamW', () => {
     const byOld = Object.fromEntries(Object.keys(part).map((k) => [(part[k] as tf.Variable).name, k]));
     const o3 = new AdamW({ learningRate: 123, ...fx.adamw.config });
     created.push(o3, ...Object.values(resumed));
-    o3.loadState(saved, { rename: (old) => (resumed[byOld[old] as string] as tf.Variable).name });
+    o3.loadStateDict(saved, { rename: (old) => (resumed[byOld[old] as string] as tf.Variable).name });
     expect(o3.learningRate).toBe(o2.learningRate);
     expect(o3.iterations).toBe(3);
     runSteps(o3, resumed, 3, n);
@@ -233,15 +233,15 @@ describe('AdamW', () => {
       'NON_FINITE',
       'learningRate',
     );
-    const state = opt.saveState();
+    const state = opt.stateDict();
     expectGanpoError(
-      () => new AdamW({ learningRate: 0.1, beta1: 0.8 }).loadState(state),
+      () => new AdamW({ learningRate: 0.1, beta1: 0.8 }).loadStateDict(state),
       'STATE_DICT_MISMATCH',
       'config.beta1',
     );
     expectGanpoError(
       () =>
-        opt.loadState({
+        opt.loadStateDict({
           ...state,
           slots: { [W.name]: { step: 1, shape: [4], m: [0, 0, 0, 0], v: [0, 0, 0, 0] } },
         }),
@@ -249,7 +249,7 @@ describe('AdamW', () => {
       `slots.${W.name}`,
     );
     expectGanpoError(
-      () => opt.loadState({ ...state, slots: { x: { step: 1, shape: [2], m: [0], v: [0, 0] } } }),
+      () => opt.loadStateDict({ ...state, slots: { x: { step: 1, shape: [2], m: [0], v: [0, 0] } } }),
       'INVALID_FORMAT',
       'slots.x',
     );

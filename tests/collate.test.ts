@@ -225,11 +225,14 @@ describe('BatchSampler', () => {
     expect(new BatchSampler({ datasetSize: 10, batchSize: 4, seed: 8 }).epochOrder(0)).not.toEqual(seen);
   });
 
-  it('resumes exactly from a JSON round trip of its state', () => {
+  it('resumes exactly from a JSON round trip of its state dict; a state of other options is refused', () => {
     const a = new BatchSampler({ datasetSize: 13, batchSize: 5, seed: 3 });
     for (let i = 0; i < 4; i++) a.next();
-    const b = BatchSampler.fromState(JSON.parse(JSON.stringify(a.state)));
+    const b = new BatchSampler({ datasetSize: 13, batchSize: 5, seed: 3 });
+    b.loadStateDict(JSON.parse(JSON.stringify(a.stateDict())));
     for (let i = 0; i < 9; i++) expect(b.next()).toEqual(a.next());
+    const other = new BatchSampler({ datasetSize: 13, batchSize: 5, seed: 4 });
+    expectGanpoError(() => other.loadStateDict(a.stateDict()), 'STATE_DICT_MISMATCH', 'state.seed');
   });
 
   it('drops the last partial batch when asked, and can keep the natural order', () => {
@@ -249,7 +252,10 @@ describe('BatchSampler', () => {
       'OUT_OF_RANGE',
       'batchSize',
     );
-    const st = new BatchSampler({ datasetSize: 3, batchSize: 1 }).state;
-    expectGanpoError(() => BatchSampler.fromState({ ...st, cursor: 4 }), 'OUT_OF_RANGE', 'state.cursor');
+    const s = new BatchSampler({ datasetSize: 3, batchSize: 1 });
+    expectGanpoError(() => s.loadStateDict({ ...s.stateDict(), cursor: 4 }), 'OUT_OF_RANGE', 'state.cursor');
+    const typo = { datasetSize: 3, batchSize: 1, shuffel: false } as never;
+    const e = expectGanpoError(() => new BatchSampler(typo), 'INVALID_OPTION', 'shuffel');
+    expect(e.expected).toContain("did you mean 'shuffle'?");
   });
 });

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
+import { DEFAULT_JSONL_LIMITS } from '../src/data/jsonl';
 import {
   applyChatTemplate,
   type ChatMessage,
   type ChatTemplateOptions,
   collatePreferencePairs,
-  DEFAULT_JSONL_LIMITS,
   disposePreferenceBatch,
   extractPrompt,
   GanpoError,

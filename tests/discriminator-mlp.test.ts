@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { MLPDiscriminator } from '../src/discriminators/mlp';
-import { expectClose, expectGanpoError, expectNoLeak, loadFixture, saveToMemory } from './support/helpers';
+import {
+  expectClose,
+  expectGanpoError,
+  expectNoLeak,
+  loadFixture,
+  saveToMemory,
+  withLatentDim,
+} from './support/helpers';
 
 type Nested = number | Nested[];
 interface Grads {
@@ -10,7 +17,7 @@ interface Grads {
   paramGrads?: Record<string, Nested>;
 }
 interface Fixture {
-  config: { inputDim: number; hiddenDims: number[] };
+  config: { latentDim: number; hiddenDims: number[] };
   state: Record<string, Nested>;
   x: Nested;
   mask: Nested;
@@ -19,7 +26,7 @@ interface Fixture {
   train: Grads & { stateAfter: Record<string, Nested> };
 }
 
-const fx = loadFixture<Fixture>('discriminator_mlp.json');
+const fx = withLatentDim(loadFixture<Fixture>('discriminator_mlp.json'));
 const TOL = { rtol: 1e-4, atol: 1e-5 };
 
 function fromFixture(): MLPDiscriminator {
@@ -94,7 +101,7 @@ describe('MLPDiscriminator', () => {
     expectGanpoError(() => d.apply(wrong), 'SHAPE_MISMATCH', 'hidden');
     expectGanpoError(() => d.apply(x, { mask: badMask }), 'SHAPE_MISMATCH', 'mask');
     expectGanpoError(
-      () => new MLPDiscriminator({ inputDim: 4, hiddenDims: [0] }),
+      () => new MLPDiscriminator({ latentDim: 4, hiddenDims: [0] }),
       'OUT_OF_RANGE',
       'hiddenDims[0]',
     );

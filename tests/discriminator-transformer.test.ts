@@ -10,6 +10,7 @@ import {
   expectNoLeak,
   loadFixture,
   saveToMemory,
+  withLatentDim,
 } from './support/helpers';
 
 type Nested = number | Nested[];
@@ -31,7 +32,7 @@ interface Fixture {
   train: Grads & { stateAfter: Record<string, Nested>; evalScoresAfter: number[] };
 }
 
-const fx = loadFixture<Fixture>('discriminator_transformer.json');
+const fx = withLatentDim(loadFixture<Fixture>('discriminator_transformer.json'));
 const TOL = { rtol: 1e-4, atol: 1e-5 };
 
 function stateTensors(state: Record<string, Nested>): Record<string, tf.Tensor> {
@@ -186,7 +187,7 @@ describe('TransformerDiscriminator behaviour', () => {
   });
 
   it('initialises deterministically under seed, with the documented distributions', () => {
-    const cfg = { inputDim: 16, hiddenDim: 32, numLayers: 1, numHeads: 4, maxSeqLen: 64 };
+    const cfg = { latentDim: 16, hiddenDim: 32, numLayers: 1, numHeads: 4, maxSeqLen: 64 };
     const a = new TransformerDiscriminator({ ...cfg, seed: 7 });
     const b = new TransformerDiscriminator({ ...cfg, seed: 7 });
     const c = new TransformerDiscriminator({ ...cfg, seed: 8 });
@@ -220,7 +221,7 @@ describe('TransformerDiscriminator behaviour', () => {
 
   it('has unique variable names per instance; trainableVariables excludes u, v; dispose frees all', () => {
     const before = tf.memory().numTensors;
-    const cfg = { inputDim: 4, hiddenDim: 8, numLayers: 2, numHeads: 2, maxSeqLen: 8 };
+    const cfg = { latentDim: 4, hiddenDim: 8, numLayers: 2, numHeads: 2, maxSeqLen: 8 };
     const a = new TransformerDiscriminator(cfg);
     const b = new TransformerDiscriminator(cfg);
     const na = a.trainableVariables.map((v) => v.name);
@@ -315,18 +316,18 @@ describe('TransformerDiscriminator behaviour', () => {
     });
     tf.dispose(Object.values(bad));
     expectGanpoError(
-      () => new TransformerDiscriminator({ inputDim: 6, hiddenDim: 10, numHeads: 4 }),
+      () => new TransformerDiscriminator({ latentDim: 6, hiddenDim: 10, numHeads: 4 }),
       'INVALID_OPTION',
       'numHeads',
     );
-    expectGanpoError(() => new TransformerDiscriminator({ inputDim: 0 }), 'OUT_OF_RANGE', 'inputDim');
+    expectGanpoError(() => new TransformerDiscriminator({ latentDim: 0 }), 'OUT_OF_RANGE', 'latentDim');
     expectGanpoError(
-      () => new TransformerDiscriminator({ inputDim: 6, dropout: 1 }),
+      () => new TransformerDiscriminator({ latentDim: 6, dropout: 1 }),
       'OUT_OF_RANGE',
       'dropout',
     );
     expectGanpoError(
-      () => new TransformerDiscriminator({ inputDim: 6, attentionImpl: 'fast' as 'auto' }),
+      () => new TransformerDiscriminator({ latentDim: 6, attentionImpl: 'fast' as 'auto' }),
       'INVALID_OPTION',
       'attentionImpl',
     );

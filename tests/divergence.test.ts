@@ -435,36 +435,16 @@ describe('paired feature-matching loss', () => {
   });
 });
 
-describe('deprecated spelling divergence of ganLoss', () => {
-  it('is read when ganLoss is absent, and the same value under both names is accepted', () => {
-    const real = tf.tensor1d([1, 2, -0.5]);
-    const fake = tf.tensor1d([0, -1, 0.5]);
-    const renamed = relativisticDiscriminatorLoss({ real, fake, ganLoss: 'lsgan' });
-    const old = relativisticDiscriminatorLoss({ real, fake, divergence: 'lsgan' });
-    const both = relativisticDiscriminatorLoss({ real, fake, ganLoss: 'lsgan', divergence: 'lsgan' });
-    // The lsgan check value, not the sgan default (0.383784): the old name was not ignored.
-    expectClose(old, fx.check.lsgan.d, TOL);
-    expectClose(old, renamed.dataSync()[0] as number, { rtol: 0, atol: 0 });
-    expectClose(both, fx.check.lsgan.d, TOL);
-    const g = ganpoGeneratorLoss({ policy: real, referenceMean: 0.5, divergence: 'hinge' });
-    const gNew = ganpoGeneratorLoss({ policy: real, referenceMean: 0.5, ganLoss: 'hinge' });
-    expectClose(g, gNew.dataSync()[0] as number, { rtol: 0, atol: 0 });
-    tf.dispose([real, fake, renamed, old, both, g, gNew]);
-  });
-
-  it('both names with different values, or a bad value under the old name, throw INVALID_OPTION', () => {
+describe('the GAN loss option', () => {
+  it("is refused under an unknown value, and the former spelling 'divergence' is gone from the types", () => {
     const ok = tf.tensor1d([1, 2]);
     expectGanpoError(
-      () => relativisticDiscriminatorLoss({ real: ok, fake: ok, ganLoss: 'sgan', divergence: 'hinge' }),
+      () => ganpoDiscriminatorLoss({ reference: ok, policy: ok, opposite: ok, ganLoss: 'wgan' as GanLoss }),
       'INVALID_OPTION',
       'ganLoss',
     );
-    expectGanpoError(
-      () =>
-        ganpoDiscriminatorLoss({ reference: ok, policy: ok, opposite: ok, divergence: 'wgan' as GanLoss }),
-      'INVALID_OPTION',
-      'divergence',
-    );
+    // @ts-expect-error the deprecated alias was removed in API 1.0
+    relativisticDiscriminatorLoss({ real: ok, fake: ok, divergence: 'lsgan' }).dispose();
     ok.dispose();
   });
 });

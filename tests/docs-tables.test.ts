@@ -76,7 +76,7 @@ describe('Markdown tables', () => {
       }),
     );
     const d = new TransformerDiscriminator({
-      inputDim: dims.D,
+      latentDim: dims.D,
       hiddenDim: dims.h,
       numLayers: 1,
       numHeads: 2,

@@ -68,12 +68,7 @@ describe('examples/guide', () => {
       numHeads: 2,
     });
     const reference = policy.clone();
-    const reg = GanpoRegularizer.create({
-      inputDim: 16,
-      kind: 'mlp',
-      discriminator: { hiddenDims: [16] },
-      seed: 0,
-    });
+    const reg = new GanpoRegularizer({ latentDim: 16, critic: { kind: 'mlp', hiddenDims: [16] }, seed: 0 });
     const opt = new AdamW({ learningRate: 1e-2, weightDecay: 0 });
     const batch = collatePreferencePairs(pairs.slice(0, 4), {
       padTokenId: tok.padId,
@@ -150,10 +145,12 @@ describe('examples/guide', () => {
 
   it('pytorch-interop: export then import gives discriminators that score identically', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ganpo-docs-'));
-    const cfg = { inputDim: 8, hiddenDim: 512, seed: 5 };
+    const cfg = { latentDim: 8, hiddenDim: 512, seed: 5 };
     const reg = new GanpoRegularizer({
-      chosen: new TransformerDiscriminator(cfg),
-      rejected: new TransformerDiscriminator({ ...cfg, seed: 6 }),
+      discriminators: {
+        chosen: new TransformerDiscriminator(cfg),
+        rejected: new TransformerDiscriminator({ ...cfg, seed: 6 }),
+      },
     });
     try {
       await exportForPyTorch(reg, dir);

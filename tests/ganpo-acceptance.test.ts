@@ -1,6 +1,6 @@
 // Acceptance of the default regularizer (docs/troubleshooting.md, "Measured defaults"): on a tiny
 // LM trained with DPO or SimPO on pairs whose chosen and rejected completions are drawn from one
-// distribution (uniform random tokens), GANPO with `GanpoRegularizer.create({ inputDim, kind })`
+// distribution (uniform random tokens), GANPO with `new GanpoRegularizer({ latentDim, critic: { kind: kind } })`
 // defaults must keep the policy's held-out latents closer to the reference than the preference
 // loss alone (drift ratio < 0.8) while its critics leave chance (loss below log 2 by > 0.01), for
 // the MLP critic and a small transformer critic. Deterministic: fixed seed, transformer dropout 0.
@@ -15,8 +15,8 @@ const SMALL_TRANSFORMER = { hiddenDim: 32, numLayers: 1, numHeads: 2, ffnDim: 64
 const RUN = { seed: 0, learningRate: 1e-3, steps: 40 } as const;
 const TIMEOUT = 600_000;
 const CRITICS = {
-  mlp: { kind: 'mlp' as const },
-  transformer: { kind: 'transformer' as const, discriminator: SMALL_TRANSFORMER },
+  mlp: { critic: { kind: 'mlp' as const } },
+  transformer: { critic: { kind: 'transformer' as const, ...SMALL_TRANSFORMER } },
 };
 
 for (const objective of ['dpo', 'simpo'] as const) {

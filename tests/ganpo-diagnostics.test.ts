@@ -47,14 +47,16 @@ describe('diagnostic functions (hand-computed cases)', () => {
 /** A regularizer whose critics have no spectral norm, so training-mode scores equal eval-mode ones. */
 function plainRegularizer(preset?: 'official'): GanpoRegularizer {
   return new GanpoRegularizer({
-    chosen: new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], spectralNorm: false, seed: 1 }),
-    rejected: new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], spectralNorm: false, seed: 2 }),
+    discriminators: {
+      chosen: new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], spectralNorm: false, seed: 1 }),
+      rejected: new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], spectralNorm: false, seed: 2 }),
+    },
     ...(preset ? { preset } : {}),
   });
 }
 
 function latents() {
-  const referenceChosen = tf.tensor3d([
+  const referenceChosenLatents = tf.tensor3d([
     [
       [1, 0],
       [0, 1],
@@ -68,7 +70,7 @@ function latents() {
       [1, 1],
     ],
   ]);
-  const referenceRejected = tf.tensor3d([
+  const referenceRejectedLatents = tf.tensor3d([
     [
       [0, 2],
       [1, 0],
@@ -84,10 +86,10 @@ function latents() {
   ]);
   const shift = tf.tensor1d([0.5, -0.5]);
   return {
-    referenceChosen,
-    referenceRejected,
-    policyChosen: tf.add(referenceChosen, shift) as tf.Tensor3D,
-    policyRejected: tf.add(referenceRejected, tf.mul(shift, 2)) as tf.Tensor3D,
+    referenceChosenLatents,
+    referenceRejectedLatents,
+    policyChosenLatents: tf.add(referenceChosenLatents, shift) as tf.Tensor3D,
+    policyRejectedLatents: tf.add(referenceRejectedLatents, tf.mul(shift, 2)) as tf.Tensor3D,
     shift,
   };
 }
@@ -102,7 +104,9 @@ describe('GanpoRegularizer.diagnostics', () => {
     const acc = (['chosen', 'rejected'] as const).map((side) => {
       const d = reg.discriminators[side];
       const [r, p] =
-        side === 'chosen' ? [b.referenceChosen, b.policyChosen] : [b.referenceRejected, b.policyRejected];
+        side === 'chosen'
+          ? [b.referenceChosenLatents, b.policyChosenLatents]
+          : [b.referenceRejectedLatents, b.policyRejectedLatents];
       const sr = Array.from(d.apply(r).dataSync());
       const sp = Array.from(d.apply(p).dataSync());
       return sr.filter((x, i) => x > (sp[i] as number)).length / sr.length;
@@ -126,7 +130,11 @@ describe('GanpoRegularizer.diagnostics', () => {
   it('the same diagnostics with the official preset; drift 0 when the policy equals the reference', () => {
     const reg = plainRegularizer('official');
     const b = latents();
-    reg.discriminatorStep({ ...b, policyChosen: b.referenceChosen, policyRejected: b.referenceRejected });
+    reg.discriminatorStep({
+      ...b,
+      policyChosenLatents: b.referenceChosenLatents,
+      policyRejectedLatents: b.referenceRejectedLatents,
+    });
     expect(reg.diagnostics?.drift).toBe(0);
     // Equal scores: no pair has reference > policy.
     expect(reg.diagnostics?.criticAccuracy).toEqual({ chosen: 0, rejected: 0 });
@@ -147,7 +155,7 @@ describe('GanpoRegularizer.diagnostics', () => {
 
 describe('recommended preset: paired generator', () => {
   it('defaults: pair critics, paired feature matching, AdamW(5e-3 MLP / 2e-3 transformer, β 0/0.9), loss floor 0.5; official keeps the old ones', () => {
-    const reg = GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', discriminator: { hiddenDims: [4] } });
+    const reg = new GanpoRegularizer({ latentDim: 2, critic: { kind: 'mlp', hiddenDims: [4] } });
     expect(reg.preset).toBe('recommended');
     expect(reg.negatives).toBe(false);
     expect(reg.generator).toBe('paired-feature-matching');
@@ -155,18 +163,18 @@ describe('recommended preset: paired generator', () => {
     const opt = reg.optimizer as unknown as { learningRate: number; beta1: number; beta2: number };
     expect([opt.learningRate, opt.beta1, opt.beta2]).toEqual([5e-3, 0, 0.9]);
     reg.dispose();
-    const tr = GanpoRegularizer.create({
-      inputDim: 2,
-      discriminator: { hiddenDim: 4, numLayers: 1, numHeads: 1, maxSeqLen: 4 },
+    const tr = new GanpoRegularizer({
+      latentDim: 2,
+      critic: { hiddenDim: 4, numLayers: 1, numHeads: 1, maxSeqLen: 4 },
     });
     const t = tr.optimizer as unknown as { learningRate: number; beta1: number; beta2: number };
     expect([t.learningRate, t.beta1, t.beta2]).toEqual([2e-3, 0, 0.9]);
     tr.dispose();
     // The floor is given for 'sgan' (chance log 2) and scales with the GAN loss's chance level (1).
-    const ls = GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', ganLoss: 'lsgan' });
+    const ls = new GanpoRegularizer({ latentDim: 2, critic: { kind: 'mlp' }, ganLoss: 'lsgan' });
     expect(ls.lossFloor).toBeCloseTo(0.5 / Math.LN2, 12);
     ls.dispose();
-    const off = GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', preset: 'official' });
+    const off = new GanpoRegularizer({ latentDim: 2, critic: { kind: 'mlp' }, preset: 'official' });
     const o = off.optimizer as unknown as { learningRate: number; beta1: number; beta2: number };
     expect([off.negatives, off.generator, off.lossFloor, o.learningRate, o.beta1, o.beta2]).toEqual([
       true,
@@ -178,7 +186,12 @@ describe('recommended preset: paired generator', () => {
     ]);
     off.dispose();
     // Explicit options win over the preset.
-    const mixed = GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', preset: 'official', negatives: false });
+    const mixed = new GanpoRegularizer({
+      latentDim: 2,
+      critic: { kind: 'mlp' },
+      preset: 'official',
+      negatives: false,
+    });
     expect(mixed.negatives).toBe(false);
     mixed.dispose();
   });
@@ -186,8 +199,10 @@ describe('recommended preset: paired generator', () => {
   it('lossFloor: a critic whose batch loss is below the floor keeps its weights; above it, it steps', () => {
     const run = (lossFloor: number) => {
       const reg = new GanpoRegularizer({
-        chosen: new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], spectralNorm: false, seed: 1 }),
-        rejected: new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], spectralNorm: false, seed: 2 }),
+        discriminators: {
+          chosen: new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], spectralNorm: false, seed: 1 }),
+          rejected: new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], spectralNorm: false, seed: 2 }),
+        },
         lossFloor,
       });
       const before = reg.trainableVariables.map((v) => Array.from(v.dataSync()));
@@ -219,7 +234,7 @@ describe('recommended preset: paired generator', () => {
     expect([...frozen.chosenMoved, ...frozen.rejectedMoved].some(Boolean)).toBe(false);
     expect(frozen.means).toEqual(free.means);
     expectGanpoError(
-      () => GanpoRegularizer.create({ inputDim: 2, kind: 'mlp', lossFloor: -1 }),
+      () => new GanpoRegularizer({ latentDim: 2, critic: { kind: 'mlp' }, lossFloor: -1 }),
       'OUT_OF_RANGE',
       'lossFloor',
     );
@@ -229,14 +244,14 @@ describe('recommended preset: paired generator', () => {
     const reg = plainRegularizer();
     const b = latents();
     reg.discriminatorStep(b);
-    const x = tf.variable(tf.clone(b.referenceChosen), true, 'diag-x');
+    const x = tf.variable(tf.clone(b.referenceChosenLatents), true, 'diag-x');
     const { value, grads } = tf.variableGrads(
       () =>
         reg.adversarialLoss({
-          policyChosen: x as unknown as tf.Tensor3D,
-          policyRejected: b.referenceRejected,
-          referenceChosen: b.referenceChosen,
-          referenceRejected: b.referenceRejected,
+          policyChosenLatents: x as unknown as tf.Tensor3D,
+          policyRejectedLatents: b.referenceRejectedLatents,
+          referenceChosenLatents: b.referenceChosenLatents,
+          referenceRejectedLatents: b.referenceRejectedLatents,
         }),
       [x],
     );
@@ -252,8 +267,8 @@ describe('recommended preset: paired generator', () => {
       const { chosen, rejected } = reg.discriminators;
       return tf.mul(
         tf.add(
-          side(chosen, b.policyChosen, b.referenceChosen),
-          side(rejected, b.policyRejected, b.referenceRejected),
+          side(chosen, b.policyChosenLatents, b.referenceChosenLatents),
+          side(rejected, b.policyRejectedLatents, b.referenceRejectedLatents),
         ),
         0.5,
       );
@@ -263,15 +278,20 @@ describe('recommended preset: paired generator', () => {
     reg.dispose();
   });
 
-  it('refuses a paired generator without reference latents (ganpoLoss too), naming the argument', () => {
+  it('refuses missing reference latents (ganpoLoss too), naming the argument', () => {
     const reg = plainRegularizer();
     const b = latents();
     reg.discriminatorStep(b);
     const before = tf.memory().numTensors;
     expectGanpoError(
-      () => reg.adversarialLoss({ policyChosen: b.policyChosen, policyRejected: b.policyRejected }),
+      () =>
+        // A JavaScript caller can still leave them out; the types require them.
+        reg.adversarialLoss({
+          policyChosenLatents: b.policyChosenLatents,
+          policyRejectedLatents: b.policyRejectedLatents,
+        } as never),
       'INVALID_ARGUMENT',
-      'referenceChosen',
+      'referenceChosenLatents',
     );
     const pref = tf.scalar(0.7);
     expectGanpoError(
@@ -279,10 +299,10 @@ describe('recommended preset: paired generator', () => {
         ganpoLoss({
           regularizer: reg,
           preference: pref,
-          policyChosenLatents: b.policyChosen,
-          policyRejectedLatents: b.policyRejected,
-          referenceChosenLatents: b.referenceChosen,
-        }),
+          policyChosenLatents: b.policyChosenLatents,
+          policyRejectedLatents: b.policyRejectedLatents,
+          referenceChosenLatents: b.referenceChosenLatents,
+        } as never),
       'INVALID_ARGUMENT',
       'referenceRejectedLatents',
     );
@@ -293,10 +313,10 @@ describe('recommended preset: paired generator', () => {
 
   it("refuses 'paired-feature-matching' for discriminators without features", () => {
     const make = (seed: number) => {
-      const d = new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], seed });
+      const d = new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], seed });
       // A user-written discriminator: the interface without the optional features method.
       const bare = {
-        inputDim: d.inputDim,
+        latentDim: d.latentDim,
         apply: d.apply.bind(d),
         trainableVariables: d.trainableVariables,
         stateDict: d.stateDict.bind(d),
@@ -308,13 +328,12 @@ describe('recommended preset: paired generator', () => {
     const a = make(1);
     const c = make(2);
     expectGanpoError(
-      () => new GanpoRegularizer({ chosen: a.bare as never, rejected: c.bare as never }),
+      () => new GanpoRegularizer({ discriminators: { chosen: a.bare as never, rejected: c.bare as never } }),
       'INVALID_OPTION',
       'generator',
     );
     const ok = new GanpoRegularizer({
-      chosen: a.bare as never,
-      rejected: c.bare as never,
+      discriminators: { chosen: a.bare as never, rejected: c.bare as never },
       generator: 'paired-least-squares',
     });
     expect(ok.generator).toBe('paired-least-squares');
@@ -324,9 +343,9 @@ describe('recommended preset: paired generator', () => {
 
   it('features(): the critic input of the last Linear, [B, F], leak-free, for both discriminators', async () => {
     const x = tf.randomNormal([3, 4, 6], 0, 1, 'float32', 3) as tf.Tensor3D;
-    const mlp = new MLPDiscriminator({ inputDim: 6, hiddenDims: [5, 7], seed: 1 });
+    const mlp = new MLPDiscriminator({ latentDim: 6, hiddenDims: [5, 7], seed: 1 });
     const tr = new TransformerDiscriminator({
-      inputDim: 6,
+      latentDim: 6,
       hiddenDim: 8,
       numLayers: 1,
       numHeads: 2,
@@ -395,8 +414,10 @@ describe('DiagnosticsMonitor warnings (once per regularizer)', () => {
   it('GanpoRegularizer.observeLosses weights the adversarial loss by λ', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const reg = new GanpoRegularizer({
-      chosen: new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], seed: 1 }),
-      rejected: new MLPDiscriminator({ inputDim: 2, hiddenDims: [4], seed: 2 }),
+      discriminators: {
+        chosen: new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], seed: 1 }),
+        rejected: new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], seed: 2 }),
+      },
       weight: 0.01,
     });
     // λ·L_adv = 0.007 < 0.69: a stalled preference loss alone is no warning.

@@ -4,7 +4,11 @@ import { MLPDiscriminator } from '../src/discriminators/mlp';
 import { TransformerDiscriminator } from '../src/discriminators/transformer';
 import { AdamW } from '../src/optim/adamw';
 import { ganpoLoss } from '../src/regularizer/ganpo-objective';
-import { GanpoRegularizer, type GanpoRegularizerOptions } from '../src/regularizer/ganpo-regularizer';
+import {
+  type CriticOptions,
+  GanpoRegularizer,
+  type GanpoRegularizerSettings,
+} from '../src/regularizer/ganpo-regularizer';
 import { expectGanpoError, expectNoLeak } from './support/helpers';
 
 const B = 3;
@@ -16,10 +20,10 @@ function latents(seed: number, t = T): tf.Tensor3D {
 }
 
 const batch = {
-  policyChosen: latents(1),
-  policyRejected: latents(2),
-  referenceChosen: latents(3),
-  referenceRejected: latents(4),
+  policyChosenLatents: latents(1),
+  policyRejectedLatents: latents(2),
+  referenceChosenLatents: latents(3),
+  referenceRejectedLatents: latents(4),
   chosenMask: tf.tensor2d([
     [1, 1, 1, 1, 1],
     [1, 1, 1, 0, 0],
@@ -33,10 +37,10 @@ const batch = {
 };
 afterAll(() => tf.dispose(Object.values(batch)));
 
-function make(options: GanpoRegularizerOptions = {}, seed = 11): GanpoRegularizer {
-  return GanpoRegularizer.create({
-    inputDim: H,
-    discriminator: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 8, dropout: 0 },
+function make(options: GanpoRegularizerSettings = {}, seed = 11): GanpoRegularizer {
+  return new GanpoRegularizer({
+    latentDim: H,
+    critic: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 8, dropout: 0 },
     seed,
     optimizer: new AdamW({ learningRate: 1e-2, weightDecay: 0.01 }),
     // These tests check the official algorithm's mechanics (EMA means, one-sided generator).
@@ -45,17 +49,17 @@ function make(options: GanpoRegularizerOptions = {}, seed = 11): GanpoRegularize
   });
 }
 
-const snapshot = (r: GanpoRegularizer): string => JSON.stringify(r.getState());
+const snapshot = (r: GanpoRegularizer): string => JSON.stringify(r.stateDict());
 
 describe('GanpoRegularizer', () => {
-  it('create() builds two distinct discriminators of the requested kind', () => {
+  it('builds two distinct discriminators of the requested kind', () => {
     const r = make();
     expect(r.discriminators.chosen).toBeInstanceOf(TransformerDiscriminator);
     expect(r.discriminators.chosen).not.toBe(r.discriminators.rejected);
-    expect(r.inputDim).toBe(H);
+    expect(r.latentDim).toBe(H);
     expect(r.means.chosen.reference).toBeNull();
     r.dispose();
-    const m = GanpoRegularizer.create({ inputDim: H, kind: 'mlp', discriminator: { hiddenDims: [8] } });
+    const m = new GanpoRegularizer({ latentDim: H, critic: { kind: 'mlp', hiddenDims: [8] } });
     expect(m.discriminators.rejected).toBeInstanceOf(MLPDiscriminator);
     m.dispose();
   });
@@ -83,20 +87,13 @@ describe('GanpoRegularizer', () => {
 
   it('adversarialLoss is differentiable w.r.t. the latents only and needs a discriminator step first', () => {
     const r = make();
-    expectGanpoError(
-      () => r.adversarialLoss({ policyChosen: batch.policyChosen, policyRejected: batch.policyRejected }),
-      'INVALID_STATE',
-    );
+    expectGanpoError(() => r.adversarialLoss(batch), 'INVALID_STATE');
     r.discriminatorStep(batch);
-    const x = tf.variable(tf.clone(batch.policyChosen), true, 'reg-test-x');
+    const x = tf.variable(tf.clone(batch.policyChosenLatents), true, 'reg-test-x');
     const dVars = r.trainableVariables;
     const before = dVars.map((v) => Array.from(v.dataSync()));
     const { value, grads } = tf.variableGrads(
-      () =>
-        r.adversarialLoss({
-          policyChosen: x as unknown as tf.Tensor3D,
-          policyRejected: batch.policyRejected,
-        }),
+      () => r.adversarialLoss({ ...batch, policyChosenLatents: x as unknown as tf.Tensor3D }),
       [x],
     );
     const g = grads['reg-test-x'] as tf.Tensor;
@@ -114,17 +111,14 @@ describe('GanpoRegularizer', () => {
     const out = ganpoLoss({
       regularizer: r,
       preference: pref,
-      policyChosenLatents: batch.policyChosen,
-      policyRejectedLatents: batch.policyRejected,
-      chosenMask: batch.chosenMask,
-      rejectedMask: batch.rejectedMask,
+      ...batch,
     });
-    const [loss, p, adv] = [out.loss, out.preferenceLoss, out.adversarialLoss].map(
+    const [loss, p, adv] = [out.loss, out.preferenceLoss, out.regularizerLoss].map(
       (t) => t.dataSync()[0] as number,
     );
     expect(p).toBeCloseTo(0.7, 6);
     expect(loss).toBeCloseTo((p as number) + 0.5 * (adv as number), 6);
-    tf.dispose([pref, out.loss, out.preferenceLoss, out.adversarialLoss]);
+    tf.dispose([pref, out.loss, out.preferenceLoss, out.regularizerLoss]);
     r.dispose();
   });
 
@@ -137,10 +131,10 @@ describe('GanpoRegularizer', () => {
       const b = make({ estimator });
       b.discriminatorStep(batch);
       b.discriminatorStep(batch);
-      const saved = JSON.parse(JSON.stringify(b.getState()));
+      const saved = JSON.parse(JSON.stringify(b.stateDict()));
       b.dispose();
       const c = make({ estimator }, 999); // other init: everything must come from the state
-      c.loadState(saved);
+      c.loadStateDict(saved);
       c.discriminatorStep(batch);
       c.discriminatorStep(batch);
       expect(snapshot(c)).toBe(want);
@@ -149,40 +143,42 @@ describe('GanpoRegularizer', () => {
     }
   });
 
-  it('the deprecated option divergence sets ganLoss; both names with different values throw', () => {
-    const r = make({ divergence: 'lsgan' });
-    expect(r.ganLoss).toBe('lsgan');
-    expect(r.divergence).toBe('lsgan');
-    r.dispose();
-    const same = make({ ganLoss: 'hinge', divergence: 'hinge' });
-    expect(same.ganLoss).toBe('hinge');
-    same.dispose();
+  it('refuses a misspelt option, naming the nearest valid one, and builds nothing', () => {
     const before = tf.memory().numTensors;
-    expectGanpoError(() => make({ ganLoss: 'sgan', divergence: 'hinge' }), 'INVALID_OPTION', 'ganLoss');
+    const typo = { latentDim: H, wieght: 1 } as never;
+    const e = expectGanpoError(() => new GanpoRegularizer(typo), 'INVALID_OPTION', 'wieght');
+    expect(e.expected).toContain("did you mean 'weight'?");
+    // Options of the other critic kind, and the former nested seed, are refused too.
+    expectGanpoError(
+      () => new GanpoRegularizer({ latentDim: H, critic: { kind: 'mlp', hiddenDim: 8 } as never }),
+      'INVALID_OPTION',
+      'critic.hiddenDim',
+    );
+    const nested = { latentDim: H, critic: { kind: 'mlp', seed: 3 } } as never;
+    expectGanpoError(() => new GanpoRegularizer(nested), 'INVALID_OPTION', 'critic.seed');
+    const both = { latentDim: H, discriminators: {} } as never;
+    expectGanpoError(() => new GanpoRegularizer(both), 'INVALID_OPTION', 'latentDim');
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('a state saved under the former option name divergence loads and continues exactly', () => {
-    const a = make({ ganLoss: 'lsgan' });
-    for (let i = 0; i < 3; i++) a.discriminatorStep(batch);
-    const want = snapshot(a);
-    const b = make({ ganLoss: 'lsgan' });
-    b.discriminatorStep(batch);
-    b.discriminatorStep(batch);
-    const state = b.getState();
-    expect(state.options.ganLoss).toBe('lsgan');
-    expect(state.options).not.toHaveProperty('divergence');
-    // The layout of states written before the rename: the GAN loss under options.divergence.
-    const { ganLoss, ...rest } = JSON.parse(JSON.stringify(state.options));
-    const old = { ...JSON.parse(JSON.stringify(state)), options: { ...rest, divergence: ganLoss } };
-    b.dispose();
-    const c = make({ ganLoss: 'lsgan' }, 999);
-    c.loadState(old);
-    c.discriminatorStep(batch);
-    expect(snapshot(c)).toBe(want);
-    const hinge = make({ ganLoss: 'hinge' });
-    expectGanpoError(() => hinge.loadState(old), 'STATE_DICT_MISMATCH', 'options.ganLoss');
-    for (const r of [a, c, hinge]) r.dispose();
+  it('one seed story: seed seeds both critics (seed, seed + 1), so two builds agree', () => {
+    const critics: CriticOptions[] = [
+      { kind: 'mlp', hiddenDims: [8] },
+      { kind: 'transformer', hiddenDim: 8, numHeads: 2 },
+    ];
+    for (const critic of critics) {
+      const a = new GanpoRegularizer({ latentDim: H, critic, seed: 3 });
+      const b = new GanpoRegularizer({ latentDim: H, critic, seed: 3 });
+      const other = new GanpoRegularizer({ latentDim: H, critic, seed: 4 });
+      const weights = (r: GanpoRegularizer, side: 'chosen' | 'rejected') =>
+        r.discriminators[side].trainableVariables.map((v) => Array.from(v.dataSync()));
+      expect(weights(b, 'chosen')).toEqual(weights(a, 'chosen'));
+      expect(weights(b, 'rejected')).toEqual(weights(a, 'rejected'));
+      expect(weights(a, 'rejected')).not.toEqual(weights(a, 'chosen'));
+      // D_l of seed 3 is D_w of seed 4.
+      expect(weights(other, 'chosen')).toEqual(weights(a, 'rejected'));
+      for (const r of [a, b, other]) r.dispose();
+    }
   });
 
   it('a refused discriminatorStep changes no weight, no mean and no optimizer state', () => {
@@ -195,19 +191,19 @@ describe('GanpoRegularizer', () => {
     const badMask = tf.ones([B, T + 1]) as tf.Tensor2D;
     const halfMask = tf.fill([B, T], 0.5) as tf.Tensor2D;
     expectGanpoError(
-      () => r.discriminatorStep({ ...batch, policyChosen: nan }),
+      () => r.discriminatorStep({ ...batch, policyChosenLatents: nan }),
       'NON_FINITE',
-      'policyChosen',
+      'policyChosenLatents',
     );
     expectGanpoError(
-      () => r.discriminatorStep({ ...batch, referenceRejected: wrongH }),
+      () => r.discriminatorStep({ ...batch, referenceRejectedLatents: wrongH }),
       'SHAPE_MISMATCH',
-      'referenceRejected',
+      'referenceRejectedLatents',
     );
     expectGanpoError(
-      () => r.discriminatorStep({ ...batch, policyRejected: wrongB }),
+      () => r.discriminatorStep({ ...batch, policyRejectedLatents: wrongB }),
       'SHAPE_MISMATCH',
-      'policyRejected',
+      'policyRejectedLatents',
     );
     expectGanpoError(
       () => r.discriminatorStep({ ...batch, chosenMask: badMask }),
@@ -221,9 +217,9 @@ describe('GanpoRegularizer', () => {
     );
     const rank2 = tf.zeros([B, T]) as unknown as tf.Tensor3D;
     expectGanpoError(
-      () => r.discriminatorStep({ ...batch, policyChosen: rank2 }),
+      () => r.discriminatorStep({ ...batch, policyChosenLatents: rank2 }),
       'SHAPE_MISMATCH',
-      'policyChosen',
+      'policyChosenLatents',
     );
     expect(snapshot(r)).toBe(before);
     tf.dispose([nan, wrongH, wrongB, badMask, halfMask, rank2]);
@@ -231,50 +227,55 @@ describe('GanpoRegularizer', () => {
   });
 
   it('rejects bad options and mismatched states', () => {
-    const d1 = new MLPDiscriminator({ inputDim: H, hiddenDims: [4] });
-    const d2 = new MLPDiscriminator({ inputDim: H + 1, hiddenDims: [4] });
+    const d1 = new MLPDiscriminator({ latentDim: H, hiddenDims: [4] });
+    const d2 = new MLPDiscriminator({ latentDim: H + 1, hiddenDims: [4] });
     expectGanpoError(
-      () => new GanpoRegularizer({ chosen: d1, rejected: d1 }),
+      () => new GanpoRegularizer({ discriminators: { chosen: d1, rejected: d1 } }),
       'INVALID_ARGUMENT',
-      'rejected',
+      'discriminators.rejected',
     );
-    expectGanpoError(() => new GanpoRegularizer({ chosen: d1, rejected: d2 }), 'SHAPE_MISMATCH', 'rejected');
-    const d3 = new MLPDiscriminator({ inputDim: H, hiddenDims: [4] });
     expectGanpoError(
-      () => new GanpoRegularizer({ chosen: d1, rejected: d3, weight: -1 }),
+      () => new GanpoRegularizer({ discriminators: { chosen: d1, rejected: d2 } }),
+      'SHAPE_MISMATCH',
+      'discriminators.rejected',
+    );
+    const d3 = new MLPDiscriminator({ latentDim: H, hiddenDims: [4] });
+    expectGanpoError(
+      () => new GanpoRegularizer({ discriminators: { chosen: d1, rejected: d3 }, weight: -1 }),
       'OUT_OF_RANGE',
       'weight',
     );
     expectGanpoError(
-      () => new GanpoRegularizer({ chosen: d1, rejected: d3, momentum: 1 }),
+      () => new GanpoRegularizer({ discriminators: { chosen: d1, rejected: d3 }, momentum: 1 }),
       'OUT_OF_RANGE',
       'momentum',
     );
     expectGanpoError(
-      () => new GanpoRegularizer({ chosen: d1, rejected: d3, estimator: 'median' as never }),
+      () =>
+        new GanpoRegularizer({ discriminators: { chosen: d1, rejected: d3 }, estimator: 'median' as never }),
       'INVALID_OPTION',
       'estimator',
     );
     expectGanpoError(
-      () => new GanpoRegularizer({ chosen: d1, rejected: d3, ganLoss: 'wgan' as never }),
+      () => new GanpoRegularizer({ discriminators: { chosen: d1, rejected: d3 }, ganLoss: 'wgan' as never }),
       'INVALID_OPTION',
       'ganLoss',
     );
-    expectGanpoError(() => GanpoRegularizer.create({ inputDim: 0 }), 'OUT_OF_RANGE', 'inputDim');
+    expectGanpoError(() => new GanpoRegularizer({ latentDim: 0 }), 'OUT_OF_RANGE', 'latentDim');
     const ema = make();
     const batchMeans = make({ estimator: 'batch' });
-    const state = ema.getState();
+    const state = ema.stateDict();
     const before = snapshot(batchMeans);
-    expectGanpoError(() => batchMeans.loadState(state), 'STATE_DICT_MISMATCH', 'options.estimator');
-    expectGanpoError(() => batchMeans.loadState({ format: 'nope' } as never), 'INVALID_FORMAT', 'state');
+    expectGanpoError(() => batchMeans.loadStateDict(state), 'STATE_DICT_MISMATCH', 'options.estimator');
+    expectGanpoError(() => batchMeans.loadStateDict({ format: 'nope' } as never), 'INVALID_FORMAT', 'state');
     expect(snapshot(batchMeans)).toBe(before);
-    const small = GanpoRegularizer.create({
-      inputDim: H,
-      discriminator: { hiddenDim: 4, numLayers: 1, numHeads: 2, ffnDim: 8, maxSeqLen: 8 },
+    const small = new GanpoRegularizer({
+      latentDim: H,
+      critic: { hiddenDim: 4, numLayers: 1, numHeads: 2, ffnDim: 8, maxSeqLen: 8 },
     });
     const tooBig = make();
     const smallBefore = snapshot(small);
-    expect(() => small.loadState(tooBig.getState())).toThrow();
+    expect(() => small.loadStateDict(tooBig.stateDict())).toThrow();
     expect(snapshot(small)).toBe(smallBefore);
     for (const d of [d1, d2, d3]) d.dispose();
     for (const r of [ema, batchMeans, small, tooBig]) r.dispose();
@@ -285,12 +286,7 @@ describe('GanpoRegularizer', () => {
     const r = make();
     await expectNoLeak(() => {
       r.discriminatorStep(batch);
-      const l = r.adversarialLoss({
-        policyChosen: batch.policyChosen,
-        policyRejected: batch.policyRejected,
-        chosenMask: batch.chosenMask,
-        rejectedMask: batch.rejectedMask,
-      });
+      const l = r.adversarialLoss(batch);
       l.dispose();
     });
     r.dispose();

@@ -4,7 +4,7 @@ import { MLPDiscriminator } from '../src/discriminators/mlp';
 import { AdamW } from '../src/optim/adamw';
 import {
   GanpoRegularizer,
-  type GanpoRegularizerOptions,
+  type GanpoRegularizerSettings,
   type Scoring,
 } from '../src/regularizer/ganpo-regularizer';
 import { expectClose, expectGanpoError, expectNoLeak } from './support/helpers';
@@ -19,10 +19,10 @@ function latents(seed: number, t: number): tf.Tensor3D {
 // Chosen and rejected of different lengths, ragged masks: sets of one critic share a mask only
 // within a side, so batched scoring groups policy + reference and scores the opposite set alone.
 const masked = {
-  policyChosen: latents(1, 5),
-  policyRejected: latents(2, 4),
-  referenceChosen: latents(3, 5),
-  referenceRejected: latents(4, 4),
+  policyChosenLatents: latents(1, 5),
+  policyRejectedLatents: latents(2, 4),
+  referenceChosenLatents: latents(3, 5),
+  referenceRejectedLatents: latents(4, 4),
   chosenMask: tf.tensor2d([
     [1, 1, 1, 1, 1],
     [1, 1, 1, 0, 0],
@@ -36,18 +36,18 @@ const masked = {
 };
 // No masks and one length: all three sets of a critic go into one call.
 const unmasked = {
-  policyChosen: latents(5, 4),
-  policyRejected: latents(6, 4),
-  referenceChosen: latents(7, 4),
-  referenceRejected: latents(8, 4),
+  policyChosenLatents: latents(5, 4),
+  policyRejectedLatents: latents(6, 4),
+  referenceChosenLatents: latents(7, 4),
+  referenceRejectedLatents: latents(8, 4),
 };
 afterAll(() => tf.dispose([...Object.values(masked), ...Object.values(unmasked)]));
 
 /** Deterministic critics (no dropout, no spectral norm) and plain SGD(1): weight change = −gradient. */
-function make(scoring: Scoring, options: GanpoRegularizerOptions = {}): GanpoRegularizer {
-  return GanpoRegularizer.create({
-    inputDim: H,
-    discriminator: {
+function make(scoring: Scoring, options: GanpoRegularizerSettings = {}): GanpoRegularizer {
+  return new GanpoRegularizer({
+    latentDim: H,
+    critic: {
       hiddenDim: 8,
       numLayers: 1,
       numHeads: 2,
@@ -67,7 +67,7 @@ const weights = (r: GanpoRegularizer): number[][] =>
   r.trainableVariables.map((v) => Array.from(v.dataSync()));
 
 describe('discriminator scoring: batched vs per-set', () => {
-  const cases: [string, GanpoRegularizerOptions, typeof masked | typeof unmasked][] = [
+  const cases: [string, GanpoRegularizerSettings, typeof masked | typeof unmasked][] = [
     ["'recommended' (pair critics), masks", {}, masked],
     ["'official' (quad loss, opposite taped), masks", { preset: 'official' }, masked],
     ["'official', no masks (three sets in one call)", { preset: 'official' }, unmasked],
@@ -105,9 +105,9 @@ describe('discriminator scoring: batched vs per-set', () => {
 
   it('spectral norm makes batched scoring advance the power iteration once per critic, not per set', () => {
     const withSn = (scoring: Scoring) =>
-      GanpoRegularizer.create({
-        inputDim: H,
-        discriminator: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 8, dropout: 0 },
+      new GanpoRegularizer({
+        latentDim: H,
+        critic: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 8, dropout: 0 },
         seed: 21,
         optimizer: new AdamW({ learningRate: 1e-3 }),
         scoring,
@@ -118,30 +118,29 @@ describe('discriminator scoring: batched vs per-set', () => {
     const b = batched.discriminatorStep(masked);
     // Same weights, a different number of power iterations: close but not bit-identical losses.
     expect(b.lossChosen).toBeCloseTo(a.lossChosen, 1);
-    expect(JSON.stringify(batched.getState())).not.toBe(JSON.stringify(perSet.getState()));
+    expect(JSON.stringify(batched.stateDict())).not.toBe(JSON.stringify(perSet.stateDict()));
     perSet.dispose();
     batched.dispose();
   });
 
   it('defaults: both presets score per set, an explicit option wins', () => {
     const d = () => [
-      new MLPDiscriminator({ inputDim: H, hiddenDims: [4] }),
-      new MLPDiscriminator({ inputDim: H, hiddenDims: [4] }),
+      new MLPDiscriminator({ latentDim: H, hiddenDims: [4] }),
+      new MLPDiscriminator({ latentDim: H, hiddenDims: [4] }),
     ];
     const [c1, r1] = d() as [MLPDiscriminator, MLPDiscriminator];
-    const rec = new GanpoRegularizer({ chosen: c1, rejected: r1 });
+    const rec = new GanpoRegularizer({ discriminators: { chosen: c1, rejected: r1 } });
     expect(rec.scoring).toBe('per-set');
-    const off = new GanpoRegularizer({ chosen: c1, rejected: r1, preset: 'official' });
+    const off = new GanpoRegularizer({ discriminators: { chosen: c1, rejected: r1 }, preset: 'official' });
     expect(off.scoring).toBe('per-set');
     const explicit = new GanpoRegularizer({
-      chosen: c1,
-      rejected: r1,
+      discriminators: { chosen: c1, rejected: r1 },
       preset: 'official',
       scoring: 'batched',
     });
     expect(explicit.scoring).toBe('batched');
     expectGanpoError(
-      () => new GanpoRegularizer({ chosen: c1, rejected: r1, scoring: 'fused' as never }),
+      () => new GanpoRegularizer({ discriminators: { chosen: c1, rejected: r1 }, scoring: 'fused' as never }),
       'INVALID_OPTION',
       'scoring',
     );
@@ -157,10 +156,10 @@ describe('discriminator scoring: batched vs per-set', () => {
         r.discriminatorStep(masked);
         r.discriminatorStep(unmasked);
         const l = r.adversarialLoss({
-          policyChosen: masked.policyChosen,
-          policyRejected: masked.policyRejected,
-          referenceChosen: masked.referenceChosen,
-          referenceRejected: masked.referenceRejected,
+          policyChosenLatents: masked.policyChosenLatents,
+          policyRejectedLatents: masked.policyRejectedLatents,
+          referenceChosenLatents: masked.referenceChosenLatents,
+          referenceRejectedLatents: masked.referenceRejectedLatents,
           chosenMask: masked.chosenMask,
           rejectedMask: masked.rejectedMask,
         });

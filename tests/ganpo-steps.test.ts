@@ -79,7 +79,7 @@ const toTensors = (s: StateJSON): Record<string, tf.Tensor> =>
 function makeDiscriminator(init: StateJSON): TransformerDiscriminator {
   const c = fx.discriminator;
   const d = new TransformerDiscriminator({
-    inputDim: c.input_dim,
+    latentDim: c.input_dim,
     hiddenDim: c.hidden_dim,
     numLayers: c.num_layers,
     numHeads: c.num_heads,
@@ -213,8 +213,10 @@ function runSteps(run: RunJSON, check: Checker): void {
   const policy = new TinyPolicy(run.init.policy, `policy-${config.name}`);
   const reference = new TinyPolicy(run.init.reference, `reference-${config.name}`);
   const regularizer = new GanpoRegularizer({
-    chosen: makeDiscriminator(fx.initDiscriminators.chosen),
-    rejected: makeDiscriminator(fx.initDiscriminators.rejected),
+    discriminators: {
+      chosen: makeDiscriminator(fx.initDiscriminators.chosen),
+      rejected: makeDiscriminator(fx.initDiscriminators.rejected),
+    },
     // The fixtures are the official algorithm's steps.
     preset: 'official',
     weight: config.weight,
@@ -278,10 +280,10 @@ function runSteps(run: RunJSON, check: Checker): void {
       rejectedHidden: policy.forward(ids.rejected).hidden,
     }));
     const d = regularizer.discriminatorStep({
-      policyChosen: pol.chosenHidden,
-      policyRejected: pol.rejectedHidden,
-      referenceChosen: ref.chosenHidden,
-      referenceRejected: ref.rejectedHidden,
+      policyChosenLatents: pol.chosenHidden,
+      policyRejectedLatents: pol.rejectedHidden,
+      referenceChosenLatents: ref.chosenHidden,
+      referenceRejectedLatents: ref.rejectedHidden,
       chosenMask: masks.chosen,
       rejectedMask: masks.rejected,
     });
@@ -335,7 +337,7 @@ function runSteps(run: RunJSON, check: Checker): void {
         referenceChosenLatents: ref.chosenHidden,
         referenceRejectedLatents: ref.rejectedHidden,
       });
-      parts.push(tf.keep(out.preferenceLoss), tf.keep(out.adversarialLoss));
+      parts.push(tf.keep(out.preferenceLoss), tf.keep(out.regularizerLoss));
       return out.loss;
     }, policy.list);
     check.close(value, step.loss, valueTol, `${label} loss`);

@@ -33,15 +33,10 @@ describe('guide: your own model', () => {
     const lm = handWrittenLM(V, 8);
     const start = lm.trainableVariables.map((v) => Array.from(v.dataSync()));
     const trainer = new GanpoTrainer({
-      policy: lm,
-      reference: 'initial',
-      hiddenSize: 8,
-      ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] } },
-      collate: { padTokenId: 0, eosTokenId: 1 },
-      learningRate: 1e-2,
-      batchSize: 4,
-      totalSteps: 2,
-      log: null,
+      model: { policy: lm, reference: 'initial', latentDim: 8 },
+      data: { collate: { padTokenId: 0, eosTokenId: 1 }, batchSize: 4 },
+      training: { learningRate: 1e-2, totalSteps: 2 },
+      regularizer: { critic: { kind: 'mlp', hiddenDims: [16] } },
     });
     const metrics = await trainer.train(PAIRS);
     expect(metrics.every((m) => !m.skipped)).toBe(true);

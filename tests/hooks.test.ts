@@ -368,10 +368,9 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
   it.each(KINDS)('%s: gradients reach the upstream weights and 50 GANPO steps leak nothing', (kind) => {
     const p = makePolicy(kind);
     const d = fixedData();
-    const reg = GanpoRegularizer.create({
-      inputDim: H,
-      kind: 'mlp',
-      discriminator: { hiddenDims: [8] },
+    const reg = new GanpoRegularizer({
+      latentDim: H,
+      critic: { kind: 'mlp', hiddenDims: [8] },
       seed: 3,
       preset: 'official',
     });
@@ -386,10 +385,10 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
       });
       const h = hook.last as tf.Tensor3D;
       reg.discriminatorStep({
-        policyChosen: h,
-        policyRejected: h,
-        referenceChosen: d.ref as tf.Tensor3D,
-        referenceRejected: d.ref as tf.Tensor3D,
+        policyChosenLatents: h,
+        policyRejectedLatents: h,
+        referenceChosenLatents: d.ref as tf.Tensor3D,
+        referenceRejectedLatents: d.ref as tf.Tensor3D,
       });
       hook.clear();
       // 2. the policy step: LM loss as the preference stand-in, plus the adversarial term.
@@ -401,6 +400,8 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
           preference: lmLoss(logits, d.labels),
           policyChosenLatents: latent,
           policyRejectedLatents: latent,
+          referenceChosenLatents: d.ref as tf.Tensor3D,
+          referenceRejectedLatents: d.ref as tf.Tensor3D,
         });
         return out.loss;
       }, vars(p.model));
@@ -425,19 +426,18 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
     (kind) => {
       const p = makePolicy(kind);
       const d = fixedData();
-      const reg = GanpoRegularizer.create({
-        inputDim: H,
-        kind: 'mlp',
-        discriminator: { hiddenDims: [8] },
+      const reg = new GanpoRegularizer({
+        latentDim: H,
+        critic: { kind: 'mlp', hiddenDims: [8] },
         seed: 4,
         preset: 'official',
       });
       live.push(p.model, d.x, d.labels, d.ref, d.w, reg);
       reg.discriminatorStep({
-        policyChosen: d.ref as tf.Tensor3D,
-        policyRejected: d.ref as tf.Tensor3D,
-        referenceChosen: d.ref as tf.Tensor3D,
-        referenceRejected: d.ref as tf.Tensor3D,
+        policyChosenLatents: d.ref as tf.Tensor3D,
+        policyRejectedLatents: d.ref as tf.Tensor3D,
+        referenceChosenLatents: d.ref as tf.Tensor3D,
+        referenceRejectedLatents: d.ref as tf.Tensor3D,
       });
       const view = new LatentView(p.model, p.latent.name);
       const viaView = tf.variableGrads(() => {
@@ -448,6 +448,8 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
           preference: lmLoss(outputs[0] as tf.Tensor, d.labels),
           policyChosenLatents: h,
           policyRejectedLatents: h,
+          referenceChosenLatents: d.ref as tf.Tensor3D,
+          referenceRejectedLatents: d.ref as tf.Tensor3D,
         }).loss;
       }, vars(p.model));
       const hook = new LayerOutputHook(p.latent);
@@ -459,6 +461,8 @@ describe('ganpoLoss through the hooks (the way a user wires GANPO into a tfjs-la
           preference: lmLoss(logits, d.labels),
           policyChosenLatents: h,
           policyRejectedLatents: h,
+          referenceChosenLatents: d.ref as tf.Tensor3D,
+          referenceRejectedLatents: d.ref as tf.Tensor3D,
         }).loss;
       }, vars(p.model));
       hook.remove();

@@ -81,7 +81,7 @@ describe('causalLMFromLayersModel', () => {
       const lm = causalLMFromLayersModel(m.model, { hiddenLayer: m.hiddenName });
       const ids = tf.tensor2d(IDS, [B, T], 'int32');
       live.push(lm, m.model, ids);
-      expect(lm.hiddenSize).toBe(H);
+      expect(lm.latentDim).toBe(H);
       expect(lm.trainableVariables.map((v) => v.name)).toEqual(
         m.model.trainableWeights.map((w) => (w.read() as tf.Variable).name),
       );

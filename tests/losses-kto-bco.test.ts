@@ -133,7 +133,7 @@ describe('bcoLoss and RunningMoments parity with TRL BCOTrainer.bco_loss / Runni
         const out = bcoLoss({ ...t, beta: run.beta, running, updateRunning: step.updateRunning });
         expectOutputs(out, step.expected, label);
         expectClose(out.delta, step.expected.delta, { rtol: 1e-5, atol: 1e-7, label: `${label} delta` });
-        const r = running.toJSON();
+        const r = running.stateDict();
         const want = step.expected.running;
         expectClose([r.mean, r.var, r.std, r.count], [want.mean, want.var, want.std, want.count], {
           rtol: 1e-5,
@@ -210,11 +210,12 @@ describe('bcoLoss and RunningMoments parity with TRL BCOTrainer.bco_loss / Runni
   it('RunningMoments round-trips through TRL running.json keys and continues identically', () => {
     const a = new RunningMoments();
     a.update([0.1, -0.3, 0.7]);
-    const b = RunningMoments.fromJSON(JSON.parse(JSON.stringify(a.toJSON())));
-    expect(Object.keys(a.toJSON()).sort()).toEqual(['count', 'mean', 'std', 'var']);
+    const b = new RunningMoments();
+    b.loadStateDict(JSON.parse(JSON.stringify(a.stateDict())));
+    expect(Object.keys(a.stateDict()).sort()).toEqual(['count', 'mean', 'std', 'var']);
     a.update([1, 2]);
     b.update([1, 2]);
-    expect(b.toJSON()).toEqual(a.toJSON());
+    expect(b.stateDict()).toEqual(a.stateDict());
   });
 });
 
@@ -306,12 +307,12 @@ describe('ktoLoss / bcoLoss bad input, leaks and state', () => {
     );
     // A refused call does not move the running mean.
     expectGanpoError(() => bcoLoss({ ...x, running, policyRejectedLogps: short }), 'SHAPE_MISMATCH');
-    expect(running.toJSON()).toEqual({ mean: 0, std: 1, var: 1, count: 1e-24 });
+    expect(running.stateDict()).toEqual({ mean: 0, std: 1, var: 1, count: 1e-24 });
     expectGanpoError(() => running.update([]), 'SHAPE_MISMATCH', 'xs');
     expectGanpoError(() => running.update(nan), 'NON_FINITE', 'xs');
-    expect(running.toJSON()).toEqual({ mean: 0, std: 1, var: 1, count: 1e-24 });
+    expect(running.stateDict()).toEqual({ mean: 0, std: 1, var: 1, count: 1e-24 });
     expectGanpoError(
-      () => RunningMoments.fromJSON({ mean: 0, std: 1, var: -1, count: 1 }),
+      () => running.loadStateDict({ mean: 0, std: 1, var: -1, count: 1 }),
       'OUT_OF_RANGE',
       'var',
     );
@@ -343,9 +344,9 @@ describe('KTO and BCO with ganpoLoss', () => {
     const B = 3;
     const T = 4;
     const H = 6;
-    const r = GanpoRegularizer.create({
-      inputDim: H,
-      discriminator: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 8, dropout: 0 },
+    const r = new GanpoRegularizer({
+      latentDim: H,
+      critic: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 8, dropout: 0 },
       seed: 3,
       weight: 0.5,
       optimizer: new AdamW({ learningRate: 1e-2 }),
@@ -353,16 +354,16 @@ describe('KTO and BCO with ganpoLoss', () => {
     const lat = (seed: number) => tf.randomNormal([B, T, H], 0, 1, 'float32', seed) as tf.Tensor3D;
     // Desirable examples play the chosen side, undesirable ones the rejected side.
     const h = {
-      policyChosen: lat(1),
-      policyRejected: lat(2),
-      referenceChosen: lat(3),
-      referenceRejected: lat(4),
+      policyChosenLatents: lat(1),
+      policyRejectedLatents: lat(2),
+      referenceChosenLatents: lat(3),
+      referenceRejectedLatents: lat(4),
     };
     r.discriminatorStep({
-      policyChosen: h.policyChosen,
-      policyRejected: h.policyRejected,
-      referenceChosen: h.referenceChosen,
-      referenceRejected: h.referenceRejected,
+      policyChosenLatents: h.policyChosenLatents,
+      policyRejectedLatents: h.policyRejectedLatents,
+      referenceChosenLatents: h.referenceChosenLatents,
+      referenceRejectedLatents: h.referenceRejectedLatents,
     });
     const x = {
       policyChosenLogps: tf.tensor1d([-3, -4, -2]),
@@ -379,17 +380,17 @@ describe('KTO and BCO with ganpoLoss', () => {
       const out = ganpoLoss({
         regularizer: r,
         preference: pref,
-        policyChosenLatents: h.policyChosen,
-        policyRejectedLatents: h.policyRejected,
-        referenceChosenLatents: h.referenceChosen,
-        referenceRejectedLatents: h.referenceRejected,
+        policyChosenLatents: h.policyChosenLatents,
+        policyRejectedLatents: h.policyRejectedLatents,
+        referenceChosenLatents: h.referenceChosenLatents,
+        referenceRejectedLatents: h.referenceRejectedLatents,
       });
-      const [total, p, adv] = [out.loss, out.preferenceLoss, out.adversarialLoss].map(
+      const [total, p, adv] = [out.loss, out.preferenceLoss, out.regularizerLoss].map(
         (t) => t.dataSync()[0] as number,
       );
       expect(p).toBeCloseTo(pref.loss.dataSync()[0] as number, 6);
       expect(total).toBeCloseTo((p as number) + 0.5 * (adv as number), 6);
-      tf.dispose([out.loss, out.preferenceLoss, out.adversarialLoss]);
+      tf.dispose([out.loss, out.preferenceLoss, out.regularizerLoss]);
       tf.dispose(Object.values(pref).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
     }
     const { grads } = tf.tidy(() => {
@@ -399,11 +400,11 @@ describe('KTO and BCO with ganpoLoss', () => {
           regularizer: r,
           preference: pref,
           policyChosenLatents: hc as tf.Tensor3D,
-          policyRejectedLatents: h.policyRejected,
-          referenceChosenLatents: h.referenceChosen,
-          referenceRejectedLatents: h.referenceRejected,
+          policyRejectedLatents: h.policyRejectedLatents,
+          referenceChosenLatents: h.referenceChosenLatents,
+          referenceRejectedLatents: h.referenceRejectedLatents,
         }).loss;
-      })([x.policyChosenLogps, h.policyChosen]);
+      })([x.policyChosenLogps, h.policyChosenLatents]);
       return { grads: g };
     });
     const norms = grads.map((g) => tf.tidy(() => tf.norm(g).dataSync()[0] as number));

@@ -15,6 +15,7 @@ import {
   expectGanpoError,
   loadFixture,
   loadFixtureBytes,
+  withLatentDim,
 } from './support/helpers';
 
 interface Case {
@@ -52,7 +53,7 @@ describe('readSafetensors', () => {
   });
 
   it('a PyTorch-saved discriminator loads and scores identically', () => {
-    const c = loadFixture<Case>('discriminator_torch_safetensors.json');
+    const c = withLatentDim(loadFixture<Case>('discriminator_torch_safetensors.json'));
     const state = readSafetensors(loadFixtureBytes('discriminator_torch.safetensors'));
     const d = new TransformerDiscriminator({ ...c.config, dropout: 0 });
     d.loadStateDict(state);
@@ -119,7 +120,7 @@ describe('writeSafetensors', () => {
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'ganpo-st-'));
       try {
-        const cfg = { inputDim: 6, hiddenDim: 8, numLayers: 2, numHeads: 2, ffnDim: 12, maxSeqLen: 5 };
+        const cfg = { latentDim: 6, hiddenDim: 8, numLayers: 2, numHeads: 2, ffnDim: 12, maxSeqLen: 5 };
         const d = new TransformerDiscriminator({ ...cfg, seed: 5, dropout: 0 });
         const x = tf.randomNormal([3, 4, 6], 0, 1, 'float32', 3) as tf.Tensor3D;
         const mask = tf.tensor2d([
@@ -165,7 +166,7 @@ describe('filesystem IO handler (ganpo/node)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ganpo-fs-'));
     try {
       const d = new TransformerDiscriminator({
-        inputDim: 6,
+        latentDim: 6,
         hiddenDim: 8,
         numLayers: 1,
         numHeads: 2,

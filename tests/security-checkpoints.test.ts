@@ -22,7 +22,7 @@ import { expectRefusal, hostileTally } from './support/hostile';
 
 const tally = hostileTally('checkpoints and discriminator configs');
 
-const SMALL = { inputDim: 4, hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 8, maxSeqLen: 4, seed: 1 };
+const SMALL = { latentDim: 4, hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 8, maxSeqLen: 4, seed: 1 };
 
 function values(d: { stateDict(): Record<string, tf.Tensor> }): Record<string, number[]> {
   const s = d.stateDict();
@@ -197,7 +197,7 @@ describe('load(): untrusted artifacts, configs and weights', () => {
     const d = new TransformerDiscriminator(SMALL);
     saved = await saveToMemory(d);
     d.dispose();
-    const m = new MLPDiscriminator({ inputDim: 4, hiddenDims: [3], seed: 1 });
+    const m = new MLPDiscriminator({ latentDim: 4, hiddenDims: [3], seed: 1 });
     savedMlp = await saveToMemory(m);
     m.dispose();
   });
@@ -220,9 +220,9 @@ describe('load(): untrusted artifacts, configs and weights', () => {
       [{ ffnDim: 60_000, hiddenDim: 4096, numHeads: 8 }, 'OUT_OF_RANGE'],
       [{ numLayers: 1e6 }, 'OUT_OF_RANGE'],
       [{ numLayers: 200, hiddenDim: 2048, numHeads: 8 }, 'OUT_OF_RANGE'],
-      [{ inputDim: 1e12 }, 'OUT_OF_RANGE'],
-      [{ inputDim: 'abc' }, 'INVALID_OPTION'],
-      [{ inputDim: null }, 'INVALID_OPTION'],
+      [{ latentDim: 1e12 }, 'OUT_OF_RANGE'],
+      [{ latentDim: 'abc' }, 'INVALID_OPTION'],
+      [{ latentDim: null }, 'INVALID_OPTION'],
       [{ maxSeqLen: Number.NaN }, 'NON_FINITE'],
       [{ maxSeqLen: 1.5 }, 'OUT_OF_RANGE'],
       [{ numHeads: 3 }, 'INVALID_OPTION'],
@@ -241,7 +241,7 @@ describe('load(): untrusted artifacts, configs and weights', () => {
       [{ hiddenDims: [65_537] }, 'OUT_OF_RANGE'],
       [{ hiddenDims: new Array(257).fill(1) }, 'INVALID_OPTION'],
       [{ hiddenDims: 'x' }, 'INVALID_OPTION'],
-      [{ inputDim: 2e9 }, 'OUT_OF_RANGE'],
+      [{ latentDim: 2e9 }, 'OUT_OF_RANGE'],
     ] as const) {
       await expectRefusal(tally, () => MLPDiscriminator.load(withConfig(savedMlp, patch)), code, {
         maxMs: 2000,
@@ -251,15 +251,14 @@ describe('load(): untrusted artifacts, configs and weights', () => {
 
   it('the same limits hold for constructors, GanpoRegularizer.create', async () => {
     const ctors: [() => unknown, string][] = [
-      [() => new TransformerDiscriminator({ inputDim: 8, maxSeqLen: 5e7 }), 'OUT_OF_RANGE'],
-      [() => new MLPDiscriminator({ inputDim: 8, hiddenDims: [3e4, 3e4] }), 'OUT_OF_RANGE'],
-      [() => GanpoRegularizer.create({ inputDim: 8, discriminator: { maxSeqLen: 5e7 } }), 'OUT_OF_RANGE'],
+      [() => new TransformerDiscriminator({ latentDim: 8, maxSeqLen: 5e7 }), 'OUT_OF_RANGE'],
+      [() => new MLPDiscriminator({ latentDim: 8, hiddenDims: [3e4, 3e4] }), 'OUT_OF_RANGE'],
+      [() => new GanpoRegularizer({ latentDim: 8, critic: { maxSeqLen: 5e7 } }), 'OUT_OF_RANGE'],
       [
-        () =>
-          GanpoRegularizer.create({ inputDim: 8, kind: 'mlp', discriminator: { hiddenDims: [3e4, 3e4] } }),
+        () => new GanpoRegularizer({ latentDim: 8, critic: { kind: 'mlp', hiddenDims: [3e4, 3e4] } }),
         'OUT_OF_RANGE',
       ],
-      [() => GanpoRegularizer.create({ inputDim: 1e9 }), 'OUT_OF_RANGE'],
+      [() => new GanpoRegularizer({ latentDim: 1e9 }), 'OUT_OF_RANGE'],
     ];
     const vars = Object.keys(tf.engine().registeredVariables).length;
     for (const [fn, code] of ctors) {
@@ -355,8 +354,8 @@ describe('loadStateDict: every refusal leaves the weights and the tensor count u
   const discriminators = () => [
     new TransformerDiscriminator(SMALL),
     new TransformerDiscriminator({ ...SMALL, spectralNorm: false, seed: 2 }),
-    new MLPDiscriminator({ inputDim: 4, hiddenDims: [3, 2], seed: 3 }),
-    new MLPDiscriminator({ inputDim: 4, hiddenDims: [3], spectralNorm: false, seed: 4 }),
+    new MLPDiscriminator({ latentDim: 4, hiddenDims: [3, 2], seed: 3 }),
+    new MLPDiscriminator({ latentDim: 4, hiddenDims: [3], spectralNorm: false, seed: 4 }),
   ];
 
   it('missing, unexpected, mis-shaped, mistyped, disposed, non-finite: each key of each discriminator', async () => {

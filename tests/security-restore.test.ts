@@ -12,9 +12,10 @@ import { dpoLoss } from '../src/losses/dpo';
 import { preferenceMetrics } from '../src/losses/metrics';
 import { warmupCosineSchedule, warmupLinearSchedule } from '../src/optim/schedules';
 import type { PreferencePair } from '../src/trainer/collate';
-import { type CausalLM, GanpoTrainer, type GanpoTrainerArgs } from '../src/trainer/ganpo-trainer';
+import { type CausalLM, GanpoTrainer, type GanpoTrainerOptions } from '../src/trainer/ganpo-trainer';
 import { referenceCacheFromBytes, referenceCacheToBytes } from '../src/trainer/reference-cache';
 import { expectRefusal, hostileTally } from './support/hostile';
+import type { TrainerOverrides } from './support/trainer-args';
 
 const tally = hostileTally('restore, resume and leaks');
 
@@ -29,23 +30,30 @@ function policy(seed: number): TinyLM {
   return new TinyLM({ vocabSize: tok.vocabSize, maxSeqLen: 32, dim: DIM, numLayers: 1, numHeads: 2, seed });
 }
 
-function args(p: CausalLM, reference: CausalLM, extra: Partial<GanpoTrainerArgs> = {}): GanpoTrainerArgs {
+function args(p: CausalLM, reference: CausalLM, extra: TrainerOverrides = {}): GanpoTrainerOptions {
+  const { model, data, training, ...rest } = extra;
   return {
-    policy: p,
-    reference,
-    hiddenSize: DIM,
-    collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32, vocabSize: tok.vocabSize },
-    learningRate: 1e-2,
-    batchSize: 4,
-    totalSteps: 8,
-    warmupRatio: 0,
+    model: { policy: p, reference, latentDim: DIM, ...model },
+    data: {
+      collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32, vocabSize: tok.vocabSize },
+      batchSize: 4,
+      ...data,
+    },
+    training: { learningRate: 1e-2, totalSteps: 8, warmupRatio: 0, ...training },
     // The official transformer critic, small, with the official dropout 0.1.
-    ganpo: {
-      kind: 'transformer',
-      discriminator: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 32, dropout: 0.1 },
+    regularizer: {
+      critic: {
+        kind: 'transformer',
+        hiddenDim: 8,
+        numLayers: 1,
+        numHeads: 2,
+        ffnDim: 16,
+        maxSeqLen: 32,
+        dropout: 0.1,
+      },
       seed: 7,
     },
-    ...extra,
+    ...rest,
   };
 }
 
@@ -57,12 +65,12 @@ describe('GanpoTrainer.restore: all or nothing', () => {
     const ref = a.clone();
     const source = new GanpoTrainer(args(a, ref));
     await source.train(pairs, { steps: 2 });
-    const good = clone(source.checkpoint());
+    const good = clone(source.stateDict());
     source.dispose();
     const b = policy(2);
     const trainer = new GanpoTrainer(args(b, ref));
     await trainer.train(pairs, { steps: 1 });
-    const snapshot = () => trainer.checkpoint();
+    const snapshot = () => trainer.stateDict();
     type Ckpt = ReturnType<typeof clone<typeof good>>;
     const cases: [string, (c: Ckpt) => void, GanpoErrorCode][] = [
       ['step "abc"', (c) => Object.assign(c, { step: 'abc' }), 'INVALID_OPTION'],
@@ -180,17 +188,19 @@ describe('GanpoTrainer.restore: all or nothing', () => {
     for (const [label, mutate, code] of cases) {
       const bad = clone(good);
       mutate(bad);
-      const err = await expectRefusal(tally, () => trainer.restore(bad), code, {
+      const err = await expectRefusal(tally, () => trainer.loadStateDict(bad), code, {
         snapshot,
         maxPeakBytes: null,
       });
       expect(err.code, label).toBe(code);
     }
     for (const c of [null, undefined, 3, 'x']) {
-      await expectRefusal(tally, () => trainer.restore(c as unknown as Ckpt), 'INVALID_FORMAT', { snapshot });
+      await expectRefusal(tally, () => trainer.loadStateDict(c as unknown as Ckpt), 'INVALID_FORMAT', {
+        snapshot,
+      });
     }
     // The good checkpoint still loads afterwards, and the trainer continues.
-    trainer.restore(good);
+    trainer.loadStateDict(good);
     expect(trainer.step).toBe(2);
     trainer.dispose();
     for (const m of [a, b, ref]) m.dispose();
@@ -203,15 +213,15 @@ describe('GanpoTrainer.restore: all or nothing', () => {
     await trainer.train(pairs, { steps: 1 });
     const reg = trainer.regularizer;
     if (!reg) throw new Error('no regularizer');
-    const state = reg.getState();
+    const state = reg.stateDict();
     const bad = clone(state);
     const [key, slot] = Object.entries(bad.optimizer?.slots ?? {})[0] ?? [];
     if (key && slot) {
       slot.shape = [slot.shape.reduce((x, y) => x * y, 1)];
     }
     bad.discriminators.chosen['head.0.bias']?.data.fill(1);
-    await expectRefusal(tally, () => reg.loadState(bad), 'STATE_DICT_MISMATCH', {
-      snapshot: () => reg.getState(),
+    await expectRefusal(tally, () => reg.loadStateDict(bad), 'STATE_DICT_MISMATCH', {
+      snapshot: () => reg.stateDict(),
     });
     trainer.dispose();
     for (const m of [p, ref]) m.dispose();
@@ -248,7 +258,10 @@ describe('GanpoTrainer.restore: all or nothing', () => {
       argument: 'latents.0',
     });
     const other = new GanpoTrainer(
-      args(p, ref, { hiddenSize: DIM * 2, ganpo: { kind: 'mlp', discriminator: { hiddenDims: [4] } } }),
+      args(p, ref, {
+        model: { latentDim: DIM * 2 },
+        regularizer: { critic: { kind: 'mlp', hiddenDims: [4] } },
+      }),
     );
     await expectRefusal(tally, () => other.setReferenceCache(cache), 'SHAPE_MISMATCH', {
       argument: 'entries[0].chosenLatents',
@@ -284,18 +297,20 @@ describe('exact resume with dropout 0.1 in the discriminators', () => {
       let trainer = new GanpoTrainer(args(p, ref));
       if (split) {
         await trainer.train(pairs, { steps: 2 });
-        const saved = clone(trainer.checkpoint());
+        const saved = clone(trainer.stateDict());
         if (!keepDropout && saved.regularizer) saved.regularizer.dropout = null;
         trainer.dispose();
         const fresh = policy(99);
         trainer = new GanpoTrainer(
-          args(fresh, ref, { ganpo: { ...args(fresh, ref).ganpo, seed: 1234 } as GanpoTrainerArgs['ganpo'] }),
+          args(fresh, ref, {
+            regularizer: { ...(args(fresh, ref).regularizer as object), seed: 1234 },
+          }),
         );
-        trainer.restore(saved);
+        trainer.loadStateDict(saved);
         await trainer.train(pairs, { steps: 2 });
         const out = {
           policy: fresh.trainableVariables.map((v) => Array.from(v.dataSync())),
-          d: trainer.regularizer?.getState(),
+          d: trainer.regularizer?.stateDict(),
         };
         trainer.dispose();
         for (const m of [p, ref, fresh]) m.dispose();
@@ -304,7 +319,7 @@ describe('exact resume with dropout 0.1 in the discriminators', () => {
       await trainer.train(pairs, { steps: 4 });
       const out = {
         policy: p.trainableVariables.map((v) => Array.from(v.dataSync())),
-        d: trainer.regularizer?.getState(),
+        d: trainer.regularizer?.stateDict(),
       };
       trainer.dispose();
       for (const m of [p, ref]) m.dispose();
@@ -334,8 +349,8 @@ describe('leaks and plain errors', () => {
       () => trainer.trainStep(pairs.slice(0, 4)),
       () => trainer.train(pairs),
       () => trainer.evaluate(pairs.slice(0, 4)),
-      () => trainer.checkpoint(),
-      () => trainer.restore({} as never),
+      () => trainer.stateDict(),
+      () => trainer.loadStateDict({} as never),
       () => trainer.precomputeReference(pairs.slice(0, 4)),
       () => trainer.setReferenceCache(null),
     ];
@@ -357,7 +372,7 @@ describe('leaks and plain errors', () => {
           return p.forward(ids, o);
         },
       };
-      const trainer = new GanpoTrainer(args(model, ref, { gradientAccumulationSteps: k }));
+      const trainer = new GanpoTrainer(args(model, ref, { training: { gradientAccumulationSteps: k } }));
       trainer.trainStep(pairs.slice(0, 4));
       // k = 1: the two policy forwards of the gradient pass; k = 2: the no-grad probe (2), then
       // two per micro-batch.
@@ -365,7 +380,7 @@ describe('leaks and plain errors', () => {
         calls = 0;
         throwAt = at;
         const before = tf.memory().numTensors;
-        const state = JSON.stringify(trainer.checkpoint());
+        const state = JSON.stringify(trainer.stateDict());
         tally.tried++;
         let caught: unknown;
         try {
@@ -374,7 +389,7 @@ describe('leaks and plain errors', () => {
           caught = e;
         }
         const leaked = tf.memory().numTensors - before;
-        const same = JSON.stringify(trainer.checkpoint()) === state;
+        const same = JSON.stringify(trainer.stateDict()) === state;
         if (leaked !== 0) tally.leaks++;
         if (!same && k === 1) tally.partial++;
         if (leaked === 0 && (same || k > 1)) tally.clean++;

@@ -54,7 +54,7 @@ describe.skipIf(!onWasm)('withSharedClones (wasm)', () => {
     // A fresh critic per run: a training-mode call moves the spectral-norm vectors and the dropout stream.
     const critic = () =>
       new TransformerDiscriminator({
-        inputDim: 16,
+        latentDim: 16,
         hiddenDim: 16,
         numLayers: 1,
         numHeads: 2,

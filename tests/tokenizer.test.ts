@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import { GptTokenizer } from '../examples/tokenizers/gpt-tokenizer';
-import { assertTokenizer, parsePreferenceJsonl, tokenizePreferenceData } from '../src/index';
+import { assertTokenizer } from '../src/data/tokenizer';
+import { parsePreferenceJsonl, tokenizePreferenceData } from '../src/index';
 import { expectGanpoError } from './support/helpers';
 
 describe('CharTokenizer', () => {

@@ -4,24 +4,31 @@
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import { GanpoTrainer, type GanpoTrainerArgs, type TrainerGanpoOptions } from '../src/trainer/ganpo-trainer';
+import { GanpoTrainer, type TrainerRegularizerOptions } from '../src/trainer/ganpo-trainer';
 import { expectGanpoError } from './support/helpers';
-import { smallPolicy, smallTrainerArgs } from './support/trainer-args';
+import { smallPolicy, smallTrainerArgs, type TrainerOverrides } from './support/trainer-args';
 
 const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
 const pairs = encodePairs(tok, makeTaskSplits({ seed: 3, trainSize: 16, testSize: 4, shiftedSize: 4 }).train);
 const DIM = 16;
-const MLP: TrainerGanpoOptions = { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7 };
-const TRANSFORMER: TrainerGanpoOptions = {
-  kind: 'transformer',
-  discriminator: { hiddenDim: 16, numLayers: 1, numHeads: 2, ffnDim: 32, maxSeqLen: 32, dropout: 0 },
+const MLP: TrainerRegularizerOptions = { critic: { kind: 'mlp', hiddenDims: [16] }, seed: 7 };
+const TRANSFORMER: TrainerRegularizerOptions = {
+  critic: {
+    kind: 'transformer',
+    hiddenDim: 16,
+    numLayers: 1,
+    numHeads: 2,
+    ffnDim: 32,
+    maxSeqLen: 32,
+    dropout: 0,
+  },
   seed: 7,
 };
 
-function trainer(extra: Partial<GanpoTrainerArgs>): { trainer: GanpoTrainer; dispose: () => void } {
+function trainer(extra: TrainerOverrides): { trainer: GanpoTrainer; dispose: () => void } {
   const policy = smallPolicy(tok);
   const reference = policy.clone();
-  const t = new GanpoTrainer({ ...smallTrainerArgs(tok, DIM, policy, reference, extra), log: null });
+  const t = new GanpoTrainer(smallTrainerArgs(tok, DIM, policy, reference, extra));
   return {
     trainer: t,
     dispose: () => {
@@ -67,7 +74,7 @@ describe('GanpoTrainer critic learning rate', () => {
   ] as const) {
     it(`default (${name} critic): ${cases.map(([p, c]) => `policy ${p} → critic ${c}`).join(', ')}`, () => {
       for (const [learningRate, peak] of cases) {
-        const { trainer: t, dispose } = trainer({ ganpo, learningRate });
+        const { trainer: t, dispose } = trainer({ regularizer: ganpo, training: { learningRate } });
         try {
           expectRel(criticLr(t), peak);
         } finally {
@@ -79,10 +86,8 @@ describe('GanpoTrainer critic learning rate', () => {
 
   it("default, capped transformer critic: follows the shape of the policy's schedule", async () => {
     const { trainer: t, dispose } = trainer({
-      ganpo: TRANSFORMER,
-      learningRate: 1e-2,
-      warmupRatio: 0.5,
-      totalSteps: 4,
+      regularizer: TRANSFORMER,
+      training: { learningRate: 1e-2, warmupRatio: 0.5, totalSteps: 4 },
     });
     try {
       const seen: number[][] = [];
@@ -105,12 +110,10 @@ describe('GanpoTrainer critic learning rate', () => {
     ['mlp', MLP],
     ['transformer', TRANSFORMER],
   ] as const) {
-    it(`explicit learningRateRatio (${name} critic): ratio × the policy's learning rate, uncapped`, async () => {
+    it(`explicit criticLearningRateRatio (${name} critic): ratio × the policy's learning rate, uncapped`, async () => {
       const { trainer: t, dispose } = trainer({
-        ganpo: { ...ganpo, learningRateRatio: 3 },
-        learningRate: 5e-3,
-        schedule: 'linear',
-        totalSteps: 4,
+        regularizer: { ...ganpo, criticLearningRateRatio: 3 },
+        training: { learningRate: 5e-3, schedule: 'linear', totalSteps: 4 },
       });
       try {
         expectRel(criticLr(t), 1.5e-2);
@@ -131,7 +134,10 @@ describe('GanpoTrainer critic learning rate', () => {
       [TRANSFORMER, 1e-2, 5e-3],
       [MLP, 4e-4, 2e-4],
     ] as const) {
-      const { trainer: t, dispose } = trainer({ ganpo: { ...ganpo, preset: 'official' }, learningRate });
+      const { trainer: t, dispose } = trainer({
+        regularizer: { ...ganpo, preset: 'official' },
+        training: { learningRate },
+      });
       try {
         expectRel(criticLr(t), peak);
       } finally {
@@ -140,17 +146,19 @@ describe('GanpoTrainer critic learning rate', () => {
     }
   });
 
-  it('a non-positive learningRateRatio is refused', () => {
+  it('a non-positive criticLearningRateRatio is refused', () => {
     const policy = smallPolicy(tok);
     try {
       for (const learningRateRatio of [0, -1]) {
         expectGanpoError(
           () =>
             new GanpoTrainer(
-              smallTrainerArgs(tok, DIM, policy, undefined, { ganpo: { ...MLP, learningRateRatio } }),
+              smallTrainerArgs(tok, DIM, policy, undefined, {
+                regularizer: { ...MLP, criticLearningRateRatio: learningRateRatio },
+              }),
             ),
           'OUT_OF_RANGE',
-          'ganpo.learningRateRatio',
+          'regularizer.criticLearningRateRatio',
         );
       }
     } finally {

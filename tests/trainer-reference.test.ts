@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { setLogger } from '../src/core/log';
 import { causalLMFromLayersModel, type LayersCausalLM } from '../src/hooks/layers-causal-lm';
 import { registerWasmTrainingKernels } from '../src/ops/wasm-training-kernels';
 import type { PreferencePair } from '../src/trainer/collate';
-import { GanpoTrainer, type GanpoTrainerArgs } from '../src/trainer/ganpo-trainer';
+import { GanpoTrainer, type GanpoTrainerOptions } from '../src/trainer/ganpo-trainer';
 import { expectGanpoError } from './support/helpers';
 
 // `reference: 'initial'` (a weight snapshot of the policy, no second model) and the construction
@@ -51,21 +52,13 @@ const PAIRS: PreferencePair[] = [
 
 function args(
   policy: LayersCausalLM,
-  reference: GanpoTrainerArgs['reference'],
-  extra = {},
-): GanpoTrainerArgs {
+  reference: GanpoTrainerOptions['model']['reference'],
+): GanpoTrainerOptions {
   return {
-    policy,
-    reference,
-    hiddenSize: H,
-    collate: { padTokenId: 0, eosTokenId: 1 },
-    learningRate: 0.05,
-    batchSize: 4,
-    totalSteps: 3,
-    warmupRatio: 0,
-    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [8] }, seed: 5 },
-    log: null,
-    ...extra,
+    model: { policy, reference, latentDim: H },
+    data: { collate: { padTokenId: 0, eosTokenId: 1 }, batchSize: 4 },
+    training: { learningRate: 0.05, totalSteps: 3, warmupRatio: 0 },
+    regularizer: { critic: { kind: 'mlp', hiddenDims: [8] }, seed: 5 },
   };
 }
 
@@ -93,7 +86,7 @@ describe("GanpoTrainer reference: 'initial'", () => {
       expect(ma.skipped).toBe(false);
       expect(ma.loss).toBe(mb.loss);
       expect(ma['rewards/margins']).toBe(mb['rewards/margins']);
-      expect(ma['ganpo/adversarial_loss']).toBe(mb['ganpo/adversarial_loss']);
+      expect(ma['ganpo/regularizer_loss']).toBe(mb['ganpo/regularizer_loss']);
       counts.push(tf.memory().numTensors);
     }
     expect(values(a.lm.trainableVariables)).toEqual(values(b.lm.trainableVariables));
@@ -146,9 +139,9 @@ describe("GanpoTrainer reference: 'initial'", () => {
     const a = makeLM();
     live.push(a.model);
     expectGanpoError(
-      () => new GanpoTrainer({ ...args(a.lm, 'initial'), syncRefModel: true }),
+      () => new GanpoTrainer({ ...args(a.lm, 'initial'), referenceSync: {} }),
       'INVALID_OPTION',
-      'syncRefModel',
+      'referenceSync',
     );
   });
 
@@ -157,39 +150,42 @@ describe("GanpoTrainer reference: 'initial'", () => {
     live.push(a.model);
     const empty = { forward: a.lm.forward, trainableVariables: [] as tf.Variable[] };
     expectGanpoError(
-      () => new GanpoTrainer({ ...args(a.lm, 'initial'), policy: empty }),
+      () => new GanpoTrainer({ ...args(a.lm, 'initial'), model: { policy: empty, latentDim: H } }),
       'INVALID_ARGUMENT',
-      'policy',
+      'model.policy',
     );
   });
 });
 
 describe('GanpoTrainer construction notice', () => {
-  it('logs once how many parameters it trains (and the critics), through `log`; null silences', () => {
+  it("logs once how many parameters it trains (and the critics), through setLogger's channel; null silences", () => {
     const a = makeLM();
     live.push(a.model);
     const messages: string[] = [];
-    const trainer = new GanpoTrainer(args(a.lm, 'initial', { log: (m: string) => messages.push(m) }));
-    live.push(trainer);
-    trainer.trainStep(PAIRS);
-    expect(messages.length).toBe(1);
-    // Embedding 9·8 + Dense 8·6+6 + Dense 6·9+9 = 72 + 54 + 63 = 189 parameters in 5 variables.
-    expect(messages[0]).toContain('training 189 parameters in 5 variables');
-    // Two MLP critics 6→8→1: 2·(6·8+8 + 8·1+1) = 130 (spectral-norm vectors are not trainable).
-    expect(messages[0]).toMatch(/discriminators: [\d,]+ parameters/);
-    expect(messages[0]).toContain("reference: 'initial'");
-
-    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
-    const silent = new GanpoTrainer(args(a.lm, 'initial', { log: null }));
-    live.push(silent);
-    const loud = new GanpoTrainer({ ...args(a.lm, 'initial'), log: undefined });
-    live.push(loud);
-    expect(info).toHaveBeenCalledTimes(1);
-    info.mockRestore();
-    expectGanpoError(
-      () => new GanpoTrainer(args(a.lm, 'initial', { log: 'yes' as unknown as null })),
-      'INVALID_OPTION',
-      'log',
-    );
+    const previous = setLogger((m, level) => messages.push(`${level}: ${m}`));
+    try {
+      const trainer = new GanpoTrainer(args(a.lm, 'initial'));
+      live.push(trainer);
+      trainer.trainStep(PAIRS);
+      expect(messages.length).toBe(1);
+      // Embedding 9·8 + Dense 8·6+6 + Dense 6·9+9 = 72 + 54 + 63 = 189 parameters in 5 variables.
+      expect(messages[0]).toContain('info: GanpoTrainer: training 189 parameters in 5 variables');
+      // Two MLP critics 6→8→1: 2·(6·8+8 + 8·1+1) = 130 (spectral-norm vectors are not trainable).
+      expect(messages[0]).toMatch(/discriminators: [\d,]+ parameters/);
+      expect(messages[0]).toContain("reference: 'initial'");
+      setLogger(null);
+      const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+      const silent = new GanpoTrainer(args(a.lm, 'initial'));
+      live.push(silent);
+      expect(info).not.toHaveBeenCalled();
+      setLogger(previous);
+      const loud = new GanpoTrainer(args(a.lm, 'initial'));
+      live.push(loud);
+      expect(info).toHaveBeenCalledTimes(1);
+      info.mockRestore();
+      expect(messages.length).toBe(1);
+    } finally {
+      setLogger(previous);
+    }
   });
 });

@@ -5,9 +5,9 @@ import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { TinyLM } from '../examples/tiny-lm';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import type { PreferencePair } from '../src/trainer/collate';
-import { type CausalLM, GanpoTrainer, type GanpoTrainerArgs } from '../src/trainer/ganpo-trainer';
+import { type CausalLM, GanpoTrainer, type GanpoTrainerOptions } from '../src/trainer/ganpo-trainer';
 import { expectClose, expectGanpoError } from './support/helpers';
-import { smallTrainerArgs } from './support/trainer-args';
+import { smallTrainerArgs, type TrainerOverrides } from './support/trainer-args';
 
 const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
 const splits = makeTaskSplits({ seed: 3, trainSize: 24, testSize: 4, shiftedSize: 4 });
@@ -29,8 +29,8 @@ function lm(seed: number, dropout = 0): TinyLM {
 function args(
   policy: CausalLM,
   reference: CausalLM | 'copy' | undefined,
-  extra: Partial<GanpoTrainerArgs> = {},
-): GanpoTrainerArgs {
+  extra: TrainerOverrides = {},
+): GanpoTrainerOptions {
   return smallTrainerArgs(tok, DIM, policy, reference, extra);
 }
 
@@ -61,12 +61,12 @@ function recording(inner: CausalLM) {
   return { model, calls, clear };
 }
 
-describe('GanpoTrainer TR-DPO (syncRefModel)', () => {
+describe('GanpoTrainer TR-DPO (referenceSync)', () => {
   it("updates the reference as α·θ + (1−α)·θ_ref after every k-th step only (TRL's on_step_end schedule)", () => {
     const policy = lm(1);
     const reference = policy.clone();
     const alpha = 0.6;
-    const trainer = new GanpoTrainer(args(policy, reference, { syncRefModel: true, refModelSyncSteps: 2 }));
+    const trainer = new GanpoTrainer(args(policy, reference, { referenceSync: { syncSteps: 2 } }));
     let ref = weights(reference);
     for (let step = 0; step < 4; step++) {
       trainer.trainStep(batchAt(step));
@@ -103,7 +103,7 @@ describe('GanpoTrainer TR-DPO (syncRefModel)', () => {
     const inner = policy.clone();
     const rec = recording(inner);
     const trainer = new GanpoTrainer(
-      args(policy, rec.model, { syncRefModel: true, refModelSyncSteps: 1, refModelMixupAlpha: 1 }),
+      args(policy, rec.model, { referenceSync: { syncSteps: 1, mixupAlpha: 1 } }),
     );
     trainer.trainStep(batchAt(0));
     const snapshot = policy.clone(); // the policy after step 1 = the reference after the hard sync
@@ -129,8 +129,8 @@ describe('GanpoTrainer TR-DPO (syncRefModel)', () => {
     for (const x of [policy, inner, snapshot]) x.dispose();
   });
 
-  it('checkpoint → restore → continue equals an uninterrupted run, reference weights included', () => {
-    const opts = { syncRefModel: true, refModelSyncSteps: 2, refModelMixupAlpha: 0.3 };
+  it('stateDict → loadStateDict → continue equals an uninterrupted run, reference weights included', () => {
+    const opts = { referenceSync: { syncSteps: 2, mixupAlpha: 0.3 } };
     const a = lm(4);
     const aRef = a.clone();
     const whole = new GanpoTrainer(args(a, aRef, opts));
@@ -140,22 +140,22 @@ describe('GanpoTrainer TR-DPO (syncRefModel)', () => {
     const bRef = b.clone();
     const first = new GanpoTrainer(args(b, bRef, opts));
     for (let s = 0; s < 3; s++) first.trainStep(batchAt(s));
-    const saved = JSON.parse(JSON.stringify(first.checkpoint()));
+    const saved = JSON.parse(JSON.stringify(first.stateDict()));
     expect(saved.reference).toHaveLength(bRef.trainableVariables.length);
     first.dispose();
     const c = lm(99);
     const cRef = lm(98);
     const resumed = new GanpoTrainer(args(c, cRef, opts));
-    resumed.restore(saved);
+    resumed.loadStateDict(saved);
     resumed.trainStep(batchAt(3));
     expect(weights(c)).toEqual(weights(a));
     expect(weights(cRef)).toEqual(weights(aRef));
     // A checkpoint with reference weights does not load into a trainer without TR-DPO, and back.
     const d = lm(5);
     const plain = new GanpoTrainer(args(d, d.clone()));
-    expectGanpoError(() => plain.restore(saved), 'STATE_DICT_MISMATCH', 'checkpoint.reference');
-    const noRef = JSON.parse(JSON.stringify(plain.checkpoint()));
-    expectGanpoError(() => resumed.restore(noRef), 'STATE_DICT_MISMATCH', 'checkpoint.reference');
+    expectGanpoError(() => plain.loadStateDict(saved), 'STATE_DICT_MISMATCH', 'state.reference');
+    const noRef = JSON.parse(JSON.stringify(plain.stateDict()));
+    expectGanpoError(() => resumed.loadStateDict(noRef), 'STATE_DICT_MISMATCH', 'state.reference');
     for (const t of [whole, resumed, plain]) t.dispose();
     for (const m of [a, aRef, b, bRef, c, cRef, d]) m.dispose();
   });
@@ -165,24 +165,24 @@ describe('GanpoTrainer TR-DPO (syncRefModel)', () => {
     const reference = policy.clone();
     const before = tf.memory().numTensors;
     expectGanpoError(
-      () => new GanpoTrainer(args(policy, undefined, { syncRefModel: true })),
+      () => new GanpoTrainer(args(policy, undefined, { referenceSync: {} })),
       'INVALID_OPTION',
-      'syncRefModel',
+      'referenceSync',
     );
     expectGanpoError(
-      () => new GanpoTrainer(args(policy, reference, { syncRefModel: true, refModelMixupAlpha: 0 })),
+      () => new GanpoTrainer(args(policy, reference, { referenceSync: { mixupAlpha: 0 } })),
       'OUT_OF_RANGE',
-      'refModelMixupAlpha',
+      'referenceSync.mixupAlpha',
     );
     expectGanpoError(
-      () => new GanpoTrainer(args(policy, reference, { syncRefModel: true, refModelSyncSteps: 0.5 })),
+      () => new GanpoTrainer(args(policy, reference, { referenceSync: { syncSteps: 0.5 } })),
       'OUT_OF_RANGE',
-      'refModelSyncSteps',
+      'referenceSync.syncSteps',
     );
     expectGanpoError(
-      () => new GanpoTrainer(args(policy, reference, { syncRefModel: 'yes' as never })),
-      'INVALID_OPTION',
-      'syncRefModel',
+      () => new GanpoTrainer(args(policy, reference, { referenceSync: 'yes' as never })),
+      'INVALID_ARGUMENT',
+      'referenceSync',
     );
     const other = new TinyLM({
       vocabSize: tok.vocabSize,
@@ -194,13 +194,13 @@ describe('GanpoTrainer TR-DPO (syncRefModel)', () => {
     });
     const otherCount = tf.memory().numTensors;
     expectGanpoError(
-      () => new GanpoTrainer(args(policy, other, { syncRefModel: true, hiddenSize: DIM })),
+      () => new GanpoTrainer(args(policy, other, { model: { latentDim: DIM }, referenceSync: {} })),
       'SHAPE_MISMATCH',
     );
     expect(tf.memory().numTensors).toBe(otherCount);
     other.dispose();
     expect(tf.memory().numTensors).toBe(before);
-    const trainer = new GanpoTrainer(args(policy, reference, { syncRefModel: true }));
+    const trainer = new GanpoTrainer(args(policy, reference, { referenceSync: {} }));
     expectGanpoError(() => trainer.precomputeReference(pairs), 'INVALID_STATE');
     expectGanpoError(() => trainer.setReferenceCache([]), 'INVALID_STATE');
     trainer.setReferenceCache(null);
@@ -218,7 +218,7 @@ describe('GanpoTrainer disableDropout and precomputeRefBatchSize', () => {
       const rec = recording(base);
       const refRec = recording(baseRef);
       const trainer = new GanpoTrainer(
-        args(rec.model, refRec.model, disableDropout === undefined ? {} : { disableDropout }),
+        args(rec.model, refRec.model, disableDropout === undefined ? {} : { training: { disableDropout } }),
       );
       trainer.trainStep(batchAt(0));
       expect(rec.calls.length).toBeGreaterThan(0);
@@ -236,7 +236,7 @@ describe('GanpoTrainer disableDropout and precomputeRefBatchSize', () => {
     const run = (disableDropout: boolean) => {
       const p = lm(8, 0.5);
       const r = p.clone();
-      const t = new GanpoTrainer(args(p, r, { disableDropout, ganpo: false }));
+      const t = new GanpoTrainer(args(p, r, { training: { disableDropout }, regularizer: false }));
       t.trainStep(batchAt(0));
       const w = weights(p);
       t.dispose();
@@ -257,7 +257,7 @@ describe('GanpoTrainer disableDropout and precomputeRefBatchSize', () => {
       const inner = policy.clone();
       const refRec = recording(inner);
       const trainer = new GanpoTrainer(
-        args(policy, refRec.model, size === undefined ? {} : { precomputeRefBatchSize: size }),
+        args(policy, refRec.model, size === undefined ? {} : { data: { precomputeRefBatchSize: size } }),
       );
       const cache = trainer.precomputeReference(pairs);
       expect(cache).toHaveLength(pairs.length);
@@ -269,9 +269,9 @@ describe('GanpoTrainer disableDropout and precomputeRefBatchSize', () => {
     }
     const policy = lm(10);
     expectGanpoError(
-      () => new GanpoTrainer(args(policy, 'copy', { precomputeRefBatchSize: 0 })),
+      () => new GanpoTrainer(args(policy, 'copy', { data: { precomputeRefBatchSize: 0 } })),
       'OUT_OF_RANGE',
-      'precomputeRefBatchSize',
+      'data.precomputeRefBatchSize',
     );
     policy.dispose();
   });

@@ -7,13 +7,13 @@ import type { PreferencePair } from '../src/trainer/collate';
 import {
   type CausalLM,
   GanpoTrainer,
-  type GanpoTrainerArgs,
+  type GanpoTrainerOptions,
   type TrainerMetrics,
 } from '../src/trainer/ganpo-trainer';
-import { type LegacyPreferenceObjective, resolveObjective } from '../src/trainer/objective';
+import { type PreferenceObjective, resolveObjective } from '../src/trainer/objective';
 import { trainerFlags } from '../src/trainer/step';
 import { expectClose, expectGanpoError } from './support/helpers';
-import { smallPolicy, smallTrainerArgs } from './support/trainer-args';
+import { smallPolicy, smallTrainerArgs, type TrainerOverrides } from './support/trainer-args';
 
 const tok = new CharTokenizer({ alphabet: TASK_ALPHABET });
 const splits = makeTaskSplits({ seed: 3, trainSize: 24, testSize: 8, shiftedSize: 4 });
@@ -29,8 +29,8 @@ function models(seed = 1): { policy: TinyLM; reference: TinyLM } {
 function trainerArgs(
   policy: CausalLM,
   reference: CausalLM | 'copy' | undefined,
-  extra: Partial<GanpoTrainerArgs> = {},
-): GanpoTrainerArgs {
+  extra: TrainerOverrides = {},
+): GanpoTrainerOptions {
   return smallTrainerArgs(tok, DIM, policy, reference, extra, 'official');
 }
 
@@ -74,7 +74,7 @@ const METRIC_KEYS = [
   'grad_norm',
 ];
 const GANPO_KEYS = [
-  'ganpo/adversarial_loss',
+  'ganpo/regularizer_loss',
   'ganpo/discriminator_loss_chosen',
   'ganpo/discriminator_loss_rejected',
   'ganpo/divergence',
@@ -87,9 +87,7 @@ describe('GanpoTrainer', () => {
   it("default preset ('recommended'): trains with finite GANPO metrics, critic AdamW at 2 × the policy lr, β (0, 0.9)", async () => {
     const { policy, reference } = models();
     const trainer = new GanpoTrainer(
-      trainerArgs(policy, reference, {
-        ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7 },
-      }),
+      trainerArgs(policy, reference, { regularizer: { critic: { kind: 'mlp', hiddenDims: [16] }, seed: 7 } }),
     );
     expect(trainer.regularizer?.generator).toBe('paired-feature-matching');
     const history = await trainer.train(pairs, { steps: 2 });
@@ -116,9 +114,9 @@ describe('GanpoTrainer', () => {
         const seen: TrainerMetrics[] = [];
         const trainer = new GanpoTrainer(
           trainerArgs(policy, reference, {
-            objective,
-            ...(ganpo ? {} : { ganpo: false }),
-            onStep: (m) => seen.push(m),
+            ...(ganpo ? {} : { regularizer: false as const }),
+            objective: objective,
+            logging: { onStep: (m) => seen.push(m) },
           }),
         );
         const history = await trainer.train(pairs, { steps: 2 });
@@ -130,7 +128,7 @@ describe('GanpoTrainer', () => {
             const v = (m as unknown as Record<string, number>)[k];
             expect(Number.isFinite(v), `${k} = ${v}`).toBe(true);
           }
-          if (!ganpo) expect(m['ganpo/adversarial_loss']).toBeUndefined();
+          if (!ganpo) expect(m['ganpo/regularizer_loss']).toBeUndefined();
         }
         expect(weights(policy)).not.toEqual(before);
         const ev = trainer.evaluate(testPairs);
@@ -146,7 +144,9 @@ describe('GanpoTrainer', () => {
   it('k micro-batches of gradient accumulation equal one batch k times larger', () => {
     const run = (k: number): { w: number[][]; m: TrainerMetrics } => {
       const { policy, reference } = models(2);
-      const trainer = new GanpoTrainer(trainerArgs(policy, reference, { gradientAccumulationSteps: k }));
+      const trainer = new GanpoTrainer(
+        trainerArgs(policy, reference, { training: { gradientAccumulationSteps: k } }),
+      );
       const m = trainer.trainStep(pairs.slice(0, 4));
       const w = weights(policy);
       trainer.dispose();
@@ -191,21 +191,21 @@ describe('GanpoTrainer', () => {
     const uninterrupted = new GanpoTrainer(trainerArgs(a.policy, a.reference));
     await uninterrupted.train(pairs, { steps: 4 });
     const wantPolicy = weights(a.policy);
-    const wantD = uninterrupted.regularizer?.getState();
+    const wantD = uninterrupted.regularizer?.stateDict();
 
     const b = models(3);
     const first = new GanpoTrainer(trainerArgs(b.policy, b.reference));
     await first.train(pairs, { steps: 2 });
-    const saved = JSON.parse(JSON.stringify(first.checkpoint()));
+    const saved = JSON.parse(JSON.stringify(first.stateDict()));
     first.dispose();
     // A fresh process: new models (new variable names), new trainer, then restore.
     const c = models(99);
     const resumed = new GanpoTrainer(trainerArgs(c.policy, b.reference));
-    resumed.restore(saved);
+    resumed.loadStateDict(saved);
     expect(resumed.step).toBe(2);
     await resumed.train(pairs, { steps: 2 });
     expect(weights(c.policy)).toEqual(wantPolicy);
-    const gotD = resumed.regularizer?.getState();
+    const gotD = resumed.regularizer?.stateDict();
     expect(gotD?.discriminators).toEqual(wantD?.discriminators);
     expect(gotD?.means).toEqual(wantD?.means);
     for (const t of [uninterrupted, resumed]) t.dispose();
@@ -218,8 +218,8 @@ describe('GanpoTrainer', () => {
     const trainer = new GanpoTrainer(trainerArgs(poisoned, reference));
     trainer.trainStep(pairs.slice(0, 4));
     const w = weights(policy);
-    const d = trainer.regularizer?.getState();
-    const opt = trainer.optimizer.saveState();
+    const d = trainer.regularizer?.stateDict();
+    const opt = trainer.optimizer.stateDict();
     setPoison(true);
     const tensorsBefore = tf.memory().numTensors;
     const m = trainer.trainStep(pairs.slice(4, 8));
@@ -227,12 +227,12 @@ describe('GanpoTrainer', () => {
     expect(tf.memory().numTensors, 'a skipped step leaves no tensor behind').toBe(tensorsBefore);
     expect(trainer.step).toBe(1);
     expect(weights(policy)).toEqual(w);
-    const dAfter = trainer.regularizer?.getState();
+    const dAfter = trainer.regularizer?.stateDict();
     expect(dAfter?.means).toEqual(d?.means);
     expect(dAfter?.steps).toEqual(d?.steps);
     expect(dAfter?.optimizer).toEqual(d?.optimizer);
     expect(dAfter?.discriminators).toEqual(d?.discriminators);
-    expect(trainer.optimizer.saveState()).toEqual(opt);
+    expect(trainer.optimizer.stateDict()).toEqual(opt);
     setPoison(false);
     expect(trainer.trainStep(pairs.slice(4, 8)).skipped).toBe(false);
     trainer.dispose();
@@ -251,7 +251,9 @@ describe('GanpoTrainer', () => {
           return policy.forward(ids, o);
         },
       };
-      const trainer = new GanpoTrainer(trainerArgs(counted, reference, { gradientAccumulationSteps: k }));
+      const trainer = new GanpoTrainer(
+        trainerArgs(counted, reference, { training: { gradientAccumulationSteps: k } }),
+      );
       expect(trainer.trainStep(pairs.slice(0, 4)).skipped).toBe(false);
       // k = 1: chosen + rejected inside the gradient pass. k > 1: a whole-batch no-grad forward
       // (2 calls) for the D step, then 2 per micro-batch.
@@ -266,18 +268,20 @@ describe('GanpoTrainer', () => {
     const { policy, reference } = models(4);
     const { model: poisoned, setPoison } = poisonable(policy, 'hidden');
     for (const k of [1, 2]) {
-      const trainer = new GanpoTrainer(trainerArgs(poisoned, reference, { gradientAccumulationSteps: k }));
+      const trainer = new GanpoTrainer(
+        trainerArgs(poisoned, reference, { training: { gradientAccumulationSteps: k } }),
+      );
       setPoison(false);
       trainer.trainStep(pairs.slice(0, 4));
       const w = weights(policy);
-      const d = trainer.regularizer?.getState();
+      const d = trainer.regularizer?.stateDict();
       setPoison(true);
       const before = tf.memory().numTensors;
       const m = trainer.trainStep(pairs.slice(4, 8));
       expect(tf.memory().numTensors).toBe(before);
       expect(m.skipped).toBe(true);
       expect(weights(policy)).toEqual(w);
-      expect(trainer.regularizer?.getState()).toEqual(d);
+      expect(trainer.regularizer?.stateDict()).toEqual(d);
       trainer.dispose();
     }
     policy.dispose();
@@ -312,7 +316,7 @@ describe('GanpoTrainer', () => {
 
   it('leaks no tensor over 50 steps', async () => {
     const { policy, reference } = models(6);
-    const trainer = new GanpoTrainer(trainerArgs(policy, reference, { totalSteps: 51 }));
+    const trainer = new GanpoTrainer(trainerArgs(policy, reference, { training: { totalSteps: 51 } }));
     await trainer.train(pairs, { steps: 1 });
     const before = tf.memory().numTensors;
     await trainer.train(pairs, { steps: 50 });
@@ -322,35 +326,35 @@ describe('GanpoTrainer', () => {
     reference.dispose();
   });
 
-  it('accepts the deprecated objective spelling { type } as { kind }; both with different values throw', () => {
-    expect(resolveObjective('t', { type: 'simpo', beta: 2 })).toEqual({ kind: 'simpo', beta: 2 });
+  it("refuses the former objective spelling { type }, another kind's options and unknown kinds", () => {
     expect(resolveObjective('t', { kind: 'orpo', beta: 0.2 })).toEqual({ kind: 'orpo', beta: 0.2 });
-    expect(resolveObjective('t', { kind: 'dpo', type: 'dpo' })).toEqual({ kind: 'dpo' });
-    const mixed = { kind: 'dpo', type: 'simpo' } as unknown as LegacyPreferenceObjective;
-    expectGanpoError(() => resolveObjective('t', mixed), 'INVALID_OPTION', 'objective.kind');
-    const unknown = { type: 'ipo' } as unknown as LegacyPreferenceObjective;
-    expectGanpoError(() => resolveObjective('t', unknown), 'INVALID_OPTION', 'objective.type');
-    const { policy, reference } = models(8);
-    const legacy: LegacyPreferenceObjective = { type: 'orpo', beta: 0.2 };
-    const t = new GanpoTrainer(trainerArgs(policy, reference, { objective: legacy }));
-    expect(t.objective).toEqual({ kind: 'orpo', beta: 0.2 });
-    t.dispose();
-    policy.dispose();
-    reference.dispose();
+    const legacy = { type: 'simpo', beta: 2 } as unknown as PreferenceObjective;
+    expectGanpoError(() => resolveObjective('t', legacy), 'INVALID_OPTION', 'objective.kind');
+    const withType = { kind: 'dpo', type: 'dpo' } as unknown as PreferenceObjective;
+    const e = expectGanpoError(() => resolveObjective('t', withType), 'INVALID_OPTION', 'objective.type');
+    expect(e.expected).toContain("'kind'");
+    const foreign = { kind: 'orpo', gammaBetaRatio: 0.5 } as unknown as PreferenceObjective;
+    expectGanpoError(() => resolveObjective('t', foreign), 'INVALID_OPTION', 'objective.gammaBetaRatio');
+    const unknown = { kind: 'ipo' } as unknown as PreferenceObjective;
+    expectGanpoError(() => resolveObjective('t', unknown), 'INVALID_OPTION', 'objective.kind');
   });
 
   it('rejects bad arguments with GanpoErrors', () => {
     const { policy, reference } = models(7);
-    expectGanpoError(() => new GanpoTrainer(trainerArgs(policy, policy)), 'INVALID_ARGUMENT', 'reference');
     expectGanpoError(
-      () => new GanpoTrainer(trainerArgs(policy, reference, { learningRate: 0 })),
-      'OUT_OF_RANGE',
-      'learningRate',
+      () => new GanpoTrainer(trainerArgs(policy, policy)),
+      'INVALID_ARGUMENT',
+      'model.reference',
     );
     expectGanpoError(
-      () => new GanpoTrainer(trainerArgs(policy, reference, { gradientAccumulationSteps: 3 })),
+      () => new GanpoTrainer(trainerArgs(policy, reference, { training: { learningRate: 0 } })),
+      'OUT_OF_RANGE',
+      'training.learningRate',
+    );
+    expectGanpoError(
+      () => new GanpoTrainer(trainerArgs(policy, reference, { training: { gradientAccumulationSteps: 3 } })),
       'INVALID_OPTION',
-      'gradientAccumulationSteps',
+      'training.gradientAccumulationSteps',
     );
     const t = new GanpoTrainer(trainerArgs(policy, reference));
     expectGanpoError(() => t.trainStep(pairs.slice(0, 3)), 'SHAPE_MISMATCH', 'pairs');
@@ -366,7 +370,7 @@ describe('GanpoTrainer non-finite discriminator', () => {
     const trainer = new GanpoTrainer(trainerArgs(policy, reference));
     trainer.trainStep(pairs.slice(0, 4));
     const w = weights(policy);
-    const opt = trainer.optimizer.saveState();
+    const opt = trainer.optimizer.stateDict();
     // Break one critic weight: its scores, hence the discriminator loss, become NaN.
     const dv = trainer.regularizer?.discriminators.chosen.trainableVariables[0] as tf.Variable;
     const nan = tf.fill(dv.shape, Number.NaN);
@@ -378,7 +382,7 @@ describe('GanpoTrainer non-finite discriminator', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(trainer.step).toBe(1);
     expect(weights(policy)).toEqual(w);
-    expect(trainer.optimizer.saveState()).toEqual(opt);
+    expect(trainer.optimizer.stateDict()).toEqual(opt);
     trainer.dispose();
     policy.dispose();
     reference.dispose();
@@ -405,7 +409,11 @@ describe("GanpoTrainer reference: 'copy'", () => {
       forward: (ids, o) => b.policy.forward(ids, o),
       trainableVariables: b.policy.trainableVariables,
     };
-    expectGanpoError(() => new GanpoTrainer(trainerArgs(noClone, 'copy')), 'INVALID_OPTION', 'reference');
+    expectGanpoError(
+      () => new GanpoTrainer(trainerArgs(noClone, 'copy')),
+      'INVALID_OPTION',
+      'model.reference',
+    );
     expect(tf.memory().numTensors).toBe(before);
     for (const m of [a.policy, a.reference, b.policy, b.reference]) m.dispose();
   });

@@ -20,41 +20,48 @@ function latents(seed: number, t = 3): tf.Tensor3D {
 }
 
 function stepped(masks: boolean) {
-  // The official preset's ganpoLoss needs no reference latents: these tests are about names and notices.
-  const regularizer = GanpoRegularizer.create({ inputDim: H, kind: 'mlp', seed: 1, preset: 'official' });
-  const [policyChosen, policyRejected, referenceChosen, referenceRejected] = [1, 2, 3, 4].map((s) =>
-    latents(s),
-  );
+  // The official preset ('ema'): the reference latents take no part in the policy term.
+  const regularizer = new GanpoRegularizer({
+    latentDim: H,
+    critic: { kind: 'mlp' },
+    seed: 1,
+    preset: 'official',
+  });
+  const [policyChosenLatents, policyRejectedLatents, referenceChosenLatents, referenceRejectedLatents] = [
+    1, 2, 3, 4,
+  ].map((s) => latents(s));
   const mask = tf.tensor2d([
     [1, 1, 0],
     [1, 1, 1],
   ]);
   live.push(
     regularizer,
-    policyChosen as tf.Tensor,
-    policyRejected as tf.Tensor,
-    referenceChosen as tf.Tensor,
-    referenceRejected as tf.Tensor,
+    policyChosenLatents as tf.Tensor,
+    policyRejectedLatents as tf.Tensor,
+    referenceChosenLatents as tf.Tensor,
+    referenceRejectedLatents as tf.Tensor,
     mask,
   );
   regularizer.discriminatorStep({
-    policyChosen: policyChosen as tf.Tensor3D,
-    policyRejected: policyRejected as tf.Tensor3D,
-    referenceChosen: referenceChosen as tf.Tensor3D,
-    referenceRejected: referenceRejected as tf.Tensor3D,
+    policyChosenLatents: policyChosenLatents as tf.Tensor3D,
+    policyRejectedLatents: policyRejectedLatents as tf.Tensor3D,
+    referenceChosenLatents: referenceChosenLatents as tf.Tensor3D,
+    referenceRejectedLatents: referenceRejectedLatents as tf.Tensor3D,
     ...(masks ? { chosenMask: mask as tf.Tensor2D, rejectedMask: mask as tf.Tensor2D } : {}),
   });
   return {
     regularizer,
-    policyChosen: policyChosen as tf.Tensor3D,
-    policyRejected: policyRejected as tf.Tensor3D,
+    policyChosenLatents: policyChosenLatents as tf.Tensor3D,
+    policyRejectedLatents: policyRejectedLatents as tf.Tensor3D,
+    referenceChosenLatents: referenceChosenLatents as tf.Tensor3D,
+    referenceRejectedLatents: referenceRejectedLatents as tf.Tensor3D,
     mask: mask as tf.Tensor2D,
   };
 }
 
 describe('ganpoLoss errors name its own arguments', () => {
   it('a bad policyChosenLatents is reported as policyChosenLatents by ganpoLoss', () => {
-    const { regularizer, policyRejected } = stepped(false);
+    const { regularizer, policyChosenLatents: _, ...references } = stepped(false);
     const preference = tf.scalar(0.3);
     const flat = tf.zeros([2, H]);
     live.push(preference, flat);
@@ -63,18 +70,18 @@ describe('ganpoLoss errors name its own arguments', () => {
         ganpoLoss({
           regularizer,
           preference,
+          ...references,
           policyChosenLatents: flat as unknown as tf.Tensor3D,
-          policyRejectedLatents: policyRejected,
         }),
       'SHAPE_MISMATCH',
       'policyChosenLatents',
     );
     expect(err.message.startsWith('ganpoLoss:')).toBe(true);
-    expect(err.message).not.toContain("'policyChosen'");
+    expect(err.message).toContain("'policyChosenLatents'");
   });
 
   it('a wrong width names policyRejectedLatents', () => {
-    const { regularizer, policyChosen } = stepped(false);
+    const { regularizer, policyRejectedLatents: _, ...references } = stepped(false);
     const preference = tf.scalar(0.3);
     const wide = tf.zeros([2, 3, H + 1]) as tf.Tensor3D;
     live.push(preference, wide);
@@ -83,7 +90,7 @@ describe('ganpoLoss errors name its own arguments', () => {
         ganpoLoss({
           regularizer,
           preference,
-          policyChosenLatents: policyChosen,
+          ...references,
           policyRejectedLatents: wide,
         }),
       'SHAPE_MISMATCH',
@@ -95,18 +102,17 @@ describe('ganpoLoss errors name its own arguments', () => {
 describe('masks in discriminatorStep but not in ganpoLoss (or the reverse) warn once', () => {
   const run = (stepMasks: boolean, lossMasks: boolean, times = 2): number => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const { regularizer, policyChosen, policyRejected, mask } = stepped(stepMasks);
+    const { regularizer, mask, ...latents } = stepped(stepMasks);
     const preference = tf.scalar(0.3);
     live.push(preference);
     for (let i = 0; i < times; i++) {
       const out = ganpoLoss({
         regularizer,
         preference,
-        policyChosenLatents: policyChosen,
-        policyRejectedLatents: policyRejected,
+        ...latents,
         ...(lossMasks ? { chosenMask: mask, rejectedMask: mask } : {}),
       });
-      tf.dispose([out.loss, out.preferenceLoss, out.adversarialLoss]);
+      tf.dispose([out.loss, out.preferenceLoss, out.regularizerLoss]);
     }
     const calls = warn.mock.calls.filter((c) => String(c[0]).includes('chosenMask/rejectedMask'));
     warn.mockRestore();
@@ -137,8 +143,8 @@ describe('critic size notice (GanpoRegularizer.create)', () => {
   it('warns once when the default official critic meets narrow latents, naming the small settings', () => {
     resetCriticSizeNotice();
     const got = notices(() => [
-      GanpoRegularizer.create({ inputDim: 24, discriminator: { maxSeqLen: 16 } }),
-      GanpoRegularizer.create({ inputDim: 24, discriminator: { maxSeqLen: 16 } }),
+      new GanpoRegularizer({ latentDim: 24, critic: { maxSeqLen: 16 } }),
+      new GanpoRegularizer({ latentDim: 24, critic: { maxSeqLen: 16 } }),
     ]);
     expect(got.length).toBe(1);
     expect(got[0]).toContain('width 512');
@@ -149,9 +155,9 @@ describe('critic size notice (GanpoRegularizer.create)', () => {
   it('stays quiet for an explicit width, an MLP critic, or latents of 128 and more', () => {
     resetCriticSizeNotice();
     const got = notices(() => [
-      GanpoRegularizer.create({ inputDim: 24, discriminator: { hiddenDim: 512, maxSeqLen: 16 } }),
-      GanpoRegularizer.create({ inputDim: 24, kind: 'mlp' }),
-      GanpoRegularizer.create({ inputDim: 128, discriminator: { maxSeqLen: 16 } }),
+      new GanpoRegularizer({ latentDim: 24, critic: { hiddenDim: 512, maxSeqLen: 16 } }),
+      new GanpoRegularizer({ latentDim: 24, critic: { kind: 'mlp' } }),
+      new GanpoRegularizer({ latentDim: 128, critic: { maxSeqLen: 16 } }),
     ]);
     expect(got).toEqual([]);
   });

@@ -206,7 +206,12 @@ describe.runIf(projectBackend === 'wasm')(
       const reference = policy.clone();
       // The official one-sided term: at the first step the policy equals its reference, where the default
       // paired term has zero gradient, and the row check below needs the latent term to reach every token.
-      const regularizer = GanpoRegularizer.create({ inputDim: H, kind: 'mlp', seed: 4, preset: 'official' });
+      const regularizer = new GanpoRegularizer({
+        latentDim: H,
+        critic: { kind: 'mlp' },
+        seed: 4,
+        preset: 'official',
+      });
       const chosen = tf.tensor2d(CHOSEN, [B, T], 'int32');
       const rejected = tf.tensor2d(REJECTED, [B, T], 'int32');
       const mask = tf.tensor2d(MASK, [B, T]);
@@ -239,6 +244,8 @@ describe.runIf(projectBackend === 'wasm')(
           preference,
           policyChosenLatents: chosenPolicy.hidden,
           policyRejectedLatents: rejectedPolicy.hidden,
+          referenceChosenLatents: ref.chosenHidden,
+          referenceRejectedLatents: ref.rejectedHidden,
           chosenMask: mask as tf.Tensor2D,
           rejectedMask: mask as tf.Tensor2D,
         });
@@ -250,10 +257,10 @@ describe.runIf(projectBackend === 'wasm')(
           policy.forward(rejected, { training: false }).hidden,
         ]);
         regularizer.discriminatorStep({
-          policyChosen: chosenHidden as tf.Tensor3D,
-          policyRejected: rejectedHidden as tf.Tensor3D,
-          referenceChosen: ref.chosenHidden,
-          referenceRejected: ref.rejectedHidden,
+          policyChosenLatents: chosenHidden as tf.Tensor3D,
+          policyRejectedLatents: rejectedHidden as tf.Tensor3D,
+          referenceChosenLatents: ref.chosenHidden,
+          referenceRejectedLatents: ref.rejectedHidden,
           chosenMask: mask as tf.Tensor2D,
           rejectedMask: mask as tf.Tensor2D,
         });

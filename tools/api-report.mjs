@@ -33,12 +33,15 @@ const typeText = (type, node, extra = 0) =>
 const signatureText = (sig) =>
   checker.signatureToString(sig, undefined, FLAGS).replace(/import\("[^"]+"\)\./g, '');
 
-/** Public members of a class or interface type, one line each, sorted. */
+/** Whether a declaration's TSDoc carries `tag` (`@internal`, `@inline`). */
+const hasTag = (decl, tag) => ts.getJSDocTags(decl).some((t) => t.tagName.text === tag);
+
+/** Public members of a class or interface type, one line each, sorted (`@internal` ones left out). */
 function members(type, node, isClass) {
   const lines = [];
   for (const prop of checker.getPropertiesOfType(type)) {
     const decl = prop.valueDeclaration ?? prop.declarations?.[0];
-    if (!decl) continue;
+    if (!decl || hasTag(decl, 'internal')) continue;
     const mods = ts.getCombinedModifierFlags(decl);
     if (mods & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected) || prop.name.startsWith('#')) continue;
     const propType = checker.getTypeOfSymbolAtLocation(prop, node);
@@ -105,7 +108,14 @@ function report() {
   for (const [label, file] of ENTRIES) {
     const source = program.getSourceFile(join(root, file));
     const moduleSymbol = checker.getSymbolAtLocation(source);
-    const all = checker.getExportsOfModule(moduleSymbol).sort((a, b) => a.name.localeCompare(b.name));
+    const all = checker
+      .getExportsOfModule(moduleSymbol)
+      .filter((symbol) => {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        const decl = target.valueDeclaration ?? target.declarations?.[0];
+        return !decl || !hasTag(decl, 'internal');
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
     // `ganpo/node` re-exports the whole main entry: list only what it adds.
     const exports = label === 'ganpo' ? all : all.filter((symbol) => !main.has(symbol.name));
     if (label === 'ganpo') for (const symbol of all) main.add(symbol.name);
@@ -115,6 +125,25 @@ function report() {
     for (const symbol of exports) parts.push(describe(symbol.name, symbol));
     parts.push('```');
   }
+  // Types marked `@inline` are not exported (TypeDoc shows their structure where they are used);
+  // they are listed here so that a change to them is a visible diff too.
+  const inline = [];
+  for (const source of program.getSourceFiles()) {
+    if (!source.fileName.startsWith(join(root, 'src'))) continue;
+    for (const statement of source.statements) {
+      const isType = ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement);
+      if (isType && hasTag(statement, 'inline')) {
+        inline.push([
+          statement.name.text,
+          describe(statement.name.text, checker.getSymbolAtLocation(statement.name)),
+        ]);
+      }
+    }
+  }
+  inline.sort((a, b) => a[0].localeCompare(b[0]));
+  parts.push('', `## Inline types (${inline.length}, not exported; shown where they are used)`, '', '```ts');
+  for (const [, text] of inline) parts.push(text);
+  parts.push('```');
   return `${parts.join('\n')}\n`;
 }
 

@@ -47,7 +47,7 @@ export function discriminatorStepFlops(): number {
 
 export function makeStep(attention: AttentionImpl): { step: () => void; dispose: () => void } {
   const d = new TransformerDiscriminator({
-    inputDim: D,
+    latentDim: D,
     hiddenDim: H,
     numLayers: LAYERS,
     numHeads: 8,

@@ -14,7 +14,7 @@ import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
 import { kernelFlags } from '../../src/ops/kernel-flags';
 import type { PreferencePair } from '../../src/trainer/collate';
 import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
-import { GanpoTrainer, type GanpoTrainerArgs } from '../../src/trainer/ganpo-trainer';
+import { GanpoTrainer, type GanpoTrainerOptions } from '../../src/trainer/ganpo-trainer';
 import { trainerFlags } from '../../src/trainer/step';
 import {
   type BenchContext,
@@ -52,17 +52,13 @@ export function makeGanpoStepSetup() {
   const collate = { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 48, vocabSize: tok.vocabSize };
   const base = new TinyLM({ vocabSize: tok.vocabSize, ...MODEL });
   const reference = base.clone();
-  const make = (ganpo: GanpoTrainerArgs['ganpo']): { trainer: GanpoTrainer; policy: TinyLM } => {
+  const make = (ganpo: GanpoTrainerOptions['regularizer']): { trainer: GanpoTrainer; policy: TinyLM } => {
     const policy = base.clone();
     const trainer = new GanpoTrainer({
-      policy,
-      reference,
-      hiddenSize: MODEL.dim,
-      collate,
-      learningRate: 1e-4,
-      batchSize: BATCH,
-      totalSteps: 10_000,
-      ganpo,
+      model: { policy, reference, latentDim: MODEL.dim },
+      data: { collate, batchSize: BATCH },
+      training: { learningRate: 1e-4, totalSteps: 10_000 },
+      regularizer: ganpo,
     });
     return { trainer, policy };
   };
@@ -70,12 +66,12 @@ export function makeGanpoStepSetup() {
   // The library default (preset 'recommended': pair critics, paired feature matching) unless named.
   const variants = {
     dpo: make(false),
-    mlp: make({ kind: 'mlp', discriminator: { hiddenDims: [64] }, seed: 1 }),
-    transformer: make({ discriminator: critic, seed: 1 }),
-    transformerOfficial: make({ discriminator: critic, seed: 1, preset: 'official' }),
-    transformerBatched: make({ discriminator: { ...critic, attentionImpl: 'batched' }, seed: 1 }),
+    mlp: make({ critic: { kind: 'mlp', hiddenDims: [64] }, seed: 1 }),
+    transformer: make({ critic, seed: 1 }),
+    transformerOfficial: make({ critic, seed: 1, preset: 'official' }),
+    transformerBatched: make({ critic: { ...critic, attentionImpl: 'batched' }, seed: 1 }),
     // The default preset with each critic called once per side on its concatenated sets.
-    transformerBatchedScoring: make({ discriminator: critic, seed: 1, scoring: 'batched' }),
+    transformerBatchedScoring: make({ critic, seed: 1, scoring: 'batched' }),
   };
   const dispose = (): void => {
     for (const v of Object.values(variants)) {
@@ -126,10 +122,10 @@ export default async function ganpoStep(ctx: BenchContext): Promise<BenchRow[]> 
   const reg = variants.transformer.trainer.regularizer as NonNullable<GanpoTrainer['regularizer']>;
   const dStepOf = (r: typeof reg) => (): void => {
     r.discriminatorStep({
-      policyChosen: latents.c,
-      policyRejected: latents.r,
-      referenceChosen: latents.c,
-      referenceRejected: latents.r,
+      policyChosenLatents: latents.c,
+      policyRejectedLatents: latents.r,
+      referenceChosenLatents: latents.c,
+      referenceRejectedLatents: latents.r,
       chosenMask: batch.chosen.attentionMask,
       rejectedMask: batch.rejected.attentionMask,
     });

@@ -20,14 +20,13 @@ export default async function validation(ctx: BenchContext): Promise<BenchRow[]>
   const policy = new TinyLM({ vocabSize: tok.vocabSize, ...model });
   const reference = policy.clone();
   const trainer = new GanpoTrainer({
-    policy,
-    reference,
-    hiddenSize: model.dim,
-    collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 48, vocabSize: tok.vocabSize },
-    learningRate: 1e-4,
-    batchSize: 16,
-    totalSteps: 10_000,
-    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [64] }, seed: 1 },
+    model: { policy, reference, latentDim: model.dim },
+    data: {
+      collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 48, vocabSize: tok.vocabSize },
+      batchSize: 16,
+    },
+    training: { learningRate: 1e-4, totalSteps: 10_000 },
+    regularizer: { critic: { kind: 'mlp', hiddenDims: [64] }, seed: 1 },
   });
   const at = (level: 'full' | 'shapes') => (): void => {
     setValidationLevel(level);

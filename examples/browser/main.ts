@@ -172,23 +172,16 @@ async function run(): Promise<void> {
     // Stage 2: DPO + GANPO against a frozen copy of the warmed-up policy.
     reference = policy.clone();
     trainer = new GanpoTrainer({
-      policy,
-      reference,
-      hiddenSize: policy.config.dim,
-      objective: { kind: 'dpo', beta: 0.1 },
-      ganpo: {
+      model: { policy, reference, latentDim: policy.config.dim },
+      data: { collate, batchSize: 8 },
+      training: { learningRate: 5e-4, totalSteps: steps, warmupRatio: 0.1, seed: 1 },
+      regularizer: {
         weight,
-        kind: 'transformer',
         // The official critic, scaled to the tiny LM (official: hidden 512, 2 layers, 8 heads).
-        discriminator: { hiddenDim: 32, numLayers: 1, numHeads: 4, maxSeqLen: 32 },
+        critic: { kind: 'transformer', hiddenDim: 32, numLayers: 1, numHeads: 4, maxSeqLen: 32 },
         seed: 1,
       },
-      collate,
-      learningRate: 5e-4,
-      batchSize: 8,
-      totalSteps: steps,
-      warmupRatio: 0.1,
-      seed: 1,
+      objective: { kind: 'dpo', beta: 0.1 },
     });
     const samplePrompts = splits.test.slice(0, 4);
     const sample = (step: number) => {
@@ -233,7 +226,7 @@ async function run(): Promise<void> {
       charts.disc.add(m.step, [
         m['ganpo/discriminator_loss_chosen'],
         m['ganpo/discriminator_loss_rejected'],
-        m['ganpo/adversarial_loss'],
+        m['ganpo/regularizer_loss'],
       ]);
       charts.margin.add(m.step, [m['rewards/margins']]);
       syncChartPoints();

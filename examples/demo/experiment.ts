@@ -307,13 +307,10 @@ export async function runExperiment(
     const reference = sft.clone();
     const cleanPairs = encodePairs(tok, splits.train);
     const cacheMaker = new GanpoTrainer({
-      policy: sft,
-      reference,
-      hiddenSize: config.model.dim,
-      collate,
-      learningRate: config.learningRate,
-      totalSteps: 1,
-      ganpo: { ...OFFICIAL_GANPO, seed: 0 },
+      model: { policy: sft, reference, latentDim: config.model.dim },
+      data: { collate },
+      training: { learningRate: config.learningRate, totalSteps: 1 },
+      regularizer: { ...OFFICIAL_GANPO, seed: 0 },
     });
     const cleanCache = cacheMaker.precomputeReference(cleanPairs, 100);
     cacheMaker.dispose();
@@ -333,20 +330,17 @@ export async function runExperiment(
         const runBar = new ProgressBar(label.padEnd(34), config.steps);
         let skipped = 0;
         const trainer = new GanpoTrainer({
-          policy,
-          reference,
-          hiddenSize: config.model.dim,
-          objective: method.objective,
-          ganpo: method.ganpo,
-          collate,
-          learningRate: config.learningRate,
-          batchSize: config.batchSize,
-          totalSteps: config.steps,
-          seed,
-          onStep: (m) => {
-            if (m.skipped) skipped += 1;
-            runBar.update(m.step, { loss: m.loss, accuracy: m['rewards/accuracies'] });
+          model: { policy, reference, latentDim: config.model.dim },
+          data: { collate, batchSize: config.batchSize },
+          training: { learningRate: config.learningRate, totalSteps: config.steps, seed },
+          regularizer: method.ganpo,
+          logging: {
+            onStep: (m) => {
+              if (m.skipped) skipped += 1;
+              runBar.update(m.step, { loss: m.loss, accuracy: m['rewards/accuracies'] });
+            },
           },
+          objective: method.objective,
         });
         trainer.setReferenceCache(cache);
         const history = await trainer.train(trainPairs);

@@ -1,6 +1,9 @@
 // The recipes the study compares: the base preference loss alone (λ = 0), GANPO as the official code
 // runs it, and GANPO with the package's defaults, each at several adversarial weights λ.
-import type { PreferenceObjective, TrainerGanpoOptions } from 'ganpo';
+import type { PreferenceObjective, TrainerRegularizerOptions } from 'ganpo';
+
+/** The GANPO options of a recipe (the trainer builds the regularizer). */
+type GanpoOptions = Exclude<TrainerRegularizerOptions, { kind: 'anchor' }>;
 
 /** `base` = the preference loss alone (λ = 0); `official` / `default` = the two GANPO configurations. */
 export type Family = 'base' | 'official' | 'default';
@@ -14,7 +17,7 @@ export interface MethodSpec {
   /** The adversarial weight λ (0 for the base loss). */
   lambda: number;
   objective: PreferenceObjective;
-  ganpo: TrainerGanpoOptions | false;
+  ganpo: GanpoOptions | false;
 }
 
 /** The preference losses the demo can run; β values are the TRL / SimPO defaults. */
@@ -30,14 +33,14 @@ export const OBJECTIVES: Record<'dpo' | 'simpo', { label: string; objective: Pre
  * (64 → 256 → 256 → 1) rather than the official transformer: a transformer critic scaled down to this
  * 64-wide model cost ~6× a plain DPO step on wasm, the MLP ~1.6×.
  */
-export const OFFICIAL_GANPO: TrainerGanpoOptions = { preset: 'official', kind: 'mlp' };
+export const OFFICIAL_GANPO: GanpoOptions = { preset: 'official', critic: { kind: 'mlp' } };
 
 /**
  * GANPO with the package's defaults (preset `'recommended'`: pair critics, the bounded paired
  * feature-matching generator, critics at 2× the policy's learning rate with AdamW β = (0, 0.9)); only
  * the critic kind is chosen, for the cost reason above.
  */
-export const DEFAULT_GANPO: TrainerGanpoOptions = { kind: 'mlp' };
+export const DEFAULT_GANPO: GanpoOptions = { critic: { kind: 'mlp' } };
 
 /** λ of the default configuration in the main comparison (the package's default `weight`). */
 export const DEFAULT_LAMBDA = 1;

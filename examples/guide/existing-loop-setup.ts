@@ -18,14 +18,14 @@ export function train(
   reference: LM,
   policyVars: tf.Variable[],
   pairs: PreferencePair[],
-  hiddenSize: number,
+  latentDim: number,
 ) {
   const steps = 100;
   const lr = warmupCosineSchedule({ learningRate: 5e-7, warmupSteps: 10, totalSteps: steps }); // official runs
   const opt = new AdamW({ learningRate: lr(0), weightDecay: 0 });
   // Two official transformer discriminators, AdamW at half the policy's learning rate (official code).
   const discOpt = new AdamW({ learningRate: lr(0) / 2, weightDecay: 0.01 });
-  const reg = GanpoRegularizer.create({ inputDim: hiddenSize, optimizer: discOpt, seed: 0 });
+  const reg = new GanpoRegularizer({ latentDim, optimizer: discOpt, seed: 0 });
   const sampler = new BatchSampler({ datasetSize: pairs.length, batchSize: 8, seed: 42 });
   for (let k = 0; k < steps; k++) {
     opt.learningRate = lr(k);
@@ -38,5 +38,5 @@ export function train(
     disposePreferenceBatch(batch);
     console.log(k, loss, reg.means.chosen);
   }
-  return { opt, reg }; // reg.getState() and opt.saveState() checkpoint both
+  return { opt, reg }; // reg.stateDict() and opt.stateDict() checkpoint both
 }

@@ -20,8 +20,8 @@ export function ganpoStep(policy: LM, reference: LM, policyVars: tf.Variable[],
   const pol = tf.tidy(() => ({ c: run(policy, b.chosen, false).hidden,
                                 r: run(policy, b.rejected, false).hidden }));
   // 2. One step of both discriminators (EMA means updated first, as in the official code).
-  reg.discriminatorStep({ policyChosen: pol.c, policyRejected: pol.r,
-                          referenceChosen: ref.c.hidden, referenceRejected: ref.r.hidden, ...masks });
+  reg.discriminatorStep({ policyChosenLatents: pol.c, policyRejectedLatents: pol.r,
+                          referenceChosenLatents: ref.c.hidden, referenceRejectedLatents: ref.r.hidden, ...masks });
   // 3. Policy step on L = DPO + λ·adversarial. Always pass the variable list to variableGrads.
   const { value, grads } = tf.variableGrads(() => {
     const c = run(policy, b.chosen, true);

@@ -1,14 +1,8 @@
 // docs/guide.md, "Your own model": a tfjs-layers LM with an Embedding, trained with DPO + GANPO.
 import * as tfl from '@tensorflow/tfjs-layers';
-import {
-  causalLMFromLayersModel,
-  GanpoTrainer,
-  type PreferencePair,
-  registerWasmTrainingKernels,
-} from 'ganpo';
+import { causalLMFromLayersModel, GanpoTrainer, type PreferencePair } from 'ganpo';
 
 export async function trainLayersModel(pairs: PreferencePair[], vocabSize: number, steps = 4) {
-  registerWasmTrainingKernels(); // the Embedding's gradient on wasm (a no-op elsewhere)
   const model = tfl.sequential({
     layers: [
       tfl.layers.embedding({ inputDim: vocabSize, outputDim: 32, inputShape: [null] }), // built: weights exist
@@ -19,14 +13,11 @@ export async function trainLayersModel(pairs: PreferencePair[], vocabSize: numbe
   });
   const policy = causalLMFromLayersModel(model, { hiddenLayer: 'final_norm' });
   const trainer = new GanpoTrainer({
-    policy,
-    reference: 'initial', // a snapshot of the policy's weights: no second model
-    hiddenSize: 32,
-    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [64] } }, // sized for a small model
-    collate: { padTokenId: 0, eosTokenId: 1, maxLength: 64 },
-    learningRate: 1e-3,
-    batchSize: 4,
-    totalSteps: steps,
+    // reference 'initial': a snapshot of the policy's weights, no second model
+    model: { policy, reference: 'initial', latentDim: 32 },
+    data: { collate: { padTokenId: 0, eosTokenId: 1, maxLength: 64 }, batchSize: 4 },
+    training: { learningRate: 1e-3, totalSteps: steps },
+    regularizer: { critic: { kind: 'mlp', hiddenDims: [64] } }, // sized for a small model
   });
   const metrics = await trainer.train(pairs);
   trainer.dispose(); // frees the snapshot and the discriminators, not your model

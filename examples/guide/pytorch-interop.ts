@@ -4,10 +4,10 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { GanpoRegularizer, TransformerDiscriminator, writeSafetensors } from 'ganpo';
 import { fileSystemHandler, readSafetensorsFile, writeSafetensorsFile } from 'ganpo/node';
 
-export async function importOfficial(dir: string, inputDim: number): Promise<GanpoRegularizer> {
+export async function importOfficial(dir: string, latentDim: number): Promise<GanpoRegularizer> {
   // Same architecture as the PyTorch run (official defaults: hidden 512, 2 layers, 8 heads, FFN 2048).
-  const chosen = new TransformerDiscriminator({ inputDim });
-  const rejected = new TransformerDiscriminator({ inputDim });
+  const chosen = new TransformerDiscriminator({ latentDim });
+  const rejected = new TransformerDiscriminator({ latentDim });
   for (const [d, file] of [
     [chosen, 'd_chosen'],
     [rejected, 'd_rejected'],
@@ -16,7 +16,7 @@ export async function importOfficial(dir: string, inputDim: number): Promise<Gan
     d.loadStateDict(state); // strict: a missing, extra or mis-shaped key throws STATE_DICT_MISMATCH
     for (const t of Object.values(state)) t.dispose();
   }
-  return new GanpoRegularizer({ chosen, rejected }); // EMA means start empty, as a fresh official run
+  return new GanpoRegularizer({ discriminators: { chosen, rejected } }); // EMA means start empty, as a fresh official run
 }
 
 export async function exportForPyTorch(reg: GanpoRegularizer, dir: string): Promise<void> {

@@ -11,15 +11,11 @@ export async function quickstart(steps = 20): Promise<number[]> {
   const policy = new TinyLM({ vocabSize: tok.vocabSize, maxSeqLen: 32, dim: 32, seed: 0 });
   const reference = policy.clone(); // frozen: never give its variables to an optimizer
   const trainer = new GanpoTrainer({
-    policy,
-    reference,
-    hiddenSize: 32, // size of forward(...).hidden: the discriminators' input
+    model: { policy, reference, latentDim: 32 }, // latentDim: size of forward(...).hidden
+    data: { collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32 }, batchSize: 8 },
+    training: { learningRate: 5e-4, totalSteps: steps },
     objective: { kind: 'dpo', beta: 0.1 },
-    ganpo: { weight: 1, kind: 'mlp', discriminator: { hiddenDims: [64] } },
-    collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32 },
-    learningRate: 5e-4,
-    batchSize: 8,
-    totalSteps: steps,
+    regularizer: { weight: 1, critic: { kind: 'mlp', hiddenDims: [64] } },
   });
   const metrics = await trainer.train(pairs, {});
   for (const m of metrics) console.log(m.step, m.loss, m['rewards/accuracies'], m['ganpo/divergence']);

@@ -26,7 +26,7 @@ export type GanpoErrorCode =
   | 'DISPOSED'
   | 'INVALID_STATE';
 
-/** Structured details of a {@link GanpoError}: which argument, what was expected, what was received. */
+/** Structured details of a {@link GanpoError}: which argument, what was expected, what was received. @inline */
 export interface GanpoErrorDetails {
   /** The argument (or option, or state-dict key) that was rejected, e.g. `'logits'` or `'beta'`. */
   argument?: string;

@@ -320,32 +320,3 @@ export function assertSameLength(where: string, entries: readonly [string, tf.Te
     }
   }
 }
-
-/**
- * Reads an option that was renamed: the value under `name`, else under its deprecated spelling
- * `oldName` (accepted for one release), else `undefined`. Both given with different values is
- * ambiguous and refused. `path` prefixes the option's name in the error (e.g. `'objective.'`).
- *
- * @throws GanpoError `INVALID_OPTION` naming `name` when both spellings are given and differ.
- */
-export function renamedOption<T>(
-  where: string,
-  args: object,
-  name: string,
-  oldName: string,
-  path = '',
-): T | undefined {
-  const record = args as Record<string, unknown>;
-  const value = record[name];
-  const old = record[oldName];
-  if (value !== undefined && old !== undefined && value !== old) {
-    throw argumentError(
-      'INVALID_OPTION',
-      where,
-      `${path}${name}`,
-      `the same value as its deprecated spelling '${oldName}' (${describe(old)}), or '${oldName}' left out`,
-      describe(value),
-    );
-  }
-  return (value ?? old) as T | undefined;
-}

@@ -7,7 +7,7 @@ import type { ChatMessage, ChatTemplateOptions, Tokenizer } from './tokenizer';
  */
 const SPECIALS = ['<pad>', '<bos>', '<eos>', '<|im_start|>', '<|im_end|>'] as const;
 
-/** Options of {@link ByteTokenizer.decode}. */
+/** Options of {@link ByteTokenizer.decode}. @inline */
 export interface ByteDecodeOptions {
   /**
    * Drop special ids instead of writing their strings (`<eos>`, `<|im_end|>`...). Default false:

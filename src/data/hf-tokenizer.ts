@@ -4,7 +4,7 @@ import type { ChatMessage, ChatTemplateOptions, Tokenizer } from './tokenizer';
 
 const WHERE = 'hfTokenizer';
 
-/** Options of {@link hfTokenizer}. */
+/** Options of {@link hfTokenizer}. @inline */
 export interface HfTokenizerOptions {
   /**
    * The tokenizer, from `tokenizer.json`: `new Tokenizer(tokenizerJson, tokenizerConfig)` of

@@ -8,7 +8,7 @@ import {
   type PreferenceFormat,
 } from './trl-format';
 
-/** A preference example rendered to text: what TRL's `maybe_apply_chat_template` returns. */
+/** A preference example rendered to text: what TRL's `maybe_apply_chat_template` returns. @inline */
 export interface PreferenceStrings {
   prompt: string;
   chosen: string;

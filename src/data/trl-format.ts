@@ -16,7 +16,7 @@ export interface PreferenceExample {
   line?: number;
 }
 
-/** TRL's two dataset formats: plain text, or lists of `{ role, content }` messages. */
+/** TRL's two dataset formats: plain text, or lists of `{ role, content }` messages. @inline */
 export type PreferenceFormat = 'standard' | 'conversational';
 
 /**

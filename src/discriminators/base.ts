@@ -6,7 +6,7 @@ import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
 import { loadStateInto, prepareStateInto, readState, strictOption } from './state-dict';
 import type { Discriminator, DiscriminatorApplyOptions } from './types';
 
-/** The discriminator classes that can be saved and loaded. */
+/** The discriminator classes that can be saved and loaded. @inline */
 export type DiscriminatorClassName = 'MLPDiscriminator' | 'TransformerDiscriminator';
 
 /**
@@ -16,7 +16,7 @@ export type DiscriminatorClassName = 'MLPDiscriminator' | 'TransformerDiscrimina
  * from that list.
  */
 export abstract class BaseDiscriminator implements Discriminator {
-  abstract readonly inputDim: number;
+  abstract readonly latentDim: number;
   /** The tfjs variable-name prefix of this instance (unique among live variables). */
   protected readonly prefix: string;
   private disposed = false;
@@ -45,7 +45,7 @@ export abstract class BaseDiscriminator implements Discriminator {
    * discriminator's own counter-based stream, never from `Math.random`, so that restoring
    * {@link dropoutState} makes a resumed run draw exactly the masks an uninterrupted one would.
    *
-   * @param hidden - [B, T, inputDim] float32 (the transformer truncates T > maxSeqLen).
+   * @param hidden - [B, T, latentDim] float32 (the transformer truncates T > maxSeqLen).
    * @param options.mask - [B, T] 0/1 (1 = real token): key-padding mask and masked mean pooling.
    *   Omitted: every position counts and pooling is the plain mean (official behaviour).
    * @param options.training - dropout on and one spectral-norm power iteration (updates u, v).
@@ -121,14 +121,19 @@ export abstract class BaseDiscriminator implements Discriminator {
   }
 
   /**
-   * Every check of {@link loadStateDict}, changing nothing; returns the function that loads the
-   * state (it must run while the given tensors are alive). Lets a caller validate all parts of a
-   * checkpoint before applying any of them.
+   * Every check of {@link loadStateDict}, changing nothing; `commit` loads the state (it must run
+   * while the given tensors are alive), `release` frees nothing here (the tensors stay the
+   * caller's). Lets a caller validate all parts of a checkpoint before applying any of them.
+   * @internal
    */
-  prepareLoadStateDict(state: Record<string, tf.Tensor>, options: { strict?: boolean } = {}): () => void {
+  prepareLoadStateDict(
+    state: Record<string, tf.Tensor>,
+    options: { strict?: boolean } = {},
+  ): { commit: () => void; release: () => void } {
     const where = `${this.className}.loadStateDict`;
     this.assertLive(where);
-    return prepareStateInto(where, this.stateSpecs(), state, strictOption(where, options));
+    const commit = prepareStateInto(where, this.stateSpecs(), state, strictOption(where, options));
+    return { commit, release: () => {} };
   }
 
   /** Saves config + state dict through any `tf.io.IOHandler` or registered URL (`ganpo/node` adds `file://`). */

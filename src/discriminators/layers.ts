@@ -227,16 +227,16 @@ export function maskedMeanPool(h: tf.Tensor3D, mask?: tf.Tensor2D): tf.Tensor2D 
 }
 
 /**
- * The input contract of every discriminator's `apply`: `hidden` float32 [B,T,inputDim] with B, T > 0
+ * The input contract of every discriminator's `apply`: `hidden` float32 [B,T,latentDim] with B, T > 0
  * and finite values; `mask`, when given, [B,T] of 0/1.
  */
 export function validateApplyInputs(
   where: string,
   hidden: tf.Tensor3D,
-  inputDim: number,
+  latentDim: number,
   mask?: tf.Tensor2D,
 ): void {
-  assertShape(where, 'hidden', hidden, [null, null, inputDim], '[B,T,inputDim]');
+  assertShape(where, 'hidden', hidden, [null, null, latentDim], '[B,T,latentDim]');
   assertDtype(where, 'hidden', hidden, ['float32']);
   const [B, T] = hidden.shape;
   if (mask !== undefined) {

@@ -6,7 +6,7 @@ import { assertNumber } from '../core/validate';
  * hostile `config` (in a `model.json`, or passed to `GanpoRegularizer.create`) is refused in
  * microseconds instead of allocating gigabytes.
  *
- * - `maxDim` 65 536: any width (inputDim, hiddenDim, ffnDim, hiddenDims[i]). The widest hidden size
+ * - `maxDim` 65 536: any width (latentDim, hiddenDim, ffnDim, hiddenDims[i]). The widest hidden size
  *   of current open LLMs is 16 384 (FFN widths reach ~53 000).
  * - `maxSeqLen` 1 048 576 positions (the learned position table grows with it).
  * - `maxLayers` 256 encoder or MLP layers (the official discriminator has 2).

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { assertKnownKeys } from '../core/options';
 import { assertNumber } from '../core/validate';
 import { geluErf } from '../ops/gelu';
 import { BaseDiscriminator, loadDiscriminator } from './base';
@@ -11,7 +12,7 @@ import type { DiscriminatorApplyOptions } from './types';
 /** Configuration of {@link MLPDiscriminator}. */
 export interface MLPDiscriminatorConfig {
   /** Latent size D of the hidden states [B,T,D]. Required; at most `DISCRIMINATOR_LIMITS.maxDim`. */
-  inputDim: number;
+  latentDim: number;
   /**
    * Hidden layer widths. Default [256, 256] (a small critic; ganpo's choice, no official
    * counterpart). At most `DISCRIMINATOR_LIMITS.maxLayers` layers of `maxDim` each, and at most
@@ -27,7 +28,9 @@ export interface MLPDiscriminatorConfig {
 const WHERE = 'MLPDiscriminator';
 
 /** The config keys `save` writes (the seed is not persisted). */
-const PERSISTED_KEYS = ['inputDim', 'hiddenDims', 'spectralNorm'] as const;
+const PERSISTED_KEYS = ['latentDim', 'hiddenDims', 'spectralNorm'] as const;
+/** Every config key (the persisted ones and the seed). */
+export const MLP_CONFIG_KEYS: readonly string[] = [...PERSISTED_KEYS, 'seed'];
 
 /**
  * A light discriminator for small models and browsers: masked mean-pool over positions, then a
@@ -42,13 +45,13 @@ const PERSISTED_KEYS = ['inputDim', 'hiddenDims', 'spectralNorm'] as const;
  * Init: Xavier-uniform weights, zero biases, normalised random u, v.
  */
 export class MLPDiscriminator extends BaseDiscriminator {
-  readonly inputDim: number;
+  readonly latentDim: number;
   readonly config: Required<Omit<MLPDiscriminatorConfig, 'seed'>> & { seed?: number };
   private readonly linears: LinearParams[] = [];
 
   /**
    * Builds the network and its variables (unique names per instance); see
-   * {@link MLPDiscriminatorConfig}. Every size is checked against {@link DISCRIMINATOR_LIMITS}
+   * {@link MLPDiscriminatorConfig}. Every size is checked against the discriminator limits (docs/security.md)
    * before anything is allocated.
    */
   constructor(config: MLPDiscriminatorConfig) {
@@ -56,7 +59,8 @@ export class MLPDiscriminator extends BaseDiscriminator {
     if (config === null || typeof config !== 'object') {
       throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
     }
-    const inputDim = assertDim(WHERE, 'inputDim', config.inputDim);
+    assertKnownKeys(WHERE, config, MLP_CONFIG_KEYS);
+    const latentDim = assertDim(WHERE, 'latentDim', config.latentDim);
     const hiddenDims = config.hiddenDims ?? [256, 256];
     if (!Array.isArray(hiddenDims) || hiddenDims.length > DISCRIMINATOR_LIMITS.maxLayers) {
       throw argumentError(
@@ -75,14 +79,14 @@ export class MLPDiscriminator extends BaseDiscriminator {
       throw argumentError('INVALID_OPTION', WHERE, 'spectralNorm', 'a boolean', String(spectralNorm));
     }
     if (config.seed !== undefined) assertNumber(WHERE, 'seed', config.seed, { integer: true });
-    this.inputDim = inputDim;
+    this.latentDim = latentDim;
     this.config = {
-      inputDim,
+      latentDim,
       hiddenDims: [...hiddenDims],
       spectralNorm,
       ...(config.seed !== undefined ? { seed: config.seed } : {}),
     };
-    const dims = [inputDim, ...hiddenDims, 1];
+    const dims = [latentDim, ...hiddenDims, 1];
     let count = 0;
     for (let i = 0; i + 1 < dims.length; i++) {
       count += linearParameterCount(dims[i] as number, dims[i + 1] as number, spectralNorm);
@@ -107,7 +111,7 @@ export class MLPDiscriminator extends BaseDiscriminator {
   }
 
   /**
-   * @param hidden - [B, T, inputDim] float32.
+   * @param hidden - [B, T, latentDim] float32.
    * @param options.mask - [B, T] 0/1 pooling mask; omitted = plain mean.
    * @param options.training - one spectral-norm power iteration per layer (updates u, v). Default false.
    * @returns scores [B] (caller disposes).
@@ -139,7 +143,7 @@ export class MLPDiscriminator extends BaseDiscriminator {
     options: DiscriminatorApplyOptions,
   ): { z: tf.Tensor; last: LinearParams } {
     this.assertLive(where);
-    validateApplyInputs(where, hidden, this.inputDim, options.mask);
+    validateApplyInputs(where, hidden, this.latentDim, options.mask);
     const { mask } = options;
     const training = options.training === true;
     const m = mask === undefined ? undefined : (tf.cast(mask, 'float32') as tf.Tensor2D);

@@ -5,7 +5,7 @@ import { weightSpecsByteLength } from '../io/weight-specs';
 /** Format tag written into `modelTopology` by `save()`. */
 export const DISCRIMINATOR_FORMAT = 'ganpo-discriminator';
 
-/** Where `save` / `load` go: any `tf.io.IOHandler`, or a URL a registered tf.io router understands. */
+/** Where `save` / `load` go: any `tf.io.IOHandler`, or a URL a registered tf.io router understands. @inline */
 export type HandlerOrUrl = tf.io.IOHandler | string;
 
 function resolve(where: string, target: HandlerOrUrl, mode: 'save' | 'load'): tf.io.IOHandler {

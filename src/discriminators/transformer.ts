@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { assertKnownKeys } from '../core/options';
 import { assertNumber, assertOneOf } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 import { type AttentionImpl, selfAttentionCore } from '../ops/attention';
@@ -25,7 +26,7 @@ import type { DiscriminatorApplyOptions } from './types';
 /** Configuration of {@link TransformerDiscriminator}; defaults are the official `TransformerDiscriminator` (GANPO_trl.py). */
 export interface TransformerDiscriminatorConfig {
   /** Latent size D of the hidden states [B,T,D] (the policy's hidden size). Required. */
-  inputDim: number;
+  latentDim: number;
   /** Model width h. Default 512 (official code). */
   hiddenDim?: number;
   /** Pre-LN encoder layers. Default 2 (official code). */
@@ -67,7 +68,7 @@ const WHERE = 'TransformerDiscriminator';
 
 /** The config keys `save` writes (the seed and the attention strategy are not persisted). */
 const PERSISTED_KEYS = [
-  'inputDim',
+  'latentDim',
   'hiddenDim',
   'numLayers',
   'numHeads',
@@ -77,6 +78,8 @@ const PERSISTED_KEYS = [
   'spectralNorm',
   'layerNormEpsilon',
 ] as const;
+/** Every config key (the persisted ones, the seed and the attention strategy). */
+export const TRANSFORMER_CONFIG_KEYS: readonly string[] = [...PERSISTED_KEYS, 'seed', 'attentionImpl'];
 const MASK_BIAS = -1e9;
 
 /**
@@ -99,12 +102,12 @@ const MASK_BIAS = -1e9;
  *
  * @example
  * ```ts
- * const d = new TransformerDiscriminator({ inputDim: 2304, seed: 0 });
+ * const d = new TransformerDiscriminator({ latentDim: 2304, seed: 0 });
  * const scores = d.apply(hidden, { mask });             // [B]
  * ```
  */
 export class TransformerDiscriminator extends BaseDiscriminator {
-  readonly inputDim: number;
+  readonly latentDim: number;
   readonly config: Required<Omit<TransformerDiscriminatorConfig, 'seed' | 'attentionImpl'>> & {
     seed?: number;
   };
@@ -119,14 +122,15 @@ export class TransformerDiscriminator extends BaseDiscriminator {
   /**
    * Builds the network and its variables (unique names per instance); see
    * {@link TransformerDiscriminatorConfig}. Every size is checked against
-   * {@link DISCRIMINATOR_LIMITS} before anything is allocated.
+   * the discriminator limits (docs/security.md) before anything is allocated.
    */
   constructor(config: TransformerDiscriminatorConfig) {
     super('TransformerDiscriminator', config?.seed);
     if (config === null || typeof config !== 'object') {
       throw argumentError('INVALID_ARGUMENT', WHERE, 'config', 'a config object', String(config));
     }
-    const inputDim = assertDim(WHERE, 'inputDim', config.inputDim);
+    assertKnownKeys(WHERE, config, TRANSFORMER_CONFIG_KEYS);
+    const latentDim = assertDim(WHERE, 'latentDim', config.latentDim);
     const hiddenDim = assertDim(WHERE, 'hiddenDim', config.hiddenDim ?? 512);
     const numLayers = assertNumber(WHERE, 'numLayers', config.numLayers ?? 2, {
       min: 0,
@@ -164,9 +168,9 @@ export class TransformerDiscriminator extends BaseDiscriminator {
       'per-head',
       'fused',
     ]);
-    this.inputDim = inputDim;
+    this.latentDim = latentDim;
     this.config = {
-      inputDim,
+      latentDim,
       hiddenDim,
       numLayers,
       numHeads,
@@ -183,7 +187,7 @@ export class TransformerDiscriminator extends BaseDiscriminator {
     try {
       const p = this.prefix;
       const h = hiddenDim;
-      this.projectIn = new LinearParams(`${p}/project_in`, inputDim, h, spectralNorm, next);
+      this.projectIn = new LinearParams(`${p}/project_in`, latentDim, h, spectralNorm, next);
       this.posEmbedding = ownedVariable(
         tf.randomNormal([maxSeqLen, h], 0, 0.02, 'float32', next()),
         true,
@@ -221,7 +225,7 @@ export class TransformerDiscriminator extends BaseDiscriminator {
   /**
    * Scores a batch of latent sequences.
    *
-   * @param hidden - [B, T, inputDim] float32; T > maxSeqLen is truncated to the first maxSeqLen positions.
+   * @param hidden - [B, T, latentDim] float32; T > maxSeqLen is truncated to the first maxSeqLen positions.
    * @param options.mask - [B, T] 0/1 (1 = real token): key-padding mask in attention and masked mean
    *   pooling. Omitted: every position attends and pooling is the plain mean (official behaviour).
    * @param options.training - dropout on and one spectral-norm power iteration (updates u, v). Default false.
@@ -247,7 +251,7 @@ export class TransformerDiscriminator extends BaseDiscriminator {
   /** Everything but the final Linear; call inside a tidy. */
   private trunk(where: string, hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D {
     this.assertLive(where);
-    validateApplyInputs(where, hidden, this.inputDim, options.mask);
+    validateApplyInputs(where, hidden, this.latentDim, options.mask);
     const [B, T] = hidden.shape;
     const { mask } = options;
     const training = options.training === true;
@@ -255,13 +259,13 @@ export class TransformerDiscriminator extends BaseDiscriminator {
     const rate = training ? this.config.dropout : 0;
     const drop = (x: tf.Tensor2D): tf.Tensor2D => applyDropout(x, rate);
     const t = Math.min(T, maxSeqLen);
-    const x = T > maxSeqLen ? tf.slice(hidden, [0, 0, 0], [B, t, this.inputDim]) : hidden;
+    const x = T > maxSeqLen ? tf.slice(hidden, [0, 0, 0], [B, t, this.latentDim]) : hidden;
     const m =
       mask === undefined
         ? undefined
         : (tf.cast(T > maxSeqLen ? tf.slice(mask, [0, 0], [B, t]) : mask, 'float32') as tf.Tensor2D);
     const pos = t === maxSeqLen ? this.posEmbedding : tf.slice(this.posEmbedding, [0, 0], [t, h]);
-    const projected = this.projectIn.apply(tf.reshape(x, [B * t, this.inputDim]), training, true);
+    const projected = this.projectIn.apply(tf.reshape(x, [B * t, this.latentDim]), training, true);
     let z = tf.reshape(tf.add(tf.reshape(projected, [B, t, h]), pos), [B * t, h]) as tf.Tensor2D;
     const keyBias = (m ? tf.mul(tf.sub(1, m), MASK_BIAS) : tf.zeros([B, t])) as tf.Tensor2D;
     for (const L of this.layers) {
@@ -370,7 +374,7 @@ export class TransformerDiscriminator extends BaseDiscriminator {
 
   /**
    * Loads a discriminator written by `save`. The source is treated as untrusted: the config may hold
-   * only the saved keys and must pass the size limits ({@link DISCRIMINATOR_LIMITS}) before anything
+   * only the saved keys and must pass the size limits (the discriminator limits (docs/security.md)) before anything
    * is allocated; the weight specs must be float32 with sizes adding up to exactly the bytes present;
    * at validation level `'full'` NaN/Infinity weights are refused. Any refusal throws a
    * `GanpoError` (`INVALID_FORMAT`, `OUT_OF_RANGE`, `STATE_DICT_MISMATCH`, `NON_FINITE`) and leaves
@@ -396,7 +400,7 @@ export class TransformerDiscriminator extends BaseDiscriminator {
 
 /** Persistent values of a transformer discriminator (weights, biases, positions, spectral-norm u and v). */
 function transformerParameterCount(c: {
-  inputDim: number;
+  latentDim: number;
   hiddenDim: number;
   numLayers: number;
   ffnDim: number;
@@ -406,7 +410,7 @@ function transformerParameterCount(c: {
   const h = c.hiddenDim;
   const layer = 3 * h * h + 3 * h + h * h + h + 2 * h * c.ffnDim + c.ffnDim + h + 4 * h;
   return (
-    linearParameterCount(c.inputDim, h, c.spectralNorm) +
+    linearParameterCount(c.latentDim, h, c.spectralNorm) +
     c.maxSeqLen * h +
     c.numLayers * layer +
     linearParameterCount(h, h, c.spectralNorm) +

@@ -10,7 +10,7 @@ export interface DiscriminatorApplyOptions {
 
 /** A critic over latent sequences: hidden states [B,T,D] → one score per sequence. */
 export interface Discriminator {
-  readonly inputDim: number;
+  readonly latentDim: number;
   /** hidden [B,T,D] → scores [B]; differentiable w.r.t. hidden and the trainable variables. */
   apply(hidden: tf.Tensor3D, options?: DiscriminatorApplyOptions): tf.Tensor1D;
   /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertOneOf, renamedOption } from '../core/validate';
+import { assertOneOf } from '../core/validate';
 
 /**
  * The GAN loss of a relativistic average discriminator (Jolicoeur-Martineau 2018): `'sgan'` (RaSGAN,
@@ -15,29 +15,12 @@ export type GanLoss = 'sgan' | 'lsgan' | 'hinge';
 export const GAN_LOSSES: readonly GanLoss[] = ['sgan', 'lsgan', 'hinge'];
 
 /**
- * @deprecated Renamed {@link GanLoss} (a GAN loss, not an f-divergence); this alias is removed in the
- * next release.
- */
-export type Divergence = GanLoss;
-
-/** The GAN-loss options of an arguments object: `ganLoss`, or its deprecated spelling `divergence`. */
-export interface GanLossOption {
-  /** The relativistic GAN loss. Default `'sgan'` (RaSGAN, the official GANPO code's BCE-with-logits). */
-  ganLoss?: GanLoss;
-  /** @deprecated Renamed `ganLoss`; accepted for one release. Giving both with different values throws. */
-  divergence?: GanLoss;
-}
-
-/**
- * The checked GAN loss of `args` (`ganLoss`, else the deprecated `divergence`, else `'sgan'`).
+ * The checked GAN loss of an arguments object's `ganLoss` (default `'sgan'`).
  *
- * @throws GanpoError `INVALID_OPTION` for a value outside {@link GAN_LOSSES}, or both spellings given
- *   with different values.
+ * @throws GanpoError `INVALID_OPTION` for a value outside {@link GAN_LOSSES}.
  */
-export function resolveGanLoss(where: string, args: GanLossOption): GanLoss {
-  const value = renamedOption<GanLoss>(where, args, 'ganLoss', 'divergence');
-  const name = args.ganLoss === undefined && args.divergence !== undefined ? 'divergence' : 'ganLoss';
-  return assertOneOf(where, name, value ?? 'sgan', GAN_LOSSES);
+export function resolveGanLoss(where: string, ganLoss: unknown): GanLoss {
+  return assertOneOf(where, 'ganLoss', ganLoss ?? 'sgan', GAN_LOSSES);
 }
 
 /**

@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertArgs } from '../core/validate';
-import { fakeLoss, type GanLossOption, realLoss, resolveGanLoss } from './gan-loss';
-import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
+import { fakeLoss, type GanLoss, realLoss, resolveGanLoss } from './gan-loss';
+import { checkMean, checkScores, resolveMean } from './score-inputs';
 
 /**
  * One value per scored set of a GANPO discriminator: its side's reference latents, its side's
  * policy latents, and the opposite side's reference latents. `SetMeans<MeanLike>` are the set means
  * the losses subtract; the regularizer keeps `SetMeans<number | null>` per discriminator.
+ * @inline
  */
 export interface SetMeans<T> {
   /** Of the reference model's latents of this discriminator's side. */
@@ -18,8 +19,10 @@ export interface SetMeans<T> {
   opposite: T;
 }
 
-/** Arguments of {@link ganpoDiscriminatorLoss}. */
-export interface GanpoDiscriminatorLossArgs extends GanLossOption {
+/** Arguments of {@link ganpoDiscriminatorLoss}. @inline */
+export interface GanpoDiscriminatorLossArgs {
+  /** The relativistic GAN loss. Default `'sgan'` (RaSGAN, the official GANPO code's BCE-with-logits). */
+  ganLoss?: GanLoss;
   /**
    * Scores of the reference model's latents of this side, float [B] (for the chosen discriminator:
    * D_w(h_ref^w); for the rejected one: D_l(h_ref^l)).
@@ -34,7 +37,7 @@ export interface GanpoDiscriminatorLossArgs extends GanLossOption {
    * is a constant; each one omitted is the batch mean of its scores, with gradient (the paper's
    * within-batch form). Default `{}` (all batch means).
    */
-  means?: Partial<SetMeans<MeanLike>>;
+  means?: { reference?: number | tf.Scalar; policy?: number | tf.Scalar; opposite?: number | tf.Scalar };
 }
 
 /**
@@ -55,7 +58,7 @@ export interface GanpoDiscriminatorLossArgs extends GanLossOption {
 export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Scalar {
   const where = 'ganpoDiscriminatorLoss';
   assertArgs(where, args);
-  const ganLoss = resolveGanLoss(where, args);
+  const ganLoss = resolveGanLoss(where, args.ganLoss);
   checkScores(where, 'reference', args.reference);
   checkScores(where, 'policy', args.policy);
   checkScores(where, 'opposite', args.opposite);
@@ -86,15 +89,17 @@ export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Sca
   });
 }
 
-/** Arguments of {@link ganpoGeneratorLoss}. */
-export interface GanpoGeneratorLossArgs extends GanLossOption {
+/** Arguments of {@link ganpoGeneratorLoss}. @inline */
+export interface GanpoGeneratorLossArgs {
+  /** The relativistic GAN loss. Default `'sgan'` (RaSGAN, the official GANPO code's BCE-with-logits). */
+  ganLoss?: GanLoss;
   /** Scores of the policy's latents by the (frozen, eval-mode) discriminator, float [B]. */
   policy: tf.Tensor1D;
   /**
    * The mean score of the reference latents of the same side: a number or a scalar tensor, used as
    * a constant (the official code uses the detached EMA; pass a batch mean for the paper's form).
    */
-  referenceMean: MeanLike;
+  referenceMean: number | tf.Scalar;
 }
 
 /**
@@ -114,7 +119,7 @@ export interface GanpoGeneratorLossArgs extends GanLossOption {
 export function ganpoGeneratorLoss(args: GanpoGeneratorLossArgs): tf.Scalar {
   const where = 'ganpoGeneratorLoss';
   assertArgs(where, args);
-  const ganLoss = resolveGanLoss(where, args);
+  const ganLoss = resolveGanLoss(where, args.ganLoss);
   checkScores(where, 'policy', args.policy);
   if (args.referenceMean === undefined) {
     throw argumentError(

@@ -4,7 +4,7 @@ import { assertArgs, assertDtype, assertFinite, assertRank, assertTensor } from 
 import { stopGradient } from '../ops/stop-gradient';
 import { checkScores } from './score-inputs';
 
-/** Arguments of {@link pairedLeastSquaresGeneratorLoss}. */
+/** Arguments of {@link pairedLeastSquaresGeneratorLoss}. @inline */
 export interface PairedGeneratorLossArgs {
   /** Scores of the policy's latents by the (frozen, eval-mode) discriminator, float [B]. */
   policy: tf.Tensor1D;
@@ -50,7 +50,7 @@ export function pairedLeastSquaresGeneratorLoss(args: PairedGeneratorLossArgs): 
   return tf.tidy(() => tf.mean(tf.square(tf.sub(args.policy, stopGradient(args.reference)))) as tf.Scalar);
 }
 
-/** Arguments of {@link pairedFeatureMatchingLoss}. */
+/** Arguments of {@link pairedFeatureMatchingLoss}. @inline */
 export interface PairedFeatureMatchingArgs {
   /** The critic's last hidden layer on the policy's latents, float [B,F]. */
   policy: tf.Tensor2D;

@@ -1,17 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertArgs } from '../core/validate';
-import {
-  chanceLevel,
-  fakeLoss,
-  type GanLoss,
-  type GanLossOption,
-  realLoss,
-  resolveGanLoss,
-} from './gan-loss';
+import { chanceLevel, fakeLoss, type GanLoss, realLoss, resolveGanLoss } from './gan-loss';
 import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
-/** Arguments of {@link relativisticDiscriminatorLoss}, {@link relativisticGeneratorLoss} and {@link relativisticAverageDivergence}. */
-export interface RelativisticLossArgs extends GanLossOption {
+/** Arguments of {@link relativisticDiscriminatorLoss}, {@link relativisticGeneratorLoss} and {@link relativisticAverageDivergence}. @inline */
+export interface RelativisticLossArgs {
+  /** The relativistic GAN loss. Default `'sgan'` (RaSGAN, the official GANPO code's BCE-with-logits). */
+  ganLoss?: GanLoss;
   /** Critic scores C(x) of the "real" set (for GANPO: the reference model's latents), float [B_r]. */
   real: tf.Tensor1D;
   /** Critic scores C(x) of the "fake" set (for GANPO: the policy's latents), float [B_f]. */
@@ -21,9 +16,9 @@ export interface RelativisticLossArgs extends GanLossOption {
    * gradient (AlexiaJM/RelativisticGAN). A number or a scalar tensor is used as a constant
    * (e.g. an exponential moving average, as in the official GANPO code).
    */
-  realMean?: MeanLike;
+  realMean?: number | tf.Scalar;
   /** m_fake, the mean critic score of the fake set; same rules as `realMean`. */
-  fakeMean?: MeanLike;
+  fakeMean?: number | tf.Scalar;
 }
 
 interface Resolved {
@@ -36,7 +31,7 @@ interface Resolved {
 
 function validate(where: string, args: RelativisticLossArgs): Resolved {
   assertArgs(where, args, '{ real, fake, ganLoss?, realMean?, fakeMean? }');
-  const ganLoss = resolveGanLoss(where, args);
+  const ganLoss = resolveGanLoss(where, args.ganLoss);
   checkScores(where, 'real', args.real);
   checkScores(where, 'fake', args.fake);
   checkMean(where, 'realMean', args.realMean);

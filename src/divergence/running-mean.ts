@@ -11,7 +11,7 @@ export interface RunningMeanArgs {
   momentum?: number;
 }
 
-/** The plain-JSON form of a {@link RunningMean} (what `toJSON` returns and `fromJSON` accepts). */
+/** The plain-JSON form of a {@link RunningMean} (what `toJSON` returns and `fromJSON` accepts). @inline */
 export interface RunningMeanJSON {
   momentum: number;
   /** `null` before the first update. */

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { argumentError, GanpoError } from '../core/errors';
 
-/** What {@link LatentView.apply} returns; the caller owns every tensor. */
+/** What {@link LatentView.apply} returns; the caller owns every tensor. @inline */
 export interface LatentViewOutput {
   /** The model's own outputs (e.g. logits), in `model.outputs` order. */
   outputs: tf.Tensor[];

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { argumentError, GanpoError } from '../core/errors';
+import { registerWasmTrainingKernels } from '../ops/wasm-training-kernels';
 import type { CausalLM } from '../trainer/forward';
 import { findLayer } from './find-layer';
 import { LatentView } from './latent-view';
 import { LayerOutputHook } from './layer-output-hook';
 
-/** Options of {@link causalLMFromLayersModel}. */
+/** Options of {@link causalLMFromLayersModel}. @inline */
 export interface CausalLMFromLayersModelOptions {
   /**
    * The layer whose output [B,T,H] is the hidden state given to the GANPO discriminators (the
@@ -24,10 +25,10 @@ export interface LayersCausalLM extends CausalLM {
   /** The layer whose output is `forward(...).hidden`. */
   readonly hiddenLayer: tfl.layers.Layer;
   /** H, the last dimension of the hidden layer's output, or null when the model is not built yet. */
-  readonly hiddenSize: number | null;
+  readonly latentDim: number | null;
   /**
    * A deep copy (same architecture from `model.getConfig()`, same weight values, its own variables),
-   * for `reference: 'copy'`. Every layer class must be registered with
+   * for `model.reference: 'copy'`. Every layer class must be registered with
    * `tf.serialization.registerClass`.
    */
   clone(): LayersCausalLM;
@@ -87,13 +88,15 @@ function outputDim(layer: tfl.layers.Layer): number | null {
  * @example
  * ```ts
  * const lm = causalLMFromLayersModel(model, { hiddenLayer: 'final_norm' });
- * const trainer = new GanpoTrainer({ policy: lm, reference: 'initial', hiddenSize: lm.hiddenSize!, ... });
+ * const trainer = new GanpoTrainer({ model: { policy: lm, reference: 'initial', latentDim: lm.latentDim! }, ... });
  * ```
  */
 export function causalLMFromLayersModel(
   model: tfl.LayersModel,
   options: CausalLMFromLayersModelOptions,
 ): LayersCausalLM {
+  // The gradient of tf.layers.embedding on wasm needs a kernel tfjs-backend-wasm lacks.
+  registerWasmTrainingKernels();
   return makeAdapter(model, options, false);
 }
 
@@ -211,7 +214,7 @@ function makeAdapter(
   return {
     model,
     hiddenLayer: layer,
-    get hiddenSize() {
+    get latentDim() {
       return outputDim(layer);
     },
     get trainableVariables() {

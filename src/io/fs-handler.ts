@@ -65,7 +65,7 @@ export const MODEL_JSON_LIMITS = Object.freeze({
  * Loading treats the folder as untrusted: nothing outside `dir` is read (manifest paths that are
  * absolute, climb out with `..` or lead through a symbolic link out of the folder are refused, as
  * is anything but a regular file), each file is listed once, the sizes, nesting and value counts
- * of {@link MODEL_JSON_LIMITS} hold, and the weight files hold exactly the bytes the manifest
+ * of `MODEL_JSON_LIMITS` (docs/security.md) hold, and the weight files hold exactly the bytes the manifest
  * describes, all checked before a weight file is read; a weight group carrying a `sha256` must
  * match it (so a `model.json` paired with another save's weights is refused). Missing, truncated
  * or malformed files throw `GanpoError('INVALID_FORMAT')`.
@@ -172,7 +172,7 @@ interface WeightGroup {
  * The manifest's groups with every path resolved and checked before any weight byte is read:
  * inside the folder, a regular file, no file listed twice (by device and inode, so neither
  * `./weights.bin` nor a hard link passes for a second file), at most
- * {@link MODEL_JSON_LIMITS}.maxWeightFiles paths and maxWeightBytes bytes in all.
+ * `MODEL_JSON_LIMITS` (docs/security.md).maxWeightFiles paths and maxWeightBytes bytes in all.
  */
 async function checkManifest(
   folder: Folder,

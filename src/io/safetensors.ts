@@ -30,7 +30,7 @@ const WRITE = 'writeSafetensors';
  * `OUT_OF_RANGE` naming the tensor. `__metadata__` is checked (a string → string map) and ignored.
  *
  * The file is untrusted: the header is validated as the reference implementation does, before any
- * allocation (see `parseSafetensorsHeader`): length at most {@link SAFETENSORS_MAX_HEADER_BYTES},
+ * allocation (see `parseSafetensorsHeader`): length at most `SAFETENSORS_MAX_HEADER_BYTES` (docs/security.md),
  * nesting at most `SAFETENSORS_MAX_DEPTH`, rank at most `SAFETENSORS_MAX_RANK`, at most 32 768
  * tensors (all checked while scanning, before `JSON.parse`), no duplicate keys, no tensor named
  * `__proto__`, byte ranges that tile the data exactly. Memory used is therefore bounded by the
@@ -181,7 +181,7 @@ function decode(
  * @throws GanpoError('INVALID_ARGUMENT') for a non-object, a non-tensor or disposed value, a rank
  *   over 16, a reserved name or bad metadata; `INVALID_DTYPE` for string/complex tensors;
  *   `OUT_OF_RANGE` for more than 32 768 tensors; `INVALID_FORMAT` when the header would exceed
- *   {@link SAFETENSORS_MAX_HEADER_BYTES}.
+ *   `SAFETENSORS_MAX_HEADER_BYTES` (docs/security.md).
  *
  * @example
  * ```ts

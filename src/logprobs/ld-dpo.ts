@@ -11,7 +11,7 @@ import {
   assertShape,
 } from '../core/validate';
 
-/** Per-token log-probs and the mask in the same coordinates (for causal outputs: `lossMask[:, 1:]`). */
+/** Per-token log-probs and the mask in the same coordinates (for causal outputs: `lossMask[:, 1:]`). @inline */
 export interface MaskedPerToken {
   /** Masked per-token log-probs [B,T] (`SequenceLogProbs.perToken`). */
   perToken: tf.Tensor2D;
@@ -19,7 +19,7 @@ export interface MaskedPerToken {
   mask: tf.Tensor2D;
 }
 
-/** Arguments of {@link ldDpoLogProbs}. */
+/** Arguments of {@link ldDpoLogProbs}. @inline */
 export interface LdDpoArgs {
   chosen: MaskedPerToken;
   rejected: MaskedPerToken;

@@ -26,7 +26,7 @@ export interface SequenceLogProbs {
   perToken: tf.Tensor2D;
 }
 
-/** Arguments of {@link sequenceLogProbs}. */
+/** Arguments of {@link sequenceLogProbs}. @inline */
 export interface SequenceLogProbsArgs {
   /** Unnormalised scores [B,T,V], float32. Position t scores `labels[:,t]` (no shift). */
   logits: tf.Tensor3D;
@@ -36,7 +36,7 @@ export interface SequenceLogProbsArgs {
   mask: tf.Tensor2D;
 }
 
-/** Arguments of {@link causalLogProbs}. */
+/** Arguments of {@link causalLogProbs}. @inline */
 export interface CausalLogProbsArgs {
   /** Next-token scores [B,T,V], float32: `logits[:,t]` predicts `inputIds[:,t+1]`. */
   logits: tf.Tensor3D;

@@ -17,7 +17,7 @@ import { RunningMoments } from './running-moments';
 import type { PreferenceLoss } from './types';
 import { type UnpairedLogps, validateUnpaired } from './unpaired';
 
-/** Arguments of {@link bcoLoss}: an unpaired batch (summed sequence log-probs, float32) and options. */
+/** Arguments of {@link bcoLoss}: an unpaired batch (summed sequence log-probs, float32) and options. @inline */
 export interface BcoLossArgs extends UnpairedLogps {
   /** β > 0. Default 0.1 (TRL `BCOConfig.beta`). */
   beta?: number;
@@ -61,7 +61,7 @@ const WHERE = 'bcoLoss';
  *
  * @example
  * ```ts
- * const running = new RunningMoments();          // one per training run, checkpoint it with toJSON()
+ * const running = new RunningMoments();          // one per training run, checkpoint it with stateDict()
  * const out = bcoLoss({ ...logps, running });    // updates running, then δ = running.mean
  * ```
  *

@@ -53,7 +53,7 @@ export const DPO_LOSS_TYPES: readonly DpoLossType[] = [
   'sigmoid_norm',
 ];
 
-/** Arguments of {@link dpoLoss}. All log-probs are **summed** sequence log-probs [B], float32. */
+/** Arguments of {@link dpoLoss}. All log-probs are **summed** sequence log-probs [B], float32. @inline */
 export interface DpoLossArgs {
   policyChosenLogps: tf.Tensor1D;
   policyRejectedLogps: tf.Tensor1D;
@@ -219,7 +219,7 @@ function checkSmoothing(type: DpoLossType, eps: number): void {
 /**
  * The DPO family of preference losses, with TRL's names, defaults and formulas (TRL
  * trl/trainer/dpo_trainer.py, `DPOTrainer._compute_loss`). With ρ = policy − reference summed log-probs, s = g(ρ) the
- * f-divergence transform ({@link fDivergenceTransform}), Δ = s_c − s_r and ε = `labelSmoothing`:
+ * f-divergence transform (TRL's `_get_f_divergence_transform`), Δ = s_c − s_r and ε = `labelSmoothing`:
  *
  * | lossType | per-pair loss |
  * |---|---|

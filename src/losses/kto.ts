@@ -13,7 +13,7 @@ export type KtoLossType = 'kto' | 'apo_zero_unpaired';
 /** Every {@link KtoLossType}. */
 export const KTO_LOSS_TYPES: readonly KtoLossType[] = ['kto', 'apo_zero_unpaired'];
 
-/** Arguments of {@link ktoLoss}: an unpaired batch (summed sequence log-probs, float32) and options. */
+/** Arguments of {@link ktoLoss}: an unpaired batch (summed sequence log-probs, float32) and options. @inline */
 export interface KtoLossArgs extends UnpairedLogps {
   /**
    * Policy log-probs of the KL batch [M]: each prompt with a completion from another example of the

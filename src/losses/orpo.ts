@@ -18,7 +18,7 @@ import type { PreferenceLoss } from './types';
 /** Mean log-probs are clamped to at most this before log(1 − e^x), which is −∞ at x = 0. */
 export const ORPO_MAX_LOGP = -1e-7;
 
-/** Arguments of {@link orpoLoss}. Log-probs are **per-token mean** log-probs [B], float32, ≤ 0. */
+/** Arguments of {@link orpoLoss}. Log-probs are **per-token mean** log-probs [B], float32, ≤ 0. @inline */
 export interface OrpoLossArgs {
   policyChosenLogps: tf.Tensor1D;
   policyRejectedLogps: tf.Tensor1D;
@@ -81,7 +81,7 @@ export function log1mexp(x: tf.Tensor): tf.Tensor {
  *     log-odds = (ā_c − ā_r) − (log(1 − e^{ā_c}) − log(1 − e^{ā_r}))
  *     losses   = nll − λ · log σ(log-odds)
  *
- * log(1 − eˣ) uses a stable {@link log1mexp}; ā is clamped to ≤ −1e-7 first so a response with
+ * log(1 − eˣ) uses a stable log1mexp; ā is clamped to ≤ −1e-7 first so a response with
  * probability 1 gives a large finite log-odds instead of ∞. Rewards are λ·ā (detached, TRL).
  *
  * @returns {@link OrpoLoss}: `losses` [B], `loss` = mean (TRL's `policy_nll_loss − λ·mean ratio` when

@@ -3,7 +3,7 @@ import { argumentError } from '../core/errors';
 import { assertFinite, assertNumber, assertTensor } from '../core/validate';
 
 /** The plain-JSON form of a {@link RunningMoments}: the keys of TRL's `running.json` checkpoint file. */
-export interface RunningMomentsJSON {
+export interface RunningMomentsState {
   mean: number;
   std: number;
   var: number;
@@ -20,14 +20,14 @@ export interface RunningMomentsJSON {
  *     var  ← (var·count + d²·count·n/N + v_b·n) / N,   std = sqrt(var·N/(N − 1)),   count ← N
  *
  * Initial state (TRL's): mean 0, var 1, std 1, count 1e-24 (so the first batch sets the mean). The
- * state is kept in float64 and is always finite; `toJSON` gives TRL's `running.json` keys, so a TRL
- * checkpoint's file can be loaded with {@link RunningMoments.fromJSON} and continued. One
+ * state is kept in float64 and is always finite; `stateDict()` gives TRL's `running.json` keys, so a
+ * TRL checkpoint's file can be loaded with {@link RunningMoments.loadStateDict} and continued. One
  * difference: while at most one value has been folded in (N ≤ 1), the unbiased std is undefined
  * (TRL divides by N − 1 = 0 and stores Infinity, which JSON cannot hold); here it is then the
  * population std √var, so the state round-trips through JSON.
  */
 export class RunningMoments {
-  private state: RunningMomentsJSON = { mean: 0, std: 1, var: 1, count: 1e-24 };
+  private state: RunningMomentsState = { mean: 0, std: 1, var: 1, count: 1e-24 };
 
   /** The running mean (BCO's δ). */
   get mean(): number {
@@ -95,28 +95,27 @@ export class RunningMoments {
   }
 
   /** The state as plain JSON (TRL's `running.json` keys). */
-  toJSON(): RunningMomentsJSON {
+  stateDict(): RunningMomentsState {
     return { ...this.state };
   }
 
   /**
-   * Restores a state written by {@link RunningMoments.toJSON} or by TRL's `save_to_json`.
+   * Restores a state written by {@link RunningMoments.stateDict} or by TRL's `save_to_json`. All or
+   * nothing: a refused state changes nothing.
    *
    * @throws GanpoError on a missing or non-finite field, a negative variance or a count ≤ 0.
    */
-  static fromJSON(json: RunningMomentsJSON): RunningMoments {
-    const where = 'RunningMoments.fromJSON';
-    if (json === null || typeof json !== 'object') {
-      throw argumentError('INVALID_FORMAT', where, 'json', '{ mean, std, var, count }', String(json));
+  loadStateDict(state: RunningMomentsState): void {
+    const where = 'RunningMoments.loadStateDict';
+    if (state === null || typeof state !== 'object') {
+      throw argumentError('INVALID_FORMAT', where, 'state', '{ mean, std, var, count }', String(state));
     }
-    const out = new RunningMoments();
-    out.state = {
-      mean: assertNumber(where, 'mean', json.mean),
-      std: assertNumber(where, 'std', json.std, { min: 0 }),
-      var: assertNumber(where, 'var', json.var, { min: 0 }),
-      count: assertNumber(where, 'count', json.count, { greaterThan: 0 }),
+    this.state = {
+      mean: assertNumber(where, 'mean', state.mean),
+      std: assertNumber(where, 'std', state.std, { min: 0 }),
+      var: assertNumber(where, 'var', state.var, { min: 0 }),
+      count: assertNumber(where, 'count', state.count, { greaterThan: 0 }),
     };
-    return out;
   }
 }
 
@@ -138,7 +137,7 @@ function batchMoments(values: ArrayLike<number>): { n: number; m: number; v: num
 }
 
 /** The parallel (Chan et al.) merge of the running state with a batch of n values, mean m, variance v. */
-function merge(s: RunningMomentsJSON, n: number, m: number, v: number): RunningMomentsJSON {
+function merge(s: RunningMomentsState, n: number, m: number, v: number): RunningMomentsState {
   const d = m - s.mean;
   const total = s.count + n;
   // d·(d·w) rather than d²·w: with TRL's count of 1e-24, d² overflows long before the product does.

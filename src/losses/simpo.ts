@@ -6,7 +6,7 @@ import { validatePairInputs } from './pair-inputs';
 import { smoothedSigmoid } from './sigmoid-loss';
 import type { PreferenceLoss } from './types';
 
-/** Arguments of {@link simpoLoss}. Log-probs are **per-token mean** log-probs [B], float32. */
+/** Arguments of {@link simpoLoss}. Log-probs are **per-token mean** log-probs [B], float32. @inline */
 export interface SimpoLossArgs {
   /** Mean log-prob of each chosen response (`sequenceLogProbs(...).mean`) [B]. */
   policyChosenLogps: tf.Tensor1D;

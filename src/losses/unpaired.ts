@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertDtype, assertFinite, assertRank, assertSameLength, checksShapes } from '../core/validate';
 
-/** Policy and reference summed log-probs of an unpaired batch (KTO, BCO): desirable and undesirable examples. */
+/** Policy and reference summed log-probs of an unpaired batch (KTO, BCO): desirable and undesirable examples. @inline */
 export interface UnpairedLogps {
   /** Policy log-probs of the desirable (label true) examples [Nc]; Nc may be 0. */
   policyChosenLogps: tf.Tensor1D;

@@ -4,11 +4,8 @@ import { assertArgs, assertNumber, checksValues, fmtShape } from '../core/valida
 import { ownedVariable } from '../core/variables';
 import { adamwUpdate } from './adamw-update';
 
-/** A named tensor as in tfjs's optimizer weight lists (tfjs-core does not export the type). */
-export interface NamedTensor {
-  name: string;
-  tensor: tf.Tensor;
-}
+/** A named tensor as in tfjs's optimizer weight lists (tfjs-core does not export the type). @inline */
+type NamedTensor = { name: string; tensor: tf.Tensor };
 
 /** Options of {@link AdamW}. Defaults are `torch.optim.AdamW`'s, except `learningRate` (required). */
 export interface AdamWArgs {
@@ -30,7 +27,7 @@ export interface AdamWArgs {
   decayFilter?: (variableName: string) => boolean;
 }
 
-/** Per-variable state in plain JSON: PyTorch's `state[p]` = { step, exp_avg, exp_avg_sq }. */
+/** Per-variable state in plain JSON: PyTorch's `state[p]` = { step, exp_avg, exp_avg_sq }. @inline */
 export interface AdamWSlotState {
   /** Number of updates this variable received (PyTorch counts per parameter). */
   step: number;
@@ -72,8 +69,10 @@ const WHERE = 'AdamW';
  * variable list changes, tfjs issue 8379). A variable absent from a call (or with a null gradient)
  * is neither decayed nor stepped, and its step count does not advance — as PyTorch skips
  * parameters whose `.grad` is None. `learningRate` is settable, so a schedule can drive it.
- * `saveState()` / `loadState()` (and `getWeights` / `setWeights`) restore the exact float32 state:
- * save → restore → continue is bit-identical to an uninterrupted run.
+ * `stateDict()` / `loadStateDict()` (PyTorch's `state_dict` / `load_state_dict`, in plain JSON)
+ * restore the exact float32 state: save → restore → continue is bit-identical to an uninterrupted
+ * run. `getWeights` / `setWeights` exist because `tf.Optimizer` requires them (tfjs-layers
+ * serialization); use `stateDict` in your own code.
  *
  * @example
  * ```ts
@@ -222,10 +221,11 @@ export class AdamW extends tf.Optimizer {
   }
 
   /**
-   * The full state as plain JSON (one read-back per slot). Restoring it with {@link AdamW.loadState}
-   * reproduces the float32 moments exactly.
+   * The full state as plain JSON (one read-back per slot), like `torch.optim.AdamW.state_dict()`.
+   * Restoring it with {@link AdamW.loadStateDict} reproduces the float32 moments exactly;
+   * `JSON.stringify` round-trips it.
    */
-  saveState(): AdamWState {
+  stateDict(): AdamWState {
     const slots: Record<string, AdamWSlotState> = {};
     for (const [name, s] of this.slots) {
       slots[name] = {
@@ -236,11 +236,6 @@ export class AdamW extends tf.Optimizer {
       };
     }
     return { config: this.getConfig() as AdamWState['config'], iterations: this.iterations_, slots };
-  }
-
-  /** Same as {@link AdamW.saveState}, so `JSON.stringify(optimizer)` works. */
-  toJSON(): AdamWState {
-    return this.saveState();
   }
 
   /**
@@ -255,24 +250,25 @@ export class AdamW extends tf.Optimizer {
    *   `NON_FINITE` (validation level `'full'`) for a NaN/Infinity moment or a negative v. The
    *   current state is unchanged then.
    */
-  loadState(state: AdamWState, options: { rename?: (savedName: string) => string } = {}): void {
-    this.prepareLoadState(state, options)();
+  loadStateDict(state: AdamWState, options: { rename?: (savedName: string) => string } = {}): void {
+    this.prepareLoadStateDict(state, options).commit();
   }
 
   /**
-   * Checks `state` completely (as {@link AdamW.loadState} does, plus finite moments with v ≥ 0 at
-   * validation level `'full'`) without changing anything, and returns the function that applies
-   * it. Lets a caller validate several parts of a checkpoint before applying any of them.
+   * Checks `state` completely (as {@link AdamW.loadStateDict} does, plus finite moments with v ≥ 0
+   * at validation level `'full'`) without changing anything. `commit` replaces the state (it does
+   * not throw); `release` frees nothing (the parsed state is plain JSON). Lets a caller validate
+   * several parts of a checkpoint before applying any of them.
    *
-   * @param options.rename - as in {@link AdamW.loadState}.
-   * @param options.where - the public function named in errors. Default `'AdamW.loadState'`.
-   * @returns apply: replaces the state; does not throw.
+   * @param options.rename - as in {@link AdamW.loadStateDict}.
+   * @param options.where - the public function named in errors. Default `'AdamW.loadStateDict'`.
+   * @internal
    */
-  prepareLoadState(
+  prepareLoadStateDict(
     state: AdamWState,
     options: { rename?: (savedName: string) => string; where?: string } = {},
-  ): () => void {
-    const where = options?.where ?? 'AdamW.loadState';
+  ): { commit: () => void; release: () => void } {
+    const where = options?.where ?? 'AdamW.loadStateDict';
     if (
       state === null ||
       typeof state !== 'object' ||
@@ -349,7 +345,7 @@ export class AdamW extends tf.Optimizer {
     }
     const { iterations } = state;
     const learningRate = c.learningRate;
-    return () => {
+    const commit = (): void => {
       this.disposeSlots();
       for (const [name, slot] of parsed) {
         this.slots.set(name, {
@@ -361,6 +357,7 @@ export class AdamW extends tf.Optimizer {
       this.iterations_ = iterations;
       this.lr = learningRate;
     };
+    return { commit, release: () => {} };
   }
 
   /** tfjs form of the state: iterations, then `<name>/step`, `<name>/m`, `<name>/v` per variable. */

@@ -9,7 +9,7 @@ function pNorm(x: tf.Tensor, p: number): tf.Tensor {
   return tf.pow(tf.sum(tf.pow(tf.abs(x), p)), 1 / p);
 }
 
-/** Options of {@link clipGradNorm}. */
+/** Options of {@link clipGradNorm}. @inline */
 export interface ClipGradNormOptions {
   /** p of the norm: a number ≥ 1 or `Infinity` (max-abs). Default 2 (PyTorch). */
   normType?: number;
@@ -20,7 +20,7 @@ export interface ClipGradNormOptions {
   errorIfNonfinite?: boolean;
 }
 
-/** What {@link clipGradNorm} returns; the caller owns every tensor. */
+/** What {@link clipGradNorm} returns; the caller owns every tensor. @inline */
 export interface ClipGradNormResult<G> {
   /** The scaled gradients, same keys / order as the input (new tensors; the input is not disposed). */
   grads: G;

@@ -25,21 +25,16 @@ function positionKeys(groups: VariableGroups): Map<string, string> {
  * stable, so a state saved this way loads into a freshly built model.
  */
 export function saveStateByPosition(optimizer: AdamW, groups: VariableGroups): AdamWState {
-  const raw = optimizer.saveState();
+  const raw = optimizer.stateDict();
   const keys = positionKeys(groups);
   const slots: AdamWState['slots'] = {};
   for (const [name, slot] of Object.entries(raw.slots)) slots[keys.get(name) ?? name] = slot;
   return { ...raw, slots };
 }
 
-/** Loads a state from {@link saveStateByPosition} into `optimizer` for the variables of `groups`. */
-export function loadStateByPosition(optimizer: AdamW, state: AdamWState, groups: VariableGroups): void {
-  prepareStateByPosition('AdamW.loadState', optimizer, state, groups)();
-}
-
 /**
- * Checks a state from {@link saveStateByPosition} completely, changing nothing, and returns the
- * function that loads it. A slot whose key is not a position of `groups` is refused
+ * Checks a state from {@link saveStateByPosition} completely, changing nothing, and returns what
+ * loads it (`commit`). A slot whose key is not a position of `groups` is refused
  * (`STATE_DICT_MISMATCH`): it would belong to no variable.
  */
 export function prepareStateByPosition(
@@ -47,7 +42,7 @@ export function prepareStateByPosition(
   optimizer: AdamW,
   state: AdamWState,
   groups: VariableGroups,
-): () => void {
+): { commit: () => void; release: () => void } {
   const names = new Map<string, string>();
   for (const [name, key] of positionKeys(groups)) names.set(key, name);
   const slots = state !== null && typeof state === 'object' ? state.slots : undefined;
@@ -63,5 +58,5 @@ export function prepareStateByPosition(
       );
     }
   }
-  return optimizer.prepareLoadState(state, { rename: (saved) => names.get(saved) ?? saved, where });
+  return optimizer.prepareLoadStateDict(state, { rename: (saved) => names.get(saved) ?? saved, where });
 }

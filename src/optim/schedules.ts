@@ -4,7 +4,7 @@ import { assertArgs, assertNumber } from '../core/validate';
 /** A learning-rate schedule: optimizer step index (0-based) → learning rate. */
 export type LearningRateSchedule = (step: number) => number;
 
-/** Options of {@link warmupCosineSchedule}. */
+/** Options of {@link warmupCosineSchedule}. @inline */
 export interface WarmupCosineScheduleArgs {
   /** Peak learning rate (the optimizer's base lr in transformers). */
   learningRate: number;
@@ -16,7 +16,7 @@ export interface WarmupCosineScheduleArgs {
   numCycles?: number;
 }
 
-/** Options of {@link warmupLinearSchedule}. */
+/** Options of {@link warmupLinearSchedule}. @inline */
 export interface WarmupLinearScheduleArgs {
   learningRate: number;
   /** Default 0. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { log } from '../core/log';
 import type { SetMeans } from '../divergence/ganpo-relativistic';
 import { SETS, SIDES, type SixValues } from './means';
 import type { PerSide } from './types';
@@ -115,7 +116,8 @@ export const MONITOR = {
 const DOCS = 'docs/troubleshooting.md in the ganpo package';
 
 /**
- * Watches a regularizer's steps and warns once (`console.warn`, once per regularizer and kind) when
+ * Watches a regularizer's steps and warns once (through the library's logger, see `setLogger`; once
+ * per regularizer and kind) when
  * it is not doing its job:
  *
  * - **critic at chance while drift grows**: over the last {@link MONITOR}.window discriminator steps
@@ -140,7 +142,7 @@ export class DiagnosticsMonitor {
   private warn(kind: 'chance' | 'dominates', message: string): void {
     if (this.warned.has(kind)) return;
     this.warned.add(kind);
-    console.warn(message);
+    log('warn', message);
   }
 
   /** Records one discriminator step's diagnostics. */

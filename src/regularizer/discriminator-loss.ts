@@ -3,10 +3,11 @@ import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
 import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
 import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
+import type { LatentBatch } from '../latent/batch';
 import { offTape } from '../ops/tape';
 import { DISCRIMINATOR_CALL_ORDER } from './call-order';
 import { type SetName, SIDES } from './means';
-import type { DiscriminatorStepArgs, PerSide, Scoring } from './types';
+import type { PerSide, Scoring } from './types';
 
 /** Latents and mask of one scored set. */
 type ScoredSet = readonly [tf.Tensor3D, tf.Tensor2D | undefined];
@@ -15,17 +16,17 @@ type ScoredSet = readonly [tf.Tensor3D, tf.Tensor2D | undefined];
  * What each discriminator scores: D_w its reference (h_ref^w), policy (h_θ^w) and opposite
  * (h_ref^l) sets; D_l its reference (h_ref^l), policy (h_θ^l) and opposite (h_ref^w) sets.
  */
-export function scoredSets(args: DiscriminatorStepArgs): PerSide<SetMeans<ScoredSet>> {
+export function scoredSets(args: LatentBatch): PerSide<SetMeans<ScoredSet>> {
   return {
     chosen: {
-      reference: [args.referenceChosen, args.chosenMask],
-      policy: [args.policyChosen, args.chosenMask],
-      opposite: [args.referenceRejected, args.rejectedMask],
+      reference: [args.referenceChosenLatents, args.chosenMask],
+      policy: [args.policyChosenLatents, args.chosenMask],
+      opposite: [args.referenceRejectedLatents, args.rejectedMask],
     },
     rejected: {
-      reference: [args.referenceRejected, args.rejectedMask],
-      policy: [args.policyRejected, args.rejectedMask],
-      opposite: [args.referenceChosen, args.chosenMask],
+      reference: [args.referenceRejectedLatents, args.rejectedMask],
+      policy: [args.policyRejectedLatents, args.rejectedMask],
+      opposite: [args.referenceChosenLatents, args.chosenMask],
     },
   };
 }

@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
+import type { LatentBatch } from '../latent/batch';
 import { withConstantInputs } from '../ops/fast-linear';
 import { connectedZero } from '../ops/tape';
 import { withSharedClones } from '../ops/wasm/shared-clone';
 import { driftSums, readStep } from './diagnostics';
 import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
 import { SIDES, type SixMeans, type SixValues } from './means';
-import type { DiscriminatorStepArgs, MeanEstimator, PerSide, Scoring } from './types';
+import type { MeanEstimator, PerSide, Scoring } from './types';
 
 /** What a discriminator update needs from its regularizer (read only; the means are previewed). */
 export interface DiscriminatorUpdateParts {
@@ -55,7 +56,7 @@ export interface DiscriminatorUpdate {
 export function discriminatorUpdate(
   where: string,
   parts: DiscriminatorUpdateParts,
-  args: DiscriminatorStepArgs,
+  args: LatentBatch,
 ): DiscriminatorUpdate {
   // On wasm the tensors the gradient pass saves share their buffers instead of being copied; the
   // latents are constants here (only the critics' weights are differentiated), so the critics'
@@ -63,20 +64,23 @@ export function discriminatorUpdate(
   return withSharedClones(() => withConstantInputs(() => applyUpdate(where, parts, args)));
 }
 
-function applyUpdate(
-  where: string,
-  parts: DiscriminatorUpdateParts,
-  args: DiscriminatorStepArgs,
-): DiscriminatorUpdate {
-  const { policyChosen, policyRejected, referenceChosen, referenceRejected, chosenMask, rejectedMask } = args;
+function applyUpdate(where: string, parts: DiscriminatorUpdateParts, args: LatentBatch): DiscriminatorUpdate {
+  const {
+    policyChosenLatents,
+    policyRejectedLatents,
+    referenceChosenLatents,
+    referenceRejectedLatents,
+    chosenMask,
+    rejectedMask,
+  } = args;
   const sets = scoredSets(args);
   // The batch means and the means this step would commit (committed only once the loss is finite).
   const previewed = { batch: null as SixValues | null, pending: null as SixValues | null };
   // Diagnostics from the latents this step already has, read back with the batch means.
   const drift = tf.tidy(() =>
     tf.concat([
-      driftSums(policyChosen, referenceChosen, chosenMask),
-      driftSums(policyRejected, referenceRejected, rejectedMask),
+      driftSums(policyChosenLatents, referenceChosenLatents, chosenMask),
+      driftSums(policyRejectedLatents, referenceRejectedLatents, rejectedMask),
     ]),
   ) as tf.Tensor1D;
   const measured = { accuracy: { chosen: 0, rejected: 0 }, drift: 0 };

@@ -1,14 +1,14 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { GanpoError } from '../core/errors';
-import { assertArgs } from '../core/validate';
 import type { Discriminator } from '../discriminators/types';
 import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
+import { type LatentBatch, validateLatentBatch } from '../latent/batch';
 import { DiagnosticsMonitor, type GanpoDiagnostics } from './diagnostics';
 import { discriminatorUpdate } from './discriminator-step';
 import { generatorTerm } from './generator';
 import { SixMeans } from './means';
 import { MaskConsistency } from './notices';
-import { createDiscriminatorPair, resolveRegularizerOptions } from './options';
+import { resolveRegularizerOptions } from './options';
 import type { GanpoPreset, GeneratorLoss } from './preset';
 import {
   type GanpoRegularizerState,
@@ -16,70 +16,62 @@ import {
   type RegularizerStateOptions,
   writeRegularizerState,
 } from './state';
-import type {
-  AdversarialLossArgs,
-  DiscriminatorStepArgs,
-  DiscriminatorStepResult,
-  GanpoRegularizerArgs,
-  GanpoRegularizerCreateArgs,
+import type { GanpoRegularizerOptions, GanpoSixMeans, MeanEstimator, Scoring } from './types';
+
+export type { GanpoDiagnostics } from './diagnostics';
+export { GANPO_PRESETS, type GanpoPreset, type GeneratorLoss } from './preset';
+export type { GanpoRegularizerState } from './state';
+export type {
+  CriticOptions,
+  GanpoRegularizerOptions,
+  GanpoRegularizerSettings,
   GanpoSixMeans,
   MeanEstimator,
   Scoring,
-} from './types';
-import { validateAdversarialLatents, validateStepLatents } from './validate';
-
-export type { GanpoDiagnostics } from './diagnostics';
-export type { SixMeansJSON } from './means';
-export { GANPO_PRESETS, type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss } from './preset';
-export type { GanpoRegularizerState, RegularizerStateOptions } from './state';
-export {
-  type AdversarialLossArgs,
-  type DiscriminatorStepArgs,
-  type DiscriminatorStepResult,
-  type GanpoRegularizerArgs,
-  type GanpoRegularizerCreateArgs,
-  type GanpoRegularizerOptions,
-  type GanpoSixMeans,
-  MEAN_ESTIMATORS,
-  type MeanEstimator,
-  type PerSide,
-  SCORINGS,
-  type Scoring,
-  type SerializedTensor,
 } from './types';
 
 /**
  * The GANPO latent adversarial regularizer (arXiv 2601.22083): two discriminators over hidden-state
  * sequences, D_w for chosen and D_l for rejected responses, their six set means, and their optimizer.
+ * Per training step: {@link discriminatorStep} on the batch's detached latents (one optimizer step of
+ * both critics), then {@link adversarialLoss} (or {@link ganpoLoss}) inside the policy's gradient.
  *
- * Defaults (`preset: 'recommended'`): each critic learns plain RaGAN reference vs policy
- * (`negatives: false`) and the policy term is the bounded paired feature-matching loss
- * ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖² on the critics' last hidden layer f, which is 0 at
- * policy = reference and so cannot push the policy past it. With
- * `preset: 'official'`, per training step, as the official code does:
- * 1. {@link discriminatorStep} on detached latents: each discriminator scores its reference,
- *    policy and opposite sets (three training-mode calls, one spectral-norm power iteration each,
- *    in the official order: the policy's latents, then the reference's chosen and rejected ones);
- *    the means are updated with this batch; then one optimizer step on both discriminators with
+ * **Default** (`preset: 'recommended'`, values in {@link GANPO_PRESETS}): each critic learns plain
+ * RaGAN, reference vs policy latents of its side,
  *
- *        L_D = ¼[ℓreal(D(ref) − m_pol) + ℓfake(D(pol) − m_ref) + ℓreal(D(pol) − m_opp) + ℓfake(D(opp) − m_pol)].
+ *     L_D = ½[ℓreal(D(ref) − m_pol) + ℓfake(D(pol) − m_ref)],
  *
- * 2. {@link adversarialLoss} inside the policy's gradient computation, discriminators in eval mode:
+ * and the policy term is the bounded paired feature-matching loss on the critics' last hidden
+ * layer f, 0 at policy = reference (it cannot push the policy past its reference):
  *
- *        L_adv = ½[ℓreal(D_w(h_θ^w) − m_w,ref) + ℓreal(D_l(h_θ^l) − m_l,ref)],
+ *     L_adv = ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖².
  *
- *    added to the preference loss with weight λ by {@link ganpoLoss}.
+ * **Official** (`preset: 'official'`, the official GANPO code step for step): each critic scores its
+ * reference, policy and opposite sets (three training-mode calls in the official order) and learns
+ * the "quad" loss
  *
- * Always pass the policy's variable list to `tf.variableGrads` / `minimize`: without it tfjs
- * differentiates every trainable variable in the process, the discriminators' included.
+ *     L_D = ¼[ℓreal(D(ref) − m_pol) + ℓfake(D(pol) − m_ref) + ℓreal(D(pol) − m_opp) + ℓfake(D(opp) − m_pol)],
+ *
+ * and the policy term is the one-sided relativistic loss
+ *
+ *     L_adv = ½[ℓreal(D_w(h_θ^w) − m_w,ref) + ℓreal(D_l(h_θ^l) − m_l,ref)].
+ *
+ * Either way L = L_pref + λ·L_adv ({@link ganpoLoss}). Always pass the policy's variable list to
+ * `tf.variableGrads` / `minimize`: without it tfjs differentiates every trainable variable in the
+ * process, the discriminators' included.
  */
 export class GanpoRegularizer {
+  /** D_w (`chosen`) and D_l (`rejected`). */
   readonly discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>;
+  /** λ, the weight of the adversarial term. */
   readonly weight: number;
   /** The relativistic GAN loss (see {@link GanLoss}). */
   readonly ganLoss: GanLoss;
+  /** How the set means are estimated (see {@link MeanEstimator}). */
   readonly estimator: MeanEstimator;
+  /** EMA momentum of the means. */
   readonly momentum: number;
+  /** Whether the critics' loss includes the opposite-set terms (the official "quad" loss). */
   readonly negatives: boolean;
   /** The policy-side term (see {@link GeneratorLoss}). */
   readonly generator: GeneratorLoss;
@@ -87,6 +79,7 @@ export class GanpoRegularizer {
   readonly scoring: Scoring;
   /** The preset the defaults came from. */
   readonly preset: GanpoPreset;
+  /** The critics' optimizer. */
   readonly optimizer: tf.Optimizer;
   /** A discriminator whose batch loss is below this skips its update (see `lossFloor`). */
   readonly lossFloor: number;
@@ -98,45 +91,38 @@ export class GanpoRegularizer {
   private disposed = false;
 
   /**
-   * A regularizer around two discriminators you built (see {@link GanpoRegularizer.create} to build
-   * them too); see {@link GanpoRegularizerArgs}.
-   */
-  constructor(args: GanpoRegularizerArgs) {
-    const options = resolveRegularizerOptions('GanpoRegularizer', args);
-    this.preset = options.preset;
-    this.weight = options.weight;
-    this.ganLoss = options.ganLoss;
-    this.estimator = options.estimator;
-    this.momentum = options.momentum;
-    this.negatives = options.negatives;
-    this.generator = options.generator;
-    this.scoring = options.scoring;
-    this.optimizer = options.optimizer;
-    this.lossFloor = options.lossFloor;
-    this.discriminators = options.discriminators;
-    this.sixMeans = new SixMeans(this.estimator, this.momentum);
-  }
-
-  /**
-   * Builds a regularizer with two fresh discriminators of the same architecture.
+   * A regularizer with two critics: built here (`{ latentDim, critic?, seed? }`, default the
+   * official transformer critic) or given (`{ discriminators: { chosen, rejected } }`, any
+   * {@link Discriminator}); the other options default to the preset's values
+   * ({@link GANPO_PRESETS}). Unknown options are refused (`INVALID_OPTION`, naming the nearest
+   * valid one).
    *
    * @example
    * ```ts
-   * const reg = GanpoRegularizer.create({ inputDim: 2304 });             // official setup
-   * const small = GanpoRegularizer.create({ inputDim: 64, kind: 'mlp' }); // browsers, tiny models
+   * const reg = new GanpoRegularizer({ latentDim: 2304, seed: 0 });                  // official critic
+   * const small = new GanpoRegularizer({ latentDim: 64, critic: { kind: 'mlp' } }); // small models
+   * const official = new GanpoRegularizer({ latentDim: 2304, preset: 'official' });  // the paper's code
    * ```
    */
-  static create(args: GanpoRegularizerCreateArgs): GanpoRegularizer {
-    return createDiscriminatorPair(
-      'GanpoRegularizer.create',
-      args,
-      (chosen, rejected) => new GanpoRegularizer({ ...args, chosen, rejected }),
-    );
+  constructor(options: GanpoRegularizerOptions) {
+    const resolved = resolveRegularizerOptions('GanpoRegularizer', options);
+    this.preset = resolved.preset;
+    this.weight = resolved.weight;
+    this.ganLoss = resolved.ganLoss;
+    this.estimator = resolved.estimator;
+    this.momentum = resolved.momentum;
+    this.negatives = resolved.negatives;
+    this.generator = resolved.generator;
+    this.scoring = resolved.scoring;
+    this.optimizer = resolved.optimizer;
+    this.lossFloor = resolved.lossFloor;
+    this.discriminators = resolved.discriminators;
+    this.sixMeans = new SixMeans(this.estimator, this.momentum);
   }
 
-  /** The hidden size the discriminators accept. */
-  get inputDim(): number {
-    return this.discriminators.chosen.inputDim;
+  /** The latent width H the critics accept (the policy's). */
+  get latentDim(): number {
+    return this.discriminators.chosen.latentDim;
   }
 
   /** Number of discriminator steps taken. */
@@ -150,11 +136,6 @@ export class GanpoRegularizer {
    */
   get means(): GanpoSixMeans {
     return this.sixMeans.current;
-  }
-
-  /** @deprecated Renamed {@link GanpoRegularizer.ganLoss}; this alias is removed in the next release. */
-  get divergence(): GanLoss {
-    return this.ganLoss;
   }
 
   /** Trainable variables of both discriminators (what {@link discriminatorStep} updates). */
@@ -197,12 +178,6 @@ export class GanpoRegularizer {
     this.monitor.observeLosses(preferenceLoss, this.weight * adversarialLoss);
   }
 
-  /** A live regularizer called with an arguments object. */
-  private assertCall(where: string, args: unknown): void {
-    this.assertLive(where);
-    assertArgs(where, args, '{ policyChosen, policyRejected, ... }');
-  }
-
   private assertLive(where: string): void {
     if (this.disposed) throw new GanpoError('DISPOSED', `${where}: the regularizer has been disposed`);
   }
@@ -217,14 +192,14 @@ export class GanpoRegularizer {
    * update), but the spectral-norm power iteration of that forward has already moved u and v.
    *
    * @returns both discriminator losses as numbers.
-   * @throws GanpoError on bad latents or masks (rank 3, hidden size = inputDim, equal batch sizes,
-   *   masks [B,T] of 0/1, finite values) and on a non-finite loss.
+   * @throws GanpoError on bad latents or masks (see {@link LatentBatch}: rank 3, width
+   *   `latentDim`, one batch size, masks [B,T] of 0/1, finite values) and on a non-finite loss.
    */
-  discriminatorStep(args: DiscriminatorStepArgs): DiscriminatorStepResult {
+  discriminatorStep(batch: LatentBatch): { lossChosen: number; lossRejected: number } {
     const where = 'GanpoRegularizer.discriminatorStep';
-    this.assertCall(where, args);
-    validateStepLatents(where, this.inputDim, args);
-    this.masks.step(args.chosenMask !== undefined || args.rejectedMask !== undefined);
+    this.assertLive(where);
+    validateLatentBatch(where, batch, this.latentDim, "the regularizer's latentDim");
+    this.masks.step(batch.chosenMask !== undefined || batch.rejectedMask !== undefined);
     const update = discriminatorUpdate(
       where,
       {
@@ -237,7 +212,7 @@ export class GanpoRegularizer {
         lossFloor: this.lossFloor,
         scoring: this.scoring,
       },
-      args,
+      batch,
     );
     this.sixMeans.commit(update.batchMeans, update.pendingMeans);
     this.steps += 1;
@@ -257,26 +232,28 @@ export class GanpoRegularizer {
    *
    *     paired-feature-matching (default): L_adv = ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖²
    *     paired-least-squares:              L_adv = ½ Σ_side mean_i (D(h_θ,i) − D(h_ref,i))²
-   *     one-sided (official):            L_adv = ½[ℓreal(D_w(h_θ^w) − m_w,ref) + ℓreal(D_l(h_θ^l) − m_l,ref)]
+   *     one-sided (official):              L_adv = ½[ℓreal(D_w(h_θ^w) − m_w,ref) + ℓreal(D_l(h_θ^l) − m_l,ref)]
    *
-   * Reference latents and means are constants. Call it inside the policy's
-   * `tf.variableGrads(f, policyVariables)`.
+   * Reference latents and means are constants; the paired generators compare each policy latent
+   * with its sequence's reference latent, the one-sided one uses the reference latents only with
+   * the `'batch'` estimator (m_ref = their mean score under the just-updated critic; with `'ema'`
+   * the stored mean). Call it inside the policy's `tf.variableGrads(f, policyVariables)`.
    *
    * @returns a scalar the caller owns.
-   * @throws GanpoError before the first {@link discriminatorStep} (no means yet), on bad latents or
-   *   masks, and (`INVALID_ARGUMENT`) without reference latents under the paired generator.
+   * @throws GanpoError before the first {@link discriminatorStep} (no means yet), and on bad latents
+   *   or masks (see {@link LatentBatch}).
    */
-  adversarialLoss(args: AdversarialLossArgs): tf.Scalar {
-    const where = 'GanpoRegularizer.adversarialLoss';
-    this.assertCall(where, args);
-    const { policyChosen, policyRejected, chosenMask, rejectedMask, referenceChosen, referenceRejected } =
-      args;
-    const { useReference } = validateAdversarialLatents(
-      where,
-      this.inputDim,
-      { generator: this.generator, estimator: this.estimator },
-      args,
-    );
+  adversarialLoss(batch: LatentBatch): tf.Scalar {
+    return this.adversarialLossAt('GanpoRegularizer.adversarialLoss', batch);
+  }
+
+  /**
+   * {@link adversarialLoss} with the public function named in errors (`ganpoLoss` calls it).
+   * @internal
+   */
+  adversarialLossAt(where: string, batch: LatentBatch): tf.Scalar {
+    this.assertLive(where);
+    validateLatentBatch(where, batch, this.latentDim, "the regularizer's latentDim");
     const means = this.means;
     const chosenReferenceMean = means.chosen.reference;
     const rejectedReferenceMean = means.rejected.reference;
@@ -286,24 +263,29 @@ export class GanpoRegularizer {
         `${where}: no reference means yet — call discriminatorStep on a batch first (the official order)`,
       );
     }
+    const { chosenMask, rejectedMask } = batch;
     this.masks.loss(chosenMask !== undefined || rejectedMask !== undefined, where);
     return generatorTerm(
       this.discriminators,
       {
         chosen: {
-          policy: policyChosen,
+          policy: batch.policyChosenLatents,
           mask: chosenMask,
-          reference: referenceChosen,
+          reference: batch.referenceChosenLatents,
           referenceMean: chosenReferenceMean,
         },
         rejected: {
-          policy: policyRejected,
+          policy: batch.policyRejectedLatents,
           mask: rejectedMask,
-          reference: referenceRejected,
+          reference: batch.referenceRejectedLatents,
           referenceMean: rejectedReferenceMean,
         },
       },
-      { generator: this.generator, ganLoss: this.ganLoss, useReferenceMean: useReference },
+      {
+        generator: this.generator,
+        ganLoss: this.ganLoss,
+        useReferenceMean: this.generator === 'one-sided' && this.estimator === 'batch',
+      },
     );
   }
 
@@ -317,11 +299,13 @@ export class GanpoRegularizer {
   }
 
   /**
-   * The whole state as plain JSON (one read-back per tensor): restoring it into a regularizer of the
-   * same architecture with {@link loadState} continues bit-for-bit like an uninterrupted run.
+   * The whole state as plain JSON (one read-back per tensor): options, means, step count, both
+   * discriminators' state dicts (PyTorch names) and dropout positions, and the optimizer's state.
+   * {@link loadStateDict} into a regularizer of the same architecture continues bit for bit like an
+   * uninterrupted run.
    */
-  getState(): GanpoRegularizerState {
-    this.assertLive('GanpoRegularizer.getState');
+  stateDict(): GanpoRegularizerState {
+    this.assertLive('GanpoRegularizer.stateDict');
     return writeRegularizerState({
       options: this.stateOptions,
       discriminators: this.discriminators,
@@ -332,14 +316,15 @@ export class GanpoRegularizer {
   }
 
   /**
-   * Restores a state from {@link getState}. The options (weight, GAN loss, estimator, momentum,
-   * negatives) must equal this regularizer's. All or nothing: on any error nothing changes.
+   * Restores a state from {@link stateDict}. The options (weight, GAN loss, estimator, momentum,
+   * negatives, generator) must equal this regularizer's. All or nothing: on any error nothing
+   * changes.
    *
    * @throws GanpoError `INVALID_FORMAT` on a malformed state, `STATE_DICT_MISMATCH` on other options,
    *   a discriminator state that does not fit, or optimizer state for an optimizer that is not AdamW.
    */
-  loadState(state: GanpoRegularizerState): void {
-    const prepared = this.prepareLoadState(state);
+  loadStateDict(state: GanpoRegularizerState): void {
+    const prepared = this.prepareLoadStateDict(state);
     try {
       prepared.commit();
     } finally {
@@ -348,13 +333,14 @@ export class GanpoRegularizer {
   }
 
   /**
-   * Every check of {@link loadState}, changing nothing: returns `commit` (applies the state) and
+   * Every check of {@link loadStateDict}, changing nothing: returns `commit` (applies the state) and
    * `release` (frees the parsed tensors; call it after `commit`, or instead when another part of a
-   * larger checkpoint is refused). @internal
+   * larger state is refused).
+   * @internal
    */
-  prepareLoadState(
+  prepareLoadStateDict(
     state: GanpoRegularizerState,
-    where = 'GanpoRegularizer.loadState',
+    where = 'GanpoRegularizer.loadStateDict',
   ): { commit: () => void; release: () => void } {
     this.assertLive(where);
     const prepared = prepareRegularizerState(where, state, {

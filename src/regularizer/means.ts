@@ -15,7 +15,7 @@ export const SETS: readonly SetName[] = ['reference', 'policy', 'opposite'];
 /** Six plain numbers, one per discriminator and set (a step's batch means, or the means it uses). */
 export type SixValues = PerSide<SetMeans<number>>;
 
-/** The saved form of the six means (part of {@link GanpoRegularizerState}). */
+/** The saved form of the six means (part of {@link GanpoRegularizerState}). @inline */
 export interface SixMeansJSON {
   /** The running (EMA) means, used by the `'ema'` estimator. */
   running: PerSide<SetMeans<RunningMeanJSON>>;

@@ -1,3 +1,4 @@
+import { log } from '../core/log';
 import type { Discriminator } from '../discriminators/types';
 
 /**
@@ -6,7 +7,7 @@ import type { Discriminator } from '../discriminators/types';
  * than the latents; at H < 128 it is more than 4× wider than them (21× at H = 24, where 100 steps
  * took minutes and a PyTorch export 117 MB).
  */
-export const CRITIC_NOTICE_BELOW_INPUT_DIM = 128;
+export const CRITIC_NOTICE_BELOW_LATENT_DIM = 128;
 
 let criticNoticeShown = false;
 
@@ -16,38 +17,41 @@ export function resetCriticSizeNotice(): void {
 }
 
 /**
- * Warns once per process when {@link GanpoRegularizer.create} builds the default official-size
- * transformer critic (width 512, not chosen explicitly) for latents narrower than
- * {@link CRITIC_NOTICE_BELOW_INPUT_DIM}.
+ * Warns once per process (through the library's logger, see `setLogger`) when a regularizer builds
+ * the default official-size transformer critic (width 512, not chosen explicitly) for latents
+ * narrower than
+ * {@link CRITIC_NOTICE_BELOW_LATENT_DIM}.
  */
 export function criticSizeNotice(
   kind: 'transformer' | 'mlp',
-  inputDim: number,
+  latentDim: number,
   widthGiven: boolean,
   critic: Discriminator,
 ): void {
   if (criticNoticeShown || kind !== 'transformer' || widthGiven) return;
-  if (inputDim >= CRITIC_NOTICE_BELOW_INPUT_DIM) return;
+  if (latentDim >= CRITIC_NOTICE_BELOW_LATENT_DIM) return;
   criticNoticeShown = true;
   let params = 0;
   for (const v of critic.trainableVariables) params += v.size;
-  console.warn(
-    `GanpoRegularizer.create: the default transformer critic (the official one: width 512, 2 layers, ` +
+  log(
+    'warn',
+    `GanpoRegularizer: the default transformer critic (the official one: width 512, 2 layers, ` +
       `${params.toLocaleString('en-US')} parameters per discriminator, two of them) is far larger than ` +
-      `latents of width ${inputDim} (the official runs use it with widths 2304-4096). For small models pass ` +
-      `kind: 'mlp' or a smaller critic, e.g. discriminator: { hiddenDim: ${smallWidth(inputDim)}, numLayers: 1, ` +
+      `latents of width ${latentDim} (the official runs use it with widths 2304-4096). For small models pass ` +
+      `critic: { kind: 'mlp' } or a smaller critic, e.g. critic: { hiddenDim: ${smallWidth(latentDim)}, numLayers: 1, ` +
       `numHeads: 4, maxSeqLen: <your max length> } (docs/guide.md, "Small models"); set ` +
-      'discriminator.hiddenDim explicitly to keep the official size without this notice.',
+      'critic.hiddenDim explicitly to keep the official size without this notice.',
   );
 }
 
 /** A critic width for small latents: 2·H rounded up to a multiple of 16, at least 32. */
-export function smallWidth(inputDim: number): number {
-  return Math.max(32, Math.ceil((2 * inputDim) / 16) * 16);
+export function smallWidth(latentDim: number): number {
+  return Math.max(32, Math.ceil((2 * latentDim) / 16) * 16);
 }
 
 /**
- * Remembers whether the last discriminator step had masks and warns once (per regularizer) when the
+ * Remembers whether the last discriminator step had masks and warns once (per regularizer, through
+ * the library's logger) when the
  * adversarial loss is computed with masks the step did not have, or without masks it had: the
  * critic then scores padding in one and not the other, so the two means are not comparable.
  */
@@ -67,7 +71,8 @@ export class MaskConsistency {
     const [given, missing] = this.stepMasked
       ? ['discriminatorStep', `${where}`]
       : [`${where}`, 'discriminatorStep'];
-    console.warn(
+    log(
+      'warn',
       `${where}: chosenMask/rejectedMask were given to ${given} but not to ${missing}; the critic then ` +
         'scores padding positions in one and not the other. Pass the same masks to both (warned once).',
     );

@@ -1,23 +1,35 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertArgs, assertNumber, assertOneOf } from '../core/validate';
-import { MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
-import { TransformerDiscriminator, type TransformerDiscriminatorConfig } from '../discriminators/transformer';
+import { assertKnownKeys } from '../core/options';
+import { assertArgs, assertNumber, assertObject, assertOneOf } from '../core/validate';
+import { MLP_CONFIG_KEYS, MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
+import {
+  TRANSFORMER_CONFIG_KEYS,
+  TransformerDiscriminator,
+  type TransformerDiscriminatorConfig,
+} from '../discriminators/transformer';
 import type { Discriminator } from '../discriminators/types';
 import { chanceLevel, type GanLoss, resolveGanLoss } from '../divergence/gan-loss';
 import { SIDES } from './means';
 import { criticSizeNotice } from './notices';
-import { type GanpoPreset, GENERATOR_LOSSES, type GeneratorLoss, presetDefaults } from './preset';
 import {
-  type GanpoRegularizerArgs,
-  type GanpoRegularizerCreateArgs,
+  type GanpoPreset,
+  GENERATOR_LOSSES,
+  type GeneratorLoss,
+  presetDefaults,
+  presetOptimizer,
+} from './preset';
+import {
+  type CriticOptions,
+  type GanpoRegularizerOptions,
   MEAN_ESTIMATORS,
   type MeanEstimator,
   SCORINGS,
   type Scoring,
+  SETTINGS_KEYS,
 } from './types';
 
-/** {@link GanpoRegularizerArgs} checked, with the preset's defaults filled in. */
+/** {@link GanpoRegularizerOptions} checked, with the preset's defaults filled in. */
 export interface ResolvedRegularizerOptions {
   preset: GanpoPreset;
   weight: number;
@@ -32,58 +44,85 @@ export interface ResolvedRegularizerOptions {
   discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>;
 }
 
+/** The option keys of the two arms of {@link GanpoRegularizerOptions}. */
+const BUILD_KEYS = ['latentDim', 'critic', 'seed'] as const;
 /**
- * Checks a regularizer's arguments (two distinct discriminators of one input width, options of the
- * documented types and ranges) and fills each option left out from `args.preset` (default
- * `'recommended'`). Allocates nothing but the preset's optimizer, made last.
+ * The keys of each critic kind: `kind` plus its discriminator's config without the width and the
+ * seed (the regularizer gives both).
+ */
+const CRITIC_KEYS: Record<'transformer' | 'mlp', readonly string[]> = {
+  transformer: ['kind', ...TRANSFORMER_CONFIG_KEYS.filter((k) => k !== 'latentDim' && k !== 'seed')],
+  mlp: ['kind', ...MLP_CONFIG_KEYS.filter((k) => k !== 'latentDim' && k !== 'seed')],
+};
+
+/**
+ * Checks a regularizer's options and returns the critics and every setting resolved: with
+ * `{ latentDim, critic?, seed? }` it builds two critics (disposed again if a later check fails),
+ * with `{ discriminators }` it checks the given pair (two distinct discriminators of one width).
+ * Unknown keys are refused with the nearest valid one. Allocates nothing else but the preset's
+ * optimizer, made last.
  */
 export function resolveRegularizerOptions(
   where: string,
-  args: GanpoRegularizerArgs,
+  options: GanpoRegularizerOptions,
 ): ResolvedRegularizerOptions {
-  assertArgs(where, args, '{ chosen, rejected, ... }');
-  for (const side of SIDES) {
-    const d = args[side] as unknown as Partial<Discriminator> | undefined;
-    if (!d || typeof d.apply !== 'function' || !Array.isArray(d.trainableVariables)) {
-      throw argumentError(
-        'INVALID_ARGUMENT',
-        where,
-        side,
-        'a Discriminator',
-        d === undefined ? 'undefined' : typeof d,
-      );
+  assertArgs(where, options, '{ latentDim, ... } or { discriminators: { chosen, rejected }, ... }');
+  const given = 'discriminators' in options && options.discriminators !== undefined;
+  assertKnownKeys(where, options, [...SETTINGS_KEYS, ...(given ? ['discriminators'] : BUILD_KEYS)]);
+  const settings = checkSettings(where, options);
+  const discriminators = given
+    ? checkDiscriminators(where, options.discriminators)
+    : buildCritics(where, options as Extract<GanpoRegularizerOptions, { latentDim: number }>);
+  try {
+    return finishSettings(where, options, settings, discriminators);
+  } catch (e) {
+    if (!given) {
+      discriminators.chosen.dispose();
+      discriminators.rejected.dispose();
     }
+    throw e;
   }
-  if (args.chosen === args.rejected) {
-    throw argumentError(
-      'INVALID_ARGUMENT',
+}
+
+/** The settings that need no critic, checked (before any critic is built). */
+function checkSettings(where: string, options: GanpoRegularizerOptions) {
+  const preset = presetDefaults(where, options.preset);
+  const ganLoss = resolveGanLoss(where, options.ganLoss ?? preset.ganLoss);
+  if (options.negatives !== undefined && typeof options.negatives !== 'boolean') {
+    throw argumentError('INVALID_OPTION', where, 'negatives', 'a boolean', typeof options.negatives);
+  }
+  if (options.optimizer !== undefined && !(options.optimizer instanceof tf.Optimizer)) {
+    throw argumentError('INVALID_OPTION', where, 'optimizer', 'a tf.Optimizer', typeof options.optimizer);
+  }
+  return {
+    preset,
+    weight: assertNumber(where, 'weight', options.weight ?? preset.weight, { min: 0 }),
+    ganLoss,
+    estimator: assertOneOf(where, 'estimator', options.estimator ?? preset.estimator, MEAN_ESTIMATORS),
+    momentum: assertNumber(where, 'momentum', options.momentum ?? preset.momentum, { min: 0, lessThan: 1 }),
+    generator: assertOneOf(where, 'generator', options.generator ?? preset.generator, GENERATOR_LOSSES),
+    // The preset's floor is for 'sgan' (chance log 2); other GAN losses scale it by their chance level.
+    lossFloor: assertNumber(
       where,
-      'rejected',
-      'a discriminator distinct from chosen',
-      'the same instance',
-    );
-  }
-  if (args.chosen.inputDim !== args.rejected.inputDim) {
-    throw argumentError(
-      'SHAPE_MISMATCH',
-      where,
-      'rejected',
-      `inputDim ${args.chosen.inputDim} (that of chosen)`,
-      `inputDim ${args.rejected.inputDim}`,
-    );
-  }
-  const preset = presetDefaults(where, args.preset);
-  const weight = assertNumber(where, 'weight', args.weight ?? 1, { min: 0 });
-  const ganLoss = resolveGanLoss(where, args);
-  const estimator = assertOneOf(where, 'estimator', args.estimator ?? 'ema', MEAN_ESTIMATORS);
-  const momentum = assertNumber(where, 'momentum', args.momentum ?? 0.9, { min: 0, lessThan: 1 });
-  if (args.negatives !== undefined && typeof args.negatives !== 'boolean') {
-    throw argumentError('INVALID_OPTION', where, 'negatives', 'a boolean', typeof args.negatives);
-  }
-  const generator = assertOneOf(where, 'generator', args.generator ?? preset.generator, GENERATOR_LOSSES);
+      'lossFloor',
+      options.lossFloor ?? (preset.lossFloor * chanceLevel(ganLoss)) / Math.LN2,
+      { min: 0 },
+    ),
+    scoring: assertOneOf(where, 'scoring', options.scoring ?? preset.scoring, SCORINGS),
+  };
+}
+
+/** The settings that depend on the critics (the generator's needs, the default optimizer). */
+function finishSettings(
+  where: string,
+  options: GanpoRegularizerOptions,
+  settings: ReturnType<typeof checkSettings>,
+  discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>,
+): ResolvedRegularizerOptions {
+  const { preset, ...rest } = settings;
   if (
-    generator === 'paired-feature-matching' &&
-    SIDES.some((side) => typeof args[side].features !== 'function')
+    rest.generator === 'paired-feature-matching' &&
+    SIDES.some((side) => typeof discriminators[side].features !== 'function')
   ) {
     throw argumentError(
       'INVALID_OPTION',
@@ -93,70 +132,92 @@ export function resolveRegularizerOptions(
       'paired-feature-matching',
     );
   }
-  // The preset's floor is for 'sgan' (chance log 2); other GAN losses scale it by their chance level.
-  const lossFloor = assertNumber(
-    where,
-    'lossFloor',
-    args.lossFloor ?? (preset.lossFloor * chanceLevel(ganLoss)) / Math.LN2,
-    { min: 0 },
-  );
-  const scoring = assertOneOf(where, 'scoring', args.scoring ?? preset.scoring, SCORINGS);
-  if (args.optimizer !== undefined && !(args.optimizer instanceof tf.Optimizer)) {
-    throw argumentError('INVALID_OPTION', where, 'optimizer', 'a tf.Optimizer', typeof args.optimizer);
-  }
   return {
-    preset: args.preset ?? 'recommended',
-    weight,
-    ganLoss,
-    estimator,
-    momentum,
-    negatives: args.negatives ?? preset.negatives,
-    generator,
-    scoring,
-    optimizer: args.optimizer ?? preset.optimizer(args.chosen),
-    lossFloor,
-    discriminators: Object.freeze({ chosen: args.chosen, rejected: args.rejected }),
+    ...rest,
+    preset: options.preset ?? 'recommended',
+    negatives: options.negatives ?? preset.negatives,
+    optimizer: options.optimizer ?? presetOptimizer(preset, discriminators.chosen),
+    discriminators,
   };
 }
 
-/**
- * Two fresh discriminators of one architecture for {@link GanpoRegularizer.create} (seeds `seed`
- * and `seed + 1` when given), handed to `build`; both are disposed if `build` throws.
- */
-export function createDiscriminatorPair<T>(
+/** Two distinct discriminators of one latent width. */
+function checkDiscriminators(
   where: string,
-  args: GanpoRegularizerCreateArgs,
-  build: (chosen: Discriminator, rejected: Discriminator) => T,
-): T {
-  assertArgs(where, args, '{ inputDim, ... }');
-  const inputDim = assertNumber(where, 'inputDim', args.inputDim, { min: 1, integer: true });
-  const kind = assertOneOf(where, 'kind', args.kind ?? 'transformer', ['transformer', 'mlp'] as const);
+  discriminators: unknown,
+): Readonly<{ chosen: Discriminator; rejected: Discriminator }> {
+  assertObject(where, 'discriminators', discriminators, '{ chosen, rejected }');
+  assertKnownKeys(where, discriminators as object, ['chosen', 'rejected'], 'discriminators.');
+  const pair = discriminators as Partial<Record<'chosen' | 'rejected', Partial<Discriminator>>>;
+  for (const side of SIDES) {
+    const d = pair[side];
+    if (!d || typeof d.apply !== 'function' || !Array.isArray(d.trainableVariables)) {
+      throw argumentError(
+        'INVALID_ARGUMENT',
+        where,
+        `discriminators.${side}`,
+        'a Discriminator',
+        d === undefined ? 'undefined' : typeof d,
+      );
+    }
+  }
+  const { chosen, rejected } = pair as { chosen: Discriminator; rejected: Discriminator };
+  if (chosen === rejected) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      where,
+      'discriminators.rejected',
+      'a discriminator distinct from chosen',
+      'the same instance',
+    );
+  }
+  if (chosen.latentDim !== rejected.latentDim) {
+    throw argumentError(
+      'SHAPE_MISMATCH',
+      where,
+      'discriminators.rejected',
+      `latentDim ${chosen.latentDim} (that of discriminators.chosen)`,
+      `latentDim ${rejected.latentDim}`,
+    );
+  }
+  return Object.freeze({ chosen, rejected });
+}
+
+/**
+ * Two fresh critics of one architecture for latents of width `latentDim`: D_w seeded with `seed`,
+ * D_l with `seed + 1` (random without a seed). Both are disposed if the second cannot be built.
+ */
+function buildCritics(
+  where: string,
+  options: { latentDim: number; critic?: CriticOptions; seed?: number },
+): Readonly<{ chosen: Discriminator; rejected: Discriminator }> {
+  const latentDim = assertNumber(where, 'latentDim', options.latentDim, { min: 1, integer: true });
   const seed =
-    args.seed === undefined ? undefined : assertNumber(where, 'seed', args.seed, { integer: true });
+    options.seed === undefined ? undefined : assertNumber(where, 'seed', options.seed, { integer: true });
+  const critic = options.critic ?? {};
+  assertObject(where, 'critic', critic, "{ kind: 'transformer' | 'mlp', ... }");
+  const kind = assertOneOf(where, 'critic.kind', critic.kind ?? 'transformer', [
+    'transformer',
+    'mlp',
+  ] as const);
+  assertKnownKeys(where, critic, CRITIC_KEYS[kind], 'critic.');
+  const { kind: _kind, ...config } = critic;
   const make = (offset: number): Discriminator => {
-    const s = seed === undefined ? undefined : seed + offset;
+    const s = seed === undefined ? {} : { seed: seed + offset };
     return kind === 'mlp'
-      ? new MLPDiscriminator({
-          ...(args.discriminator as Partial<MLPDiscriminatorConfig>),
-          inputDim,
-          seed: s,
-        })
+      ? new MLPDiscriminator({ ...(config as Partial<MLPDiscriminatorConfig>), latentDim, ...s })
       : new TransformerDiscriminator({
-          ...(args.discriminator as Partial<TransformerDiscriminatorConfig>),
-          inputDim,
-          seed: s,
+          ...(config as Partial<TransformerDiscriminatorConfig>),
+          latentDim,
+          ...s,
         });
   };
   const chosen = make(0);
-  const widthGiven = (args.discriminator as { hiddenDim?: number } | undefined)?.hiddenDim !== undefined;
-  criticSizeNotice(kind, inputDim, widthGiven, chosen);
-  let rejected: Discriminator | undefined;
+  criticSizeNotice(kind, latentDim, (config as { hiddenDim?: number }).hiddenDim !== undefined, chosen);
   try {
-    rejected = make(1);
-    return build(chosen, rejected);
+    return Object.freeze({ chosen, rejected: make(1) });
   } catch (e) {
     chosen.dispose();
-    rejected?.dispose();
     throw e;
   }
 }

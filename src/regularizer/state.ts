@@ -11,15 +11,10 @@ import { SIDES, type Side, SixMeans, type SixMeansJSON } from './means';
 import type { GeneratorLoss } from './preset';
 import type { MeanEstimator, PerSide, SerializedTensor } from './types';
 
-/** The options a saved state must match: those that change what a step computes. */
+/** The options a saved state must match: those that change what a step computes. @inline */
 export interface RegularizerStateOptions {
   weight: number;
   ganLoss: GanLoss;
-  /**
-   * The GAN loss under its former name, in states written before it was renamed `ganLoss`; read
-   * when `ganLoss` is absent so that those states still load. New states do not write it.
-   */
-  divergence?: GanLoss;
   estimator: MeanEstimator;
   momentum: number;
   negatives: boolean;
@@ -46,7 +41,7 @@ export interface GanpoRegularizerState {
    */
   optimizer: AdamWState | null;
   /**
-   * Both discriminators' dropout-stream positions (see `BaseDiscriminator.dropoutState`), so that a
+   * Both discriminators' dropout-stream positions (see the discriminators' `dropoutState`), so that a
    * resumed run draws the same dropout masks; `null` for discriminators of other classes. States
    * written before this field existed load without it (the streams then keep their position).
    */
@@ -132,12 +127,7 @@ export function prepareRegularizerState(
   assertFormatHeader(where, 'state', state, 'ganpo-regularizer', 1);
   const mine = parts.options;
   for (const key of Object.keys(mine) as (keyof RegularizerStateOptions)[]) {
-    const saved =
-      key === 'generator'
-        ? (state.options?.generator ?? 'one-sided')
-        : key === 'ganLoss'
-          ? (state.options?.ganLoss ?? state.options?.divergence)
-          : state.options?.[key];
+    const saved = key === 'generator' ? (state.options?.generator ?? 'one-sided') : state.options?.[key];
     if (saved !== mine[key]) {
       throw argumentError('STATE_DICT_MISMATCH', where, `options.${key}`, String(mine[key]), String(saved));
     }
@@ -173,13 +163,13 @@ export function prepareRegularizerState(
             state.optimizer as AdamWState,
             variableGroups(parts.discriminators),
           )
-        : () => {};
+        : null;
     return {
       means,
       steps: state.steps,
       commit: () => {
         loadDiscriminators();
-        loadOptimizer();
+        loadOptimizer?.commit();
         for (const side of SIDES) {
           const d = parts.discriminators[side];
           if (dropout !== null && d instanceof BaseDiscriminator) d.dropoutState = dropout[side];
@@ -209,7 +199,7 @@ function prepareDiscriminators(
       rejected.prepareLoadStateDict(incoming.rejected),
     ];
     return () => {
-      for (const load of loads) load();
+      for (const load of loads) load.commit();
     };
   }
   return () => {

@@ -13,7 +13,7 @@ export interface PreferencePair {
   rejected: readonly number[];
 }
 
-/** How to truncate a prompt+response sequence longer than `maxLength` (TRL's `truncation_mode`). */
+/** How to truncate a prompt+response sequence longer than `maxLength` (TRL's `truncation_mode`). @inline */
 export type TruncationMode = 'keep_end' | 'keep_start';
 
 /**

@@ -1,46 +1,48 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
+import { log } from '../core/log';
 import { withSharedClones } from '../ops/wasm/shared-clone';
+import { registerWasmTrainingKernels } from '../ops/wasm-training-kernels';
 import { AdamW } from '../optim/adamw';
 import { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
-import { loadCheckpoint, saveCheckpoint, type TrainerCheckpoint } from './checkpoint';
 import {
   type CollateOptions,
   collatePreferencePairs,
   disposePreferenceBatch,
   type PreferencePair,
 } from './collate';
-import { type GanpoTrainerArgs, resolveTrainerConfig, TRAINER, type TrainerConfig } from './config';
+import { type GanpoTrainerOptions, resolveTrainerConfig, TRAINER, type TrainerConfig } from './config';
 import { evaluatePreference } from './evaluate';
 import type { CausalLM } from './forward';
 import { initialReference } from './initial-reference';
-import { appliedMetrics, ganpoMetrics, skippedMetrics, type TrainerMetrics } from './metrics';
+import { skippedMetrics, stepMetrics, type TrainerMetrics } from './metrics';
 import { trainingSummary } from './notices';
 import type { PreferenceObjective } from './objective';
 import { precomputeReference, type ReferenceEntry, validateReferenceCache } from './reference';
 import { BatchSampler } from './sampler';
 import { runTrainStep, type StepOutcome } from './step';
+import { checkStepInputs } from './step-inputs';
 import { syncReference } from './sync-reference';
+import { loadTrainerState, saveTrainerState, type TrainerState } from './trainer-state';
 
-export type { TrainerCheckpoint } from './checkpoint';
-export type { GanpoTrainerArgs, TrainerGanpoOptions } from './config';
+export type { GanpoTrainerOptions, TrainerRegularizerOptions } from './config';
 export type { CausalLM } from './forward';
 export type { TrainerMetrics } from './metrics';
 export type {
   DpoObjectiveOptions,
-  LegacyPreferenceObjective,
   OrpoObjectiveOptions,
   PreferenceObjective,
   SimpoObjectiveOptions,
 } from './objective';
 export type { ReferenceEntry } from './reference';
+export type { TrainerState } from './trainer-state';
 
 /**
  * A preference-optimization trainer for tfjs causal LMs: DPO family, SimPO or ORPO, with or without
  * the GANPO latent adversarial regularizer, AdamW with warm-up + cosine/linear schedule, gradient
  * accumulation, global-norm clipping, a non-finite guard, TRL's metric keys and exact resume.
  *
- * One optimizer step (GANPO on), in the official order:
+ * One optimizer step (GANPO, the default regularizer), in the official order:
  * 1. collate the batch; reference log-probs and latents (live model, or the precomputed cache);
  * 2. the policy forward (inside `tf.variableGrads`) gives the policy latents and the finiteness
  *    check, before anything changes;
@@ -51,33 +53,57 @@ export type { ReferenceEntry } from './reference';
  * With gradient accumulation (k > 1 micro-batches) steps 2-3 use a no-grad policy forward of the
  * whole batch instead, then step 4 runs per micro-batch on (preference + λ·adversarial)/k, summed.
  *
+ * With `regularizer: { kind: 'anchor', weight }` step 4 adds λ·latentAnchorLoss instead and
+ * there is no discriminator step; with `regularizer: false` only the preference loss trains.
+ *
  * @example
  * ```ts
- * const trainer = new GanpoTrainer({ policy, reference: policy.clone(), hiddenSize: 64,
- *   collate: { padTokenId: 0, eosTokenId: 2, maxLength: 64 }, learningRate: 1e-3, totalSteps: 200 });
+ * const trainer = new GanpoTrainer({
+ *   model: { policy, reference: 'copy', latentDim: 64 },
+ *   data: { collate: { padTokenId: 0, eosTokenId: 2, maxLength: 64 } },
+ *   training: { learningRate: 1e-3, totalSteps: 200 },
+ * });
  * await trainer.train(pairs);
  * ```
  */
 export class GanpoTrainer {
+  /** The model being trained. */
   readonly policy: CausalLM;
+  /** The frozen reference model (undefined with a precomputed reference only). */
   readonly reference?: CausalLM;
   private readonly ownsReference: boolean;
+  /** The GANPO regularizer (built by the trainer or given), `null` with the anchor or without one. */
   readonly regularizer: GanpoRegularizer | null;
+  private readonly ownsRegularizer: boolean;
+  /** λ of the latent anchor (`regularizer: { kind: 'anchor' }`), else `null`. */
+  readonly anchorWeight: number | null;
+  /** The preference loss. */
   readonly objective: PreferenceObjective;
+  /** The policy's AdamW. */
   readonly optimizer: AdamW;
+  /** Pairs per optimizer step. */
   readonly batchSize: number;
+  /** Micro-batches per optimizer step. */
   readonly gradientAccumulationSteps: number;
+  /** The schedule's length in optimizer steps. */
   readonly totalSteps: number;
   private readonly config: TrainerConfig;
-  private readonly discriminatorLearningRateRatio: number;
+  /** Critic learning rate ÷ policy learning rate; `null` when the trainer does not schedule the critics. */
+  private readonly discriminatorLearningRateRatio: number | null;
   private cache: ReferenceEntry[] | null = null;
   private sampler: BatchSampler | null = null;
   private steps = 0;
   private disposed = false;
 
-  /** Validates `args` and builds the optimizers (and the regularizer unless `ganpo: false`); see {@link GanpoTrainerArgs}. */
-  constructor(args: GanpoTrainerArgs) {
-    const config = resolveTrainerConfig(args);
+  /**
+   * Validates `options` and builds the optimizers (and the GANPO regularizer when it is given as
+   * options); see {@link GanpoTrainerOptions}. Sends a one-line summary of what it trains to the
+   * library's logger (`setLogger`).
+   */
+  constructor(options: GanpoTrainerOptions) {
+    const config = resolveTrainerConfig(options);
+    // Kernels tfjs-backend-wasm lacks for training (the Embedding's gradient); a no-op elsewhere.
+    registerWasmTrainingKernels();
     this.config = config;
     this.policy = config.policy;
     this.objective = config.objective;
@@ -85,35 +111,40 @@ export class GanpoTrainer {
     this.gradientAccumulationSteps = config.gradientAccumulationSteps;
     this.totalSteps = config.totalSteps;
     this.optimizer = new AdamW({ learningRate: config.schedule(0), weightDecay: config.weightDecay });
-    if (config.ganpo === null) {
-      this.regularizer = null;
-      this.discriminatorLearningRateRatio = 0;
-    } else {
+    const spec = config.regularizer;
+    this.anchorWeight = spec.kind === 'anchor' ? spec.weight : null;
+    this.ownsRegularizer = spec.kind === 'build';
+    if (spec.kind === 'build') {
       // The learning rate is set once the critics exist: its default depends on their kind.
-      const criticOptimizer = new AdamW({
-        learningRate: 0,
-        weightDecay: config.ganpo.weightDecay,
-        ...config.ganpo.betas,
-      });
-      this.regularizer = GanpoRegularizer.create({
-        ...config.ganpo.create,
-        inputDim: config.hiddenSize,
-        optimizer: criticOptimizer,
-      });
-      this.discriminatorLearningRateRatio = config.ganpo.learningRateRatio(
-        this.regularizer.discriminators.chosen,
-      );
+      const criticOptimizer = new AdamW({ learningRate: 0, weightDecay: spec.weightDecay, ...spec.betas });
+      try {
+        this.regularizer = new GanpoRegularizer({ ...spec.options, optimizer: criticOptimizer });
+      } catch (e) {
+        criticOptimizer.dispose();
+        this.optimizer.dispose();
+        throw e;
+      }
+      this.discriminatorLearningRateRatio = spec.learningRateRatio(this.regularizer.discriminators.chosen);
       criticOptimizer.learningRate = config.schedule(0) * this.discriminatorLearningRateRatio;
+    } else {
+      this.regularizer = spec.kind === 'given' ? spec.regularizer : null;
+      this.discriminatorLearningRateRatio = null;
     }
     // Last, so that a refused constructor leaves no copy behind.
-    this.ownsReference = args.reference === 'copy' || args.reference === 'initial';
+    const reference = config.reference;
+    this.ownsReference = reference === 'copy' || reference === 'initial';
     this.reference =
-      args.reference === 'copy'
-        ? (args.policy.clone as () => CausalLM)()
-        : args.reference === 'initial'
-          ? initialReference(args.policy, TRAINER)
-          : args.reference;
-    config.log?.(trainingSummary(config, this.regularizer, args.reference));
+      reference === 'copy'
+        ? (config.policy.clone as () => CausalLM)()
+        : reference === 'initial'
+          ? initialReference(config.policy, TRAINER)
+          : reference;
+    log('info', trainingSummary(config, this.regularizer, reference));
+  }
+
+  /** Whether the step needs the reference latents (any latent regularizer). */
+  private get withLatents(): boolean {
+    return this.regularizer !== null || this.anchorWeight !== null;
   }
 
   /** Optimizer steps taken so far. */
@@ -129,7 +160,8 @@ export class GanpoTrainer {
    * Runs the reference model once over `pairs` and caches its summed log-probs (and, with GANPO,
    * its latents) by pair index, so that {@link train} needs no reference model in memory. Cached
    * and live references give the same steps (the model is causal and inputs are right-padded).
-   * `batchSize` pairs per forward, default `precomputeRefBatchSize`. Refused with `syncRefModel`.
+   * `batchSize` pairs per forward, default `data.precomputeRefBatchSize`. Refused with
+   * `referenceSync`.
    */
   precomputeReference(
     pairs: readonly PreferencePair[],
@@ -146,24 +178,24 @@ export class GanpoTrainer {
     return precomputeReference(this.reference, pairs, {
       batchSize,
       collate: this.collateOptions,
-      hiddenSize: this.config.hiddenSize,
-      withLatents: this.regularizer !== null,
+      latentDim: this.config.latentDim,
+      withLatents: this.withLatents,
     });
   }
 
   /**
    * Uses a cache from {@link precomputeReference} (indexed like the training pairs), e.g. read back
    * with `referenceCacheFromBytes`. Checked whole before it replaces the current cache: finite
-   * log-probs, positive integer lengths, and with GANPO latents of exactly length × hiddenSize
-   * values on both sides (a cache made for another hidden size is refused).
+   * log-probs, positive integer lengths, and with a latent regularizer latents of exactly length ×
+   * `model.latentDim` values on both sides (a cache made for another width is refused).
    */
   setReferenceCache(entries: ReferenceEntry[] | null): void {
     this.assertLive('setReferenceCache');
     if (entries !== null) {
       this.refuseCacheWithSync('setReferenceCache');
       validateReferenceCache(`${TRAINER}.setReferenceCache`, entries, {
-        hiddenSize: this.config.hiddenSize,
-        withLatents: this.regularizer !== null,
+        latentDim: this.config.latentDim,
+        withLatents: this.withLatents,
       });
     }
     this.cache = entries;
@@ -171,13 +203,13 @@ export class GanpoTrainer {
 
   /**
    * A precomputed reference is stale after the first TR-DPO sync, so it is refused with
-   * `syncRefModel` (as TRL refuses `precompute_ref_log_probs` with `sync_ref_model`).
+   * `referenceSync` (as TRL refuses `precompute_ref_log_probs` with `sync_ref_model`).
    */
   private refuseCacheWithSync(method: string): void {
     if (this.config.syncReference !== null) {
       throw new GanpoError(
         'INVALID_STATE',
-        `${TRAINER}.${method}: a precomputed reference cannot follow the reference updates of syncRefModel (TR-DPO); train with the live reference`,
+        `${TRAINER}.${method}: a precomputed reference cannot follow the reference updates of referenceSync (TR-DPO); train with the live reference`,
       );
     }
   }
@@ -192,32 +224,12 @@ export class GanpoTrainer {
    * policy update is skipped (the discriminators have moved). Both are reported as `skipped: true`.
    */
   trainStep(pairs: readonly PreferencePair[], indices?: readonly number[]): TrainerMetrics {
-    const where = `${TRAINER}.trainStep`;
     this.assertLive('trainStep');
-    if (!Array.isArray(pairs) || pairs.length !== this.batchSize) {
-      throw argumentError(
-        'SHAPE_MISMATCH',
-        where,
-        'pairs',
-        `${this.batchSize} pairs (batchSize)`,
-        Array.isArray(pairs) ? `${pairs.length}` : typeof pairs,
-      );
-    }
-    if (this.cache && (!indices || indices.length !== pairs.length)) {
-      throw argumentError(
-        'INVALID_ARGUMENT',
-        where,
-        'indices',
-        `${pairs.length} indices into the reference cache`,
-        String(indices?.length),
-      );
-    }
-    if (!this.cache && !this.reference && this.objective.kind === 'dpo') {
-      throw new GanpoError(
-        'INVALID_STATE',
-        `${where}: DPO needs a reference model or a precomputed reference cache`,
-      );
-    }
+    checkStepInputs(`${TRAINER}.trainStep`, pairs, indices, {
+      batchSize: this.batchSize,
+      cached: this.cache !== null,
+      needsReference: !this.reference && this.objective.kind === 'dpo',
+    });
     // The learning rates are set only once the step is known to go ahead (a skipped step changes
     // nothing, optimizer hyper-parameters included).
     const learningRate = this.config.schedule(this.steps);
@@ -232,12 +244,13 @@ export class GanpoTrainer {
             policy: this.policy,
             reference: this.reference,
             regularizer: this.regularizer,
+            anchorWeight: this.anchorWeight,
             objective: this.objective,
             optimizer: this.optimizer,
             batchSize: this.batchSize,
             gradientAccumulationSteps: this.gradientAccumulationSteps,
             maxGradNorm: this.config.maxGradNorm,
-            hiddenSize: this.config.hiddenSize,
+            latentDim: this.config.latentDim,
             discriminatorLearningRateRatio: this.discriminatorLearningRateRatio,
             referenceCache: this.cache,
             policyTraining: !this.config.disableDropout,
@@ -282,25 +295,11 @@ export class GanpoTrainer {
   }
 
   private metricsOf(outcome: StepOutcome, learningRate: number): TrainerMetrics {
-    const ganLoss = this.regularizer ? this.regularizer.ganLoss : null;
-    if (!outcome.applied || outcome.statistics === null) {
-      return {
-        ...skippedMetrics(this.steps, learningRate),
-        ...ganpoMetrics(ganLoss, outcome.discriminator, Number.NaN, this.regularizer?.diagnostics ?? null),
-      };
-    }
-    if (this.regularizer) {
-      this.regularizer.observeLosses(outcome.statistics.preferenceLoss, outcome.statistics.adversarialLoss);
-    }
-    return appliedMetrics({
+    return stepMetrics(outcome, {
       step: this.steps,
       learningRate,
-      gradNorm: outcome.gradNorm,
-      statistics: outcome.statistics,
-      adversarialWeight: this.regularizer ? this.regularizer.weight : null,
-      ganLoss,
-      discriminator: outcome.discriminator,
-      diagnostics: this.regularizer?.diagnostics ?? null,
+      regularizer: this.regularizer,
+      anchorWeight: this.anchorWeight,
     });
   }
 
@@ -311,7 +310,7 @@ export class GanpoTrainer {
 
   /**
    * Trains on `pairs` until `totalSteps` optimizer steps are done (or `steps` more), drawing
-   * batches with a seeded shuffling sampler (its position is part of the checkpoint). Yields to the
+   * batches with a sampler shuffled by `training.seed` (its position is part of the state). Yields to the
    * event loop between steps so progress bars and UIs stay live.
    */
   async train(pairs: readonly PreferencePair[], options: { steps?: number } = {}): Promise<TrainerMetrics[]> {
@@ -367,20 +366,20 @@ export class GanpoTrainer {
     );
   }
 
-  /** The reference's variables when TR-DPO moves them (they belong in checkpoints then). */
+  /** The reference's variables when TR-DPO moves them (they belong in the state then). */
   private get syncedReferenceVariables(): tf.Variable[] | undefined {
     return this.config.syncReference !== null ? this.reference?.trainableVariables : undefined;
   }
 
   /**
-   * The whole training state as plain JSON: policy weights, policy and discriminator optimizer
-   * states, the regularizer (discriminators, u/v, means), schedule position and data order, and the
-   * reference weights with `syncRefModel`.
-   * {@link restore} into a trainer built with the same arguments continues exactly.
+   * The whole training state as plain JSON, the trainer's `state_dict`: policy weights, policy and
+   * critic optimizer states, the regularizer (discriminators, u/v, means), schedule position and
+   * data order, and the reference weights with `referenceSync`. {@link loadStateDict} into a
+   * trainer built with the same options continues exactly.
    */
-  checkpoint(): TrainerCheckpoint {
-    this.assertLive('checkpoint');
-    return saveCheckpoint({
+  stateDict(): TrainerState {
+    this.assertLive('stateDict');
+    return saveTrainerState({
       variables: this.policy.trainableVariables,
       referenceVariables: this.syncedReferenceVariables,
       optimizer: this.optimizer,
@@ -391,15 +390,15 @@ export class GanpoTrainer {
   }
 
   /**
-   * Restores a {@link GanpoTrainer.checkpoint}. All or nothing: the whole checkpoint is checked
-   * (format, step count, policy weights, sampler, optimizer, regularizer; values at level `'full'`)
-   * before anything is applied, so a refused restore leaves the trainer exactly as it was.
+   * Restores a {@link GanpoTrainer.stateDict}. All or nothing: the whole state is checked (format,
+   * step count, policy weights, sampler, optimizer, regularizer; values at level `'full'`) before
+   * anything is applied, so a refused load leaves the trainer exactly as it was.
    *
    * @throws GanpoError `INVALID_FORMAT`, `STATE_DICT_MISMATCH`, `OUT_OF_RANGE`, `NON_FINITE`.
    */
-  restore(checkpoint: TrainerCheckpoint): void {
-    this.assertLive('restore');
-    const { sampler, step } = loadCheckpoint(`${TRAINER}.restore`, checkpoint, {
+  loadStateDict(state: TrainerState): void {
+    this.assertLive('loadStateDict');
+    const { sampler, step } = loadTrainerState(`${TRAINER}.loadStateDict`, state, {
       variables: this.policy.trainableVariables,
       referenceVariables: this.syncedReferenceVariables,
       optimizer: this.optimizer,
@@ -426,14 +425,15 @@ export class GanpoTrainer {
   }
 
   /**
-   * Frees the regularizer, the optimizers and a reference copy the trainer made (never the user's
-   * models). Idempotent; every other method then throws `GanpoError('DISPOSED')`.
+   * Frees the optimizer, the regularizer the trainer built and a reference copy it made (never the
+   * user's models or regularizer). Idempotent; every other method then throws
+   * `GanpoError('DISPOSED')`.
    */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.optimizer.dispose();
-    this.regularizer?.dispose();
+    if (this.ownsRegularizer) this.regularizer?.dispose();
     if (this.ownsReference) this.reference?.dispose?.();
   }
 }

@@ -1,5 +1,8 @@
 import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
-import type { DiscriminatorStepResult, GanpoDiagnostics } from '../regularizer/ganpo-regularizer';
+import type { GanpoDiagnostics, GanpoRegularizer } from '../regularizer/ganpo-regularizer';
+
+/** The two critic losses of a discriminator step. */
+export type DiscriminatorLosses = { lossChosen: number; lossRejected: number };
 
 /** Metrics of one step, with TRL's keys plus GANPO's. */
 export interface TrainerMetrics {
@@ -17,7 +20,11 @@ export interface TrainerMetrics {
   'logits/rejected': number;
   learning_rate: number;
   grad_norm: number;
-  'ganpo/adversarial_loss'?: number;
+  /**
+   * The regularizer's term before its weight λ (GANPO's adversarial loss, or the latent anchor);
+   * the total `loss` is L_pref + λ·this.
+   */
+  'ganpo/regularizer_loss'?: number;
   'ganpo/discriminator_loss_chosen'?: number;
   'ganpo/discriminator_loss_rejected'?: number;
   /** Monitoring estimate of D_Ra: 2·(chance-level loss − discriminator loss), mean over both. */
@@ -43,7 +50,7 @@ export const STEP_STATISTICS = [
   'rejectedLogp',
   'chosenLogit',
   'rejectedLogit',
-  'adversarialLoss',
+  'regularizerLoss',
 ] as const;
 
 /** One micro-batch's (or the step's mean) statistics by name; see {@link STEP_STATISTICS}. */
@@ -67,17 +74,17 @@ export function meanStatistics(perMicroBatch: readonly StepStatistics[]): StepSt
   return out;
 }
 
-/** The GANPO part of the metrics: nothing without a regularizer or a discriminator step. */
+/** The GANPO part of the metrics: nothing without a GANPO regularizer or a discriminator step. */
 export function ganpoMetrics(
   ganLoss: GanLoss | null,
-  discriminator: DiscriminatorStepResult | null,
-  adversarialLoss: number,
+  discriminator: DiscriminatorLosses | null,
+  regularizerLoss: number,
   diagnostics: GanpoDiagnostics | null = null,
 ): Partial<TrainerMetrics> {
   if (ganLoss === null || !discriminator) return {};
   const chance = chanceLevel(ganLoss);
   return {
-    'ganpo/adversarial_loss': adversarialLoss,
+    'ganpo/regularizer_loss': regularizerLoss,
     'ganpo/discriminator_loss_chosen': discriminator.lossChosen,
     'ganpo/discriminator_loss_rejected': discriminator.lossRejected,
     'ganpo/divergence': chance * 2 - (discriminator.lossChosen + discriminator.lossRejected),
@@ -113,16 +120,16 @@ export function skippedMetrics(step: number, learningRate: number): TrainerMetri
 
 /**
  * The metrics of an applied step from its mean statistics. `loss` is the total objective
- * L_pref + λ·L_adv (λ = `adversarialWeight`, `null` without GANPO).
+ * L_pref + λ·L_reg (λ = `regularizerWeight`, `null` without a regularizer).
  */
 export function appliedMetrics(args: {
   step: number;
   learningRate: number;
   gradNorm: number;
   statistics: StepStatistics;
-  adversarialWeight: number | null;
+  regularizerWeight: number | null;
   ganLoss: GanLoss | null;
-  discriminator: DiscriminatorStepResult | null;
+  discriminator: DiscriminatorLosses | null;
   diagnostics?: GanpoDiagnostics | null;
 }): TrainerMetrics {
   const s = args.statistics;
@@ -130,7 +137,7 @@ export function appliedMetrics(args: {
     step: args.step,
     skipped: false,
     loss:
-      s.preferenceLoss + (args.adversarialWeight !== null ? args.adversarialWeight * s.adversarialLoss : 0),
+      s.preferenceLoss + (args.regularizerWeight !== null ? args.regularizerWeight * s.regularizerLoss : 0),
     'rewards/chosen': s.chosenReward,
     'rewards/rejected': s.rejectedReward,
     'rewards/accuracies': s.accuracy,
@@ -141,6 +148,47 @@ export function appliedMetrics(args: {
     'logits/rejected': s.rejectedLogit,
     learning_rate: args.learningRate,
     grad_norm: args.gradNorm,
-    ...ganpoMetrics(args.ganLoss, args.discriminator, s.adversarialLoss, args.diagnostics ?? null),
+    ...(args.regularizerWeight !== null ? { 'ganpo/regularizer_loss': s.regularizerLoss } : {}),
+    ...ganpoMetrics(args.ganLoss, args.discriminator, s.regularizerLoss, args.diagnostics ?? null),
   };
+}
+
+/**
+ * The metrics of a step the trainer ran: skipped (NaN, plus the critics' losses when their step ran)
+ * or applied. Tells a GANPO regularizer the step's losses (its "adversarial term dominates" watch).
+ */
+export function stepMetrics(
+  outcome: {
+    applied: boolean;
+    statistics: StepStatistics | null;
+    gradNorm: number;
+    discriminator: DiscriminatorLosses | null;
+  },
+  context: {
+    step: number;
+    learningRate: number;
+    regularizer: GanpoRegularizer | null;
+    anchorWeight: number | null;
+  },
+): TrainerMetrics {
+  const { regularizer } = context;
+  const ganLoss = regularizer ? regularizer.ganLoss : null;
+  const diagnostics = regularizer?.diagnostics ?? null;
+  if (!outcome.applied || outcome.statistics === null) {
+    return {
+      ...skippedMetrics(context.step, context.learningRate),
+      ...ganpoMetrics(ganLoss, outcome.discriminator, Number.NaN, diagnostics),
+    };
+  }
+  regularizer?.observeLosses(outcome.statistics.preferenceLoss, outcome.statistics.regularizerLoss);
+  return appliedMetrics({
+    step: context.step,
+    learningRate: context.learningRate,
+    gradNorm: outcome.gradNorm,
+    statistics: outcome.statistics,
+    regularizerWeight: regularizer ? regularizer.weight : context.anchorWeight,
+    ganLoss,
+    discriminator: outcome.discriminator,
+    diagnostics,
+  });
 }

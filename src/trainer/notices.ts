@@ -40,7 +40,11 @@ export function trainingSummary(
   return (
     `GanpoTrainer: training ${count(policy)} parameters in ${variables.length} variables ` +
     '(policy.trainableVariables; weights not listed there stay frozen)' +
-    (regularizer ? `; GANPO discriminators: ${count(critics)} parameters (both)` : '; GANPO off') +
+    (regularizer
+      ? `; GANPO discriminators: ${count(critics)} parameters (both)`
+      : config.regularizer.kind === 'anchor'
+        ? `; latent anchor, weight ${config.regularizer.weight}`
+        : '; no latent regularizer') +
     `; reference: ${referenceText}.`
   );
 }

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertObject, assertOneOf, renamedOption } from '../core/validate';
+import { assertKnownKeys } from '../core/options';
+import { assertObject, assertOneOf } from '../core/validate';
 import { type DpoLossArgs, dpoLoss } from '../losses/dpo';
 import { type OrpoLossArgs, orpoLoss } from '../losses/orpo';
 import { type SimpoLossArgs, simpoLoss } from '../losses/simpo';
 import type { PreferenceLoss } from '../losses/types';
 
-/** The DPO objective's options: {@link DpoLossArgs} without the tensors the trainer supplies. */
+/** The DPO objective's options: {@link DpoLossArgs} without the tensors the trainer supplies. @inline */
 export type DpoObjectiveOptions = Omit<
   DpoLossArgs,
   | 'policyChosenLogps'
@@ -16,49 +17,50 @@ export type DpoObjectiveOptions = Omit<
   | 'rejectedLengths'
   | 'weights'
 >;
-/** The SimPO objective's options: {@link SimpoLossArgs} without the log-probs the trainer supplies. */
+/** The SimPO objective's options: {@link SimpoLossArgs} without the log-probs the trainer supplies. @inline */
 export type SimpoObjectiveOptions = Omit<SimpoLossArgs, 'policyChosenLogps' | 'policyRejectedLogps'>;
-/** The ORPO objective's options: `beta` of {@link OrpoLossArgs}. */
+/** The ORPO objective's options: `beta` of {@link OrpoLossArgs}. @inline */
 export type OrpoObjectiveOptions = Pick<OrpoLossArgs, 'beta'>;
 
 /**
- * The preference objective: any loss of this package with its options, chosen by `kind` (the same
- * word as the discriminator choice of `GanpoRegularizer.create`).
+ * The preference objective: any loss of this package with its options, chosen by `kind`.
  */
 export type PreferenceObjective =
   | ({ kind: 'dpo' } & DpoObjectiveOptions)
   | ({ kind: 'simpo' } & SimpoObjectiveOptions)
   | ({ kind: 'orpo' } & OrpoObjectiveOptions);
 
-/**
- * @deprecated A {@link PreferenceObjective} spelled with `type` instead of `kind`
- * (`{ type: 'dpo', beta }`), accepted for one release; write `{ kind: 'dpo', beta }`.
- */
-export type LegacyPreferenceObjective =
-  | ({ type: 'dpo'; kind?: 'dpo' } & DpoObjectiveOptions)
-  | ({ type: 'simpo'; kind?: 'simpo' } & SimpoObjectiveOptions)
-  | ({ type: 'orpo'; kind?: 'orpo' } & OrpoObjectiveOptions);
-
 /** Every {@link PreferenceObjective} kind. */
 export const OBJECTIVE_KINDS = ['dpo', 'simpo', 'orpo'] as const;
 
+/** The option keys of each objective kind (its loss's options). */
+const OBJECTIVE_KEYS: Record<(typeof OBJECTIVE_KINDS)[number], readonly string[]> = {
+  dpo: [
+    'kind',
+    'beta',
+    'lossType',
+    'lossWeights',
+    'labelSmoothing',
+    'fDivergence',
+    'alpha',
+    'discopopTau',
+    'bcoDelta',
+  ],
+  simpo: ['kind', 'beta', 'lossType', 'labelSmoothing', 'gammaBetaRatio'],
+  orpo: ['kind', 'beta'],
+};
+
 /**
- * The objective with its kind checked and under `kind` (the deprecated `type` is read when `kind`
- * is absent, and dropped).
+ * The objective with its kind and keys checked (the loss checks the values on its first call).
  *
  * @throws GanpoError `INVALID_ARGUMENT` for a non-object; `INVALID_OPTION` naming `objective.kind`
- *   for an unknown kind or `kind` and `type` given with different values.
+ *   for an unknown kind, or an option of another kind or a misspelt one.
  */
-export function resolveObjective(
-  where: string,
-  objective: PreferenceObjective | LegacyPreferenceObjective,
-): PreferenceObjective {
+export function resolveObjective(where: string, objective: PreferenceObjective): PreferenceObjective {
   assertObject(where, 'objective', objective, '{ kind, ... }');
-  const kind = renamedOption<string>(where, objective, 'kind', 'type', 'objective.');
-  const name = objective.kind === undefined && 'type' in objective ? 'objective.type' : 'objective.kind';
-  assertOneOf(where, name, kind, OBJECTIVE_KINDS);
-  const { type: _type, ...options } = objective as { type?: string };
-  return { ...options, kind } as PreferenceObjective;
+  const kind = assertOneOf(where, 'objective.kind', objective.kind, OBJECTIVE_KINDS);
+  assertKnownKeys(where, objective, OBJECTIVE_KEYS[kind], 'objective.');
+  return { ...objective };
 }
 
 /** What one forward of the policy (and the reference) gives a preference objective. */

@@ -68,7 +68,7 @@ export function referenceCacheToBytes(entries: readonly ReferenceEntry[]): Uint8
  * Reads what {@link referenceCacheToBytes} wrote, from any `Uint8Array` view (a Node `Buffer` from
  * `fs.readFileSync` too) or `ArrayBuffer`. The file is untrusted: besides the safetensors checks,
  * lengths must be int32 ≥ 0, latents come in [length, H] pairs with one H, and no other tensor may
- * appear. Pass the result to `GanpoTrainer.setReferenceCache`, which checks H against `hiddenSize`.
+ * appear. Pass the result to `GanpoTrainer.setReferenceCache`, which checks H against `latentDim`.
  *
  * @throws GanpoError('INVALID_FORMAT') on other files.
  */

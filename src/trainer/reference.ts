@@ -35,10 +35,10 @@ export interface ReferenceOutputs {
 export function precomputeReference(
   reference: CausalLM,
   pairs: readonly PreferencePair[],
-  options: { batchSize: number; collate: CollateOptions; hiddenSize: number; withLatents: boolean },
+  options: { batchSize: number; collate: CollateOptions; latentDim: number; withLatents: boolean },
 ): ReferenceEntry[] {
   const entries: ReferenceEntry[] = [];
-  const hiddenSize = options.hiddenSize;
+  const latentDim = options.latentDim;
   for (let start = 0; start < pairs.length; start += options.batchSize) {
     const batch = collatePreferencePairs(pairs.slice(start, start + options.batchSize), options.collate);
     try {
@@ -51,7 +51,7 @@ export function precomputeReference(
         t.dataSync(),
       ) as Float32Array[];
       tf.dispose(out);
-      const rowSize = batch.seqLength * hiddenSize;
+      const rowSize = batch.seqLength * latentDim;
       for (let i = 0; i < batch.batchSize; i++) {
         const chosenLength = (batch.lengths.chosenPrompt[i] as number) + (batch.lengths.chosen[i] as number);
         const rejectedLength =
@@ -65,11 +65,11 @@ export function precomputeReference(
             ? {
                 chosenLatents: (chosenHidden as Float32Array).slice(
                   i * rowSize,
-                  i * rowSize + chosenLength * hiddenSize,
+                  i * rowSize + chosenLength * latentDim,
                 ),
                 rejectedLatents: (rejectedHidden as Float32Array).slice(
                   i * rowSize,
-                  i * rowSize + rejectedLength * hiddenSize,
+                  i * rowSize + rejectedLength * latentDim,
                 ),
               }
             : {}),
@@ -108,7 +108,7 @@ export function cachedReference(
   cache: readonly ReferenceEntry[],
   indices: readonly number[],
   batch: PreferenceBatch,
-  options: { hiddenSize: number; withLatents: boolean; where: string },
+  options: { latentDim: number; withLatents: boolean; where: string },
 ): ReferenceOutputs {
   const rows = indices.map((i) => {
     const entry = cache[i];
@@ -127,14 +127,14 @@ export function cachedReference(
     rejected: tf.tensor1d(rows.map((e) => e.rejectedLogp)),
   };
   if (!options.withLatents) return { logps, hidden: null };
-  const rowSize = batch.seqLength * options.hiddenSize;
+  const rowSize = batch.seqLength * options.latentDim;
   const pad = (key: 'chosenLatents' | 'rejectedLatents'): tf.Tensor3D => {
     const buffer = new Float32Array(rows.length * rowSize);
     rows.forEach((e, i) => {
       const source = e[key] as Float32Array;
       buffer.set(source.subarray(0, Math.min(source.length, rowSize)), i * rowSize);
     });
-    return tf.tensor3d(buffer, [rows.length, batch.seqLength, options.hiddenSize]);
+    return tf.tensor3d(buffer, [rows.length, batch.seqLength, options.latentDim]);
   };
   return { logps, hidden: { chosen: pad('chosenLatents'), rejected: pad('rejectedLatents') } };
 }
@@ -151,7 +151,7 @@ export function referenceTensors(outputs: ReferenceOutputs): tf.Tensor[] {
 /**
  * Checks a reference cache before a trainer uses it: an array of entries with finite log-probs,
  * non-negative integer lengths, and, when `withLatents`, Float32Array latents of exactly
- * length × `hiddenSize` values per side (without GANPO, latents are ignored).
+ * length × `latentDim` values per side (without GANPO, latents are ignored).
  *
  * @throws GanpoError `INVALID_ARGUMENT` for a non-array or non-object entry, `NON_FINITE` for a
  *   NaN/Infinity log-prob, `OUT_OF_RANGE` for a bad length, `SHAPE_MISMATCH` for latents of another
@@ -160,7 +160,7 @@ export function referenceTensors(outputs: ReferenceOutputs): tf.Tensor[] {
 export function validateReferenceCache(
   where: string,
   entries: unknown,
-  options: { hiddenSize: number; withLatents: boolean },
+  options: { latentDim: number; withLatents: boolean },
 ): void {
   if (!Array.isArray(entries)) {
     throw argumentError('INVALID_ARGUMENT', where, 'entries', 'a ReferenceEntry[] or null', typeof entries);
@@ -183,12 +183,12 @@ export function validateReferenceCache(
       }
       if (!options.withLatents) continue;
       const latents = e[`${side}Latents`];
-      if (!(latents instanceof Float32Array) || latents.length !== length * options.hiddenSize) {
+      if (!(latents instanceof Float32Array) || latents.length !== length * options.latentDim) {
         throw argumentError(
           'SHAPE_MISMATCH',
           where,
           `${at}.${side}Latents`,
-          `a Float32Array of ${length} × ${options.hiddenSize} (hiddenSize) values`,
+          `a Float32Array of ${length} × ${options.latentDim} (latentDim) values`,
           latents instanceof Float32Array ? `${latents.length} values` : typeof latents,
         );
       }

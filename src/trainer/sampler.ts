@@ -1,4 +1,5 @@
 import { argumentError } from '../core/errors';
+import { assertKnownKeys } from '../core/options';
 import { assertArgs, assertNumber } from '../core/validate';
 import { mixSeed, mulberry32, permutation } from './random';
 
@@ -21,7 +22,7 @@ export interface BatchSamplerArgs {
 
 /**
  * The full, JSON-serialisable state of a {@link BatchSampler}: the options plus the position.
- * Restoring it with {@link BatchSampler.fromState} continues exactly where the sampler stopped.
+ * Restoring it with {@link BatchSampler.loadStateDict} continues exactly where the sampler stopped.
  */
 export interface BatchSamplerState {
   datasetSize: number;
@@ -37,7 +38,7 @@ export interface BatchSamplerState {
   step: number;
 }
 
-/** One batch of example indices, with where it came from. */
+/** One batch of example indices, with where it came from. @inline */
 export interface SampledBatch {
   /** Indices into the dataset, in batch order. */
   indices: number[];
@@ -51,7 +52,7 @@ export interface SampledBatch {
  * A deterministic, resumable, endless batch sampler over a dataset of N examples: epoch e visits the
  * permutation drawn from `(seed, e)` (or 0..N-1 without shuffling) in batches of `batchSize`. Each
  * epoch's order depends only on the seed and the epoch number, never on how many batches were drawn
- * before, so a sampler restored from {@link BatchSampler.state} yields exactly the batches an
+ * before, so a sampler restored from {@link BatchSampler.stateDict} yields exactly the batches an
  * uninterrupted one would.
  *
  * @example
@@ -59,8 +60,9 @@ export interface SampledBatch {
  * const sampler = new BatchSampler({ datasetSize: pairs.length, batchSize: 8, seed: 1 });
  * const { indices } = sampler.next();
  * const batch = collatePreferencePairs(indices.map((i) => pairs[i]), { padTokenId: 0, eosTokenId: 2 });
- * const saved = JSON.stringify(sampler.state); // checkpoint
- * const resumed = BatchSampler.fromState(JSON.parse(saved));
+ * const saved = JSON.stringify(sampler.stateDict()); // checkpoint
+ * const resumed = new BatchSampler({ datasetSize: pairs.length, batchSize: 8, seed: 1 });
+ * resumed.loadStateDict(JSON.parse(saved));
  * ```
  */
 export class BatchSampler {
@@ -78,6 +80,7 @@ export class BatchSampler {
   constructor(args: BatchSamplerArgs) {
     const where = 'BatchSampler';
     assertArgs(where, args, 'an options object');
+    assertKnownKeys(where, args, ['datasetSize', 'batchSize', 'seed', 'shuffle', 'dropLast']);
     this.datasetSize = assertNumber(where, 'datasetSize', args.datasetSize, { min: 1, integer: true });
     this.batchSize = assertNumber(where, 'batchSize', args.batchSize, { min: 1, integer: true });
     this.seed = assertNumber(where, 'seed', args.seed ?? 0, { integer: true });
@@ -125,8 +128,12 @@ export class BatchSampler {
     return out;
   }
 
-  /** A JSON-serialisable snapshot of options and position. */
-  get state(): BatchSamplerState {
+  /**
+   * The options and the position as plain JSON (`JSON.stringify` round-trips it), the sampler's
+   * `state_dict`. {@link loadStateDict} on a sampler with the same options continues exactly where
+   * this one stopped.
+   */
+  stateDict(): BatchSamplerState {
     return {
       datasetSize: this.datasetSize,
       batchSize: this.batchSize,
@@ -139,20 +146,61 @@ export class BatchSampler {
     };
   }
 
-  /** Rebuilds a sampler at the position recorded in `state`. */
-  static fromState(state: BatchSamplerState): BatchSampler {
-    const where = 'BatchSampler.fromState';
+  /**
+   * Moves to the position of a {@link stateDict}. Its options (dataset size, batch size, seed,
+   * shuffle, dropLast) must be this sampler's; all or nothing.
+   *
+   * @throws GanpoError `INVALID_FORMAT` for a non-object or a bad position, `STATE_DICT_MISMATCH`
+   *   naming the first option that differs.
+   */
+  loadStateDict(state: BatchSamplerState): void {
+    const where = 'BatchSampler.loadStateDict';
     if (state === null || typeof state !== 'object') {
       throw argumentError('INVALID_FORMAT', where, 'state', 'a BatchSamplerState object', String(state));
     }
-    const s = new BatchSampler(state);
-    s.epoch = assertNumber(where, 'state.epoch', state.epoch, { min: 0, integer: true });
-    s.cursor = assertNumber(where, 'state.cursor', state.cursor, {
+    for (const key of ['datasetSize', 'batchSize', 'seed', 'shuffle', 'dropLast'] as const) {
+      if (state[key] !== this[key]) {
+        throw argumentError(
+          'STATE_DICT_MISMATCH',
+          where,
+          `state.${key}`,
+          String(this[key]),
+          String(state[key]),
+        );
+      }
+    }
+    const epoch = assertNumber(where, 'state.epoch', state.epoch, { min: 0, integer: true });
+    const cursor = assertNumber(where, 'state.cursor', state.cursor, {
       min: 0,
-      max: s.datasetSize,
+      max: this.datasetSize,
       integer: true,
     });
-    s.step = assertNumber(where, 'state.step', state.step, { min: 0, integer: true });
-    return s;
+    const step = assertNumber(where, 'state.step', state.step, { min: 0, integer: true });
+    if (epoch !== this.epoch) this.order = null;
+    this.epoch = epoch;
+    this.cursor = cursor;
+    this.step = step;
   }
+}
+
+/**
+ * A sampler built from a saved {@link BatchSampler.stateDict} (its options) and moved to its
+ * position: how a trainer that has not drawn a batch yet resumes.
+ *
+ * @throws GanpoError as the constructor and {@link BatchSampler.loadStateDict}.
+ */
+export function samplerFromState(state: BatchSamplerState): BatchSampler {
+  if (state === null || typeof state !== 'object') {
+    throw argumentError(
+      'INVALID_FORMAT',
+      'BatchSampler.loadStateDict',
+      'state',
+      'a BatchSamplerState object',
+      String(state),
+    );
+  }
+  const { datasetSize, batchSize, seed, shuffle, dropLast } = state;
+  const sampler = new BatchSampler({ datasetSize, batchSize, seed, shuffle, dropLast });
+  sampler.loadStateDict(state);
+  return sampler;
 }

@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { getValidationLevel, withValidationLevel } from '../core/config';
 import { GanpoError } from '../core/errors';
+import { latentAnchorCore } from '../latent/anchor';
 import { stopGradient } from '../ops/stop-gradient';
 import { connectedZero, outsideTape } from '../ops/tape';
 import type { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
 import { ganpoLoss } from '../regularizer/ganpo-objective';
-import type { DiscriminatorStepResult, GanpoRegularizer } from '../regularizer/ganpo-regularizer';
+import type { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
 import type { CollatedSequences, PreferenceBatch } from './collate';
 import { type CausalLM, forwardSide, type SideOutputs } from './forward';
-import { meanStatistics, namedStatistics, type StepStatistics } from './metrics';
+import { type DiscriminatorLosses, meanStatistics, namedStatistics, type StepStatistics } from './metrics';
 import { objectiveLoss, type PreferenceObjective, preferenceStatistics } from './objective';
 import {
   cachedReference,
@@ -36,14 +37,16 @@ export interface StepContext {
   readonly policy: CausalLM;
   readonly reference?: CausalLM;
   readonly regularizer: GanpoRegularizer | null;
+  /** λ of the latent anchor, or `null` without it. */
+  readonly anchorWeight: number | null;
   readonly objective: PreferenceObjective;
   readonly optimizer: AdamW;
   readonly batchSize: number;
   readonly gradientAccumulationSteps: number;
   readonly maxGradNorm: number | null;
-  readonly hiddenSize: number;
-  /** Discriminator learning rate as a fraction of the policy's. */
-  readonly discriminatorLearningRateRatio: number;
+  readonly latentDim: number;
+  /** Critic learning rate as a fraction of the policy's; `null` = leave the critic optimizer's rate alone. */
+  readonly discriminatorLearningRateRatio: number | null;
   readonly referenceCache: readonly ReferenceEntry[] | null;
   /** `training` of the policy's forward: false with `disableDropout` (no dropout). */
   readonly policyTraining: boolean;
@@ -59,7 +62,7 @@ export interface StepOutcome {
   /** Policy gradient norm before clipping (NaN when skipped before the update). */
   gradNorm: number;
   /** The discriminator step's losses, when it ran. */
-  discriminator: DiscriminatorStepResult | null;
+  discriminator: DiscriminatorLosses | null;
 }
 
 const SKIPPED: StepOutcome = { applied: false, statistics: null, gradNorm: Number.NaN, discriminator: null };
@@ -90,7 +93,7 @@ export function runTrainStep(
   // avoids), so a no-grad forward of the whole batch ("probe") gives them instead.
   const regularizer = context.regularizer;
   const referenceHidden = reference?.hidden ?? null;
-  const discriminator = { result: null as DiscriminatorStepResult | null };
+  const discriminator = { result: null as DiscriminatorLosses | null };
   const fusedDiscriminatorStep =
     regularizer !== null &&
     referenceHidden !== null &&
@@ -166,10 +169,10 @@ function referenceOutputs(
   batch: PreferenceBatch,
   indices: readonly number[] | undefined,
 ): ReferenceOutputs | null {
-  const withLatents = context.regularizer !== null;
+  const withLatents = context.regularizer !== null || context.anchorWeight !== null;
   if (context.referenceCache && indices) {
     return cachedReference(context.referenceCache, indices, batch, {
-      hiddenSize: context.hiddenSize,
+      latentDim: context.latentDim,
       withLatents,
       where: `${context.where}.step`,
     });
@@ -214,13 +217,15 @@ function discriminatorStep(
   policyChosen: tf.Tensor3D,
   policyRejected: tf.Tensor3D,
   referenceHidden: { chosen: tf.Tensor3D; rejected: tf.Tensor3D },
-): DiscriminatorStepResult {
-  (regularizer.optimizer as AdamW).learningRate = learningRate * context.discriminatorLearningRateRatio;
+): DiscriminatorLosses {
+  if (context.discriminatorLearningRateRatio !== null) {
+    (regularizer.optimizer as AdamW).learningRate = learningRate * context.discriminatorLearningRateRatio;
+  }
   return regularizer.discriminatorStep({
-    policyChosen,
-    policyRejected,
-    referenceChosen: referenceHidden.chosen,
-    referenceRejected: referenceHidden.rejected,
+    policyChosenLatents: policyChosen,
+    policyRejectedLatents: policyRejected,
+    referenceChosenLatents: referenceHidden.chosen,
+    referenceRejectedLatents: referenceHidden.rejected,
     chosenMask: batch.chosen.attentionMask,
     rejectedMask: batch.rejected.attentionMask,
   });
@@ -246,7 +251,7 @@ interface MicroBatch {
 }
 
 /**
- * The gradient of (preference + λ·adversarial)/k on one micro-batch and its statistics, or `null`
+ * The gradient of (preference + λ·L_reg)/k on one micro-batch and its statistics, or `null`
  * when the fused finiteness guard or discriminator step refused the batch (nothing changed).
  */
 function microBatchGradients(
@@ -299,11 +304,10 @@ function microBatchGradients(
               throw e;
             }
           }
-          // The paired generator compares each policy latent with its sequence's reference latent.
-          const referenceHidden =
-            reference?.hidden && context.regularizer && context.regularizer.generator !== 'one-sided'
-              ? { chosen: slice(reference.hidden.chosen), rejected: slice(reference.hidden.rejected) }
-              : null;
+          // The latent terms compare each policy latent with its sequence's reference latent.
+          const referenceHidden = reference?.hidden
+            ? { chosen: slice(reference.hidden.chosen), rejected: slice(reference.hidden.rejected) }
+            : null;
           const { total, statistics } = microBatchLoss(context, policyChosen, policyRejected, {
             chosen,
             rejected,
@@ -342,8 +346,8 @@ function microBatchGradients(
 }
 
 /**
- * The micro-batch objective (preference, plus λ·adversarial with GANPO) and its statistics stacked
- * in {@link STEP_STATISTICS} order (the adversarial loss is NaN without GANPO).
+ * The micro-batch objective (preference, plus λ·L_reg with GANPO or the anchor) and its statistics
+ * stacked in {@link STEP_STATISTICS} order (the regularizer loss is NaN without a regularizer).
  */
 function microBatchLoss(
   context: StepContext,
@@ -367,34 +371,33 @@ function microBatchLoss(
     lengths: { chosen: sides.chosen.completionLengths, rejected: sides.rejected.completionLengths },
   });
   let total: tf.Scalar = preference.loss;
-  let adversarial: tf.Scalar = tf.scalar(Number.NaN);
-  if (context.regularizer) {
-    const ganpo = ganpoLoss({
-      regularizer: context.regularizer,
-      preference,
-      policyChosenLatents: policyChosen.hidden,
-      policyRejectedLatents: policyRejected.hidden,
-      chosenMask: sides.chosen.attentionMask,
-      rejectedMask: sides.rejected.attentionMask,
-      ...(sides.referenceHidden
-        ? {
-            referenceChosenLatents: sides.referenceHidden.chosen,
-            referenceRejectedLatents: sides.referenceHidden.rejected,
-          }
-        : {}),
-    });
+  let regularizerLoss: tf.Scalar = tf.scalar(Number.NaN);
+  const latents = sides.referenceHidden
+    ? {
+        policyChosenLatents: policyChosen.hidden,
+        policyRejectedLatents: policyRejected.hidden,
+        referenceChosenLatents: sides.referenceHidden.chosen,
+        referenceRejectedLatents: sides.referenceHidden.rejected,
+        chosenMask: sides.chosen.attentionMask,
+        rejectedMask: sides.rejected.attentionMask,
+      }
+    : null;
+  if (context.regularizer && latents) {
+    const ganpo = ganpoLoss({ regularizer: context.regularizer, preference, ...latents });
     total = ganpo.loss;
-    adversarial = ganpo.adversarialLoss;
+    regularizerLoss = ganpo.regularizerLoss;
+  } else if (context.anchorWeight !== null && latents) {
+    regularizerLoss = latentAnchorCore(latents);
+    total = tf.add(preference.loss, tf.mul(regularizerLoss, context.anchorWeight)) as tf.Scalar;
   }
   const statistics = tf.stack([
     ...preferenceStatistics(preference, policyChosen.logps, policyRejected.logps),
     policyChosen.logitsMean,
     policyRejected.logitsMean,
-    adversarial,
+    regularizerLoss,
   ]) as tf.Tensor1D;
   return { total, statistics };
 }
-
 /** `sum + grads` element-wise (or `grads` for the first micro-batch); frees the inputs. */
 function accumulate(sum: tf.Tensor[] | null, grads: tf.Tensor[]): tf.Tensor[] {
   if (sum === null) return grads;

@@ -1,5 +1,7 @@
-import { assertTokenizer, ByteTokenizer, parsePreferenceJsonl, tokenizePreferenceData } from 'ganpo';
+import { ByteTokenizer, parsePreferenceJsonl, tokenizePreferenceData } from 'ganpo';
 import { describe, expect, it } from 'vitest';
+// Internal: the Tokenizer interface check every data function runs.
+import { assertTokenizer } from '../../src/data/tokenizer';
 import { expectGanpoError } from '../support/helpers';
 
 const tok = new ByteTokenizer();

@@ -10,7 +10,6 @@ import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  assertTokenizer,
   type ChatMessage,
   GanpoTrainer,
   hfTokenizer,
@@ -21,6 +20,8 @@ import { readPreferenceJsonl } from 'ganpo/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TinyLM } from '../../examples/tiny-lm';
 import { loadHfTokenizer } from '../../examples/tokenizers/hf-tokenizer';
+// Internal: the Tokenizer interface check every data function runs.
+import { assertTokenizer } from '../../src/data/tokenizer';
 import { expectGanpoError } from '../support/helpers';
 
 const dir = 'tests/fixtures/tokenizer';
@@ -241,20 +242,18 @@ describe('conversational TRL data end to end with a tokenizer.json', () => {
     });
     const before = tf.memory().numTensors;
     const trainer = new GanpoTrainer({
-      policy,
-      reference: 'initial',
-      hiddenSize: 16,
-      ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 1 },
-      collate: {
-        padTokenId: tok.padTokenId ?? tok.eosTokenId ?? 0,
-        eosTokenId,
-        maxLength: 64,
-        vocabSize: tok.vocabSize,
+      model: { policy, reference: 'initial', latentDim: 16 },
+      data: {
+        collate: {
+          padTokenId: tok.padTokenId ?? tok.eosTokenId ?? 0,
+          eosTokenId,
+          maxLength: 64,
+          vocabSize: tok.vocabSize,
+        },
+        batchSize: 2,
       },
-      learningRate: 1e-3,
-      batchSize: 2,
-      totalSteps: 2,
-      log: null,
+      training: { learningRate: 1e-3, totalSteps: 2 },
+      regularizer: { critic: { kind: 'mlp', hiddenDims: [16] }, seed: 1 },
     });
     const metrics = await trainer.train(pairs);
     expect(metrics).toHaveLength(2);

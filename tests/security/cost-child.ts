@@ -19,7 +19,7 @@ const read = async (c: Pick<FileCase, 'kind' | 'path' | 'file'>) => {
 };
 
 // Warm-up: every reader once on a valid file, so that the baseline holds the code and tfjs.
-const d = new ganpo.MLPDiscriminator({ inputDim: 8, hiddenDims: [16], seed: 1 });
+const d = new ganpo.MLPDiscriminator({ latentDim: 8, hiddenDims: [16], seed: 1 });
 await d.save(ganpo.fileSystemHandler(join(scratch, 'valid')));
 const state = d.stateDict();
 await ganpo.writeSafetensorsFile(join(scratch, 'valid.safetensors'), state);

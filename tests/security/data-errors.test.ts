@@ -8,9 +8,10 @@ import {
   parsePreferenceJsonl,
   RunningMoments,
   tokenizePreferenceData,
-  toPreferenceExample,
 } from 'ganpo';
 import { describe, expect, it } from 'vitest';
+// Internal: the record check parsePreferenceJsonl runs on every line.
+import { toPreferenceExample } from '../../src/data/trl-format';
 import { expectRefusal, hostileTally } from '../support/hostile';
 
 const tally = hostileTally('data and running moments');
@@ -101,15 +102,19 @@ describe('data functions: GanpoError with a code, never a raw TypeError', () => 
 });
 
 describe('RunningMoments: finite moments or a refusal; the JSON round trip always works', () => {
-  const roundTrip = (m: RunningMoments) => RunningMoments.fromJSON(JSON.parse(JSON.stringify(m.toJSON())));
+  const roundTrip = (m: RunningMoments) => {
+    const copy = new RunningMoments();
+    copy.loadStateDict(JSON.parse(JSON.stringify(m.stateDict())));
+    return copy;
+  };
 
   it('after a single value: a finite std (the population one) and a working round trip', () => {
     const m = new RunningMoments();
     m.update([3]);
-    const state = m.toJSON();
+    const state = m.stateDict();
     expect(Object.values(state).every(Number.isFinite)).toBe(true);
     expect(state.mean).toBe(3);
-    expect(roundTrip(m).toJSON()).toEqual(state);
+    expect(roundTrip(m).stateDict()).toEqual(state);
     const t = new RunningMoments();
     const out = t.update([5]);
     expect(out).toEqual({ mean: 5, std: 0 });
@@ -119,8 +124,8 @@ describe('RunningMoments: finite moments or a refusal; the JSON round trip alway
     const m = new RunningMoments();
     m.update([1e160, 1e160]);
     expect(m.mean).toBe(1e160);
-    expect(Object.values(m.toJSON()).every(Number.isFinite)).toBe(true);
-    expect(roundTrip(m).toJSON()).toEqual(m.toJSON());
+    expect(Object.values(m.stateDict()).every(Number.isFinite)).toBe(true);
+    expect(roundTrip(m).stateDict()).toEqual(m.stateDict());
     const n = new RunningMoments();
     n.update([1e150, 3e150, 5e150]);
     expect(n.mean / 3e150).toBeCloseTo(1, 12);
@@ -132,12 +137,12 @@ describe('RunningMoments: finite moments or a refusal; the JSON round trip alway
     ]) {
       const r = new RunningMoments();
       r.update([1, 2, 3]);
-      const before = r.toJSON();
+      const before = r.stateDict();
       await expectRefusal(tally, () => r.update(xs), 'OUT_OF_RANGE', {
         argument: 'xs',
-        snapshot: () => r.toJSON(),
+        snapshot: () => r.stateDict(),
       });
-      expect(r.toJSON()).toEqual(before);
+      expect(r.stateDict()).toEqual(before);
     }
   });
 

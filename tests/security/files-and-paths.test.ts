@@ -31,7 +31,7 @@ describe.runIf(process.platform !== 'win32')(
     beforeAll(async () => {
       root = mkdtempSync(join(tmpdir(), 'ganpo-files-'));
       ckpt = join(root, 'ckpt');
-      const d = new MLPDiscriminator({ inputDim: 4, hiddenDims: [3], seed: 1 });
+      const d = new MLPDiscriminator({ latentDim: 4, hiddenDims: [3], seed: 1 });
       await d.save(fileSystemHandler(ckpt));
       d.dispose();
       fifo(join(root, 'data.fifo'));
@@ -92,7 +92,7 @@ describe('one path check: the same rules and the same words everywhere', () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'ganpo-paths-'));
     ckpt = join(root, 'ckpt');
-    const d = new MLPDiscriminator({ inputDim: 4, hiddenDims: [3], seed: 1 });
+    const d = new MLPDiscriminator({ latentDim: 4, hiddenDims: [3], seed: 1 });
     await d.save(fileSystemHandler(ckpt));
     d.dispose();
     json = JSON.parse(readFileSync(join(ckpt, 'model.json'), 'utf8'));
@@ -165,7 +165,7 @@ describe('one path check: the same rules and the same words everywhere', () => {
 
   it('saves into a folder that cannot exist: GanpoError naming the path, never a raw ENOENT/ENOTDIR', async () => {
     writeFileSync(join(root, 'a-file'), 'x');
-    const d = new MLPDiscriminator({ inputDim: 4, hiddenDims: [3], seed: 1 });
+    const d = new MLPDiscriminator({ latentDim: 4, hiddenDims: [3], seed: 1 });
     const state = d.stateDict();
     try {
       for (const dir of [join(root, 'a-file'), join(root, 'a-file', 'sub')]) {

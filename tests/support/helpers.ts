@@ -107,12 +107,24 @@ export async function saveToMemory(model: {
   return saved as tf.io.ModelArtifacts;
 }
 
-/** The transformer-discriminator config as the PyTorch fixture scripts write it. */
+/**
+ * The transformer-discriminator config as ganpo takes it. The PyTorch fixture scripts write the
+ * latent width as `inputDim` (the modules' `input_dim`); {@link withLatentDim} renames it.
+ */
 export interface DiscriminatorFixtureConfig {
-  inputDim: number;
+  latentDim: number;
   hiddenDim: number;
   numLayers: number;
   numHeads: number;
   ffnDim: number;
   maxSeqLen: number;
+}
+
+/**
+ * A discriminator fixture with its config in ganpo's names: the fixture scripts write the latent
+ * width as `inputDim` (the PyTorch modules' `input_dim`), ganpo calls it `latentDim`.
+ */
+export function withLatentDim<T extends { config: object }>(fixture: T): T {
+  const { inputDim, ...rest } = fixture.config as { inputDim?: number };
+  return { ...fixture, config: { latentDim: inputDim, ...rest } };
 }

@@ -23,13 +23,19 @@ export function weightsAfterThreeSteps(lever: Lever, on: boolean): Float32Array[
   const reference = policy.clone();
   const trainer = new GanpoTrainer({
     ...smallTrainerArgs(tok, 16, policy, reference, {
-      ganpo: {
-        kind: 'transformer',
-        discriminator: { hiddenDim: 16, numLayers: 1, numHeads: 2, ffnDim: 32, maxSeqLen: 32, dropout: 0.1 },
+      regularizer: {
+        critic: {
+          kind: 'transformer',
+          hiddenDim: 16,
+          numLayers: 1,
+          numHeads: 2,
+          ffnDim: 32,
+          maxSeqLen: 32,
+          dropout: 0.1,
+        },
         seed: 4,
       },
     }),
-    log: null,
   });
   try {
     for (let i = 0; i < 3; i++) trainer.trainStep(pairs.slice(2 * i, 2 * i + 4));

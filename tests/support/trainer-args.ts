@@ -3,31 +3,45 @@
 import { TinyLM } from '../../examples/tiny-lm';
 import type { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
 import type { GanpoPreset } from '../../src/regularizer/preset';
-import type { CausalLM, GanpoTrainerArgs } from '../../src/trainer/ganpo-trainer';
+import type { CausalLM, GanpoTrainerOptions } from '../../src/trainer/ganpo-trainer';
 
 /** The trainer tests' policy: a TinyLM of width 16, 1 layer, 2 heads, over the tokenizer's vocabulary. */
 export function smallPolicy(tok: CharTokenizer, seed = 1): TinyLM {
   return new TinyLM({ vocabSize: tok.vocabSize, maxSeqLen: 32, dim: 16, numLayers: 1, numHeads: 2, seed });
 }
 
+/**
+ * Changes to the small configuration, by option group: `model`, `data`, `training` and `logging`
+ * are merged into the defaults; `objective`, `referenceSync` and `regularizer` replace them.
+ */
+export interface TrainerOverrides {
+  model?: Partial<GanpoTrainerOptions['model']>;
+  data?: Partial<GanpoTrainerOptions['data']>;
+  training?: Partial<GanpoTrainerOptions['training']>;
+  objective?: GanpoTrainerOptions['objective'];
+  referenceSync?: GanpoTrainerOptions['referenceSync'];
+  regularizer?: GanpoTrainerOptions['regularizer'];
+  logging?: GanpoTrainerOptions['logging'];
+}
+
 export function smallTrainerArgs(
   tok: CharTokenizer,
-  hiddenSize: number,
+  latentDim: number,
   policy: CausalLM,
-  reference: CausalLM | 'copy' | undefined,
-  extra: Partial<GanpoTrainerArgs> = {},
+  reference: CausalLM | 'copy' | 'initial' | undefined,
+  extra: TrainerOverrides = {},
   preset?: GanpoPreset,
-): GanpoTrainerArgs {
+): GanpoTrainerOptions {
+  const { model, data, training, ...rest } = extra;
   return {
-    policy,
-    reference,
-    hiddenSize,
-    collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32, vocabSize: tok.vocabSize },
-    learningRate: 1e-2,
-    batchSize: 4,
-    totalSteps: 6,
-    warmupRatio: 0,
-    ganpo: { kind: 'mlp', discriminator: { hiddenDims: [16] }, seed: 7, ...(preset ? { preset } : {}) },
-    ...extra,
+    model: { policy, reference, latentDim, ...model },
+    data: {
+      collate: { padTokenId: tok.padId, eosTokenId: tok.eosId, maxLength: 32, vocabSize: tok.vocabSize },
+      batchSize: 4,
+      ...data,
+    },
+    training: { learningRate: 1e-2, totalSteps: 6, warmupRatio: 0, ...training },
+    regularizer: { critic: { kind: 'mlp', hiddenDims: [16] }, seed: 7, ...(preset ? { preset } : {}) },
+    ...rest,
   };
 }

@@ -23,14 +23,14 @@ module.exports = async function check(tf, main, node, label) {
   main.setValidationLevel(previous);
 
   const start = tf.memory().numTensors;
-  const regularizer = node.GanpoRegularizer.create({ inputDim: 4, kind: 'mlp', seed: 1 });
+  const regularizer = new node.GanpoRegularizer({ latentDim: 4, critic: { kind: 'mlp' }, seed: 1 });
   const latents = (seed) => tf.randomNormal([2, 3, 4], 0, 1, 'float32', seed);
   const [pc, pr, rc, rr] = [1, 2, 3, 4].map(latents);
   regularizer.discriminatorStep({
-    policyChosen: pc,
-    policyRejected: pr,
-    referenceChosen: rc,
-    referenceRejected: rr,
+    policyChosenLatents: pc,
+    policyRejectedLatents: pr,
+    referenceChosenLatents: rc,
+    referenceRejectedLatents: rr,
   });
   const preference = tf.scalar(0.5);
   const out = main.ganpoLoss({
@@ -42,7 +42,7 @@ module.exports = async function check(tf, main, node, label) {
     referenceRejectedLatents: rr,
   });
   assert.ok(Number.isFinite(out.loss.dataSync()[0]), `${label}: ganpoLoss is not finite`);
-  tf.dispose([out.loss, out.preferenceLoss, out.adversarialLoss, preference, pc, pr, rc, rr]);
+  tf.dispose([out.loss, out.preferenceLoss, out.regularizerLoss, preference, pc, pr, rc, rr]);
   regularizer.dispose();
   assert.equal(tf.memory().numTensors, start, `${label}: tensors left behind`);
   console.log(`${label}: ganpo and ganpo/node are one instance (${keys.length} exports identical) ok`);

@@ -16,7 +16,7 @@ def main(path, case_path):
     with open(case_path) as f:
         case = json.load(f)
     c = case['config']
-    model = TransformerDiscriminator(c['inputDim'], c['hiddenDim'], c['numLayers'], c['numHeads'], c['ffnDim'],
+    model = TransformerDiscriminator(c['latentDim'], c['hiddenDim'], c['numLayers'], c['numHeads'], c['ffnDim'],
                                      c['maxSeqLen'], dropout=0.0).double().eval()
     tensors = {k: torch.from_numpy(v).double() for k, v in safetensors_io.read(path).items()}
     model.load_state_dict(tensors, strict=True)

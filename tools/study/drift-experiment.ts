@@ -13,7 +13,7 @@ import {
   causalLogProbs,
   dpoLoss,
   GanpoRegularizer,
-  type GanpoRegularizerCreateArgs,
+  type GanpoRegularizerOptions,
   ganpoLoss,
   simpoLoss,
 } from '../../src/index';
@@ -34,10 +34,10 @@ export interface DriftRunConfig {
   seed: number;
   /** Preference loss: DPO (sigmoid, β 0.1) or SimPO (β 2, γ/β 0.25, defaults). */
   objective: 'dpo' | 'simpo';
-  /** `false`: the preference loss alone. Otherwise the regularizer's create() args (inputDim is filled in). */
+  /** `false`: the preference loss alone. Otherwise the regularizer's options (latentDim is filled in). */
   ganpo:
     | false
-    | (Omit<GanpoRegularizerCreateArgs, 'inputDim'> & {
+    | (Omit<Extract<GanpoRegularizerOptions, { latentDim: number }>, 'latentDim'> & {
         criticLearningRate?: number;
         criticBeta1?: number;
         criticBeta2?: number;
@@ -247,21 +247,24 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
   const vars = policy.trainableVariables;
   const g = config.ganpo;
   const reg = g
-    ? GanpoRegularizer.create({
-        ...g,
-        inputDim: policy.config.dim,
-        seed: g.seed ?? config.seed + 100,
-        ...(g.criticLearningRate !== undefined
-          ? {
-              optimizer: new AdamW({
-                learningRate: g.criticLearningRate,
-                weightDecay: 0.01,
-                beta1: g.criticBeta1 ?? 0.9,
-                beta2: g.criticBeta2 ?? 0.999,
-              }),
-            }
-          : {}),
-      })
+    ? (() => {
+        const { criticLearningRate, criticBeta1, criticBeta2, criticSteps: _steps, ...options } = g;
+        return new GanpoRegularizer({
+          ...options,
+          latentDim: policy.config.dim,
+          seed: g.seed ?? config.seed + 100,
+          ...(criticLearningRate !== undefined
+            ? {
+                optimizer: new AdamW({
+                  learningRate: criticLearningRate,
+                  weightDecay: 0.01,
+                  beta1: criticBeta1 ?? 0.9,
+                  beta2: criticBeta2 ?? 0.999,
+                }),
+              }
+            : {}),
+        });
+      })()
     : undefined;
   const generator = config.generator ?? 'library';
   const tenth = Math.max(1, Math.ceil(steps / 10));
@@ -294,10 +297,10 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
         let res = { lossChosen: 0, lossRejected: 0 };
         for (let k = 0; k < (g ? (g.criticSteps ?? 1) : 1); k++) {
           const out = reg.discriminatorStep({
-            policyChosen: pc,
-            policyRejected: pr,
-            referenceChosen: refOut.hc,
-            referenceRejected: refOut.hr,
+            policyChosenLatents: pc,
+            policyRejectedLatents: pr,
+            referenceChosenLatents: refOut.hc,
+            referenceRejectedLatents: refOut.hr,
           });
           if (k === 0) res = out;
         }
@@ -332,7 +335,7 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
             referenceChosenLatents: refOut.hc,
             referenceRejectedLatents: refOut.hr,
           });
-          return { pref: out.preferenceLoss, adv: out.adversarialLoss };
+          return { pref: out.preferenceLoss, adv: out.regularizerLoss };
         }
         return {
           pref: pref.loss,

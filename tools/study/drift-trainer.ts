@@ -18,8 +18,8 @@ import '@tensorflow/tfjs-layers';
 import {
   GanpoTrainer,
   type PreferencePair,
-  type TrainerGanpoOptions,
   type TrainerMetrics,
+  type TrainerRegularizerOptions,
 } from '../../src/index';
 import { DRIFT_PROMPT_LENGTH, driftData, driftPolicy, lastHiddenDrift } from './drift-experiment';
 
@@ -46,7 +46,7 @@ export interface TrainerDriftResult {
 export async function runTrainerDrift(args: {
   seed: number;
   objective: 'dpo' | 'simpo';
-  ganpo: TrainerGanpoOptions | false;
+  ganpo: Exclude<TrainerRegularizerOptions, { kind: 'anchor' }> | false;
   learningRate: number;
   steps: number;
   schedule?: 'cosine' | 'linear' | 'constant';
@@ -64,24 +64,24 @@ export async function runTrainerDrift(args: {
   const history: TrainerMetrics[] = [];
   let criticPeak = Number.NaN;
   const trainer = new GanpoTrainer({
-    policy,
-    reference,
-    hiddenSize: policy.config.dim,
+    model: { policy, reference, latentDim: policy.config.dim },
+    data: { collate: { padTokenId: 0, eosTokenId: null }, batchSize: 8 },
+    training: {
+      learningRate: args.learningRate,
+      totalSteps: args.steps,
+      seed: args.seed,
+      ...(args.schedule === undefined ? {} : { schedule: args.schedule }),
+      ...(args.maxGradNorm === undefined ? {} : { maxGradNorm: args.maxGradNorm }),
+    },
     objective: args.objective === 'dpo' ? { kind: 'dpo', beta: 0.1 } : { kind: 'simpo' },
-    ganpo: args.ganpo === false ? false : { seed: args.seed + 100, ...args.ganpo },
-    collate: { padTokenId: 0, eosTokenId: null },
-    learningRate: args.learningRate,
-    batchSize: 8,
-    totalSteps: args.steps,
-    ...(args.schedule === undefined ? {} : { schedule: args.schedule }),
-    ...(args.maxGradNorm === undefined ? {} : { maxGradNorm: args.maxGradNorm }),
-    seed: args.seed,
-    log: null,
-    onStep: (m) => {
-      history.push(m);
-      // The critic learning rate the step used, at the end of warm-up (the schedule's peak).
-      if (m.step === Math.ceil(0.1 * args.steps) + 1 && trainer.regularizer)
-        criticPeak = (trainer.regularizer.optimizer as unknown as { learningRate: number }).learningRate;
+    regularizer: args.ganpo === false ? false : { seed: args.seed + 100, ...args.ganpo },
+    logging: {
+      onStep: (m) => {
+        history.push(m);
+        // The critic learning rate the step used, at the end of warm-up (the schedule's peak).
+        if (m.step === Math.ceil(0.1 * args.steps) + 1 && trainer.regularizer)
+          criticPeak = (trainer.regularizer.optimizer as unknown as { learningRate: number }).learningRate;
+      },
     },
   });
   try {
@@ -104,7 +104,7 @@ export async function runTrainerDrift(args: {
             (m['ganpo/critic_accuracy_rejected'] ?? Number.NaN)) /
           2,
       ),
-      preferenceLoss: mean((m) => m.loss - lambda * (m['ganpo/adversarial_loss'] ?? 0)),
+      preferenceLoss: mean((m) => m.loss - lambda * (m['ganpo/regularizer_loss'] ?? 0)),
       rewardAccuracy: mean((m) => m['rewards/accuracies']),
       criticPeak,
       ms: Date.now() - t0,
@@ -153,18 +153,19 @@ async function main(): Promise<void> {
     );
     for (const critic of critics) {
       for (const rule of ratios) {
-        const ganpo: TrainerGanpoOptions = {
-          ...(critic === 'mlp'
-            ? { kind: 'mlp' }
-            : {
-                kind: 'transformer',
-                // 'transformer-w32': create()'s transformer defaults at width 32 (2 layers, dropout 0.1).
-                discriminator: critic === 'transformer-w32' ? { hiddenDim: 32 } : SMALL_TRANSFORMER,
-              }),
+        const ganpo: Exclude<TrainerRegularizerOptions, { kind: 'anchor' }> = {
+          critic:
+            critic === 'mlp'
+              ? { kind: 'mlp' }
+              : {
+                  kind: 'transformer',
+                  // 'transformer-w32': the transformer defaults at width 32 (2 layers, dropout 0.1).
+                  ...(critic === 'transformer-w32' ? { hiddenDim: 32 } : SMALL_TRANSFORMER),
+                },
           ...(rule === 'default'
             ? {}
             : {
-                learningRateRatio:
+                criticLearningRateRatio:
                   rule === 'create' ? (critic === 'mlp' ? 5e-3 : 2e-3) / learningRate : Number(rule),
               }),
         };

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import type { GanpoRegularizerCreateArgs } from '../../src/index';
+import type { CriticOptions } from '../../src/index';
 import { type DriftRunConfig, runDrift } from './drift-experiment';
 
 type Candidate = Omit<DriftRunConfig, 'seed' | 'objective'>;
@@ -26,11 +26,10 @@ const objectives = arg('objectives', 'dpo,simpo').split(',') as ('dpo' | 'simpo'
  */
 type CriticName = 'mlp' | 'transformer' | 'transformer-w32';
 const critics = arg('critics', 'mlp,transformer').split(',') as CriticName[];
-function criticBase(kind: CriticName): Pick<GanpoRegularizerCreateArgs, 'kind' | 'discriminator'> {
-  if (kind === 'mlp') return { kind: 'mlp' };
+function criticBase(kind: CriticName): { critic: CriticOptions } {
+  if (kind === 'mlp') return { critic: { kind: 'mlp' } };
   return {
-    kind: 'transformer',
-    discriminator: kind === 'transformer' ? SMALL_TRANSFORMER : { hiddenDim: 32 },
+    critic: { kind: 'transformer', ...(kind === 'transformer' ? SMALL_TRANSFORMER : { hiddenDim: 32 }) },
   };
 }
 const only = arg('only', '');
@@ -137,7 +136,7 @@ function gridCandidates(kind: CriticName): Record<string, Candidate> {
   const mlpDims = arg('critic-mlp', '');
   const base =
     kind === 'mlp' && mlpDims
-      ? { kind, discriminator: { hiddenDims: mlpDims.split(',').map(Number) } }
+      ? { critic: { kind, hiddenDims: mlpDims.split(',').map(Number) } }
       : criticBase(kind);
   const beta2 = Number(arg('critic-beta2', '0.9'));
   const criticSteps = Number(arg('critic-steps', '1'));

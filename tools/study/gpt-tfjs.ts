@@ -38,8 +38,7 @@ import {
   causalLMFromLayersModel,
   GanpoTrainer,
   type PreferencePair,
-  registerWasmTrainingKernels,
-  type TrainerGanpoOptions,
+  type TrainerRegularizerOptions,
 } from '../../src/index';
 import { mulberry32 } from '../../src/trainer/random';
 
@@ -62,24 +61,24 @@ const BLOCK = 16;
 const H = 64;
 
 /** The arms: `false` = the preference loss alone. */
-const ARMS: Record<string, TrainerGanpoOptions | false> = {
+const ARMS: Record<string, Exclude<TrainerRegularizerOptions, { kind: 'anchor' }> | false> = {
   dpo: false,
-  'default, mlp critic': { kind: 'mlp' },
-  // The MLP critic peaking at GanpoRegularizer.create()'s own learning rate instead of 2 × the policy's.
-  'default, mlp critic, critic peak 5e-3': { kind: 'mlp', learningRateRatio: 5e-3 / lr },
+  'default, mlp critic': { critic: { kind: 'mlp' } },
+  // The MLP critic peaking at new GanpoRegularizer()'s own learning rate instead of 2 × the policy's.
+  'default, mlp critic, critic peak 5e-3': { critic: { kind: 'mlp' }, criticLearningRateRatio: 5e-3 / lr },
   'default, transformer critic (width 128, the size notice)': {
-    discriminator: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
+    critic: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
   },
-  'default λ=0.3, mlp critic': { kind: 'mlp', weight: 0.3 },
-  'default λ=0.1, mlp critic': { kind: 'mlp', weight: 0.1 },
+  'default λ=0.3, mlp critic': { critic: { kind: 'mlp' }, weight: 0.3 },
+  'default λ=0.1, mlp critic': { critic: { kind: 'mlp' }, weight: 0.1 },
   'default λ=0.1, transformer critic (width 128)': {
     weight: 0.1,
-    discriminator: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
+    critic: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
   },
-  'official, mlp critic': { kind: 'mlp', preset: 'official' },
+  'official, mlp critic': { critic: { kind: 'mlp' }, preset: 'official' },
   'official, transformer critic (width 128)': {
     preset: 'official',
-    discriminator: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
+    critic: { hiddenDim: 128, numLayers: 1, numHeads: 4, maxSeqLen: BLOCK, dropout: 0 },
   },
 };
 const only = arg('arms', '');
@@ -207,7 +206,6 @@ function sequenceLogps(model: tfl.LayersModel, rows: number[][]): number[] {
 
 await tf.setBackend(backend);
 await tf.ready();
-registerWasmTrainingKernels();
 console.log(
   `gpt-tfjs GPT 2 layers H ${H}, seeds ${seeds.join(',')}, ${steps} steps, policy lr ${lr}, ${backend}`,
 );
@@ -236,27 +234,25 @@ for (const seed of seeds) {
     const policy = causalLMFromLayersModel(model, { hiddenLayer: 'transformer/ln_f' });
     const tail = { pref: [] as number[], critic: [] as number[], adv: [] as number[] };
     const trainer = new GanpoTrainer({
-      policy,
-      reference: 'initial',
-      hiddenSize: H,
+      model: { policy, reference: 'initial', latentDim: H },
+      data: { collate: { padTokenId: PAD, eosTokenId: EOS, maxLength: BLOCK }, batchSize: 8 },
+      training: { learningRate: lr, totalSteps: steps, seed },
       objective: { kind: 'dpo', beta: 0.1 },
-      ganpo: ganpo === false ? false : { seed: seed + 100, ...ganpo },
-      collate: { padTokenId: PAD, eosTokenId: EOS, maxLength: BLOCK },
-      learningRate: lr,
-      batchSize: 8,
-      totalSteps: steps,
-      seed,
-      log: null,
-      onStep: (m) => {
-        if (m.step > steps - 10) {
-          // `loss` is the total, L_pref + λ·L_adv.
-          const adv = m['ganpo/adversarial_loss'];
-          tail.pref.push(adv === undefined || ganpo === false ? m.loss : m.loss - (ganpo.weight ?? 1) * adv);
-          if (adv !== undefined) tail.adv.push(adv);
-          const c = m['ganpo/discriminator_loss_chosen'];
-          const r = m['ganpo/discriminator_loss_rejected'];
-          if (c !== undefined && r !== undefined) tail.critic.push((c + r) / 2);
-        }
+      regularizer: ganpo === false ? false : { seed: seed + 100, ...ganpo },
+      logging: {
+        onStep: (m) => {
+          if (m.step > steps - 10) {
+            // `loss` is the total, L_pref + λ·L_adv.
+            const adv = m['ganpo/regularizer_loss'];
+            tail.pref.push(
+              adv === undefined || ganpo === false ? m.loss : m.loss - (ganpo.weight ?? 1) * adv,
+            );
+            if (adv !== undefined) tail.adv.push(adv);
+            const c = m['ganpo/discriminator_loss_chosen'];
+            const r = m['ganpo/discriminator_loss_rejected'];
+            if (c !== undefined && r !== undefined) tail.critic.push((c + r) / 2);
+          }
+        },
       },
     });
     await trainer.train(train);

@@ -3,15 +3,12 @@ import { argumentError } from '../core/errors';
 import { assertFormatHeader, assertNumber, checksValues } from '../core/validate';
 import type { AdamW, AdamWState } from '../optim/adamw';
 import { prepareStateByPosition, saveStateByPosition } from '../optim/position-keys';
-import type {
-  GanpoRegularizer,
-  GanpoRegularizerState,
-  SerializedTensor,
-} from '../regularizer/ganpo-regularizer';
-import { BatchSampler, type BatchSamplerState } from './sampler';
+import type { GanpoRegularizer, GanpoRegularizerState } from '../regularizer/ganpo-regularizer';
+import type { SerializedTensor } from '../regularizer/types';
+import { type BatchSampler, type BatchSamplerState, samplerFromState } from './sampler';
 
-/** A whole training state as plain JSON; see {@link GanpoTrainer.checkpoint}. */
-export interface TrainerCheckpoint {
+/** A whole training state as plain JSON; see {@link GanpoTrainer.stateDict}. */
+export interface TrainerState {
   format: 'ganpo-trainer';
   version: 1;
   step: number;
@@ -21,12 +18,12 @@ export interface TrainerCheckpoint {
   /** Policy AdamW state, slots keyed by position (`policy/0`, …). */
   optimizer: AdamWState;
   regularizer: GanpoRegularizerState | null;
-  /** Reference weights by position, present only with `syncRefModel` (TR-DPO moves the reference). */
+  /** Reference weights by position, present only with `referenceSync` (TR-DPO moves the reference). */
   reference?: SerializedTensor[];
 }
 
-/** The parts of a trainer a checkpoint holds. */
-export interface CheckpointParts {
+/** The parts of a trainer its state holds. */
+export interface StateParts {
   variables: readonly tf.Variable[];
   /** The reference's variables when TR-DPO updates them, else undefined (the reference is frozen). */
   referenceVariables?: readonly tf.Variable[];
@@ -37,15 +34,15 @@ export interface CheckpointParts {
 }
 
 /** Reads the training state into plain JSON (one read-back per tensor). */
-export function saveCheckpoint(parts: CheckpointParts): TrainerCheckpoint {
+export function saveTrainerState(parts: StateParts): TrainerState {
   return {
     format: 'ganpo-trainer',
     version: 1,
     step: parts.step,
-    sampler: parts.sampler ? parts.sampler.state : null,
+    sampler: parts.sampler ? parts.sampler.stateDict() : null,
     policy: parts.variables.map((v) => ({ shape: [...v.shape], data: Array.from(v.dataSync()) })),
     optimizer: saveStateByPosition(parts.optimizer, { policy: parts.variables }),
-    regularizer: parts.regularizer ? parts.regularizer.getState() : null,
+    regularizer: parts.regularizer ? parts.regularizer.stateDict() : null,
     ...(parts.referenceVariables
       ? {
           reference: parts.referenceVariables.map((v) => ({
@@ -58,73 +55,68 @@ export function saveCheckpoint(parts: CheckpointParts): TrainerCheckpoint {
 }
 
 /**
- * Loads `checkpoint` into the policy variables, the optimizer, the regularizer and (with TR-DPO) the
+ * Loads `state` into the policy variables, the optimizer, the regularizer and (with TR-DPO) the
  * reference variables. All or nothing:
  * every part is checked first (format, step count, policy weights' shapes and, at validation level
  * `'full'`, values, the sampler position, the optimizer and regularizer states), and only then is
- * anything applied, so a refused checkpoint leaves the trainer exactly as it was.
+ * anything applied, so a refused state leaves the trainer exactly as it was.
  *
  * @returns the sampler and step count to continue from.
  */
-export function loadCheckpoint(
+export function loadTrainerState(
   where: string,
-  checkpoint: TrainerCheckpoint,
-  parts: Omit<CheckpointParts, 'sampler' | 'step'> & { batchSize: number },
+  state: TrainerState,
+  parts: Omit<StateParts, 'sampler' | 'step'> & { batchSize: number },
 ): { sampler: BatchSampler | null; step: number } {
-  assertFormatHeader(where, 'checkpoint', checkpoint, 'ganpo-trainer', 1);
-  const step = assertNumber(where, 'checkpoint.step', checkpoint.step, { min: 0, integer: true });
+  assertFormatHeader(where, 'state', state, 'ganpo-trainer', 1);
+  const step = assertNumber(where, 'state.step', state.step, { min: 0, integer: true });
   const { variables, regularizer, referenceVariables } = parts;
-  const policy = checkWeights(where, 'checkpoint.policy', checkpoint.policy, variables);
+  const policy = checkWeights(where, 'state.policy', state.policy, variables);
   const reference = referenceVariables
-    ? checkWeights(where, 'checkpoint.reference', checkpoint.reference, referenceVariables)
+    ? checkWeights(where, 'state.reference', state.reference, referenceVariables)
     : null;
-  if (!referenceVariables && checkpoint.reference !== undefined) {
+  if (!referenceVariables && state.reference !== undefined) {
     throw argumentError(
       'STATE_DICT_MISMATCH',
       where,
-      'checkpoint.reference',
-      'no reference weights (the trainer has no syncRefModel)',
-      `${Array.isArray(checkpoint.reference) ? checkpoint.reference.length : 'non-array'} tensors`,
+      'state.reference',
+      'no reference weights (the trainer has no referenceSync)',
+      `${Array.isArray(state.reference) ? state.reference.length : 'non-array'} tensors`,
     );
   }
-  if (!('regularizer' in checkpoint) || checkpoint.regularizer === undefined) {
+  if (!('regularizer' in state) || state.regularizer === undefined) {
     throw argumentError(
       'INVALID_FORMAT',
       where,
-      'checkpoint.regularizer',
+      'state.regularizer',
       'a regularizer state or null',
       'a missing key',
     );
   }
-  if ((checkpoint.regularizer === null) !== (regularizer === null)) {
+  if ((state.regularizer === null) !== (regularizer === null)) {
     throw argumentError(
       'STATE_DICT_MISMATCH',
       where,
-      'checkpoint.regularizer',
+      'state.regularizer',
       regularizer ? 'a regularizer state' : 'null',
-      String(checkpoint.regularizer === null ? null : 'a state'),
+      String(state.regularizer === null ? null : 'a state'),
     );
   }
-  const sampler = checkSampler(where, checkpoint.sampler, parts.batchSize);
-  const loadOptimizer = prepareStateByPosition(
-    `${where} (optimizer)`,
-    parts.optimizer,
-    checkpoint.optimizer,
-    {
-      policy: variables,
-    },
-  );
+  const sampler = checkSampler(where, state.sampler, parts.batchSize);
+  const loadOptimizer = prepareStateByPosition(`${where} (optimizer)`, parts.optimizer, state.optimizer, {
+    policy: variables,
+  });
   // Last: the only check that allocates (the discriminators' tensors), released on every path.
   const loadRegularizer =
-    regularizer && checkpoint.regularizer
-      ? regularizer.prepareLoadState(checkpoint.regularizer, `${where} (regularizer)`)
+    regularizer && state.regularizer
+      ? regularizer.prepareLoadStateDict(state.regularizer, `${where} (regularizer)`)
       : null;
   try {
     loadRegularizer?.commit();
   } finally {
     loadRegularizer?.release();
   }
-  loadOptimizer();
+  loadOptimizer.commit();
   variables.forEach((v, i) => {
     const t = tf.tensor(policy[i] as number[], v.shape, v.dtype);
     v.assign(t);
@@ -191,20 +183,14 @@ function checkWeights(
 function checkSampler(where: string, state: unknown, batchSize: number): BatchSampler | null {
   if (state === null) return null;
   if (state === undefined || typeof state !== 'object') {
-    throw argumentError(
-      'INVALID_FORMAT',
-      where,
-      'checkpoint.sampler',
-      'a sampler state or null',
-      String(state),
-    );
+    throw argumentError('INVALID_FORMAT', where, 'state.sampler', 'a sampler state or null', String(state));
   }
-  const sampler = BatchSampler.fromState(state as BatchSamplerState);
+  const sampler = samplerFromState(state as BatchSamplerState);
   if (sampler.batchSize !== batchSize) {
     throw argumentError(
       'STATE_DICT_MISMATCH',
       where,
-      'checkpoint.sampler.batchSize',
+      'state.sampler.batchSize',
       `${batchSize} (the trainer's batchSize)`,
       String(sampler.batchSize),
     );
