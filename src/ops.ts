@@ -7,8 +7,23 @@ export { type AttentionImpl, type SelfAttentionCoreArgs, selfAttentionCore } fro
 export { fastLinear } from './ops/fast-linear';
 export { geluErf } from './ops/gelu';
 export { layerNorm } from './ops/layer-norm';
+export {
+  Dense,
+  type DenseArgs,
+  LayerNorm,
+  type LayerNormArgs,
+  PositionEmbedding,
+  type PositionEmbeddingArgs,
+  TransformerBlock,
+  type TransformerBlockArgs,
+} from './ops/layers';
 export { logSigmoid } from './ops/log-sigmoid';
 export { sortAscending } from './ops/sort';
 export { stopGradient } from './ops/stop-gradient';
+export {
+  type TransformerBlockOptions,
+  type TransformerBlockWeights,
+  transformerBlock,
+} from './ops/transformer-block';
 export { withSharedClones } from './ops/wasm/shared-clone';
 export { versions } from './version';

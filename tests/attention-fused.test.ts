@@ -15,6 +15,7 @@ interface Case {
   H: number;
   dh: number;
   dropout: number;
+  causal?: boolean;
 }
 
 /** Plain-tfjs reference: out and d(Σ out·dy)/dqkv, with the given [B,H,T,T] dropout mask. */
@@ -30,10 +31,14 @@ function reference(
     const heads = (t: tf.Tensor): tf.Tensor4D =>
       tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
     const [q, k, v] = tf.split(x, 3, 1).map(heads) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-    const s = tf.add(
+    let s = tf.add(
       tf.matMul(tf.mul(q, 1 / Math.sqrt(dh)), k, false, true),
       tf.reshape(keyBias, [B, 1, 1, T]),
     );
+    if (c.causal) {
+      const above = Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0));
+      s = tf.add(s, tf.tensor2d(above, [T, T]));
+    }
     const a = tf.softmax(s);
     const o = tf.matMul((mask ? tf.mul(a, mask) : a) as tf.Tensor4D, v);
     return tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B * T, H * dh]) as tf.Tensor2D;
@@ -47,6 +52,10 @@ const cases: Case[] = [
   { B: 2, T: 13, H: 2, dh: 8, dropout: 0 }, // T not a multiple of 4: the scalar tails
   { B: 2, T: 16, H: 4, dh: 4, dropout: 0.3 },
   { B: 1, T: 33, H: 2, dh: 32, dropout: 0.1 },
+  // causal: query i sees keys 0…i (rows of every length mod 4), with padding and dropout too
+  { B: 2, T: 13, H: 2, dh: 8, dropout: 0, causal: true },
+  { B: 2, T: 16, H: 4, dh: 4, dropout: 0.3, causal: true },
+  { B: 1, T: 33, H: 2, dh: 32, dropout: 0.1, causal: true },
 ];
 
 describe.skipIf(!onWasm)('fused wasm attention kernels', () => {
@@ -60,7 +69,8 @@ describe.skipIf(!onWasm)('fused wasm attention kernels', () => {
 
   it.each(cases)('match plain tfjs on the cpu backend: %o', async (c) => {
     const { B, T, H, dh, dropout } = c;
-    expect(fusedAttentionAvailable(H, dh)).toBe(true);
+    const causal = c.causal === true;
+    expect(fusedAttentionAvailable(H, dh, causal)).toBe(true);
     const hidden = H * dh;
     const qkvV = tf.randomNormal([B * T, 3 * hidden], 0, 1, 'float32', 11).dataSync();
     const dyV = tf.randomNormal([B * T, hidden], 0, 1, 'float32', 12).dataSync();
@@ -80,7 +90,16 @@ describe.skipIf(!onWasm)('fused wasm attention kernels', () => {
         const keyBias = tf.tensor2d(biasV, [B, T]);
         const dy = tf.tensor2d(dyV, [B * T, hidden]);
         const run = (x: tf.Tensor2D): tf.Tensor2D =>
-          selfAttentionCore({ qkv: x, batch: B, seqLen: T, numHeads: H, keyBias, dropout, impl: 'fused' });
+          selfAttentionCore({
+            qkv: x,
+            batch: B,
+            seqLen: T,
+            numHeads: H,
+            keyBias,
+            dropout,
+            causal,
+            impl: 'fused',
+          });
         state = 7;
         const out = run(qkv);
         state = 7;
@@ -115,6 +134,20 @@ describe.skipIf(!onWasm)('fused wasm attention kernels', () => {
       expectClose(got.grad, want.grad, { rtol: 1e-4, atol: 1e-5, label: 'dqkv' });
     } finally {
       await tf.setBackend('wasm');
+    }
+  });
+
+  it('without a key bias, equals an all-zero one (causal and not)', () => {
+    for (const causal of [false, true]) {
+      const [a, b] = tf.tidy(() => {
+        const qkv = tf.randomNormal([2 * 9, 3 * 16], 0, 1, 'float32', 3) as tf.Tensor2D;
+        const args = { qkv, batch: 2, seqLen: 9, numHeads: 2, causal, impl: 'fused' as const };
+        return [
+          selfAttentionCore(args).dataSync(),
+          selfAttentionCore({ ...args, keyBias: tf.zeros([2, 9]) as tf.Tensor2D }).dataSync(),
+        ];
+      });
+      expect(Array.from(a)).toEqual(Array.from(b));
     }
   });
 

@@ -37,35 +37,76 @@ export interface SelfAttentionCoreArgs {
   batch: number;
   seqLen: number;
   numHeads: number;
-  /** [B, T] additive key bias: 0 for real keys, −1e9 for padding (never −Infinity: NaN rows). */
-  keyBias: tf.Tensor2D;
+  /**
+   * [B, T] additive key bias: 0 for real keys, −1e9 for padding (never −Infinity: NaN rows).
+   * Default: none (every key is real).
+   */
+  keyBias?: tf.Tensor2D;
   /** False when `keyBias` is all zeros (no mask): the per-head path then skips adding it. Default true. */
   hasMask?: boolean;
-  /** Dropout rate on the attention weights (0 = off; the caller passes 0 in eval mode). */
-  dropout: number;
+  /**
+   * Query i attends to keys 0…i only (a decoder's causal mask, PyTorch's
+   * `generate_square_subsequent_mask`). On the fused path the kernels stop at key i, half the work
+   * of a full row. Default false.
+   */
+  causal?: boolean;
+  /** Dropout rate on the attention weights (0 = off; the caller passes 0 in eval mode). Default 0. */
+  dropout?: number;
   impl?: AttentionImpl;
 }
 
 /**
- * softmax(q·kᵀ/√d_head + keyBias)·v for every head, as `nn.MultiheadAttention` computes it between its
- * in- and out-projections (dropout on the attention weights, like PyTorch).
+ * softmax(q·kᵀ/√d_head + keyBias [+ causal mask])·v for every head, as `nn.MultiheadAttention`
+ * computes it between its in- and out-projections (dropout on the attention weights, like PyTorch).
+ * The heads are read in place from the packed `qkv`: no split into q, k and v.
  *
  * @returns [B·T, hidden], heads concatenated in PyTorch's order; differentiable w.r.t. `qkv`
  * (`keyBias` is treated as a constant).
  */
 export function selfAttentionCore(args: SelfAttentionCoreArgs): tf.Tensor2D {
-  assertArgs('selfAttentionCore', args, '{ qkv, batch, seqLen, numHeads, keyBias, dropout, ... }');
+  assertArgs('selfAttentionCore', args, '{ qkv, batch, seqLen, numHeads, keyBias?, dropout?, ... }');
   assertTensor('selfAttentionCore', 'qkv', args.qkv);
-  assertTensor('selfAttentionCore', 'keyBias', args.keyBias);
+  if (args.keyBias !== undefined) assertTensor('selfAttentionCore', 'keyBias', args.keyBias);
   const impl = args.impl ?? 'auto';
+  const causal = args.causal === true;
   const dh = args.qkv.shape[1] / 3 / args.numHeads;
-  if ((impl === 'auto' || impl === 'fused') && fusedAttentionAvailable(args.numHeads, dh)) {
-    return fusedAttention(args);
+  const dropout = args.dropout ?? 0;
+  const run = (keyBias: tf.Tensor2D, hasMask: boolean): tf.Tensor2D => {
+    const full = { ...args, keyBias, hasMask, causal, dropout };
+    if ((impl === 'auto' || impl === 'fused') && fusedAttentionAvailable(args.numHeads, dh, causal)) {
+      return fusedAttention(full);
+    }
+    const perHead =
+      impl === 'per-head' ||
+      (impl !== 'batched' &&
+        tf.getBackend() === 'wasm' &&
+        args.seqLen * args.seqLen * dh >= PER_HEAD_MIN_WORK);
+    return perHead ? perHeadAttention(full) : batchedAttention(full);
+  };
+  if (args.keyBias) return run(args.keyBias, args.hasMask ?? true);
+  const zeros = tf.zeros([args.batch, args.seqLen]) as tf.Tensor2D;
+  try {
+    return run(zeros, false);
+  } finally {
+    zeros.dispose();
   }
-  const perHead =
-    impl === 'per-head' ||
-    (impl !== 'batched' && tf.getBackend() === 'wasm' && args.seqLen * args.seqLen * dh >= PER_HEAD_MIN_WORK);
-  return perHead ? perHeadAttention(args) : batchedAttention(args);
+}
+
+/** {@link SelfAttentionCoreArgs} with every default filled in. */
+type CoreArgs = SelfAttentionCoreArgs & {
+  keyBias: tf.Tensor2D;
+  hasMask: boolean;
+  causal: boolean;
+  dropout: number;
+};
+
+/** [T, T] additive causal bias: 0 where key ≤ query, −1e9 above the diagonal. */
+function causalBias(t: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const rows = tf.reshape(tf.range(0, t, 1, 'int32'), [t, 1]);
+    const cols = tf.reshape(tf.range(0, t, 1, 'int32'), [1, t]);
+    return tf.mul(tf.cast(tf.greater(cols, rows), 'float32'), -1e9) as tf.Tensor2D;
+  });
 }
 
 /**
@@ -73,15 +114,8 @@ export function selfAttentionCore(args: SelfAttentionCoreArgs): tf.Tensor2D {
  * dropout mask on the attention weights is drawn by {@link dropoutMask} (the one random source) as
  * [B, H, T, T] and applied inside the kernels.
  */
-function fusedAttention({
-  qkv,
-  batch,
-  seqLen,
-  numHeads,
-  keyBias,
-  dropout,
-}: SelfAttentionCoreArgs): tf.Tensor2D {
-  const attrs = { batch, seqLen, numHeads };
+function fusedAttention({ qkv, batch, seqLen, numHeads, keyBias, dropout, causal }: CoreArgs): tf.Tensor2D {
+  const attrs = { batch, seqLen, numHeads, causal: causal ? 1 : 0 };
   const f = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, bias, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
     const mask = dropout > 0 ? dropoutMask([batch, numHeads, seqLen, seqLen], dropout) : null;
@@ -107,32 +141,25 @@ function fusedAttention({
   return f(qkv, keyBias) as tf.Tensor2D;
 }
 
-function batchedAttention({
-  qkv,
-  batch,
-  seqLen,
-  numHeads,
-  keyBias,
-  dropout,
-}: SelfAttentionCoreArgs): tf.Tensor2D {
+function batchedAttention({ qkv, batch, seqLen, numHeads, keyBias, dropout, causal }: CoreArgs): tf.Tensor2D {
   const hidden = qkv.shape[1] / 3;
   const dh = hidden / numHeads;
   const heads = (t: tf.Tensor): tf.Tensor4D =>
     tf.transpose(tf.reshape(t, [batch, seqLen, numHeads, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
   const [q, k, v] = tf.split(qkv, 3, 1).map(heads) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-  const scores = tf.add(
+  let scores = tf.add(
     tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)),
     tf.reshape(keyBias, [batch, 1, 1, seqLen]),
   );
+  if (causal) scores = tf.add(scores, causalBias(seqLen));
   let weights: tf.Tensor = tf.softmax(scores);
   weights = applyDropout(weights, dropout);
   const out = tf.matMul(weights as tf.Tensor4D, v);
   return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [batch * seqLen, hidden]) as tf.Tensor2D;
 }
 
-function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
-  const { batch: B, seqLen: T, numHeads: H, dropout } = args;
-  const hasMask = args.hasMask ?? true;
+function perHeadAttention(args: CoreArgs): tf.Tensor2D {
+  const { batch: B, seqLen: T, numHeads: H, dropout, hasMask, causal } = args;
   const hidden = args.qkv.shape[1] / 3;
   const dh = hidden / H;
   const scale = 1 / Math.sqrt(dh);
@@ -158,8 +185,10 @@ function perHeadAttention(args: SelfAttentionCoreArgs): tf.Tensor2D {
     const weights: tf.Tensor2D[] = [];
     const masks: tf.Tensor2D[] = [];
     const outs: tf.Tensor2D[] = [];
+    const causalRows = causal ? causalBias(T) : null;
     for (let b = 0; b < B; b++) {
-      const biasRow = hasMask ? row(keyBias, b, 1, T) : null;
+      const keyRow = hasMask ? row(keyBias, b, 1, T) : null;
+      const biasRow = keyRow && causalRows ? tf.add(causalRows, keyRow) : (keyRow ?? causalRows);
       for (let j = 0; j < H; j++) {
         const base = b * 3 * H + j;
         const q = row(heads, base, T, dh);

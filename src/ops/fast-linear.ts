@@ -7,33 +7,50 @@ import { SUM_ROWS, wasmSumRowsAvailable } from './wasm/sum-rows-kernel';
 import { transpose2d } from './wasm/transpose-kernel';
 
 /**
- * Affine map y = x·K + b for a 2-D input, with the kernel stored as K = Wᵀ [in, out] (PyTorch keeps
- * W [out, in]).
+ * Affine map y = x·K + b over the last axis, with the kernel stored as K = Wᵀ [in, out] (PyTorch keeps
+ * W [out, in]; tfjs-layers' `dense` keeps [in, out] too). Inputs of rank > 2 are flattened to
+ * [N, in] and back (a free reshape), so one call covers a [B, T, in] sequence.
  *
  * Why a custom gradient: tfjs-backend-wasm only uses XNNPACK for a 2-D `matMul` without transpose
  * flags; any `transposeA/B` takes a scalar slow path (measured 13–27× slower at 1024×512×256 with
  * tfjs 4.22). The built-in MatMul gradient uses those flags, so this one transposes
- * explicitly and multiplies plainly: dx = dy·Kᵀ, dK = xᵀ·dy, db = Σ_rows dy. On cpu/webgl the
- * explicit transposes cost a copy and are otherwise equivalent.
+ * explicitly and multiplies plainly: dx = dy·Kᵀ, dK = xᵀ·dy, db = Σ_rows dy. On wasm the products
+ * run in ganpo's SIMD GEMM where it applies (see `matMul2d`). On cpu/webgl the explicit transposes
+ * cost a copy and are otherwise equivalent.
  *
- * @param x - [N, in] float32.
+ * @param x - [..., in] float32 (rank ≥ 2).
  * @param kernel - [in, out] float32 (Wᵀ).
  * @param bias - optional [out].
  * @param dataInput - x is the network's input data: inside ganpo's discriminator update (where only
  *   the critics' weights are differentiated) it is then a constant (no dx computed, K not saved);
  *   elsewhere the flag changes nothing. Default false.
- * @returns [N, out], differentiable w.r.t. all inputs.
+ * @returns [..., out], differentiable w.r.t. all inputs.
  */
-export function fastLinear(
-  x: tf.Tensor2D,
+export function fastLinear<T extends tf.Tensor>(
+  x: T,
   kernel: tf.Tensor2D,
   bias?: tf.Tensor1D | null,
   dataInput = false,
-): tf.Tensor2D {
+): T {
   assertTensor('fastLinear', 'x', x);
   assertTensor('fastLinear', 'kernel', kernel);
   if (bias !== undefined && bias !== null) assertTensor('fastLinear', 'bias', bias);
   if (checksShapes()) checkLinearShapes(x, kernel, bias);
+  if (x.rank === 2) return linear2d(x as unknown as tf.Tensor2D, kernel, bias, dataInput) as unknown as T;
+  const inDim = x.shape[x.rank - 1] as number;
+  const lead = x.shape.slice(0, -1);
+  return tf.tidy(() => {
+    const y = linear2d(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, kernel, bias, dataInput);
+    return tf.reshape(y, [...lead, kernel.shape[1]]);
+  }) as T;
+}
+
+function linear2d(
+  x: tf.Tensor2D,
+  kernel: tf.Tensor2D,
+  bias: tf.Tensor1D | null | undefined,
+  dataInput: boolean,
+): tf.Tensor2D {
   if (depth.frozenWeights > 0 && kernelFlags.frozenWeightGradients) return linearFrozen(x, kernel, bias);
   if (dataInput && depth.constantInputs > 0 && kernelFlags.constantInputs && kernelFlags.fastLinearGradient) {
     return linearConstantInput(x, kernel, bias);
@@ -46,13 +63,13 @@ export function fastLinear(
 }
 
 /**
- * x [N, in], kernel [in, out], bias [out]: a PyTorch-oriented weight [out, in] is named as such (a
+ * x [..., in], kernel [in, out], bias [out]: a PyTorch-oriented weight [out, in] is named as such (a
  * tfjs matMul error would only list the two shapes).
  */
 function checkLinearShapes(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor | null): void {
   const where = 'fastLinear';
-  if (x.rank !== 2)
-    throw argumentError('SHAPE_MISMATCH', where, 'x', 'rank 2 [N, in]', `shape ${fmtShape(x.shape)}`);
+  if (x.rank < 2)
+    throw argumentError('SHAPE_MISMATCH', where, 'x', 'rank >= 2 [..., in]', `shape ${fmtShape(x.shape)}`);
   if (kernel.rank !== 2) {
     throw argumentError(
       'SHAPE_MISMATCH',
@@ -62,7 +79,7 @@ function checkLinearShapes(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor | n
       `shape ${fmtShape(kernel.shape)}`,
     );
   }
-  const inDim = x.shape[1] as number;
+  const inDim = x.shape[x.rank - 1] as number;
   if (kernel.shape[0] !== inDim) {
     const pytorch =
       kernel.shape[1] === inDim
@@ -72,7 +89,7 @@ function checkLinearShapes(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor | n
       'SHAPE_MISMATCH',
       where,
       'kernel',
-      `[in, out] with in = ${inDim} (x is [${x.shape[0]}, ${inDim}]; the kernel is Wᵀ)`,
+      `[in, out] with in = ${inDim} (x is ${fmtShape(x.shape)}; the kernel is Wᵀ)`,
       `shape ${fmtShape(kernel.shape)}${pytorch}`,
     );
   }

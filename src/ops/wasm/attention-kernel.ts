@@ -17,11 +17,12 @@ import {
 export const ATTENTION_FORWARD = 'GanpoAttentionForward';
 export const ATTENTION_BACKWARD = 'GanpoAttentionBackward';
 
-/** Attributes of both kernels. */
+/** Attributes of both kernels (`causal`: 1 when query i attends to keys 0…i only, else 0). */
 export interface AttentionKernelAttrs {
   batch: number;
   seqLen: number;
   numHeads: number;
+  causal: number;
   [key: string]: number;
 }
 
@@ -29,9 +30,11 @@ function attentionExports(
   backend: WasmBackendLike,
   numHeads: number,
   headDim: number,
+  causal: boolean,
 ): AttentionSimdExports | null {
-  return instanceFor<AttentionSimdExports>(backend, `attention ${numHeads}x${headDim}`, (shared) =>
-    attentionSimdModule({ numHeads, headDim }, shared),
+  const key = `attention ${numHeads}x${headDim}${causal ? ' causal' : ''}`;
+  return instanceFor<AttentionSimdExports>(backend, key, (shared) =>
+    attentionSimdModule({ numHeads, headDim, causal }, shared),
   );
 }
 
@@ -40,7 +43,7 @@ function kernelsOf(
   attrs: AttentionKernelAttrs,
   hidden: number,
 ): AttentionSimdExports {
-  const k = attentionExports(backend, attrs.numHeads, hidden / attrs.numHeads);
+  const k = attentionExports(backend, attrs.numHeads, hidden / attrs.numHeads, attrs.causal === 1);
   if (!k) throw new Error('GanpoAttention: wasm SIMD kernels unavailable');
   return k;
 }
@@ -102,11 +105,11 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo {
 /**
  * True when the fused kernels can run here: the active backend is tfjs-backend-wasm (whose memory
  * the module imports), head size is a multiple of 4 (one f32x4 per 4 columns), and the module
- * compiles. Registers the two kernels on first success.
+ * (causal or not) compiles. Registers the two kernels on first success.
  */
-export function fusedAttentionAvailable(numHeads: number, headDim: number): boolean {
+export function fusedAttentionAvailable(numHeads: number, headDim: number, causal = false): boolean {
   const backend = activeWasmBackend();
-  if (!backend || headDim % 4 !== 0 || !attentionExports(backend, numHeads, headDim)) return false;
+  if (!backend || headDim % 4 !== 0 || !attentionExports(backend, numHeads, headDim, causal)) return false;
   registerOnce(ATTENTION_FORWARD, forwardKernel as tf.KernelFunc);
   registerOnce(ATTENTION_BACKWARD, backwardKernel as tf.KernelFunc);
   return true;

@@ -27,7 +27,7 @@ import {
 } from './emit';
 
 /** The backward function of the module for `geometry`, with or without a dropout mask. */
-export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
+export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout: boolean) {
   const C = DH / 4;
   const h4 = H * DH * 4;
   const rs = 3 * h4;
@@ -35,9 +35,9 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
   const fn = new FuncBuilder(dropout ? 'backwardDropout' : 'backward', [...pointers(8), F32]);
   const [QKV, A, MASK, DOUT, DQKV, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   // Declaration order fixes the local indices (and so the emitted bytes).
-  const { b, j, i, t, qBase, dBase, gBase, aBase, mBase, arow, mrow, kp, vp, dvp, t4 } = fn.named(
+  const { b, j, i, t, qBase, dBase, gBase, aBase, mBase, arow, mrow, kp, vp, dvp, t4, nk } = fn.named(
     I32,
-    'b j i t qBase dBase gBase aBase mBase arow mrow kp vp dvp t4',
+    'b j i t qBase dBase gBase aBase mBase arow mrow kp vp dvp t4 nk',
   );
   const { rd, dA, ad } = fn.named(F32, 'rd dA ad');
   const V = (): number => fn.local(V128);
@@ -58,6 +58,8 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
 
   const perQuery: Code[] = [
     ...g.map((gc, c) => set(gc, v128.load(i32.add(get(gBase), i32.mul(get(i), i32c(h4))), 16 * c))),
+    // keys 0 … nk − 1: all T, or 0 … i when causal (the weights above the diagonal are zero)
+    set(nk, causal ? i32.add(get(i), i32c(1)) : get(NT)),
     set(arow, i32.add(get(aBase), i32.mul(get(i), get(t4)))),
     set(mrow, i32.add(get(mBase), i32.mul(get(i), get(t4)))),
     // pass 1: dA = m·(g·v_t) into scratch, Σ dA·A, and dv_t += A·m·g
@@ -66,7 +68,7 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
     set(vp, i32.add(get(qBase), i32c(2 * h4))),
     set(dvp, i32.add(get(dBase), i32c(2 * h4))),
     whileLoop(
-      i32.leS(i32.add(get(t), i32c(4)), get(NT)),
+      i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       ...dot4,
       set(s, hadd4(acc, tmp1, tmp2)),
       set(av, v128.load(f32At(arow, t))),
@@ -86,7 +88,7 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
     ),
     set(rd, hsum(vrd)),
     whileLoop(
-      i32.ltS(get(t), get(NT)),
+      i32.ltS(get(t), get(nk)),
       set(s, dot1),
       set(dA, hsum(s)),
       set(ad, f32.load(f32At(arow, t))),
@@ -111,7 +113,7 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
     set(vrd, f32x4.splat(get(rd))),
     set(t, i32c(0)),
     whileLoop(
-      i32.leS(i32.add(get(t), i32c(4)), get(NT)),
+      i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       v128.store(
         f32At(SCR, t),
         f32x4.mul(v128.load(f32At(arow, t)), f32x4.sub(v128.load(f32At(SCR, t)), get(vrd))),
@@ -119,7 +121,7 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
       addTo(t, i32c(4)),
     ),
     whileLoop(
-      i32.ltS(get(t), get(NT)),
+      i32.ltS(get(t), get(nk)),
       f32.store(f32At(SCR, t), f32.mul(f32.load(f32At(arow, t)), f32.sub(f32.load(f32At(SCR, t)), get(rd)))),
       addTo(t, i32c(1)),
     ),
@@ -128,7 +130,7 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
     set(t, i32c(0)),
     set(kp, i32.add(get(qBase), i32c(h4))),
     whileLoop(
-      i32.ltS(get(t), get(NT)),
+      i32.ltS(get(t), get(nk)),
       set(ws, f32x4.splat(f32.load(f32At(SCR, t)))),
       ...g.map((gc, c) => set(gc, f32x4.add(get(gc), f32x4.mul(get(ws), v128.load(get(kp), 16 * c))))),
       addTo(t, i32c(1)),
@@ -151,7 +153,7 @@ export function attentionBackward({ numHeads: H, headDim: DH }: Geometry, dropou
     set(t, i32c(0)),
     set(dvp, i32.add(get(dBase), i32c(h4))),
     whileLoop(
-      i32.ltS(get(t), get(NT)),
+      i32.ltS(get(t), get(nk)),
       set(ws, f32x4.splat(f32.load(f32At(SCR, t)))),
       ...dvUpdate(0),
       addTo(t, i32c(1)),

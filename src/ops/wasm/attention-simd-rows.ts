@@ -5,10 +5,15 @@
  */
 import { type Code, f32, f32x4, get, set, v128 } from './emit';
 
-/** Heads and head width of one attention module (strides become immediates). */
+/**
+ * Heads and head width of one attention module (strides become immediates), and whether query i
+ * attends to keys 0…i only (`causal`: the loops over keys stop at i, the weights above the diagonal
+ * are written as zeros).
+ */
 export interface Geometry {
   numHeads: number;
   headDim: number;
+  causal?: boolean;
 }
 
 export const lanes = (ls: number[]): number[] => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);

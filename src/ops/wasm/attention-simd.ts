@@ -45,7 +45,7 @@ import {
 } from './emit';
 import { exp4 } from './simd-math';
 
-function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
+function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout: boolean) {
   const C = DH / 4;
   const h4 = H * DH * 4;
   const rs = 3 * h4;
@@ -53,9 +53,9 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
   const fn = new FuncBuilder(dropout ? 'forwardDropout' : 'forward', [...pointers(7), F32]);
   const [QKV, BIAS, MASK, A, OUT, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7];
   // Declaration order fixes the local indices (and so the emitted bytes).
-  const { b, j, i, t, biasRow, qBase, aBase, mBase, oBase, srow, mrow, kp, vp, t4 } = fn.named(
+  const { b, j, i, t, biasRow, qBase, aBase, mBase, oBase, srow, mrow, kp, vp, t4, nk } = fn.named(
     I32,
-    'b j i t biasRow qBase aBase mBase oBase srow mrow kp vp t4',
+    'b j i t biasRow qBase aBase mBase oBase srow mrow kp vp t4 nk',
   );
   const { smax, ssum, w } = fn.named(F32, 'smax ssum w');
   const V = (): number => fn.local(V128);
@@ -73,6 +73,8 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
         f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE))),
       ),
     ),
+    // keys 0 … nk − 1: all T, or 0 … i when causal
+    set(nk, causal ? i32.add(get(i), i32c(1)) : get(NT)),
     set(srow, i32.add(get(aBase), i32.mul(get(i), get(t4)))),
     set(mrow, i32.add(get(mBase), i32.mul(get(i), get(t4)))),
     // scores, four keys at a time, then the tail
@@ -80,7 +82,7 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     set(t, i32c(0)),
     set(kp, i32.add(get(qBase), i32c(h4))),
     whileLoop(
-      i32.leS(i32.add(get(t), i32c(4)), get(NT)),
+      i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       ...dot4,
       set(s, f32x4.add(hadd4(acc, tmp1, tmp2), v128.load(f32At(biasRow, t)))),
       v128.store(f32At(srow, t), get(s)),
@@ -90,7 +92,7 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     ),
     set(smax, hmax(vmax)),
     whileLoop(
-      i32.ltS(get(t), get(NT)),
+      i32.ltS(get(t), get(nk)),
       set(s, dot1),
       set(w, f32.add(hsum(s), f32.load(f32At(biasRow, t)))),
       f32.store(f32At(srow, t), get(w)),
@@ -103,7 +105,7 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     set(vsum, splat(0)),
     set(t, i32c(0)),
     whileLoop(
-      i32.leS(i32.add(get(t), i32c(4)), get(NT)),
+      i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       set(e1, f32x4.sub(v128.load(f32At(srow, t)), get(vmax))),
       set(s, exp4(e1, e2, e3, tmp1)),
       v128.store(f32At(srow, t), get(s)),
@@ -112,7 +114,7 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     ),
     set(ssum, hsum(vsum)),
     whileLoop(
-      i32.ltS(get(t), get(NT)),
+      i32.ltS(get(t), get(nk)),
       set(e1, f32x4.splat(f32.sub(f32.load(f32At(srow, t)), get(smax)))),
       set(w, f32x4.extract(exp4(e1, e2, e3, tmp1), 0)),
       f32.store(f32At(srow, t), get(w)),
@@ -123,12 +125,12 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     set(vsum, f32x4.splat(get(ssum))),
     set(t, i32c(0)),
     whileLoop(
-      i32.leS(i32.add(get(t), i32c(4)), get(NT)),
+      i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       v128.store(f32At(srow, t), f32x4.mul(v128.load(f32At(srow, t)), get(vsum))),
       addTo(t, i32c(4)),
     ),
     whileLoop(
-      i32.ltS(get(t), get(NT)),
+      i32.ltS(get(t), get(nk)),
       f32.store(f32At(srow, t), f32.mul(f32.load(f32At(srow, t)), get(ssum))),
       addTo(t, i32c(1)),
     ),
@@ -137,7 +139,7 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
     set(t, i32c(0)),
     set(vp, i32.add(get(qBase), i32c(2 * h4))),
     whileLoop(
-      i32.ltS(get(t), get(NT)),
+      i32.ltS(get(t), get(nk)),
       set(
         s,
         f32x4.splat(
@@ -149,6 +151,13 @@ function forward({ numHeads: H, headDim: DH }: Geometry, dropout: boolean) {
       addTo(vp, i32c(rs)),
     ),
     ...o.map((oc, c) => v128.store(i32.add(get(oBase), i32.mul(get(i), i32c(h4))), get(oc), 16 * c)),
+    // causal: zero weights above the diagonal (the backward pass reads rows up to nk only)
+    ...(causal
+      ? [
+          set(t, get(nk)),
+          whileLoop(i32.ltS(get(t), get(NT)), f32.store(f32At(srow, t), f32c(0)), addTo(t, i32c(1))),
+        ]
+      : []),
   ];
 
   const body: Code[] = [
@@ -220,7 +229,7 @@ export interface AttentionSimdExports {
   backwardDropout: BackwardFn;
 }
 
-/** Module bytes for `numHeads` heads of `headDim` (a multiple of 4). */
+/** Module bytes for `numHeads` heads of `headDim` (a multiple of 4), causal or not. */
 export function attentionSimdModule(geometry: Geometry, sharedMemory = false): Uint8Array {
   return buildModule(
     [
