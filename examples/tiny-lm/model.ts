@@ -1,12 +1,12 @@
-// A tiny character-level causal transformer LM built from the custom layers in ./layers.ts, with the
-// interface the GANPO trainer and the demo need: one forward pass returning logits AND the last hidden
+// A tiny character-level causal transformer LM built from tfjs-layers' embedding and ganpo's transformer
+// layers (`ganpo/ops`), with the interface the GANPO trainer and the demo need: one forward pass returning logits AND the last hidden
 // state, trainable variables, temperature sampling, cloning (the frozen reference) and save/load.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { Dense, LayerNorm, PositionEmbedding, TransformerBlock } from 'ganpo/ops';
 import { mulberry32 } from '../random';
-import { CausalTransformerBlock, FinalLayerNorm, TokenPositionEmbedding, VocabularyHead } from './layers';
 
 /** Hyper-parameters of {@link TinyLM}. Defaults size a model that trains in seconds on wasm. */
 export interface TinyLMConfig {
@@ -53,9 +53,12 @@ export interface TinyLMOutput {
 const FORMAT = 'ganpo-example-tiny-lm/1';
 
 /**
- * A tiny GPT: one-hot token embedding + learned positions, `numLayers` pre-LN causal attention blocks,
- * final LayerNorm, vocabulary head. `model` is a functional tfjs-layers model whose outputs are
- * `[logits, hidden]`, so a single `apply` yields both, with gradients reaching every weight.
+ * A tiny GPT: token embedding (`tf.layers.embedding`) + learned positions (`PositionEmbedding`),
+ * `numLayers` pre-LN causal attention blocks
+ * (`TransformerBlock` of `ganpo/ops`: fused attention, ganpo's GEMM, LayerNorm and GELU kernels),
+ * final LayerNorm, vocabulary head (`LayerNorm`, `Dense`). `model` is a functional tfjs-layers model
+ * whose outputs are `[logits, hidden]`, so a single `apply` yields both, with gradients reaching
+ * every weight.
  */
 export class TinyLM {
   readonly config: Required<TinyLMConfig>;
@@ -78,15 +81,26 @@ export class TinyLM {
     };
     const c = this.config;
     const input = tfl.input({ shape: [null], dtype: 'int32' });
-    let x = new TokenPositionEmbedding({
-      vocabSize: c.vocabSize,
-      dim: c.dim,
-      maxSeqLen: c.maxSeqLen,
-      seed: c.seed * 1000 + 1,
-    }).apply(input) as tfl.SymbolicTensor;
+    // GPT-2 / nanoGPT initialisation: N(0, 0.02²) token and position tables.
+    const tokens = tfl.layers
+      .embedding({
+        inputDim: c.vocabSize,
+        outputDim: c.dim,
+        embeddingsInitializer: tfl.initializers.randomNormal({
+          mean: 0,
+          stddev: 0.02,
+          seed: c.seed * 1000 + 1,
+        }),
+      })
+      .apply(input) as tfl.SymbolicTensor;
+    let x = new PositionEmbedding({ maxSeqLen: c.maxSeqLen, seed: c.seed * 1000 + 2 }).apply(
+      tokens,
+    ) as tfl.SymbolicTensor;
+    if (c.dim % c.numHeads !== 0)
+      throw new Error(`TinyLM: dim ${c.dim} not divisible by numHeads ${c.numHeads}`);
     for (let i = 0; i < c.numLayers; i++) {
-      x = new CausalTransformerBlock({
-        dim: c.dim,
+      // GPT-2 initialisation: N(0, 0.02²) kernels, residual projections scaled by 1/√(2·numLayers).
+      x = new TransformerBlock({
         numHeads: c.numHeads,
         ffnDim: c.ffnDim,
         numLayers: c.numLayers,
@@ -94,13 +108,13 @@ export class TinyLM {
         seed: c.seed * 1000 + 10 * (i + 1),
       }).apply(x) as tfl.SymbolicTensor;
     }
-    const norm = new FinalLayerNorm({ dim: c.dim });
+    // The final LayerNorm's output is the last hidden state, GANPO's latent (PyTorch epsilon 1e-5).
+    const norm = new LayerNorm();
     const hidden = norm.apply(x) as tfl.SymbolicTensor;
-    const logits = new VocabularyHead({
-      dim: c.dim,
-      vocabSize: c.vocabSize,
-      seed: c.seed * 1000 + 999,
-    }).apply(hidden) as tfl.SymbolicTensor;
+    // Untied vocabulary head with a bias.
+    const logits = new Dense({ units: c.vocabSize, seed: c.seed * 1000 + 999 }).apply(
+      hidden,
+    ) as tfl.SymbolicTensor;
     this.model = tfl.model({ inputs: input, outputs: [logits, hidden] });
     this.hiddenLayerName = norm.name;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task/index';
-import { layerNorm, linear, sftLoss, sftTrain, TinyLM } from '../../examples/tiny-lm/index';
+import { sftLoss, sftTrain, TinyLM } from '../../examples/tiny-lm/index';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
 import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
 import { expectClose, expectNoLeak, loadFixture } from '../support/helpers';
@@ -12,42 +12,6 @@ import { expectClose, expectNoLeak, loadFixture } from '../support/helpers';
 // Small enough to train a few steps in well under a second on the cpu backend.
 const config = { vocabSize: 25, maxSeqLen: 24, dim: 16, numLayers: 1, numHeads: 2, seed: 3 };
 const ids = (rows: number[][]): tf.Tensor2D => tf.tensor2d(rows, undefined, 'int32');
-
-describe('example ops', () => {
-  it('linear has the value and gradients of x·W + b (custom backward with explicit transposes)', () => {
-    const x = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 1);
-    const w = tf.randomNormal([4, 5], 0, 1, 'float32', 2) as tf.Tensor2D;
-    const b = tf.randomNormal([5], 0, 1, 'float32', 3) as tf.Tensor1D;
-    const up = tf.randomNormal([2, 3, 5], 0, 1, 'float32', 4);
-    const ours = tf.grads((xx, ww, bb) =>
-      tf.sum(tf.mul(linear(xx, ww as tf.Tensor2D, bb as tf.Tensor1D), up)),
-    );
-    const ref = tf.grads((xx, ww, bb) =>
-      tf.sum(
-        tf.mul(tf.add(tf.reshape(tf.matMul(tf.reshape(xx, [6, 4]), ww as tf.Tensor2D), [2, 3, 5]), bb), up),
-      ),
-    );
-    const g1 = ours([x, w, b]);
-    const g2 = ref([x, w, b]);
-    for (const [i, g] of g1.entries()) {
-      expectClose(g, toRows(g2[i] as tf.Tensor), { rtol: 1e-5, atol: 1e-5, label: `grad ${i}` });
-    }
-    tf.dispose([x, w, b, up, ...g1, ...g2]);
-  });
-
-  it('layerNorm normalises with PyTorch epsilon', () => {
-    const x = tf.tensor2d([
-      [1, 2, 3, 4],
-      [-1, 0, 0, 1],
-    ]);
-    const y = layerNorm(x, tf.ones([4]) as tf.Tensor1D, tf.zeros([4]) as tf.Tensor1D);
-    // (x − mean)/sqrt(var + 1e-5), computed by hand.
-    const r1 = [1, 2, 3, 4].map((v) => (v - 2.5) / Math.sqrt(1.25 + 1e-5));
-    const r2 = [-1, 0, 0, 1].map((v) => v / Math.sqrt(0.5 + 1e-5));
-    expectClose(y, [...r1, ...r2], { rtol: 1e-5 });
-    tf.dispose([x, y]);
-  });
-});
 
 function toRows(t: tf.Tensor): number[] {
   return Array.from(t.dataSync());

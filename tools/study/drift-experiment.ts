@@ -97,7 +97,7 @@ interface LayeredLM {
  * extra output is the first transformer block's output. The example model stays unchanged.
  */
 function layered(lm: TinyLM): LayeredLM {
-  const blocks = lm.model.layers.filter((l) => l.getClassName() === 'TinyLMCausalTransformerBlock');
+  const blocks = lm.model.layers.filter((l) => l.getClassName() === 'GanpoTransformerBlock');
   if (blocks.length < 2) return { forward: (ids, opts) => lm.forward(ids, opts) };
   const first = blocks[0] as tfl.layers.Layer;
   const wrapper = tfl.model({
