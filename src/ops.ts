@@ -17,6 +17,7 @@ export {
   TransformerBlock,
   type TransformerBlockArgs,
 } from './ops/layers';
+export { withLeanGradients } from './ops/lean-gradients';
 export { logSigmoid } from './ops/log-sigmoid';
 export { sortAscending } from './ops/sort';
 export { stopGradient } from './ops/stop-gradient';

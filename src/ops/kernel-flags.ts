@@ -54,4 +54,6 @@ export const kernelFlags = {
   dropoutGradient: true,
   /** Dropout masks of a counter stream on wasm: hashed by one SIMD kernel (else drawn in JS). */
   wasmDropoutMask: true,
+  /** withEagerRelease: backward passes free saved tensors and gradients as they go (else at the end). */
+  eagerRelease: true,
 };

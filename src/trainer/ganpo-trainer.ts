@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import { log } from '../core/log';
-import { withSharedClones } from '../ops/wasm/shared-clone';
+import { withLeanGradients } from '../ops/lean-gradients';
 import { registerWasmTrainingKernels } from '../ops/wasm-training-kernels';
 import { AdamW } from '../optim/adamw';
 import { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
@@ -236,9 +236,9 @@ export class GanpoTrainer {
     const batch = collatePreferencePairs(pairs, this.collateOptions);
     const keep: tf.Tensor[] = [];
     try {
-      // On wasm the step's saved tensors share their buffers instead of being copied (see
-      // withSharedClones); elsewhere this is a plain call.
-      const outcome = withSharedClones(() =>
+      // Backward passes free saved tensors and gradients as they go, and on wasm saved tensors share
+      // their buffers instead of being copied (see withLeanGradients).
+      const outcome = withLeanGradients(() =>
         runTrainStep(
           {
             policy: this.policy,

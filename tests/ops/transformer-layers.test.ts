@@ -161,13 +161,12 @@ describe('transformerBlock', () => {
     );
     const plain = valueAndGrads((xx, ww) => plainBlock(xx, ww, c.heads, c.causal, mask), x, w, u);
     expectClose(ours.value, plain.value, { rtol: 1e-4, atol: 1e-5, label: 'y' });
-    ours.grads.forEach((g, i) =>
+    for (const [i, g] of ours.grads.entries())
       expectClose(g, plain.grads[i] as Float32Array, {
         rtol: 1e-3,
         atol: 1e-4,
         label: i === 0 ? 'dx' : `d${NAMES[i - 1]}`,
-      }),
-    );
+      });
     tf.dispose([x, u, ...(mask ? [mask] : []), ...Object.values(w)]);
   });
 
@@ -235,9 +234,8 @@ describe('fastLinear on inputs of rank > 2', () => {
     );
     const g1 = ours([x, k, b]);
     const g2 = plain([x, k, b]);
-    g1.forEach((g, i) =>
-      expectClose(g, (g2[i] as tf.Tensor).dataSync(), { rtol: 1e-5, atol: 1e-5, label: `grad ${i}` }),
-    );
+    for (const [i, g] of g1.entries())
+      expectClose(g, (g2[i] as tf.Tensor).dataSync(), { rtol: 1e-5, atol: 1e-5, label: `grad ${i}` });
     expect(fastLinear(x, k, b).shape).toEqual([2, 3, 5]);
     tf.dispose([x, k, b, u, ...g1, ...g2]);
   });
@@ -271,9 +269,8 @@ describe('layers match the plain tfjs-layers layers', () => {
     });
     const g1 = layerGrads(ours, x, u);
     const g2 = layerGrads(plain, x, u);
-    g1.forEach((g, i) =>
-      expectClose(g, g2[i] as Float32Array, { rtol: 1e-3, atol: 1e-4, label: `grad ${i}` }),
-    );
+    for (const [i, g] of g1.entries())
+      expectClose(g, g2[i] as Float32Array, { rtol: 1e-3, atol: 1e-4, label: `grad ${i}` });
     tf.dispose([x, u, ...gb]);
     ours.dispose();
     plain.dispose();
@@ -295,9 +292,8 @@ describe('layers match the plain tfjs-layers layers', () => {
     });
     const g1 = layerGrads(ours, x, u);
     const g2 = layerGrads(plain, x, u);
-    g1.forEach((g, i) =>
-      expectClose(g, g2[i] as Float32Array, { rtol: 1e-3, atol: 1e-4, label: `grad ${i}` }),
-    );
+    for (const [i, g] of g1.entries())
+      expectClose(g, g2[i] as Float32Array, { rtol: 1e-3, atol: 1e-4, label: `grad ${i}` });
     tf.dispose([x, u, ...kb]);
     ours.dispose();
     plain.dispose();
@@ -357,7 +353,7 @@ describe('a tfjs-layers model of the layers', () => {
     const artifacts = await saveToMemory(model);
     const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
     const after = (loaded.predict(x) as tf.Tensor[]).map((t) => t.dataSync());
-    after.forEach((a, i) => expectClose(a, before[i] as Float32Array, { rtol: 0, atol: 0 }));
+    for (const [i, a] of after.entries()) expectClose(a, before[i] as Float32Array, { rtol: 0, atol: 0 });
     expect(loaded.layers.map((l) => l.getClassName())).toEqual([
       'InputLayer',
       'Embedding',
