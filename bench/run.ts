@@ -1,10 +1,10 @@
 // `npm run bench`: runs every suite in bench/suites/ (each a module whose default export is
 // `(ctx: BenchContext) => Promise<BenchRow[]>`), prints a table and writes bench/results.json and
-// docs/benchmarks.md (bench/report.ts). Flags: --quick (fewer runs), --only <substring> (suite
-// filter; its rows replace those suites' rows in an existing bench/results.json, unless
-// --no-merge), --backends <a,b> (only these tfjs backends; with --only, only their rows and the
-// PyTorch rows interleaved with them are replaced), --report-only (re-render docs/benchmarks.md from
-// results.json).
+// docs/benchmarks.md (bench/report.ts). Flags: --quick (fewer runs), --only <a,b> (suites whose file
+// name contains one of the substrings; their rows replace those suites' rows in an existing
+// bench/results.json, unless --no-merge), --backends <a,b> (only these tfjs backends; with --only,
+// only their rows and the PyTorch rows interleaved with them are replaced), --dry-run (print only,
+// write nothing: CI's smoke run), --report-only (re-render docs/benchmarks.md from results.json).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -16,12 +16,13 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { setValidationLevel } from '../src/index';
 import { renderReport } from './report';
-import { type BenchContext, type BenchRow, fmtMs, hasTorch, PythonServer, runPython } from './util';
+import { type BenchContext, type BenchRow, fmtMs, hasTorch, runPython, StepServer } from './util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const onlyIdx = process.argv.indexOf('--only');
-const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
+const only = onlyIdx >= 0 ? (process.argv[onlyIdx + 1] ?? '').split(',').filter(Boolean) : undefined;
+const dryRun = process.argv.includes('--dry-run');
 const backendsIdx = process.argv.indexOf('--backends');
 const onlyBackends = backendsIdx >= 0 ? (process.argv[backendsIdx + 1] ?? '').split(',') : undefined;
 
@@ -68,12 +69,12 @@ async function main(): Promise<void> {
     backends,
     python: (script, args = []) => (torch ? runPython(join(here, '..', script), args) : null),
     pythonServer: async (script, args = []) =>
-      torch ? PythonServer.start(join(here, '..', script), args) : null,
+      torch ? StepServer.python(join(here, '..', script), args) : null,
   };
   const load0 = loadavg()[0] as number;
   const t0 = performance.now();
   const files = readdirSync(join(here, 'suites'))
-    .filter((f) => f.endsWith('.ts') && (!only || f.includes(only)))
+    .filter((f) => f.endsWith('.ts') && (!only || only.some((o) => f.includes(o))))
     .sort();
   const rows: BenchRow[] = [];
   for (const f of files) {
@@ -107,6 +108,10 @@ async function main(): Promise<void> {
     durationS: Math.round((performance.now() - t0) / 1000),
     quick,
   };
+  if (dryRun) {
+    console.log(`\n--dry-run: nothing written (${meta.durationS} s)`);
+    return;
+  }
   if (only) {
     // A partial run updates its suites' rows in an existing report and says so in the machine section.
     const path = join(here, 'results.json');

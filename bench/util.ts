@@ -36,7 +36,7 @@ export interface BenchContext {
   /** Runs a python script (path relative to the repo) with Debian's torch; null when unavailable. */
   python: (script: string, args?: string[]) => unknown | null;
   /** Starts a python step server (see bench/python/discriminator_step.py serve); null without torch. */
-  pythonServer: (script: string, args?: string[]) => Promise<PythonServer | null>;
+  pythonServer: (script: string, args?: string[]) => Promise<StepServer | null>;
 }
 
 export function summarize(samples: number[]): Timing {
@@ -128,8 +128,12 @@ export function ratioStats(a: number[], b: number[]): { median: number; mad: num
   return { median: t.median, mad: t.mad };
 }
 
-/** A persistent python process answering "step" with its own step time in ms. */
-export class PythonServer {
+/**
+ * A persistent process (a PyTorch script under Debian's python3, or a Node script) that prints one
+ * JSON line of information when ready, then answers each stdin line "step" with its own step time in
+ * ms, "stats" with one JSON line, and exits on "quit".
+ */
+export class StepServer {
   readonly info: Record<string, unknown>;
 
   private constructor(
@@ -139,8 +143,22 @@ export class PythonServer {
     this.info = info;
   }
 
-  static async start(script: string, args: string[]): Promise<PythonServer> {
-    const proc = spawn(DEBIAN_PYTHON, ['-u', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** A python script (absolute path) under Debian's python3. */
+  static python(script: string, args: string[]): Promise<StepServer> {
+    return StepServer.start(DEBIAN_PYTHON, ['-u', script, ...args]);
+  }
+
+  /** A TypeScript script (absolute path) under this Node with tsx. */
+  static node(script: string, args: string[]): Promise<StepServer> {
+    return StepServer.start(process.execPath, ['--import', 'tsx', script, ...args]);
+  }
+
+  static async start(executable: string, args: string[]): Promise<StepServer> {
+    const proc = spawn(executable, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-4000);
+    });
     const lines: string[] = [];
     const waiters: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
     let exited: Error | null = null;
@@ -158,7 +176,9 @@ export class PythonServer {
       }
     });
     proc.once('exit', (code) => {
-      exited = new Error(`python exited (${code})`);
+      exited = new Error(
+        `${args.find((a) => /\.(py|ts)$/.test(a)) ?? executable} exited (${code}): ${stderr}`,
+      );
       for (const w of waiters.splice(0)) w.reject(exited);
     });
     const next = (): Promise<string> =>
@@ -169,7 +189,7 @@ export class PythonServer {
         else waiters.push({ resolve, reject });
       });
     const info = JSON.parse(await next()) as Record<string, unknown>;
-    const server = new PythonServer(proc, info);
+    const server = new StepServer(proc, info);
     server.next = next;
     return server;
   }
@@ -182,8 +202,19 @@ export class PythonServer {
     return Number(await this.next());
   }
 
-  close(): void {
-    this.proc.stdin.end('quit\n');
+  /** The server's statistics (e.g. peak memory). */
+  async stats(): Promise<Record<string, unknown>> {
+    this.proc.stdin.write('stats\n');
+    return JSON.parse(await this.next()) as Record<string, unknown>;
+  }
+
+  /** Asks the process to quit and resolves when it has exited. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.proc.exitCode !== null) return resolve();
+      this.proc.once('exit', () => resolve());
+      this.proc.stdin.end('quit\n');
+    });
   }
 }
 

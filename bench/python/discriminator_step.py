@@ -1,6 +1,7 @@
 """PyTorch CPU baseline for bench/suites/discriminator.ts: one training step of the official discriminator
 (forward in training mode, backward, AdamW update) at B 8, T 128, d_in 512, hidden 256, 2 layers, 8 heads,
 masked. Prints one JSON line {median_ms, mad_ms, runs}. Usage: discriminator_step.py [runs] [warmup] [threads=2]
+Threads: torch's and OpenBLAS's pools both limited, OpenMP waiting passively (fair_torch.py).
 
 Server mode, for timing interleaved with tfjs in the same run: discriminator_step.py serve [threads]
 prints one JSON line {ready, torch, threads}, then answers each stdin line "step" with the step's
@@ -11,15 +12,20 @@ import statistics
 import sys
 import time
 
-import torch
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'tools', 'reference'))
+from fair_torch import limit_threads  # noqa: E402  (sets OMP_WAIT_POLICY before torch loads)
+
+import torch  # noqa: E402
+
+from official_discriminator import TransformerDiscriminator  # noqa: E402
 
 SERVE = len(sys.argv) > 1 and sys.argv[1] == 'serve'
 if SERVE:
-    torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+    limit_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
 else:
-    torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'reference'))
-from official_discriminator import TransformerDiscriminator  # noqa: E402
+    limit_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
 
 B, T, D, H, L, HEADS = 8, 128, 512, 256, 2, 8
 

@@ -17,9 +17,9 @@ Variants (`variant` in the config):
 
 Usage: whole_step.py serve '<json config>' — prints one JSON line {ready, torch, threads,
 firstStepMs, ...} after the first step, then answers each stdin line "step" with the step's wall time
-in ms, "stats" with {peakRssMB}, and exits on "quit" or end of input. Config keys: threads, vocab,
-dim, layers, heads, ffn, maxSeqLen, T, B (pairs), prompt, variant, critic ({hidden, layers, heads,
-ffn, maxSeqLen} or {hiddenDims}).
+in ms, "stats" with {peakRssMB}, and exits on "quit" or end of input. Config (bench/whole-step/config.ts):
+threads, vocab, dim, layers, heads, ffn, maxSeqLen, T, B (pairs), prompt, variant, transformerCritic
+{hidden, layers, heads, ffn, maxSeqLen, dropout}, mlpCritic {hiddenDims}.
 """
 import json
 import os
@@ -68,11 +68,11 @@ def completion_logps(logits, ids, loss_mask):
 
 
 def make_critic(c, latent_dim):
-    cc = c['critic']
-    if 'hiddenDims' in cc:
-        return MLPDiscriminator(latent_dim, hidden_dims=tuple(cc['hiddenDims']))
+    if c['variant'] == 'mlp':
+        return MLPDiscriminator(latent_dim, hidden_dims=tuple(c['mlpCritic']['hiddenDims']))
+    cc = c['transformerCritic']
     return TransformerDiscriminator(latent_dim, cc['hidden'], cc['layers'], cc['heads'], ffn_dim=cc['ffn'],
-                                    max_seq_len=cc['maxSeqLen'], dropout=cc.get('dropout', 0.1))
+                                    max_seq_len=cc['maxSeqLen'], dropout=cc['dropout'])
 
 
 def build(c):

@@ -39,12 +39,24 @@ async function optimizerRows(ctx: BenchContext, backend: string): Promise<BenchR
   tf.dispose([...vars, ...Object.values(grads)]);
   const params = shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   const label = `${(params / 1e6).toFixed(2)}M params`;
-  const torch = ctx.python('tools/reference/bench_adamw.py', [String(ctx.runs)]) as { median: number } | null;
+  // PyTorch with 1 and 2 threads (both pools limited), the faster of the two.
+  const torchRuns = [1, 2].map(
+    (threads) =>
+      ctx.python('tools/reference/bench_adamw.py', [String(ctx.runs), String(threads)]) as {
+        median: number;
+        threads: number;
+      } | null,
+  );
+  const torch = torchRuns.reduce<{ median: number; threads: number } | null>(
+    (best, r) => (r && (!best || r.median < best.median) ? r : best),
+    null,
+  );
   const extra: Record<string, string> = {
     'ratio vs tf.train.adam': (tAdamW.median / tAdam.median).toFixed(2),
   };
   if (torch) {
-    extra['torch.optim.AdamW ms'] = torch.median.toFixed(1);
+    extra['torch.optim.AdamW ms (best of 1 and 2 threads)'] =
+      `${torch.median.toFixed(1)} (${torch.threads} thread${torch.threads > 1 ? 's' : ''})`;
     extra['ratio vs torch'] = (tAdamW.median / torch.median).toFixed(2);
   }
   return [
