@@ -10,13 +10,14 @@ export { layerNorm } from './ops/layer-norm';
 export {
   Dense,
   type DenseArgs,
+  type LayerArgs,
   LayerNorm,
   type LayerNormArgs,
   PositionEmbedding,
   type PositionEmbeddingArgs,
   TransformerBlock,
   type TransformerBlockArgs,
-} from './ops/layers';
+} from './ops/layers/index';
 export { withLeanGradients } from './ops/lean-gradients';
 export { logSigmoid } from './ops/log-sigmoid';
 export { sortAscending } from './ops/sort';

@@ -13,23 +13,29 @@ import { withSharedClones } from './wasm/shared-clone';
  * PyTorch's `nn.Linear.weight`): d = model width, f = feed-forward width.
  */
 export interface TransformerBlockWeights {
-  /** [d] scale and shift of the LayerNorm before attention (`norm1` of `nn.TransformerEncoderLayer`). */
+  /** Scale [d] of the LayerNorm before attention (`norm1.weight` of `nn.TransformerEncoderLayer`). */
   ln1Gamma: tf.Tensor1D;
+  /** Shift [d] of that LayerNorm (`norm1.bias`). */
   ln1Beta: tf.Tensor1D;
-  /** [d, 3d]: the packed q | k | v projection (`self_attn.in_proj_weight`ᵀ) and its [3d] bias. */
+  /** The packed q | k | v projection, [d, 3d] (`self_attn.in_proj_weight`ᵀ). */
   qkvKernel: tf.Tensor2D;
+  /** Its bias, [3d] (`self_attn.in_proj_bias`). */
   qkvBias: tf.Tensor1D;
-  /** [d, d] output projection (`self_attn.out_proj`) and its [d] bias. */
+  /** The output projection, [d, d] (`self_attn.out_proj.weight`ᵀ). */
   outKernel: tf.Tensor2D;
+  /** Its bias, [d]. */
   outBias: tf.Tensor1D;
-  /** [d] scale and shift of the LayerNorm before the feed-forward network (`norm2`). */
+  /** Scale [d] of the LayerNorm before the feed-forward network (`norm2.weight`). */
   ln2Gamma: tf.Tensor1D;
+  /** Its shift, [d] (`norm2.bias`). */
   ln2Beta: tf.Tensor1D;
-  /** [d, f] and [f]: the first feed-forward layer (`linear1`). */
+  /** The first feed-forward layer, [d, f] (`linear1.weight`ᵀ). */
   fc1Kernel: tf.Tensor2D;
+  /** Its bias, [f]. */
   fc1Bias: tf.Tensor1D;
-  /** [f, d] and [d]: the second feed-forward layer (`linear2`). */
+  /** The second feed-forward layer, [f, d] (`linear2.weight`ᵀ). */
   fc2Kernel: tf.Tensor2D;
+  /** Its bias, [d]. */
   fc2Bias: tf.Tensor1D;
 }
 
