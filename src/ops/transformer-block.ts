@@ -66,20 +66,26 @@ export interface TransformerBlockOptions {
 }
 
 const WHERE = 'transformerBlock';
-const WEIGHT_NAMES = [
-  'ln1Gamma',
-  'ln1Beta',
-  'qkvKernel',
-  'qkvBias',
-  'outKernel',
-  'outBias',
-  'ln2Gamma',
-  'ln2Beta',
-  'fc1Kernel',
-  'fc1Bias',
-  'fc2Kernel',
-  'fc2Bias',
-] as const;
+/** The name of one weight of {@link TransformerBlockWeights}. */
+export type WeightName = keyof TransformerBlockWeights;
+
+/** Each weight's shape for width d and feed-forward width f, in GPT-2 / PyTorch order. */
+export function transformerBlockShapes(d: number, f: number): Record<WeightName, number[]> {
+  return {
+    ln1Gamma: [d],
+    ln1Beta: [d],
+    qkvKernel: [d, 3 * d],
+    qkvBias: [3 * d],
+    outKernel: [d, d],
+    outBias: [d],
+    ln2Gamma: [d],
+    ln2Beta: [d],
+    fc1Kernel: [d, f],
+    fc1Bias: [f],
+    fc2Kernel: [f, d],
+    fc2Bias: [d],
+  };
+}
 
 /**
  * One pre-LN transformer block (GPT-2; `nn.TransformerEncoderLayer(norm_first=True,
@@ -153,22 +159,9 @@ export function transformerBlock(
 
 /** Every weight present, with the shape width d and a consistent feed-forward width. */
 function checkWeights(w: TransformerBlockWeights, d: number): void {
-  for (const name of WEIGHT_NAMES)
-    assertRank(WHERE, `weights.${name}`, w[name] as tf.Tensor, name.endsWith('Kernel') ? 2 : 1);
-  const f = w.fc1Kernel.shape[1];
-  const shapes: Record<(typeof WEIGHT_NAMES)[number], number[]> = {
-    ln1Gamma: [d],
-    ln1Beta: [d],
-    qkvKernel: [d, 3 * d],
-    qkvBias: [3 * d],
-    outKernel: [d, d],
-    outBias: [d],
-    ln2Gamma: [d],
-    ln2Beta: [d],
-    fc1Kernel: [d, f],
-    fc1Bias: [f],
-    fc2Kernel: [f, d],
-    fc2Bias: [d],
-  };
-  for (const name of WEIGHT_NAMES) assertShape(WHERE, `weights.${name}`, w[name] as tf.Tensor, shapes[name]);
+  assertRank(WHERE, 'weights.fc1Kernel', w.fc1Kernel, 2);
+  const shapes = transformerBlockShapes(d, w.fc1Kernel.shape[1]);
+  for (const [name, shape] of Object.entries(shapes)) {
+    assertShape(WHERE, `weights.${name}`, w[name as WeightName], shape);
+  }
 }

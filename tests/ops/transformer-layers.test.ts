@@ -9,25 +9,14 @@ import {
   type TransformerBlockWeights,
   transformerBlock,
 } from '../../src/ops';
+import { transformerBlockShapes, type WeightName } from '../../src/ops/transformer-block';
 import { expectClose, expectGanpoError, expectNoLeak, saveToMemory } from '../support/helpers';
 
 // ganpo/ops' transformer building blocks against the same network written with plain tfjs ops and
 // layers (tfjs autodiff), in value and gradient, on whichever backend this project runs (cpu, wasm).
 
-const NAMES = [
-  'ln1Gamma',
-  'ln1Beta',
-  'qkvKernel',
-  'qkvBias',
-  'outKernel',
-  'outBias',
-  'ln2Gamma',
-  'ln2Beta',
-  'fc1Kernel',
-  'fc1Bias',
-  'fc2Kernel',
-  'fc2Bias',
-] as const;
+// The block's weights in GPT-2 / PyTorch order.
+const NAMES = Object.keys(transformerBlockShapes(1, 1)) as WeightName[];
 
 function randomWeights(d: number, f: number, seed: number): TransformerBlockWeights {
   const n = (shape: number[], k: number, scale = 0.3, offset = 0) =>
@@ -253,16 +242,23 @@ function layerGrads(layer: tfl.layers.Layer, x: tf.Tensor, u: tf.Tensor): Float3
 }
 
 describe('layers match the plain tfjs-layers layers', () => {
-  it('LayerNorm equals tf.layers.layerNormalization({ epsilon: 1e-5 })', () => {
-    const x = tf.randomNormal([2, 3, 8], 0, 2, 'float32', 1);
-    const u = tf.randomNormal([2, 3, 8], 0, 1, 'float32', 2);
-    const ours = new LayerNorm();
-    const plain = tfl.layers.layerNormalization({ epsilon: 1e-5 });
-    ours.apply(x);
+  /** Both layers built on x, given the same weights: equal outputs and gradients. */
+  function expectSameLayer(
+    ours: tfl.layers.Layer,
+    plain: tfl.layers.Layer,
+    x: tf.Tensor,
+    weights: tf.Tensor[],
+  ) {
+    const u = tf.randomNormal(
+      [...x.shape.slice(0, -1), ...(ours.apply(x) as tf.Tensor).shape.slice(-1)],
+      0,
+      1,
+      'float32',
+      2,
+    );
     plain.apply(x);
-    const gb = [tf.randomNormal([8], 1, 0.2, 'float32', 3), tf.randomNormal([8], 0, 0.2, 'float32', 4)];
-    ours.setWeights(gb);
-    plain.setWeights(gb);
+    ours.setWeights(weights);
+    plain.setWeights(weights);
     expectClose(ours.apply(x) as tf.Tensor, (plain.apply(x) as tf.Tensor).dataSync(), {
       rtol: 1e-4,
       atol: 1e-5,
@@ -271,32 +267,27 @@ describe('layers match the plain tfjs-layers layers', () => {
     const g2 = layerGrads(plain, x, u);
     for (const [i, g] of g1.entries())
       expectClose(g, g2[i] as Float32Array, { rtol: 1e-3, atol: 1e-4, label: `grad ${i}` });
-    tf.dispose([x, u, ...gb]);
+    tf.dispose([x, u, ...weights]);
     ours.dispose();
     plain.dispose();
+  }
+
+  it('LayerNorm equals tf.layers.layerNormalization({ epsilon: 1e-5 })', () => {
+    expectSameLayer(
+      new LayerNorm(),
+      tfl.layers.layerNormalization({ epsilon: 1e-5 }),
+      tf.randomNormal([2, 3, 8], 0, 2, 'float32', 1),
+      [tf.randomNormal([8], 1, 0.2, 'float32', 3), tf.randomNormal([8], 0, 0.2, 'float32', 4)],
+    );
   });
 
   it.each(['linear', 'gelu'] as const)("Dense({ activation: '%s' }) equals tf.layers.dense", (activation) => {
-    const x = tf.randomNormal([2, 3, 6], 0, 1, 'float32', 5);
-    const u = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 6);
-    const ours = new Dense({ units: 4, activation });
-    const plain = tfl.layers.dense({ units: 4, activation });
-    ours.apply(x);
-    plain.apply(x);
-    const kb = [tf.randomNormal([6, 4], 0, 0.5, 'float32', 7), tf.randomNormal([4], 0, 0.5, 'float32', 8)];
-    ours.setWeights(kb);
-    plain.setWeights(kb);
-    expectClose(ours.apply(x) as tf.Tensor, (plain.apply(x) as tf.Tensor).dataSync(), {
-      rtol: 1e-4,
-      atol: 1e-5,
-    });
-    const g1 = layerGrads(ours, x, u);
-    const g2 = layerGrads(plain, x, u);
-    for (const [i, g] of g1.entries())
-      expectClose(g, g2[i] as Float32Array, { rtol: 1e-3, atol: 1e-4, label: `grad ${i}` });
-    tf.dispose([x, u, ...kb]);
-    ours.dispose();
-    plain.dispose();
+    expectSameLayer(
+      new Dense({ units: 4, activation }),
+      tfl.layers.dense({ units: 4, activation }),
+      tf.randomNormal([2, 3, 6], 0, 1, 'float32', 5),
+      [tf.randomNormal([6, 4], 0, 0.5, 'float32', 7), tf.randomNormal([4], 0, 0.5, 'float32', 8)],
+    );
   });
 
   it('TransformerBlock computes transformerBlock on its weights, in GPT-2 order and initialisation', () => {

@@ -5,15 +5,7 @@ import { argumentError } from '../../core/errors';
 import { assertNumber } from '../../core/validate';
 import { fastLinear } from '../fast-linear';
 import { geluErf } from '../gelu';
-import {
-  GPT2_INITIALIZER_RANGE,
-  type LayerArgs,
-  type LayerVariable,
-  lastDim,
-  normal,
-  type Shape,
-  single,
-} from './common';
+import { InitializedLayer, type LayerArgs, type LayerVariable, lastDim, type Shape, single } from './common';
 
 /** Arguments of {@link Dense}. */
 export type DenseArgs = LayerArgs & {
@@ -34,19 +26,17 @@ export type DenseArgs = LayerArgs & {
  * `bias` [units]) computed by {@link fastLinear}: on wasm ganpo's SIMD GEMM, and a backward pass
  * without the transposed matMuls that take tfjs-backend-wasm's slow path. Any input rank ≥ 2.
  */
-export class Dense extends tfl.layers.Layer {
+export class Dense extends InitializedLayer {
   static className = 'GanpoDense';
   readonly units: number;
   readonly useBias: boolean;
   readonly activation: 'linear' | 'gelu';
-  readonly initializerRange: number;
-  readonly seed: number | undefined;
   private kernel?: LayerVariable;
   private bias?: LayerVariable;
 
   /** A new layer; see {@link DenseArgs} for the arguments and their defaults. */
   constructor(args: DenseArgs) {
-    super(args);
+    super('Dense', args);
     this.units = assertNumber('Dense', 'units', args.units, { min: 1, integer: true });
     this.useBias = args.useBias ?? true;
     const activation = args.activation ?? 'linear';
@@ -54,16 +44,6 @@ export class Dense extends tfl.layers.Layer {
       throw argumentError('INVALID_OPTION', 'Dense', 'activation', "'linear' or 'gelu'", String(activation));
     }
     this.activation = activation;
-    this.initializerRange = assertNumber(
-      'Dense',
-      'initializerRange',
-      args.initializerRange ?? GPT2_INITIALIZER_RANGE,
-      {
-        greaterThan: 0,
-      },
-    );
-    this.seed =
-      args.seed === undefined ? undefined : assertNumber('Dense', 'seed', args.seed, { integer: true });
   }
 
   override build(inputShape: Shape | Shape[]): void {
@@ -72,7 +52,7 @@ export class Dense extends tfl.layers.Layer {
       'kernel',
       [d, this.units],
       'float32',
-      normal(this.initializerRange, this.seed),
+      this.normalInit(this.initializerRange),
     );
     if (this.useBias) this.bias = this.addWeight('bias', [this.units], 'float32', tfl.initializers.zeros());
     this.built = true;
@@ -94,14 +74,13 @@ export class Dense extends tfl.layers.Layer {
     });
   }
 
+  /** The config tfjs-layers serialises: the constructor's arguments. */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),
       units: this.units,
       useBias: this.useBias,
       activation: this.activation,
-      initializerRange: this.initializerRange,
-      ...(this.seed === undefined ? {} : { seed: this.seed }),
     };
   }
 }

@@ -52,6 +52,7 @@ export class LayerNorm extends tfl.layers.Layer {
     });
   }
 
+  /** The config tfjs-layers serialises: the constructor's arguments. */
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), epsilon: this.epsilon };
   }

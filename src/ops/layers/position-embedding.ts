@@ -1,23 +1,14 @@
 // PositionEmbedding: GPT-2's learned absolute positions as a tfjs-layers layer.
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { argumentError } from '../../core/errors';
 import { assertNumber } from '../../core/validate';
-import {
-  GPT2_INITIALIZER_RANGE,
-  type LayerArgs,
-  type LayerVariable,
-  lastDim,
-  normal,
-  type Shape,
-  single,
-} from './common';
+import { InitializedLayer, type LayerArgs, type LayerVariable, lastDim, type Shape, single } from './common';
 
 /** Arguments of {@link PositionEmbedding}. */
 export type PositionEmbeddingArgs = LayerArgs & {
   /** Longest sequence the learned positions cover. Required. */
   maxSeqLen: number;
-  /** Standard deviation of the N(0, σ²) initialisation. Default 0.02 (GPT-2). */
+  /** Standard deviation of the N(0, σ²) kernel initialisation. Default 0.02 (GPT-2). */
   initializerRange?: number;
   /** Seed of the initialiser. Default: unseeded. */
   seed?: number;
@@ -29,30 +20,18 @@ export type PositionEmbeddingArgs = LayerArgs & {
  *
  * @throws GanpoError `OUT_OF_RANGE` when T exceeds `maxSeqLen`.
  */
-export class PositionEmbedding extends tfl.layers.Layer {
+export class PositionEmbedding extends InitializedLayer {
   static className = 'GanpoPositionEmbedding';
   readonly maxSeqLen: number;
-  readonly initializerRange: number;
-  readonly seed: number | undefined;
   private positions?: LayerVariable;
 
   /** A new layer; see {@link PositionEmbeddingArgs} for the arguments and their defaults. */
   constructor(args: PositionEmbeddingArgs) {
-    super(args);
+    super('PositionEmbedding', args);
     this.maxSeqLen = assertNumber('PositionEmbedding', 'maxSeqLen', args.maxSeqLen, {
       min: 1,
       integer: true,
     });
-    this.initializerRange = assertNumber(
-      'PositionEmbedding',
-      'initializerRange',
-      args.initializerRange ?? GPT2_INITIALIZER_RANGE,
-      { greaterThan: 0 },
-    );
-    this.seed =
-      args.seed === undefined
-        ? undefined
-        : assertNumber('PositionEmbedding', 'seed', args.seed, { integer: true });
   }
 
   override build(inputShape: Shape | Shape[]): void {
@@ -61,7 +40,7 @@ export class PositionEmbedding extends tfl.layers.Layer {
       'positions',
       [this.maxSeqLen, d],
       'float32',
-      normal(this.initializerRange, this.seed),
+      this.normalInit(this.initializerRange),
     );
     this.built = true;
   }
@@ -86,12 +65,11 @@ export class PositionEmbedding extends tfl.layers.Layer {
     return tf.tidy(() => tf.add(x, tf.slice((this.positions as LayerVariable).read(), [0, 0], [t, d])));
   }
 
+  /** The config tfjs-layers serialises: the constructor's arguments. */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),
       maxSeqLen: this.maxSeqLen,
-      initializerRange: this.initializerRange,
-      ...(this.seed === undefined ? {} : { seed: this.seed }),
     };
   }
 }

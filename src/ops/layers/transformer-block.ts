@@ -3,16 +3,29 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { argumentError } from '../../core/errors';
 import { assertNumber } from '../../core/validate';
-import { transformerBlock } from '../transformer-block';
 import {
-  GPT2_INITIALIZER_RANGE,
-  type LayerArgs,
-  type LayerVariable,
-  lastDim,
-  normal,
-  type Shape,
-  single,
-} from './common';
+  type TransformerBlockWeights,
+  transformerBlock,
+  transformerBlockShapes,
+  type WeightName,
+} from '../transformer-block';
+import { InitializedLayer, type LayerArgs, type LayerVariable, lastDim, type Shape, single } from './common';
+
+/** The layer's weight names (snake case, as in PyTorch state dicts) for each block weight, in order. */
+const LAYER_NAMES: Record<WeightName, string> = {
+  ln1Gamma: 'ln1_gamma',
+  ln1Beta: 'ln1_beta',
+  qkvKernel: 'qkv_kernel',
+  qkvBias: 'qkv_bias',
+  outKernel: 'out_kernel',
+  outBias: 'out_bias',
+  ln2Gamma: 'ln2_gamma',
+  ln2Beta: 'ln2_beta',
+  fc1Kernel: 'fc1_kernel',
+  fc1Bias: 'fc1_bias',
+  fc2Kernel: 'fc2_kernel',
+  fc2Bias: 'fc2_bias',
+};
 
 /** Arguments of {@link TransformerBlock}. */
 export type TransformerBlockArgs = LayerArgs & {
@@ -26,13 +39,13 @@ export type TransformerBlockArgs = LayerArgs & {
   dropout?: number;
   /** LayerNorm epsilon. Default 1e-5 (PyTorch). */
   layerNormEpsilon?: number;
-  /** Standard deviation of the N(0, σ²) kernel initialisation. Default 0.02 (GPT-2). */
-  initializerRange?: number;
   /**
    * Blocks in the model: the two residual projections start at σ/√(2·numLayers), GPT-2's scaling
    * (Hugging Face `GPT2PreTrainedModel._init_weights`). Default 1.
    */
   numLayers?: number;
+  /** Standard deviation of the N(0, σ²) kernel initialisation. Default 0.02 (GPT-2). */
+  initializerRange?: number;
   /** Seed of the kernels: qkv, out, fc1 and fc2 use seed, seed + 1, seed + 2, seed + 3. Default: unseeded. */
   seed?: number;
 };
@@ -58,7 +71,7 @@ export type TransformerBlockArgs = LayerArgs & {
  * const model = tf.model({ inputs: ids, outputs: [logits, hidden] });
  * ```
  */
-export class TransformerBlock extends tfl.layers.Layer {
+export class TransformerBlock extends InitializedLayer {
   /** The name `tf.serialization.registerClass` records (and `model.save` writes). */
   static className = 'GanpoTransformerBlock';
   readonly numHeads: number;
@@ -66,14 +79,12 @@ export class TransformerBlock extends tfl.layers.Layer {
   readonly causal: boolean;
   readonly dropout: number;
   readonly layerNormEpsilon: number;
-  readonly initializerRange: number;
   readonly numLayers: number;
-  readonly seed: number | undefined;
-  private readonly w: Record<string, LayerVariable> = {};
+  private readonly w = {} as Record<WeightName, LayerVariable>;
 
   /** A new layer; see {@link TransformerBlockArgs} for the arguments and their defaults. */
   constructor(args: TransformerBlockArgs) {
-    super(args);
+    super('TransformerBlock', args);
     const where = 'TransformerBlock';
     this.numHeads = assertNumber(where, 'numHeads', args.numHeads, { min: 1, integer: true });
     this.ffnDim =
@@ -85,17 +96,7 @@ export class TransformerBlock extends tfl.layers.Layer {
     this.layerNormEpsilon = assertNumber(where, 'layerNormEpsilon', args.layerNormEpsilon ?? 1e-5, {
       greaterThan: 0,
     });
-    this.initializerRange = assertNumber(
-      where,
-      'initializerRange',
-      args.initializerRange ?? GPT2_INITIALIZER_RANGE,
-      {
-        greaterThan: 0,
-      },
-    );
     this.numLayers = assertNumber(where, 'numLayers', args.numLayers ?? 1, { min: 1, integer: true });
-    this.seed =
-      args.seed === undefined ? undefined : assertNumber(where, 'seed', args.seed, { integer: true });
   }
 
   override build(inputShape: Shape | Shape[]): void {
@@ -112,22 +113,18 @@ export class TransformerBlock extends tfl.layers.Layer {
     const f = this.ffnDim ?? 4 * d;
     const sigma = this.initializerRange;
     const residual = sigma / Math.sqrt(2 * this.numLayers);
-    const seed = (k: number): number | undefined => (this.seed === undefined ? undefined : this.seed + k);
-    const add = (name: string, shape: number[], init: ReturnType<typeof tfl.initializers.ones>): void => {
-      this.w[name] = this.addWeight(name, shape, 'float32', init);
+    // GPT-2: N(0, σ²) kernels, the residual projections (out, fc2) scaled; unit scales, zero shifts.
+    const kernels: Partial<Record<WeightName, ReturnType<typeof tfl.initializers.ones>>> = {
+      qkvKernel: this.normalInit(sigma, 0),
+      outKernel: this.normalInit(residual, 1),
+      fc1Kernel: this.normalInit(sigma, 2),
+      fc2Kernel: this.normalInit(residual, 3),
     };
-    add('ln1_gamma', [d], tfl.initializers.ones());
-    add('ln1_beta', [d], tfl.initializers.zeros());
-    add('qkv_kernel', [d, 3 * d], normal(sigma, seed(0)));
-    add('qkv_bias', [3 * d], tfl.initializers.zeros());
-    add('out_kernel', [d, d], normal(residual, seed(1)));
-    add('out_bias', [d], tfl.initializers.zeros());
-    add('ln2_gamma', [d], tfl.initializers.ones());
-    add('ln2_beta', [d], tfl.initializers.zeros());
-    add('fc1_kernel', [d, f], normal(sigma, seed(2)));
-    add('fc1_bias', [f], tfl.initializers.zeros());
-    add('fc2_kernel', [f, d], normal(residual, seed(3)));
-    add('fc2_bias', [d], tfl.initializers.zeros());
+    const init = (name: WeightName) =>
+      kernels[name] ?? (name.endsWith('Gamma') ? tfl.initializers.ones() : tfl.initializers.zeros());
+    for (const [name, shape] of Object.entries(transformerBlockShapes(d, f)) as [WeightName, number[]][]) {
+      this.w[name] = this.addWeight(LAYER_NAMES[name], shape, 'float32', init(name));
+    }
     this.built = true;
   }
 
@@ -138,34 +135,20 @@ export class TransformerBlock extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const x = single(inputs) as tf.Tensor3D;
     const mask = Array.isArray(inputs) && inputs.length > 1 ? (inputs[1] as tf.Tensor2D) : undefined;
-    const r = (n: string) => (this.w[n] as LayerVariable).read();
-    return transformerBlock(
-      x,
-      {
-        ln1Gamma: r('ln1_gamma') as tf.Tensor1D,
-        ln1Beta: r('ln1_beta') as tf.Tensor1D,
-        qkvKernel: r('qkv_kernel') as tf.Tensor2D,
-        qkvBias: r('qkv_bias') as tf.Tensor1D,
-        outKernel: r('out_kernel') as tf.Tensor2D,
-        outBias: r('out_bias') as tf.Tensor1D,
-        ln2Gamma: r('ln2_gamma') as tf.Tensor1D,
-        ln2Beta: r('ln2_beta') as tf.Tensor1D,
-        fc1Kernel: r('fc1_kernel') as tf.Tensor2D,
-        fc1Bias: r('fc1_bias') as tf.Tensor1D,
-        fc2Kernel: r('fc2_kernel') as tf.Tensor2D,
-        fc2Bias: r('fc2_bias') as tf.Tensor1D,
-      },
-      {
-        numHeads: this.numHeads,
-        causal: this.causal,
-        ...(mask ? { attentionMask: mask } : {}),
-        dropout: this.dropout,
-        training: kwargs.training === true,
-        layerNormEpsilon: this.layerNormEpsilon,
-      },
-    );
+    const weights = Object.fromEntries(
+      Object.entries(this.w).map(([name, v]) => [name, v.read()]),
+    ) as unknown as TransformerBlockWeights;
+    return transformerBlock(x, weights, {
+      numHeads: this.numHeads,
+      causal: this.causal,
+      ...(mask ? { attentionMask: mask } : {}),
+      dropout: this.dropout,
+      training: kwargs.training === true,
+      layerNormEpsilon: this.layerNormEpsilon,
+    });
   }
 
+  /** The config tfjs-layers serialises: the constructor's arguments. */
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),
@@ -174,9 +157,7 @@ export class TransformerBlock extends tfl.layers.Layer {
       causal: this.causal,
       dropout: this.dropout,
       layerNormEpsilon: this.layerNormEpsilon,
-      initializerRange: this.initializerRange,
       numLayers: this.numLayers,
-      ...(this.seed === undefined ? {} : { seed: this.seed }),
     };
   }
 }
