@@ -111,29 +111,41 @@ function causalBias(t: number): tf.Tensor2D {
 
 /**
  * The `'fused'` path: forward and backward each one wasm kernel (./wasm/attention-kernel.ts). The
- * dropout mask on the attention weights is drawn by {@link dropoutMask} (the one random source) as
- * [B, H, T, T] and applied inside the kernels.
+ * forward keeps only each query row's softmax maximum and normaliser ([B, H, T, 2]); the backward
+ * recomputes the weights from q, k and them (the same floats), so no [B, H, T, T] tensor is saved.
+ * The dropout mask on the attention weights is drawn by {@link dropoutMask} (the one random source)
+ * as [B, H, T, T] and applied inside the kernels.
  */
 function fusedAttention({ qkv, batch, seqLen, numHeads, keyBias, dropout, causal }: CoreArgs): tf.Tensor2D {
   const attrs = { batch, seqLen, numHeads, causal: causal ? 1 : 0 };
   const f = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, bias, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
     const mask = dropout > 0 ? dropoutMask([batch, numHeads, seqLen, seqLen], dropout) : null;
-    const [out, weights] = tf
+    const [out, stats] = tf
       .engine()
       .runKernel(
         ATTENTION_FORWARD,
         mask ? { qkv: x, keyBias: bias, mask } : { qkv: x, keyBias: bias },
         attrs,
       ) as [tf.Tensor2D, tf.Tensor4D];
-    save(mask ? [x, weights, mask] : [x, weights]);
+    save(mask ? [x, stats, bias, mask] : [x, stats, bias]);
+    stats.dispose();
     return {
       value: out,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sw, sm] = saved as [tf.Tensor2D, tf.Tensor4D, tf.Tensor4D | undefined];
-        const inputsB: tf.NamedTensorMap = sm
-          ? { dy, qkv: sx, weights: sw, mask: sm }
-          : { dy, qkv: sx, weights: sw };
+        const [sx, sStats, sBias, sm] = saved as [
+          tf.Tensor2D,
+          tf.Tensor4D,
+          tf.Tensor2D,
+          tf.Tensor4D | undefined,
+        ];
+        const inputsB: tf.NamedTensorMap = {
+          dy,
+          qkv: sx,
+          stats: sStats,
+          keyBias: sBias,
+          ...(sm ? { mask: sm } : {}),
+        };
         return [tf.engine().runKernel(ATTENTION_BACKWARD, inputsB, attrs) as tf.Tensor2D, tf.zerosLike(bias)];
       },
     };

@@ -48,6 +48,16 @@ function kernelsOf(
   return k;
 }
 
+/** Runs `fn` with a scratch buffer of `floats` float32 in the backend's memory, freed afterwards. */
+function withScratch<T>(backend: WasmBackendLike, floats: number, fn: (scratch: number) => T): T {
+  const scratch = backend.wasm._malloc(4 * floats);
+  try {
+    return fn(scratch);
+  } finally {
+    backend.wasm._free(scratch);
+  }
+}
+
 function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
   const attrs = args.attrs as AttentionKernelAttrs;
@@ -56,38 +66,41 @@ function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const hidden = ((qkv as tf.TensorInfo).shape[1] as number) / 3;
   const k = kernelsOf(backend, attrs, hidden);
   const out = backend.makeOutput([B * T, hidden], 'float32');
-  const weights = backend.makeOutput([B, H, T, T], 'float32');
+  const stats = backend.makeOutput([B, H, T, 2], 'float32');
   const run = mask ? k.forwardDropout : k.forward;
-  run(
-    pointer(backend, qkv as tf.TensorInfo),
-    pointer(backend, keyBias as tf.TensorInfo),
-    mask ? pointer(backend, mask) : 0,
-    pointer(backend, weights),
-    pointer(backend, out),
-    B,
-    T,
-    1 / Math.sqrt(hidden / H),
+  withScratch(backend, T, (scratch) =>
+    run(
+      pointer(backend, qkv as tf.TensorInfo),
+      pointer(backend, keyBias as tf.TensorInfo),
+      mask ? pointer(backend, mask) : 0,
+      pointer(backend, stats),
+      pointer(backend, out),
+      scratch,
+      B,
+      T,
+      1 / Math.sqrt(hidden / H),
+    ),
   );
-  return [out, weights];
+  return [out, stats];
 }
 
 function backwardKernel(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const attrs = args.attrs as AttentionKernelAttrs;
-  const { dy, qkv, weights, mask } = args.inputs as Record<string, tf.TensorInfo>;
+  const { dy, qkv, stats, keyBias, mask } = args.inputs as Record<string, tf.TensorInfo>;
   const { batch: B, seqLen: T, numHeads: H } = attrs;
   const hidden = ((qkv as tf.TensorInfo).shape[1] as number) / 3;
   const k = kernelsOf(backend, attrs, hidden);
   const dqkv = backend.makeOutput([B * T, 3 * hidden], 'float32');
-  const scratch = backend.wasm._malloc(4 * T);
-  try {
+  withScratch(backend, 2 * T, (scratch) => {
     const memory = memoryOf(backend) as WebAssembly.Memory;
     // dk, dv accumulate over queries: start from zero (fresh outputs hold whatever was freed there).
     new Float32Array(memory.buffer, pointer(backend, dqkv), B * T * 3 * hidden).fill(0);
     const run = mask ? k.backwardDropout : k.backward;
     run(
       pointer(backend, qkv as tf.TensorInfo),
-      pointer(backend, weights as tf.TensorInfo),
+      pointer(backend, stats as tf.TensorInfo),
+      pointer(backend, keyBias as tf.TensorInfo),
       mask ? pointer(backend, mask) : 0,
       pointer(backend, dy as tf.TensorInfo),
       pointer(backend, dqkv),
@@ -96,9 +109,7 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo {
       T,
       1 / Math.sqrt(hidden / H),
     );
-  } finally {
-    backend.wasm._free(scratch);
-  }
+  });
   return dqkv;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The backward attention kernel (see ./attention-simd.ts for layouts and formulas): per (b, head j,
- * query i), dA_it = m_it·(dOut_i·v_t), dv_t += A_it·m_it·dOut_i, dS_it = A_it·(dA_it − Σ_t dA_it·A_it),
- * dq_i = c·Σ_t dS_it·k_t, dk_t += dS_it·(c·q_i).
+ * query i), the row A_i recomputed from q, k, the key bias and the forward's stats (max, 1/Σ) with the
+ * forward's own operations, then dA_it = m_it·(dOut_i·v_t), dv_t += A_it·m_it·dOut_i,
+ * dS_it = A_it·(dA_it − Σ_t dA_it·A_it), dq_i = c·Σ_t dS_it·k_t, dk_t += dS_it·(c·q_i).
  */
 
 import { type Geometry, hadd4, rowDots } from './attention-simd-rows';
@@ -25,27 +26,66 @@ import {
   v128,
   whileLoop,
 } from './emit';
+import { exp4 } from './simd-math';
 
 /** The backward function of the module for `geometry`, with or without a dropout mask. */
 export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout: boolean) {
   const C = DH / 4;
   const h4 = H * DH * 4;
   const rs = 3 * h4;
-  // params: qkv, weights, mask, dOut, dqkv (zeroed by the caller), scratch [T], B, T, scale
-  const fn = new FuncBuilder(dropout ? 'backwardDropout' : 'backward', [...pointers(8), F32]);
-  const [QKV, A, MASK, DOUT, DQKV, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  // params: qkv, stats, keyBias, mask, dOut, dqkv (zeroed by the caller), scratch [2T], B, T, scale
+  const fn = new FuncBuilder(dropout ? 'backwardDropout' : 'backward', [...pointers(9), F32]);
+  const [QKV, STATS, BIAS, MASK, DOUT, DQKV, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   // Declaration order fixes the local indices (and so the emitted bytes).
-  const { b, j, i, t, qBase, dBase, gBase, aBase, mBase, arow, mrow, kp, vp, dvp, t4, nk } = fn.named(
-    I32,
-    'b j i t qBase dBase gBase aBase mBase arow mrow kp vp dvp t4 nk',
-  );
-  const { rd, dA, ad } = fn.named(F32, 'rd dA ad');
+  const { b, j, i, t, qBase, dBase, gBase, sBase, mBase, arow, mrow, kp, vp, dvp, t4, nk, biasRow, drow } =
+    fn.named(I32, 'b j i t qBase dBase gBase sBase mBase arow mrow kp vp dvp t4 nk biasRow drow');
+  const { rd, dA, ad, smax, ssum, w } = fn.named(F32, 'rd dA ad smax ssum w');
   const V = (): number => fn.local(V128);
   const g = Array.from({ length: C }, V);
   const acc = Array.from({ length: 4 }, V);
-  const { s, av, vrd, adv, ws, tmp1, tmp2 } = fn.named(V128, 's av vrd adv ws tmp1 tmp2');
+  const { s, av, vrd, adv, ws, tmp1, tmp2, vmax, vsum, e1, e2, e3 } = fn.named(
+    V128,
+    's av vrd adv ws tmp1 tmp2 vmax vsum e1 e2 e3',
+  );
 
   const { dot4, dot1 } = rowDots(g, vp, rs, acc);
+  // q·k_t for the recomputed scores (g's locals hold c·q_i then)
+  const scores = rowDots(g, kp, rs, acc);
+  const stat = (offset: number): Code => f32.load(i32.add(get(sBase), i32.mul(get(i), i32c(8))), offset);
+
+  // A_i = exp(s − max)·(1/Σ) into the scratch row, as the forward computed it (groups of 4, then the tail).
+  const recompute: Code[] = [
+    ...g.map((gc, c) =>
+      set(
+        gc,
+        f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE))),
+      ),
+    ),
+    set(smax, stat(0)),
+    set(ssum, stat(4)),
+    set(vmax, f32x4.splat(get(smax))),
+    set(vsum, f32x4.splat(get(ssum))),
+    set(t, i32c(0)),
+    set(kp, i32.add(get(qBase), i32c(h4))),
+    whileLoop(
+      i32.leS(i32.add(get(t), i32c(4)), get(nk)),
+      ...scores.dot4,
+      set(s, f32x4.add(hadd4(acc, tmp1, tmp2), v128.load(f32At(biasRow, t)))),
+      set(e1, f32x4.sub(get(s), get(vmax))),
+      v128.store(f32At(arow, t), f32x4.mul(exp4(e1, e2, e3, tmp1), get(vsum))),
+      addTo(t, i32c(4)),
+      addTo(kp, i32c(4 * rs)),
+    ),
+    whileLoop(
+      i32.ltS(get(t), get(nk)),
+      set(s, scores.dot1),
+      set(w, f32.add(hsum(s), f32.load(f32At(biasRow, t)))),
+      set(e1, f32x4.splat(f32.sub(get(w), get(smax)))),
+      f32.store(f32At(arow, t), f32.mul(f32x4.extract(exp4(e1, e2, e3, tmp1), 0), get(ssum))),
+      addTo(t, i32c(1)),
+      addTo(kp, i32c(rs)),
+    ),
+  ];
   // dv row at dvp + off += ws·g
   const dvUpdate = (off: number): Code[] =>
     g.map((gc, c) =>
@@ -57,10 +97,10 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     );
 
   const perQuery: Code[] = [
-    ...g.map((gc, c) => set(gc, v128.load(i32.add(get(gBase), i32.mul(get(i), i32c(h4))), 16 * c))),
     // keys 0 … nk − 1: all T, or 0 … i when causal (the weights above the diagonal are zero)
     set(nk, causal ? i32.add(get(i), i32c(1)) : get(NT)),
-    set(arow, i32.add(get(aBase), i32.mul(get(i), get(t4)))),
+    ...recompute,
+    ...g.map((gc, c) => set(gc, v128.load(i32.add(get(gBase), i32.mul(get(i), i32c(h4))), 16 * c))),
     set(mrow, i32.add(get(mBase), i32.mul(get(i), get(t4)))),
     // pass 1: dA = m·(g·v_t) into scratch, Σ dA·A, and dv_t += A·m·g
     set(vrd, splat(0)),
@@ -79,7 +119,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
             set(adv, f32x4.mul(get(av), get(tmp1))),
           ]
         : [set(adv, get(av))]),
-      v128.store(f32At(SCR, t), get(s)),
+      v128.store(f32At(drow, t), get(s)),
       set(vrd, f32x4.add(get(vrd), f32x4.mul(get(s), get(av)))),
       ...[0, 1, 2, 3].flatMap((u) => [set(ws, f32x4.splat(f32x4.extract(get(adv), u))), ...dvUpdate(u * rs)]),
       addTo(t, i32c(4)),
@@ -102,7 +142,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
             set(ad, f32.mul(get(ad), f32.load(f32At(mrow, t)))),
           ]
         : []),
-      f32.store(f32At(SCR, t), get(dA)),
+      f32.store(f32At(drow, t), get(dA)),
       set(ws, f32x4.splat(get(ad))),
       ...dvUpdate(0),
       addTo(t, i32c(1)),
@@ -115,14 +155,17 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       v128.store(
-        f32At(SCR, t),
-        f32x4.mul(v128.load(f32At(arow, t)), f32x4.sub(v128.load(f32At(SCR, t)), get(vrd))),
+        f32At(drow, t),
+        f32x4.mul(v128.load(f32At(arow, t)), f32x4.sub(v128.load(f32At(drow, t)), get(vrd))),
       ),
       addTo(t, i32c(4)),
     ),
     whileLoop(
       i32.ltS(get(t), get(nk)),
-      f32.store(f32At(SCR, t), f32.mul(f32.load(f32At(arow, t)), f32.sub(f32.load(f32At(SCR, t)), get(rd)))),
+      f32.store(
+        f32At(drow, t),
+        f32.mul(f32.load(f32At(arow, t)), f32.sub(f32.load(f32At(drow, t)), get(rd))),
+      ),
       addTo(t, i32c(1)),
     ),
     // dq_i = c·Σ_t dS_t·k_t (g's locals reused as accumulators)
@@ -131,7 +174,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     set(kp, i32.add(get(qBase), i32c(h4))),
     whileLoop(
       i32.ltS(get(t), get(nk)),
-      set(ws, f32x4.splat(f32.load(f32At(SCR, t)))),
+      set(ws, f32x4.splat(f32.load(f32At(drow, t)))),
       ...g.map((gc, c) => set(gc, f32x4.add(get(gc), f32x4.mul(get(ws), v128.load(get(kp), 16 * c))))),
       addTo(t, i32c(1)),
       addTo(kp, i32c(rs)),
@@ -154,7 +197,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     set(dvp, i32.add(get(dBase), i32c(h4))),
     whileLoop(
       i32.ltS(get(t), get(nk)),
-      set(ws, f32x4.splat(f32.load(f32At(SCR, t)))),
+      set(ws, f32x4.splat(f32.load(f32At(drow, t)))),
       ...dvUpdate(0),
       addTo(t, i32c(1)),
       addTo(dvp, i32c(rs)),
@@ -163,9 +206,12 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
 
   const body: Code[] = [
     set(t4, i32.mul(get(NT), i32c(4))),
+    set(arow, get(SCR)),
+    set(drow, i32.add(get(SCR), get(t4))),
     set(b, i32c(0)),
     whileLoop(
       i32.ltS(get(b), get(NB)),
+      set(biasRow, i32.add(get(BIAS), i32.mul(get(b), get(t4)))),
       set(j, i32c(0)),
       whileLoop(
         i32.ltS(get(j), i32c(H)),
@@ -179,9 +225,15 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
             i32.add(i32.mul(i32.mul(get(b), get(NT)), i32c(h4)), i32.mul(get(j), i32c(DH * 4))),
           ),
         ),
-        set(aBase, i32.mul(i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(NT)), get(t4))),
-        set(mBase, i32.add(get(MASK), get(aBase))),
-        set(aBase, i32.add(get(A), get(aBase))),
+        // mask: (b·H + j)·T·T·4; stats: (b·H + j)·T·8
+        set(
+          mBase,
+          i32.add(get(MASK), i32.mul(i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(NT)), get(t4))),
+        ),
+        set(
+          sBase,
+          i32.add(get(STATS), i32.mul(i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(NT)), i32c(8))),
+        ),
         set(i, i32c(0)),
         whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
         addTo(j, i32c(1)),

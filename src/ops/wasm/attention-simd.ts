@@ -7,13 +7,17 @@
  * Layouts (row-major float32, byte addresses into the backend's memory):
  * - qkv [B·T, 3h] (h = H·dh): row (b, t) is [q | k | v], head j at columns j·dh … j·dh + dh − 1 of
  *   each part (PyTorch's in_proj layout). No per-head copies: the kernel strides through it.
- * - keyBias [B, T] additive (0 or −1e9), weights A [B, H, T, T] (softmax output, before dropout),
- *   dropout mask [B, H, T, T] (0 or 1/(1 − p)), out [B·T, h], dOut [B·T, h], dqkv [B·T, 3h].
+ * - keyBias [B, T] additive (0 or −1e9), dropout mask [B, H, T, T] (0 or 1/(1 − p)), out [B·T, h],
+ *   dOut [B·T, h], dqkv [B·T, 3h], stats [B, H, T, 2]: each query row's score maximum and 1/Σexp.
  *
  * Forward per (b, j, query i): s_t = (c·q_i)·k_t + keyBias[b, t] (c = 1/√dh, q scaled first like
- * PyTorch), A_i = softmax(s) (max-shifted), out_i = Σ_t A_it·m_it·v_t.
- * Backward per (b, j, i): dA_it = m_it·(dOut_i·v_t), dv_t += A_it·m_it·dOut_i,
- * dS_it = A_it·(dA_it − Σ_t dA_it·A_it), dq_i = c·Σ_t dS_it·k_t, dk_t += dS_it·(c·q_i).
+ * PyTorch), A_i = softmax(s) (max-shifted), out_i = Σ_t A_it·m_it·v_t; the row of A lives in a
+ * scratch row, only (max, 1/Σ) are kept.
+ * Backward per (b, j, i): A_i recomputed from q, k and the stats with the forward's operations
+ * (the same floats), then dA_it = m_it·(dOut_i·v_t), dv_t += A_it·m_it·dOut_i,
+ * dS_it = A_it·(dA_it − Σ_t dA_it·A_it), dq_i = c·Σ_t dS_it·k_t, dk_t += dS_it·(c·q_i). So the
+ * backward pass keeps 2 floats per query and head instead of the T of a saved weight row (what
+ * FlashAttention does; one more q·kᵀ per backward pass).
  *
  * exp is ./simd-math.ts's exp4; inputs below −87.34 (masked keys: −1e9) give exactly 0, as float32
  * exp underflows.
@@ -49,13 +53,13 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
   const C = DH / 4;
   const h4 = H * DH * 4;
   const rs = 3 * h4;
-  // params: qkv, keyBias, mask, weights, out, B, T, scale
-  const fn = new FuncBuilder(dropout ? 'forwardDropout' : 'forward', [...pointers(7), F32]);
-  const [QKV, BIAS, MASK, A, OUT, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  // params: qkv, keyBias, mask, stats, out, scratch (one row of T floats), B, T, scale
+  const fn = new FuncBuilder(dropout ? 'forwardDropout' : 'forward', [...pointers(8), F32]);
+  const [QKV, BIAS, MASK, STATS, OUT, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   // Declaration order fixes the local indices (and so the emitted bytes).
-  const { b, j, i, t, biasRow, qBase, aBase, mBase, oBase, srow, mrow, kp, vp, t4, nk } = fn.named(
+  const { b, j, i, t, biasRow, qBase, sBase, mBase, oBase, srow, mrow, kp, vp, t4, nk } = fn.named(
     I32,
-    'b j i t biasRow qBase aBase mBase oBase srow mrow kp vp t4 nk',
+    'b j i t biasRow qBase sBase mBase oBase srow mrow kp vp t4 nk',
   );
   const { smax, ssum, w } = fn.named(F32, 'smax ssum w');
   const V = (): number => fn.local(V128);
@@ -75,7 +79,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
     ),
     // keys 0 … nk − 1: all T, or 0 … i when causal
     set(nk, causal ? i32.add(get(i), i32c(1)) : get(NT)),
-    set(srow, i32.add(get(aBase), i32.mul(get(i), get(t4)))),
+    set(srow, get(SCR)),
     set(mrow, i32.add(get(mBase), i32.mul(get(i), get(t4)))),
     // scores, four keys at a time, then the tail
     set(vmax, splat(-3.4e38)),
@@ -122,6 +126,8 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
       addTo(t, i32c(1)),
     ),
     set(ssum, f32.div(f32c(1), get(ssum))),
+    f32.store(i32.add(get(sBase), i32.mul(get(i), i32c(8))), get(smax)),
+    f32.store(i32.add(get(sBase), i32.mul(get(i), i32c(8))), get(ssum), 4),
     set(vsum, f32x4.splat(get(ssum))),
     set(t, i32c(0)),
     whileLoop(
@@ -151,13 +157,6 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
       addTo(vp, i32c(rs)),
     ),
     ...o.map((oc, c) => v128.store(i32.add(get(oBase), i32.mul(get(i), i32c(h4))), get(oc), 16 * c)),
-    // causal: zero weights above the diagonal (the backward pass reads rows up to nk only)
-    ...(causal
-      ? [
-          set(t, get(nk)),
-          whileLoop(i32.ltS(get(t), get(NT)), f32.store(f32At(srow, t), f32c(0)), addTo(t, i32c(1))),
-        ]
-      : []),
   ];
 
   const body: Code[] = [
@@ -183,10 +182,15 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
             i32.add(i32.mul(i32.mul(get(b), get(NT)), i32c(h4)), i32.mul(get(j), i32c(DH * 4))),
           ),
         ),
-        // (b·H + j)·T·T·4
-        set(aBase, i32.mul(i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(NT)), get(t4))),
-        set(mBase, i32.add(get(MASK), get(aBase))),
-        set(aBase, i32.add(get(A), get(aBase))),
+        // mask: (b·H + j)·T·T·4; stats: (b·H + j)·T·8
+        set(
+          mBase,
+          i32.add(get(MASK), i32.mul(i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(NT)), get(t4))),
+        ),
+        set(
+          sBase,
+          i32.add(get(STATS), i32.mul(i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(NT)), i32c(8))),
+        ),
         set(i, i32c(0)),
         whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
         addTo(j, i32c(1)),
@@ -197,21 +201,26 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
   return { fn, body };
 }
 
-/** The forward functions' parameters (byte addresses into the imported memory; `scale` = 1/√dh). */
+/**
+ * The forward functions' parameters (byte addresses into the imported memory; `scratch` holds one
+ * row of T floats; `scale` = 1/√dh).
+ */
 type ForwardFn = (
   qkv: number,
   keyBias: number,
   mask: number,
-  weights: number,
+  stats: number,
   out: number,
+  scratch: number,
   B: number,
   T: number,
   scale: number,
 ) => void;
-/** The backward functions' parameters (byte addresses; `scratch` holds one row of dA per query). */
+/** The backward functions' parameters (byte addresses; `scratch` holds two rows of T floats: A and dA). */
 type BackwardFn = (
   qkv: number,
-  weights: number,
+  stats: number,
+  keyBias: number,
   mask: number,
   dOut: number,
   dqkv: number,
