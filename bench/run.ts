@@ -3,7 +3,8 @@
 // docs/benchmarks.md (bench/report.ts). Flags: --quick (fewer runs), --only <a,b> (suites whose file
 // name contains one of the substrings; their rows replace those suites' rows in an existing
 // bench/results.json, unless --no-merge), --backends <a,b> (only these tfjs backends; with --only,
-// only their rows and the PyTorch rows interleaved with them are replaced), --dry-run (print only,
+// only their rows and the PyTorch rows interleaved with them are replaced), --repeat N (suites that
+// support it, the whole-step one, run N independent times and report across them), --dry-run (print only,
 // write nothing: CI's smoke run), --report-only (re-render docs/benchmarks.md from results.json).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,8 @@ const quick = process.argv.includes('--quick');
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? (process.argv[onlyIdx + 1] ?? '').split(',').filter(Boolean) : undefined;
 const dryRun = process.argv.includes('--dry-run');
+const repeatIdx = process.argv.indexOf('--repeat');
+const repeat = repeatIdx >= 0 ? Math.max(1, Number(process.argv[repeatIdx + 1]) || 1) : 1;
 const backendsIdx = process.argv.indexOf('--backends');
 const onlyBackends = backendsIdx >= 0 ? (process.argv[backendsIdx + 1] ?? '').split(',') : undefined;
 
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
     runs: quick ? 3 : 10,
     warmup: quick ? 1 : 2,
     quick,
+    repeat,
     backends,
     python: (script, args = []) => (torch ? runPython(join(here, '..', script), args) : null),
     pythonServer: async (script, args = []) =>
@@ -95,7 +99,7 @@ async function main(): Promise<void> {
   }
   const meta = {
     date: new Date().toISOString(),
-    command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.replace(/ -- $/, ''),
     node: process.version,
     tfjs: tf.version_core,
     torch: torch

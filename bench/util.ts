@@ -31,6 +31,8 @@ export interface BenchContext {
   runs: number;
   warmup: number;
   quick: boolean;
+  /** Independent repetitions of the suites that support them (`--repeat N`, default 1). */
+  repeat: number;
   /** Backends available in this process, e.g. ['wasm', 'cpu']. */
   backends: string[];
   /** Runs a python script (path relative to the repo) with Debian's torch; null when unavailable. */

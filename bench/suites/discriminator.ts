@@ -93,7 +93,7 @@ export function makeStep(attention: AttentionImpl): { step: () => void; dispose:
 
 type Flags = Partial<Record<keyof typeof kernelFlags, boolean>>;
 
-// The library's defaults (not every flag defaults to on: layerNormOnePass is off).
+// The library's defaults.
 const DEFAULT_FLAGS = { ...kernelFlags };
 
 function setFlags(flags: Flags): void {
@@ -115,13 +115,12 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // quoted in bench/notes.md.
 const WASM_VARIANTS: Variant[] = [
   {
-    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose, tfjs dropout gradient, XNNPACK for every matMul)',
+    name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose, XNNPACK for every matMul)',
     flags: {
       wasmMatMul: false,
       sharedClones: false,
       constantInputs: false,
       wasmTranspose: false,
-      dropoutGradient: false,
       wasmGelu: false,
       wasmSumRows: false,
       wasmLayerNorm: false,
@@ -176,11 +175,6 @@ const WASM_VARIANTS: Variant[] = [
   {
     name: "lever off: tfjs's Transpose instead of the wasm transpose kernel in the linear gradients",
     flags: { wasmTranspose: false },
-    attention: 'auto',
-  },
-  {
-    name: "lever off: tfjs's Multiply gradient for dropout instead of its own (mask saved only)",
-    flags: { dropoutGradient: false },
     attention: 'auto',
   },
   {

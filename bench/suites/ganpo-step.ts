@@ -37,7 +37,6 @@ export const STEP_LEVERS_OFF = {
   wasmDropoutMask: false,
   sharedClones: false,
   constantInputs: false,
-  dropoutGradient: false,
   wasmMatMul: false,
 };
 const MODEL = { maxSeqLen: 48, dim: 64, numLayers: 2, numHeads: 4, seed: 1 };

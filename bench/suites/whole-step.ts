@@ -6,7 +6,8 @@
 // OpenMP waiting passively). The three processes step round-robin, so load from elsewhere hits them
 // alike; "vs PyTorch" is the median ± MAD of per-round ratios against the thread count with the lower
 // median. Each process is fresh, so first-step time and peak resident memory (ru_maxrss: what the
-// OS sees, runtime included) are those of one training run.
+// OS sees, runtime included) are those of one training run. `--repeat N` runs the whole comparison N
+// times with fresh processes and reports the median and [min–max] of the N runs' figures.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,6 +16,7 @@ import {
   interleavedAsync,
   ratioStats,
   StepServer,
+  summarize,
   type Timing,
 } from '../util';
 import { SIZES, type Variant, type WholeStepConfig } from '../whole-step/config';
@@ -77,56 +79,123 @@ async function measure(ctx: BenchContext, config: WholeStepConfig, runs: number)
   }
 }
 
+/** Median and [min–max] of per-repetition values. */
+function across(values: number[], digits: number, unit = ''): string {
+  const t = summarize(values);
+  const f = (x: number) => x.toFixed(digits);
+  return values.length > 1 ? `${f(t.median)}${unit} [${f(t.min)}–${f(t.max)}]` : `${f(t.median)}${unit}`;
+}
+
 export default async function wholeStep(ctx: BenchContext): Promise<BenchRow[]> {
   if (!ctx.backends.includes('wasm')) return [];
   const rows: BenchRow[] = [];
+  // Every repetition is a fresh set of processes: a run of the benchmark in itself.
+  const reps: Record<string, Record<Variant, Measured>>[] = [];
+  for (let r = 0; r < ctx.repeat; r++) {
+    const rep: Record<string, Record<Variant, Measured>> = {};
+    for (const [size, shape] of Object.entries(SIZES)) {
+      const small = size === 'demo';
+      const runs = ctx.quick ? (small ? 3 : 2) : small ? 10 : 5;
+      rep[size] = {} as Record<Variant, Measured>;
+      for (const variant of VARIANTS) {
+        (rep[size] as Record<Variant, Measured>)[variant] = await measure(ctx, { ...shape, variant }, runs);
+      }
+    }
+    reps.push(rep);
+  }
   for (const [size, shape] of Object.entries(SIZES)) {
-    const small = size === 'demo';
-    const runs = ctx.quick ? (small ? 3 : 2) : small ? 10 : 5;
-    const got = {} as Record<Variant, Measured>;
-    for (const variant of VARIANTS) got[variant] = await measure(ctx, { ...shape, variant }, runs);
-    const label = `${size === 'demo' ? 'demo model' : '5 M-parameter GPT'}: ${fixed(num(got.dpo.info.parameters) / 1e6, 2)} M params, d${shape.dim} L${shape.layers} H${shape.heads}, T ${shape.T}, B ${shape.B} pairs`;
+    const got = reps.map((rep) => rep[size] as Record<Variant, Measured>);
+    const first = got[0] as Record<Variant, Measured>;
+    const label = `${size === 'demo' ? 'demo model' : '5 M-parameter GPT'}: ${fixed(num(first.dpo.info.parameters) / 1e6, 2)} M params, d${shape.dim} L${shape.layers} H${shape.heads}, T ${shape.T}, B ${shape.B} pairs`;
     for (const variant of VARIANTS) {
-      const m = got[variant];
-      const threads = m.best + 1;
-      const torchBest = m.torch[m.best];
+      const ms = got.map((g) => g[variant]);
+      const oursMedians = ms.map((m) => m.ours.median);
       const extra: Record<string, string> = {
-        'first step ms': fixed(num(m.info.firstStepMs)),
-        'peak RSS MB': fixed(num(m.stats.peakRssMB)),
-        'tensor peak MB': fixed(num(m.stats.tensorPeakMB)),
-        'wasm heap MB': fixed(num(m.stats.wasmHeapMB)),
+        size,
+        variant,
+        runs: String(ms.length),
+        'first step s': across(
+          ms.map((m) => num(m.info.firstStepMs) / 1000),
+          1,
+        ),
+        'peak RSS MB': across(
+          ms.map((m) => num(m.stats.peakRssMB)),
+          0,
+        ),
+        'tensor peak MB': across(
+          ms.map((m) => num(m.stats.tensorPeakMB)),
+          0,
+        ),
+        'wasm heap MB': across(
+          ms.map((m) => num(m.stats.wasmHeapMB)),
+          0,
+        ),
       };
       if (variant !== 'dpo') {
-        extra['GANPO / DPO'] = fixed(m.ours.median / got.dpo.ours.median, 2);
+        extra['GANPO / DPO'] = across(
+          got.map((g) => g[variant].ours.median / g.dpo.ours.median),
+          2,
+        );
       }
-      if (torchBest) {
-        const tStats = m.torchStats[m.best] as Record<string, unknown>;
-        const tInfo = m.torchInfo[m.best] as Record<string, unknown>;
-        extra['vs PyTorch (best of 1 and 2 threads)'] =
-          `${fixed(m.ratio.median, 2)}× ±${fixed(m.ratio.mad, 2)} (${threads} thread${threads > 1 ? 's' : ''})`;
-        extra['peak RSS vs PyTorch'] =
-          `${fixed(num(m.stats.peakRssMB) / num(tStats.peakRssMB), 2)}× (${fixed(num(tStats.peakRssMB))} MB)`;
-        extra['first step vs PyTorch'] =
-          `${fixed(num(m.info.firstStepMs) / num(tInfo.firstStepMs), 2)}× (${fixed(num(tInfo.firstStepMs))} ms)`;
+      const withTorch = ms.filter((m) => m.torch.length > 0);
+      if (withTorch.length === ms.length && ms.length > 0) {
+        const best = (m: Measured) => m.torch[m.best] as Timing;
+        const threads = ms.map((m) => m.best + 1);
+        extra['vs PyTorch (best of 1 and 2 threads)'] = `${across(
+          ms.map((m) => m.ratio.median),
+          2,
+          '×',
+        )} (threads: ${threads.join(', ')})`;
+        extra['PyTorch step ms'] = across(
+          ms.map((m) => best(m).median),
+          0,
+        );
+        extra['peak RSS vs PyTorch'] = across(
+          ms.map((m) => num(m.stats.peakRssMB) / num(m.torchStats[m.best]?.peakRssMB)),
+          2,
+          '×',
+        );
+        extra['PyTorch peak RSS MB'] = across(
+          ms.map((m) => num(m.torchStats[m.best]?.peakRssMB)),
+          0,
+        );
+        extra['first step vs PyTorch'] = across(
+          ms.map((m) => num(m.info.firstStepMs) / num(m.torchInfo[m.best]?.firstStepMs)),
+          2,
+          '×',
+        );
         if (variant !== 'dpo') {
-          const tDpo = got.dpo.torch[got.dpo.best] as Timing;
-          extra['PyTorch GANPO / DPO'] = fixed(torchBest.median / tDpo.median, 2);
+          extra['PyTorch GANPO / DPO'] = across(
+            got.map((g) => best(g[variant]).median / best(g.dpo).median),
+            2,
+          );
         }
       }
       rows.push({
         suite: 'whole-step',
         name: `${TITLE[variant]} (${label})`,
         backend: 'wasm',
-        timing: m.ours,
+        timing: ms.length > 1 ? summarize(oursMedians) : (ms[0] as Measured).ours,
         extra,
       });
-      for (const [i, t] of m.torch.entries()) {
+      for (const threads of [1, 2]) {
+        const ts = ms.map((m) => m.torch[threads - 1]).filter((t): t is Timing => t !== undefined);
+        if (ts.length === 0) continue;
         rows.push({
           suite: 'whole-step',
-          name: `${TITLE[variant]}, PyTorch ${String(m.torchInfo[i]?.torch)} CPU, ${i + 1} thread${i ? 's' : ''} (${size})`,
+          name: `${TITLE[variant]}, PyTorch ${String(ms[0]?.torchInfo[0]?.torch)} CPU, ${threads} thread${threads > 1 ? 's' : ''} (${size})`,
           backend: 'torch',
-          timing: t,
-          extra: { 'peak RSS MB': fixed(num(m.torchStats[i]?.peakRssMB)) },
+          timing: ts.length > 1 ? summarize(ts.map((t) => t.median)) : (ts[0] as Timing),
+          extra: {
+            'peak RSS MB': across(
+              ms.map((m) => num(m.torchStats[threads - 1]?.peakRssMB)),
+              0,
+            ),
+            'first step s': across(
+              ms.map((m) => num(m.torchInfo[threads - 1]?.firstStepMs) / 1000),
+              1,
+            ),
+          },
         });
       }
     }

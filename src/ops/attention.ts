@@ -8,8 +8,7 @@ import { ATTENTION_BACKWARD, ATTENTION_FORWARD, fusedAttentionAvailable } from '
  * - `'batched'`: batched `matMul` over [B, H] and tfjs autodiff. Best where batched matMul is fast
  *   (webgl, webgpu, tensorflow).
  * - `'per-head'`: one 2-D `matMul` per (batch, head) with a hand-written backward pass. On wasm, 2-D
- *   matMuls without transpose flags use XNNPACK while batched or transposed ones take a slow path;
- *   measured ~9× faster for the score and value products at B 8, H 8, T 128, d_head 32.
+ *   matMuls without transpose flags use XNNPACK while batched or transposed ones take a slow path (docs/benchmarks.md, "Why the kernels look as they do").
  * - `'fused'`: wasm backend only: one WebAssembly SIMD kernel per layer and direction
  *   (src/ops/wasm/attention-simd.ts) that strides through the packed [q | k | v] in place, with the
  *   softmax and its backward fused in (single-threaded or threaded build; the kernel itself runs on
@@ -22,11 +21,11 @@ import { ATTENTION_BACKWARD, ATTENTION_FORWARD, fusedAttentionAvailable } from '
 export type AttentionImpl = 'auto' | 'batched' | 'per-head' | 'fused';
 
 /**
- * Smallest T²·d_head for which `'auto'` takes the per-head path on wasm. Per-head issues ~25 kernels
- * per (sequence, head) and direction; for small heads that dispatch cost outweighs XNNPACK's speed.
- * Measured (docs/benchmarks.md): at T 128, d_head 32 (524 288) per-head is 1.4× faster than batched for a
- * whole discriminator step; at T 48, d_head 16 (36 864, the demo's GANPO discriminator) batched is
- * 1.4–2.1× faster. The threshold sits between the two, a factor ~4 from each.
+ * Smallest T²·d_head for which `'auto'` takes the per-head path on wasm (when the fused kernel is
+ * unavailable). Per-head issues ~25 kernels per (sequence, head) and direction; for small heads that
+ * dispatch cost outweighs XNNPACK's speed. The threshold sits between the discriminator's heads
+ * (T 128, d_head 32: per-head faster) and the demo critic's (T 48, d_head 16: batched faster), a
+ * factor ~4 from each (docs/benchmarks.md, "Why the kernels look as they do").
  */
 export const PER_HEAD_MIN_WORK = 131_072;
 
@@ -179,7 +178,7 @@ function perHeadAttention(args: CoreArgs): tf.Tensor2D {
   const qScale = (): tf.Tensor1D =>
     tf.concat([tf.fill([hidden], scale), tf.ones([2 * hidden])]) as tf.Tensor1D;
   // Per-head tensors come from gather: on wasm, slice/split/unstack copy the whole input out of the
-  // heap on every call (readSync) and 5-D transposes take a generic path ~20x slower than 4-D ones,
+  // heap on every call (readSync) and 5-D transposes take a generic path much slower than 4-D ones,
   // so all reshuffles here are 4-D transposes or 2-D transposes of one head.
   const row = (src: tf.Tensor, i: number, rows: number, cols: number): tf.Tensor2D =>
     tf.reshape(tf.gather(src, tf.tensor1d([i], 'int32')), [rows, cols]) as tf.Tensor2D;

@@ -86,7 +86,6 @@ export class CounterStream {
 export function dropout<T extends tf.Tensor>(x: T, rate: number): T {
   if (rate <= 0) return x;
   const mask = dropoutMask(x.shape, rate);
-  if (!kernelFlags.dropoutGradient) return tf.mul(x, mask) as T;
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([mask]);

@@ -12,8 +12,8 @@ import { transpose2d } from './wasm/transpose-kernel';
  * [N, in] and back (a free reshape), so one call covers a [B, T, in] sequence.
  *
  * Why a custom gradient: tfjs-backend-wasm only uses XNNPACK for a 2-D `matMul` without transpose
- * flags; any `transposeA/B` takes a scalar slow path (measured 13–27× slower at 1024×512×256 with
- * tfjs 4.22). The built-in MatMul gradient uses those flags, so this one transposes
+ * flags; any `transposeA/B` takes a scalar slow path, an order of magnitude slower with tfjs 4.22
+ * (docs/benchmarks.md, "Why the kernels look as they do"). The built-in MatMul gradient uses those flags, so this one transposes
  * explicitly and multiplies plainly: dx = dy·Kᵀ, dK = xᵀ·dy, db = Σ_rows dy. On wasm the products
  * run in ganpo's SIMD GEMM where it applies (see `matMul2d`). On cpu/webgl the explicit transposes
  * cost a copy and are otherwise equivalent.

@@ -1,10 +1,12 @@
 /**
- * Internal switches between ganpo's hand-written gradients and plain tfjs autodiff of the same
- * formulas. Not exported from the package: the benchmark flips them to measure what each kernel
- * buys (bench/suites/discriminator.ts), and tests use them to check both paths agree.
+ * The one internal switch of ganpo's kernels: each entry, on by default, selects one of ganpo's own
+ * kernels or scopes over the generic tfjs path it replaces (the path other backends take anyway).
+ * Not exported from the package and not a user setting: the benchmark suites turn entries off to
+ * measure what each kernel buys (bench/suites/discriminator.ts, ganpo-step.ts, bench/ab-flags.ts),
+ * and tests turn them off to check that both paths compute the same values.
  */
 export const kernelFlags = {
-  /** fastLinear: explicit-transpose custom gradient (else tfjs's MatMul gradient with transpose flags). */
+  /** fastLinear: explicit-transpose custom gradient (off: tfjs's MatMul gradient; a test reference). */
   fastLinearGradient: true,
   /**
    * fastLinear's matMuls on wasm with B of at most 2²¹ floats (and M·K·N ≤ 1.3·10⁹): one SIMD kernel,
@@ -16,17 +18,11 @@ export const kernelFlags = {
   wasmTranspose: true,
   /** sumRows (bias and LayerNorm-affine gradients) on wasm: one SIMD kernel (else ones·x matMul). */
   wasmSumRows: true,
-  /** layerNorm: fused custom gradient (else autodiff). */
+  /** layerNorm: fused custom gradient (off: autodiff of the same formula; a test reference). */
   fusedLayerNorm: true,
   /** layerNorm on wasm (rows of a multiple of 4): one SIMD kernel per direction (else tfjs ops). */
   wasmLayerNorm: true,
-  /**
-   * The wasm LayerNorm forward: row mean and variance from one sweep (shifted sums), else two (the
-   * default: its floats are those every committed result was obtained with; one sweep measured no
-   * faster in a whole step).
-   */
-  layerNormOnePass: false,
-  /** geluErf: custom gradient (else autodiff through erf). */
+  /** geluErf: custom gradient (off: autodiff through erf; a test reference). */
   fusedGelu: true,
   /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */
   wasmGelu: true,
@@ -50,8 +46,6 @@ export const kernelFlags = {
   sharedClones: true,
   /** fastLinear on a network's input data inside withConstantInputs: no dx, K not saved (else computed). */
   constantInputs: true,
-  /** dropout: custom gradient dy·mask saving the mask only (else tfjs's Multiply gradient). */
-  dropoutGradient: true,
   /** Dropout masks of a counter stream on wasm: hashed by one SIMD kernel (else drawn in JS). */
   wasmDropoutMask: true,
   /** withEagerRelease: backward passes free saved tensors and gradients as they go (else at the end). */

@@ -42,11 +42,7 @@ export function layerNorm(
       // One SIMD kernel per direction on wasm (./wasm/layer-norm-simd.ts), same formulas.
       const [y, xhat, rstd] = tf
         .engine()
-        .runKernel(
-          LAYER_NORM_FORWARD,
-          { x: xx, gamma: g, beta: b },
-          { epsilon, onePass: kernelFlags.layerNormOnePass },
-        ) as tf.Tensor[];
+        .runKernel(LAYER_NORM_FORWARD, { x: xx, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
       save([xhat as tf.Tensor, rstd as tf.Tensor, g]);
       return {
         value: y as tf.Tensor2D,

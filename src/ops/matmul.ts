@@ -6,14 +6,14 @@ import { transpose2d } from './wasm/transpose-kernel';
 
 /**
  * Largest K·N (floats of B) that the SIMD kernel of ./wasm/matmul-simd.ts reads in place. Below it
- * copying B into panels first costs more than it saves; XNNPACK, which packs B on every call, took
- * 1.1–2.5× the kernel's time from 304×64×64 to 1024×256×256 (interleaved, fresh B per call).
+ * copying B into panels first costs more than it saves, and XNNPACK, which packs B on every call, is
+ * slower than the in-place kernel (docs/benchmarks.md, "Why the kernels look as they do").
  */
 const MAX_IN_PLACE_B = 65_536;
 /**
- * Largest K·N and M·K·N for the packed-B kernel: the range measured, up to the official-size
- * discriminator's products (1024×2304·2304×512, 512×1024·1024×2048), where it took 0.85–0.95×
- * XNNPACK's time (interleaved, fresh B per call); larger products stay on XNNPACK.
+ * Largest K·N and M·K·N for the packed-B kernel: the range over which it was measured faster than
+ * XNNPACK, up to the official-size discriminator's products (1024×2304·2304×512,
+ * 512×1024·1024×2048); larger products stay on XNNPACK (docs/benchmarks.md, "Why the kernels look as they do").
  */
 const MAX_PACKED_B = 1 << 21;
 const MAX_PACKED_WORK = 1_300_000_000;

@@ -26,9 +26,9 @@ function forwardKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] 
   const y = b.makeOutput([n, d], 'float32');
   const xhat = b.makeOutput([n, d], 'float32');
   const rstd = b.makeOutput([n, 1], 'float32');
-  const { epsilon, onePass } = attrs as { epsilon: number; onePass?: boolean };
+  const { epsilon } = attrs as { epsilon: number };
   const ex = lnExports(b) as LayerNormSimdExports;
-  (onePass ? ex.layerNormForward1 : ex.layerNormForward)(
+  ex.layerNormForward(
     pointer(b, x as tf.TensorInfo),
     pointer(b, gamma as tf.TensorInfo),
     pointer(b, beta as tf.TensorInfo),

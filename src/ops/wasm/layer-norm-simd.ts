@@ -27,15 +27,10 @@ import {
   whileLoop,
 } from './emit';
 
-/**
- * Forward, statistics from the row in one sweep or two. `onePass`: S₁ = Σ(x − x₀), S₂ = Σ(x − x₀)²
- * in the same sweep (shifted by the row's first element, which keeps S₂ − S₁²/D well conditioned when
- * |μ| ≫ σ), μ = x₀ + S₁/D, σ² = max(S₂/D − (S₁/D)², 0); else μ first, then Σ(x − μ)² (two sweeps).
- * Either way a last sweep writes x̂ and y.
- */
-function forward(onePass: boolean) {
+/** Forward: μ first, then Σ(x − μ)² (two sweeps, as tfjs-op and PyTorch compute it); a last sweep writes x̂ and y. */
+function forward() {
   // params: x, gamma, beta, y, xhat, rstd, N, D, eps
-  const fn = new FuncBuilder(onePass ? 'layerNormForward1' : 'layerNormForward', [...pointers(8), F32]);
+  const fn = new FuncBuilder('layerNormForward', [...pointers(8), F32]);
   const [X, G, BETA, Y, XH, RS, N, D, EPS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const r = fn.local(I32);
   const c = fn.local(I32);
@@ -48,8 +43,6 @@ function forward(onePass: boolean) {
   const vm = fn.local(V128);
   const t = fn.local(V128);
   const invD = fn.local(F32);
-  const acc2 = fn.local(V128);
-  const m1 = fn.local(F32);
   const cols = (...body: Code[]): Code => [
     set(c, i32c(0)),
     whileLoop(i32.ltS(get(c), get(D)), ...body, set(c, i32.add(get(c), i32c(4)))),
@@ -66,31 +59,6 @@ function forward(onePass: boolean) {
     ),
     set(rs, f32.div(f32c(1), f32.sqrt(f32.add(f32.mul(hsum(acc), get(invD)), get(EPS))))),
   ];
-  const onePassStats: Code[] = [
-    set(vm, f32x4.splat(f32.load(get(xr)))), // the shift x₀
-    set(acc, f32x4.splat(f32c(0))),
-    set(acc2, f32x4.splat(f32c(0))),
-    cols(
-      set(t, f32x4.sub(v128.load(f32At(xr, c)), get(vm))),
-      set(acc, f32x4.add(get(acc), get(t))),
-      set(acc2, f32x4.add(get(acc2), f32x4.mul(get(t), get(t)))),
-    ),
-    set(m1, f32.mul(hsum(acc), get(invD))),
-    set(mean, f32.add(f32x4.extract(get(vm), 0), get(m1))),
-    set(vm, f32x4.splat(get(mean))),
-    set(
-      rs,
-      f32.div(
-        f32c(1),
-        f32.sqrt(
-          f32.add(
-            f32.max(f32.sub(f32.mul(hsum(acc2), get(invD)), f32.mul(get(m1), get(m1))), f32c(0)),
-            get(EPS),
-          ),
-        ),
-      ),
-    ),
-  ];
   const body: Code[] = [
     set(invD, f32.div(f32c(1), [get(D), 0xb2])), // f32.convert_i32_s
     set(r, i32c(0)),
@@ -99,7 +67,7 @@ function forward(onePass: boolean) {
       set(xr, i32.add(get(X), i32.mul(i32.mul(get(r), get(D)), i32c(4)))),
       set(yr, i32.add(get(Y), i32.mul(i32.mul(get(r), get(D)), i32c(4)))),
       set(hr, i32.add(get(XH), i32.mul(i32.mul(get(r), get(D)), i32c(4)))),
-      ...(onePass ? onePassStats : twoPassStats),
+      ...twoPassStats,
       f32.store(f32At(RS, r), get(rs)),
       set(acc, f32x4.splat(get(rs))),
       cols(
@@ -186,8 +154,6 @@ type LayerNormForward = (
 /** The module's exports (byte addresses into the backend's memory). */
 export interface LayerNormSimdExports {
   layerNormForward: LayerNormForward;
-  /** The same with the row statistics from one sweep (see forward()). */
-  layerNormForward1: LayerNormForward;
   layerNormBackward(
     dy: number,
     xhat: number,
@@ -201,5 +167,5 @@ export interface LayerNormSimdExports {
 
 /** Module bytes. */
 export function layerNormSimdModule(sharedMemory = false): Uint8Array {
-  return buildModule([forward(false), backward(), forward(true)], sharedMemory);
+  return buildModule([forward(), backward()], sharedMemory);
 }

@@ -4,7 +4,7 @@
  * 64 output rows being written stay in cache while every input row streams through once; the last
  * R mod 4 rows and C mod 4 columns one float at a time. Exact (values are moved, never computed).
  * Used for the explicit transposes of the linear-layer gradients, where tfjs-backend-wasm 4.x's
- * Transpose takes ~2.5× a copy of the same bytes.
+ * Transpose takes several times a copy of the same bytes (docs/benchmarks.md, "Why the kernels look as they do").
  */
 import {
   buildModule,
