@@ -54,6 +54,14 @@ const SUITES: Record<string, SuiteDoc> = {
       'Whole `GanpoTrainer.trainStep` calls on the demo model (dim 64, 2 layers), wasm, variants back to back; ' +
       'ratios per round, median ± MAD. "levers off" rows switch the step-overhead kernels off (internal `kernelFlags`).',
   },
+  'kernel-facts': {
+    title: 'Why the kernels look as they do',
+    intro:
+      "The measurements behind the choices in src/ops, each group interleaved on wasm: tfjs's matMul with a " +
+      "transpose flag (XNNPACK serves only flag-free 2-D products, hence `fastLinear`'s explicit transposes); " +
+      "ganpo's GEMM against XNNPACK inside and above its range (hence its bounds); its transpose kernel against " +
+      "tfjs's Transpose and a copy; the attention core fused, per head and batched (hence `'auto'`).",
+  },
   logprobs: {
     title: '`causalLogProbs` vs the naive form',
     intro:
@@ -95,8 +103,8 @@ function renderWholeStep(rows: BenchRow[]): string[] {
   const ours = rows.filter((r) => r.suite === 'whole-step' && r.backend === 'wasm');
   if (ours.length === 0) return [];
   const out = [
-    '| step | policy | runs | ganpo-wasm s | PyTorch s | vs PyTorch | GANPO / DPO (PyTorch) | peak RSS MB (vs PyTorch) | first step s (vs PyTorch) |',
-    '|---|---|---:|---:|---:|---|---|---|---|',
+    '| step | policy | runs | ganpo-wasm s | GFLOP/s | PyTorch s | PyTorch GFLOP/s | vs PyTorch | GANPO / DPO (PyTorch) | peak RSS MB (vs PyTorch) | first step s (vs PyTorch) |',
+    '|---|---|---:|---:|---:|---:|---:|---|---|---|---|',
   ];
   for (const r of ours) {
     const e = (r.extra ?? {}) as Record<string, string>;
@@ -108,7 +116,7 @@ function renderWholeStep(rows: BenchRow[]): string[] {
       : '–';
     const ratio = e['GANPO / DPO'] ? `${e['GANPO / DPO']} (${e['PyTorch GANPO / DPO'] ?? '–'})` : '–';
     out.push(
-      `| ${title} | ${size} | ${e.runs ?? 1} | ${t ? `${(t.median / 1000).toFixed(2)}${t.runs > 1 && e.runs && Number(e.runs) > 1 ? ` [${(t.min / 1000).toFixed(2)}–${(t.max / 1000).toFixed(2)}]` : ''}` : '–'} | ${torch} | ${e['vs PyTorch (best of 1 and 2 threads)'] ?? '–'} | ${ratio} | ${e['peak RSS MB'] ?? '–'} (${e['peak RSS vs PyTorch'] ?? '–'}) | ${e['first step s'] ?? '–'} (${e['first step vs PyTorch'] ?? '–'}) |`,
+      `| ${title} | ${size} | ${e.runs ?? 1} | ${t ? `${(t.median / 1000).toFixed(2)}${t.runs > 1 && e.runs && Number(e.runs) > 1 ? ` [${(t.min / 1000).toFixed(2)}–${(t.max / 1000).toFixed(2)}]` : ''}` : '–'} | ${e['GFLOP/s'] ?? '–'} | ${torch} | ${e['PyTorch GFLOP/s'] ?? '–'} | ${e['vs PyTorch (best of 1 and 2 threads)'] ?? '–'} | ${ratio} | ${e['peak RSS MB'] ?? '–'} (${e['peak RSS vs PyTorch'] ?? '–'}) | ${e['first step s'] ?? '–'} (${e['first step vs PyTorch'] ?? '–'}) |`,
     );
   }
   out.push('');

@@ -19,7 +19,7 @@ import {
   summarize,
   type Timing,
 } from '../util';
-import { SIZES, type Variant, type WholeStepConfig } from '../whole-step/config';
+import { SIZES, stepFlops, type Variant, type WholeStepConfig } from '../whole-step/config';
 
 const child = join(dirname(fileURLToPath(import.meta.url)), '..', 'whole-step', 'child.ts');
 const VARIANTS: Variant[] = ['dpo', 'mlp', 'transformer'];
@@ -110,10 +110,16 @@ export default async function wholeStep(ctx: BenchContext): Promise<BenchRow[]> 
     for (const variant of VARIANTS) {
       const ms = got.map((g) => g[variant]);
       const oursMedians = ms.map((m) => m.ours.median);
+      const flops = stepFlops(shape, variant);
       const extra: Record<string, string> = {
         size,
         variant,
         runs: String(ms.length),
+        'step GFLOP (matMul)': (flops / 1e9).toFixed(1),
+        'GFLOP/s': across(
+          oursMedians.map((t) => flops / (t * 1e6)),
+          1,
+        ),
         'first step s': across(
           ms.map((m) => num(m.info.firstStepMs) / 1000),
           1,

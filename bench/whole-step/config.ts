@@ -73,3 +73,26 @@ export function policyParameters(
   const block = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d);
   return v * d + t * d + l * block + 2 * d + d * v + v;
 }
+
+/**
+ * Matrix-product FLOPs of one step (a multiply-add counts 2), the work a perfect implementation must
+ * do whatever its kernels: the policy's forward and backward (3× the forward) and the reference's
+ * forward on 2·B sequences of T tokens (causal attention: (T + 1)/2 keys per query on average; the
+ * token embedding is a lookup), and for the transformer critic of the official step six training-mode
+ * calls forward and backward plus two generator calls forward and input-gradient (22 forward
+ * passes of B·T tokens, non-causal). Element-wise work, softmax and LayerNorm are not counted.
+ */
+export function stepFlops(s: WholeStepShape, variant: Variant): number {
+  const { dim: d, ffn: f, layers: L, vocab: V, T, B } = s;
+  const tokens = 2 * B * T;
+  const linear = tokens * (L * (8 * d * d + 4 * d * f) + 2 * d * V);
+  const attention = tokens * L * 2 * d * (T + 1);
+  const policy = 4 * (linear + attention);
+  if (variant !== 'transformer') return policy;
+  const c = s.transformerCritic;
+  const callTokens = B * T;
+  const perCall =
+    callTokens *
+    (2 * d * c.hidden + c.layers * (8 * c.hidden * c.hidden + 4 * c.hidden * c.ffn + 4 * c.hidden * T));
+  return policy + 22 * perCall;
+}
