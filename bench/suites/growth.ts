@@ -83,6 +83,15 @@ export default async function growth(ctx: BenchContext): Promise<BenchRow[]> {
   for (const { axis, shape } of growthPoints(ctx.quick)) {
     for (const variant of VARIANTS) {
       const label = `${variant === 'dpo' ? 'DPO' : 'GANPO (transformer critic)'}: d${shape.dim} L${shape.layers} T${shape.T} B${shape.B}`;
+      const point = {
+        axis,
+        variant,
+        dim: shape.dim,
+        layers: shape.layers,
+        T: shape.T,
+        B: shape.B,
+        'policy params': policyParameters(shape),
+      };
       try {
         const m = await measurePoint({ ...shape, variant }, ctx.quick ? 1 : 2);
         rows.push({
@@ -91,13 +100,7 @@ export default async function growth(ctx: BenchContext): Promise<BenchRow[]> {
           backend: 'wasm',
           timing: m.timing,
           extra: {
-            axis,
-            variant,
-            dim: shape.dim,
-            layers: shape.layers,
-            T: shape.T,
-            B: shape.B,
-            'policy params': policyParameters(shape),
+            ...point,
             'first step ms': Math.round(Number(m.info.firstStepMs)),
             'wasm heap MB': Math.round(Number(m.stats.wasmHeapMB)),
             'tensor peak MB': Math.round(Number(m.stats.tensorPeakMB)),
@@ -106,24 +109,11 @@ export default async function growth(ctx: BenchContext): Promise<BenchRow[]> {
         });
       } catch (e) {
         // A point beyond the wasm heap's 4 GB fails to allocate: that is the measurement.
-        rows.push({
-          suite: 'growth',
-          name: label,
-          backend: 'wasm',
-          extra: {
-            axis,
-            variant,
-            dim: shape.dim,
-            layers: shape.layers,
-            T: shape.T,
-            B: shape.B,
-            'policy params': policyParameters(shape),
-            failed:
-              String(e instanceof Error ? e.message : e)
-                .split('\n')[0]
-                ?.slice(0, 160) ?? 'failed',
-          },
-        });
+        const failed =
+          String(e instanceof Error ? e.message : e)
+            .split('\n')[0]
+            ?.slice(0, 160) ?? 'failed';
+        rows.push({ suite: 'growth', name: label, backend: 'wasm', extra: { ...point, failed } });
       }
       console.log(`growth | ${label} | ${JSON.stringify(rows.at(-1)?.extra)}`);
     }

@@ -5,7 +5,7 @@
  * dS_it = A_it·(dA_it − Σ_t dA_it·A_it), dq_i = c·Σ_t dS_it·k_t, dk_t += dS_it·(c·q_i).
  */
 
-import { type Geometry, hadd4, rowDots } from './attention-simd-rows';
+import { type Geometry, hadd4, headBases, rowDots } from './attention-simd-rows';
 import {
   addTo,
   type Code,
@@ -225,15 +225,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
             i32.add(i32.mul(i32.mul(get(b), get(NT)), i32c(h4)), i32.mul(get(j), i32c(DH * 4))),
           ),
         ),
-        // mask: (b·H + j)·T·T·4; stats: (b·H + j)·T·8
-        set(
-          mBase,
-          i32.add(get(MASK), i32.mul(i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(NT)), get(t4))),
-        ),
-        set(
-          sBase,
-          i32.add(get(STATS), i32.mul(i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(NT)), i32c(8))),
-        ),
+        ...headBases(H, { b, j, nt: NT, t4, mask: MASK, stats: STATS, mBase, sBase }),
         set(i, i32c(0)),
         whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
         addTo(j, i32c(1)),

@@ -3,7 +3,7 @@
  * (./attention-simd-backward.ts) attention kernels: horizontal sums and maxima of f32x4 locals, and
  * the dot products of a query/gradient row held in vector locals with rows of the packed qkv matrix.
  */
-import { type Code, f32, f32x4, get, set, v128 } from './emit';
+import { type Code, f32, f32x4, get, i32, i32c, set, v128 } from './emit';
 
 /**
  * Heads and head width of one attention module (strides become immediates), and whether query i
@@ -58,4 +58,30 @@ export function rowDots(
     return sum;
   };
   return { dot4: acc.map((a, u) => set(a, dotAt(u * rs))), dot1: dotAt(0) };
+}
+
+/**
+ * Code setting the per-(sequence b, head j) bases of the dropout mask [B, H, T, T] and the softmax
+ * stats [B, H, T, 2]: mBase = mask + (b·H + j)·T·T·4, sBase = stats + (b·H + j)·T·8 (all locals or
+ * parameters; `t4` holds T·4).
+ */
+export function headBases(
+  H: number,
+  locals: {
+    b: number;
+    j: number;
+    nt: number;
+    t4: number;
+    mask: number;
+    stats: number;
+    mBase: number;
+    sBase: number;
+  },
+): Code[] {
+  const { b, j, nt, t4, mask, stats, mBase, sBase } = locals;
+  const rowsBefore = i32.mul(i32.add(i32.mul(get(b), i32c(H)), get(j)), get(nt));
+  return [
+    set(mBase, i32.add(get(mask), i32.mul(rowsBefore, get(t4)))),
+    set(sBase, i32.add(get(stats), i32.mul(rowsBefore, i32c(8)))),
+  ];
 }
