@@ -7,13 +7,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { TinyLM } from '../../examples/tiny-lm';
-import { setValidationLevel } from '../../src/index';
+import { setLogger, setValidationLevel } from '../../src/index';
 import { memoryOf, type WasmBackendLike } from '../../src/ops/wasm/backend';
 import { GanpoTrainer } from '../../src/trainer/ganpo-trainer';
 import type { WholeStepConfig } from './config';
 
 const c = JSON.parse(process.argv[2] ?? '{}') as WholeStepConfig;
 setValidationLevel('shapes');
+setLogger(null); // stdout carries the step protocol
 await tf.setBackend('wasm');
 await tf.ready();
 
@@ -35,29 +36,25 @@ function pairs() {
 function makeTrainer(policy: TinyLM): GanpoTrainer {
   const critic =
     c.variant === 'mlp'
-      ? { kind: 'mlp' as const, discriminator: { hiddenDims: c.mlpCritic.hiddenDims } }
+      ? { kind: 'mlp' as const, hiddenDims: c.mlpCritic.hiddenDims }
       : {
           kind: 'transformer' as const,
-          discriminator: {
-            hiddenDim: c.transformerCritic.hidden,
-            numLayers: c.transformerCritic.layers,
-            numHeads: c.transformerCritic.heads,
-            ffnDim: c.transformerCritic.ffn,
-            maxSeqLen: c.transformerCritic.maxSeqLen,
-            dropout: c.transformerCritic.dropout,
-          },
+          hiddenDim: c.transformerCritic.hidden,
+          numLayers: c.transformerCritic.layers,
+          numHeads: c.transformerCritic.heads,
+          ffnDim: c.transformerCritic.ffn,
+          maxSeqLen: c.transformerCritic.maxSeqLen,
+          dropout: c.transformerCritic.dropout,
         };
   return new GanpoTrainer({
-    policy,
-    reference: 'copy',
-    hiddenSize: c.dim,
-    collate: { padTokenId: 0, eosTokenId: null, maxLength: c.T, vocabSize: c.vocab },
-    learningRate: 1e-4,
-    batchSize: c.B,
-    totalSteps: 1000,
+    model: { policy, reference: 'copy', latentDim: c.dim },
+    data: {
+      collate: { padTokenId: 0, eosTokenId: null, maxLength: c.T, vocabSize: c.vocab },
+      batchSize: c.B,
+    },
+    training: { learningRate: 1e-4, totalSteps: 1000 },
     // The official GANPO step (the PyTorch side runs GANPO_trl.py's algorithm).
-    ganpo: c.variant === 'dpo' ? false : { ...critic, preset: 'official', seed: 1 },
-    log: null,
+    regularizer: c.variant === 'dpo' ? false : { critic, preset: 'official', seed: 1 },
   });
 }
 
