@@ -3,6 +3,8 @@
 
 export { readPreferenceJsonl } from './data/jsonl-file';
 export * from './index';
+export type { PyTorchHandoffOptions, PyTorchParameter } from './interop/handoff';
+export { exportToPyTorch, importFromPyTorch } from './interop/handoff-files';
 export { fileSystemHandler, registerFileSystemRouter } from './io/fs-handler';
 export { readSafetensorsFile, writeSafetensorsFile } from './io/safetensors-file';
 

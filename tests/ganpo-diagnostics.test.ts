@@ -12,13 +12,16 @@ afterEach(() => {
 });
 
 describe('diagnostic functions (hand-computed cases)', () => {
-  it('criticAccuracy: share of rows with reference > policy; ties count as wrong', () => {
+  it('criticAccuracy: share of rows with reference > policy; ties count ½', () => {
     const ref = tf.tensor1d([1, 2, 3, 0]);
     const pol = tf.tensor1d([0, 2, 4, -1]);
-    // rows: 1>0 yes, 2>2 no (tie), 3>4 no, 0>−1 yes → 2/4
+    // rows: 1>0 yes, 2=2 tie (½), 3>4 no, 0>−1 yes → 2.5/4
     const a = criticAccuracy(ref, pol);
-    expectClose(a, 0.5);
-    tf.dispose([ref, pol, a]);
+    expectClose(a, 0.625);
+    // A constant critic reads chance, not 0.
+    const same = criticAccuracy(ref, ref);
+    expectClose(same, 0.5);
+    tf.dispose([ref, pol, a, same]);
   });
 
   it('driftSums: Σ‖h_θ − h_ref‖² and Σ‖h_ref‖² over masked positions', () => {
@@ -109,7 +112,7 @@ describe('GanpoRegularizer.diagnostics', () => {
           : [b.referenceRejectedLatents, b.policyRejectedLatents];
       const sr = Array.from(d.apply(r).dataSync());
       const sp = Array.from(d.apply(p).dataSync());
-      return sr.filter((x, i) => x > (sp[i] as number)).length / sr.length;
+      return sr.reduce((n, x, i) => n + (x > (sp[i] as number) ? 1 : x === sp[i] ? 0.5 : 0), 0) / sr.length;
     });
     const result = reg.discriminatorStep(b);
     const diag = reg.diagnostics;
@@ -136,8 +139,8 @@ describe('GanpoRegularizer.diagnostics', () => {
       policyRejectedLatents: b.referenceRejectedLatents,
     });
     expect(reg.diagnostics?.drift).toBe(0);
-    // Equal scores: no pair has reference > policy.
-    expect(reg.diagnostics?.criticAccuracy).toEqual({ chosen: 0, rejected: 0 });
+    // Equal scores: every pair is a tie, which counts ½ (chance), not as wrong.
+    expect(reg.diagnostics?.criticAccuracy).toEqual({ chosen: 0.5, rejected: 0.5 });
     tf.dispose(Object.values(b));
     reg.dispose();
   });

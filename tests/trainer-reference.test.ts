@@ -158,7 +158,7 @@ describe("GanpoTrainer reference: 'initial'", () => {
 });
 
 describe('GanpoTrainer construction notice', () => {
-  it("logs once how many parameters it trains (and the critics), through setLogger's channel; null silences", () => {
+  it("logs once, at its first step, how many parameters it trains (and the critics), through setLogger's channel; null silences", () => {
     const a = makeLM();
     live.push(a.model);
     const messages: string[] = [];
@@ -166,6 +166,9 @@ describe('GanpoTrainer construction notice', () => {
     try {
       const trainer = new GanpoTrainer(args(a.lm, 'initial'));
       live.push(trainer);
+      // Nothing at construction: a trainer built only to precompute or evaluate trains nothing.
+      expect(messages.length).toBe(0);
+      trainer.trainStep(PAIRS);
       trainer.trainStep(PAIRS);
       expect(messages.length).toBe(1);
       // Embedding 9·8 + Dense 8·6+6 + Dense 6·9+9 = 72 + 54 + 63 = 189 parameters in 5 variables.
@@ -177,10 +180,12 @@ describe('GanpoTrainer construction notice', () => {
       const info = vi.spyOn(console, 'info').mockImplementation(() => {});
       const silent = new GanpoTrainer(args(a.lm, 'initial'));
       live.push(silent);
+      silent.trainStep(PAIRS);
       expect(info).not.toHaveBeenCalled();
       setLogger(previous);
       const loud = new GanpoTrainer(args(a.lm, 'initial'));
       live.push(loud);
+      loud.trainStep(PAIRS);
       expect(info).toHaveBeenCalledTimes(1);
       info.mockRestore();
       expect(messages.length).toBe(1);

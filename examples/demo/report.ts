@@ -151,7 +151,7 @@ export function resultsMarkdown(
       'split’s prompt+chosen and prompt+rejected sequences), KL(π_θ ‖ π_ref) summed over completions the policy ' +
       'samples at T = 1 (nats per completion), preference accuracy on clean pairs (%), judged win rate against ' +
       'the SFT model at T = 1.0 (%, ties ½), and, over the last 10 % of steps, the critics’ loss (log 2 = 0.693: chance) ' +
-      'and accuracy (% of pairs scored reference above policy; 50: chance):',
+      'and accuracy (% of pairs scored reference above policy, ties ½; 50: chance):',
   );
   lines.push('');
   const rows: string[][] = [];

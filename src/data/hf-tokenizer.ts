@@ -1,4 +1,5 @@
 import { argumentError } from '../core/errors';
+import { assertKnownKeys } from '../core/options';
 import { assertObject } from '../core/validate';
 import type { ChatMessage, ChatTemplateOptions, Tokenizer } from './tokenizer';
 
@@ -127,11 +128,7 @@ function cutAfterFinalMessage(rendered: string, messages: readonly ChatMessage[]
  */
 export function hfTokenizer(options: HfTokenizerOptions): Tokenizer {
   assertObject(WHERE, 'options', options, '{ tokenizer, config?, chatTemplate? }');
-  for (const key of Object.keys(options)) {
-    if (key !== 'tokenizer' && key !== 'config' && key !== 'chatTemplate') {
-      throw argumentError('INVALID_OPTION', WHERE, key, "one of 'tokenizer', 'config', 'chatTemplate'", key);
-    }
-  }
+  assertKnownKeys(WHERE, options, ['tokenizer', 'config', 'chatTemplate']);
   const { tokenizer: hf, chatTemplate = null } = options;
   const config = options.config ?? {};
   assertObject(WHERE, 'tokenizer', hf, 'a Tokenizer of @huggingface/tokenizers');

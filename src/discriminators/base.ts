@@ -101,6 +101,26 @@ export abstract class BaseDiscriminator implements Discriminator {
     throw e;
   }
 
+  /**
+   * The state-dict entries of the trainable variables, in `trainableVariables` order: each
+   * parameter's PyTorch name and layout transforms, through which optimizer moments move between
+   * ganpo and `torch.optim` states. @internal
+   */
+  parameterSpecs(): StateSpec[] {
+    this.assertLive(`${this.className}.parameterSpecs`);
+    const specs = this.stateSpecs();
+    return this.trainableVariables.map((v) => {
+      const spec = specs.find((s) => s.variable === v);
+      if (spec === undefined) {
+        throw new GanpoError(
+          'INVALID_STATE',
+          `${this.className}: trainable variable ${v.name} has no state-dict entry`,
+        );
+      }
+      return spec;
+    });
+  }
+
   /** Copies of all persistent state under PyTorch state-dict names (caller disposes). */
   stateDict(): Record<string, tf.Tensor> {
     this.assertLive(`${this.className}.stateDict`);

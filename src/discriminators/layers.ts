@@ -176,12 +176,7 @@ export class LinearParams {
 
 /** A state-dict entry stored as is (a bias, a LayerNorm parameter, a spectral-norm vector). */
 export function vectorSpec(key: string, variable: tf.Variable<tf.Rank.R1>): StateSpec {
-  return {
-    key,
-    shape: [...variable.shape],
-    read: () => tf.clone(variable),
-    assign: (t) => variable.assign(t as tf.Tensor1D),
-  };
+  return layoutSpec(key, [...variable.shape], variable, tf.clone, tf.clone);
 }
 
 /**
@@ -194,11 +189,29 @@ export function transposedSpec(
   outDim: number,
   inDim: number,
 ): StateSpec {
+  return layoutSpec(key, [outDim, inDim], kernel, tf.transpose, tf.transpose);
+}
+
+/**
+ * A state-dict entry whose PyTorch layout is `toTorch` of the variable (and the variable
+ * `fromTorch` of the PyTorch tensor): `read`/`assign` apply them to the weight, and the same
+ * transforms map any tensor laid out like the variable, e.g. its optimizer moments.
+ */
+export function layoutSpec(
+  key: string,
+  shape: number[],
+  variable: tf.Variable,
+  toTorch: (t: tf.Tensor) => tf.Tensor,
+  fromTorch: (t: tf.Tensor) => tf.Tensor,
+): StateSpec {
   return {
     key,
-    shape: [outDim, inDim],
-    read: () => tf.transpose(kernel),
-    assign: (t) => kernel.assign(tf.transpose(t) as tf.Tensor2D),
+    shape,
+    variable,
+    toTorch,
+    fromTorch,
+    read: () => toTorch(variable),
+    assign: (t) => variable.assign(fromTorch(t)),
   };
 }
 
@@ -210,6 +223,12 @@ export function transposedSpec(
 export interface StateSpec {
   key: string;
   shape: number[];
+  /** The variable behind the entry. */
+  variable: tf.Variable;
+  /** A tensor laid out like `variable` (the weight, or an optimizer moment of it) in the PyTorch layout (new tensor). */
+  toTorch: (t: tf.Tensor) => tf.Tensor;
+  /** The inverse of `toTorch` (new tensor). */
+  fromTorch: (t: tf.Tensor) => tf.Tensor;
   /** A copy in the PyTorch layout (caller disposes). */
   read: () => tf.Tensor;
   /** Receives a float32 tensor of exactly `shape`, inside a tidy. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { brandClass } from '../core/instance';
 import { assertKnownKeys } from '../core/options';
 import { assertNumber } from '../core/validate';
 import { geluErf } from '../ops/gelu';
@@ -192,3 +193,4 @@ export class MLPDiscriminator extends BaseDiscriminator {
     );
   }
 }
+brandClass(MLPDiscriminator, 'MLPDiscriminator');

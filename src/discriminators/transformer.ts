@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { brandClass } from '../core/instance';
 import { assertKnownKeys } from '../core/options';
 import { assertNumber, assertOneOf } from '../core/validate';
 import { ownedVariable } from '../core/variables';
@@ -11,6 +12,7 @@ import { layerNorm } from '../ops/layer-norm';
 import { BaseDiscriminator, loadDiscriminator } from './base';
 import {
   LinearParams,
+  layoutSpec,
   maskedMeanPool,
   type StateSpec,
   seedStream,
@@ -325,12 +327,13 @@ export class TransformerDiscriminator extends BaseDiscriminator {
     const { hiddenDim: h, maxSeqLen, ffnDim } = this.config;
     const pos = this.posEmbedding;
     const specs: StateSpec[] = [
-      {
-        key: 'pos_embedding',
-        shape: [1, maxSeqLen, h],
-        read: () => tf.reshape(pos, [1, maxSeqLen, h]),
-        assign: (t) => pos.assign(tf.reshape(t, [maxSeqLen, h])),
-      },
+      layoutSpec(
+        'pos_embedding',
+        [1, maxSeqLen, h],
+        pos,
+        (t) => tf.reshape(t, [1, maxSeqLen, h]),
+        (t) => tf.reshape(t, [maxSeqLen, h]),
+      ),
     ];
     this.projectIn.stateSpecs('project_in', specs);
     this.layers.forEach((L, i) => {
@@ -397,6 +400,7 @@ export class TransformerDiscriminator extends BaseDiscriminator {
     );
   }
 }
+brandClass(TransformerDiscriminator, 'TransformerDiscriminator');
 
 /** Persistent values of a transformer discriminator (weights, biases, positions, spectral-norm u and v). */
 function transformerParameterCount(c: {

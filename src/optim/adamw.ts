@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { brandClass } from '../core/instance';
 import { assertArgs, assertNumber, checksValues, fmtShape } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 import { adamwUpdate } from './adamw-update';
@@ -439,3 +440,4 @@ export class AdamW extends tf.Optimizer {
     this.disposeSlots();
   }
 }
+brandClass(AdamW, 'AdamW');

@@ -5,21 +5,30 @@ import { SETS, SIDES, type SixValues } from './means';
 import type { PerSide } from './types';
 
 /**
- * Share of pairs the critic orders correctly: the fraction of rows i with
- * D(h_ref,i) > D(h_θ,i), where both latents come from the same input sequence.
+ * Share of pairs the critic orders correctly: over rows i, where both latents come from the same
+ * input sequence, 1 when D(h_ref,i) > D(h_θ,i), ½ on a tie, 0 otherwise:
  *
- *     accuracy = mean_i 1[reference_i > policy_i]
+ *     accuracy = mean_i (1[reference_i > policy_i] + ½·1[reference_i = policy_i])
  *
  * 0.5 is chance (a critic that cannot tell the policy's latents from the reference's); 1 means it
- * ranks every reference latent above its policy counterpart. Ties count as wrong (as TRL's
- * `rewards/accuracies` counts strictly greater rewards), so a constant critic scores 0.
+ * ranks every reference latent above its policy counterpart. Ties count ½, as in a rank statistic
+ * (the probability that a random pair is ordered correctly, AUC-style): a critic that gives both
+ * the same score (a constant critic, or policy = reference) reads chance, not 0.
  *
  * @param reference - scores of the reference latents, float [B].
  * @param policy - scores of the policy latents of the same sequences, float [B].
  * @returns a float scalar the caller owns (no gradient: it is a count).
  */
 export function criticAccuracy(reference: tf.Tensor1D, policy: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.cast(tf.greater(reference, policy), 'float32')) as tf.Scalar);
+  return tf.tidy(
+    () =>
+      tf.mean(
+        tf.add(
+          tf.cast(tf.greater(reference, policy), 'float32'),
+          tf.mul(tf.cast(tf.equal(reference, policy), 'float32'), 0.5),
+        ),
+      ) as tf.Scalar,
+  );
 }
 
 /**
@@ -49,8 +58,8 @@ export function driftSums(policy: tf.Tensor3D, reference: tf.Tensor3D, mask?: tf
 /** What one discriminator step tells about the regularizer (plain numbers). */
 export interface GanpoDiagnostics {
   /**
-   * Per side, the share of pairs with D(reference) > D(policy) on this step's batch (scores before
-   * the update). 0.5 = chance.
+   * Per side, the share of pairs with D(reference) > D(policy) on this step's batch, ties counting
+   * ½ (scores before the update). 0.5 = chance.
    */
   criticAccuracy: PerSide<number>;
   /**

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { describeArgument } from '../core/instance';
 import { assertArgs, assertFinite, assertRank, assertTensor } from '../core/validate';
 import type { LatentBatch } from '../latent/batch';
 import type { PreferenceLoss } from '../losses/types';
@@ -43,6 +44,15 @@ export interface GanpoLossOutput {
  *   the regularizer's first discriminator step.
  */
 export function ganpoLoss(args: GanpoLossArgs): GanpoLossOutput {
+  return ganpoObjective(args, true);
+}
+
+/**
+ * {@link ganpoLoss}; `observe` records the two losses for the regularizer's "adversarial term
+ * dominates" warning (read after the tape, at the next discriminator step). The trainer passes
+ * false: it reports its whole step's losses itself. @internal
+ */
+export function ganpoObjective(args: GanpoLossArgs, observe: boolean): GanpoLossOutput {
   const where = 'ganpoLoss';
   assertArgs(where, args, '{ regularizer, preference, policyChosenLatents, ... }');
   if (!(args.regularizer instanceof GanpoRegularizer)) {
@@ -51,7 +61,7 @@ export function ganpoLoss(args: GanpoLossArgs): GanpoLossOutput {
       where,
       'regularizer',
       'a GanpoRegularizer',
-      typeof args.regularizer,
+      describeArgument(args.regularizer, GanpoRegularizer),
     );
   }
   const pref = args.preference;
@@ -75,6 +85,7 @@ export function ganpoLoss(args: GanpoLossArgs): GanpoLossOutput {
   assertFinite(where, 'preference', prefScalar);
   const regularizerLoss = args.regularizer.adversarialLossAt(where, args);
   const weight = args.regularizer.weight;
+  if (observe) args.regularizer.recordLosses(prefScalar, regularizerLoss);
   return tf.tidy(() => ({
     loss: tf.add(prefScalar, tf.mul(regularizerLoss, weight)) as tf.Scalar,
     preferenceLoss: tf.clone(prefScalar) as tf.Scalar,

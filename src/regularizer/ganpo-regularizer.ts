@@ -1,5 +1,6 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { GanpoError } from '../core/errors';
+import { brandClass } from '../core/instance';
 import type { Discriminator } from '../discriminators/types';
 import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
 import { type LatentBatch, validateLatentBatch } from '../latent/batch';
@@ -89,6 +90,8 @@ export class GanpoRegularizer {
   private readonly masks = new MaskConsistency();
   private steps = 0;
   private disposed = false;
+  /** The last `ganpoLoss` call's preference and regularizer losses, read at the next discriminator step. */
+  private pendingLosses: tf.Tensor1D | null = null;
 
   /**
    * A regularizer with two critics: built here (`{ latentDim, critic?, seed? }`, default the
@@ -178,6 +181,30 @@ export class GanpoRegularizer {
     this.monitor.observeLosses(preferenceLoss, this.weight * adversarialLoss);
   }
 
+  /**
+   * Keeps a policy step's two losses for the "adversarial term dominates" check without reading
+   * them back now: `ganpoLoss` runs inside the policy's gradient tape, where a read-back would block
+   * (a GPU sync per step). The values are read after the tape, at the start of the next
+   * {@link discriminatorStep}, together; a later call replaces an unread pair (gradient
+   * accumulation: the last micro-batch's). @internal
+   */
+  recordLosses(preferenceLoss: tf.Scalar, regularizerLoss: tf.Scalar): void {
+    if (this.disposed) return;
+    const pair = tf.keep(tf.stack([preferenceLoss, regularizerLoss]) as tf.Tensor1D);
+    this.pendingLosses?.dispose();
+    this.pendingLosses = pair;
+  }
+
+  /** Feeds the recorded losses of the last policy step to the monitor (one read-back, outside any tape). */
+  private observePendingLosses(): void {
+    const pending = this.pendingLosses;
+    if (pending === null) return;
+    this.pendingLosses = null;
+    const [preference, regularizer] = pending.dataSync();
+    pending.dispose();
+    this.observeLosses(preference as number, regularizer as number);
+  }
+
   private assertLive(where: string): void {
     if (this.disposed) throw new GanpoError('DISPOSED', `${where}: the regularizer has been disposed`);
   }
@@ -199,6 +226,7 @@ export class GanpoRegularizer {
     const where = 'GanpoRegularizer.discriminatorStep';
     this.assertLive(where);
     validateLatentBatch(where, batch, this.latentDim, "the regularizer's latentDim");
+    this.observePendingLosses();
     this.masks.step(batch.chosenMask !== undefined || batch.rejectedMask !== undefined);
     const update = discriminatorUpdate(
       where,
@@ -292,6 +320,8 @@ export class GanpoRegularizer {
   /** Frees both discriminators and the optimizer's state. */
   dispose(): void {
     if (this.disposed) return;
+    this.pendingLosses?.dispose();
+    this.pendingLosses = null;
     this.discriminators.chosen.dispose();
     this.discriminators.rejected.dispose();
     this.optimizer.dispose();
@@ -358,3 +388,4 @@ export class GanpoRegularizer {
     };
   }
 }
+brandClass(GanpoRegularizer, 'GanpoRegularizer');

@@ -1,4 +1,5 @@
 import { argumentError } from '../core/errors';
+import { describeArgument } from '../core/instance';
 import { assertKnownKeys } from '../core/options';
 import { assertArgs, assertNumber, assertObject, assertOneOf } from '../core/validate';
 import { MLPDiscriminator } from '../discriminators/mlp';
@@ -59,6 +60,8 @@ export interface TrainerConfig {
   totalSteps: number;
   /** Policy learning rate by step (warm-up + decay). */
   schedule: LearningRateSchedule;
+  /** What `schedule` is: its shape, peak and warm-up steps (for the PyTorch handoff's config). */
+  scheduleSpec: ScheduleSpec;
   maxGradNorm: number | null;
   seed: number;
   collate: CollateOptions;
@@ -170,7 +173,7 @@ export function resolveTrainerConfig(options: GanpoTrainerOptions): TrainerConfi
     batchSize,
     gradientAccumulationSteps,
     totalSteps,
-    schedule: resolveSchedule(training, learningRate, totalSteps),
+    ...resolveSchedule(training, learningRate, totalSteps),
     maxGradNorm,
     seed,
     collate: data.collate,
@@ -289,20 +292,32 @@ function resolveSchedule(
   training: GanpoTrainerOptions['training'],
   learningRate: number,
   totalSteps: number,
-): LearningRateSchedule {
+): { schedule: LearningRateSchedule; scheduleSpec: ScheduleSpec } {
   const warmupRatio = assertNumber(TRAINER, 'training.warmupRatio', training.warmupRatio ?? 0.1, {
     min: 0,
     max: 1,
   });
   const warmupSteps = Math.ceil(warmupRatio * totalSteps);
-  const shape = assertOneOf(TRAINER, 'training.schedule', training.schedule ?? 'cosine', [
+  const kind = assertOneOf(TRAINER, 'training.schedule', training.schedule ?? 'cosine', [
     'cosine',
     'linear',
     'constant',
   ] as const);
-  if (shape === 'cosine') return warmupCosineSchedule({ learningRate, warmupSteps, totalSteps });
-  if (shape === 'linear') return warmupLinearSchedule({ learningRate, warmupSteps, totalSteps });
-  return () => learningRate;
+  const scheduleSpec = { kind, learningRate, warmupSteps };
+  if (kind === 'cosine') {
+    return { schedule: warmupCosineSchedule({ learningRate, warmupSteps, totalSteps }), scheduleSpec };
+  }
+  if (kind === 'linear') {
+    return { schedule: warmupLinearSchedule({ learningRate, warmupSteps, totalSteps }), scheduleSpec };
+  }
+  return { schedule: () => learningRate, scheduleSpec: { ...scheduleSpec, warmupSteps: 0 } };
+}
+
+/** A resolved learning-rate schedule's parameters. */
+export interface ScheduleSpec {
+  kind: 'cosine' | 'linear' | 'constant';
+  learningRate: number;
+  warmupSteps: number;
 }
 
 /** The keys of the trainer's GANPO options. */
@@ -336,6 +351,16 @@ function resolveRegularizer(
       );
     }
     return { kind: 'given', regularizer: value };
+  }
+  const described = describeArgument(value, GanpoRegularizer);
+  if (described.includes('another copy of ganpo')) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'regularizer',
+      'a GanpoRegularizer, options, or false',
+      described,
+    );
   }
   const options = (value ?? {}) as TrainerRegularizerOptions;
   assertObject(

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
+import { brandClass } from '../core/instance';
 import { log } from '../core/log';
 import { withLeanGradients } from '../ops/lean-gradients';
 import { registerWasmTrainingKernels } from '../ops/wasm-training-kernels';
@@ -36,6 +37,20 @@ export type {
 } from './objective';
 export type { ReferenceEntry } from './reference';
 export type { TrainerState } from './trainer-state';
+
+/** What library modules (the PyTorch handoff) read of a trainer beyond its public members. */
+export interface TrainerInternals {
+  config: TrainerConfig;
+  /** Critic learning rate ÷ policy learning rate; `null` when the trainer does not schedule the critics. */
+  criticLearningRateRatio: number | null;
+}
+
+const internals = new WeakMap<GanpoTrainer, TrainerInternals>();
+
+/** The resolved configuration of a trainer (library-internal). */
+export function trainerInternals(trainer: GanpoTrainer): TrainerInternals | undefined {
+  return internals.get(trainer);
+}
 
 /**
  * A preference-optimization trainer for tfjs causal LMs: DPO family, SimPO or ORPO, with or without
@@ -94,11 +109,16 @@ export class GanpoTrainer {
   private sampler: BatchSampler | null = null;
   private steps = 0;
   private disposed = false;
+  /**
+   * Whether the summary of what is trained was sent. It goes out at the first step: a trainer built
+   * only to precompute a reference cache or to evaluate trains nothing and says nothing.
+   */
+  private announced = false;
 
   /**
    * Validates `options` and builds the optimizers (and the GANPO regularizer when it is given as
-   * options); see {@link GanpoTrainerOptions}. Sends a one-line summary of what it trains to the
-   * library's logger (`setLogger`).
+   * options); see {@link GanpoTrainerOptions}. The first training step sends a one-line summary of
+   * what it trains to the library's logger (`setLogger`).
    */
   constructor(options: GanpoTrainerOptions) {
     const config = resolveTrainerConfig(options);
@@ -139,7 +159,7 @@ export class GanpoTrainer {
         : reference === 'initial'
           ? initialReference(config.policy, TRAINER)
           : reference;
-    log('info', trainingSummary(config, this.regularizer, reference));
+    internals.set(this, { config, criticLearningRateRatio: this.discriminatorLearningRateRatio });
   }
 
   /** Whether the step needs the reference latents (any latent regularizer). */
@@ -233,6 +253,10 @@ export class GanpoTrainer {
     // The learning rates are set only once the step is known to go ahead (a skipped step changes
     // nothing, optimizer hyper-parameters included).
     const learningRate = this.config.schedule(this.steps);
+    if (!this.announced) {
+      this.announced = true;
+      log('info', trainingSummary(this.config, this.regularizer, this.config.reference));
+    }
     const batch = collatePreferencePairs(pairs, this.collateOptions);
     const keep: tf.Tensor[] = [];
     try {
@@ -437,3 +461,4 @@ export class GanpoTrainer {
     if (this.ownsReference) this.reference?.dispose?.();
   }
 }
+brandClass(GanpoTrainer, 'GanpoTrainer');

@@ -6,6 +6,8 @@ import type { CausalLM } from './forward';
 export interface InitialReference extends CausalLM {
   /** Frees the weight snapshot. */
   dispose(): void;
+  /** The snapshot, in `policy.trainableVariables` order (owned by the reference; do not dispose). */
+  weights(): readonly tf.Tensor[];
 }
 
 /** Whether tfjs is recording a gradient tape right now (engine internals; false when unknown). */
@@ -70,6 +72,12 @@ export function initialReference(policy: CausalLM, where: string): InitialRefere
     dispose() {
       if (snapshot) tf.dispose(snapshot);
       snapshot = null;
+    },
+    weights() {
+      if (snapshot === null) {
+        throw argumentError('DISPOSED', `${where} reference`, 'this', 'a live reference', 'a disposed one');
+      }
+      return snapshot;
     },
   };
 }

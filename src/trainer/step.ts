@@ -6,7 +6,7 @@ import { stopGradient } from '../ops/stop-gradient';
 import { connectedZero, outsideTape } from '../ops/tape';
 import type { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
-import { ganpoLoss } from '../regularizer/ganpo-objective';
+import { ganpoObjective } from '../regularizer/ganpo-objective';
 import type { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
 import type { CollatedSequences, PreferenceBatch } from './collate';
 import { type CausalLM, forwardSide, type SideOutputs } from './forward';
@@ -383,7 +383,7 @@ function microBatchLoss(
       }
     : null;
   if (context.regularizer && latents) {
-    const ganpo = ganpoLoss({ regularizer: context.regularizer, preference, ...latents });
+    const ganpo = ganpoObjective({ regularizer: context.regularizer, preference, ...latents }, false);
     total = ganpo.loss;
     regularizerLoss = ganpo.regularizerLoss;
   } else if (context.anchorWeight !== null && latents) {
