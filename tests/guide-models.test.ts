@@ -18,7 +18,8 @@ describe('guide: your own model', () => {
   it('a tfjs-layers LM with an Embedding trains with DPO + GANPO (reference: initial)', async () => {
     const info = vi.spyOn(console, 'info').mockImplementation(() => {});
     const before = tf.memory().numTensors;
-    const { model, metrics } = await trainLayersModel(PAIRS, V, 3);
+    const collate = { padTokenId: 0, eosTokenId: 1, vocabSize: V };
+    const { model, metrics } = await trainLayersModel({ pairs: PAIRS, collate }, V, 3);
     expect(metrics.length).toBe(3);
     expect(metrics.every((m) => !m.skipped && Number.isFinite(m.loss))).toBe(true);
     expect(info).toHaveBeenCalledTimes(1);

@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { freshFolderTrial } from './package-smoke/fresh-folder.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'ganpo-pack-'));
 const run = (cmd, args, cwd) =>
@@ -117,6 +118,7 @@ function smokeTest(tarball, info) {
   process.stdout.write(run('node', [join(app, 'node-cjs.cjs')]));
   process.stdout.write(run('node', [join(app, 'same-instance.cjs')]));
   process.stdout.write(run('node', [join(app, 'same-instance.mjs')]));
+  process.stdout.write(run('node', [join(app, 'second-copy.mjs')]));
   assertBrowserSafe(pkgDir);
   const tsc = join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc');
   run('node', [
@@ -134,6 +136,11 @@ function smokeTest(tarball, info) {
   console.log('types resolve (node16, ESM and CJS) ok');
   checkLinks(pkgDir);
   compileDocs(app, pkgDir, tsc);
+  const fresh = freshFolderTrial({ tarball, root: join(dir, 'fresh') });
+  for (const p of fresh.projects) {
+    const runs = p.ran.map((r) => `${r.source} ${r.seconds.toFixed(1)} s`).join(', ');
+    console.log(`fresh ${p.kind} project: ${fresh.snippets} snippets typecheck (nodenext); ran ${runs}`);
+  }
 }
 
 /** Every file under `dir` (relative paths, '/'-separated). */

@@ -10,8 +10,12 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const marker = /<!-- include: (\S+) -->\n(?:```ts\n[\s\S]*?```\n)?/g;
-for (const name of readdirSync('docs').filter((f) => f.endsWith('.md'))) {
-  const path = join('docs', name);
+for (const path of [
+  'README.md',
+  ...readdirSync('docs')
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+]) {
   const text = readFileSync(path, 'utf8');
   const next = text.replace(
     marker,

@@ -17,9 +17,8 @@ export async function loadPreferenceData(
   // lists of {"role", "content"} messages; only files inside `dir` are read, and a malformed or
   // oversized line is refused with its line number.
   const { examples } = await readPreferenceJsonl(dir, file, { maxBytes: 64 * 1024 * 1024 });
-  const { pairs, eosTokenId } = tokenizePreferenceData(examples, tokenizer);
-  // Plain text: the collator appends EOS. Conversations: the chat template ended each turn, eosTokenId
-  // is null. Without a pad token TRL pads with EOS (padded positions are masked out either way).
-  const padTokenId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
-  return { pairs, collate: { padTokenId, eosTokenId, maxLength: 1024, vocabSize: tokenizer.vocabSize } };
+  // `collate`: pad and EOS ids (EOS null for conversations, whose chat template ends each turn)
+  // and the vocabulary size, from the tokenizer; add the length limits you want.
+  const { pairs, collate } = tokenizePreferenceData(examples, tokenizer);
+  return { pairs, collate: { ...collate, maxLength: 1024 } };
 }

@@ -25,6 +25,14 @@ export interface TokenizedPreferenceData {
    * `null` for conversations, whose chat template already closes each turn (TRL's `is_chat`).
    */
   eosTokenId: number | null;
+  /**
+   * Collation for these pairs, ready for `collatePreferencePairs` or `GanpoTrainer`'s
+   * `data.collate` (add `maxLength` and the other limits as you need): `padTokenId` the tokenizer's
+   * pad token, else its EOS (what TRL pads with when a tokenizer has no pad token), else 0 (padded
+   * positions are masked out either way); `eosTokenId` as above; `vocabSize` the tokenizer's (ids
+   * are checked against it).
+   */
+  collate: { padTokenId: number; eosTokenId: number | null; vocabSize: number };
 }
 
 /** Longest common prefix of strings (TRL trims the prompt to it; a no-op for most templates). */
@@ -216,5 +224,7 @@ export function tokenizePreferenceData(
       rejected: encodeChecked(tokenizer, text.rejected, 'rejected', example.line),
     };
   });
-  return { pairs, format, eosTokenId: format === 'standard' ? tokenizer.eosTokenId : null };
+  const eosTokenId = format === 'standard' ? tokenizer.eosTokenId : null;
+  const padTokenId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
+  return { pairs, format, eosTokenId, collate: { padTokenId, eosTokenId, vocabSize: tokenizer.vocabSize } };
 }

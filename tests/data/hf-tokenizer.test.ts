@@ -218,6 +218,8 @@ describe('conversational TRL data end to end with a tokenizer.json', () => {
     const data = tokenizePreferenceData(examples, tok);
     expect(data.format).toBe('conversational');
     expect(data.eosTokenId).toBeNull(); // the template closes each turn: the collator appends nothing
+    // Everything the collator needs: pad (the tokenizer's <|endoftext|>), no EOS, the vocabulary.
+    expect(data.collate).toEqual({ padTokenId: idOf('<|endoftext|>'), eosTokenId: null, vocabSize: 289 });
     expect(data.pairs[0]).toEqual({
       prompt: ids(`${SYSTEM}<|im_start|>user\nWhat color is the sky?<|im_end|>\n<|im_start|>assistant\n`),
       chosen: ids('It is blue.<|im_end|>\n'),
@@ -231,7 +233,7 @@ describe('conversational TRL data end to end with a tokenizer.json', () => {
 
   it('trains a GanpoTrainer on it with collate options taken from the data and the tokenizer', async () => {
     const { examples } = await readPreferenceJsonl(tmp, 'train.jsonl');
-    const { pairs, eosTokenId } = tokenizePreferenceData(examples, tok);
+    const { pairs, collate } = tokenizePreferenceData(examples, tok);
     const policy = new TinyLM({
       vocabSize: tok.vocabSize,
       maxSeqLen: 64,
@@ -244,12 +246,7 @@ describe('conversational TRL data end to end with a tokenizer.json', () => {
     const trainer = new GanpoTrainer({
       model: { policy, reference: 'initial', latentDim: 16 },
       data: {
-        collate: {
-          padTokenId: tok.padTokenId ?? tok.eosTokenId ?? 0,
-          eosTokenId,
-          maxLength: 64,
-          vocabSize: tok.vocabSize,
-        },
+        collate: { ...collate, maxLength: 64 },
         batchSize: 2,
       },
       training: { learningRate: 1e-3, totalSteps: 2 },
