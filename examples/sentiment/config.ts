@@ -59,7 +59,7 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
       continuationTokens: 16,
       temperature: 1,
       training: { steps: 6, batchSize: 4, learningRate: 5e-4 },
-      sweeps: { beta: [0.1], anchor: [0.1], official: [1], mlp: [1], transformer: [1] },
+      sweeps: { beta: [0.1, 1], anchor: [1], official: [1], mlp: [1], transformer: [1] },
     };
   }
   return {
@@ -67,16 +67,16 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
     seeds: [1, 2, 3],
     dataSeed: 1,
     sft: { steps: 2000, batchSize: 32, learningRate: 2e-3, windows: 40000, windowChars: 56 },
-    prompts: { minChars: 12, maxChars: 24, restChars: 24, pairs: 5000, eval: 256 },
+    prompts: { minChars: 12, maxChars: 24, restChars: 24, pairs: 4500, eval: 512 },
     continuationTokens: 32,
     temperature: 1,
     training: { steps: 150, batchSize: 16, learningRate: 5e-4 },
     sweeps: {
-      beta: [0.03, 0.1, 0.3, 1],
-      anchor: [0.01, 0.1, 1],
+      beta: [0.03, 0.1, 0.3, 1, 3],
+      anchor: [0.1, 1, 10],
       official: [1],
-      mlp: [0.1, 0.3, 1],
-      transformer: [0.1, 0.3, 1],
+      mlp: [0.3, 1, 3],
+      transformer: [0.3, 1, 3],
     },
   };
 }

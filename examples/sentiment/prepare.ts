@@ -106,7 +106,15 @@ async function trainingPairs(
     stats = { ties: labelled.ties, stopped: labelled.stopped, seconds: (performance.now() - start) / 1000 };
     writeFileSync(statsFile, JSON.stringify(stats));
   }
-  const lines = readFileSync(join(cacheDir, file), 'utf8').trim().split('\n');
+  const lines = readFileSync(join(cacheDir, file), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+  if (lines.length === 0) {
+    throw new Error(
+      `no preference pairs: all ${prompts.length} prompts tied or stopped early; use more prompts or a scorer ` +
+        'that separates more continuations',
+    );
+  }
   const scores = lines.map((l) => JSON.parse(l) as { score_chosen: number; score_rejected: number });
   return {
     ...(await readPairs(cacheDir, file, tok)),
@@ -156,6 +164,10 @@ export async function prepareData(
   const split = splitCorpus(inputs.corpus);
   const docs = { sft: split.sft.length, pairs: split.pairs.length, eval: split.eval.length };
   const windows = sftWindows(split.sft, config.sft.windowChars, config.sft.windows, config.dataSeed);
+  // The prompts before the SFT: a corpus too small for them fails at once, not after the training.
+  const promptOptions = { ...config.prompts, seed: config.dataSeed };
+  const pairPrompts = promptsOf(split.pairs, { ...promptOptions, count: config.prompts.pairs });
+  const evalPrompts = promptsOf(split.eval, { ...promptOptions, count: config.prompts.eval });
   const bar = new ProgressBar('SFT'.padEnd(24), config.sft.steps);
   const sft = await cachedSft({
     factory: inputs.model,
@@ -175,9 +187,6 @@ export async function prepareData(
       `(${sft.cached ? 'cached' : `${sft.record.seconds.toFixed(0)} s`})`,
   );
 
-  const promptOptions = { ...config.prompts, seed: config.dataSeed };
-  const pairPrompts = promptsOf(split.pairs, { ...promptOptions, count: config.prompts.pairs });
-  const evalPrompts = promptsOf(split.eval, { ...promptOptions, count: config.prompts.eval });
   const pairKey = createHash('sha256')
     .update(
       JSON.stringify([

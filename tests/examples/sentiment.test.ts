@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ByteTokenizer, parsePreferenceJsonl, tokenizePreferenceData } from 'ganpo';
 import { afterAll, describe, expect, it } from 'vitest';
 import { completionKl, latentDrift as demoDrift } from '../../examples/demo/metrics';
+import { parseSentimentArgs } from '../../examples/sentiment/args';
+import { type SentimentConfig, sentimentConfig } from '../../examples/sentiment/config';
 import { brownCorpus, textCorpus, untagBrownLine } from '../../examples/sentiment/corpus';
 import {
   labelPairs,
@@ -16,7 +18,16 @@ import {
   writePairsJsonl,
 } from '../../examples/sentiment/data';
 import { latentDrift, sequenceKl } from '../../examples/sentiment/evaluate';
+import { type RunResult, runBenchmark } from '../../examples/sentiment/experiment';
+import { mergeResults } from '../../examples/sentiment/merge';
+import { frontierMethods } from '../../examples/sentiment/methods';
 import { tinyLmFactory } from '../../examples/sentiment/models';
+import {
+  aboveDpoFrontier,
+  dpoRewardAt,
+  sentimentMarkdown,
+  sentimentSvg,
+} from '../../examples/sentiment/report';
 import { rewardWinRate, vaderCompound } from '../../examples/sentiment/reward';
 import { sampleContinuations } from '../../examples/sentiment/sample';
 import { cachedSft, pretrain } from '../../examples/sentiment/sft';
@@ -206,5 +217,116 @@ describe('sentiment benchmark: SFT and pairs', () => {
     );
     expect(read.pairs).toEqual(direct.pairs);
     m.dispose();
+  });
+});
+
+describe('sentiment benchmark: arguments', () => {
+  it('parses the options and refuses bad ones', () => {
+    const a = parseSentimentArgs(['--quick', '--seeds', '2,3', '--families', 'dpo,mlp', '--betas', '0.1,1']);
+    expect(a.mode).toBe('quick');
+    expect(a.seeds).toEqual([2, 3]);
+    expect(a.families).toEqual(['dpo', 'mlp']);
+    expect(a.betas).toEqual([0.1, 1]);
+    expect(parseSentimentArgs([]).out).toBe(join('results', 'sentiment'));
+    expect(() => parseSentimentArgs(['--families', 'ppo'])).toThrow(/subset/);
+    expect(() => parseSentimentArgs(['--steps', '0'])).toThrow(
+      /--steps expects integers in \[1, 1000000\], got 0/,
+    );
+    expect(() => parseSentimentArgs(['--seeds', '1,x'])).toThrow(/--seeds expects integers/);
+    expect(parseSentimentArgs(['--prepare', '--cache', 'c', '--from-json', 'a.json,b.json'])).toMatchObject({
+      prepare: true,
+      cache: 'c',
+      fromJson: ['a.json', 'b.json'],
+    });
+    expect(() => parseSentimentArgs(['--nope'])).toThrow(/Unknown option '--nope'/);
+  });
+});
+
+describe('sentiment benchmark: end to end', () => {
+  const words = ['good', 'bad', 'happy', 'sad', 'the', 'a', 'day', 'man', 'was', 'very'];
+  const texts = Array.from({ length: 20 }, (_, d) =>
+    Array.from(
+      { length: 6 },
+      (_, s) =>
+        `The ${words[(d + s) % 10]} man was ${words[(d * 3 + s) % 10]} and ${words[(d + 2 * s) % 10]} all day.`,
+    ).join(' '),
+  );
+  const config: SentimentConfig = {
+    ...sentimentConfig('quick'),
+    seeds: [1, 2],
+    sft: { steps: 3, batchSize: 4, learningRate: 3e-3, windows: 40, windowChars: 24 },
+    prompts: { minChars: 8, maxChars: 16, restChars: 8, pairs: 12, eval: 8 },
+    continuationTokens: 8,
+    training: { steps: 2, batchSize: 2, learningRate: 1e-3 },
+  };
+  const inputs = {
+    corpus: textCorpus('toy', texts),
+    // A scorer that rarely ties, so that a few prompts make pairs.
+    scorer: { name: 'char-sum', score: (t: string) => [...t].reduce((n, c) => n + c.charCodeAt(0), 0) % 97 },
+    model: tinyLmFactory({ dim: 8, numLayers: 1, numHeads: 2, maxSeqLen: 32 }),
+  };
+
+  it('trains every recipe from the same SFT start and measures it, leaving no tensor behind', async () => {
+    const before = tf.memory().numTensors;
+    const res = await runBenchmark(inputs, config, { cacheDir: tempDir() });
+    expect(tf.memory().numTensors).toBe(before);
+    const methods = frontierMethods(config.sweeps, 7).map((m) => m.name);
+    expect(methods).toEqual([
+      'DPO β=0.1',
+      'DPO β=1',
+      'anchor λ=1',
+      'official λ=1',
+      'mlp λ=1',
+      'transformer λ=1',
+    ]);
+    expect(res.runs.map((r) => `${r.seed} ${r.method}`)).toEqual(
+      [1, 2].flatMap((s) => methods.map((m) => `${s} ${m}`)),
+    );
+    for (const r of res.runs) {
+      for (const v of [r.reward, r.kl, r.drift, r.winRate]) expect(Number.isFinite(v)).toBe(true);
+      expect(r.kl).toBeGreaterThan(0);
+      expect(r.winRate).toBeGreaterThanOrEqual(0);
+      expect(r.winRate).toBeLessThanOrEqual(1);
+    }
+    // GANPO runs report their critics; the anchor and DPO have none.
+    expect(res.runs.find((r) => r.family === 'mlp')?.tail['ganpo/discriminator_loss_chosen']).toBeDefined();
+    expect(
+      res.runs.find((r) => r.family === 'anchor')?.tail['ganpo/discriminator_loss_chosen'],
+    ).toBeUndefined();
+    expect(res.data.pairs + res.data.ties + res.data.stopped).toBe(config.prompts.pairs);
+    expect(res.sft.parameters).toBe(
+      inputs.model.create(261, 0).trainableVariables.reduce((n, v) => n + v.size, 0),
+    );
+
+    // Split by seed and merged: the same report as one process.
+    const saved = { command: 'test', ...res };
+    const part = (seed: number) => ({ ...saved, runs: res.runs.filter((r) => r.seed === seed) });
+    const merged = mergeResults([part(1), part(2)]);
+    expect(merged.runs).toHaveLength(res.runs.length);
+    expect(() => mergeResults([part(1), part(1)])).toThrow(/appears twice/);
+    expect(() => mergeResults([part(1), { ...part(2), backend: 'other' }])).toThrow(/differ/);
+    const md = sentimentMarkdown(merged, 'test');
+    expect(md).toContain('| DPO β=1 |');
+    expect(md).toContain('| transformer λ=1 |');
+    expect(sentimentSvg(merged)).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+  });
+});
+
+describe('sentiment benchmark: DPO frontier', () => {
+  const run = (seed: number, family: RunResult['family'], kl: number, reward: number) =>
+    ({ seed, method: `${family} ${kl}`, family, kl, reward }) as RunResult;
+  const runs = [
+    run(1, 'dpo', 1, 0.1),
+    run(1, 'dpo', 3, 0.3),
+    run(1, 'dpo', 5, 0.2),
+    run(1, 'anchor', 2, 0.25),
+  ];
+
+  it('reads DPO’s β frontier of a seed by linear interpolation, without extrapolating', () => {
+    expect(dpoRewardAt(runs, 1, 2)).toBeCloseTo(0.2, 12);
+    expect(dpoRewardAt(runs, 1, 4)).toBeCloseTo(0.25, 12);
+    expect(dpoRewardAt(runs, 1, 0.5)).toBeNaN();
+    expect(dpoRewardAt(runs, 2, 2)).toBeNaN();
+    expect(aboveDpoFrontier(runs, 'anchor 2')[0]).toBeCloseTo(0.05, 12);
   });
 });

@@ -1,0 +1,77 @@
+// The recipes on the frontier: DPO alone over β (its own KL knob, the DPO paper's sweep), and DPO at
+// β 0.1 with a latent regularizer over λ: the paired latent anchor, GANPO as the official code runs
+// it, and GANPO's default with an MLP critic and with a transformer critic.
+import type { PreferenceObjective, TrainerRegularizerOptions } from 'ganpo';
+import type { Sweeps } from './config';
+
+/** The frontier a recipe belongs to. */
+export type Family = 'dpo' | 'anchor' | 'official' | 'mlp' | 'transformer';
+export const FAMILIES: readonly Family[] = ['dpo', 'anchor', 'official', 'mlp', 'transformer'];
+
+/** One preference-training recipe. */
+export interface Method {
+  /** Table label, e.g. `DPO β=0.3`, `anchor λ=0.1`. */
+  name: string;
+  family: Family;
+  /** The swept knob's value: β for `dpo`, λ otherwise. */
+  value: number;
+  objective: PreferenceObjective;
+  regularizer: TrainerRegularizerOptions | false;
+}
+
+/** β of every regularized run: TRL's default and the official GANPO runs'. */
+export const BASE_BETA = 0.1;
+
+/**
+ * The transformer critic scaled to a small policy: one pre-LN layer of width 32, 2 heads (the official
+ * critic has two layers of width 512 and 8 heads, sized for 2B-parameter policies; at this policy's
+ * width it would cost many times the policy's step).
+ */
+export const SMALL_TRANSFORMER = {
+  kind: 'transformer',
+  hiddenDim: 32,
+  numLayers: 1,
+  numHeads: 2,
+  ffnDim: 64,
+} as const;
+
+const label = (family: Family, value: number): string =>
+  family === 'dpo' ? `DPO β=${value}` : `${family} λ=${value}`;
+
+/** The recipes of `sweeps`; `criticSeed` seeds the critics of every GANPO run alike. */
+export function frontierMethods(sweeps: Sweeps, criticSeed: number): Method[] {
+  const dpo = (beta: number): PreferenceObjective => ({ kind: 'dpo', beta });
+  const out: Method[] = sweeps.beta.map((beta) => ({
+    name: label('dpo', beta),
+    family: 'dpo',
+    value: beta,
+    objective: dpo(beta),
+    regularizer: false,
+  }));
+  const regularized: [Family, readonly number[], (weight: number) => TrainerRegularizerOptions][] = [
+    ['anchor', sweeps.anchor, (weight) => ({ kind: 'anchor', weight })],
+    [
+      'official',
+      sweeps.official,
+      (weight) => ({ preset: 'official', critic: SMALL_TRANSFORMER, weight, seed: criticSeed }),
+    ],
+    ['mlp', sweeps.mlp, (weight) => ({ critic: { kind: 'mlp' }, weight, seed: criticSeed })],
+    [
+      'transformer',
+      sweeps.transformer,
+      (weight) => ({ critic: SMALL_TRANSFORMER, weight, seed: criticSeed }),
+    ],
+  ];
+  for (const [family, values, make] of regularized) {
+    for (const value of values) {
+      out.push({
+        name: label(family, value),
+        family,
+        value,
+        objective: dpo(BASE_BETA),
+        regularizer: make(value),
+      });
+    }
+  }
+  return out;
+}
