@@ -2,9 +2,10 @@
 // the digit-string task, then DPO alone, DPO + GANPO as the official code runs it, and DPO + GANPO
 // with the package's defaults, from the same SFT start; each policy's latent drift and KL from the
 // reference, preference accuracy and judged win rates (temperatures 0.7/1.0/1.5, held-out and shifted
-// prompts), over several seeds. `--full` adds a λ sweep and label noise. See examples/README.md.
+// prompts), over several seeds. `--full` adds a λ sweep and label noise; `--frontier` compares DPO's
+// β sweep with the latent anchor and GANPO over λ as frontiers. See examples/README.md.
 //
-//   npm run demo -- [--full | --quick] [--help for every option]
+//   npm run demo -- [--full | --quick | --frontier] [--help for every option]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setValidationLevel } from 'ganpo';
 import { parseDemoArgs, USAGE } from './demo/args';
 import { type DemoResults, demoConfig, runExperiment } from './demo/experiment';
+import { FRONTIER_CRITIC_SEED, FRONTIER_SWEEPS, frontierMethods } from './demo/frontier-methods';
+import { frontierMarkdown, frontierSvg } from './demo/frontier-report';
 import { mergeResults, type SavedResults } from './demo/merge';
 import { studyMethods } from './demo/methods';
 import { conditionsSvg, resultsMarkdown, resultsSvg } from './demo/report';
@@ -68,6 +71,8 @@ async function main(): Promise<void> {
     const l = args.lambdas.filter((x) => x > 0);
     config.methods = studyMethods(args.objective ?? 'dpo', { official: l, default: l }, 7);
   }
+  if (args.betas)
+    config.methods = frontierMethods({ ...FRONTIER_SWEEPS, dpo: args.betas }, FRONTIER_CRITIC_SEED);
   if (args.families) config.methods = config.methods.filter((m) => args.families?.includes(m.family));
   const command =
     `npm run demo --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`.replace(
@@ -87,6 +92,14 @@ function writeOutputs(dir: string, results: DemoResults, command: string, json: 
   mkdirSync(dir, { recursive: true });
   // The record first: a report that fails to render must not cost the runs.
   if (json) writeFileSync(join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
+  if (results.config.mode === 'frontier') {
+    const md = frontierMarkdown(results, command, json?.parts ?? []);
+    console.log(`\n${md}`);
+    writeFileSync(join(dir, 'results.md'), `# ganpo demo: frontiers\n\n${md}`);
+    writeFileSync(join(dir, 'frontier.svg'), frontierSvg(results));
+    console.log(`wrote results.md, frontier.svg${json ? ', results.json' : ''} in ${dir}`);
+    return;
+  }
   const md = resultsMarkdown(results, command, json?.parts ?? []);
   console.log(`\n${md}`);
   writeFileSync(join(dir, 'results.md'), `# ganpo demo results\n\n${md}`);

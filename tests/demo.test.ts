@@ -268,11 +268,11 @@ describe('demo arguments', () => {
     expect(f.temperatures).toEqual([0.7, 1.0, 1.5]);
     expect(d.temperatures).toEqual([0.7, 1.0, 1.5]);
     expect(d.methods.map((m) => m.family)).toEqual(['base', 'official', 'default']);
-    expect(d.methods[0]?.ganpo).toBe(false);
+    expect(d.methods[0]?.regularizer).toBe(false);
     const sweep = f.methods.filter((m) => m.family === 'default').map((m) => m.lambda);
     expect(sweep).toEqual([0.03, 0.1, 0.3, 1]);
     expect(f.methods.filter((m) => m.family === 'official').map((m) => m.lambda)).toEqual(sweep);
-    for (const m of f.methods) if (m.ganpo) expect(m.ganpo.weight).toBe(m.lambda);
+    for (const m of f.methods) if (m.regularizer) expect(m.regularizer.weight).toBe(m.lambda);
     expect(f.shiftedDigits[0]).toBeGreaterThan(f.trainDigits[1]);
     expect(demoConfig('default', 'simpo').methods[0]?.name).toBe('SimPO');
   });

@@ -2,7 +2,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DemoMode } from './experiment';
-import { FAMILIES, type Family } from './methods';
+import { DEMO_FAMILIES, type Family, FRONTIER_FAMILIES } from './methods';
 
 /** Parsed options; `undefined` = use the preset's value. */
 export interface DemoArgs {
@@ -13,10 +13,12 @@ export interface DemoArgs {
   seeds?: number[];
   steps?: number;
   sftSteps?: number;
-  /** Subset of the method families (base, official, default). */
+  /** Subset of the method families (base, official, default; with `--frontier`, its families). */
   families?: Family[];
   /** λ values of both GANPO families (overrides the preset's). */
   lambdas?: number[];
+  /** With `--frontier`: the β values of DPO's sweep (overrides the preset's). */
+  betas?: number[];
   /** Label-noise rates in [0, 1]. */
   noise?: number[];
   temperatures?: number[];
@@ -29,7 +31,7 @@ export interface DemoArgs {
   help: boolean;
 }
 
-export const USAGE = `npm run demo -- [--full | --quick] [--objective dpo|simpo] [--backend wasm|cpu|tensorflow]
+export const USAGE = `npm run demo -- [--full | --quick | --frontier] [--objective dpo|simpo] [--backend wasm|cpu|tensorflow]
                     [--seeds 1,2,3] [--steps N] [--sft-steps N] [--families base,official,default]
                     [--lambdas 0.03,0.1,0.3,1] [--noise 0,0.2,0.4] [--temps 0.7,1.0,1.5] [--out DIR]
                     [--sft-cache DIR] [--from-json a.json[,b.json...]]
@@ -38,12 +40,18 @@ export const USAGE = `npm run demo -- [--full | --quick] [--objective dpo|simpo]
   --full       the whole study: λ sweep 0.03,0.1,0.3,1 of both GANPO configurations, 0/20/40 %
                flipped labels, 3 seeds; writes results/full/
   --quick      CI smoke run: one seed, few steps; writes to ${join('<os.tmpdir()>', 'ganpo-demo-quick')}
+  --frontier   the frontier study: DPO's β sweep against DPO + latent anchor, GANPO official, and GANPO's
+               default (MLP and transformer critics, learning and frozen at initialisation) over λ,
+               each run paired by seed and read against DPO's β frontier at equal KL and drift;
+               the default's steps and seeds, clean labels, T = 1.0; writes results/frontier/.
+               --families takes a subset of ${FRONTIER_FAMILIES.join(',')}; --betas 0.1,1
+               replaces the β values of DPO's sweep
   --objective  preference loss of every run (default dpo)
   --backend    default: tensorflow when @tensorflow/tfjs-node is installed, else wasm, else cpu
   --seeds      comma-separated seeds (default 1,2,3; --quick: 1)
   --steps      preference-training steps per run (default 150; --quick: 12)
   --sft-steps  SFT steps (default 400; --quick: 120)
-  --families   comma-separated subset of base (λ = 0), official, default
+  --families   comma-separated subset of base (λ = 0), official, default (--frontier: see above)
   --lambdas    λ values of both GANPO configurations (default: 1 each; --full: 0.03,0.1,0.3,1)
   --noise      comma-separated flipped-label rates (default 0; --full and --quick: 0,0.2,0.4)
   --temps      comma-separated sampling temperatures (default 0.7,1.0,1.5)
@@ -55,6 +63,7 @@ export const USAGE = `npm run demo -- [--full | --quick] [--objective dpo|simpo]
 /** Where a mode writes unless `--out` says otherwise; `--quick` never writes over committed results. */
 export function defaultOutDir(mode: DemoMode): string {
   if (mode === 'quick') return join(tmpdir(), 'ganpo-demo-quick');
+  if (mode === 'frontier') return join('results', 'frontier');
   return mode === 'full' ? join('results', 'full') : 'results';
 }
 
@@ -87,10 +96,11 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
     switch (a) {
       case '--quick':
       case '--full':
+      case '--frontier':
         if (modeFlag !== undefined && modeFlag !== a)
           throw new Error(`${modeFlag} and ${a} exclude each other`);
         modeFlag = a;
-        out.mode = a === '--quick' ? 'quick' : 'full';
+        out.mode = a.slice(2) as DemoMode;
         break;
       case '--objective': {
         const v = value();
@@ -123,14 +133,13 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
       case '--families':
         out.families = value()
           .split(',')
-          .map((f) => {
-            if (!(FAMILIES as readonly string[]).includes(f))
-              throw new Error(`--families expects a subset of ${FAMILIES.join(',')}, got ${f}`);
-            return f as Family;
-          });
+          .map((f) => f as Family);
         break;
       case '--lambdas':
         out.lambdas = numbers('lambdas', value(), 0, 100);
+        break;
+      case '--betas':
+        out.betas = numbers('betas', value(), 1e-6, 1000);
         break;
       case '--noise':
         out.noise = numbers('noise', value(), 0, 1);
@@ -151,5 +160,14 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
+  const families = out.mode === 'frontier' ? FRONTIER_FAMILIES : DEMO_FAMILIES;
+  for (const f of out.families ?? [])
+    if (!(families as readonly string[]).includes(f))
+      throw new Error(`--families expects a subset of ${families.join(',')}, got ${f}`);
+  if (out.betas && out.mode !== 'frontier') throw new Error('--betas applies to --frontier only');
+  if (out.mode === 'frontier' && (out.lambdas || out.noise || out.objective))
+    throw new Error(
+      '--frontier sets its own sweeps, clean labels and DPO: drop --lambdas, --noise and --objective',
+    );
   return { ...out, out: out.out ?? defaultOutDir(out.mode) };
 }

@@ -20,6 +20,7 @@ import {
 } from '../task/index';
 import { sftTrain, TinyLM } from '../tiny-lm/index';
 import { CharTokenizer } from '../tokenizers/char-tokenizer';
+import { FRONTIER_CRITIC_SEED, FRONTIER_SWEEPS, frontierMethods } from './frontier-methods';
 import {
   DEFAULT_LAMBDA,
   type Family,
@@ -33,8 +34,11 @@ import {
 import { completionKl, latentDrift } from './metrics';
 import { ProgressBar } from './progress';
 
-/** Which preset: `default` (`npm run demo`), `full` (`--full`) or `quick` (`--quick`, CI). */
-export type DemoMode = 'default' | 'full' | 'quick';
+/**
+ * Which preset: `default` (`npm run demo`), `full` (`--full`), `quick` (`--quick`, CI) or
+ * `frontier` (`--frontier`).
+ */
+export type DemoMode = 'default' | 'full' | 'quick' | 'frontier';
 
 /** Everything the experiment depends on; {@link demoConfig} gives the three presets. */
 export interface DemoConfig {
@@ -64,6 +68,8 @@ export interface DemoConfig {
  * The presets. `default` answers the main question in a few minutes: the base loss, the official
  * GANPO and the package's default GANPO, each at its own λ, clean labels, 3 seeds. `full` adds the λ
  * sweep of both GANPO configurations and 20 / 40 % flipped labels. `quick` is a CI smoke run.
+ * `frontier` runs the recipes of {@link frontierMethods} (DPO's β sweep against the latent anchor and
+ * GANPO over λ) with the default's steps, data and seeds, clean labels, sampling at T = 1 only.
  */
 export function demoConfig(mode: DemoMode, objective: keyof typeof OBJECTIVES = 'dpo'): DemoConfig {
   const quick = mode === 'quick';
@@ -71,6 +77,7 @@ export function demoConfig(mode: DemoMode, objective: keyof typeof OBJECTIVES = 
     mode === 'full'
       ? { official: [...SWEEP_LAMBDAS], default: [...SWEEP_LAMBDAS] }
       : { official: [OFFICIAL_LAMBDA], default: [DEFAULT_LAMBDA] };
+  const frontier = mode === 'frontier';
   return {
     mode,
     seeds: quick ? [1] : [1, 2, 3],
@@ -81,12 +88,14 @@ export function demoConfig(mode: DemoMode, objective: keyof typeof OBJECTIVES = 
     learningRate: 5e-4,
     trainSize: quick ? 400 : 2000,
     evalSize: quick ? 40 : 200,
-    noiseLevels: mode === 'default' ? [0] : [0, 0.2, 0.4],
-    temperatures: [0.7, 1.0, 1.5],
+    noiseLevels: mode === 'default' || frontier ? [0] : [0, 0.2, 0.4],
+    temperatures: frontier ? [1.0] : [0.7, 1.0, 1.5],
     trainDigits: [3, 6],
     shiftedDigits: [7, 8],
     model: { dim: 64, numLayers: 2, numHeads: 4, maxSeqLen: 32 },
-    methods: studyMethods(objective, lambdas, 7),
+    methods: frontier
+      ? frontierMethods(FRONTIER_SWEEPS, FRONTIER_CRITIC_SEED)
+      : studyMethods(objective, lambdas, 7),
   };
 }
 
@@ -333,7 +342,7 @@ export async function runExperiment(
           model: { policy, reference, latentDim: config.model.dim },
           data: { collate, batchSize: config.batchSize },
           training: { learningRate: config.learningRate, totalSteps: config.steps, seed },
-          regularizer: method.ganpo,
+          regularizer: method.regularizer,
           logging: {
             onStep: (m) => {
               if (m.skipped) skipped += 1;

@@ -6,18 +6,50 @@ import type { PreferenceObjective, TrainerRegularizerOptions } from 'ganpo';
 type GanpoOptions = Exclude<TrainerRegularizerOptions, { kind: 'anchor' }>;
 
 /** `base` = the preference loss alone (λ = 0); `official` / `default` = the two GANPO configurations. */
-export type Family = 'base' | 'official' | 'default';
-export const FAMILIES: readonly Family[] = ['base', 'official', 'default'];
+export type DemoFamily = 'base' | 'official' | 'default';
+export const DEMO_FAMILIES: readonly DemoFamily[] = ['base', 'official', 'default'];
+
+/**
+ * The frontiers of `--frontier` (see frontier-methods.ts): DPO's β sweep, the latent anchor, the
+ * official GANPO, the default GANPO with each critic kind, learning or frozen at initialisation, and
+ * the GANPO variants of {@link FRONTIER_VARIANTS}.
+ */
+export type FrontierFamily =
+  | 'dpo'
+  | 'anchor'
+  | 'official'
+  | 'mlp'
+  | 'transformer'
+  | 'mlp-frozen'
+  | 'transformer-frozen'
+  | 'variant-mlp'
+  | 'variant-transformer';
+export const FRONTIER_FAMILIES: readonly FrontierFamily[] = [
+  'dpo',
+  'anchor',
+  'official',
+  'mlp',
+  'transformer',
+  'mlp-frozen',
+  'transformer-frozen',
+  'variant-mlp',
+  'variant-transformer',
+];
+
+export type Family = DemoFamily | FrontierFamily;
+/** Every family, in table order. */
+export const FAMILIES: readonly Family[] = [...new Set<Family>([...DEMO_FAMILIES, ...FRONTIER_FAMILIES])];
 
 /** One preference-training recipe. */
 export interface MethodSpec {
   /** Table label, e.g. `DPO`, `official λ=1`, `default λ=0.1`. */
   name: string;
   family: Family;
-  /** The adversarial weight λ (0 for the base loss). */
+  /** The regularizer's weight λ (0 for the base loss and DPO's β sweep). */
   lambda: number;
   objective: PreferenceObjective;
-  ganpo: GanpoOptions | false;
+  /** The trainer's regularizer (GANPO or the latent anchor), or `false` for the preference loss alone. */
+  regularizer: TrainerRegularizerOptions | false;
 }
 
 /** The preference losses the demo can run; β values are the TRL / SimPO defaults. */
@@ -63,7 +95,7 @@ export function studyMethods(
   ganpoSeed: number,
 ): MethodSpec[] {
   const { label, objective: obj } = OBJECTIVES[objective];
-  const out: MethodSpec[] = [{ name: label, family: 'base', lambda: 0, objective: obj, ganpo: false }];
+  const out: MethodSpec[] = [{ name: label, family: 'base', lambda: 0, objective: obj, regularizer: false }];
   for (const family of ['official', 'default'] as const) {
     const settings = family === 'official' ? OFFICIAL_GANPO : DEFAULT_GANPO;
     for (const lambda of lambdas[family]) {
@@ -72,7 +104,7 @@ export function studyMethods(
         family,
         lambda,
         objective: obj,
-        ganpo: { ...settings, weight: lambda, seed: ganpoSeed },
+        regularizer: { ...settings, weight: lambda, seed: ganpoSeed },
       });
     }
   }

@@ -38,12 +38,12 @@ const baseOf = (res: DemoResults): string | undefined =>
   methodsOf(res).find((m) => m.family === 'base')?.name;
 
 /** Mean of the two critics' discriminator losses, averaged over the last 10 % of steps. */
-const criticLoss: Pick = (r) =>
+export const criticLoss: Pick = (r) =>
   ((r.tail['ganpo/discriminator_loss_chosen'] ?? Number.NaN) +
     (r.tail['ganpo/discriminator_loss_rejected'] ?? Number.NaN)) /
   2;
 /** Share of pairs each critic scores reference above policy (mean of both), last 10 % of steps. */
-const criticAccuracy: Pick = (r) =>
+export const criticAccuracy: Pick = (r) =>
   ((r.tail['ganpo/critic_accuracy_chosen'] ?? Number.NaN) +
     (r.tail['ganpo/critic_accuracy_rejected'] ?? Number.NaN)) /
   2;
@@ -62,7 +62,7 @@ const f3 = (xs: number[]) => formatMeanStd(xs, { digits: 3, scale: 1 });
 const f2 = (xs: number[]) => formatMeanStd(xs, { digits: 2, scale: 1 });
 const f1 = (xs: number[]) => formatMeanStd(xs);
 
-function table(head: string[], rows: string[][]): string[] {
+export function table(head: string[], rows: string[][]): string[] {
   return [
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---|').join('')}`,
@@ -71,7 +71,7 @@ function table(head: string[], rows: string[][]): string[] {
 }
 
 /** Columns of a paired comparison a vs b: drift ratios, Δ KL, Δ preference accuracy, Δ win rates. */
-function pairedCells(res: DemoResults, a: string, b: string, noise: number): string[] {
+export function pairedCells(res: DemoResults, a: string, b: string, noise: number): string[] {
   const p = (pick: Pick, how: 'difference' | 'ratio' = 'difference') =>
     paired(res.runs, a, b, noise, pick, how);
   return [
@@ -85,7 +85,7 @@ function pairedCells(res: DemoResults, a: string, b: string, noise: number): str
   ];
 }
 
-function pairedHead(res: DemoResults, first: string): string[] {
+export function pairedHead(res: DemoResults, first: string): string[] {
   const temps = res.config.temperatures;
   return [
     first,

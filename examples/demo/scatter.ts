@@ -28,7 +28,18 @@ export interface ScatterPanel {
   xReference?: number;
 }
 
-const COLORS = ['#555555', '#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e'];
+const COLORS = [
+  '#555555',
+  '#d62728',
+  '#1f77b4',
+  '#2ca02c',
+  '#9467bd',
+  '#ff7f0e',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#bcbd22',
+];
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (x: number): string => (Math.round(x * 10) / 10).toString();
