@@ -1,5 +1,5 @@
 import { argumentError } from '../core/errors';
-import type { PreferencePair } from '../trainer/collate';
+import type { PreferencePair } from '../core/types';
 import { assertTokenizer, type ChatMessage, type Tokenizer } from './tokenizer';
 import {
   assertPreferenceExample,

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { argumentError, GanpoError } from '../core/errors';
+import type { CausalLM } from '../core/types';
 import { registerWasmTrainingKernels } from '../ops/wasm-training-kernels';
-import type { CausalLM } from '../trainer/forward';
 import { findLayer } from './find-layer';
 import { LatentView } from './latent-view';
 import { LayerOutputHook } from './layer-output-hook';

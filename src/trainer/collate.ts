@@ -1,17 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import type { PreferencePair } from '../core/types';
 import { assertNumber, assertObject, assertOneOf, checksValues } from '../core/validate';
 
-/**
- * One preference example as token ids (tokenizer-agnostic): a prompt and two responses to it, the
- * preferred one (`chosen`) and the dispreferred one (`rejected`). Responses exclude the EOS token
- * (the collator appends it, as TRL does).
- */
-export interface PreferencePair {
-  prompt: readonly number[];
-  chosen: readonly number[];
-  rejected: readonly number[];
-}
+export type { PreferencePair } from '../core/types';
 
 /** How to truncate a prompt+response sequence longer than `maxLength` (TRL's `truncation_mode`). @inline */
 export type TruncationMode = 'keep_end' | 'keep_start';

@@ -1,28 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { CausalLM } from '../core/types';
 import { causalLogProbs } from '../logprobs/sequence-log-probs';
 import type { CollatedSequences } from './collate';
 
-/**
- * What the trainer needs of a causal language model: one forward pass that returns the logits and
- * the last hidden state (GANPO's latent), and the variables to train. `logits[:, t]` predicts
- * `inputIds[:, t+1]`. Inputs are right-padded, so a causal model needs no attention mask.
- */
-export interface CausalLM {
-  /**
-   * One forward pass: logits [B,T,V] and last hidden state [B,T,H] of right-padded ids [B,T].
-   * `training: true` asks for dropout; the trainer passes it only to the policy's gradient pass
-   * with `disableDropout: false`.
-   */
-  forward(
-    inputIds: tf.Tensor2D,
-    options: { training: boolean },
-  ): { logits: tf.Tensor3D; hidden: tf.Tensor3D };
-  readonly trainableVariables: tf.Variable[];
-  /** A deep copy with its own weights; needed only for `reference: 'copy'`. */
-  clone?(): CausalLM;
-  /** Frees the model's weights; called on a copy the trainer made, never on the user's models. */
-  dispose?(): void;
-}
+export type { CausalLM } from '../core/types';
 
 /** One side of a batch through a model: what the objective, the regularizer and the metrics need. */
 export interface SideOutputs {
