@@ -4,7 +4,9 @@ import { argumentError } from './errors';
  * How much input checking ganpo does.
  *
  * - `'full'` (default): shapes, dtypes, options, and value checks (finite values, label ranges,
- *   0/1 masks). Value checks read tensors back to the CPU — a GPU sync per check.
+ *   0/1 masks). Value checks read tensors back to the CPU — a GPU sync per check — so they run only
+ *   outside a gradient tape: inside `tf.variableGrads` (where `ganpoLoss`, `latentAnchorLoss` and
+ *   the preference losses are meant to be called) non-finite inputs give a non-finite loss instead.
  * - `'shapes'`: shapes, dtypes and options only; never reads tensor data. Use it in tight loops on
  *   GPU backends and in benchmarks.
  * - `'off'`: only option checks that guard against silent wrong results on plain numbers.

@@ -1,13 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { getValidationLevel } from './config';
 import { argumentError } from './errors';
+import { insideGradientTape } from './tape-state';
 
 /**
  * Validation helpers shared by every public function. Each takes `where` (the public function's
  * name) and `name` (the argument's name) so that the error message names both.
  *
  * Shape/dtype/option checks are cheap and run at levels `'full'` and `'shapes'`; value checks
- * (finite, ranges, 0/1) read data back and run only at `'full'`.
+ * (finite, ranges, 0/1) read data back and run only at `'full'`, and only outside a gradient tape:
+ * a read-back inside one stalls the backend on every call of a loss meant for `tf.variableGrads`,
+ * and a throw there strands the tape's tensors (tfjs does not clean up after a throwing gradient
+ * function). Non-finite inputs of a call inside a tape give a non-finite loss instead, which
+ * `GanpoTrainer`'s non-finite guard (it skips such a step before anything changes) and
+ * `clipGradNorm`'s `errorIfNonfinite` catch.
  */
 
 /** Formats a shape as `[2,3,4]`. */
@@ -30,9 +36,14 @@ export function checksShapes(): boolean {
   return getValidationLevel() !== 'off';
 }
 
-/** Whether value checks (which read tensor data) are enabled at the current level. */
+/** Whether value checks are enabled at the current level (plain numbers and JSON states). */
 export function checksValues(): boolean {
   return getValidationLevel() === 'full';
+}
+
+/** Whether tensor value checks (which read data back) run: level `'full'`, outside a gradient tape. */
+function readsTensorValues(): boolean {
+  return checksValues() && !insideGradientTape();
 }
 
 /**
@@ -116,10 +127,13 @@ export function assertDtype(where: string, name: string, x: tf.Tensor, dtypes: r
   }
 }
 
-/** Asserts every value of a float tensor is finite (level `'full'` only; one scalar read-back). */
+/**
+ * Asserts every value of a float tensor is finite (level `'full'`, outside a gradient tape; one
+ * scalar read-back).
+ */
 export function assertFinite(where: string, name: string, x: tf.Tensor): void {
   assertTensor(where, name, x);
-  if (!checksValues() || x.dtype === 'int32' || x.dtype === 'bool' || x.size === 0) return;
+  if (!readsTensorValues() || x.dtype === 'int32' || x.dtype === 'bool' || x.size === 0) return;
   const bad = tf.tidy(() => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(x)), 'int32')));
   const count = bad.dataSync()[0] ?? 0;
   bad.dispose();
@@ -129,11 +143,12 @@ export function assertFinite(where: string, name: string, x: tf.Tensor): void {
 }
 
 /**
- * Asserts every value of `x` lies in `[low, high)` (level `'full'` only). Used for token ids.
+ * Asserts every value of `x` lies in `[low, high)` (level `'full'`, outside a gradient tape). Used
+ * for token ids.
  */
 export function assertValueRange(where: string, name: string, x: tf.Tensor, low: number, high: number): void {
   assertTensor(where, name, x);
-  if (!checksValues() || x.size === 0) return;
+  if (!readsTensorValues() || x.size === 0) return;
   const [mn, mx] = tf.tidy(() => [tf.min(x), tf.max(x)]) as [tf.Tensor, tf.Tensor];
   const lo = mn.dataSync()[0] ?? 0;
   const hi = mx.dataSync()[0] ?? 0;
@@ -150,10 +165,10 @@ export function assertValueRange(where: string, name: string, x: tf.Tensor, low:
   }
 }
 
-/** Asserts every value of `x` is exactly 0 or 1 (level `'full'` only). Used for masks. */
+/** Asserts every value of `x` is exactly 0 or 1 (level `'full'`, outside a gradient tape). Used for masks. */
 export function assertBinary(where: string, name: string, x: tf.Tensor): void {
   assertTensor(where, name, x);
-  if (!checksValues() || x.size === 0 || x.dtype === 'bool') return;
+  if (!readsTensorValues() || x.size === 0 || x.dtype === 'bool') return;
   const bad = tf.tidy(() => tf.sum(tf.cast(tf.logicalAnd(tf.notEqual(x, 0), tf.notEqual(x, 1)), 'int32')));
   const count = bad.dataSync()[0] ?? 0;
   bad.dispose();

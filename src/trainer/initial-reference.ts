@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
+import { insideGradientTape } from '../core/tape-state';
 import type { CausalLM } from './forward';
 
 /** The frozen reference that `reference: 'initial'` builds; see {@link initialReference}. */
@@ -8,12 +9,6 @@ export interface InitialReference extends CausalLM {
   dispose(): void;
   /** The snapshot, in `policy.trainableVariables` order (owned by the reference; do not dispose). */
   weights(): readonly tf.Tensor[];
-}
-
-/** Whether tfjs is recording a gradient tape right now (engine internals; false when unknown). */
-function insideGradientPass(): boolean {
-  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
-  return (state?.gradientDepth ?? 0) > 0;
 }
 
 /**
@@ -49,7 +44,7 @@ export function initialReference(policy: CausalLM, where: string): InitialRefere
       if (snapshot === null) {
         throw argumentError('DISPOSED', `${where} reference`, 'this', 'a live reference', 'a disposed one');
       }
-      if (insideGradientPass()) {
+      if (insideGradientTape()) {
         throw new GanpoError(
           'INVALID_STATE',
           `${where}: the 'initial' reference swaps the policy's weights and cannot run inside a gradient pass`,
