@@ -4,8 +4,8 @@ import type { Discriminator } from '../discriminators/types';
 /**
  * Latent width below which the official 512-wide transformer critic gets a size notice: the official
  * runs pair it with latents of width 2304 (Gemma-2-2B) and 4096 (Llama-3-8B), a critic 4.5–8× narrower
- * than the latents; at H < 128 it is more than 4× wider than them (21× at H = 24, where 100 steps
- * took minutes and a PyTorch export 117 MB).
+ * than the latents; at H < 128 it is more than 4× wider than them, and its cost dominates the step
+ * (docs/guide.md, "Small models: size the critic").
  */
 export const CRITIC_NOTICE_BELOW_LATENT_DIM = 128;
 

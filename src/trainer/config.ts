@@ -22,9 +22,10 @@ export const TRAINER = 'GanpoTrainer';
 
 /**
  * The trainer's critic learning rate per preset (see `TrainerRegularizerOptions.criticLearningRateRatio`):
- * ratio × the policy's rate, with the critic's peak capped at `maxPeak` (by critic kind). Measured
- * in docs/troubleshooting.md, "The trainer's critic learning rate": at policy lr 5e-3 a transformer
- * critic at 1e-2 ran away and the latents drifted more; an MLP critic at 5e-3 stayed at chance.
+ * ratio × the policy's rate, with the critic's peak capped at `maxPeak` (by critic kind): a faster
+ * transformer critic runs away from the policy, a slower MLP critic stays at chance
+ * (docs/troubleshooting.md, "The trainer's critic learning rate"); `'official'` is the official
+ * code's half rate.
  */
 const CRITIC_LEARNING_RATE: Record<GanpoPreset, { ratio: number; maxPeak: { mlp: number; other: number } }> =
   {
