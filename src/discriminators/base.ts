@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import { CounterStream, withUniformSource } from '../ops/dropout';
-import { disposeVariablesUnder, type StateSpec, uniquePrefix } from './layers';
+import { disposeVariablesUnder, type StateSpec, uniquePrefix, validateApplyInputs } from './layers';
 import { type HandlerOrUrl, loadArtifacts, saveArtifacts } from './persist';
 import { loadStateInto, prepareStateInto, readState, strictOption } from './state-dict';
 import type { Discriminator, DiscriminatorApplyOptions } from './types';
@@ -53,11 +53,45 @@ export abstract class BaseDiscriminator implements Discriminator {
    * @returns scores [B] (caller disposes), differentiable w.r.t. `hidden` and the trainable variables.
    */
   apply(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor1D {
-    return withUniformSource(this.dropoutStream.next, () => this.forward(hidden, options ?? {}));
+    this.checkInputs(`${this.className}.apply`, hidden, options ?? {});
+    return this.applyChecked(hidden, options ?? {});
   }
 
-  /** The forward computation behind {@link apply}. @internal */
+  /**
+   * The critic's last hidden layer [B, F] (the input of its final Linear): what
+   * `Discriminator.features` returns, used by the paired feature-matching generator. Same options
+   * and checks as {@link apply}.
+   */
+  features(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor2D {
+    this.checkInputs(`${this.className}.features`, hidden, options ?? {});
+    return this.featuresChecked(hidden, options ?? {});
+  }
+
+  /**
+   * {@link apply} on inputs the caller has checked (the regularizer checks its latents once, at
+   * its own boundary). @internal
+   */
+  applyChecked(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D {
+    this.assertLive(`${this.className}.apply`);
+    return withUniformSource(this.dropoutStream.next, () => this.forward(hidden, options));
+  }
+
+  /** {@link features} on inputs the caller has checked. @internal */
+  featuresChecked(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D {
+    this.assertLive(`${this.className}.features`);
+    return this.featuresForward(hidden, options);
+  }
+
+  /** The input contract of {@link apply} and {@link features} (see `validateApplyInputs`). */
+  private checkInputs(where: string, hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): void {
+    this.assertLive(where);
+    validateApplyInputs(where, hidden, this.latentDim, options.mask);
+  }
+
+  /** The forward computation behind {@link apply}, on checked inputs. @internal */
   protected abstract forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D;
+  /** The forward computation behind {@link features}, on checked inputs. @internal */
+  protected abstract featuresForward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D;
 
   /**
    * The dropout stream's position: `seed` and `counter` (draws so far). Part of

@@ -5,7 +5,7 @@ import { assertKnownKeys } from '../core/options';
 import { assertNumber } from '../core/validate';
 import { geluErf } from '../ops/gelu';
 import { BaseDiscriminator, loadDiscriminator } from './base';
-import { LinearParams, maskedMeanPool, type StateSpec, seedStream, validateApplyInputs } from './layers';
+import { LinearParams, maskedMeanPool, type StateSpec, seedStream } from './layers';
 import { assertDim, assertParameterCount, DISCRIMINATOR_LIMITS, linearParameterCount } from './limits';
 import type { HandlerOrUrl } from './persist';
 import type { DiscriminatorApplyOptions } from './types';
@@ -120,7 +120,7 @@ export class MLPDiscriminator extends BaseDiscriminator {
    */
   protected forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D {
     return tf.tidy(() => {
-      const { z, last } = this.trunk(`${WHERE}.apply`, hidden, options);
+      const { z, last } = this.trunk(hidden, options);
       // With no hidden layer the last layer is also the first (its input is the pooled data).
       const first = this.linears.length === 1;
       return tf.reshape(last.apply(z as tf.Tensor2D, options.training === true, first), [
@@ -129,22 +129,16 @@ export class MLPDiscriminator extends BaseDiscriminator {
     });
   }
 
-  /**
-   * The critic's last hidden layer (the input of its final Linear), [B, hᵢ]: what
-   * {@link Discriminator.features} returns. Same options and validation as {@link apply}.
-   */
-  features(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor2D {
-    return tf.tidy(() => this.trunk(`${WHERE}.features`, hidden, options).z as tf.Tensor2D);
+  /** The last hidden layer (the input of the final Linear), [B, hᵢ]. @internal */
+  protected featuresForward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D {
+    return tf.tidy(() => this.trunk(hidden, options).z as tf.Tensor2D);
   }
 
-  /** Pooling and every layer but the last; call inside a tidy. */
+  /** Pooling and every layer but the last, on checked inputs; call inside a tidy. */
   private trunk(
-    where: string,
     hidden: tf.Tensor3D,
     options: DiscriminatorApplyOptions,
   ): { z: tf.Tensor; last: LinearParams } {
-    this.assertLive(where);
-    validateApplyInputs(where, hidden, this.latentDim, options.mask);
     const { mask } = options;
     const training = options.training === true;
     const m = mask === undefined ? undefined : (tf.cast(mask, 'float32') as tf.Tensor2D);

@@ -17,7 +17,6 @@ import {
   type StateSpec,
   seedStream,
   transposedSpec,
-  validateApplyInputs,
   vectorSpec,
   xavierUniform,
 } from './layers';
@@ -236,24 +235,19 @@ export class TransformerDiscriminator extends BaseDiscriminator {
    */
   protected forward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor1D {
     return tf.tidy(() => {
-      const features = this.trunk(`${WHERE}.apply`, hidden, options);
+      const features = this.trunk(hidden, options);
       const score = this.head2.apply(features, options.training === true);
       return tf.reshape(score, [hidden.shape[0]]) as tf.Tensor1D;
     });
   }
 
-  /**
-   * The critic's last hidden layer, GELU(head.0(pooled)) [B, h] (the input of its final Linear):
-   * what {@link Discriminator.features} returns. Same options and validation as {@link apply}.
-   */
-  features(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions = {}): tf.Tensor2D {
-    return tf.tidy(() => this.trunk(`${WHERE}.features`, hidden, options));
+  /** The last hidden layer GELU(head.0(pooled)), [B, h] (the input of the final Linear). @internal */
+  protected featuresForward(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D {
+    return tf.tidy(() => this.trunk(hidden, options));
   }
 
-  /** Everything but the final Linear; call inside a tidy. */
-  private trunk(where: string, hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D {
-    this.assertLive(where);
-    validateApplyInputs(where, hidden, this.latentDim, options.mask);
+  /** Everything but the final Linear, on checked inputs; call inside a tidy. */
+  private trunk(hidden: tf.Tensor3D, options: DiscriminatorApplyOptions): tf.Tensor2D {
     const [B, T] = hidden.shape;
     const { mask } = options;
     const training = options.training === true;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { assertArgs } from '../core/validate';
 import { fakeLoss, type GanLoss, realLoss, resolveGanLoss } from './gan-loss';
-import { checkMean, checkScores, resolveMean } from './score-inputs';
+import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
 /**
  * One value per scored set of a GANPO discriminator: its side's reference latents, its side's
@@ -75,18 +75,39 @@ export function ganpoDiscriminatorLoss(args: GanpoDiscriminatorLossArgs): tf.Sca
   checkMean(where, 'means.reference', means.reference);
   checkMean(where, 'means.policy', means.policy);
   checkMean(where, 'means.opposite', means.opposite);
-  return tf.tidy(() => {
-    const mRef = resolveMean(means.reference, args.reference);
-    const mPol = resolveMean(means.policy, args.policy);
-    const mOpp = resolveMean(means.opposite, args.opposite);
-    const terms = [
-      tf.mean(realLoss(tf.sub(args.reference, mPol), ganLoss)),
-      tf.mean(fakeLoss(tf.sub(args.policy, mRef), ganLoss)),
-      tf.mean(realLoss(tf.sub(args.policy, mOpp), ganLoss)),
-      tf.mean(fakeLoss(tf.sub(args.opposite, mPol), ganLoss)),
-    ];
-    return tf.mul(tf.addN(terms), 0.25) as tf.Scalar;
-  });
+  return tf.tidy(() =>
+    ganpoDiscriminatorCore({
+      reference: args.reference,
+      policy: args.policy,
+      opposite: args.opposite,
+      means,
+      ganLoss,
+    }),
+  );
+}
+
+/**
+ * Unchecked core of {@link ganpoDiscriminatorLoss} (arguments already checked, GAN loss resolved).
+ * Call inside a tidy or a gradient function.
+ */
+export function ganpoDiscriminatorCore(args: {
+  reference: tf.Tensor1D;
+  policy: tf.Tensor1D;
+  opposite: tf.Tensor1D;
+  means: Partial<SetMeans<MeanLike>>;
+  ganLoss: GanLoss;
+}): tf.Scalar {
+  const { means, ganLoss } = args;
+  const mRef = resolveMean(means.reference, args.reference);
+  const mPol = resolveMean(means.policy, args.policy);
+  const mOpp = resolveMean(means.opposite, args.opposite);
+  const terms = [
+    tf.mean(realLoss(tf.sub(args.reference, mPol), ganLoss)),
+    tf.mean(fakeLoss(tf.sub(args.policy, mRef), ganLoss)),
+    tf.mean(realLoss(tf.sub(args.policy, mOpp), ganLoss)),
+    tf.mean(fakeLoss(tf.sub(args.opposite, mPol), ganLoss)),
+  ];
+  return tf.mul(tf.addN(terms), 0.25) as tf.Scalar;
 }
 
 /** Arguments of {@link ganpoGeneratorLoss}. @inline */
@@ -131,10 +152,21 @@ export function ganpoGeneratorLoss(args: GanpoGeneratorLossArgs): tf.Scalar {
     );
   }
   checkMean(where, 'referenceMean', args.referenceMean);
-  return tf.tidy(
-    () =>
-      tf.mean(
-        realLoss(tf.sub(args.policy, resolveMean(args.referenceMean, args.policy)), ganLoss),
-      ) as tf.Scalar,
+  return tf.tidy(() =>
+    ganpoGeneratorCore({ policy: args.policy, referenceMean: args.referenceMean, ganLoss }),
   );
+}
+
+/**
+ * Unchecked core of {@link ganpoGeneratorLoss} (arguments already checked, GAN loss resolved):
+ * mean ℓreal(policy − referenceMean), the mean a constant. Call inside a tidy or a gradient function.
+ */
+export function ganpoGeneratorCore(args: {
+  policy: tf.Tensor1D;
+  referenceMean: MeanLike;
+  ganLoss: GanLoss;
+}): tf.Scalar {
+  return tf.mean(
+    realLoss(tf.sub(args.policy, resolveMean(args.referenceMean, args.policy)), args.ganLoss),
+  ) as tf.Scalar;
 }

@@ -47,7 +47,15 @@ export function pairedLeastSquaresGeneratorLoss(args: PairedGeneratorLossArgs): 
       `[${args.reference.size}]`,
     );
   }
-  return tf.tidy(() => tf.mean(tf.square(tf.sub(args.policy, stopGradient(args.reference)))) as tf.Scalar);
+  return tf.tidy(() => pairedLeastSquaresCore(args.policy, args.reference));
+}
+
+/**
+ * Unchecked core of {@link pairedLeastSquaresGeneratorLoss}: mean_i (policy_i − reference_i)², the
+ * reference a constant. Call inside a tidy or a gradient function.
+ */
+export function pairedLeastSquaresCore(policy: tf.Tensor1D, reference: tf.Tensor1D): tf.Scalar {
+  return tf.mean(tf.square(tf.sub(policy, stopGradient(reference)))) as tf.Scalar;
 }
 
 /** Arguments of {@link pairedFeatureMatchingLoss}. @inline */
@@ -94,7 +102,13 @@ export function pairedFeatureMatchingLoss(args: PairedFeatureMatchingArgs): tf.S
       `[${args.reference.shape.join(',')}]`,
     );
   }
-  return tf.tidy(
-    () => tf.mean(tf.sum(tf.square(tf.sub(args.policy, stopGradient(args.reference))), -1)) as tf.Scalar,
-  );
+  return tf.tidy(() => pairedFeatureMatchingCore(args.policy, args.reference));
+}
+
+/**
+ * Unchecked core of {@link pairedFeatureMatchingLoss}: mean_i ‖policy_i − reference_i‖², the
+ * reference a constant. Call inside a tidy or a gradient function.
+ */
+export function pairedFeatureMatchingCore(policy: tf.Tensor2D, reference: tf.Tensor2D): tf.Scalar {
+  return tf.mean(tf.sum(tf.square(tf.sub(policy, stopGradient(reference))), -1)) as tf.Scalar;
 }

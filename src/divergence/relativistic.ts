@@ -21,7 +21,8 @@ export interface RelativisticLossArgs {
   fakeMean?: number | tf.Scalar;
 }
 
-interface Resolved {
+/** Checked arguments of the relativistic losses (the GAN loss resolved). */
+export interface Resolved {
   real: tf.Tensor1D;
   fake: tf.Tensor1D;
   realMean?: MeanLike;
@@ -39,7 +40,11 @@ function validate(where: string, args: RelativisticLossArgs): Resolved {
   return { real: args.real, fake: args.fake, realMean: args.realMean, fakeMean: args.fakeMean, ganLoss };
 }
 
-function discriminatorLoss(a: Resolved): tf.Scalar {
+/**
+ * Unchecked core of {@link relativisticDiscriminatorLoss} (arguments already checked): the ½-form
+ * RaGAN critic loss. Call inside a tidy or a gradient function.
+ */
+export function relativisticDiscriminatorCore(a: Resolved): tf.Scalar {
   const mReal = resolveMean(a.realMean, a.real);
   const mFake = resolveMean(a.fakeMean, a.fake);
   const lossReal = tf.mean(realLoss(tf.sub(a.real, mFake), a.ganLoss));
@@ -68,7 +73,7 @@ function discriminatorLoss(a: Resolved): tf.Scalar {
  */
 export function relativisticDiscriminatorLoss(args: RelativisticLossArgs): tf.Scalar {
   const a = validate('relativisticDiscriminatorLoss', args);
-  return tf.tidy(() => discriminatorLoss(a));
+  return tf.tidy(() => relativisticDiscriminatorCore(a));
 }
 
 /**
@@ -95,7 +100,7 @@ export function relativisticGeneratorLoss(args: RelativisticLossArgs): tf.Scalar
     fakeMean: a.realMean,
     ganLoss: a.ganLoss,
   };
-  return tf.tidy(() => discriminatorLoss(swapped));
+  return tf.tidy(() => relativisticDiscriminatorCore(swapped));
 }
 
 /**
@@ -120,5 +125,7 @@ export function relativisticGeneratorLoss(args: RelativisticLossArgs): tf.Scalar
  */
 export function relativisticAverageDivergence(args: RelativisticLossArgs): tf.Scalar {
   const a = validate('relativisticAverageDivergence', args);
-  return tf.tidy(() => tf.mul(tf.sub(chanceLevel(a.ganLoss), discriminatorLoss(a)), 2) as tf.Scalar);
+  return tf.tidy(
+    () => tf.mul(tf.sub(chanceLevel(a.ganLoss), relativisticDiscriminatorCore(a)), 2) as tf.Scalar,
+  );
 }

@@ -3,6 +3,7 @@ import { argumentError } from '../core/errors';
 import {
   assertArgs,
   assertBinary,
+  assertDtype,
   assertFinite,
   assertRank,
   assertShape,
@@ -44,10 +45,12 @@ const ENTRIES = [
 ] as const;
 
 /**
- * Checks a {@link LatentBatch}: every latent tensor of rank 3 with width `latentDim` (or, without
- * one, the width of `policyChosenLatents`) and one batch size B, each side's policy and reference
- * latents of one sequence length, each mask (checked once) [B,T] of 0/1, finite values (values at
- * level `'full'` only).
+ * Checks a {@link LatentBatch}, the one validation of a latent loss's arguments: every latent
+ * tensor float32 of rank 3, B ≥ 1 and T ≥ 1, width `latentDim` (or, without one, the width of
+ * `policyChosenLatents`) and one batch size B; each side's policy and reference latents of one
+ * sequence length; each mask (checked once) [B,T] float32, int32 or bool of 0/1; finite values
+ * (values at level `'full'`, outside a gradient tape). The critics and losses behind it then run
+ * unchecked.
  *
  * @param latentDim - the width the latents must have, e.g. a regularizer's; `undefined` = any one width.
  * @param owner - what `latentDim` belongs to, for the message (e.g. `"the regularizer's latentDim"`).
@@ -72,7 +75,17 @@ export function validateLatentBatch(
   for (const [name, maskName] of ENTRIES) {
     const latents = batch[name];
     assertRank(where, name, latents, 3);
+    assertDtype(where, name, latents, ['float32']);
     if (checksShapes()) {
+      if (latents.shape[0] === 0 || latents.shape[1] === 0) {
+        throw argumentError(
+          'SHAPE_MISMATCH',
+          where,
+          name,
+          'B > 0 and T > 0 in [B,T,H]',
+          `shape ${fmtShape(latents.shape)}`,
+        );
+      }
       if (width === undefined) {
         width = latents.shape[2];
         widthName = `that of '${name}'`;
@@ -101,6 +114,7 @@ export function validateLatentBatch(
     const mask = batch[maskName];
     if (mask !== undefined && !maskChecked[maskName]) {
       assertShape(where, maskName, mask, [latents.shape[0], latents.shape[1]], `[B,T] of '${name}'`);
+      assertDtype(where, maskName, mask, ['float32', 'int32', 'bool']);
       assertBinary(where, maskName, mask);
       maskChecked[maskName] = true;
     }

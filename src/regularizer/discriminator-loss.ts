@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { criticScores } from '../discriminators/critic-calls';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
-import { ganpoDiscriminatorLoss, type SetMeans } from '../divergence/ganpo-relativistic';
-import { relativisticDiscriminatorLoss } from '../divergence/relativistic';
+import { ganpoDiscriminatorCore, type SetMeans } from '../divergence/ganpo-relativistic';
+import { relativisticDiscriminatorCore } from '../divergence/relativistic';
 import type { LatentBatch } from '../latent/batch';
 import { offTape } from '../ops/tape';
 import { DISCRIMINATOR_CALL_ORDER } from './call-order';
@@ -66,7 +67,7 @@ export function scoreSets(
     } else {
       for (const set of DISCRIMINATOR_CALL_ORDER[side]) {
         const [latents, mask] = sets[side][set];
-        const score = (): tf.Tensor1D => d.apply(latents, { mask, training: true });
+        const score = (): tf.Tensor1D => criticScores(d, latents, { mask, training: true });
         s[set] = constants.includes(set) ? offTape(score) : score();
       }
     }
@@ -111,7 +112,7 @@ function scoreGroup(
   const score = (): tf.Tensor1D[] => {
     if (group.length === 1) {
       const [latents, mask] = sets[group[0] as SetName];
-      return [d.apply(latents, { mask, training: true })];
+      return [criticScores(d, latents, { mask, training: true })];
     }
     const latents = tf.concat(
       group.map((g) => sets[g][0]),
@@ -119,7 +120,7 @@ function scoreGroup(
     ) as tf.Tensor3D;
     const masks = group.map((g) => sets[g][1]);
     const mask = masks[0] === undefined ? undefined : (tf.concat(masks as tf.Tensor2D[], 0) as tf.Tensor2D);
-    const all = d.apply(latents, { mask, training: true });
+    const all = criticScores(d, latents, { mask, training: true });
     tf.dispose([latents, mask]);
     const parts = tf.split(
       all,
@@ -149,14 +150,14 @@ export function sideDiscriminatorLoss(
   options: { ganLoss: GanLoss; negatives: boolean },
 ): tf.Scalar {
   return options.negatives
-    ? ganpoDiscriminatorLoss({
+    ? ganpoDiscriminatorCore({
         reference: scores.reference,
         policy: scores.policy,
         opposite: scores.opposite,
         means: means ?? {},
         ganLoss: options.ganLoss,
       })
-    : relativisticDiscriminatorLoss({
+    : relativisticDiscriminatorCore({
         real: scores.reference,
         fake: scores.policy,
         realMean: means?.reference,

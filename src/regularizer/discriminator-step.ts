@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
+import { inCriticUpdate } from '../discriminators/critic-calls';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
 import type { LatentBatch } from '../latent/batch';
-import { withConstantInputs } from '../ops/fast-linear';
 import { connectedZero } from '../ops/tape';
-import { withSharedClones } from '../ops/wasm/shared-clone';
 import { driftSums, readStep } from './diagnostics';
 import { scoredSets, scoreSets, sideDiscriminatorLoss } from './discriminator-loss';
 import { SIDES, type SixMeans, type SixValues } from './means';
@@ -58,10 +57,8 @@ export function discriminatorUpdate(
   parts: DiscriminatorUpdateParts,
   args: LatentBatch,
 ): DiscriminatorUpdate {
-  // On wasm the tensors the gradient pass saves share their buffers instead of being copied; the
-  // latents are constants here (only the critics' weights are differentiated), so the critics'
-  // first layers skip their input gradient.
-  return withSharedClones(() => withConstantInputs(() => applyUpdate(where, parts, args)));
+  // The latents are constants here: only the critics' weights are differentiated.
+  return inCriticUpdate(() => applyUpdate(where, parts, args));
 }
 
 function applyUpdate(where: string, parts: DiscriminatorUpdateParts, args: LatentBatch): DiscriminatorUpdate {

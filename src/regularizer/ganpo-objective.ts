@@ -83,12 +83,27 @@ export function ganpoObjective(args: GanpoLossArgs, observe: boolean): GanpoLoss
   assertTensor(where, 'preference', prefScalar);
   assertRank(where, 'preference', prefScalar, 0);
   assertFinite(where, 'preference', prefScalar);
-  const regularizerLoss = args.regularizer.adversarialLossAt(where, args);
-  const weight = args.regularizer.weight;
-  if (observe) args.regularizer.recordLosses(prefScalar, regularizerLoss);
+  args.regularizer.checkAdversarial(where, args);
+  const out = ganpoObjectiveCore(where, args.regularizer, prefScalar, args);
+  if (observe) args.regularizer.recordLosses(prefScalar, out.regularizerLoss);
+  return out;
+}
+
+/**
+ * Unchecked core of {@link ganpoLoss} (the preference scalar and the latents already checked, e.g.
+ * by the trainer): L_pref + λ·L_adv and its parts, new tensors the caller owns.
+ */
+export function ganpoObjectiveCore(
+  where: string,
+  regularizer: GanpoRegularizer,
+  preference: tf.Scalar,
+  batch: LatentBatch,
+): GanpoLossOutput {
+  const regularizerLoss = regularizer.adversarialCore(where, batch);
+  const weight = regularizer.weight;
   return tf.tidy(() => ({
-    loss: tf.add(prefScalar, tf.mul(regularizerLoss, weight)) as tf.Scalar,
-    preferenceLoss: tf.clone(prefScalar) as tf.Scalar,
+    loss: tf.add(preference, tf.mul(regularizerLoss, weight)) as tf.Scalar,
+    preferenceLoss: tf.clone(preference) as tf.Scalar,
     regularizerLoss,
   }));
 }

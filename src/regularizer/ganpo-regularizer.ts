@@ -272,27 +272,34 @@ export class GanpoRegularizer {
    *   or masks (see {@link LatentBatch}).
    */
   adversarialLoss(batch: LatentBatch): tf.Scalar {
-    return this.adversarialLossAt('GanpoRegularizer.adversarialLoss', batch);
+    const where = 'GanpoRegularizer.adversarialLoss';
+    this.checkAdversarial(where, batch);
+    return this.adversarialCore(where, batch);
   }
 
   /**
-   * {@link adversarialLoss} with the public function named in errors (`ganpoLoss` calls it).
-   * @internal
+   * The checks of {@link adversarialLoss} (a live regularizer after a discriminator step, the
+   * latents against `latentDim`), naming `where` (`ganpoLoss` calls it). @internal
    */
-  adversarialLossAt(where: string, batch: LatentBatch): tf.Scalar {
+  checkAdversarial(where: string, batch: LatentBatch): void {
     this.assertLive(where);
     validateLatentBatch(where, batch, this.latentDim, "the regularizer's latentDim");
-    const means = this.means;
-    const chosenReferenceMean = means.chosen.reference;
-    const rejectedReferenceMean = means.rejected.reference;
-    if (chosenReferenceMean === null || rejectedReferenceMean === null) {
+    if (this.means.chosen.reference === null || this.means.rejected.reference === null) {
       throw new GanpoError(
         'INVALID_STATE',
         `${where}: no reference means yet — call discriminatorStep on a batch first (the official order)`,
       );
     }
+  }
+
+  /**
+   * {@link adversarialLoss} on checked latents, after {@link checkAdversarial} (or the trainer's own
+   * checks). @internal
+   */
+  adversarialCore(where: string, batch: LatentBatch): tf.Scalar {
     const { chosenMask, rejectedMask } = batch;
     this.masks.loss(chosenMask !== undefined || rejectedMask !== undefined, where);
+    const means = this.means;
     return generatorTerm(
       this.discriminators,
       {
@@ -300,13 +307,13 @@ export class GanpoRegularizer {
           policy: batch.policyChosenLatents,
           mask: chosenMask,
           reference: batch.referenceChosenLatents,
-          referenceMean: chosenReferenceMean,
+          referenceMean: means.chosen.reference as number,
         },
         rejected: {
           policy: batch.policyRejectedLatents,
           mask: rejectedMask,
           reference: batch.referenceRejectedLatents,
-          referenceMean: rejectedReferenceMean,
+          referenceMean: means.rejected.reference as number,
         },
       },
       {

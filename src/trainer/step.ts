@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getValidationLevel, withValidationLevel } from '../core/config';
 import { GanpoError } from '../core/errors';
 import { latentAnchorCore } from '../latent/anchor';
+import { validateLatentBatch } from '../latent/batch';
 import { stopGradient } from '../ops/stop-gradient';
 import { connectedZero, outsideTape } from '../ops/tape';
 import type { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
-import { ganpoObjective } from '../regularizer/ganpo-objective';
+import { ganpoObjectiveCore } from '../regularizer/ganpo-objective';
 import type { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
 import type { CollatedSequences, PreferenceBatch } from './collate';
 import { type CausalLM, forwardSide, type SideOutputs } from './forward';
@@ -382,8 +383,17 @@ function microBatchLoss(
         rejectedMask: sides.rejected.attentionMask,
       }
     : null;
+  // The models' outputs are the trainer's inputs: checked here once (shapes: this runs inside the
+  // gradient tape), then the latent terms run unchecked.
+  if (latents)
+    validateLatentBatch(`${context.where}.trainStep`, latents, context.latentDim, 'model.latentDim');
   if (context.regularizer && latents) {
-    const ganpo = ganpoObjective({ regularizer: context.regularizer, preference, ...latents }, false);
+    const ganpo = ganpoObjectiveCore(
+      `${context.where}.trainStep`,
+      context.regularizer,
+      preference.loss,
+      latents,
+    );
     total = ganpo.loss;
     regularizerLoss = ganpo.regularizerLoss;
   } else if (context.anchorWeight !== null && latents) {
