@@ -14,10 +14,15 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setValidationLevel } from 'ganpo';
 import { parseDemoArgs, USAGE } from './demo/args';
 import { type DemoResults, demoConfig, runExperiment } from './demo/experiment';
-import { FRONTIER_CRITIC_SEED, FRONTIER_SWEEPS, frontierMethods } from './demo/frontier-methods';
+import {
+  FRONTIER_CRITIC_SEED,
+  FRONTIER_SWEEPS,
+  type FrontierSweeps,
+  frontierMethods,
+} from './demo/frontier-methods';
 import { frontierMarkdown, frontierSvg } from './demo/frontier-report';
 import { mergeResults, type SavedResults } from './demo/merge';
-import { studyMethods } from './demo/methods';
+import { type Family, studyMethods } from './demo/methods';
 import { conditionsSvg, resultsMarkdown, resultsSvg } from './demo/report';
 
 const require = createRequire(import.meta.url);
@@ -71,8 +76,15 @@ async function main(): Promise<void> {
     const l = args.lambdas.filter((x) => x > 0);
     config.methods = studyMethods(args.objective ?? 'dpo', { official: l, default: l }, 7);
   }
-  if (args.betas)
-    config.methods = frontierMethods({ ...FRONTIER_SWEEPS, dpo: args.betas }, FRONTIER_CRITIC_SEED);
+  const values = args.values;
+  if (values) {
+    // --values replaces the sweep of the selected families (of all, without --families).
+    const selected = (family: string) => args.families?.includes(family as Family) ?? true;
+    const sweeps = Object.fromEntries(
+      Object.entries(FRONTIER_SWEEPS).map(([family, v]) => [family, selected(family) ? values : v]),
+    ) as FrontierSweeps;
+    config.methods = frontierMethods(sweeps, FRONTIER_CRITIC_SEED);
+  }
   if (args.families) config.methods = config.methods.filter((m) => args.families?.includes(m.family));
   const command =
     `npm run demo --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`.replace(

@@ -206,9 +206,9 @@ describe('frontier recipes and options', () => {
       /--families expects a subset of dpo,/,
     );
     expect(() => parseDemoArgs(['--frontier', '--lambdas', '1'])).toThrow(/--frontier sets its own sweeps/);
-    expect(parseDemoArgs(['--frontier', '--betas', '10,30']).betas).toEqual([10, 30]);
-    expect(() => parseDemoArgs(['--betas', '10'])).toThrow(/--betas applies to --frontier only/);
-    expect(() => parseDemoArgs(['--frontier', '--betas', '0'])).toThrow(/--betas expects numbers/);
+    expect(parseDemoArgs(['--frontier', '--values', '10,30']).values).toEqual([10, 30]);
+    expect(() => parseDemoArgs(['--values', '10'])).toThrow(/--values applies to --frontier only/);
+    expect(() => parseDemoArgs(['--frontier', '--values', '0'])).toThrow(/--values expects numbers/);
     expect(() => parseDemoArgs(['--frontier', '--full'])).toThrow(/--frontier and --full exclude each other/);
   });
 });

@@ -17,8 +17,8 @@ export interface DemoArgs {
   families?: Family[];
   /** λ values of both GANPO families (overrides the preset's). */
   lambdas?: number[];
-  /** With `--frontier`: the β values of DPO's sweep (overrides the preset's). */
-  betas?: number[];
+  /** With `--frontier`: the swept values (β or λ) of every selected family (overrides the preset's). */
+  values?: number[];
   /** Label-noise rates in [0, 1]. */
   noise?: number[];
   temperatures?: number[];
@@ -44,8 +44,8 @@ export const USAGE = `npm run demo -- [--full | --quick | --frontier] [--objecti
                default (MLP and transformer critics, learning and frozen at initialisation) over λ,
                each run paired by seed and read against DPO's β frontier at equal KL and drift;
                the default's steps and seeds, clean labels, T = 1.0; writes results/frontier/.
-               --families takes a subset of ${FRONTIER_FAMILIES.join(',')}; --betas 0.1,1
-               replaces the β values of DPO's sweep
+               --families takes a subset of ${FRONTIER_FAMILIES.join(',')}; --values 0.1,1
+               replaces the swept values (β of dpo, λ of the others) of the selected families
   --objective  preference loss of every run (default dpo)
   --backend    default: tensorflow when @tensorflow/tfjs-node is installed, else wasm, else cpu
   --seeds      comma-separated seeds (default 1,2,3; --quick: 1)
@@ -138,8 +138,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
       case '--lambdas':
         out.lambdas = numbers('lambdas', value(), 0, 100);
         break;
-      case '--betas':
-        out.betas = numbers('betas', value(), 1e-6, 1000);
+      case '--values':
+        out.values = numbers('values', value(), 1e-6, 1000);
         break;
       case '--noise':
         out.noise = numbers('noise', value(), 0, 1);
@@ -164,7 +164,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
   for (const f of out.families ?? [])
     if (!(families as readonly string[]).includes(f))
       throw new Error(`--families expects a subset of ${families.join(',')}, got ${f}`);
-  if (out.betas && out.mode !== 'frontier') throw new Error('--betas applies to --frontier only');
+  if (out.values && out.mode !== 'frontier') throw new Error('--values applies to --frontier only');
   if (out.mode === 'frontier' && (out.lambdas || out.noise || out.objective))
     throw new Error(
       '--frontier sets its own sweeps, clean labels and DPO: drop --lambdas, --noise and --objective',
