@@ -143,10 +143,14 @@ describe('frontier report', () => {
   it("reads every regularized recipe against DPO's β frontier at equal KL and drift", () => {
     // Anchor: acc +10/+10 at equal KL; win at KL: seed 1 DPO at 1.5 = .55 → +5, seed 2 at 2.5 = .6 → 0;
     // acc at equal drift +20 / 0; win at drift: seed 1 .5 → +10, seed 2 .6 → 0.
-    expect(md).toContain('| anchor λ=0.01 | 10.0 ± 0.0 | 2.5 ± 3.5 | 10.0 ± 14.1 | 5.0 ± 7.1 |');
+    // KL at equal drift: seed 1 drift .1 = β=0.3 (KL 1), anchor 1.5 → +.5; seed 2 drift .3 = β=0.1 (KL 3), 2.5 → −.5.
+    expect(md).toContain(
+      '| anchor λ=0.01 | 10.0 ± 0.0 | 2.5 ± 3.5 | 10.0 ± 14.1 | 5.0 ± 7.1 | 0.00 ± 0.71 |',
+    );
     // MLP: seed 2 outside the KL range (1 of 2 seeds); at equal drift seed 1 .15 → DPO acc .7 → +5,
     // seed 2 below the drift range.
-    expect(md).toContain('| MLP λ=1 | 5.0 (1/2) | 0.0 (1/2) | 5.0 (1/2) | 0.0 (1/2) |');
+    // KL at drift .15 on seed 1: DPO 1.5, MLP 1.5 → 0.
+    expect(md).toContain('| MLP λ=1 | 5.0 (1/2) | 0.0 (1/2) | 5.0 (1/2) | 0.0 (1/2) | 0.00 (1/2) |');
   });
 
   it("compares the learning critics with the same recipe's frozen ones, paired by seed", () => {

@@ -50,11 +50,16 @@ const f =
     formatMeanStd(xs, { digits, scale });
 
 /** `mean ± std` of the finite gaps, with `(k/n)` when some seeds fell outside DPO's range. */
-function gapCell(res: DemoResults, method: string, axes: FrontierAxes): string {
+function gapCell(
+  res: DemoResults,
+  method: string,
+  axes: FrontierAxes,
+  format = { digits: 1, scale: 100 },
+): string {
   const gaps = frontierGaps(res.runs, method, axes).map((g) => g.gap);
   const ok = gaps.filter(Number.isFinite);
   if (ok.length === 0) return 'outside';
-  const cell = formatMeanStd(ok, { digits: 1, scale: 100 });
+  const cell = formatMeanStd(ok, format);
   return ok.length < gaps.length ? `${cell} (${ok.length}/${gaps.length})` : cell;
 }
 
@@ -148,8 +153,9 @@ export function frontierMarkdown(
     '',
     "Against DPO's β frontier at equal cost: per seed, the recipe's quality minus that of DPO's β sweep of the " +
       "same seed, linearly interpolated at the recipe's KL (or drift) between the two β runs that bracket it " +
-      "(percentage points; positive = above DPO's frontier; `(k/3)` = only k seeds fell inside the β sweep's " +
-      'range, `outside` = none did):',
+      "(percentage points; positive = above DPO's frontier; `(k/n)` = only k of the n seeds fell inside the β " +
+      "sweep's range, `outside` = none did). The last column compares the two costs: the recipe's KL minus DPO's " +
+      'at the same drift (nats; negative = less KL than raising β for the same latent drift):',
     '',
     ...table(
       [
@@ -158,6 +164,7 @@ export function frontierMarkdown(
         'Δ win at equal KL',
         'Δ pref acc at equal drift',
         'Δ win at equal drift',
+        'Δ KL at equal drift',
       ],
       methods
         .filter((m) => m.family !== 'dpo')
@@ -167,6 +174,7 @@ export function frontierMarkdown(
           gapCell(res, m.name, { x: kl, y: win }),
           gapCell(res, m.name, { x: drift, y: acc }),
           gapCell(res, m.name, { x: drift, y: win }),
+          gapCell(res, m.name, { x: drift, y: kl }, { digits: 2, scale: 1 }),
         ]),
     ),
   );
