@@ -29,16 +29,12 @@ export { RunningMoments, type RunningMomentsState } from './losses/running-momen
 export { simpoLoss } from './losses/simpo';
 export type { PreferenceLoss } from './losses/types';
 
-// Latent losses: relativistic GAN losses over critic scores, GANPO's critic and policy terms, and
-// the latent anchor (no critic), all over the same latents (LatentBatch)
+// Latent losses, one level: the relativistic GAN losses over critic scores and the default
+// generator's paired feature matching over critic features (the latent anchor, below, needs no
+// critic). GANPO's own critic and policy terms are GanpoRegularizer's methods.
 export type { GanLoss } from './divergence/gan-loss';
-export { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from './divergence/ganpo-relativistic';
-export { pairedFeatureMatchingLoss, pairedLeastSquaresGeneratorLoss } from './divergence/paired-generator';
-export {
-  relativisticAverageDivergence,
-  relativisticDiscriminatorLoss,
-  relativisticGeneratorLoss,
-} from './divergence/relativistic';
+export { pairedFeatureMatchingLoss } from './divergence/paired-generator';
+export { relativisticDiscriminatorLoss, relativisticGeneratorLoss } from './divergence/relativistic';
 
 // Discriminators over latent sequences (TransformerDiscriminator = the official GANPO critic,
 // MLPDiscriminator = a light one)
@@ -112,5 +108,7 @@ export {
 
 // IO: safetensors bytes (files: `ganpo/node`)
 export { readSafetensors, writeSafetensors } from './io/safetensors';
+// The latents every latent loss takes (LatentBatch), and the latent anchor: a paired penalty with no
+// critic
 export { latentAnchorLoss } from './latent/anchor';
 export type { LatentBatch } from './latent/batch';

@@ -1,17 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
-import { withValidationLevel } from '../src/core/config';
-import type { GanLoss } from '../src/divergence/gan-loss';
-import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
 import {
+  type GanLoss,
   pairedFeatureMatchingLoss,
-  pairedLeastSquaresGeneratorLoss,
-} from '../src/divergence/paired-generator';
-import {
-  relativisticAverageDivergence,
   relativisticDiscriminatorLoss,
   relativisticGeneratorLoss,
-} from '../src/divergence/relativistic';
+  withValidationLevel,
+} from 'ganpo';
+import { describe, expect, it } from 'vitest';
+
+import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
+import { pairedLeastSquaresGeneratorLoss } from '../src/divergence/paired-generator';
+import { relativisticAverageDivergence } from '../src/divergence/relativistic';
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface RelCase {
@@ -254,6 +253,36 @@ describe('GANPO quad losses', () => {
       expectClose(gp as tf.Tensor, c.gradPolicy, TOL);
       expectClose(gm as tf.Tensor, [0]);
       tf.dispose([p, value, grad, m, gp as tf.Tensor, gm as tf.Tensor]);
+    },
+  );
+
+  it.each(fx.ganpo_d.map((c, i) => [`${c.divergence} #${i}`, c] as const))(
+    'the quad loss is the mean of two public relativisticDiscriminatorLoss calls (docs/math.md) (%s)',
+    (_, c) => {
+      const xs = [tf.tensor1d(c.reference), tf.tensor1d(c.policy), tf.tensor1d(c.opposite)];
+      const { value, grads } = tf.valueAndGrads((r: tf.Tensor, p: tf.Tensor, o: tf.Tensor) => {
+        const ganLoss = c.divergence;
+        const sameSide = relativisticDiscriminatorLoss({
+          real: r as tf.Tensor1D,
+          fake: p as tf.Tensor1D,
+          realMean: c.means.reference,
+          fakeMean: c.means.policy,
+          ganLoss,
+        });
+        const opposite = relativisticDiscriminatorLoss({
+          real: p as tf.Tensor1D,
+          fake: o as tf.Tensor1D,
+          realMean: c.means.policy,
+          fakeMean: c.means.opposite,
+          ganLoss,
+        });
+        return tf.mul(tf.add(sameSide, opposite), 0.5) as tf.Scalar;
+      })(xs);
+      expectClose(value, c.loss, TOL);
+      expectClose(grads[0] as tf.Tensor, c.gradReference, { ...TOL, label: 'dref' });
+      expectClose(grads[1] as tf.Tensor, c.gradPolicy, { ...TOL, label: 'dpolicy' });
+      expectClose(grads[2] as tf.Tensor, c.gradOpposite, { ...TOL, label: 'dopposite' });
+      tf.dispose([...xs, value, ...grads]);
     },
   );
 

@@ -76,9 +76,10 @@ export interface PairedFeatureMatchingArgs {
  * Feature matching (Salimans et al. 2016, "Improved techniques for training GANs", arXiv
  * 1606.03498) asks the generator to match the statistics of the critic's intermediate features
  * rather than to fool its score; here per pair, since policy and reference latents of one batch
- * come from the same token sequences. Like {@link pairedLeastSquaresGeneratorLoss} it is 0 at
- * policy = reference, so it cannot overshoot; matching F features instead of one score constrains
- * F directions of the latents at once.
+ * come from the same token sequences. It is 0 at policy = reference, so it cannot overshoot;
+ * matching F features instead of one score constrains F directions of the latents at once. It is
+ * the policy term of `GanpoRegularizer`'s default preset (`generator: 'paired-feature-matching'`),
+ * averaged over the chosen and rejected critics; f is a critic's `features(latents)`.
  *
  * @returns a scalar the caller owns, differentiable w.r.t. `policy` (never w.r.t. `reference`).
  * @throws GanpoError on non-rank-2, non-float, non-finite or differently shaped inputs.

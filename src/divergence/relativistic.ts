@@ -3,7 +3,7 @@ import { assertArgs } from '../core/validate';
 import { chanceLevel, fakeLoss, type GanLoss, realLoss, resolveGanLoss } from './gan-loss';
 import { checkMean, checkScores, type MeanLike, resolveMean } from './score-inputs';
 
-/** Arguments of {@link relativisticDiscriminatorLoss}, {@link relativisticGeneratorLoss} and {@link relativisticAverageDivergence}. @inline */
+/** Arguments of {@link relativisticDiscriminatorLoss} and {@link relativisticGeneratorLoss}. @inline */
 export interface RelativisticLossArgs {
   /** The relativistic GAN loss. Default `'sgan'` (RaSGAN, the official GANPO code's BCE-with-logits). */
   ganLoss?: GanLoss;

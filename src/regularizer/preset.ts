@@ -10,10 +10,11 @@ import { AdamW } from '../optim/adamw';
  * - `'paired-feature-matching'` (default of `'recommended'`): mean_i ‖f(h_θ,i) − f(h_ref,i)‖² on
  *   the critic's last hidden layer f, see `pairedFeatureMatchingLoss`; 0 at policy = reference.
  *   Needs a discriminator with `features` (both built-in ones have it).
- * - `'paired-least-squares'`: mean_i (D(h_θ,i) − D(h_ref,i))² on the score, see
- *   `pairedLeastSquaresGeneratorLoss`; 0 at policy = reference.
- * - `'one-sided'` (official code): ℓreal(D(h_θ) − m_ref), see `ganpoGeneratorLoss`. Unbounded
- *   below in the policy's direction: it keeps rewarding scores above the reference mean.
+ * - `'paired-least-squares'`: mean_i (D(h_θ,i) − D(h_ref,i))² on the score; 0 at policy =
+ *   reference (the least-squares GAN generator, Mao et al. 2017, arXiv 1611.04076, per pair).
+ * - `'one-sided'` (official code): ℓreal(D(h_θ) − m_ref), m_ref the reference set's mean score, a
+ *   constant. Unbounded below in the policy's direction: it keeps rewarding scores above the
+ *   reference mean.
  */
 export type GeneratorLoss = 'one-sided' | 'paired-least-squares' | 'paired-feature-matching';
 /** Every {@link GeneratorLoss}, for validation. */
