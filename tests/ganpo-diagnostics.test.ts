@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { GanpoRegularizer, ganpoLoss, MLPDiscriminator, TransformerDiscriminator } from 'ganpo';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MLPDiscriminator } from '../src/discriminators/mlp';
-import { TransformerDiscriminator } from '../src/discriminators/transformer';
+
 import { criticAccuracy, DiagnosticsMonitor, driftSums, MONITOR } from '../src/regularizer/diagnostics';
-import { ganpoLoss } from '../src/regularizer/ganpo-objective';
-import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
+
 import { expectClose, expectGanpoError, expectNoLeak } from './support/helpers';
 
 afterEach(() => {
@@ -58,7 +57,7 @@ function plainRegularizer(preset?: 'official'): GanpoRegularizer {
   });
 }
 
-function latents() {
+function handComputedBatch() {
   const referenceChosenLatents = tf.tensor3d([
     [
       [1, 0],
@@ -100,7 +99,7 @@ function latents() {
 describe('GanpoRegularizer.diagnostics', () => {
   it('null before the first step; then accuracy, divergence and drift of that step', () => {
     const reg = plainRegularizer();
-    const b = latents();
+    const b = handComputedBatch();
     expect(reg.diagnostics).toBeNull();
     // Expected accuracy from the critics as they are before the step (no SN, no dropout: training
     // mode scores = these).
@@ -132,7 +131,7 @@ describe('GanpoRegularizer.diagnostics', () => {
 
   it('the same diagnostics with the official preset; drift 0 when the policy equals the reference', () => {
     const reg = plainRegularizer('official');
-    const b = latents();
+    const b = handComputedBatch();
     reg.discriminatorStep({
       ...b,
       policyChosenLatents: b.referenceChosenLatents,
@@ -147,7 +146,7 @@ describe('GanpoRegularizer.diagnostics', () => {
 
   it('a discriminator step with diagnostics leaks nothing', async () => {
     const reg = plainRegularizer();
-    const b = latents();
+    const b = handComputedBatch();
     await expectNoLeak(() => {
       reg.discriminatorStep(b);
     });
@@ -209,7 +208,7 @@ describe('recommended preset: paired generator', () => {
         lossFloor,
       });
       const before = reg.trainableVariables.map((v) => Array.from(v.dataSync()));
-      const b = latents();
+      const b = handComputedBatch();
       const out = reg.discriminatorStep(b);
       const moved = reg.trainableVariables.map((v, i) =>
         Array.from(v.dataSync()).some((x, j) => x !== (before[i] as number[])[j]),
@@ -245,7 +244,7 @@ describe('recommended preset: paired generator', () => {
 
   it('the adversarial loss is 0 with zero gradient at policy = reference, and matches the formula', () => {
     const reg = plainRegularizer();
-    const b = latents();
+    const b = handComputedBatch();
     reg.discriminatorStep(b);
     const x = tf.variable(tf.clone(b.referenceChosenLatents), true, 'diag-x');
     const { value, grads } = tf.variableGrads(
@@ -283,7 +282,7 @@ describe('recommended preset: paired generator', () => {
 
   it('refuses missing reference latents (ganpoLoss too), naming the argument', () => {
     const reg = plainRegularizer();
-    const b = latents();
+    const b = handComputedBatch();
     reg.discriminatorStep(b);
     const before = tf.memory().numTensors;
     expectGanpoError(

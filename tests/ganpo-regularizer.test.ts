@@ -1,29 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, describe, expect, it } from 'vitest';
-import { MLPDiscriminator } from '../src/discriminators/mlp';
-import { TransformerDiscriminator } from '../src/discriminators/transformer';
-import { AdamW } from '../src/optim/adamw';
-import { ganpoLoss } from '../src/regularizer/ganpo-objective';
 import {
+  AdamW,
   type CriticOptions,
   GanpoRegularizer,
-  type GanpoRegularizerSettings,
-} from '../src/regularizer/ganpo-regularizer';
+  ganpoLoss,
+  MLPDiscriminator,
+  TransformerDiscriminator,
+} from 'ganpo';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import type { GanpoRegularizerSettings } from '../src/regularizer/ganpo-regularizer';
 import { expectGanpoError, expectNoLeak } from './support/helpers';
+import { randomLatentBatch } from './support/latents';
 
 const B = 3;
 const T = 5;
 const H = 6;
 
-function latents(seed: number, t = T): tf.Tensor3D {
-  return tf.randomNormal([B, t, H], 0, 1, 'float32', seed) as tf.Tensor3D;
-}
-
-const batch = {
-  policyChosenLatents: latents(1),
-  policyRejectedLatents: latents(2),
-  referenceChosenLatents: latents(3),
-  referenceRejectedLatents: latents(4),
+const batch = randomLatentBatch({
+  batch: B,
+  time: T,
+  width: H,
   chosenMask: tf.tensor2d([
     [1, 1, 1, 1, 1],
     [1, 1, 1, 0, 0],
@@ -34,16 +31,16 @@ const batch = {
     [1, 1, 1, 1, 1],
     [1, 1, 1, 0, 0],
   ]),
-};
+});
 afterAll(() => tf.dispose(Object.values(batch)));
 
-function make(options: GanpoRegularizerSettings = {}, seed = 11): GanpoRegularizer {
+/** A small transformer-critic regularizer; preset 'official' unless `options` says otherwise. */
+function makeOf(options: GanpoRegularizerSettings = {}, seed = 11): GanpoRegularizer {
   return new GanpoRegularizer({
     latentDim: H,
     critic: { hiddenDim: 8, numLayers: 1, numHeads: 2, ffnDim: 16, maxSeqLen: 8, dropout: 0 },
     seed,
     optimizer: new AdamW({ learningRate: 1e-2, weightDecay: 0.01 }),
-    // These tests check the official algorithm's mechanics (EMA means, one-sided generator).
     preset: 'official',
     ...options,
   });
@@ -51,18 +48,12 @@ function make(options: GanpoRegularizerSettings = {}, seed = 11): GanpoRegulariz
 
 const snapshot = (r: GanpoRegularizer): string => JSON.stringify(r.stateDict());
 
-describe('GanpoRegularizer', () => {
-  it('builds two distinct discriminators of the requested kind', () => {
-    const r = make();
-    expect(r.discriminators.chosen).toBeInstanceOf(TransformerDiscriminator);
-    expect(r.discriminators.chosen).not.toBe(r.discriminators.rejected);
-    expect(r.latentDim).toBe(H);
-    expect(r.means.chosen.reference).toBeNull();
-    r.dispose();
-    const m = new GanpoRegularizer({ latentDim: H, critic: { kind: 'mlp', hiddenDims: [8] } });
-    expect(m.discriminators.rejected).toBeInstanceOf(MLPDiscriminator);
-    m.dispose();
-  });
+// The mechanics every preset shares, once per preset: the default ('recommended': plain RaGAN
+// critics, paired feature matching, loss floor) next to the official algorithm ('official': quad
+// critic loss, one-sided generator).
+describe.each(['recommended', 'official'] as const)("GanpoRegularizer, preset '%s'", (preset) => {
+  const make = (options: GanpoRegularizerSettings = {}, seed = 11): GanpoRegularizer =>
+    makeOf({ preset, ...options }, seed);
 
   it('EMA means start at the first batch mean, then move by momentum 0.9', () => {
     const r = make();
@@ -143,44 +134,6 @@ describe('GanpoRegularizer', () => {
     }
   });
 
-  it('refuses a misspelt option, naming the nearest valid one, and builds nothing', () => {
-    const before = tf.memory().numTensors;
-    const typo = { latentDim: H, wieght: 1 } as never;
-    const e = expectGanpoError(() => new GanpoRegularizer(typo), 'INVALID_OPTION', 'wieght');
-    expect(e.expected).toContain("did you mean 'weight'?");
-    // Options of the other critic kind, and the former nested seed, are refused too.
-    expectGanpoError(
-      () => new GanpoRegularizer({ latentDim: H, critic: { kind: 'mlp', hiddenDim: 8 } as never }),
-      'INVALID_OPTION',
-      'critic.hiddenDim',
-    );
-    const nested = { latentDim: H, critic: { kind: 'mlp', seed: 3 } } as never;
-    expectGanpoError(() => new GanpoRegularizer(nested), 'INVALID_OPTION', 'critic.seed');
-    const both = { latentDim: H, discriminators: {} } as never;
-    expectGanpoError(() => new GanpoRegularizer(both), 'INVALID_OPTION', 'latentDim');
-    expect(tf.memory().numTensors).toBe(before);
-  });
-
-  it('one seed story: seed seeds both critics (seed, seed + 1), so two builds agree', () => {
-    const critics: CriticOptions[] = [
-      { kind: 'mlp', hiddenDims: [8] },
-      { kind: 'transformer', hiddenDim: 8, numHeads: 2 },
-    ];
-    for (const critic of critics) {
-      const a = new GanpoRegularizer({ latentDim: H, critic, seed: 3 });
-      const b = new GanpoRegularizer({ latentDim: H, critic, seed: 3 });
-      const other = new GanpoRegularizer({ latentDim: H, critic, seed: 4 });
-      const weights = (r: GanpoRegularizer, side: 'chosen' | 'rejected') =>
-        r.discriminators[side].trainableVariables.map((v) => Array.from(v.dataSync()));
-      expect(weights(b, 'chosen')).toEqual(weights(a, 'chosen'));
-      expect(weights(b, 'rejected')).toEqual(weights(a, 'rejected'));
-      expect(weights(a, 'rejected')).not.toEqual(weights(a, 'chosen'));
-      // D_l of seed 3 is D_w of seed 4.
-      expect(weights(other, 'chosen')).toEqual(weights(a, 'rejected'));
-      for (const r of [a, b, other]) r.dispose();
-    }
-  });
-
   it('a refused discriminatorStep changes no weight, no mean and no optimizer state', () => {
     const r = make();
     r.discriminatorStep(batch);
@@ -224,6 +177,70 @@ describe('GanpoRegularizer', () => {
     expect(snapshot(r)).toBe(before);
     tf.dispose([nan, wrongH, wrongB, badMask, halfMask, rank2]);
     r.dispose();
+  });
+
+  it('leaks nothing across discriminator steps and adversarial losses', async () => {
+    const r = make();
+    await expectNoLeak(() => {
+      r.discriminatorStep(batch);
+      const l = r.adversarialLoss(batch);
+      l.dispose();
+    });
+    r.dispose();
+  });
+});
+
+describe('GanpoRegularizer: construction, options and states', () => {
+  const make = makeOf;
+
+  it('builds two distinct discriminators of the requested kind', () => {
+    const r = make();
+    expect(r.discriminators.chosen).toBeInstanceOf(TransformerDiscriminator);
+    expect(r.discriminators.chosen).not.toBe(r.discriminators.rejected);
+    expect(r.latentDim).toBe(H);
+    expect(r.means.chosen.reference).toBeNull();
+    r.dispose();
+    const m = new GanpoRegularizer({ latentDim: H, critic: { kind: 'mlp', hiddenDims: [8] } });
+    expect(m.discriminators.rejected).toBeInstanceOf(MLPDiscriminator);
+    m.dispose();
+  });
+
+  it('refuses a misspelt option, naming the nearest valid one, and builds nothing', () => {
+    const before = tf.memory().numTensors;
+    const typo = { latentDim: H, wieght: 1 } as never;
+    const e = expectGanpoError(() => new GanpoRegularizer(typo), 'INVALID_OPTION', 'wieght');
+    expect(e.expected).toContain("did you mean 'weight'?");
+    // Options of the other critic kind, and the former nested seed, are refused too.
+    expectGanpoError(
+      () => new GanpoRegularizer({ latentDim: H, critic: { kind: 'mlp', hiddenDim: 8 } as never }),
+      'INVALID_OPTION',
+      'critic.hiddenDim',
+    );
+    const nested = { latentDim: H, critic: { kind: 'mlp', seed: 3 } } as never;
+    expectGanpoError(() => new GanpoRegularizer(nested), 'INVALID_OPTION', 'critic.seed');
+    const both = { latentDim: H, discriminators: {} } as never;
+    expectGanpoError(() => new GanpoRegularizer(both), 'INVALID_OPTION', 'latentDim');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('one seed story: seed seeds both critics (seed, seed + 1), so two builds agree', () => {
+    const critics: CriticOptions[] = [
+      { kind: 'mlp', hiddenDims: [8] },
+      { kind: 'transformer', hiddenDim: 8, numHeads: 2 },
+    ];
+    for (const critic of critics) {
+      const a = new GanpoRegularizer({ latentDim: H, critic, seed: 3 });
+      const b = new GanpoRegularizer({ latentDim: H, critic, seed: 3 });
+      const other = new GanpoRegularizer({ latentDim: H, critic, seed: 4 });
+      const weights = (r: GanpoRegularizer, side: 'chosen' | 'rejected') =>
+        r.discriminators[side].trainableVariables.map((v) => Array.from(v.dataSync()));
+      expect(weights(b, 'chosen')).toEqual(weights(a, 'chosen'));
+      expect(weights(b, 'rejected')).toEqual(weights(a, 'rejected'));
+      expect(weights(a, 'rejected')).not.toEqual(weights(a, 'chosen'));
+      // D_l of seed 3 is D_w of seed 4.
+      expect(weights(other, 'chosen')).toEqual(weights(a, 'rejected'));
+      for (const r of [a, b, other]) r.dispose();
+    }
   });
 
   it('rejects bad options and mismatched states', () => {
@@ -280,15 +297,5 @@ describe('GanpoRegularizer', () => {
     for (const d of [d1, d2, d3]) d.dispose();
     for (const r of [ema, batchMeans, small, tooBig]) r.dispose();
     expectGanpoError(() => ema.discriminatorStep(batch), 'DISPOSED');
-  });
-
-  it('leaks nothing across discriminator steps and adversarial losses', async () => {
-    const r = make();
-    await expectNoLeak(() => {
-      r.discriminatorStep(batch);
-      const l = r.adversarialLoss(batch);
-      l.dispose();
-    });
-    r.dispose();
   });
 });

@@ -1,28 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { AdamW, GanpoRegularizer, MLPDiscriminator, type Scoring } from 'ganpo';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MLPDiscriminator } from '../src/discriminators/mlp';
-import { AdamW } from '../src/optim/adamw';
-import {
-  GanpoRegularizer,
-  type GanpoRegularizerSettings,
-  type Scoring,
-} from '../src/regularizer/ganpo-regularizer';
+
+import type { GanpoRegularizerSettings } from '../src/regularizer/ganpo-regularizer';
 import { expectClose, expectGanpoError, expectNoLeak } from './support/helpers';
+import { randomLatentBatch } from './support/latents';
 
 const B = 3;
 const H = 6;
 
-function latents(seed: number, t: number): tf.Tensor3D {
-  return tf.randomNormal([B, t, H], 0, 1, 'float32', seed) as tf.Tensor3D;
-}
-
 // Chosen and rejected of different lengths, ragged masks: sets of one critic share a mask only
 // within a side, so batched scoring groups policy + reference and scores the opposite set alone.
-const masked = {
-  policyChosenLatents: latents(1, 5),
-  policyRejectedLatents: latents(2, 4),
-  referenceChosenLatents: latents(3, 5),
-  referenceRejectedLatents: latents(4, 4),
+const masked = randomLatentBatch({
+  seed: 1,
+  batch: B,
+  time: 5,
+  rejectedTime: 4,
+  width: H,
   chosenMask: tf.tensor2d([
     [1, 1, 1, 1, 1],
     [1, 1, 1, 0, 0],
@@ -33,14 +27,9 @@ const masked = {
     [1, 1, 1, 1],
     [1, 1, 1, 0],
   ]),
-};
+});
 // No masks and one length: all three sets of a critic go into one call.
-const unmasked = {
-  policyChosenLatents: latents(5, 4),
-  policyRejectedLatents: latents(6, 4),
-  referenceChosenLatents: latents(7, 4),
-  referenceRejectedLatents: latents(8, 4),
-};
+const unmasked = randomLatentBatch({ seed: 5, batch: B, time: 4, width: H });
 afterAll(() => tf.dispose([...Object.values(masked), ...Object.values(unmasked)]));
 
 /** Deterministic critics (no dropout, no spectral norm) and plain SGD(1): weight change = −gradient. */

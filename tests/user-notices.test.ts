@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { GanpoRegularizer, ganpoLoss, TransformerDiscriminator } from 'ganpo';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TransformerDiscriminator } from '../src/discriminators/transformer';
-import { ganpoLoss } from '../src/regularizer/ganpo-objective';
-import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
+
 import { resetCriticSizeNotice } from '../src/regularizer/notices';
 import { expectGanpoError } from './support/helpers';
+import { randomLatentBatch } from './support/latents';
 
 // What a user is told when something is off: argument names they passed, advice that names the
 // right fix, and one-time notices for silent mismatches.
@@ -15,10 +15,6 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-function latents(seed: number, t = 3): tf.Tensor3D {
-  return tf.randomNormal([2, t, H], 0, 1, 'float32', seed) as tf.Tensor3D;
-}
-
 function stepped(masks: boolean) {
   // The official preset ('ema'): the reference latents take no part in the policy term.
   const regularizer = new GanpoRegularizer({
@@ -27,36 +23,17 @@ function stepped(masks: boolean) {
     seed: 1,
     preset: 'official',
   });
-  const [policyChosenLatents, policyRejectedLatents, referenceChosenLatents, referenceRejectedLatents] = [
-    1, 2, 3, 4,
-  ].map((s) => latents(s));
+  const latents = randomLatentBatch({ batch: 2, time: 3, width: H });
   const mask = tf.tensor2d([
     [1, 1, 0],
     [1, 1, 1],
   ]);
-  live.push(
-    regularizer,
-    policyChosenLatents as tf.Tensor,
-    policyRejectedLatents as tf.Tensor,
-    referenceChosenLatents as tf.Tensor,
-    referenceRejectedLatents as tf.Tensor,
-    mask,
-  );
+  live.push(regularizer, ...Object.values(latents), mask);
   regularizer.discriminatorStep({
-    policyChosenLatents: policyChosenLatents as tf.Tensor3D,
-    policyRejectedLatents: policyRejectedLatents as tf.Tensor3D,
-    referenceChosenLatents: referenceChosenLatents as tf.Tensor3D,
-    referenceRejectedLatents: referenceRejectedLatents as tf.Tensor3D,
+    ...latents,
     ...(masks ? { chosenMask: mask as tf.Tensor2D, rejectedMask: mask as tf.Tensor2D } : {}),
   });
-  return {
-    regularizer,
-    policyChosenLatents: policyChosenLatents as tf.Tensor3D,
-    policyRejectedLatents: policyRejectedLatents as tf.Tensor3D,
-    referenceChosenLatents: referenceChosenLatents as tf.Tensor3D,
-    referenceRejectedLatents: referenceRejectedLatents as tf.Tensor3D,
-    mask: mask as tf.Tensor2D,
-  };
+  return { regularizer, ...latents, mask: mask as tf.Tensor2D };
 }
 
 describe('ganpoLoss errors name its own arguments', () => {
