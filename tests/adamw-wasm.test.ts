@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { AdamW } from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import { kernelFlags } from '../src/ops/kernel-flags';
 import { wasmAdamWAvailable } from '../src/ops/wasm/adamw-kernel';
-import { AdamW } from '../src/optim/adamw';
+
 import { expectNoLeak } from './support/helpers';
 
 // The wasm SIMD AdamW kernel against AdamW's tfjs-op update on the cpu backend: the same float32

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { AdamW, type AdamWState } from 'ganpo';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdamW, type AdamWState } from '../src/optim/adamw';
+
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface Fixture {

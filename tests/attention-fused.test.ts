@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { selfAttentionCore } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
-import { selfAttentionCore } from '../src/ops/attention';
+
 import { fusedAttentionAvailable } from '../src/ops/wasm/attention-kernel';
 import { attentionSimdModule } from '../src/ops/wasm/attention-simd';
 import { expectClose, expectNoLeak } from './support/helpers';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { type AttentionImpl, selfAttentionCore } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
-import { type AttentionImpl, PER_HEAD_MIN_WORK, selfAttentionCore } from '../src/ops/attention';
+import { PER_HEAD_MIN_WORK } from '../src/ops/attention';
 import { ATTENTION_FORWARD } from '../src/ops/wasm/attention-kernel';
 import { expectClose } from './support/helpers';
 

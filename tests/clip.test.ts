@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { clipGradNorm } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { clipGradNorm } from '../src/optim/clip';
+
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface ClipCase {

@@ -1,16 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { setValidationLevel } from '../src/core/config';
 import {
+  BatchSampler,
   type CollateOptions,
-  collatePreferenceArrays,
   collatePreferencePairs,
-  concatenatePreferenceBatch,
   disposePreferenceBatch,
   type PreferencePair,
+  setValidationLevel,
+} from 'ganpo';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import {
+  collatePreferenceArrays,
+  concatenatePreferenceBatch,
   truncatePreferencePair,
 } from '../src/trainer/collate';
-import { BatchSampler } from '../src/trainer/sampler';
+
 import { expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface SideFixture {

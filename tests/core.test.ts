@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { GanpoError, getValidationLevel, setValidationLevel, withValidationLevel } from 'ganpo';
 import { afterEach, describe, expect, it } from 'vitest';
-import { getValidationLevel, setValidationLevel, withValidationLevel } from '../src/core/config';
-import { GanpoError } from '../src/core/errors';
+
 import {
   assertBinary,
   assertDtype,

@@ -4,9 +4,6 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import { DEFAULT_JSONL_LIMITS } from '../src/data/jsonl';
 import {
   applyChatTemplate,
   type ChatMessage,
@@ -18,8 +15,12 @@ import {
   parsePreferenceJsonl,
   type Tokenizer,
   tokenizePreferenceData,
-} from '../src/index';
-import { readPreferenceJsonl } from '../src/node';
+} from 'ganpo';
+import { readPreferenceJsonl } from 'ganpo/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
+import { DEFAULT_JSONL_LIMITS } from '../src/data/jsonl';
+
 import { expectGanpoError } from './support/helpers';
 
 /** The ChatML chat template (Qwen, SmolLM) as a function. */

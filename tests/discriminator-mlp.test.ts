@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { MLPDiscriminator } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { MLPDiscriminator } from '../src/discriminators/mlp';
+
 import {
   expectClose,
   expectGanpoError,

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { TransformerDiscriminator, withValidationLevel } from 'ganpo';
+import type { AttentionImpl } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
-import { withValidationLevel } from '../src/core/config';
-import { TransformerDiscriminator } from '../src/discriminators/transformer';
-import type { AttentionImpl } from '../src/ops/attention';
+
 import {
   type DiscriminatorFixtureConfig,
   expectClose,

@@ -6,6 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import {
+  AdamW,
+  collatePreferencePairs,
+  disposePreferenceBatch,
+  GanpoRegularizer,
+  readSafetensors,
+  TransformerDiscriminator,
+} from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import { ganpoStep } from '../examples/guide/existing-loop';
 import { withHook, withLatentView } from '../examples/guide/latents';
@@ -14,14 +22,7 @@ import { loadPreferenceData } from '../examples/guide/trl-data';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task/index';
 import { TinyLM } from '../examples/tiny-lm/index';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import {
-  AdamW,
-  collatePreferencePairs,
-  disposePreferenceBatch,
-  GanpoRegularizer,
-  readSafetensors,
-  TransformerDiscriminator,
-} from '../src/index';
+
 import { expectClose, expectNoLeak } from './support/helpers';
 
 const INCLUDE = /<!-- include: (\S+) -->\n```ts\n([\s\S]*?)```/g;

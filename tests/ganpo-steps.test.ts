@@ -3,15 +3,19 @@
 // policy step with a preference loss + ganpoLoss inside tf.variableGrads — must reproduce the
 // official algorithm's losses, means, policy weights and discriminator weights after every step.
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  AdamW,
+  causalLogProbs,
+  dpoLoss,
+  GanpoRegularizer,
+  ganpoLoss,
+  simpoLoss,
+  TransformerDiscriminator,
+} from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { TransformerDiscriminator } from '../src/discriminators/transformer';
-import { causalLogProbs } from '../src/logprobs/sequence-log-probs';
-import { dpoLoss } from '../src/losses/dpo';
-import { simpoLoss } from '../src/losses/simpo';
-import { AdamW } from '../src/optim/adamw';
+
 import { DISCRIMINATOR_CALL_ORDER } from '../src/regularizer/call-order';
-import { ganpoLoss } from '../src/regularizer/ganpo-objective';
-import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
+
 import type { SetName } from '../src/regularizer/means';
 import { expectClose, loadFixture } from './support/helpers';
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { geluErf } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
-import { geluErf } from '../src/ops/gelu';
+
 import { fusedGeluAvailable } from '../src/ops/wasm/gelu-kernel';
 import { geluSimdModule } from '../src/ops/wasm/gelu-simd';
 import { expectClose, expectNoLeak } from './support/helpers';

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { GanpoTrainer, type PreferencePair } from 'ganpo';
 import { describe, expect, it, vi } from 'vitest';
 import { handWrittenLM } from '../examples/guide/hand-written-model';
 import { trainLayersModel } from '../examples/guide/layers-model';
-import type { PreferencePair } from '../src/trainer/collate';
-import { GanpoTrainer } from '../src/trainer/ganpo-trainer';
 
 // docs/guide.md, "Your own model": the two snippets run as written, on every backend.
 const PAIRS: PreferencePair[] = [

@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import {
+  AdamW,
+  findLayer,
+  GanpoRegularizer,
+  ganpoLoss,
+  LatentView,
+  LayerOutputHook,
+  relativisticGeneratorLoss,
+} from 'ganpo';
 import { afterEach, describe, expect, it } from 'vitest';
-import { relativisticGeneratorLoss } from '../src/divergence/relativistic';
-import { findLayer } from '../src/hooks/find-layer';
-import { LatentView } from '../src/hooks/latent-view';
-import { LayerOutputHook } from '../src/hooks/layer-output-hook';
-import { AdamW } from '../src/optim/adamw';
-import { ganpoLoss } from '../src/regularizer/ganpo-objective';
-import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
+
 import { expectClose, expectGanpoError } from './support/helpers';
 
 // A tiny causal-LM-shaped policy: one-hot tokens [B,T,V] → tanh hidden [B,T,H] (the latent) →

@@ -1,8 +1,9 @@
 // latentAnchorLoss: value and gradient against PyTorch (tools/reference/latent_anchor.py), the
 // shared LatentBatch checks, scale invariance and leaks.
 import * as tf from '@tensorflow/tfjs-core';
+import { type LatentBatch, latentAnchorLoss } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { type LatentBatch, latentAnchorLoss } from '../src/index';
+
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface Case {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { layerNorm } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
 import { kernelFlags } from '../src/ops/kernel-flags';
-import { layerNorm } from '../src/ops/layer-norm';
+
 import { wasmLayerNormAvailable } from '../src/ops/wasm/layer-norm-kernel';
 import { expectClose, expectNoLeak } from './support/helpers';
 

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { causalLMFromLayersModel } from 'ganpo';
 import { afterEach, describe, expect, it } from 'vitest';
-import { causalLMFromLayersModel } from '../src/hooks/layers-causal-lm';
+
 import { registerWasmTrainingKernels } from '../src/ops/wasm-training-kernels';
 import { expectClose, expectGanpoError } from './support/helpers';
 

@@ -1,9 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  causalLogProbs,
+  ldDpoLogProbs,
+  nllLoss,
+  type SequenceLogProbs,
+  sequenceLogProbs,
+  wpoLogWeights,
+  wpoWeights,
+} from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { ldDpoLogProbs } from '../src/logprobs/ld-dpo';
-import { causalLogProbs, type SequenceLogProbs, sequenceLogProbs } from '../src/logprobs/sequence-log-probs';
-import { wpoLogWeights, wpoWeights } from '../src/logprobs/wpo';
-import { nllLoss } from '../src/losses/nll';
+
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface LpCase {

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { type DpoLossType, dpoLoss, preferenceMetrics } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { DPO_LOSS_TYPES, type DpoLossArgs, type DpoLossType, dpoLoss } from '../src/losses/dpo';
+import { DPO_LOSS_TYPES, type DpoLossArgs } from '../src/losses/dpo';
 import { F_DIVERGENCES } from '../src/losses/f-divergence';
-import { preferenceMetrics } from '../src/losses/metrics';
+
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface Case {

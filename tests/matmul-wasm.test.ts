@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fastLinear } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
-import { fastLinear } from '../src/ops/fast-linear';
+
 import { kernelFlags } from '../src/ops/kernel-flags';
 import { matMul2d, matMul2dTransposeA } from '../src/ops/matmul';
 import { MATMUL_2D, wasmMatMulAvailable } from '../src/ops/wasm/matmul-kernel';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { logSigmoid, stopGradient } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
-import { logSigmoid } from '../src/ops/log-sigmoid';
-import { stopGradient } from '../src/ops/stop-gradient';
+
 import { expectClose, expectNoLeak } from './support/helpers';
 
 describe('stopGradient', () => {

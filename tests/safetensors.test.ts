@@ -3,11 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readSafetensors, TransformerDiscriminator, writeSafetensors } from 'ganpo';
+import {
+  fileSystemHandler,
+  readSafetensorsFile,
+  registerFileSystemRouter,
+  writeSafetensorsFile,
+} from 'ganpo/node';
 import { describe, expect, it } from 'vitest';
-import { TransformerDiscriminator } from '../src/discriminators/transformer';
-import { fileSystemHandler, registerFileSystemRouter } from '../src/io/fs-handler';
-import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
-import { readSafetensorsFile, writeSafetensorsFile } from '../src/io/safetensors-file';
+
 import { DEBIAN_PYTHON, hasTorch as hasTorchInstalled } from '../tools/python';
 import {
   type DiscriminatorFixtureConfig,

@@ -1,5 +1,6 @@
+import { warmupCosineSchedule, warmupLinearSchedule } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { warmupCosineSchedule, warmupLinearSchedule } from '../src/optim/schedules';
+
 import { expectClose, expectGanpoError, loadFixture } from './support/helpers';
 
 interface SchedCase {

@@ -10,13 +10,14 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { GanpoRegularizer, MLPDiscriminator, setValidationLevel, TransformerDiscriminator } from 'ganpo';
+import { fileSystemHandler } from 'ganpo/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setValidationLevel } from '../src/core/config';
+
 import { DISCRIMINATOR_LIMITS } from '../src/discriminators/limits';
-import { MLPDiscriminator } from '../src/discriminators/mlp';
-import { TransformerDiscriminator } from '../src/discriminators/transformer';
-import { fileSystemHandler, MODEL_JSON_LIMITS } from '../src/io/fs-handler';
-import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
+
+import { MODEL_JSON_LIMITS } from '../src/io/fs-handler';
+
 import { saveToMemory } from './support/helpers';
 import { expectRefusal, hostileTally } from './support/hostile';
 

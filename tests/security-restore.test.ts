@@ -1,19 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  type CausalLM,
+  causalLogProbs,
+  dpoLoss,
+  type GanpoErrorCode,
+  GanpoTrainer,
+  type GanpoTrainerOptions,
+  type PreferencePair,
+  preferenceMetrics,
+  readSafetensors,
+  referenceCacheFromBytes,
+  referenceCacheToBytes,
+  relativisticDiscriminatorLoss,
+  sequenceLogProbs,
+  warmupCosineSchedule,
+  warmupLinearSchedule,
+  writeSafetensors,
+} from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { TinyLM } from '../examples/tiny-lm';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import type { GanpoErrorCode } from '../src/core/errors';
+
 import { ganpoDiscriminatorLoss, ganpoGeneratorLoss } from '../src/divergence/ganpo-relativistic';
-import { relativisticDiscriminatorLoss } from '../src/divergence/relativistic';
-import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
-import { causalLogProbs, sequenceLogProbs } from '../src/logprobs/sequence-log-probs';
-import { dpoLoss } from '../src/losses/dpo';
-import { preferenceMetrics } from '../src/losses/metrics';
-import { warmupCosineSchedule, warmupLinearSchedule } from '../src/optim/schedules';
-import type { PreferencePair } from '../src/trainer/collate';
-import { type CausalLM, GanpoTrainer, type GanpoTrainerOptions } from '../src/trainer/ganpo-trainer';
-import { referenceCacheFromBytes, referenceCacheToBytes } from '../src/trainer/reference-cache';
+
 import { expectRefusal, hostileTally } from './support/hostile';
 import type { TrainerOverrides } from './support/trainer-args';
 

@@ -2,13 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readSafetensors, writeSafetensors } from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import {
-  readSafetensors,
   SAFETENSORS_MAX_DEPTH,
   SAFETENSORS_MAX_HEADER_BYTES,
   SAFETENSORS_MAX_RANK,
-  writeSafetensors,
 } from '../src/io/safetensors';
 import { expectRefusal, hostileTally } from './support/hostile';
 

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { TransformerDiscriminator } from 'ganpo';
+import { withSharedClones } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
-import { TransformerDiscriminator } from '../src/discriminators/transformer';
+
 import { kernelFlags } from '../src/ops/kernel-flags';
-import { withSharedClones } from '../src/ops/wasm/shared-clone';
+
 import { expectNoLeak } from './support/helpers';
 import { weightsAfterThreeSteps } from './support/lever-identity';
 

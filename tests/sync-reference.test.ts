@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { syncReference } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { syncReference } from '../src/trainer/sync-reference';
+
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface SyncCase {

@@ -1,8 +1,9 @@
+import { parsePreferenceJsonl, tokenizePreferenceData } from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
 import { GptTokenizer } from '../examples/tokenizers/gpt-tokenizer';
 import { assertTokenizer } from '../src/data/tokenizer';
-import { parsePreferenceJsonl, tokenizePreferenceData } from '../src/index';
+
 import { expectGanpoError } from './support/helpers';
 
 describe('CharTokenizer', () => {

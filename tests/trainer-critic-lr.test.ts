@@ -1,10 +1,12 @@
 // Which learning rate GanpoTrainer gives the critics' optimizer: with preset 'recommended',
 // 2 × the policy's on its schedule, a transformer critic's peak capped at 2e-3; an explicit ratio
 // (and preset 'official', 0.5) means ratio × the policy's learning rate, uncapped.
+
+import { GanpoTrainer, type TrainerRegularizerOptions } from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import { GanpoTrainer, type TrainerRegularizerOptions } from '../src/trainer/ganpo-trainer';
+
 import { expectGanpoError } from './support/helpers';
 import { smallPolicy, smallTrainerArgs, type TrainerOverrides } from './support/trainer-args';
 

@@ -1,16 +1,11 @@
 // GanpoTrainer's grouped options: unknown keys refused with the nearest valid key, one seed story,
 // the latent anchor as a regularizer, and a ready-made GanpoRegularizer.
 import * as tf from '@tensorflow/tfjs-core';
+import { AdamW, GanpoRegularizer, GanpoTrainer, type GanpoTrainerOptions, type PreferencePair } from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import {
-  AdamW,
-  GanpoRegularizer,
-  GanpoTrainer,
-  type GanpoTrainerOptions,
-  type PreferencePair,
-} from '../src/index';
+
 import { expectGanpoError } from './support/helpers';
 import { smallPolicy, smallTrainerArgs, type TrainerOverrides } from './support/trainer-args';
 

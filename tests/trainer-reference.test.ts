@@ -1,11 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import {
+  causalLMFromLayersModel,
+  GanpoTrainer,
+  type GanpoTrainerOptions,
+  type LayersCausalLM,
+  type PreferencePair,
+  setLogger,
+} from 'ganpo';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { setLogger } from '../src/core/log';
-import { causalLMFromLayersModel, type LayersCausalLM } from '../src/hooks/layers-causal-lm';
+
 import { registerWasmTrainingKernels } from '../src/ops/wasm-training-kernels';
-import type { PreferencePair } from '../src/trainer/collate';
-import { GanpoTrainer, type GanpoTrainerOptions } from '../src/trainer/ganpo-trainer';
+
 import { expectGanpoError } from './support/helpers';
 
 // `reference: 'initial'` (a weight snapshot of the policy, no second model) and the construction

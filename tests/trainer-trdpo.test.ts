@@ -1,11 +1,11 @@
 // GanpoTrainer's TRL options: TR-DPO reference sync, disable_dropout, precompute_ref_batch_size.
 import * as tf from '@tensorflow/tfjs-core';
+import { type CausalLM, GanpoTrainer, type GanpoTrainerOptions, type PreferencePair } from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
 import { TinyLM } from '../examples/tiny-lm';
 import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import type { PreferencePair } from '../src/trainer/collate';
-import { type CausalLM, GanpoTrainer, type GanpoTrainerOptions } from '../src/trainer/ganpo-trainer';
+
 import { expectClose, expectGanpoError } from './support/helpers';
 import { smallTrainerArgs, type TrainerOverrides } from './support/trainer-args';
 

@@ -1,16 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
-import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
-import type { TinyLM } from '../examples/tiny-lm';
-import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
-import type { PreferencePair } from '../src/trainer/collate';
 import {
   type CausalLM,
   GanpoTrainer,
   type GanpoTrainerOptions,
+  type PreferenceObjective,
+  type PreferencePair,
   type TrainerMetrics,
-} from '../src/trainer/ganpo-trainer';
-import { type PreferenceObjective, resolveObjective } from '../src/trainer/objective';
+} from 'ganpo';
+import { describe, expect, it } from 'vitest';
+import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../examples/task';
+import type { TinyLM } from '../examples/tiny-lm';
+import { CharTokenizer } from '../examples/tokenizers/char-tokenizer';
+
+import { resolveObjective } from '../src/trainer/objective';
 import { trainerFlags } from '../src/trainer/step';
 import { expectClose, expectGanpoError } from './support/helpers';
 import { smallPolicy, smallTrainerArgs, type TrainerOverrides } from './support/trainer-args';

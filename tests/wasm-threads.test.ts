@@ -2,8 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { initWasmThreads } from 'ganpo/node';
 import { describe, expect, it } from 'vitest';
-import { initWasmThreads } from '../src/node';
+
 import { expectClose } from './support/helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));

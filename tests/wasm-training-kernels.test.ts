@@ -1,13 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { AdamW, causalLMFromLayersModel, causalLogProbs, dpoLoss, GanpoRegularizer, ganpoLoss } from 'ganpo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { causalLMFromLayersModel } from '../src/hooks/layers-causal-lm';
-import { causalLogProbs } from '../src/logprobs/sequence-log-probs';
-import { dpoLoss } from '../src/losses/dpo';
+
 import { registerWasmTrainingKernels, segmentSumInto } from '../src/ops/wasm-training-kernels';
-import { AdamW } from '../src/optim/adamw';
-import { ganpoLoss } from '../src/regularizer/ganpo-objective';
-import { GanpoRegularizer } from '../src/regularizer/ganpo-regularizer';
+
 import { expectClose } from './support/helpers';
 
 const projectBackend = process.env.GANPO_BACKEND ?? 'cpu';

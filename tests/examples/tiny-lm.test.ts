@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { collatePreferencePairs, disposePreferenceBatch } from 'ganpo';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task/index';
 import { sftLoss, sftTrain, TinyLM } from '../../examples/tiny-lm/index';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
-import { collatePreferencePairs, disposePreferenceBatch } from '../../src/trainer/collate';
+
 import { expectClose, expectNoLeak, loadFixture } from '../support/helpers';
 
 // Small enough to train a few steps in well under a second on the cpu backend.

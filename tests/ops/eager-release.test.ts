@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { Dense, TransformerBlock, withLeanGradients } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
-import { Dense, TransformerBlock, withLeanGradients } from '../../src/ops';
+
 import { withEagerRelease } from '../../src/ops/eager-release';
 import { kernelFlags } from '../../src/ops/kernel-flags';
 import { expectNoLeak } from '../support/helpers';

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { describe, expect, it } from 'vitest';
 import {
   Dense,
   fastLinear,
@@ -8,7 +7,9 @@ import {
   TransformerBlock,
   type TransformerBlockWeights,
   transformerBlock,
-} from '../../src/ops';
+} from 'ganpo/ops';
+import { describe, expect, it } from 'vitest';
+
 import { transformerBlockShapes, type WeightName } from '../../src/ops/transformer-block';
 import { expectClose, expectGanpoError, expectNoLeak, saveToMemory } from '../support/helpers';
 

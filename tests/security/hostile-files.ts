@@ -2,7 +2,7 @@
 // itself: the cost test reads them in a fresh child process and bounds its time and memory.
 import { closeSync, ftruncateSync, linkSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GanpoErrorCode } from '../../src/core/errors';
+import type { GanpoErrorCode } from 'ganpo';
 
 /** One hostile file and the refusal expected from its reader. */
 export interface FileCase {

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { GanpoError, type GanpoErrorCode } from 'ganpo';
 import { expect } from 'vitest';
-import { GanpoError, type GanpoErrorCode } from '../../src/core/errors';
 
 const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 

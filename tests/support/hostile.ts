@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { GanpoError, type GanpoErrorCode } from 'ganpo';
 import { afterAll, expect } from 'vitest';
-import { GanpoError, type GanpoErrorCode } from '../../src/core/errors';
 
 /**
  * Counts of hostile-input cases in one test file: how many were tried, refused cleanly (the right

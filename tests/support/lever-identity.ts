@@ -1,9 +1,11 @@
 // Three GanpoTrainer steps with a small transformer critic, with one kernelFlags lever on or off: the
 // weights afterwards, for tests that a lever leaves every float unchanged.
+
+import { GanpoTrainer } from 'ganpo';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
 import { kernelFlags } from '../../src/ops/kernel-flags';
-import { GanpoTrainer } from '../../src/trainer/ganpo-trainer';
+
 import { smallPolicy, smallTrainerArgs } from './trainer-args';
 
 type Lever = {

@@ -1,9 +1,9 @@
 // The small GanpoTrainer configuration the trainer tests share: the example tokenizer's collation,
 // lr 1e-2, batch 4, 6 steps, an MLP critic (hidden 16, seed 7).
+
+import type { CausalLM, GanpoPreset, GanpoTrainerOptions } from 'ganpo';
 import { TinyLM } from '../../examples/tiny-lm';
 import type { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
-import type { GanpoPreset } from '../../src/regularizer/preset';
-import type { CausalLM, GanpoTrainerOptions } from '../../src/trainer/ganpo-trainer';
 
 /** The trainer tests' policy: a TinyLM of width 16, 1 layer, 2 heads, over the tokenizer's vocabulary. */
 export function smallPolicy(tok: CharTokenizer, seed = 1): TinyLM {

@@ -2,8 +2,9 @@
 // once per process, before anything else uses wasm. Prints one JSON line.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { initWasmThreads } from '../../src/node';
-import { selfAttentionCore } from '../../src/ops/attention';
+import { initWasmThreads } from 'ganpo/node';
+import { selfAttentionCore } from 'ganpo/ops';
+
 import { fusedAttentionAvailable } from '../../src/ops/wasm/attention-kernel';
 
 const threads = await initWasmThreads({ threads: 2 });
