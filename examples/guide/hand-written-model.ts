@@ -3,12 +3,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from 'ganpo';
 
 /** h = tanh(oneHot(ids)·E·W), logits = h·U: the shape of any causal LM's forward. */
-export function handWrittenLM(vocabSize: number, hiddenSize: number): CausalLM & { dispose(): void } {
+export function handWrittenLM(vocabSize: number, latentDim: number): CausalLM & { dispose(): void } {
   const init = (rows: number, cols: number, seed: number) =>
     tf.tidy(() => tf.variable(tf.randomNormal([rows, cols], 0, 0.1, 'float32', seed))); // frees the initial value
-  const E = init(vocabSize, hiddenSize, 1);
-  const W = init(hiddenSize, hiddenSize, 2);
-  const U = init(hiddenSize, vocabSize, 3);
+  const E = init(vocabSize, latentDim, 1);
+  const W = init(latentDim, latentDim, 2);
+  const U = init(latentDim, vocabSize, 3);
   return {
     // One pass giving new tensors (the trainer disposes them), computed from the variables so that
     // gradients reach them: no dataSync, no tf.keep.
@@ -20,7 +20,7 @@ export function handWrittenLM(vocabSize: number, hiddenSize: number): CausalLM &
         const logits = tf.matMul(h, U);
         return {
           logits: tf.reshape(logits, [b, t, vocabSize]) as tf.Tensor3D,
-          hidden: tf.reshape(h, [b, t, hiddenSize]) as tf.Tensor3D,
+          hidden: tf.reshape(h, [b, t, latentDim]) as tf.Tensor3D,
         };
       });
     },
