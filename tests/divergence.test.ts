@@ -260,24 +260,23 @@ describe('GANPO quad losses', () => {
     'the quad loss is the mean of two public relativisticDiscriminatorLoss calls (docs/math.md) (%s)',
     (_, c) => {
       const xs = [tf.tensor1d(c.reference), tf.tensor1d(c.policy), tf.tensor1d(c.opposite)];
-      const { value, grads } = tf.valueAndGrads((r: tf.Tensor, p: tf.Tensor, o: tf.Tensor) => {
-        const ganLoss = c.divergence;
-        const sameSide = relativisticDiscriminatorLoss({
-          real: r as tf.Tensor1D,
-          fake: p as tf.Tensor1D,
-          realMean: c.means.reference,
-          fakeMean: c.means.policy,
-          ganLoss,
+      // One RaGAN term per ordering: reference > policy, then policy > opposite.
+      type Set = 'reference' | 'policy' | 'opposite';
+      const term = (scores: Record<Set, tf.Tensor>, real: Set, fake: Set) =>
+        relativisticDiscriminatorLoss({
+          real: scores[real] as tf.Tensor1D,
+          fake: scores[fake] as tf.Tensor1D,
+          realMean: c.means[real],
+          fakeMean: c.means[fake],
+          ganLoss: c.divergence,
         });
-        const opposite = relativisticDiscriminatorLoss({
-          real: p as tf.Tensor1D,
-          fake: o as tf.Tensor1D,
-          realMean: c.means.policy,
-          fakeMean: c.means.opposite,
-          ganLoss,
-        });
-        return tf.mul(tf.add(sameSide, opposite), 0.5) as tf.Scalar;
-      })(xs);
+      const { value, grads } = tf.valueAndGrads(
+        (reference: tf.Tensor, policy: tf.Tensor, opposite: tf.Tensor) => {
+          const scores = { reference, policy, opposite };
+          const sum = tf.add(term(scores, 'reference', 'policy'), term(scores, 'policy', 'opposite'));
+          return tf.mul(sum, 0.5) as tf.Scalar;
+        },
+      )(xs);
       expectClose(value, c.loss, TOL);
       expectClose(grads[0] as tf.Tensor, c.gradReference, { ...TOL, label: 'dref' });
       expectClose(grads[1] as tf.Tensor, c.gradPolicy, { ...TOL, label: 'dpolicy' });
