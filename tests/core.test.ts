@@ -137,7 +137,7 @@ describe('validation levels', () => {
 describe('versions', () => {
   it('reports the package.json version and the tfjs versions in use', async () => {
     const { readFileSync } = await import('node:fs');
-    const { versions } = await import('../src/version');
+    const { versions } = await import('ganpo');
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
       version: string;
     };

@@ -423,7 +423,7 @@ describe("GanpoTrainer reference: 'copy'", () => {
 
 describe('reference cache on disk', () => {
   it('round-trips exactly through safetensors bytes and trains the same step', async () => {
-    const { referenceCacheFromBytes, referenceCacheToBytes } = await import('../src/trainer/reference-cache');
+    const { referenceCacheFromBytes, referenceCacheToBytes } = await import('ganpo');
     const a = models(10);
     const b = models(10);
     const tA = new GanpoTrainer(trainerArgs(a.policy, a.reference));
