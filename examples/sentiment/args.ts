@@ -21,14 +21,15 @@ export interface SentimentArgs {
   help: boolean;
 }
 
-export const USAGE = `npm run sentiment -- [--quick] [--seeds 1,2,3] [--families dpo,anchor,official,mlp,transformer]
+export const USAGE = `npm run sentiment -- [--quick] [--seeds 1,2,3] [--families dpo,anchor,...]
                        [--betas 0.03,0.1,0.3,1,3] [--lambdas 0.3,1,3] [--steps N] [--backend wasm|cpu|tensorflow]
                        [--out DIR] [--cache DIR] [--prepare] [--from-json a.json[,b.json...]]
   (no flag)    the full frontier (3 seeds) on the Brown Corpus with the VADER reward; writes results/sentiment/
   --quick      CI smoke run: tiny SFT, few pairs, one seed, 6 steps per recipe; writes to
                ${join('<os.tmpdir()>', 'ganpo-sentiment-quick')}
   --seeds      seeds of the preference runs (the SFT model and the pairs are shared by all seeds)
-  --families   subset of the recipes: dpo (β sweep), anchor, official, mlp, transformer (λ sweeps)
+  --families   subset of the recipes: dpo (β sweep), anchor, official, mlp, transformer (λ sweeps),
+               mlp-frozen, transformer-frozen (the default with critics frozen at initialisation)
   --betas      β values of the DPO sweep; --lambdas: λ values of the anchor, mlp and transformer sweeps
   --steps      preference-training steps per run
   --cache      folder of the SFT model and the pairs JSONL, reused by later processes

@@ -7,6 +7,9 @@ export interface Sweeps {
   official: readonly number[];
   mlp: readonly number[];
   transformer: readonly number[];
+  /** λ of the default with its critics frozen at initialisation (MLP / transformer critic). */
+  mlpFrozen: readonly number[];
+  transformerFrozen: readonly number[];
 }
 
 /** Everything a study depends on besides the model, corpus and scorer (which are arguments). */
@@ -59,7 +62,15 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
       continuationTokens: 16,
       temperature: 1,
       training: { steps: 6, batchSize: 4, learningRate: 5e-4 },
-      sweeps: { beta: [0.1, 1], anchor: [1], official: [1], mlp: [1], transformer: [1] },
+      sweeps: {
+        beta: [0.1, 1],
+        anchor: [1],
+        official: [1],
+        mlp: [1],
+        transformer: [1],
+        mlpFrozen: [1],
+        transformerFrozen: [],
+      },
     };
   }
   return {
@@ -73,10 +84,14 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
     training: { steps: 150, batchSize: 16, learningRate: 5e-4 },
     sweeps: {
       beta: [0.03, 0.1, 0.3, 1, 3],
-      anchor: [0.1, 1, 10],
+      // One λ per regularizer (λ 0 of each is DPO β 0.1 itself): the full study then takes about 80
+      // minutes on a shared 2-core machine (README, "Real-text benchmark"); --lambdas sweeps more.
+      anchor: [1],
       official: [1],
-      mlp: [0.3, 1, 3],
-      transformer: [0.3, 1, 3],
+      mlp: [1],
+      transformer: [1],
+      mlpFrozen: [1],
+      transformerFrozen: [],
     },
   };
 }

@@ -115,11 +115,18 @@ async function runOne(method: Method, seed: number, s: Shared): Promise<RunResul
   };
 }
 
-/** Runs the study; `log` gets one line per stage and per run. */
+/**
+ * Runs the study; `log` gets one line per stage and per run, `onRun` the results so far after each run
+ * (a study stopped midway keeps its finished runs).
+ */
 export async function runBenchmark(
   inputs: BenchmarkInputs,
   config: SentimentConfig,
-  options: { cacheDir: string; log?: (line: string) => void },
+  options: {
+    cacheDir: string;
+    log?: (line: string) => void;
+    onRun?: (sofar: SentimentResults) => void;
+  },
 ): Promise<SentimentResults> {
   const log = options.log ?? (() => {});
   const start = performance.now();
@@ -150,6 +157,15 @@ export async function runBenchmark(
   const prepareSeconds = (performance.now() - start) / 1000;
   const shared: Shared = { prepared, reference, referenceCache, collate, latentDim, inputs, config };
   const runs: RunResult[] = [];
+  const results = (): SentimentResults => ({
+    config,
+    backend: tf.getBackend(),
+    data: prepared.data,
+    sft: prepared.sftSummary,
+    runs: [...runs],
+    prepareSeconds,
+    wallSeconds: (performance.now() - start) / 1000,
+  });
   try {
     for (const seed of config.seeds) {
       for (const method of frontierMethods(config.sweeps, CRITIC_SEED)) {
@@ -160,19 +176,12 @@ export async function runBenchmark(
             `drift ${r.drift.toFixed(4)}, win rate ${(100 * r.winRate).toFixed(1)} %, pref acc ` +
             `${(100 * r.preferenceAccuracy).toFixed(1)} % (${r.seconds.toFixed(0)} s)`,
         );
+        options.onRun?.(results());
       }
     }
   } finally {
     reference.dispose();
     prepared.sft.dispose();
   }
-  return {
-    config,
-    backend: tf.getBackend(),
-    data: prepared.data,
-    sft: prepared.sftSummary,
-    runs,
-    prepareSeconds,
-    wallSeconds: (performance.now() - start) / 1000,
-  };
+  return results();
 }

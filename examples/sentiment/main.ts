@@ -12,10 +12,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setValidationLevel } from 'ganpo';
 import { parseSentimentArgs, USAGE } from './args';
-import { sentimentConfig } from './config';
+import { type Sweeps, sentimentConfig } from './config';
 import { defaultInputs } from './defaults';
 import { runBenchmark } from './experiment';
 import { mergeResults, type SavedResults } from './merge';
+import { SWEEP_OF } from './methods';
 import { prepareData } from './prepare';
 import { sentimentMarkdown, sentimentSvg } from './report';
 
@@ -75,14 +76,10 @@ async function main(): Promise<void> {
     config.sweeps = { ...config.sweeps, anchor: l, mlp: l, transformer: l };
   }
   if (args.families) {
-    const keep = args.families;
-    config.sweeps = {
-      beta: keep.includes('dpo') ? config.sweeps.beta : [],
-      anchor: keep.includes('anchor') ? config.sweeps.anchor : [],
-      official: keep.includes('official') ? config.sweeps.official : [],
-      mlp: keep.includes('mlp') ? config.sweeps.mlp : [],
-      transformer: keep.includes('transformer') ? config.sweeps.transformer : [],
-    };
+    const keep = new Set(args.families.map((f) => SWEEP_OF[f]));
+    const sweeps = { ...config.sweeps };
+    for (const key of Object.keys(sweeps) as (keyof Sweeps)[]) if (!keep.has(key)) sweeps[key] = [];
+    config.sweeps = sweeps;
   }
   // The quick run starts from nothing every time unless told otherwise, so CI exercises every stage.
   const temporary = args.cache === undefined && args.mode === 'quick';
@@ -107,6 +104,11 @@ async function main(): Promise<void> {
     const results = await runBenchmark(defaultInputs(), config, {
       cacheDir,
       log: (line) => console.log(line),
+      // The runs so far, after each one: a stopped process leaves them for --from-json.
+      onRun: (sofar) => {
+        mkdirSync(args.out, { recursive: true });
+        writeFileSync(join(args.out, 'results.json'), `${JSON.stringify({ command, ...sofar }, null, 1)}\n`);
+      },
     });
     write(args.out, { command, ...results }, true);
   } finally {

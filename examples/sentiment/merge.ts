@@ -1,4 +1,5 @@
 // Merging the results of a study split over processes (one seed each, sharing the cache folder).
+import type { Sweeps } from './config';
 import type { SentimentResults } from './experiment';
 
 /** A results.json: the results and the command that made them. */
@@ -34,9 +35,16 @@ export function mergeResults(parts: readonly SavedResults[]): SavedResults {
     }
   }
   const seeds = [...new Set(runs.map((r) => r.seed))].sort((a, b) => a - b);
+  // Each part ran some families (`--families`): the study's sweeps are their union.
+  const sweeps = { ...first.config.sweeps };
+  const keys = new Set(parts.flatMap((p) => Object.keys(p.config.sweeps) as (keyof Sweeps)[]));
+  for (const key of keys) {
+    const values = parts.flatMap((p) => p.config.sweeps[key] ?? []);
+    sweeps[key] = [...new Set(values)].sort((a, b) => a - b);
+  }
   return {
     ...first,
-    config: { ...first.config, seeds },
+    config: { ...first.config, seeds, sweeps },
     runs,
     command: parts.map((p) => p.command).join(' + '),
     prepareSeconds: Math.max(...parts.map((p) => p.prepareSeconds)),

@@ -1,12 +1,46 @@
 // The recipes on the frontier: DPO alone over β (its own KL knob, the DPO paper's sweep), and DPO at
 // β 0.1 with a latent regularizer over λ: the paired latent anchor, GANPO as the official code runs
-// it, and GANPO's default with an MLP critic and with a transformer critic.
+// it, and GANPO's default with an MLP critic and with a transformer critic; and the ablation of what
+// the critics' learning adds: the default with its critics frozen at initialisation.
 import type { PreferenceObjective, TrainerRegularizerOptions } from 'ganpo';
 import type { Sweeps } from './config';
 
 /** The frontier a recipe belongs to. */
-export type Family = 'dpo' | 'anchor' | 'official' | 'mlp' | 'transformer';
-export const FAMILIES: readonly Family[] = ['dpo', 'anchor', 'official', 'mlp', 'transformer'];
+export type Family =
+  | 'dpo'
+  | 'anchor'
+  | 'official'
+  | 'mlp'
+  | 'transformer'
+  | 'mlp-frozen'
+  | 'transformer-frozen';
+export const FAMILIES: readonly Family[] = [
+  'dpo',
+  'anchor',
+  'official',
+  'mlp',
+  'transformer',
+  'mlp-frozen',
+  'transformer-frozen',
+];
+
+/** The {@link Sweeps} entry of each family. */
+export const SWEEP_OF: Record<Family, keyof Sweeps> = {
+  dpo: 'beta',
+  anchor: 'anchor',
+  official: 'official',
+  mlp: 'mlp',
+  transformer: 'transformer',
+  'mlp-frozen': 'mlpFrozen',
+  'transformer-frozen': 'transformerFrozen',
+};
+
+/**
+ * The critic learning-rate ratio of the frozen ablation: AdamW then moves a weight by about 1e-9 × the
+ * policy's rate per step, so the critics stay their initialisation (a random feature network the policy
+ * is matched through) while everything else, compute included, is the default's.
+ */
+export const FROZEN_CRITIC_RATIO = 1e-9;
 
 /** One preference-training recipe. */
 export interface Method {
@@ -60,6 +94,26 @@ export function frontierMethods(sweeps: Sweeps, criticSeed: number): Method[] {
       'transformer',
       sweeps.transformer,
       (weight) => ({ critic: SMALL_TRANSFORMER, weight, seed: criticSeed }),
+    ],
+    [
+      'mlp-frozen',
+      sweeps.mlpFrozen,
+      (weight) => ({
+        critic: { kind: 'mlp' },
+        weight,
+        seed: criticSeed,
+        criticLearningRateRatio: FROZEN_CRITIC_RATIO,
+      }),
+    ],
+    [
+      'transformer-frozen',
+      sweeps.transformerFrozen,
+      (weight) => ({
+        critic: SMALL_TRANSFORMER,
+        weight,
+        seed: criticSeed,
+        criticLearningRateRatio: FROZEN_CRITIC_RATIO,
+      }),
     ],
   ];
   for (const [family, values, make] of regularized) {

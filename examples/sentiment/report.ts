@@ -3,7 +3,7 @@
 import { renderScatter, type ScatterPanel, type ScatterSeries } from '../demo/scatter';
 import { formatMeanStd, meanStd } from '../demo/stats';
 import type { RunResult, SentimentResults } from './experiment';
-import { BASE_BETA, FAMILIES, type Family } from './methods';
+import { BASE_BETA, FAMILIES, type Family, FROZEN_CRITIC_RATIO } from './methods';
 
 const FAMILY_LABEL: Record<Family, string> = {
   dpo: 'DPO, β sweep',
@@ -11,6 +11,8 @@ const FAMILY_LABEL: Record<Family, string> = {
   official: `DPO β=${BASE_BETA} + GANPO official`,
   mlp: `DPO β=${BASE_BETA} + GANPO default, MLP critic, λ sweep`,
   transformer: `DPO β=${BASE_BETA} + GANPO default, transformer critic, λ sweep`,
+  'mlp-frozen': `DPO β=${BASE_BETA} + GANPO default, MLP critic, criticLearningRateRatio ${FROZEN_CRITIC_RATIO} (frozen)`,
+  'transformer-frozen': `DPO β=${BASE_BETA} + GANPO default, transformer critic, criticLearningRateRatio ${FROZEN_CRITIC_RATIO} (frozen)`,
 };
 
 /** The methods of a study in table order, with their family and swept value. */

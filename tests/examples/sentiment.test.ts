@@ -6,7 +6,7 @@ import { ByteTokenizer, parsePreferenceJsonl, tokenizePreferenceData } from 'gan
 import { afterAll, describe, expect, it } from 'vitest';
 import { completionKl, latentDrift as demoDrift } from '../../examples/demo/metrics';
 import { parseSentimentArgs } from '../../examples/sentiment/args';
-import { type SentimentConfig, sentimentConfig } from '../../examples/sentiment/config';
+import { type SentimentConfig, type Sweeps, sentimentConfig } from '../../examples/sentiment/config';
 import { brownCorpus, textCorpus, untagBrownLine } from '../../examples/sentiment/corpus';
 import {
   labelPairs,
@@ -278,6 +278,7 @@ describe('sentiment benchmark: end to end', () => {
       'official λ=1',
       'mlp λ=1',
       'transformer λ=1',
+      'mlp-frozen λ=1',
     ]);
     expect(res.runs.map((r) => `${r.seed} ${r.method}`)).toEqual(
       [1, 2].flatMap((s) => methods.map((m) => `${s} ${m}`)),
@@ -303,6 +304,23 @@ describe('sentiment benchmark: end to end', () => {
     const part = (seed: number) => ({ ...saved, runs: res.runs.filter((r) => r.seed === seed) });
     const merged = mergeResults([part(1), part(2)]);
     expect(merged.runs).toHaveLength(res.runs.length);
+    // Split by family: the merged study's sweeps are the union of the parts'.
+    const none = {
+      beta: [],
+      anchor: [],
+      official: [],
+      mlp: [],
+      transformer: [],
+      mlpFrozen: [],
+      transformerFrozen: [],
+    };
+    const family = (f: RunResult['family'], sweeps: Partial<Sweeps>) => ({
+      ...saved,
+      config: { ...saved.config, sweeps: { ...none, ...sweeps } },
+      runs: res.runs.filter((r) => r.family === f),
+    });
+    const byFamily = mergeResults([family('dpo', { beta: [1, 0.1] }), family('anchor', { anchor: [1] })]);
+    expect(byFamily.config.sweeps).toEqual({ ...none, beta: [0.1, 1], anchor: [1] });
     expect(() => mergeResults([part(1), part(1)])).toThrow(/appears twice/);
     expect(() => mergeResults([part(1), { ...part(2), backend: 'other' }])).toThrow(/differ/);
     const md = sentimentMarkdown(merged, 'test');
