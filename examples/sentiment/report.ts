@@ -55,6 +55,23 @@ export function aboveDpoFrontier(runs: readonly RunResult[], method: string): nu
 const over = (runs: readonly RunResult[], method: string, pick: (r: RunResult) => number): number[] =>
   runs.filter((r) => r.method === method).map(pick);
 
+/**
+ * Per seed: `diff(run, base)` against the DPO run at the regularized runs' β ({@link BASE_BETA}) of the
+ * same seed, i.e. against λ 0 of the same recipe (seeds without that run drop).
+ */
+export function pairedWithBase(
+  runs: readonly RunResult[],
+  method: string,
+  diff: (run: RunResult, base: RunResult) => number,
+): number[] {
+  return runs
+    .filter((r) => r.method === method)
+    .flatMap((r) => {
+      const base = runs.find((b) => b.family === 'dpo' && b.value === BASE_BETA && b.seed === r.seed);
+      return base ? [diff(r, base)] : [];
+    });
+}
+
 /** The Markdown report: data and model sizes, costs, the frontier table, samples. */
 export function sentimentMarkdown(res: SentimentResults, command: string): string {
   const { data, sft, config } = res;
@@ -96,6 +113,25 @@ export function sentimentMarkdown(res: SentimentResults, command: string): strin
         `${pick((r) => r.preferenceAccuracy, pct)} % | ${above} | ` +
         `${critic.length ? formatMeanStd(critic, f3) : '–'} | ${meanStd(over(runs, m.method, (r) => r.trainSeconds)).mean.toFixed(0)} |`,
     );
+  }
+  const regularized = methodsOf(runs).filter((m) => m.family !== 'dpo');
+  if (regularized.length > 0) {
+    lines.push(
+      '',
+      `Paired by seed with DPO β=${BASE_BETA} alone (λ 0 of the same recipe):`,
+      '',
+      '| method | Δ reward | Δ KL (nats) | drift ratio | Δ win rate (pts) | Δ pref. acc. (pts) |',
+      '| --- | --- | --- | --- | --- | --- |',
+    );
+    for (const m of regularized) {
+      const d = (f: (r: RunResult, b: RunResult) => number, o: { digits: number; scale: number }) =>
+        formatMeanStd(pairedWithBase(runs, m.method, f), o);
+      lines.push(
+        `| ${m.method} | ${d((r, b) => r.reward - b.reward, f3)} | ${d((r, b) => r.kl - b.kl, { digits: 2, scale: 1 })} | ` +
+          `${d((r, b) => r.drift / b.drift, { digits: 2, scale: 1 })} | ${d((r, b) => r.winRate - b.winRate, pct)} | ` +
+          `${d((r, b) => r.preferenceAccuracy - b.preferenceAccuracy, pct)} |`,
+      );
+    }
   }
   lines.push(
     '',

@@ -25,6 +25,7 @@ import { tinyLmFactory } from '../../examples/sentiment/models';
 import {
   aboveDpoFrontier,
   dpoRewardAt,
+  pairedWithBase,
   sentimentMarkdown,
   sentimentSvg,
 } from '../../examples/sentiment/report';
@@ -346,5 +347,19 @@ describe('sentiment benchmark: DPO frontier', () => {
     expect(dpoRewardAt(runs, 1, 0.5)).toBeNaN();
     expect(dpoRewardAt(runs, 2, 2)).toBeNaN();
     expect(aboveDpoFrontier(runs, 'anchor 2')[0]).toBeCloseTo(0.05, 12);
+  });
+
+  it('pairs a regularized run with DPO at its β (0.1) of the same seed, dropping unpaired seeds', () => {
+    const at = (seed: number, family: RunResult['family'], value: number, reward: number) =>
+      ({ seed, method: `${family} ${value}`, family, value, reward }) as RunResult;
+    const paired = [
+      at(1, 'dpo', 0.1, 0.5),
+      at(1, 'dpo', 1, 0.9),
+      at(2, 'dpo', 0.1, 0.25),
+      at(1, 'mlp', 1, 0.75),
+      at(2, 'mlp', 1, 0.5),
+      at(3, 'mlp', 1, 0.5),
+    ];
+    expect(pairedWithBase(paired, 'mlp 1', (r, b) => r.reward - b.reward)).toEqual([0.25, 0.25]);
   });
 });
