@@ -84,7 +84,7 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
     training: { steps: 150, batchSize: 16, learningRate: 5e-4 },
     sweeps: {
       beta: [0.03, 0.1, 0.3, 1, 3],
-      // One λ per regularizer (λ 0 of each is DPO β 0.1 itself): the full study then takes about 80
+      // One λ per regularizer (λ 0 of each is DPO β 0.1 itself): the full study then takes about 100
       // minutes on a shared 2-core machine (README, "Real-text benchmark"); --lambdas sweeps more.
       anchor: [1],
       official: [1],

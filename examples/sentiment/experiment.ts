@@ -6,7 +6,7 @@ import { GanpoTrainer, type ReferenceEntry } from 'ganpo';
 import { ProgressBar } from '../demo/progress';
 import type { SentimentConfig } from './config';
 import { measurePolicy, type PolicyMeasures } from './evaluate';
-import { type Family, frontierMethods, type Method } from './methods';
+import { CRITIC_SEED, type Family, frontierMethods, type Method } from './methods';
 import {
   type BenchmarkInputs,
   type DataSummary,
@@ -39,9 +39,6 @@ export interface SentimentResults {
   prepareSeconds: number;
   wallSeconds: number;
 }
-
-/** The critics' seed, the same in every GANPO run (the seeds vary the data order). */
-const CRITIC_SEED = 7;
 
 /** Mean of every numeric metric over the last `n` entries of `history`. */
 function tailMeans(history: readonly object[], n: number): Record<string, number> {

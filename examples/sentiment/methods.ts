@@ -53,6 +53,9 @@ export interface Method {
   regularizer: TrainerRegularizerOptions | false;
 }
 
+/** The critics' seed, the same in every GANPO run (the seeds vary the data order). */
+export const CRITIC_SEED = 7;
+
 /** β of every regularized run: TRL's default and the official GANPO runs'. */
 export const BASE_BETA = 0.1;
 

@@ -3,16 +3,24 @@
 import { renderScatter, type ScatterPanel, type ScatterSeries } from '../demo/scatter';
 import { formatMeanStd, meanStd } from '../demo/stats';
 import type { RunResult, SentimentResults } from './experiment';
-import { BASE_BETA, FAMILIES, type Family, FROZEN_CRITIC_RATIO } from './methods';
+import {
+  BASE_BETA,
+  CRITIC_SEED,
+  FAMILIES,
+  type Family,
+  FROZEN_CRITIC_RATIO,
+  SMALL_TRANSFORMER,
+} from './methods';
 
+/** Legend names (a legend column is about 28 characters wide; the recipes are in the table's note). */
 const FAMILY_LABEL: Record<Family, string> = {
-  dpo: 'DPO, β sweep',
-  anchor: `DPO β=${BASE_BETA} + latent anchor, λ sweep`,
-  official: `DPO β=${BASE_BETA} + GANPO official`,
-  mlp: `DPO β=${BASE_BETA} + GANPO default, MLP critic, λ sweep`,
-  transformer: `DPO β=${BASE_BETA} + GANPO default, transformer critic, λ sweep`,
-  'mlp-frozen': `DPO β=${BASE_BETA} + GANPO default, MLP critic, criticLearningRateRatio ${FROZEN_CRITIC_RATIO} (frozen)`,
-  'transformer-frozen': `DPO β=${BASE_BETA} + GANPO default, transformer critic, criticLearningRateRatio ${FROZEN_CRITIC_RATIO} (frozen)`,
+  dpo: 'DPO alone, β sweep',
+  anchor: 'latent anchor',
+  official: 'GANPO official',
+  mlp: 'GANPO default, MLP critic',
+  transformer: 'GANPO default, transformer',
+  'mlp-frozen': 'MLP critic frozen',
+  'transformer-frozen': 'transformer critic frozen',
 };
 
 /** The methods of a study in table order, with their family and swept value. */
@@ -140,7 +148,14 @@ export function sentimentMarkdown(res: SentimentResults, command: string): strin
       "Σ‖h_ref‖² of the last hidden state on the SFT model's held-out samples; win rate: share of prompts " +
       'where the policy\'s sample outscores the SFT model\'s (same random numbers, ties ½). "reward − DPO frontier": ' +
       "per seed, the run's reward minus the reward of DPO's β frontier of that seed linearly interpolated at the " +
-      "run's KL (positive = above DPO's frontier; \"–\" when the KL lies outside the β sweep's range).",
+      "run's KL (positive = above DPO's frontier; \"–\" when the KL lies outside the β sweep's range). " +
+      `Recipes: \`DPO β=…\`: \`objective: { kind: 'dpo', beta }\`, no regularizer; the others use β ${BASE_BETA} with ` +
+      "`regularizer:` `anchor`: `{ kind: 'anchor', weight: λ }`; `official`: `{ preset: 'official', critic: T, weight: λ }`; " +
+      "`mlp`: `{ critic: { kind: 'mlp' }, weight: λ }`; `transformer`: `{ critic: T, weight: λ }`; `mlp-frozen` / " +
+      `\`transformer-frozen\`: the same with \`criticLearningRateRatio: ${FROZEN_CRITIC_RATIO}\`; T = ` +
+      `\`{ ${Object.entries(SMALL_TRANSFORMER)
+        .map(([k, v]) => `${k}: ${typeof v === 'string' ? `'${v}'` : v}`)
+        .join(', ')} }\` (critic seed ${CRITIC_SEED}).`,
     '',
     'Samples (held-out prompts, first seed):',
     '',
@@ -196,7 +211,7 @@ export function sentimentSvg(res: SentimentResults): string {
     },
   ];
   return renderScatter(panels, {
-    title: `Controlled sentiment generation on ${res.data.corpus} (dashed: the SFT model)`,
+    title: `Controlled sentiment generation on ${res.data.corpus}: DPO's β sweep and regularizers on DPO β=${BASE_BETA} (dashed: the SFT model)`,
     columns: 3,
   });
 }
