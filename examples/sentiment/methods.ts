@@ -5,27 +5,8 @@
 import type { PreferenceObjective, TrainerRegularizerOptions } from 'ganpo';
 import type { Sweeps } from './config';
 
-/** The frontier a recipe belongs to. */
-export type Family =
-  | 'dpo'
-  | 'anchor'
-  | 'official'
-  | 'mlp'
-  | 'transformer'
-  | 'mlp-frozen'
-  | 'transformer-frozen';
-export const FAMILIES: readonly Family[] = [
-  'dpo',
-  'anchor',
-  'official',
-  'mlp',
-  'transformer',
-  'mlp-frozen',
-  'transformer-frozen',
-];
-
-/** The {@link Sweeps} entry of each family. */
-export const SWEEP_OF: Record<Family, keyof Sweeps> = {
+/** The families of recipes (each the frontier of one method), in table order, with their {@link Sweeps} entry. */
+export const SWEEP_OF = {
   dpo: 'beta',
   anchor: 'anchor',
   official: 'official',
@@ -33,7 +14,10 @@ export const SWEEP_OF: Record<Family, keyof Sweeps> = {
   transformer: 'transformer',
   'mlp-frozen': 'mlpFrozen',
   'transformer-frozen': 'transformerFrozen',
-};
+} as const satisfies Record<string, keyof Sweeps>;
+/** The frontier a recipe belongs to. */
+export type Family = keyof typeof SWEEP_OF;
+export const FAMILIES = Object.keys(SWEEP_OF) as readonly Family[];
 
 /**
  * The critic learning-rate ratio of the frozen ablation: AdamW then moves a weight by about 1e-9 × the
