@@ -5,25 +5,25 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GanpoRegularizer, ganpoLoss, type LatentBatch, latentAnchorLoss } from 'ganpo';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectGanpoError } from '../support/helpers';
+import { randomLatentBatch } from '../support/latents';
 
 const B = 2;
 const T = 3;
 const H = 4;
 
 function batch(seed = 1): LatentBatch {
-  const l = (s: number) => tf.randomNormal([B, T, H], 0, 1, 'float32', seed * 10 + s) as tf.Tensor3D;
   const mask = tf.tensor2d([
     [1, 1, 0],
     [1, 1, 1],
   ]);
-  return {
-    policyChosenLatents: l(1),
-    policyRejectedLatents: l(2),
-    referenceChosenLatents: l(3),
-    referenceRejectedLatents: l(4),
+  return randomLatentBatch({
+    seed: seed * 10 + 1,
+    batch: B,
+    time: T,
+    width: H,
     chosenMask: mask,
     rejectedMask: tf.clone(mask),
-  };
+  });
 }
 
 /** How many tensors `fn` reads back (each value check is one `dataSync`). */
