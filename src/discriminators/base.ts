@@ -190,6 +190,29 @@ export abstract class BaseDiscriminator implements Discriminator {
     return { commit, release: () => {} };
   }
 
+  /**
+   * What a training forward changes besides the trainable weights, saved so that a refused update
+   * can undo it: the dropout stream's position and the spectral-norm vectors u, v (their values are
+   * shared, not copied, until the forward replaces them). `restore` puts them back; `release` frees
+   * the saved values (call it once, after `restore` or instead of it). @internal
+   */
+  snapshotTrainingState(): { restore: () => void; release: () => void } {
+    const dropout = this.dropoutState;
+    const trainable = new Set(this.trainableVariables);
+    const saved = this.ownedVariables()
+      .filter((v) => !trainable.has(v))
+      .map((v) => ({ v, value: tf.keep(tf.clone(v)) }));
+    return {
+      restore: () => {
+        for (const { v, value } of saved) v.assign(value);
+        this.dropoutState = dropout;
+      },
+      release: () => {
+        for (const { value } of saved) value.dispose();
+      },
+    };
+  }
+
   /** Saves config + state dict through any `tf.io.IOHandler` or registered URL (`ganpo/node` adds `file://`). */
   async save(handlerOrUrl: HandlerOrUrl): Promise<tf.io.SaveResult> {
     const where = `${this.className}.save`;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { disposeCreatedOnThrow } from '../core/engine-guards';
 import { argumentError, GanpoError } from '../core/errors';
 import type { CausalLM } from '../core/types';
 import { registerWasmTrainingKernels } from '../ops/wasm-training-kernels';
@@ -223,33 +224,36 @@ function makeAdapter(
     forward,
     clone(): LayersCausalLM {
       const where = 'LayersCausalLM.clone';
-      let copy: tfl.LayersModel;
-      try {
-        const cls = model.constructor as unknown as {
-          fromConfig: (c: unknown, config: unknown) => tfl.LayersModel;
-        };
-        copy = cls.fromConfig(cls, model.getConfig());
-      } catch (e) {
-        throw new GanpoError(
-          'INVALID_STATE',
-          `${where}: cannot rebuild the model from its config (${(e as Error).message}); register custom layer classes with tf.serialization.registerClass, or use reference: 'initial' (a weight snapshot, no second model)`,
-        );
-      }
-      try {
-        const values = model.getWeights();
-        copy.setWeights(values);
-        const copyLayer = findLayer(copy, layer.name);
-        return makeAdapter(copy, { hiddenLayer: copyLayer }, true);
-      } catch (e) {
-        copy.dispose();
-        if (e instanceof GanpoError) {
+      // A rebuild that fails part-way (an unregistered custom layer) has built some layers' weights
+      // already: the guard frees them with everything else made before the throw.
+      return disposeCreatedOnThrow(() => {
+        let copy: tfl.LayersModel;
+        try {
+          const cls = model.constructor as unknown as {
+            fromConfig: (c: unknown, config: unknown) => tfl.LayersModel;
+          };
+          copy = cls.fromConfig(cls, model.getConfig());
+        } catch (e) {
           throw new GanpoError(
             'INVALID_STATE',
-            `${where}: the copy has no layer '${layer.name}' (${e.message}); use reference: 'initial'`,
+            `${where}: cannot rebuild the model from its config (${(e as Error).message}); register custom layer classes with tf.serialization.registerClass, or use reference: 'initial' (a weight snapshot, no second model)`,
           );
         }
-        throw e;
-      }
+        try {
+          const values = model.getWeights();
+          copy.setWeights(values);
+          const copyLayer = findLayer(copy, layer.name);
+          return makeAdapter(copy, { hiddenLayer: copyLayer }, true);
+        } catch (e) {
+          if (e instanceof GanpoError) {
+            throw new GanpoError(
+              'INVALID_STATE',
+              `${where}: the copy has no layer '${layer.name}' (${e.message}); use reference: 'initial'`,
+            );
+          }
+          throw e;
+        }
+      });
     },
     dispose(): void {
       if (disposed) return;

@@ -1,13 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { rollbackTapeOnThrow } from '../core/engine-guards';
 import { GanpoError } from '../core/errors';
 import { brandClass } from '../core/instance';
+import { BaseDiscriminator } from '../discriminators/base';
 import type { Discriminator } from '../discriminators/types';
 import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
 import { type LatentBatch, validateLatentBatch } from '../latent/batch';
 import { DiagnosticsMonitor, type GanpoDiagnostics } from './diagnostics';
 import { discriminatorUpdate } from './discriminator-step';
 import { generatorTerm } from './generator';
-import { SixMeans } from './means';
+import { SIDES, SixMeans } from './means';
 import { MaskConsistency } from './notices';
 import { resolveRegularizerOptions } from './options';
 import type { GanpoPreset, GeneratorLoss } from './preset';
@@ -227,21 +229,35 @@ export class GanpoRegularizer {
     this.assertLive(where);
     validateLatentBatch(where, batch, this.latentDim, "the regularizer's latentDim");
     this.observePendingLosses();
+    // A refused update (a non-finite loss) must leave the critics as they were: their training
+    // forward has already drawn dropout masks and run a spectral-norm power iteration by then.
+    const snapshots = SIDES.map((side) => {
+      const d = this.discriminators[side];
+      return d instanceof BaseDiscriminator ? d.snapshotTrainingState() : null;
+    });
+    let update: ReturnType<typeof discriminatorUpdate>;
+    try {
+      update = discriminatorUpdate(
+        where,
+        {
+          discriminators: this.discriminators,
+          optimizer: this.optimizer,
+          means: this.sixMeans,
+          estimator: this.estimator,
+          ganLoss: this.ganLoss,
+          negatives: this.negatives,
+          lossFloor: this.lossFloor,
+          scoring: this.scoring,
+        },
+        batch,
+      );
+    } catch (e) {
+      for (const s of snapshots) s?.restore();
+      throw e;
+    } finally {
+      for (const s of snapshots) s?.release();
+    }
     this.masks.step(batch.chosenMask !== undefined || batch.rejectedMask !== undefined);
-    const update = discriminatorUpdate(
-      where,
-      {
-        discriminators: this.discriminators,
-        optimizer: this.optimizer,
-        means: this.sixMeans,
-        estimator: this.estimator,
-        ganLoss: this.ganLoss,
-        negatives: this.negatives,
-        lossFloor: this.lossFloor,
-        scoring: this.scoring,
-      },
-      batch,
-    );
     this.sixMeans.commit(update.batchMeans, update.pendingMeans);
     this.steps += 1;
     const { chosen, rejected } = update.losses;
@@ -297,6 +313,12 @@ export class GanpoRegularizer {
    * checks). @internal
    */
   adversarialCore(where: string, batch: LatentBatch): tf.Scalar {
+    // Inside the caller's gradient pass: a discriminator that throws half-way (one of the user's
+    // own) must not leave this call's recorded kernels on the caller's tape.
+    return rollbackTapeOnThrow(() => this.adversarialTerm(where, batch));
+  }
+
+  private adversarialTerm(where: string, batch: LatentBatch): tf.Scalar {
     const { chosenMask, rejectedMask } = batch;
     this.masks.loss(chosenMask !== undefined || rejectedMask !== undefined, where);
     const means = this.means;

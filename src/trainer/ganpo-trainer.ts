@@ -4,8 +4,9 @@ import { brandClass } from '../core/instance';
 import { log } from '../core/log';
 import { withLeanGradients } from '../ops/lean-gradients';
 import { registerWasmTrainingKernels } from '../ops/wasm-training-kernels';
-import { AdamW } from '../optim/adamw';
-import { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
+import type { AdamW } from '../optim/adamw';
+import type { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
+import { buildTrainerParts } from './build';
 import {
   type CollateOptions,
   collatePreferencePairs,
@@ -15,7 +16,6 @@ import {
 import { type GanpoTrainerOptions, resolveTrainerConfig, TRAINER, type TrainerConfig } from './config';
 import { evaluatePreference } from './evaluate';
 import type { CausalLM } from './forward';
-import { initialReference } from './initial-reference';
 import { skippedMetrics, stepMetrics, type TrainerMetrics } from './metrics';
 import { trainingSummary } from './notices';
 import type { PreferenceObjective } from './objective';
@@ -130,35 +130,14 @@ export class GanpoTrainer {
     this.batchSize = config.batchSize;
     this.gradientAccumulationSteps = config.gradientAccumulationSteps;
     this.totalSteps = config.totalSteps;
-    this.optimizer = new AdamW({ learningRate: config.schedule(0), weightDecay: config.weightDecay });
-    const spec = config.regularizer;
-    this.anchorWeight = spec.kind === 'anchor' ? spec.weight : null;
-    this.ownsRegularizer = spec.kind === 'build';
-    if (spec.kind === 'build') {
-      // The learning rate is set once the critics exist: its default depends on their kind.
-      const criticOptimizer = new AdamW({ learningRate: 0, weightDecay: spec.weightDecay, ...spec.betas });
-      try {
-        this.regularizer = new GanpoRegularizer({ ...spec.options, optimizer: criticOptimizer });
-      } catch (e) {
-        criticOptimizer.dispose();
-        this.optimizer.dispose();
-        throw e;
-      }
-      this.discriminatorLearningRateRatio = spec.learningRateRatio(this.regularizer.discriminators.chosen);
-      criticOptimizer.learningRate = config.schedule(0) * this.discriminatorLearningRateRatio;
-    } else {
-      this.regularizer = spec.kind === 'given' ? spec.regularizer : null;
-      this.discriminatorLearningRateRatio = null;
-    }
-    // Last, so that a refused constructor leaves no copy behind.
-    const reference = config.reference;
-    this.ownsReference = reference === 'copy' || reference === 'initial';
-    this.reference =
-      reference === 'copy'
-        ? (config.policy.clone as () => CausalLM)()
-        : reference === 'initial'
-          ? initialReference(config.policy, TRAINER)
-          : reference;
+    const parts = buildTrainerParts(config);
+    this.optimizer = parts.optimizer;
+    this.regularizer = parts.regularizer;
+    this.ownsRegularizer = parts.ownsRegularizer;
+    this.anchorWeight = parts.anchorWeight;
+    this.discriminatorLearningRateRatio = parts.discriminatorLearningRateRatio;
+    this.reference = parts.reference;
+    this.ownsReference = parts.ownsReference;
     internals.set(this, { config, criticLearningRateRatio: this.discriminatorLearningRateRatio });
   }
 

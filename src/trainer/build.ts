@@ -1,0 +1,64 @@
+import { disposeCreatedOnThrow } from '../core/engine-guards';
+import type { CausalLM } from '../core/types';
+import { AdamW } from '../optim/adamw';
+import { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
+import { TRAINER, type TrainerConfig } from './config';
+import { initialReference } from './initial-reference';
+import { syncReference } from './sync-reference';
+
+/** What a trainer builds from its checked options. */
+export interface TrainerParts {
+  optimizer: AdamW;
+  regularizer: GanpoRegularizer | null;
+  ownsRegularizer: boolean;
+  anchorWeight: number | null;
+  /** Critic learning rate ÷ policy learning rate; `null` when the trainer does not schedule the critics. */
+  discriminatorLearningRateRatio: number | null;
+  reference: CausalLM | undefined;
+  ownsReference: boolean;
+}
+
+/**
+ * Builds the optimizers, the GANPO regularizer (when given as options) and the reference (a copy
+ * or a snapshot of the policy, when asked for), all or nothing: whatever fails (the critics'
+ * limits, the policy's `clone()`, a copy whose variables do not pair with the policy's for TR-DPO),
+ * every tensor and variable built so far is freed before the error is rethrown.
+ */
+export function buildTrainerParts(config: TrainerConfig): TrainerParts {
+  return disposeCreatedOnThrow(() => {
+    const optimizer = new AdamW({ learningRate: config.schedule(0), weightDecay: config.weightDecay });
+    const spec = config.regularizer;
+    let regularizer: GanpoRegularizer | null = null;
+    let discriminatorLearningRateRatio: number | null = null;
+    if (spec.kind === 'build') {
+      // The learning rate is set once the critics exist: its default depends on their kind.
+      const criticOptimizer = new AdamW({ learningRate: 0, weightDecay: spec.weightDecay, ...spec.betas });
+      regularizer = new GanpoRegularizer({ ...spec.options, optimizer: criticOptimizer });
+      discriminatorLearningRateRatio = spec.learningRateRatio(regularizer.discriminators.chosen);
+      criticOptimizer.learningRate = config.schedule(0) * discriminatorLearningRateRatio;
+    } else if (spec.kind === 'given') {
+      regularizer = spec.regularizer;
+    }
+    const given = config.reference;
+    const reference =
+      given === 'copy'
+        ? (config.policy.clone as () => CausalLM)()
+        : given === 'initial'
+          ? initialReference(config.policy, TRAINER)
+          : given;
+    if (given === 'copy' && config.syncReference !== null) {
+      // The copy must pair with the policy variable by variable (same shapes, none shared) before
+      // the first step, not at the first sync after an applied step. α = 0 checks and assigns nothing.
+      syncReference(config.policy.trainableVariables, (reference as CausalLM).trainableVariables, 0);
+    }
+    return {
+      optimizer,
+      regularizer,
+      ownsRegularizer: spec.kind === 'build',
+      anchorWeight: spec.kind === 'anchor' ? spec.weight : null,
+      discriminatorLearningRateRatio,
+      reference,
+      ownsReference: given === 'copy' || given === 'initial',
+    };
+  });
+}
