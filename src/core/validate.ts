@@ -142,6 +142,34 @@ export function assertFinite(where: string, name: string, x: tf.Tensor): void {
   }
 }
 
+/** The largest finite float32: a saved number beyond it becomes ±Infinity in a float32 tensor. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Refuses (`NON_FINITE`, at level `'full'`) saved numbers a float32 tensor cannot hold exactly as
+ * finite values: NaN, ±Infinity and finite values beyond float32's range (a JSON state holding
+ * `1e39` would otherwise load as Infinity), and with `min` any value below it. Names `argument`
+ * and the first such index. Plain JS, nothing allocated.
+ */
+export function assertFloat32Values(
+  where: string,
+  argument: string,
+  values: readonly number[],
+  min = Number.NEGATIVE_INFINITY,
+): void {
+  if (!checksValues()) return;
+  const bad = values.findIndex((x) => !(Math.abs(x) <= FLOAT32_MAX && x >= min));
+  if (bad >= 0) {
+    throw argumentError(
+      'NON_FINITE',
+      where,
+      argument,
+      `values finite in float32 (|x| ≤ 3.4e38)${min > Number.NEGATIVE_INFINITY ? ` and ≥ ${min}` : ''}`,
+      `[${bad}] = ${values[bad]}`,
+    );
+  }
+}
+
 /**
  * Asserts every value of `x` lies in `[low, high)` (level `'full'`, outside a gradient tape). Used
  * for token ids.

@@ -89,7 +89,8 @@ export function prepareStateInto(
     if (t.rank !== spec.shape.length || t.shape.some((d: number, i: number) => d !== spec.shape[i])) {
       throw mismatch(where, spec.key, `shape ${fmtShape(spec.shape)}`, `shape ${fmtShape(t.shape)}`);
     }
-    if (t.dtype !== 'float32' && t.dtype !== 'int32') {
+    // float32 only: an int32 tensor (an I32/I64 safetensors entry) holds no weight of ours.
+    if (t.dtype !== 'float32') {
       throw mismatch(where, spec.key, 'a float32 tensor', `dtype ${t.dtype}`);
     }
     present.push([spec, t]);
@@ -107,7 +108,7 @@ export function prepareStateInto(
     }
   }
   return () => {
-    for (const [spec, t] of present) tf.tidy(() => spec.assign(tf.cast(t, 'float32')));
+    for (const [spec, t] of present) tf.tidy(() => spec.assign(tf.clone(t)));
   };
 }
 

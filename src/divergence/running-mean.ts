@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertArgs, assertFinite, assertNumber, assertTensor, checksShapes } from '../core/validate';
+import {
+  assertArgs,
+  assertFinite,
+  assertNumber,
+  assertTensor,
+  checksShapes,
+  FLOAT32_MAX,
+} from '../core/validate';
 
 /** Options of {@link RunningMean}. */
 export interface RunningMeanArgs {
@@ -115,7 +122,7 @@ export class RunningMean {
       json !== null &&
       typeof json === 'object' &&
       typeof json.momentum === 'number' &&
-      (json.value === null || (typeof json.value === 'number' && Number.isFinite(json.value))) &&
+      (json.value === null || (typeof json.value === 'number' && Math.abs(json.value) <= FLOAT32_MAX)) &&
       typeof json.count === 'number' &&
       Number.isInteger(json.count) &&
       json.count >= 0 &&
@@ -125,7 +132,7 @@ export class RunningMean {
         'INVALID_FORMAT',
         where,
         'json',
-        '{ momentum: number, value: finite number | null, count: integer >= 0 } (value null iff count 0)',
+        '{ momentum: number, value: a number finite in float32 | null, count: integer >= 0 } (value null iff count 0)',
         JSON.stringify(json),
       );
     }

@@ -104,7 +104,11 @@ export function loadPyTorchHandoffFiles(
         const steps = meta.optimizer_steps[`disc_${side}`] ?? {};
         specs[side].forEach((spec, i) => {
           const step = steps[spec.key] ?? 0;
-          if (step === 0) return;
+          // Listed without moments (null): a position-keyed state names every variable.
+          if (step === 0) {
+            slots[`${side}/${i}`] = null;
+            return;
+          }
           slots[`${side}/${i}`] = toSlot(
             step,
             tf.tidy(() => spec.fromTorch(momentOf(moments, `exp_avg.${spec.key}`, where))),
@@ -167,7 +171,10 @@ function adamState(
   let iterations = 0;
   params.forEach((p, i) => {
     const step = steps[p.name] ?? 0;
-    if (step === 0) return;
+    if (step === 0) {
+      slots[`${prefix}/${i}`] = null;
+      return;
+    }
     slots[`${prefix}/${i}`] = toSlot(
       step,
       fromTorch(moments, `exp_avg.${p.name}`, p.transpose, where),

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { brandClass } from '../core/instance';
-import { assertArgs, assertNumber, checksValues, fmtShape } from '../core/validate';
+import { assertArgs, assertFloat32Values, assertNumber, fmtShape } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 import { adamwUpdate } from './adamw-update';
 
@@ -44,8 +44,12 @@ export interface AdamWState {
   config: { learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number };
   /** Number of `applyGradients` calls (tfjs's `iterations`). */
   iterations: number;
-  /** Keyed by variable name. */
-  slots: Record<string, AdamWSlotState>;
+  /**
+   * Keyed by variable name (by position in the trainer's and regularizer's states). `null`: a
+   * variable that has no moments yet (states keyed by position list every variable, so that a
+   * missing slot is told apart from one never made).
+   */
+  slots: Record<string, AdamWSlotState | null>;
 }
 
 interface Slot {
@@ -290,6 +294,7 @@ export class AdamW extends tf.Optimizer {
     const rename = options?.rename ?? ((n: string) => n);
     const parsed: [string, AdamWSlotState][] = [];
     for (const [saved, slot] of Object.entries(state.slots)) {
+      if (slot === null) continue;
       const arg = `slots.${saved}`;
       const size =
         Array.isArray(slot?.shape) && slot.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
@@ -315,20 +320,10 @@ export class AdamW extends tf.Optimizer {
           'a malformed slot',
         );
       }
-      if (checksValues()) {
-        // A NaN moment would write NaN weights on the next step; a negative v has no square root.
-        const bad = slot.m.findIndex((x) => !Number.isFinite(x));
-        const badV = slot.v.findIndex((x) => !Number.isFinite(x) || x < 0);
-        if (bad >= 0 || badV >= 0) {
-          throw argumentError(
-            'NON_FINITE',
-            where,
-            arg,
-            'finite moments with v >= 0',
-            bad >= 0 ? `m[${bad}] = ${slot.m[bad]}` : `v[${badV}] = ${slot.v[badV]}`,
-          );
-        }
-      }
+      // A NaN or float32-overflowing moment would write NaN weights on the next step; a negative v
+      // has no square root.
+      assertFloat32Values(where, `${arg}.m`, slot.m);
+      assertFloat32Values(where, `${arg}.v`, slot.v, 0);
       const target = rename(saved);
       // A live variable of that name must have the saved shape (a renamed or re-built model that
       // does not match would otherwise fail later, or broadcast silently).

@@ -3,6 +3,7 @@ import { rollbackTapeOnThrow } from '../core/engine-guards';
 import { GanpoError } from '../core/errors';
 import { brandClass } from '../core/instance';
 import { BaseDiscriminator } from '../discriminators/base';
+import { strictOption } from '../discriminators/state-dict';
 import type { Discriminator } from '../discriminators/types';
 import { chanceLevel, type GanLoss } from '../divergence/gan-loss';
 import { type LatentBatch, validateLatentBatch } from '../latent/batch';
@@ -377,18 +378,26 @@ export class GanpoRegularizer {
   /**
    * Restores a state from {@link stateDict}. The options (weight, GAN loss, estimator, momentum,
    * negatives, generator) must equal this regularizer's. All or nothing: on any error nothing
-   * changes.
+   * changes. Exact or refused: a state that lacks a part the run needs to continue exactly (the
+   * critics' dropout-stream positions, an optimizer slot) is refused naming it; with
+   * `{ strict: false }` such parts are left as they are (the streams keep their position, a
+   * variable without its slot restarts with fresh moments) and listed in `missingKeys`.
    *
+   * @param options.strict - refuse missing parts. Default true (PyTorch's `load_state_dict`).
+   * @returns `missingKeys`: the parts not restored (empty when strict).
    * @throws GanpoError `INVALID_FORMAT` on a malformed state, `STATE_DICT_MISMATCH` on other options,
-   *   a discriminator state that does not fit, or optimizer state for an optimizer that is not AdamW.
+   *   a missing part, a discriminator state that does not fit, or optimizer state for an optimizer
+   *   that is not AdamW; `NON_FINITE` for values a float32 tensor cannot hold (level `'full'`).
    */
-  loadStateDict(state: GanpoRegularizerState): void {
-    const prepared = this.prepareLoadStateDict(state);
+  loadStateDict(state: GanpoRegularizerState, options?: { strict?: boolean }): { missingKeys: string[] } {
+    const where = 'GanpoRegularizer.loadStateDict';
+    const prepared = this.prepareLoadStateDict(state, where, strictOption(where, options));
     try {
       prepared.commit();
     } finally {
       prepared.release();
     }
+    return { missingKeys: prepared.missingKeys };
   }
 
   /**
@@ -400,13 +409,19 @@ export class GanpoRegularizer {
   prepareLoadStateDict(
     state: GanpoRegularizerState,
     where = 'GanpoRegularizer.loadStateDict',
-  ): { commit: () => void; release: () => void } {
+    strict = true,
+  ): { commit: () => void; release: () => void; missingKeys: string[] } {
     this.assertLive(where);
-    const prepared = prepareRegularizerState(where, state, {
-      options: this.stateOptions,
-      discriminators: this.discriminators,
-      optimizer: this.optimizer,
-    });
+    const prepared = prepareRegularizerState(
+      where,
+      state,
+      {
+        options: this.stateOptions,
+        discriminators: this.discriminators,
+        optimizer: this.optimizer,
+      },
+      strict,
+    );
     return {
       commit: () => {
         prepared.commit();
@@ -414,6 +429,7 @@ export class GanpoRegularizer {
         this.steps = prepared.steps;
       },
       release: prepared.release,
+      missingKeys: prepared.missingKeys,
     };
   }
 }

@@ -1,4 +1,5 @@
 import { argumentError } from '../core/errors';
+import { FLOAT32_MAX } from '../core/validate';
 import type { SetMeans } from '../divergence/ganpo-relativistic';
 import { RunningMean, type RunningMeanJSON } from '../divergence/running-mean';
 import type { GanpoSixMeans, MeanEstimator, PerSide } from './types';
@@ -143,12 +144,12 @@ export class SixMeans {
       for (const side of SIDES) {
         for (const set of SETS) {
           const v = (batch as Partial<SixValues> | undefined)?.[side]?.[set];
-          if (typeof v !== 'number' || !Number.isFinite(v)) {
+          if (typeof v !== 'number' || !(Math.abs(v) <= FLOAT32_MAX)) {
             throw argumentError(
               'INVALID_FORMAT',
               where,
               `means.batch.${side}.${set}`,
-              'a finite number (or batch: null)',
+              'a number finite in float32 (or batch: null)',
               String(v),
             );
           }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertFormatHeader, assertNumber } from '../core/validate';
+import { assertFloat32Values, assertFormatHeader, assertNumber } from '../core/validate';
 import { BaseDiscriminator, checkDropoutState } from '../discriminators/base';
 import type { Discriminator } from '../discriminators/types';
 import type { GanLoss } from '../divergence/gan-loss';
@@ -42,10 +42,10 @@ export interface GanpoRegularizerState {
   optimizer: AdamWState | null;
   /**
    * Both discriminators' dropout-stream positions (see the discriminators' `dropoutState`), so that a
-   * resumed run draws the same dropout masks; `null` for discriminators of other classes. States
-   * written before this field existed load without it (the streams then keep their position).
+   * resumed run draws the same dropout masks; `null` for discriminators of other classes. A state
+   * without it is refused unless loaded with `strict: false` (the streams then keep their position).
    */
-  dropout?: PerSide<{ seed: number; counter: number }> | null;
+  dropout: PerSide<{ seed: number; counter: number }> | null;
 }
 
 /** The parts of a regularizer its state holds. */
@@ -104,6 +104,8 @@ export function writeRegularizerState(
 export interface PreparedRegularizerState {
   means: SixMeans;
   steps: number;
+  /** Parts the state lacks that `strict: false` let through (they will not be restored). */
+  missingKeys: string[];
   /** Loads the discriminator weights and the optimizer state (the caller then sets means and steps). */
   commit: () => void;
   /** Frees the parsed tensors; call once, after `commit` or instead of it. */
@@ -115,14 +117,21 @@ export interface PreparedRegularizerState {
  * discriminators' state dicts including values at level `'full'`, the optimizer state) without
  * changing anything, and returns what applies it.
  *
+ * A missing part that a run can go on without but not exactly (the critics' dropout-stream
+ * positions, an optimizer slot) is refused naming it, unless `strict` is false: then it is listed
+ * in `missingKeys` and left as it is (the streams keep their position, the variable restarts with
+ * fresh moments).
+ *
  * @throws GanpoError `INVALID_FORMAT` on a malformed state, `STATE_DICT_MISMATCH` on other options,
- *   a discriminator state that does not fit, or an optimizer state that does not match the
- *   optimizer; `NON_FINITE` for NaN/Infinity values at level `'full'`. No tensor is left behind.
+ *   a missing part, a discriminator state that does not fit, or an optimizer state that does not
+ *   match the optimizer; `NON_FINITE` for values a float32 tensor cannot hold (NaN, ±Infinity,
+ *   beyond ±3.4e38) at level `'full'`. No tensor is left behind.
  */
 export function prepareRegularizerState(
   where: string,
   state: GanpoRegularizerState,
   parts: RegularizerParts,
+  strict = true,
 ): PreparedRegularizerState {
   assertFormatHeader(where, 'state', state, 'ganpo-regularizer', 1);
   const mine = parts.options;
@@ -144,10 +153,7 @@ export function prepareRegularizerState(
       state.optimizer === null || state.optimizer === undefined ? String(state.optimizer) : 'an AdamW state',
     );
   }
-  const dropout = state.dropout ?? null;
-  if (dropout !== null) {
-    for (const side of SIDES) checkDropoutState(where, `dropout.${side}`, dropout?.[side]);
-  }
+  const { dropout, missingKeys } = checkDropout(where, state, parts.discriminators, strict);
   const incoming: PerSide<Record<string, tf.Tensor>> = { chosen: {}, rejected: {} };
   const release = () => {
     tf.dispose([...Object.values(incoming.chosen), ...Object.values(incoming.rejected)]);
@@ -162,11 +168,14 @@ export function prepareRegularizerState(
             parts.optimizer,
             state.optimizer as AdamWState,
             variableGroups(parts.discriminators),
+            strict,
           )
         : null;
+    if (loadOptimizer) missingKeys.push(...loadOptimizer.missingKeys);
     return {
       means,
       steps: state.steps,
+      missingKeys,
       commit: () => {
         loadDiscriminators();
         loadOptimizer?.commit();
@@ -181,6 +190,47 @@ export function prepareRegularizerState(
     release();
     throw e;
   }
+}
+
+/**
+ * The critics' dropout-stream positions of a state: required for ganpo's discriminators (whose
+ * masks they decide), `null` for others. Missing (or `null` for ganpo's) is refused naming
+ * `dropout`, or with `strict` false listed in `missingKeys` and left out.
+ */
+function checkDropout(
+  where: string,
+  state: GanpoRegularizerState,
+  discriminators: Readonly<PerSide<Discriminator>>,
+  strict: boolean,
+): { dropout: GanpoRegularizerState['dropout']; missingKeys: string[] } {
+  const streams = SIDES.every((side) => discriminators[side] instanceof BaseDiscriminator);
+  const dropout = state.dropout;
+  if (!streams) {
+    if (dropout !== null && dropout !== undefined) {
+      throw argumentError(
+        'STATE_DICT_MISMATCH',
+        where,
+        'dropout',
+        'null (these discriminators have no dropout streams to restore)',
+        'dropout-stream positions',
+      );
+    }
+    return { dropout: null, missingKeys: [] };
+  }
+  if (dropout === null || dropout === undefined) {
+    if (strict) {
+      throw argumentError(
+        'STATE_DICT_MISMATCH',
+        where,
+        'dropout',
+        "both critics' dropout-stream positions { chosen, rejected } (without them the resumed masks differ)",
+        dropout === null ? 'null' : 'a missing key',
+      );
+    }
+    return { dropout: null, missingKeys: ['dropout'] };
+  }
+  for (const side of SIDES) checkDropoutState(where, `dropout.${side}`, dropout?.[side]);
+  return { dropout, missingKeys: [] };
 }
 
 /**
@@ -244,6 +294,7 @@ function deserializeDiscriminator(
           'a malformed tensor',
         );
       }
+      assertFloat32Values(where, `discriminators.${side}.${k}.data`, v.data);
       out[k] = tf.tensor(v.data, v.shape, 'float32');
     }
   } catch (e) {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import { brandClass } from '../core/instance';
 import { log } from '../core/log';
+import { strictOption } from '../discriminators/state-dict';
 import { withLeanGradients } from '../ops/lean-gradients';
 import { registerWasmTrainingKernels } from '../ops/wasm-training-kernels';
 import type { AdamW } from '../optim/adamw';
@@ -395,21 +396,37 @@ export class GanpoTrainer {
   /**
    * Restores a {@link GanpoTrainer.stateDict}. All or nothing: the whole state is checked (format,
    * step count, policy weights, sampler, optimizer, regularizer; values at level `'full'`) before
-   * anything is applied, so a refused load leaves the trainer exactly as it was.
+   * anything is applied, so a refused load leaves the trainer exactly as it was. Exact or refused:
+   * values a float32 variable cannot hold (NaN, ±Infinity, beyond ±3.4e38) are refused, and so is a
+   * state that lacks a part the run needs to continue exactly, naming it: `sampler`, an optimizer
+   * slot (`optimizer.slots.policy/3`), the critics' dropout streams (`regularizer.dropout`) or
+   * their slots.
    *
+   * @param options.strict - refuse missing parts. Default true (PyTorch's `load_state_dict`). With
+   *   false they are left out and listed in `missingKeys`, and the resume is not exact there: a
+   *   missing sampler restarts the data order at epoch 0, a missing slot restarts its variable's
+   *   moments, missing dropout streams keep their current position (other masks).
+   * @returns `missingKeys`: the parts not restored (empty when strict).
    * @throws GanpoError `INVALID_FORMAT`, `STATE_DICT_MISMATCH`, `OUT_OF_RANGE`, `NON_FINITE`.
    */
-  loadStateDict(state: TrainerState): void {
+  loadStateDict(state: TrainerState, options?: { strict?: boolean }): { missingKeys: string[] } {
+    const where = `${TRAINER}.loadStateDict`;
     this.assertLive('loadStateDict');
-    const { sampler, step } = loadTrainerState(`${TRAINER}.loadStateDict`, state, {
-      variables: this.policy.trainableVariables,
-      referenceVariables: this.syncedReferenceVariables,
-      optimizer: this.optimizer,
-      regularizer: this.regularizer,
-      batchSize: this.batchSize,
-    });
+    const { sampler, step, missingKeys } = loadTrainerState(
+      where,
+      state,
+      {
+        variables: this.policy.trainableVariables,
+        referenceVariables: this.syncedReferenceVariables,
+        optimizer: this.optimizer,
+        regularizer: this.regularizer,
+        batchSize: this.batchSize,
+      },
+      strictOption(where, options),
+    );
     this.sampler = sampler;
     this.steps = step;
+    return { missingKeys };
   }
 
   /** True once {@link dispose} has run. */

@@ -84,8 +84,8 @@ export class BatchSampler {
     this.datasetSize = assertNumber(where, 'datasetSize', args.datasetSize, { min: 1, integer: true });
     this.batchSize = assertNumber(where, 'batchSize', args.batchSize, { min: 1, integer: true });
     this.seed = assertNumber(where, 'seed', args.seed ?? 0, { integer: true });
-    this.shuffle = args.shuffle ?? true;
-    this.dropLast = args.dropLast ?? false;
+    this.shuffle = assertBoolean(where, 'shuffle', args.shuffle ?? true);
+    this.dropLast = assertBoolean(where, 'dropLast', args.dropLast ?? false);
     if (this.dropLast && this.batchSize > this.datasetSize) {
       throw argumentError(
         'OUT_OF_RANGE',
@@ -176,11 +176,35 @@ export class BatchSampler {
       integer: true,
     });
     const step = assertNumber(where, 'state.step', state.step, { min: 0, integer: true });
+    // A position next() can reach: whole batches into the epoch (or the end of the data), and as
+    // many batches drawn in all as the epochs before and this one's cursor make. Any other would
+    // draw other batches than an uninterrupted run.
+    const perEpoch = this.batchesPerEpoch;
+    const inEpoch = Math.ceil(cursor / this.batchSize);
+    const reachable =
+      (cursor % this.batchSize === 0 || (cursor === this.datasetSize && !this.dropLast)) &&
+      inEpoch <= perEpoch &&
+      step === epoch * perEpoch + inEpoch;
+    if (!reachable) {
+      throw argumentError(
+        'INVALID_FORMAT',
+        where,
+        'state.step',
+        `a position the sampler can reach (step = epoch × ${perEpoch} + batches into the epoch)`,
+        `epoch ${epoch}, cursor ${cursor}, step ${step}`,
+      );
+    }
     if (epoch !== this.epoch) this.order = null;
     this.epoch = epoch;
     this.cursor = cursor;
     this.step = step;
   }
+}
+
+function assertBoolean(where: string, name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw argumentError('INVALID_OPTION', where, name, 'a boolean', String(value));
+  return value;
 }
 
 /**

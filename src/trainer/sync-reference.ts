@@ -23,7 +23,7 @@ const WHERE = 'syncReference';
  * @param reference The reference's variables θ_ref, assigned in place.
  * @param alpha α in [0, 1]. Default 0.6 (TRL `DPOConfig.ref_model_mixup_alpha`).
  * @throws GanpoError for α outside [0, 1], lists of different lengths, a pair of different shapes or
- *   dtypes, a variable present in both lists, or a disposed variable.
+ *   dtypes, a variable present in both lists or twice in one, or a disposed variable.
  */
 export function syncReference(
   policy: readonly tf.Variable[],
@@ -50,6 +50,7 @@ export function syncReference(
     );
   }
   const policySet = new Set<tf.Variable>(policy);
+  const seen = { policy: new Map<tf.Variable, number>(), reference: new Map<tf.Variable, number>() };
   reference.forEach((r, i) => {
     const p = policy[i] as tf.Variable;
     for (const [name, v] of [
@@ -60,6 +61,24 @@ export function syncReference(
         throw argumentError('INVALID_ARGUMENT', WHERE, name, 'a tf.Variable', typeof v);
       }
       if (v.isDisposed) throw argumentError('DISPOSED', WHERE, name, 'a live variable', 'a disposed one');
+    }
+    // Each variable once in each list: a repeated reference variable would take two policy
+    // variables' values in turn, a repeated policy variable would feed two reference variables.
+    for (const [list, v] of [
+      ['policy', p],
+      ['reference', r],
+    ] as const) {
+      const first = seen[list].get(v);
+      if (first !== undefined) {
+        throw argumentError(
+          'INVALID_ARGUMENT',
+          WHERE,
+          `${list}[${i}]`,
+          'a variable listed once',
+          `the variable of ${list}[${first}] ('${v.name}') again`,
+        );
+      }
+      seen[list].set(v, i);
     }
     if (policySet.has(r)) {
       throw argumentError(

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
-import { assertFormatHeader, assertNumber, checksValues } from '../core/validate';
+import { assertFloat32Values, assertFormatHeader, assertNumber } from '../core/validate';
 import type { AdamW, AdamWState } from '../optim/adamw';
 import { prepareStateByPosition, saveStateByPosition } from '../optim/position-keys';
 import type { GanpoRegularizer, GanpoRegularizerState } from '../regularizer/ganpo-regularizer';
@@ -59,15 +59,18 @@ export function saveTrainerState(parts: StateParts): TrainerState {
  * reference variables. All or nothing:
  * every part is checked first (format, step count, policy weights' shapes and, at validation level
  * `'full'`, values, the sampler position, the optimizer and regularizer states), and only then is
- * anything applied, so a refused state leaves the trainer exactly as it was.
+ * anything applied, so a refused state leaves the trainer exactly as it was. Parts a run can go on
+ * without, but not exactly (the sampler, optimizer slots, the critics' dropout streams), are refused
+ * when missing unless `strict` is false; they are then listed in `missingKeys`.
  *
- * @returns the sampler and step count to continue from.
+ * @returns the sampler and step count to continue from, and the parts not restored.
  */
 export function loadTrainerState(
   where: string,
   state: TrainerState,
   parts: Omit<StateParts, 'sampler' | 'step'> & { batchSize: number },
-): { sampler: BatchSampler | null; step: number } {
+  strict = true,
+): { sampler: BatchSampler | null; step: number; missingKeys: string[] } {
   assertFormatHeader(where, 'state', state, 'ganpo-trainer', 1);
   const step = assertNumber(where, 'state.step', state.step, { min: 0, integer: true });
   const { variables, regularizer, referenceVariables } = parts;
@@ -102,15 +105,24 @@ export function loadTrainerState(
       String(state.regularizer === null ? null : 'a state'),
     );
   }
-  const sampler = checkSampler(where, state.sampler, parts.batchSize);
-  const loadOptimizer = prepareStateByPosition(`${where} (optimizer)`, parts.optimizer, state.optimizer, {
-    policy: variables,
-  });
+  const missingKeys: string[] = [];
+  if (state.sampler === undefined && !strict) missingKeys.push('sampler');
+  const sampler =
+    state.sampler === undefined && !strict ? null : checkSampler(where, state.sampler, parts.batchSize);
+  const loadOptimizer = prepareStateByPosition(
+    `${where} (optimizer)`,
+    parts.optimizer,
+    state.optimizer,
+    { policy: variables },
+    strict,
+  );
+  missingKeys.push(...loadOptimizer.missingKeys);
   // Last: the only check that allocates (the discriminators' tensors), released on every path.
   const loadRegularizer =
     regularizer && state.regularizer
-      ? regularizer.prepareLoadStateDict(state.regularizer, `${where} (regularizer)`)
+      ? regularizer.prepareLoadStateDict(state.regularizer, `${where} (regularizer)`, strict)
       : null;
+  missingKeys.push(...(loadRegularizer?.missingKeys ?? []).map((k) => `regularizer.${k}`));
   try {
     loadRegularizer?.commit();
   } finally {
@@ -129,7 +141,7 @@ export function loadTrainerState(
       t.dispose();
     });
   }
-  return { sampler, step };
+  return { sampler, step, missingKeys };
 }
 
 /** Saved weights (policy or reference), checked against the live variables (shapes; values at level 'full'). */
@@ -169,12 +181,7 @@ function checkWeights(
     if (!Array.isArray(data) || data.length !== v.size || !data.every((x) => typeof x === 'number')) {
       throw argumentError('INVALID_FORMAT', where, argument, `${v.size} numbers`, 'malformed data');
     }
-    if (checksValues() && v.dtype === 'float32') {
-      const bad = data.findIndex((x) => !Number.isFinite(x));
-      if (bad >= 0) {
-        throw argumentError('NON_FINITE', where, argument, 'finite values', `data[${bad}] = ${data[bad]}`);
-      }
-    }
+    if (v.dtype === 'float32') assertFloat32Values(where, `${argument}.data`, data);
     return data;
   });
 }
@@ -183,17 +190,24 @@ function checkWeights(
 function checkSampler(where: string, state: unknown, batchSize: number): BatchSampler | null {
   if (state === null) return null;
   if (state === undefined || typeof state !== 'object') {
-    throw argumentError('INVALID_FORMAT', where, 'state.sampler', 'a sampler state or null', String(state));
+    throw argumentError(
+      'INVALID_FORMAT',
+      where,
+      'state.sampler',
+      'a sampler state or null (without it the data order would restart)',
+      state === undefined ? 'a missing key' : String(state),
+    );
   }
-  const sampler = samplerFromState(state as BatchSamplerState);
-  if (sampler.batchSize !== batchSize) {
+  const saved = (state as Partial<BatchSamplerState>).batchSize;
+  if (saved !== batchSize) {
     throw argumentError(
       'STATE_DICT_MISMATCH',
       where,
       'state.sampler.batchSize',
       `${batchSize} (the trainer's batchSize)`,
-      String(sampler.batchSize),
+      String(saved),
     );
   }
+  const sampler = samplerFromState(state as BatchSamplerState);
   return sampler;
 }

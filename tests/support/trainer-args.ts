@@ -5,6 +5,17 @@ import type { CausalLM, GanpoPreset, GanpoTrainerOptions } from 'ganpo';
 import { TinyLM } from '../../examples/tiny-lm';
 import type { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
 
+/** The official transformer critic, small, with the official dropout 0.1 (its streams then matter). */
+export const SMALL_DROPOUT_CRITIC = Object.freeze({
+  kind: 'transformer',
+  hiddenDim: 8,
+  numLayers: 1,
+  numHeads: 2,
+  ffnDim: 16,
+  maxSeqLen: 32,
+  dropout: 0.1,
+} as const);
+
 /** The trainer tests' policy: a TinyLM of width 16, 1 layer, 2 heads, over the tokenizer's vocabulary. */
 export function smallPolicy(tok: CharTokenizer, seed = 1): TinyLM {
   return new TinyLM({ vocabSize: tok.vocabSize, maxSeqLen: 32, dim: 16, numLayers: 1, numHeads: 2, seed });
