@@ -41,8 +41,9 @@ export async function saveArtifacts(
   config: object,
   state: Record<string, tf.Tensor>,
 ): Promise<tf.io.SaveResult> {
-  const handler = resolve(where, target, 'save');
   try {
+    // Inside the try: a target refused here must not strand the state tensors the caller made.
+    const handler = resolve(where, target, 'save');
     const { data, specs } = await tf.io.encodeWeights(state);
     const save = handler.save as (a: tf.io.ModelArtifacts) => Promise<tf.io.SaveResult>;
     return await save.call(handler, {

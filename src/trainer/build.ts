@@ -1,4 +1,5 @@
 import { disposeCreatedOnThrow } from '../core/engine-guards';
+import { argumentError } from '../core/errors';
 import type { CausalLM } from '../core/types';
 import { AdamW } from '../optim/adamw';
 import { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
@@ -46,11 +47,7 @@ export function buildTrainerParts(config: TrainerConfig): TrainerParts {
         : given === 'initial'
           ? initialReference(config.policy, TRAINER)
           : given;
-    if (given === 'copy' && config.syncReference !== null) {
-      // The copy must pair with the policy variable by variable (same shapes, none shared) before
-      // the first step, not at the first sync after an applied step. α = 0 checks and assigns nothing.
-      syncReference(config.policy.trainableVariables, (reference as CausalLM).trainableVariables, 0);
-    }
+    if (given === 'copy') checkCopy(config, reference as CausalLM);
     return {
       optimizer,
       regularizer,
@@ -61,4 +58,30 @@ export function buildTrainerParts(config: TrainerConfig): TrainerParts {
       ownsReference: given === 'copy' || given === 'initial',
     };
   });
+}
+
+/**
+ * Checks the policy's `clone()` before the first step. With TR-DPO the copy must pair with the
+ * policy variable by variable (same shapes, none shared), not fail at the first sync after a step
+ * was applied (α = 0 checks and assigns nothing). Without it, a copy may differ in structure but
+ * must not share a policy variable: it would move with the policy, and the DPO loss would stay at
+ * log 2.
+ */
+function checkCopy(config: TrainerConfig, copy: CausalLM): void {
+  const policy = config.policy.trainableVariables;
+  if (config.syncReference !== null) {
+    syncReference(policy, copy.trainableVariables, 0);
+    return;
+  }
+  const own = new Set(policy);
+  const shared = (copy.trainableVariables ?? []).find((v) => own.has(v));
+  if (shared !== undefined) {
+    throw argumentError(
+      'INVALID_ARGUMENT',
+      TRAINER,
+      'model.reference',
+      "a 'copy' with its own variables (policy.clone() must copy the weights)",
+      `a clone sharing the policy's variable '${shared.name}'`,
+    );
+  }
 }

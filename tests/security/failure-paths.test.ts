@@ -110,6 +110,17 @@ describe('TR-DPO: the reference is checked against the policy before the first s
       );
       expect(variables()).toBe(before);
     }
+    // Without TR-DPO a copy sharing the policy's variables is refused too: it would move with the
+    // policy and the loss would stay at log 2. A copy of another structure is the user's to make.
+    const before = variables();
+    await expectRefusal(
+      tally,
+      () => new GanpoTrainer(smallTrainerArgs(tok, DIM, sharing, 'copy')),
+      'INVALID_ARGUMENT',
+      { argument: 'model.reference', maxPeakBytes: null },
+    );
+    expect(variables()).toBe(before);
+    new GanpoTrainer(smallTrainerArgs(tok, DIM, wrongShape, 'copy')).dispose();
     // A given reference is checked the same way (before anything is built).
     const other = tinyOfWidth(8, 3);
     await expectRefusal(
@@ -123,6 +134,16 @@ describe('TR-DPO: the reference is checked against the policy before the first s
     trainer.dispose();
     other.dispose();
     policy.dispose();
+  });
+});
+
+describe('saves: a refused target leaves no tensor behind', () => {
+  it('Discriminator.save to a URL without a registered handler', async () => {
+    const d = new MLPDiscriminator({ latentDim: 4, hiddenDims: [3], seed: 1 });
+    await expectRefusal(tally, () => d.save('nowhere://ckpt'), 'INVALID_ARGUMENT', {
+      argument: 'handlerOrUrl',
+    });
+    d.dispose();
   });
 });
 
