@@ -33,14 +33,14 @@ export const SAFETENSORS_MAX_TENSORS = 2 ** 15;
 
 /**
  * What the header's JSON may hold, refused where it is passed: the format's 3 levels, at most
- * {@link SAFETENSORS_MAX_TENSORS} entries (plus `__metadata__`) and metadata keys, arrays of at
+ * {@link SAFETENSORS_MAX_TENSORS} tensor entries (plus `__metadata__`) and metadata keys, arrays of at
  * most 64 items (PyTorch's largest rank; ranks over {@link SAFETENSORS_MAX_RANK} are then refused
  * naming the tensor), and 8 keys per entry (3 are used; others are skipped, as by the reference
  * implementation).
  */
 export const SAFETENSORS_HEADER_BOUNDS: Readonly<HeaderJsonBounds> = Object.freeze({
   maxDepth: SAFETENSORS_MAX_DEPTH,
-  maxEntries: SAFETENSORS_MAX_TENSORS + 1,
+  maxEntries: SAFETENSORS_MAX_TENSORS,
   maxItems: 64,
   maxEntryKeys: 8,
 });

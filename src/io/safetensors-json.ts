@@ -10,7 +10,7 @@ export interface HeaderJson {
 /** Bounds of a header's JSON (see {@link readHeaderJson}). */
 export interface HeaderJsonBounds {
   maxDepth: number;
-  /** Most entries, `__metadata__` included, and most members of `__metadata__`. */
+  /** Most tensor entries (`__metadata__` not counted), and most members of `__metadata__`. */
   maxEntries: number;
   /** Most items of a `shape` or `data_offsets` array. */
   maxItems: number;
@@ -42,11 +42,13 @@ class HeaderReader extends JsonCursor {
     this.ws();
     if (this.peek() !== 0x7b) throw this.bad("expected '{'");
     const out: HeaderJson = { entries: [] };
-    const seen = this.uniqueKeys(this.bounds.maxEntries, 'entries');
+    const seen = this.uniqueKeys(this.bounds.maxEntries + 1, 'entries (tensors and __metadata__)');
     this.members(1, (name) => {
       seen(name);
       if (name === '__metadata__') out.metadata = this.metadata(2);
-      else out.entries.push({ name, info: this.entry(2) });
+      else if (out.entries.length === this.bounds.maxEntries) {
+        throw this.fault('bound', `at most ${this.bounds.maxEntries} tensors`);
+      } else out.entries.push({ name, info: this.entry(2) });
       return true;
     });
     this.end();

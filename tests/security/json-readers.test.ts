@@ -165,3 +165,28 @@ describe('readSafetensors on corrupted files: a GanpoError, never a raw error, n
     }
   });
 });
+
+describe('readSafetensors counts: exactly the documented 32 768 tensors and 32 768 metadata keys', () => {
+  /** A safetensors file of `header` (JSON text) and no data. */
+  const file = (header: string) => {
+    const text = new TextEncoder().encode(header);
+    const bytes = new Uint8Array(8 + text.length);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(text.length), true);
+    bytes.set(text, 8);
+    return bytes;
+  };
+  const tensors = (n: number) =>
+    Array.from({ length: n }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`).join(',');
+  const metadata = (n: number) => Array.from({ length: n }, (_, i) => `"k${i}":"v"`).join(',');
+
+  it('accepts the bound (with __metadata__ besides) and refuses one more, as INVALID_FORMAT', async () => {
+    const read = readSafetensors(file(`{"__metadata__":{${metadata(32_768)}},${tensors(32_768)}}`));
+    expect(Object.keys(read)).toHaveLength(32_768);
+    tf.dispose(Object.values(read));
+    for (const header of [`{${tensors(32_769)}}`, `{"__metadata__":{${metadata(32_769)}}}`]) {
+      await expectRefusal(tally, () => readSafetensors(file(header)), 'INVALID_FORMAT', {
+        argument: 'bytes',
+      });
+    }
+  });
+});
