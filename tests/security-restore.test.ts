@@ -266,6 +266,15 @@ describe('GanpoTrainer.restore: all or nothing', () => {
     });
     const variants: [(c: typeof cache) => unknown, GanpoErrorCode][] = [
       [(c) => Object.assign(c[0] ?? {}, { chosenLogp: Number.NaN }), 'NON_FINITE'],
+      [(c) => Object.assign(c[0] ?? {}, { rejectedLogp: 1e39 }), 'NON_FINITE'],
+      [
+        (c) => {
+          const latents = Float32Array.from(c[1]?.chosenLatents ?? []);
+          latents[3] = Number.NaN;
+          Object.assign(c[1] ?? {}, { chosenLatents: latents });
+        },
+        'NON_FINITE',
+      ],
       [(c) => Object.assign(c[1] ?? {}, { rejectedLength: -1 }), 'OUT_OF_RANGE'],
       [(c) => Object.assign(c[1] ?? {}, { rejectedLength: 2.5 }), 'OUT_OF_RANGE'],
       [(c) => Object.assign(c[2] ?? {}, { rejectedLatents: undefined }), 'SHAPE_MISMATCH'],

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { checksValues, FLOAT32_MAX } from '../core/validate';
 import {
   type CollateOptions,
   collatePreferencePairs,
@@ -154,7 +155,8 @@ export function referenceTensors(outputs: ReferenceOutputs): tf.Tensor[] {
  * length × `latentDim` values per side (without GANPO, latents are ignored).
  *
  * @throws GanpoError `INVALID_ARGUMENT` for a non-array or non-object entry, `NON_FINITE` for a
- *   NaN/Infinity log-prob, `OUT_OF_RANGE` for a bad length, `SHAPE_MISMATCH` for latents of another
+ *   log-prob that is not finite in float32 (NaN, ±Infinity, beyond ±3.4e38) or a NaN/Infinity
+ *   latent (level `'full'`), `OUT_OF_RANGE` for a bad length, `SHAPE_MISMATCH` for latents of another
  *   hidden size or length.
  */
 export function validateReferenceCache(
@@ -172,8 +174,9 @@ export function validateReferenceCache(
     }
     for (const key of ['chosenLogp', 'rejectedLogp'] as const) {
       const v = e[key];
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw argumentError('NON_FINITE', where, `${at}.${key}`, 'a finite number', String(v));
+      // Log-probs go into float32 tensors: 1e39 would become Infinity there and skip every step.
+      if (typeof v !== 'number' || !(Math.abs(v) <= FLOAT32_MAX)) {
+        throw argumentError('NON_FINITE', where, `${at}.${key}`, 'a number finite in float32', String(v));
       }
     }
     for (const side of ['chosen', 'rejected'] as const) {
@@ -190,6 +193,17 @@ export function validateReferenceCache(
           `${at}.${side}Latents`,
           `a Float32Array of ${length} × ${options.latentDim} (latentDim) values`,
           latents instanceof Float32Array ? `${latents.length} values` : typeof latents,
+        );
+      }
+      // A NaN latent (a cache file is untrusted) would only be refused mid-step by the critics.
+      const bad = checksValues() ? latents.findIndex((x) => !Number.isFinite(x)) : -1;
+      if (bad >= 0) {
+        throw argumentError(
+          'NON_FINITE',
+          where,
+          `${at}.${side}Latents`,
+          'finite values',
+          `[${bad}] = ${latents[bad]}`,
         );
       }
     }
