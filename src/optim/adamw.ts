@@ -294,8 +294,19 @@ export class AdamW extends tf.Optimizer {
     const rename = options?.rename ?? ((n: string) => n);
     const parsed: [string, AdamWSlotState][] = [];
     for (const [saved, slot] of Object.entries(state.slots)) {
-      if (slot === null) continue;
       const arg = `slots.${saved}`;
+      // No variable lookup may reach Object.prototype: a JSON key '__proto__' named no variable and
+      // failed with a raw TypeError.
+      if (saved === '__proto__') {
+        throw argumentError(
+          'INVALID_FORMAT',
+          where,
+          'slots',
+          'variable names as keys',
+          "the key '__proto__'",
+        );
+      }
+      if (slot === null) continue;
       const size =
         Array.isArray(slot?.shape) && slot.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
           ? slot.shape.reduce((a, b) => a * b, 1)
@@ -327,7 +338,8 @@ export class AdamW extends tf.Optimizer {
       const target = rename(saved);
       // A live variable of that name must have the saved shape (a renamed or re-built model that
       // does not match would otherwise fail later, or broadcast silently).
-      const live = tf.engine().registeredVariables[target];
+      const registry = tf.engine().registeredVariables;
+      const live = Object.hasOwn(registry, target) ? registry[target] : undefined;
       if (live !== undefined && !tf.util.arraysEqual(live.shape, slot.shape)) {
         throw argumentError(
           'STATE_DICT_MISMATCH',

@@ -4,6 +4,7 @@
 // sampler options and positions, syncReference's lists, loadStateDict's dtypes.
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  AdamW,
   BatchSampler,
   type GanpoErrorCode,
   GanpoTrainer,
@@ -168,6 +169,24 @@ describe('GanpoTrainer.loadStateDict: exact or refused', () => {
   it('a full state round-trips through JSON with every slot listed (null for none yet)', () => {
     const keys = Object.keys(good.optimizer.slots);
     expect(keys).toEqual(trainer.policy.trainableVariables.map((_, i) => `policy/${i}`));
+  });
+});
+
+describe('AdamW.loadStateDict: no key reaches Object.prototype', () => {
+  it("a slot keyed '__proto__' (as JSON.parse makes it) is INVALID_FORMAT, not a raw TypeError", async () => {
+    const v = tf.variable(tf.ones([2]));
+    const opt = new AdamW({ learningRate: 0.1 });
+    opt.minimize(() => tf.sum(tf.square(v)) as tf.Scalar, false, [v]);
+    const snapshot = () => JSON.stringify(opt.stateDict());
+    const good = opt.stateDict();
+    const slot = Object.values(good.slots)[0];
+    const bad = { ...good, slots: JSON.parse(`{"__proto__": ${JSON.stringify(slot)}}`) };
+    await expectRefusal(tally, () => opt.loadStateDict(bad), 'INVALID_FORMAT', {
+      argument: 'slots',
+      snapshot,
+    });
+    opt.dispose();
+    v.dispose();
   });
 });
 
