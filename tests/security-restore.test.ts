@@ -290,6 +290,19 @@ describe('GanpoTrainer.restore: all or nothing', () => {
       () => trainer.setReferenceCache('x' as unknown as typeof cache),
       'INVALID_ARGUMENT',
     );
+    // The writer checks entries the same way: a null entry or a log-prob beyond float32.
+    await expectRefusal(
+      tally,
+      () => referenceCacheToBytes([cache[0], null] as unknown as typeof cache),
+      'INVALID_ARGUMENT',
+      { argument: 'entries[1]' },
+    );
+    await expectRefusal(
+      tally,
+      () => referenceCacheToBytes([{ ...(cache[0] as (typeof cache)[0]), chosenLogp: -1e39 }]),
+      'NON_FINITE',
+      { argument: 'entries[0].chosenLogp' },
+    );
     trainer.setReferenceCache(cache);
     for (const t of [trainer, other]) t.dispose();
     for (const m of [p, ref]) m.dispose();

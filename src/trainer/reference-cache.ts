@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
-import type { ReferenceEntry } from './reference';
+import { type ReferenceEntry, validateReferenceCache } from './reference';
 
 const WHERE_WRITE = 'referenceCacheToBytes';
 const WHERE_READ = 'referenceCacheFromBytes';
@@ -31,6 +31,9 @@ export function referenceCacheToBytes(entries: readonly ReferenceEntry[]): Uint8
       Array.isArray(entries) ? 'an empty array' : typeof entries,
     );
   }
+  // Entries, log-probs and lengths as setReferenceCache checks them (a null entry was a raw
+  // TypeError); the latents' widths are checked below.
+  validateReferenceCache(WHERE_WRITE, entries, { latentDim: 0, withLatents: false });
   const tensors: Record<string, tf.Tensor> = {};
   try {
     tensors.logps = tf.tensor2d(
