@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertArgs } from '../core/validate';
+import { assertArgs, assertTensor } from '../core/validate';
 import { validatePairInputs } from './pair-inputs';
 import type { PreferenceLoss } from './types';
 
@@ -28,6 +28,9 @@ export function preferenceMetrics(
 ): PreferenceMetrics {
   assertArgs('preferenceMetrics', out, '{ chosenRewards, rejectedRewards }');
   const { chosenRewards, rejectedRewards } = out;
+  // Both are required (validatePairInputs skips missing optional inputs).
+  assertTensor('preferenceMetrics', 'chosenRewards', chosenRewards);
+  assertTensor('preferenceMetrics', 'rejectedRewards', rejectedRewards);
   validatePairInputs('preferenceMetrics', [
     ['chosenRewards', chosenRewards],
     ['rejectedRewards', rejectedRewards],

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertArgs } from '../core/validate';
+import { assertArgs, assertTensor } from '../core/validate';
 import { validatePairInputs } from './pair-inputs';
 
 /**
@@ -16,6 +16,9 @@ import { validatePairInputs } from './pair-inputs';
 export function nllLoss(args: { sum: tf.Tensor1D; count: tf.Tensor1D }): tf.Scalar {
   assertArgs('nllLoss', args, '{ sum, count }');
   const { sum, count } = args;
+  // Both are required (validatePairInputs skips missing optional inputs).
+  assertTensor('nllLoss', 'sum', sum);
+  assertTensor('nllLoss', 'count', count);
   validatePairInputs('nllLoss', [
     ['sum', sum],
     ['count', count],

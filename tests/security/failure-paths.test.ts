@@ -11,6 +11,8 @@ import {
   ganpoLoss,
   latentAnchorLoss,
   MLPDiscriminator,
+  nllLoss,
+  preferenceMetrics,
   setValidationLevel,
 } from 'ganpo';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -134,6 +136,21 @@ describe('TR-DPO: the reference is checked against the policy before the first s
     trainer.dispose();
     other.dispose();
     policy.dispose();
+  });
+});
+
+describe('plain errors: required tensors missing are GanpoError, not a raw tfjs error', () => {
+  it('nllLoss and preferenceMetrics without their tensors', async () => {
+    const t = tf.tensor1d([1, 2]);
+    for (const [call, argument] of [
+      [() => nllLoss({} as never), 'sum'],
+      [() => nllLoss({ sum: t } as never), 'count'],
+      [() => preferenceMetrics({} as never), 'chosenRewards'],
+      [() => preferenceMetrics({ chosenRewards: t } as never), 'rejectedRewards'],
+    ] as const) {
+      await expectRefusal(tally, call, 'INVALID_ARGUMENT', { argument });
+    }
+    t.dispose();
   });
 });
 
