@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
+  type CausalLM,
   causalLMFromLayersModel,
   dpoLoss,
   GanpoRegularizer,
@@ -19,7 +20,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
-import type { CausalLM } from '../../src/trainer/forward';
 import { expectRefusal, hostileTally } from '../support/hostile';
 import { smallPolicy, smallTrainerArgs } from '../support/trainer-args';
 

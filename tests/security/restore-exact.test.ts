@@ -10,6 +10,7 @@ import {
   GanpoTrainer,
   type GanpoTrainerOptions,
   MLPDiscriminator,
+  type PreferencePair,
   syncReference,
   type TrainerState,
 } from 'ganpo';
@@ -17,7 +18,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task';
 import type { TinyLM } from '../../examples/tiny-lm';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
-import type { PreferencePair } from '../../src/trainer/collate';
 import { expectRefusal, hostileTally } from '../support/hostile';
 import { SMALL_DROPOUT_CRITIC, smallPolicy, smallTrainerArgs } from '../support/trainer-args';
 
