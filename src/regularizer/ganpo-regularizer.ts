@@ -177,8 +177,9 @@ export class GanpoRegularizer {
   /**
    * Tells the regularizer one policy step's preference loss and adversarial loss (before λ), so
    * that it can warn once when the adversarial term dominates (the preference loss stops falling
-   * while λ·L_adv is at least as large). `GanpoTrainer` calls it; call it from your own loop to get
-   * the same warning. Non-finite values are ignored.
+   * while λ·L_adv is at least as large). `GanpoTrainer` calls it with its whole step's losses; in
+   * your own loop `ganpoLoss` records them for the next {@link discriminatorStep}, so there is no
+   * call to make. Non-finite values are ignored. @internal
    */
   observeLosses(preferenceLoss: number, adversarialLoss: number): void {
     this.monitor.observeLosses(preferenceLoss, this.weight * adversarialLoss);
