@@ -153,6 +153,14 @@ describe('frontier report', () => {
     expect(md).toContain('| MLP λ=1 | 5.0 (1/2) | 0.0 (1/2) | 5.0 (1/2) | 0.0 (1/2) | 0.00 (1/2) |');
   });
 
+  it('sums each recipe up in one line: paired against DPO β 0.1 and against the β frontier', () => {
+    // Anchor: drift .1/.3 → .2 ± .14; ratio .75 ± .35; Δ KL −.5; Δ acc 0; Δ win 0; gaps as below.
+    expect(md).toContain(
+      '| anchor λ=0.01 | 0.200 ± 0.141 | 0.75 ± 0.35 | -0.50 ± 0.00 | 0.0 ± 0.0 | 0.0 ± 0.0 | 10.0 ± 0.0 | 2.5 ± 3.5 | 0.00 ± 0.71 |',
+    );
+    expect(md).toContain('| DPO β=0.1 | 0.250 ± 0.071 | 1 | 0 | 0 | 0 | – | – | – |');
+  });
+
   it("compares the learning critics with the same recipe's frozen ones, paired by seed", () => {
     // Drift .15/.3 = .5 and .15/.25 = .6; Δ KL −.5 both; Δ acc −5, 0; Δ win −5, +10.
     expect(md).toContain(

@@ -4,7 +4,7 @@
 import type { DemoResults, RunResult } from './experiment';
 import { type FrontierAxes, frontierGaps } from './frontier';
 import { FRONTIER_FAMILIES, type FrontierFamily, type MethodSpec, OBJECTIVES } from './methods';
-import { criticAccuracy, criticLoss, pairedCells, pairedHead, table } from './report';
+import { criticAccuracy, criticLoss, paired, pairedCells, pairedHead, table } from './report';
 import { renderScatter, type ScatterPanel } from './scatter';
 import { formatMeanStd, meanStd, tFactor95 } from './stats';
 
@@ -72,6 +72,50 @@ function frozenPairs(methods: readonly MethodSpec[]): [MethodSpec, MethodSpec][]
   });
 }
 
+/**
+ * One line per recipe for README: its drift, then paired by seed against DPO at the demo's β (drift
+ * ratio, Δ KL, Δ quality) and against DPO's β frontier (Δ quality at equal KL, Δ KL at equal drift).
+ */
+function summaryTable(res: DemoResults, methods: readonly MethodSpec[]): string[] {
+  const vsBase = (
+    m: MethodSpec,
+    pick: (r: RunResult) => number,
+    how: 'difference' | 'ratio',
+    fmt: (xs: number[]) => string,
+  ) =>
+    m.name === FRONTIER_BASE
+      ? how === 'ratio'
+        ? '1'
+        : '0'
+      : fmt(paired(res.runs, m.name, FRONTIER_BASE, 0, pick, how));
+  const vsFrontier = (m: MethodSpec, axes: FrontierAxes, format?: { digits: number; scale: number }) =>
+    m.family === 'dpo' ? '–' : gapCell(res, m.name, axes, format);
+  return table(
+    [
+      'recipe',
+      'drift',
+      'drift ratio',
+      'Δ KL (nats)',
+      'Δ pref acc',
+      'Δ win T=1.0',
+      'Δ pref acc at equal KL',
+      'Δ win at equal KL',
+      'Δ KL at equal drift',
+    ],
+    methods.map((m) => [
+      m.name,
+      f(3)(over(res, m.name, drift)),
+      vsBase(m, drift, 'ratio', f(2)),
+      vsBase(m, kl, 'difference', f(2)),
+      vsBase(m, acc, 'difference', f(1, 100)),
+      vsBase(m, win, 'difference', f(1, 100)),
+      vsFrontier(m, { x: kl, y: acc }),
+      vsFrontier(m, { x: kl, y: win }),
+      vsFrontier(m, { x: drift, y: kl }, { digits: 2, scale: 1 }),
+    ]),
+  );
+}
+
 /** The frontier study as Markdown. */
 export function frontierMarkdown(
   res: DemoResults,
@@ -93,6 +137,12 @@ export function frontierMarkdown(
     `Mean ± sample standard deviation over the ${n} seeds (every recipe of a seed starts from the same SFT ` +
       'model, trains on the same pairs in the same order and is sampled with the same random numbers); ' +
       `paired columns take the per-seed difference (or ratio) first.${n > 1 ? ` A 95 % t-interval is ± ${tFactor95(n).toFixed(2)} × std for n = ${n}.` : ''}`,
+    '',
+    `Summary: held-out drift; paired by seed against ${FRONTIER_BASE} (drift ratio; Δ = recipe − DPO in nats or ` +
+      "percentage points); against DPO's β frontier of the same seed (quality at equal KL, KL at equal drift; " +
+      'see the last tables):',
+    '',
+    ...(methods.some((m) => m.name === FRONTIER_BASE) ? summaryTable(res, methods) : []),
     '',
     'Per recipe: latent drift Σ‖h_θ − h_ref‖² / Σ‖h_ref‖² of the last hidden state on held-out prompt+response ' +
       'sequences; KL(π_θ ‖ π_ref) summed over completions the policy samples at T = 1 on held-out prompts ' +
