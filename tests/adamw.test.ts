@@ -227,6 +227,12 @@ describe('AdamW', () => {
     expectGanpoError(() => new AdamW({ learningRate: -1 }), 'OUT_OF_RANGE', 'learningRate');
     expectGanpoError(() => new AdamW({ learningRate: 1, beta2: 1 }), 'OUT_OF_RANGE', 'beta2');
     expectGanpoError(() => new AdamW({ learningRate: Number.NaN }), 'NON_FINITE', 'learningRate');
+    const misspelt = expectGanpoError(
+      () => new AdamW({ learningRate: 1, wieghtDecay: 0 } as unknown as { learningRate: number }),
+      'INVALID_OPTION',
+      'wieghtDecay',
+    );
+    expect(misspelt.message).toContain("did you mean 'weightDecay'");
     expectGanpoError(
       () => {
         opt.learningRate = Number.POSITIVE_INFINITY;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
 import { brandClass } from '../core/instance';
+import { assertKnownKeys } from '../core/options';
 import { assertArgs, assertFloat32Values, assertNumber, fmtShape } from '../core/validate';
 import { ownedVariable } from '../core/variables';
 import { adamwUpdate } from './adamw-update';
@@ -27,6 +28,16 @@ export interface AdamWArgs {
    */
   decayFilter?: (variableName: string) => boolean;
 }
+
+/** The keys of {@link AdamWArgs}: anything else is a typo and refused. */
+const ADAMW_KEYS: readonly (keyof AdamWArgs)[] = [
+  'learningRate',
+  'beta1',
+  'beta2',
+  'epsilon',
+  'weightDecay',
+  'decayFilter',
+];
 
 /** Per-variable state in plain JSON: PyTorch's `state[p]` = { step, exp_avg, exp_avg_sq }. @inline */
 export interface AdamWSlotState {
@@ -109,6 +120,7 @@ export class AdamW extends tf.Optimizer {
   constructor(args: AdamWArgs) {
     super();
     assertArgs(WHERE, args, '{ learningRate, ... }');
+    assertKnownKeys(WHERE, args, ADAMW_KEYS);
     this.lr = assertNumber(WHERE, 'learningRate', args.learningRate, { min: 0 });
     this.beta1 = assertNumber(WHERE, 'beta1', args.beta1 ?? 0.9, { min: 0, lessThan: 1 });
     this.beta2 = assertNumber(WHERE, 'beta2', args.beta2 ?? 0.999, { min: 0, lessThan: 1 });
