@@ -61,6 +61,16 @@ export function assertObject(where: string, name: string, x: unknown, expected =
   }
 }
 
+/** Asserts `x` is a function (a callback argument). Always on. */
+export function assertFunction(
+  where: string,
+  name: string,
+  x: unknown,
+): asserts x is (...args: never[]) => unknown {
+  if (typeof x !== 'function')
+    throw argumentError('INVALID_ARGUMENT', where, name, 'a function', describe(x));
+}
+
 /** Asserts `x` is a live tf.Tensor. Always on: using a non-tensor would throw something obscure. */
 export function assertTensor(where: string, name: string, x: unknown): asserts x is tf.Tensor {
   if (!(x instanceof tf.Tensor)) {

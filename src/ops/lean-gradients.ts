@@ -1,3 +1,4 @@
+import { assertFunction } from '../core/validate';
 import { withEagerRelease } from './eager-release';
 import { withSharedClones } from './wasm/shared-clone';
 
@@ -15,6 +16,7 @@ import { withSharedClones } from './wasm/shared-clone';
  *
  * @param fn - the step; must not write into a tensor's buffer in place (tfjs kernels never do).
  * @returns what `fn` returns.
+ * @throws GanpoError `INVALID_ARGUMENT` when `fn` is not a function.
  * @example
  * ```ts
  * import { withLeanGradients } from 'ganpo/ops';
@@ -22,5 +24,6 @@ import { withSharedClones } from './wasm/shared-clone';
  * ```
  */
 export function withLeanGradients<T>(fn: () => T): T {
+  assertFunction('withLeanGradients', 'fn', fn);
   return withSharedClones(() => withEagerRelease(fn));
 }

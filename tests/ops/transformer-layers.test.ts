@@ -4,9 +4,12 @@ import {
   Dense,
   fastLinear,
   LayerNorm,
+  PositionEmbedding,
   TransformerBlock,
   type TransformerBlockWeights,
   transformerBlock,
+  withLeanGradients,
+  withSharedClones,
 } from 'ganpo/ops';
 import { describe, expect, it } from 'vitest';
 
@@ -205,6 +208,16 @@ describe('transformerBlock', () => {
       'attentionMask',
     );
     tf.dispose([x, wrongMask, ...Object.values(w)]);
+  });
+
+  it('the layers and step scopes refuse a missing options object or callback with GanpoErrors', () => {
+    const bad = null as unknown as never;
+    expectGanpoError(() => new Dense(bad), 'INVALID_ARGUMENT', 'args');
+    expectGanpoError(() => new PositionEmbedding(bad), 'INVALID_ARGUMENT', 'args');
+    expectGanpoError(() => new TransformerBlock(bad), 'INVALID_ARGUMENT', 'args');
+    expectGanpoError(() => new LayerNorm(bad), 'INVALID_ARGUMENT', 'args');
+    expectGanpoError(() => withLeanGradients(bad), 'INVALID_ARGUMENT', 'fn');
+    expectGanpoError(() => withSharedClones(bad), 'INVALID_ARGUMENT', 'fn');
   });
 });
 

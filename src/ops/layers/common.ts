@@ -2,7 +2,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { argumentError } from '../../core/errors';
-import { assertNumber } from '../../core/validate';
+import { assertArgs, assertNumber } from '../../core/validate';
 
 /** tfjs-layers' common layer arguments (`name`, `trainable`, `inputShape`, `dtype`, …). */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -65,6 +65,15 @@ export function initConfig(o: {
 }
 
 /**
+ * `args` itself checked (a plain object), so that `new Dense(null)` is a `GanpoError` naming it
+ * instead of a TypeError from inside tfjs-layers. Returns `args`.
+ */
+export function checkedLayerArgs<T>(where: string, args: T, expected = 'an options object'): T {
+  assertArgs(where, args, expected);
+  return args;
+}
+
+/**
  * A layer with N(0, σ²) kernels: reads and checks {@link InitArgs} and writes them into its config.
  * Also the helpers its subclasses need for shapes and inputs.
  */
@@ -76,7 +85,7 @@ export abstract class InitializedLayer extends tfl.layers.Layer {
 
   /** Reads the initialisation arguments (`where`: the subclass name in error messages). */
   constructor(where: string, args: LayerArgs & InitArgs) {
-    super(args);
+    super(checkedLayerArgs(where, args));
     ({ initializerRange: this.initializerRange, seed: this.seed } = initOptions(where, args));
   }
 

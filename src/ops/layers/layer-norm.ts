@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { assertNumber } from '../../core/validate';
 import { layerNorm } from '../layer-norm';
-import { type LayerArgs, type LayerVariable, lastDim, type Shape, single } from './common';
+import { checkedLayerArgs, type LayerArgs, type LayerVariable, lastDim, type Shape, single } from './common';
 
 /** Arguments of {@link LayerNorm}. */
 export type LayerNormArgs = LayerArgs & {
@@ -23,7 +23,7 @@ export class LayerNorm extends tfl.layers.Layer {
 
   /** A new layer; see {@link LayerNormArgs} for the arguments and their defaults. */
   constructor(args: LayerNormArgs = {}) {
-    super(args);
+    super(checkedLayerArgs('LayerNorm', args));
     this.epsilon = assertNumber('LayerNorm', 'epsilon', args.epsilon ?? 1e-5, { greaterThan: 0 });
   }
 

@@ -8,6 +8,7 @@
  * kernels (GanpoTrainer step, transformer critic) that only duplicate memory.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { assertFunction } from '../../core/validate';
 import { kernelFlags } from '../kernel-flags';
 
 interface RefCountingBackend {
@@ -38,6 +39,7 @@ function sharedIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown 
  *
  * @param fn - typically a whole training step (forward, `tf.variableGrads`, optimizer update).
  * @returns what `fn` returns.
+ * @throws GanpoError `INVALID_ARGUMENT` when `fn` is not a function.
  * @example
  * ```ts
  * import { withSharedClones } from 'ganpo/ops';
@@ -45,6 +47,7 @@ function sharedIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown 
  * ```
  */
 export function withSharedClones<T>(fn: () => T): T {
+  assertFunction('withSharedClones', 'fn', fn);
   if (depth > 0 || !kernelFlags.sharedClones || tf.getBackend() !== 'wasm') return fn();
   const backend = tf.backend() as unknown as Partial<RefCountingBackend>;
   const registered = tf.getKernel(tf.Identity, 'wasm');
