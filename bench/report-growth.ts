@@ -3,6 +3,7 @@
 // within 4 GB (a wasm32 heap: a browser tab's ceiling) and 24 GB, from a least-squares fit of memory
 // to the policy's parameters and its activations.
 
+import { GROWTH_BASE } from './suites/growth';
 import type { BenchRow } from './util';
 import { policyParameters } from './whole-step/config';
 
@@ -67,11 +68,17 @@ export function leastSquares(xs: number[][], ys: number[]): number[] | null {
   return a.map((row, i) => (row[k] as number) / (row[i] as number));
 }
 
-/** Memory features of a point: 1, policy parameters (M), activations (B·T·layers·width, M). */
+/**
+ * Memory features of a point: 1, policy parameters (M), the policy's activations (B·T·layers·width,
+ * M), the critic's (B·T·width, M: its depth is fixed) and B·T² (M: the critic's attention-dropout masks,
+ * [B, heads, T, T] per layer and call).
+ */
 const features = (p: Pick<Point, 'params' | 'B' | 'T' | 'layers' | 'dim'>): number[] => [
   1,
   p.params / 1e6,
   (p.B * p.T * p.layers * p.dim) / 1e6,
+  (p.B * p.T * p.dim) / 1e6,
+  (p.B * p.T * p.T) / 1e6,
 ];
 
 /** GPT-2-shaped candidates (width, depth), smallest to largest. */
@@ -90,6 +97,10 @@ const FAMILY: [number, number][] = [
   [2560, 32],
 ];
 
+/** The fitted memory (MB) of a point. */
+const predict = (coef: number[], p: Pick<Point, 'params' | 'B' | 'T' | 'layers' | 'dim'>): number =>
+  features(p).reduce((s, x, i) => s + x * (coef[i] as number), 0);
+
 function largestWithin(
   coef: number[],
   limitMB: number,
@@ -99,7 +110,7 @@ function largestWithin(
   let best: { dim: number; layers: number; params: number } | null = null;
   for (const [dim, layers] of FAMILY) {
     const params = policyParameters({ vocab: 256, dim, layers, ffn: 4 * dim, maxSeqLen: T });
-    const mb = features({ params, B, T, layers, dim }).reduce((s, x, i) => s + x * (coef[i] as number), 0);
+    const mb = predict(coef, { params, B, T, layers, dim });
     if (mb <= limitMB && (!best || params > best.params)) best = { dim, layers, params };
   }
   return best;
@@ -119,14 +130,16 @@ export function renderGrowth(rows: BenchRow[]): string[] {
     ['depth', 'depth (blocks)', (p) => p.layers],
     ['batch', 'batch (pairs)', (p) => p.B],
   ];
-  const base = (p: Point) => p.dim === 256 && p.layers === 6 && p.T === 128 && p.B === 8;
+  const { dim: d0, layers: l0, T: t0, B: b0 } = GROWTH_BASE;
+  const base = (p: Point) =>
+    p.axis !== 'probe' && p.dim === d0 && p.layers === l0 && p.T === t0 && p.B === b0;
   for (const [axis, title, key] of axes) {
     const pts = ps
       .filter((p) => p.axis === axis || (base(p) && p.axis === 'T'))
       .sort((a, b) => key(a) - key(b));
     if (pts.length === 0) continue;
     const values = [...new Set(pts.map(key))];
-    out.push(`**Against ${title}** (the other axes at d 256, 6 layers, T 128, B 8 pairs):`, '');
+    out.push(`**Against ${title}** (the other axes at d ${d0}, ${l0} layers, T ${t0}, B ${b0} pairs):`, '');
     out.push(
       `| ${axis} | policy params | DPO step s | DPO heap MB | GANPO step s | GANPO heap MB | GANPO / DPO | DPO first step s |`,
       '|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -171,7 +184,8 @@ export function renderGrowth(rows: BenchRow[]): string[] {
   const probe = ps.filter((p) => p.axis === 'probe');
   for (const variant of ['dpo', 'transformer']) {
     const fitTo = (y: (p: Point) => number | null) => {
-      const ok = ps.filter((p) => p.variant === variant && y(p) !== null && !p.failed);
+      // The probe stays out of the fit: it checks the fit's prediction.
+      const ok = ps.filter((p) => p.variant === variant && p.axis !== 'probe' && y(p) !== null && !p.failed);
       return ok.length >= 4
         ? leastSquares(
             ok.map(features),
@@ -187,11 +201,11 @@ export function renderGrowth(rows: BenchRow[]): string[] {
     const in24 = largestWithin(tensors, 24 * 1024, 128, 8);
     const p = probe.find((q) => q.variant === variant);
     out.push(
-      `- **${name}** at T 128, B 8 pairs: wasm heap ≈ ${fmt(heap[0] ?? null)} MB + ${fmt(heap[1] ?? null, 1)} MB per M parameters + ${fmt(heap[2] ?? null, 1)} MB per M of B·T·layers·width (least squares over this table). ` +
+      `- **${name}** at T 128, B 8 pairs: wasm heap ≈ ${fmt(heap[0] ?? null)} MB + ${fmt(heap[1] ?? null, 1)} MB per M parameters + ${fmt(heap[2] ?? null, 1)} MB per M of B·T·layers·width + ${fmt(heap[3] ?? null, 1)} MB per M of B·T·width + ${fmt(heap[4] ?? null, 1)} MB per M of B·T² (least squares over the sweeps). ` +
         `Largest GPT-2-shaped policy within a 4 GB wasm heap (a browser tab): ${in4 ? `d ${in4.dim}, ${in4.layers} layers, ${mParams(in4.params)}` : 'none of the candidates'}; ` +
         `within 24 GB of tensors (a backend without wasm32's 4 GB ceiling: tfjs-node, WebGPU; extrapolated from tfjs's tensor bytes): ${in24 ? `d ${in24.dim}, ${in24.layers} layers, ${mParams(in24.params)}` : 'none of the candidates'}.` +
         (p
-          ? ` Measured at d ${p.dim}, ${p.layers} layers (${mParams(p.params)}): ${p.failed ? `failed (${p.failed})` : `heap ${fmt(p.heapMB)} MB, step ${fmt(p.stepMs ? p.stepMs / 1000 : null, 1)} s`}.`
+          ? ` Check off the axes, d ${p.dim}, ${p.layers} layers (${mParams(p.params)}), T ${p.T}, B ${p.B}: ${p.failed ? `failed (${p.failed})` : `heap ${fmt(p.heapMB)} MB measured, ${fmt(predict(heap, p))} MB predicted; step ${fmt(p.stepMs ? p.stepMs / 1000 : null, 1)} s`}.`
           : ''),
     );
   }

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderGrowth } from './report-growth';
 import { renderTargets } from './report-targets';
+import { liveRuns } from './runs';
 import type { BenchRow } from './util';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,8 +33,9 @@ const SUITES: Record<string, SuiteDoc> = {
   growth: {
     title: 'Growth: step time and memory against the policy',
     intro:
-      'GanpoTrainer steps on wasm in a fresh process per point, one axis changed at a time around the ' +
-      '4.9 M-parameter GPT (d 256, 6 layers, 8 heads, T 128, B 8 pairs); GANPO with a transformer critic as wide ' +
+      'GanpoTrainer steps on wasm in a fresh process per point, one axis changed at a time around a GPT of ' +
+      'd 128, 4 layers, 8 heads, T 128, B 4 pairs, and the 4.9 M-parameter GPT of the whole-step suite (d 256, ' +
+      '6 layers, T 128, B 8 pairs) as a check of the memory fit; GANPO with a transformer critic as wide ' +
       'as the policy (2 layers, 8 heads, FFN 4·d, the official algorithm). "heap" is the peak wasm heap (the ' +
       "memory a wasm32 module holds; 4 GB at most, a browser tab's ceiling); step times are medians of the " +
       'steps after the first.',
@@ -143,21 +145,37 @@ export function renderReport(meta: Record<string, unknown>, rows: BenchRow[]): s
   if (targets.length > 0) out.push('## Targets', '', ...targets);
   out.push(...include('methods'));
   out.push('## Machine and runs', '');
+  const { full, partial } = liveRuns(meta, new Set(rows.map((r) => r.suite)));
+  const runs = [...(full && meta.fullRunLive !== false ? [meta] : []), ...partial];
+  const latest = (runs.at(-1) ?? meta) as Record<string, unknown>;
   out.push('| machine | |', '|---|---|');
   out.push(`| CPU | ${String(meta.cpu)}, ${String(meta.cores)} logical cores |`);
+  out.push(`| Node | ${String(latest.node)} |`);
+  out.push(`| tfjs | ${String(latest.tfjs)} (wasm: SIMD, single-threaded unless stated) |`);
   out.push(
-    `| load average (1 min) at start / end | ${String(meta.loadAverage1mStart)} / ${String(meta.loadAverage1mEnd)} |`,
-  );
-  out.push(`| Node | ${String(meta.node)} |`);
-  out.push(`| tfjs | ${String(meta.tfjs)} (wasm: SIMD, single-threaded unless stated) |`);
-  out.push(
-    `| PyTorch | ${meta.torch ? `${String(meta.torch)} CPU (Debian, OpenBLAS pthread)` : 'not found'} |`,
+    `| PyTorch | ${latest.torch ? `${String(latest.torch)} CPU (Debian, OpenBLAS pthread)` : 'not found'} |`,
   );
   out.push(`| validation level | \`'shapes'\` (value checks read tensors back; see the note below) |`);
-  out.push(`| run | ${meta.quick ? 'quick' : 'full'}, ${String(meta.durationS)} s |`);
-  for (const p of (meta.partialRuns as Record<string, unknown>[] | undefined) ?? []) {
+  out.push('');
+  out.push(
+    "The runs the tables come from (a suite's rows are those of its last run; the load average counts the " +
+      'processes wanting a core, so above 2 other work shared the 2 cores):',
+    '',
+  );
+  out.push(
+    '| command | finished (UTC) | load average (1 min) start → end | duration s | suites |',
+    '|---|---|---|---:|---|',
+  );
+  for (const p of runs) {
+    const suites =
+      p === meta ? 'the others' : `${String(p.suites)}${p.backends ? ` (${String(p.backends)} only)` : ''}`;
     out.push(
-      `| later partial run | \`${String(p.command)} -- --only …\` on ${String(p.date)} (load ${String(p.loadAverage1mStart)} → ${String(p.loadAverage1mEnd)}): ${String(p.suites)}${p.backends ? ` (${String(p.backends)} only)` : ''} |`,
+      `| \`${String(p.command)}\` | ${String(p.date)
+        .replace('T', ' ')
+        .replace(
+          /\.\d+Z$/,
+          '',
+        )} | ${String(p.loadAverage1mStart)} → ${String(p.loadAverage1mEnd)} | ${String(p.durationS)} | ${suites} |`,
     );
   }
   out.push('');

@@ -17,6 +17,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { setValidationLevel } from '../src/index';
 import { renderReport } from './report';
+import { liveRuns, type RunMeta } from './runs';
 import { type BenchContext, type BenchRow, fmtMs, hasTorch, runPython, StepServer } from './util';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,7 +46,7 @@ function writeReport(meta: Record<string, unknown>, rows: BenchRow[]): void {
 
 async function main(): Promise<void> {
   if (process.argv.includes('--report-only')) {
-    // Re-renders docs/benchmarks.md from bench/results.json (e.g. after editing bench/notes.md).
+    // Re-renders docs/benchmarks.md from bench/results.json (e.g. after editing bench/methods.md or bench/analysis.md).
     const { meta, rows } = JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')) as {
       meta: Record<string, unknown>;
       rows: BenchRow[];
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
     };
     const suites = new Set(rows.map((r) => r.suite));
     const partial = [
-      ...((prev.meta.partialRuns as unknown[]) ?? []),
+      ...((prev.meta.partialRuns as RunMeta[]) ?? []),
       { ...meta, suites: [...suites], ...(onlyBackends ? { backends: backends } : {}) },
     ];
     // A row is replaced when its suite ran (and, under --backends, its backend or the backend it was
@@ -134,9 +135,16 @@ async function main(): Promise<void> {
     const replaced = (r: BenchRow): boolean =>
       suites.has(r.suite) &&
       (!onlyBackends || backends.some((b) => r.backend === b || r.name.includes(`interleaved with ${b}`)));
+    const mergedRows = [...prev.rows.filter((r) => !replaced(r)), ...rows];
+    // Runs whose rows have all been replaced since are dropped from the record (bench/runs.ts).
+    const live = liveRuns({ ...prev.meta, partialRuns: partial }, new Set(mergedRows.map((r) => r.suite)));
     const merged = {
-      meta: { ...prev.meta, partialRuns: partial },
-      rows: [...prev.rows.filter((r) => !replaced(r)), ...rows],
+      meta: {
+        ...prev.meta,
+        fullRunLive: live.full && prev.meta.fullRunLive !== false,
+        partialRuns: live.partial,
+      },
+      rows: mergedRows,
     };
     writeFileSync(path, `${JSON.stringify(merged, null, 2)}\n`);
     writeReport(merged.meta, merged.rows);

@@ -112,7 +112,7 @@ const MAIN: Variant = { name: 'train step (ganpo kernels)', flags: {}, attention
 // Each lever of the wasm kernels switched off alone, and all of them (the step before them), each
 // interleaved with the main step. Earlier levers (hand-written Linear/LayerNorm/GELU gradients vs
 // tfjs autodiff, per-head vs batched attention) were measured by the same suite before and are
-// quoted in bench/notes.md.
+// quoted in the history of docs/benchmarks.md.
 const WASM_VARIANTS: Variant[] = [
   {
     name: 'before the wasm kernels (per-head tfjs attention, tfjs-op GELU, LayerNorm, AdamW and spectral norm, ones·x row sums, JS dropout masks, copied saves, input gradient computed, tfjs Transpose, XNNPACK for every matMul)',

@@ -27,7 +27,7 @@ import {
 } from '../util';
 
 const BATCH = 16;
-/** kernelFlags of the step-overhead levers, off (the "before" of bench/notes.md). */
+/** kernelFlags of the step-overhead levers, off (the "before" of the step-overhead rows). */
 export const STEP_LEVERS_OFF = {
   wasmAdamW: false,
   wasmPowerIteration: false,

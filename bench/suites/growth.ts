@@ -1,11 +1,12 @@
 // How a GanpoTrainer step on wasm grows with the policy: step time and peak memory against sequence
-// length T, width, depth and batch, one axis at a time around the 4.9 M-parameter GPT of the
-// whole-step suite (d 256, 6 layers, 8 heads, T 128, B 8 pairs), for DPO and for DPO + GANPO with a
-// transformer critic as wide as the policy (2 layers, 8 heads, FFN 4·d). Each point runs in a fresh
-// process (bench/whole-step/child.ts): its first step, the median of the next ones, the peak wasm
-// heap (a wasm32 heap, so a browser tab's ceiling, is 4 GB), the peak of tfjs's tensor bytes and the
-// process's peak resident memory. bench/report.ts fits memory to the policy's size and renders the
-// table, the plots and the largest policy within 4 GB and 24 GB.
+// length T, width, depth and batch, one axis at a time around a GPT of d 128, 4 layers, 8 heads, T 128,
+// B 4 pairs (small enough that the sweep fits in a CI-sized time budget on 2 cores), plus the
+// whole-step suite's 4.9 M-parameter GPT (d 256, 6 layers, T 128, B 8) as a check of the fit. DPO, and
+// DPO + GANPO with a transformer critic as wide as the policy (2 layers, 8 heads, FFN 4·d). Each point
+// runs in a fresh process (bench/whole-step/child.ts): its first step, the median of the next ones,
+// the peak wasm heap (a wasm32 heap, so a browser tab's ceiling, is 4 GB), the peak of tfjs's tensor
+// bytes and the process's peak resident memory. bench/report-growth.ts fits memory to the policy's
+// size and renders the table, the plots and the largest policy within 4 GB and 24 GB.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchContext, type BenchRow, StepServer, summarize } from '../util';
@@ -25,7 +26,9 @@ export interface GrowthPoint {
   shape: WholeStepShape;
 }
 
-const BASE = SIZES['5M'];
+/** The sweeps' base: the 4.9 M GPT's shape at half its width, two thirds of its depth, half its batch. */
+export const GROWTH_BASE = { dim: 128, layers: 4, T: 128, B: 4 } as const;
+const BASE = { ...SIZES['5M'], ...GROWTH_BASE };
 
 /** The base shape with one axis changed; the critic follows the policy's width and T. */
 export function growthShape(
@@ -55,11 +58,11 @@ export function growthPoints(quick: boolean): GrowthPoint[] {
   }
   return [
     ...[64, 128, 256, 512, 1024].map((T) => ({ axis: 'T' as const, shape: growthShape({ T }) })),
-    ...[64, 128, 512].map((dim) => ({ axis: 'width' as const, shape: growthShape({ dim }) })),
-    ...[2, 12].map((layers) => ({ axis: 'depth' as const, shape: growthShape({ layers }) })),
-    ...[2, 4, 16].map((B) => ({ axis: 'batch' as const, shape: growthShape({ B }) })),
-    // GPT-2 small's width and depth over bytes: near a wasm heap's 4 GB
-    { axis: 'probe' as const, shape: growthShape({ dim: 768, layers: 12 }) },
+    ...[64, 256, 512].map((dim) => ({ axis: 'width' as const, shape: growthShape({ dim }) })),
+    ...[2, 8].map((layers) => ({ axis: 'depth' as const, shape: growthShape({ layers }) })),
+    ...[2, 8, 16].map((B) => ({ axis: 'batch' as const, shape: growthShape({ B }) })),
+    // The whole-step suite's 4.9 M-parameter GPT: a point off the axes that the memory fit must predict.
+    { axis: 'probe' as const, shape: growthShape({ dim: 256, layers: 6, B: 8 }) },
   ];
 }
 
