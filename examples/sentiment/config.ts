@@ -91,7 +91,7 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
       mlp: [1],
       transformer: [1],
       mlpFrozen: [1],
-      transformerFrozen: [],
+      transformerFrozen: [1],
     },
   };
 }
