@@ -116,9 +116,17 @@ function renderWholeStep(rows: BenchRow[]): string[] {
     const torch = e['PyTorch step ms']
       ? `${(Number.parseFloat(e['PyTorch step ms']) / 1000).toFixed(2)}`
       : '–';
+    // PyTorch's rate from the same FLOP count over its median step (the median of the runs' medians).
+    const torchRate =
+      e['PyTorch step ms'] && e['step GFLOP (matMul)']
+        ? (
+            Number.parseFloat(e['step GFLOP (matMul)']) /
+            (Number.parseFloat(e['PyTorch step ms']) / 1000)
+          ).toFixed(1)
+        : '–';
     const ratio = e['GANPO / DPO'] ? `${e['GANPO / DPO']} (${e['PyTorch GANPO / DPO'] ?? '–'})` : '–';
     out.push(
-      `| ${title} | ${size} | ${e.runs ?? 1} | ${t ? `${(t.median / 1000).toFixed(2)}${t.runs > 1 && e.runs && Number(e.runs) > 1 ? ` [${(t.min / 1000).toFixed(2)}–${(t.max / 1000).toFixed(2)}]` : ''}` : '–'} | ${e['GFLOP/s'] ?? '–'} | ${torch} | ${e['PyTorch GFLOP/s'] ?? '–'} | ${e['vs PyTorch (best of 1 and 2 threads)'] ?? '–'} | ${ratio} | ${e['peak RSS MB'] ?? '–'} (${e['peak RSS vs PyTorch'] ?? '–'}) | ${e['first step s'] ?? '–'} (${e['first step vs PyTorch'] ?? '–'}) |`,
+      `| ${title} | ${size} | ${e.runs ?? 1} | ${t ? `${(t.median / 1000).toFixed(2)}${t.runs > 1 && e.runs && Number(e.runs) > 1 ? ` [${(t.min / 1000).toFixed(2)}–${(t.max / 1000).toFixed(2)}]` : ''}` : '–'} | ${e['GFLOP/s'] ?? '–'} | ${torch} | ${torchRate} | ${e['vs PyTorch (best of 1 and 2 threads)'] ?? '–'} | ${ratio} | ${e['peak RSS MB'] ?? '–'} (${e['peak RSS vs PyTorch'] ?? '–'}) | ${e['first step s'] ?? '–'} (${e['first step vs PyTorch'] ?? '–'}) |`,
     );
   }
   out.push('');
