@@ -62,6 +62,9 @@ export interface DriftRunConfig {
    * before any LayerNorm; needs `numLayers` ≥ 2).
    */
   criticLayer?: 'last' | 'middle';
+  /** Called every `evalEvery` steps with the held-out drift at that step. */
+  onEval?: (step: number, drift: number) => void;
+  evalEvery?: number;
   /** Called after each step with the critics' loss of that step (NaN without GANPO). */
   onStep?: (step: number, criticLoss: number, preferenceLoss: number, adversarialLoss: number) => void;
 }
@@ -373,6 +376,9 @@ export function runDrift(config: DriftRunConfig): DriftRunResult {
       opt.applyGradients(grads);
       tf.dispose([value, grads, c, r, refOut]);
       config.onStep?.(step, criticLoss, parts.pref, parts.adv);
+      if (config.onEval && (step + 1) % (config.evalEvery ?? 40) === 0) {
+        config.onEval(step + 1, measureDrift(policyL, referenceL, heldOut));
+      }
       if (step >= steps - 10) {
         tail.pref.push(parts.pref);
         tail.adv.push(parts.adv);
