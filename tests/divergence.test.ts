@@ -52,6 +52,7 @@ interface Fixture {
   ganpo_g: GenCase[];
   ganpo_paired_g: { policy: number[]; reference: number[]; loss: number; gradPolicy: number[] }[];
   ganpo_paired_fm: { policy: number[][]; reference: number[][]; loss: number; gradPolicy: number[][] }[];
+  ganpo_relative_fm: { policy: number[][]; reference: number[][]; loss: number; gradPolicy: number[][] }[];
 }
 
 const fx = loadFixture<Fixture>('divergence.json');
@@ -420,6 +421,41 @@ describe('paired feature-matching loss', () => {
       tf.dispose([p, r, value, ...grads]);
     },
   );
+
+  it.each(fx.ganpo_relative_fm.map((c, i) => [i, c] as const))(
+    'relative: value and gradients match PyTorch (scale 1, 1000, zero reference); no gradient to the reference (#%s)',
+    (_, c) => {
+      const p = tf.tensor2d(c.policy);
+      const r = tf.tensor2d(c.reference);
+      const { value, grads } = tf.valueAndGrads((x: tf.Tensor, y: tf.Tensor) =>
+        pairedFeatureMatchingLoss({ policy: x as tf.Tensor2D, reference: y as tf.Tensor2D, relative: true }),
+      )([p, r]);
+      expectClose(value, c.loss, { rtol: 1e-5, atol: 1e-6 });
+      expectClose(grads[0] as tf.Tensor, c.gradPolicy.flat(), { rtol: 1e-4, atol: 1e-6 });
+      expect(tf.sum(tf.abs(grads[1] as tf.Tensor)).dataSync()[0]).toBe(0);
+      tf.dispose([p, r, value, ...grads]);
+    },
+  );
+
+  it('relative: the same value at any feature scale, 0 at equal features; refuses a non-boolean', () => {
+    const c0 = fx.ganpo_relative_fm[0] as (typeof fx.ganpo_relative_fm)[0];
+    const a = tf.tensor2d(c0.policy);
+    const b = tf.tensor2d(c0.reference);
+    const big = pairedFeatureMatchingLoss({
+      policy: tf.mul(a, 1000) as tf.Tensor2D,
+      reference: tf.mul(b, 1000) as tf.Tensor2D,
+      relative: true,
+    });
+    expectClose(big, c0.loss, { rtol: 1e-5 });
+    const z = pairedFeatureMatchingLoss({ policy: b, reference: b, relative: true });
+    expect(z.dataSync()[0]).toBe(0);
+    expectGanpoError(
+      () => pairedFeatureMatchingLoss({ policy: a, reference: b, relative: 1 as unknown as boolean }),
+      'INVALID_OPTION',
+      'relative',
+    );
+    tf.dispose([a, b, big, z]);
+  });
 
   it('hand check: mean over rows of the squared distance; 0 at equal features', () => {
     const a = tf.tensor2d([

@@ -47,13 +47,17 @@ describe('diagnostic functions (hand-computed cases)', () => {
 });
 
 /** A regularizer whose critics have no spectral norm, so training-mode scores equal eval-mode ones. */
-function plainRegularizer(preset?: 'official'): GanpoRegularizer {
+function plainRegularizer(
+  preset?: 'official',
+  extra: { targetDecay?: number; generator?: 'paired-feature-matching' } = {},
+): GanpoRegularizer {
   return new GanpoRegularizer({
     discriminators: {
       chosen: new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], spectralNorm: false, seed: 1 }),
       rejected: new MLPDiscriminator({ latentDim: 2, hiddenDims: [4], spectralNorm: false, seed: 2 }),
     },
     ...(preset ? { preset } : {}),
+    ...extra,
   });
 }
 
@@ -156,11 +160,12 @@ describe('GanpoRegularizer.diagnostics', () => {
 });
 
 describe('recommended preset: paired generator', () => {
-  it('defaults: pair critics, paired feature matching, AdamW(5e-3 MLP / 2e-3 transformer, β 0/0.9), loss floor 0.5; official keeps the old ones', () => {
+  it('defaults: pair critics, relative feature matching on target critics (0.99), AdamW(5e-3 MLP / 2e-3 transformer, β 0/0.9), loss floor 0.5; official keeps the old ones', () => {
     const reg = new GanpoRegularizer({ latentDim: 2, critic: { kind: 'mlp', hiddenDims: [4] } });
     expect(reg.preset).toBe('recommended');
     expect(reg.negatives).toBe(false);
-    expect(reg.generator).toBe('paired-feature-matching');
+    expect(reg.generator).toBe('relative-feature-matching');
+    expect(reg.targetDecay).toBe(0.99);
     expect(reg.lossFloor).toBe(0.5);
     const opt = reg.optimizer as unknown as { learningRate: number; beta1: number; beta2: number };
     expect([opt.learningRate, opt.beta1, opt.beta2]).toEqual([5e-3, 0, 0.9]);
@@ -178,14 +183,15 @@ describe('recommended preset: paired generator', () => {
     ls.dispose();
     const off = new GanpoRegularizer({ latentDim: 2, critic: { kind: 'mlp' }, preset: 'official' });
     const o = off.optimizer as unknown as { learningRate: number; beta1: number; beta2: number };
-    expect([off.negatives, off.generator, off.lossFloor, o.learningRate, o.beta1, o.beta2]).toEqual([
-      true,
-      'one-sided',
-      0,
-      1e-4,
-      0.9,
-      0.999,
-    ]);
+    expect([
+      off.negatives,
+      off.generator,
+      off.targetDecay,
+      off.lossFloor,
+      o.learningRate,
+      o.beta1,
+      o.beta2,
+    ]).toEqual([true, 'one-sided', 0, 0, 1e-4, 0.9, 0.999]);
     off.dispose();
     // Explicit options win over the preset.
     const mixed = new GanpoRegularizer({
@@ -243,7 +249,8 @@ describe('recommended preset: paired generator', () => {
   });
 
   it('the adversarial loss is 0 with zero gradient at policy = reference, and matches the formula', () => {
-    const reg = plainRegularizer();
+    // The live critics (targetDecay 0): the formula below reads them.
+    const reg = plainRegularizer(undefined, { targetDecay: 0 });
     const b = handComputedBatch();
     reg.discriminatorStep(b);
     const x = tf.variable(tf.clone(b.referenceChosenLatents), true, 'diag-x');
@@ -259,12 +266,13 @@ describe('recommended preset: paired generator', () => {
     );
     expectClose(value, 0);
     expectClose(grads['diag-x'] as tf.Tensor, new Array(12).fill(0));
-    // Away from the reference: ½ Σ_side mean_i ‖f(policy_i) − f(reference_i)‖².
+    // Away from the reference: ½ Σ_side Σ_i ‖f(policy_i) − f(reference_i)‖² / Σ_i ‖f(reference_i)‖².
     const loss = reg.adversarialLoss(b);
     const want = tf.tidy(() => {
       const side = (d: GanpoRegularizer['discriminators']['chosen'], p: tf.Tensor3D, r: tf.Tensor3D) => {
         const f = d.features as NonNullable<typeof d.features>;
-        return tf.mean(tf.sum(tf.square(tf.sub(f.call(d, p), f.call(d, r))), -1));
+        const fr = f.call(d, r);
+        return tf.div(tf.sum(tf.square(tf.sub(f.call(d, p), fr))), tf.sum(tf.square(fr)));
       };
       const { chosen, rejected } = reg.discriminators;
       return tf.mul(
@@ -395,6 +403,28 @@ describe('DiagnosticsMonitor warnings (once per regularizer)', () => {
       flat.observeStep({ criticAccuracy: acc, divergence: 0, drift: 0.05 });
     }
     expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('warns once when a critic sits at its loss floor while the drift grows; not when the drift is flat', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const acc = { chosen: 0.95, rejected: 0.9 };
+    const rising = new DiagnosticsMonitor();
+    const flat = new DiagnosticsMonitor();
+    const learning = new DiagnosticsMonitor();
+    for (let i = 0; i < MONITOR.window; i++) {
+      // Every other step at the floor: the share MONITOR.floorShare (0.5) is reached.
+      rising.observeStep({ criticAccuracy: acc, divergence: 0.4, drift: 0.01 * (1 + i / 10) }, i % 2 === 0);
+      flat.observeStep({ criticAccuracy: acc, divergence: 0.4, drift: 0.05 }, true);
+      learning.observeStep({ criticAccuracy: acc, divergence: 0.4, drift: 0.01 * (1 + i / 10) }, false);
+    }
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toContain('loss floor');
+    expect(String(warn.mock.calls[0]?.[0])).toContain('Long runs');
+    for (let i = 0; i < 60; i++)
+      rising.observeStep({ criticAccuracy: acc, divergence: 0.4, drift: 1 + i }, true);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(rising.warnings).toEqual(['floor']);
+    expect([...flat.warnings, ...learning.warnings]).toEqual([]);
   });
 
   it('warns once when the preference loss stalls while λ·L_adv is at least as large', () => {

@@ -220,6 +220,39 @@ export abstract class BaseDiscriminator implements Discriminator {
     return saveArtifacts(where, handlerOrUrl, this.className, this.persistedConfig(), this.stateDict());
   }
 
+  /**
+   * A new discriminator of this class and configuration holding a copy of this one's state (its
+   * own variables, its own dropout stream). @internal
+   */
+  twin(): BaseDiscriminator {
+    this.assertLive(`${this.className}.twin`);
+    const copy = this.construct();
+    copy.averageFrom(this, 0);
+    return copy;
+  }
+
+  /**
+   * Polyak averaging from a discriminator of the same class and configuration: every trainable
+   * weight θ ← decay·θ + (1 − decay)·θ_source; every other persistent variable (the spectral-norm
+   * vectors u, v) is copied, so that eval-mode spectral normalisation uses the source's current
+   * estimate of the top singular vectors. `decay` 0 copies. @internal
+   */
+  averageFrom(source: BaseDiscriminator, decay: number): void {
+    this.assertLive(`${this.className}.averageFrom`);
+    const mine = this.ownedVariables();
+    const theirs = source.ownedVariables();
+    const trainable = new Set(this.trainableVariables);
+    tf.tidy(() => {
+      mine.forEach((v, i) => {
+        const s = theirs[i] as tf.Variable;
+        v.assign(decay > 0 && trainable.has(v) ? tf.add(tf.mul(v, decay), tf.mul(s, 1 - decay)) : s);
+      });
+    });
+  }
+
+  /** A fresh instance of this class with this configuration (weights to be overwritten). @internal */
+  protected abstract construct(): BaseDiscriminator;
+
   /** Frees every variable. Further use throws `GanpoError('DISPOSED')`. */
   dispose(): void {
     if (this.disposed) return;

@@ -172,6 +172,11 @@ export class MLPDiscriminator extends BaseDiscriminator {
   }
 
   /** @internal */
+  protected construct(): MLPDiscriminator {
+    return new MLPDiscriminator({ ...this.config, hiddenDims: [...this.config.hiddenDims] });
+  }
+
+  /** @internal */
   protected persistedConfig(): Record<string, unknown> {
     const { seed: _seed, ...config } = this.config;
     return config;

@@ -364,6 +364,11 @@ export class TransformerDiscriminator extends BaseDiscriminator {
   }
 
   /** @internal */
+  protected construct(): TransformerDiscriminator {
+    return new TransformerDiscriminator({ ...this.config, attentionImpl: this.attentionImpl });
+  }
+
+  /** @internal */
   protected persistedConfig(): Record<string, unknown> {
     const { seed: _seed, ...config } = this.config;
     return config;

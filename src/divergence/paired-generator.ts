@@ -64,7 +64,16 @@ export interface PairedFeatureMatchingArgs {
   policy: tf.Tensor2D;
   /** The same layer on the reference latents of the same sequences, float [B,F]; constants. */
   reference: tf.Tensor2D;
+  /**
+   * Divide by the reference features' energy Σ_i ‖f(h_ref,i)‖² (at least 1e-12), a constant: the
+   * relative squared feature distance, free of the features' scale (the generator
+   * `'relative-feature-matching'`, GANPO's default). Default false.
+   */
+  relative?: boolean;
 }
+
+/** Guards the denominator of the relative form against all-zero reference features. */
+export const FEATURE_EPSILON = 1e-12;
 
 /**
  * A bounded policy-side term on the critic's features: squared Euclidean distance between the
@@ -72,6 +81,13 @@ export interface PairedFeatureMatchingArgs {
  * reference latent of the same sequence, averaged over rows,
  *
  *     L_G = mean_i ‖f(h_θ,i) − f(h_ref,i)‖² = mean_i Σ_k (f_k(h_θ,i) − f_k(h_ref,i))²
+ *
+ * or, with `relative: true`, the relative squared distance (what `latentAnchorLoss` is for the
+ * latents themselves, here in the critic's feature space),
+ *
+ *     L_G = Σ_i ‖f(h_θ,i) − f(h_ref,i)‖² / max(Σ_i ‖f(h_ref,i)‖², ε),   ε = 1e-12
+ *
+ * whose size does not grow with the critic's features as it learns (one λ for any critic).
  *
  * Feature matching (Salimans et al. 2016, "Improved techniques for training GANs", arXiv
  * 1606.03498) asks the generator to match the statistics of the critic's intermediate features
@@ -86,7 +102,10 @@ export interface PairedFeatureMatchingArgs {
  */
 export function pairedFeatureMatchingLoss(args: PairedFeatureMatchingArgs): tf.Scalar {
   const where = 'pairedFeatureMatchingLoss';
-  assertArgs(where, args, '{ policy, reference }');
+  assertArgs(where, args, '{ policy, reference, relative? }');
+  if (args.relative !== undefined && typeof args.relative !== 'boolean') {
+    throw argumentError('INVALID_OPTION', where, 'relative', 'a boolean', typeof args.relative);
+  }
   for (const name of ['policy', 'reference'] as const) {
     const x = args[name];
     assertTensor(where, name, x);
@@ -103,13 +122,21 @@ export function pairedFeatureMatchingLoss(args: PairedFeatureMatchingArgs): tf.S
       `[${args.reference.shape.join(',')}]`,
     );
   }
-  return tf.tidy(() => pairedFeatureMatchingCore(args.policy, args.reference));
+  return tf.tidy(() => pairedFeatureMatchingCore(args.policy, args.reference, args.relative === true));
 }
 
 /**
- * Unchecked core of {@link pairedFeatureMatchingLoss}: mean_i ‖policy_i − reference_i‖², the
- * reference a constant. Call inside a tidy or a gradient function.
+ * Unchecked core of {@link pairedFeatureMatchingLoss}: mean_i ‖policy_i − reference_i‖², or with
+ * `relative` Σ_i ‖policy_i − reference_i‖² / max(Σ_i ‖reference_i‖², ε); the reference a constant.
+ * Call inside a tidy or a gradient function.
  */
-export function pairedFeatureMatchingCore(policy: tf.Tensor2D, reference: tf.Tensor2D): tf.Scalar {
-  return tf.mean(tf.sum(tf.square(tf.sub(policy, stopGradient(reference))), -1)) as tf.Scalar;
+export function pairedFeatureMatchingCore(
+  policy: tf.Tensor2D,
+  reference: tf.Tensor2D,
+  relative = false,
+): tf.Scalar {
+  const ref = stopGradient(reference);
+  const distance = tf.sum(tf.square(tf.sub(policy, ref)), -1);
+  if (!relative) return tf.mean(distance) as tf.Scalar;
+  return tf.div(tf.sum(distance), tf.maximum(tf.sum(tf.square(ref)), FEATURE_EPSILON)) as tf.Scalar;
 }

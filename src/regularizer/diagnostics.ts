@@ -120,6 +120,8 @@ export const MONITOR = {
   minDrift: 1e-3,
   /** Relative fall of the preference loss over the window below which it counts as stalled. */
   stallFall: 0.01,
+  /** Share of the window's steps with a critic below its loss floor that counts as "at the floor". */
+  floorShare: 0.5,
 } as const;
 
 const DOCS = 'docs/troubleshooting.md in the ganpo package';
@@ -132,6 +134,11 @@ const DOCS = 'docs/troubleshooting.md in the ganpo package';
  * - **critic at chance while drift grows**: over the last {@link MONITOR}.window discriminator steps
  *   the mean divergence estimate stayed below `chanceDivergence` while the drift grew by
  *   `driftGrowth`× (and is above `minDrift`);
+ * - **critic at its loss floor while drift grows**: in at least `floorShare` of the last `window`
+ *   discriminator steps a critic's loss was below the loss floor (it separates policy from
+ *   reference almost perfectly, so it skipped its update) while the drift grew by `driftGrowth`×
+ *   from above `minDrift`; the regularizer reports the floor only when its policy term reads the
+ *   live critics (`targetDecay` 0), where this preceded runaway drift;
  * - **adversarial term dominates**: over the last `window` observed policy steps the preference loss
  *   fell by less than `stallFall` (relative, first vs last 10 steps) while λ·L_adv was at least as
  *   large as it.
@@ -141,26 +148,42 @@ export class DiagnosticsMonitor {
   private readonly drifts: number[] = [];
   private readonly preference: number[] = [];
   private readonly weighted: number[] = [];
-  private readonly warned = new Set<'chance' | 'dominates'>();
+  private readonly floors: number[] = [];
+  private readonly warned = new Set<'chance' | 'floor' | 'dominates'>();
 
   /** Which warnings were given so far. */
   get warnings(): readonly string[] {
     return [...this.warned];
   }
 
-  private warn(kind: 'chance' | 'dominates', message: string): void {
+  private warn(kind: 'chance' | 'floor' | 'dominates', message: string): void {
     if (this.warned.has(kind)) return;
     this.warned.add(kind);
     log('warn', message);
   }
 
-  /** Records one discriminator step's diagnostics. */
-  observeStep(d: GanpoDiagnostics): void {
+  /**
+   * Records one discriminator step's diagnostics; `atFloor`: a critic's loss was below its loss
+   * floor on this step.
+   */
+  observeStep(d: GanpoDiagnostics, atFloor = false): void {
     push(this.divergences, d.divergence);
     push(this.drifts, d.drift);
+    push(this.floors, atFloor ? 1 : 0);
     if (this.divergences.length < MONITOR.window) return;
     const first = this.drifts[0] as number;
     const last = this.drifts[this.drifts.length - 1] as number;
+    const growing = first > MONITOR.minDrift && last > MONITOR.driftGrowth * first;
+    if (mean(this.floors) >= MONITOR.floorShare && growing) {
+      this.warn(
+        'floor',
+        `ganpo: a critic was below its loss floor in ${Math.round(100 * mean(this.floors))} % of the last ` +
+          `${MONITOR.window} steps (it tells policy from reference latents almost perfectly) while the ` +
+          `latent drift grew from ${first.toPrecision(3)} to ${last.toPrecision(3)}: the policy may be chasing ` +
+          `the critics instead of being pulled back (targetDecay > 0 lets the policy term read slowly ` +
+          `moving copies of them). See “Long runs” in ${DOCS}.`,
+      );
+    }
     if (
       mean(this.divergences) < MONITOR.chanceDivergence &&
       last > MONITOR.minDrift &&

@@ -20,6 +20,7 @@ import {
   type RegularizerStateOptions,
   writeRegularizerState,
 } from './state';
+import { updateTargets } from './target';
 import type { GanpoRegularizerOptions, GanpoSixMeans, MeanEstimator, Scoring } from './types';
 
 export type { GanpoDiagnostics } from './diagnostics';
@@ -45,10 +46,11 @@ export type {
  *
  *     L_D = ½[ℓreal(D(ref) − m_pol) + ℓfake(D(pol) − m_ref)],
  *
- * and the policy term is the bounded paired feature-matching loss on the critics' last hidden
- * layer f, 0 at policy = reference (it cannot push the policy past its reference):
+ * and the policy term is the bounded relative feature-matching loss on the last hidden layer f̄ of
+ * target critics (Polyak averages of the critics, `targetDecay` 0.99), 0 at policy = reference (it
+ * cannot push the policy past its reference) and free of the features' scale:
  *
- *     L_adv = ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖².
+ *     L_adv = ½ Σ_side Σ_i ‖f̄(h_θ,i) − f̄(h_ref,i)‖² / Σ_i ‖f̄(h_ref,i)‖².
  *
  * **Official** (`preset: 'official'`, the official GANPO code step for step): each critic scores its
  * reference, policy and opposite sets (three training-mode calls in the official order) and learns
@@ -87,6 +89,10 @@ export class GanpoRegularizer {
   readonly optimizer: tf.Optimizer;
   /** A discriminator whose batch loss is below this skips its update (see `lossFloor`). */
   readonly lossFloor: number;
+  /** Polyak decay of the target critics the policy term sees (0: it sees the live critics). */
+  readonly targetDecay: number;
+  /** The target critics (copies of D_w, D_l averaged after every step), or null. */
+  private readonly targets: Readonly<{ chosen: Discriminator; rejected: Discriminator }> | null;
   private sixMeans: SixMeans;
   private lastDiagnostics: GanpoDiagnostics | null = null;
   private readonly monitor = new DiagnosticsMonitor();
@@ -122,7 +128,9 @@ export class GanpoRegularizer {
     this.scoring = resolved.scoring;
     this.optimizer = resolved.optimizer;
     this.lossFloor = resolved.lossFloor;
+    this.targetDecay = resolved.targetDecay;
     this.discriminators = resolved.discriminators;
+    this.targets = resolved.targets;
     this.sixMeans = new SixMeans(this.estimator, this.momentum);
   }
 
@@ -161,6 +169,7 @@ export class GanpoRegularizer {
       momentum: this.momentum,
       negatives: this.negatives,
       generator: this.generator,
+      targetDecay: this.targetDecay,
     };
   }
 
@@ -261,6 +270,7 @@ export class GanpoRegularizer {
     }
     this.masks.step(batch.chosenMask !== undefined || batch.rejectedMask !== undefined);
     this.sixMeans.commit(update.batchMeans, update.pendingMeans);
+    if (this.targets) updateTargets(this.targets, this.discriminators, this.targetDecay);
     this.steps += 1;
     const { chosen, rejected } = update.losses;
     this.lastDiagnostics = {
@@ -268,7 +278,12 @@ export class GanpoRegularizer {
       divergence: 2 * chanceLevel(this.ganLoss) - chosen - rejected,
       drift: update.drift,
     };
-    this.monitor.observeStep(this.lastDiagnostics);
+    // At the floor with the policy term on the live critics: the configuration whose drift ran away
+    // in long runs (docs/troubleshooting.md, "Long runs"); with target critics it was harmless.
+    this.monitor.observeStep(
+      this.lastDiagnostics,
+      this.targets === null && this.lossFloor > 0 && (chosen < this.lossFloor || rejected < this.lossFloor),
+    );
     return { lossChosen: chosen, lossRejected: rejected };
   }
 
@@ -276,10 +291,12 @@ export class GanpoRegularizer {
    * The policy-side adversarial loss, differentiable w.r.t. the policy latents, averaged over the
    * batch and both discriminators (eval mode: no dropout, stored spectral-norm vectors):
    *
-   *     paired-feature-matching (default): L_adv = ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖²
-   *     paired-least-squares:              L_adv = ½ Σ_side mean_i (D(h_θ,i) − D(h_ref,i))²
-   *     one-sided (official):              L_adv = ½[ℓreal(D_w(h_θ^w) − m_w,ref) + ℓreal(D_l(h_θ^l) − m_l,ref)]
+   *     relative-feature-matching (default): L_adv = ½ Σ_side Σ_i ‖f(h_θ,i) − f(h_ref,i)‖² / Σ_i ‖f(h_ref,i)‖²
+   *     paired-feature-matching:             L_adv = ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖²
+   *     paired-least-squares:                L_adv = ½ Σ_side mean_i (D(h_θ,i) − D(h_ref,i))²
+   *     one-sided (official):                L_adv = ½[ℓreal(D_w(h_θ^w) − m_w,ref) + ℓreal(D_l(h_θ^l) − m_l,ref)]
    *
+   * D and f are the target critics when `targetDecay` > 0 (the default), else the live ones.
    * Reference latents and means are constants; the paired generators compare each policy latent
    * with its sequence's reference latent, the one-sided one uses the reference latents only with
    * the `'batch'` estimator (m_ref = their mean score under the just-updated critic; with `'ema'`
@@ -325,7 +342,7 @@ export class GanpoRegularizer {
     this.masks.loss(chosenMask !== undefined || rejectedMask !== undefined, where);
     const means = this.means;
     return generatorTerm(
-      this.discriminators,
+      this.targets ?? this.discriminators,
       {
         chosen: {
           policy: batch.policyChosenLatents,
@@ -355,6 +372,8 @@ export class GanpoRegularizer {
     this.pendingLosses = null;
     this.discriminators.chosen.dispose();
     this.discriminators.rejected.dispose();
+    this.targets?.chosen.dispose();
+    this.targets?.rejected.dispose();
     this.optimizer.dispose();
     this.disposed = true;
   }
@@ -370,6 +389,7 @@ export class GanpoRegularizer {
     return writeRegularizerState({
       options: this.stateOptions,
       discriminators: this.discriminators,
+      targets: this.targets,
       optimizer: this.optimizer,
       steps: this.steps,
       means: this.sixMeans,
@@ -419,6 +439,7 @@ export class GanpoRegularizer {
       {
         options: this.stateOptions,
         discriminators: this.discriminators,
+        targets: this.targets,
         optimizer: this.optimizer,
       },
       strict,

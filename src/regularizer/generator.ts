@@ -25,9 +25,10 @@ export interface GeneratorSide {
 /**
  * The policy-side adversarial loss, averaged over both discriminators (eval mode):
  *
- *     paired-feature-matching: ½ Σ_side mean ‖f(h_θ,i) − f(h_ref,i)‖²  (f = the critic's features)
- *     paired-least-squares:    ½ Σ_side mean (D(h_θ,i) − D(h_ref,i))²
- *     one-sided:               ½ Σ_side mean ℓreal(D(h_θ) − m_ref)
+ *     relative-feature-matching: ½ Σ_side Σ_i ‖f(h_θ,i) − f(h_ref,i)‖² / Σ_i ‖f(h_ref,i)‖²
+ *     paired-feature-matching:   ½ Σ_side mean ‖f(h_θ,i) − f(h_ref,i)‖²  (f = the critic's features)
+ *     paired-least-squares:      ½ Σ_side mean (D(h_θ,i) − D(h_ref,i))²
+ *     one-sided:                 ½ Σ_side mean ℓreal(D(h_θ) − m_ref)
  *
  * With the one-sided generator and `useReferenceMean`, m_ref is the mean score of the reference
  * latents under the current critic (the `'batch'` estimator), else the stored mean. Reference
@@ -54,10 +55,17 @@ function generatorSides(
     const d = discriminators[side];
     const s = sides[side];
     const eval_ = { mask: s.mask, training: false };
-    if (options.generator === 'paired-feature-matching') {
+    if (
+      options.generator === 'paired-feature-matching' ||
+      options.generator === 'relative-feature-matching'
+    ) {
       const policyFeatures = criticFeatures(d, s.policy, eval_);
       const referenceFeatures = criticConstant(() => criticFeatures(d, s.reference, eval_));
-      return pairedFeatureMatchingCore(policyFeatures, referenceFeatures);
+      return pairedFeatureMatchingCore(
+        policyFeatures,
+        referenceFeatures,
+        options.generator === 'relative-feature-matching',
+      );
     }
     const policy = criticScores(d, s.policy, eval_);
     const referenceScores = (): tf.Tensor1D => criticConstant(() => criticScores(d, s.reference, eval_));

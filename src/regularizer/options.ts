@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '../core/errors';
+import { log } from '../core/log';
 import { assertKnownKeys } from '../core/options';
 import { assertArgs, assertNumber, assertObject, assertOneOf } from '../core/validate';
+import { BaseDiscriminator } from '../discriminators/base';
 import { MLP_CONFIG_KEYS, MLPDiscriminator, type MLPDiscriminatorConfig } from '../discriminators/mlp';
 import {
   TRANSFORMER_CONFIG_KEYS,
@@ -13,12 +15,14 @@ import { chanceLevel, type GanLoss, resolveGanLoss } from '../divergence/gan-los
 import { SIDES } from './means';
 import { criticSizeNotice } from './notices';
 import {
+  FEATURE_GENERATORS,
   type GanpoPreset,
   GENERATOR_LOSSES,
   type GeneratorLoss,
   presetDefaults,
   presetOptimizer,
 } from './preset';
+import { buildTargets } from './target';
 import {
   type CriticOptions,
   type GanpoRegularizerOptions,
@@ -41,7 +45,10 @@ export interface ResolvedRegularizerOptions {
   scoring: Scoring;
   optimizer: tf.Optimizer;
   lossFloor: number;
+  targetDecay: number;
   discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>;
+  /** Copies of the critics for the policy term (`targetDecay` > 0), else null. */
+  targets: Readonly<{ chosen: Discriminator; rejected: Discriminator }> | null;
 }
 
 /** The option keys of the two arms of {@link GanpoRegularizerOptions}. */
@@ -109,7 +116,50 @@ function checkSettings(where: string, options: GanpoRegularizerOptions) {
       { min: 0 },
     ),
     scoring: assertOneOf(where, 'scoring', options.scoring ?? preset.scoring, SCORINGS),
+    targetDecay: checkTargetDecay(where, options),
   };
+}
+
+/**
+ * An explicit target decay checked: in [0, 1), and 0 with the one-sided generator (its reference
+ * mean comes from the live critics' scores, so it must see them). `undefined` when left out.
+ */
+function checkTargetDecay(where: string, options: GanpoRegularizerOptions): number | undefined {
+  if (options.targetDecay === undefined) return undefined;
+  const decay = assertNumber(where, 'targetDecay', options.targetDecay, { min: 0, lessThan: 1 });
+  const generator = options.generator ?? presetDefaults(where, options.preset).generator;
+  if (decay > 0 && generator === 'one-sided') {
+    throw argumentError(
+      'INVALID_OPTION',
+      where,
+      'targetDecay',
+      "0 with generator 'one-sided' (its reference mean comes from the live critics)",
+      String(decay),
+    );
+  }
+  return decay;
+}
+
+/**
+ * The target decay left out: the preset's, except 0 for the one-sided generator and for critics
+ * ganpo cannot copy (other `Discriminator` implementations; a notice says so, once per regularizer).
+ */
+function defaultTargetDecay(
+  where: string,
+  generator: GeneratorLoss,
+  presetValue: number,
+  discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>,
+): number {
+  if (generator === 'one-sided' || presetValue === 0) return 0;
+  if (SIDES.every((side) => discriminators[side] instanceof BaseDiscriminator)) return presetValue;
+  log(
+    'info',
+    `${where}: your discriminators are not MLPDiscriminator / TransformerDiscriminator, so the policy ` +
+      'term uses the live critics (targetDecay 0) instead of Polyak-averaged copies; long runs can then ' +
+      'drift further than without the regularizer (docs/troubleshooting.md, "Long runs"). Pass ' +
+      'targetDecay: 0 to silence this notice.',
+  );
+  return 0;
 }
 
 /** The settings that depend on the critics (the generator's needs, the default optimizer). */
@@ -119,25 +169,30 @@ function finishSettings(
   settings: ReturnType<typeof checkSettings>,
   discriminators: Readonly<{ chosen: Discriminator; rejected: Discriminator }>,
 ): ResolvedRegularizerOptions {
-  const { preset, ...rest } = settings;
+  const { preset, targetDecay: givenDecay, ...rest } = settings;
+  const targetDecay =
+    givenDecay ?? defaultTargetDecay(where, rest.generator, preset.targetDecay, discriminators);
   if (
-    rest.generator === 'paired-feature-matching' &&
+    FEATURE_GENERATORS.includes(rest.generator) &&
     SIDES.some((side) => typeof discriminators[side].features !== 'function')
   ) {
     throw argumentError(
       'INVALID_OPTION',
       where,
       'generator',
-      "a generator your discriminators support ('paired-feature-matching' needs a features method)",
-      'paired-feature-matching',
+      `a generator your discriminators support ('${rest.generator}' needs a features method)`,
+      rest.generator,
     );
   }
   return {
     ...rest,
     preset: options.preset ?? 'recommended',
     negatives: options.negatives ?? preset.negatives,
-    optimizer: options.optimizer ?? presetOptimizer(preset, discriminators.chosen),
+    targetDecay,
     discriminators,
+    // Built after every check, so that a refused option leaves no copy behind.
+    targets: buildTargets(where, discriminators, targetDecay),
+    optimizer: options.optimizer ?? presetOptimizer(preset, discriminators.chosen),
   };
 }
 

@@ -7,21 +7,36 @@ import { AdamW } from '../optim/adamw';
 /**
  * The policy-side (generator) term of one discriminator:
  *
- * - `'paired-feature-matching'` (default of `'recommended'`): mean_i ‖f(h_θ,i) − f(h_ref,i)‖² on
- *   the critic's last hidden layer f, see `pairedFeatureMatchingLoss`; 0 at policy = reference.
- *   Needs a discriminator with `features` (both built-in ones have it).
+ * - `'relative-feature-matching'` (default of `'recommended'`): Σ_i ‖f(h_θ,i) − f(h_ref,i)‖² /
+ *   Σ_i ‖f(h_ref,i)‖² on the critic's last hidden layer f, see `pairedFeatureMatchingLoss` with
+ *   `relative: true`; 0 at policy = reference, and free of the features' scale (one λ for any
+ *   critic, as `latentAnchorLoss` is in latent space). Needs a discriminator with `features` (both
+ *   built-in ones have it).
+ * - `'paired-feature-matching'`: mean_i ‖f(h_θ,i) − f(h_ref,i)‖², the same distance without the
+ *   normalisation (the default before the relative form; its size grows with the features').
  * - `'paired-least-squares'`: mean_i (D(h_θ,i) − D(h_ref,i))² on the score; 0 at policy =
  *   reference (the least-squares GAN generator, Mao et al. 2017, arXiv 1611.04076, per pair).
  * - `'one-sided'` (official code): ℓreal(D(h_θ) − m_ref), m_ref the reference set's mean score, a
  *   constant. Unbounded below in the policy's direction: it keeps rewarding scores above the
  *   reference mean.
  */
-export type GeneratorLoss = 'one-sided' | 'paired-least-squares' | 'paired-feature-matching';
+export type GeneratorLoss =
+  | 'one-sided'
+  | 'paired-least-squares'
+  | 'paired-feature-matching'
+  | 'relative-feature-matching';
 /** Every {@link GeneratorLoss}, for validation. */
 export const GENERATOR_LOSSES: readonly GeneratorLoss[] = [
   'one-sided',
   'paired-least-squares',
   'paired-feature-matching',
+  'relative-feature-matching',
+];
+
+/** The generators computed on the critics' features (they need `Discriminator.features`). */
+export const FEATURE_GENERATORS: readonly GeneratorLoss[] = [
+  'paired-feature-matching',
+  'relative-feature-matching',
 ];
 
 /**
@@ -34,7 +49,8 @@ export const GENERATOR_LOSSES: readonly GeneratorLoss[] = [
  * | `ganLoss` | `'sgan'` | `'sgan'` (official `BCEWithLogitsLoss`) |
  * | `estimator`, `momentum` | `'ema'`, 0.9 | `'ema'`, 0.9 (official code) |
  * | `negatives` | false (pair critics) | true (the "quad" critic loss) |
- * | `generator` | `'paired-feature-matching'` | `'one-sided'` |
+ * | `generator` | `'relative-feature-matching'` | `'one-sided'` |
+ * | `targetDecay` | 0.99 (the policy term sees Polyak-averaged critics) | 0 (the live critics) |
  * | `scoring` | `'per-set'` | `'per-set'` (official call order) |
  * | `lossFloor` | 0.5 (for `'sgan'`; other GAN losses: 0.5/log 2 × their chance level) | 0 (never skips) |
  * | critic AdamW lr | 5e-3 for an `MLPDiscriminator`, 2e-3 for any other critic | 1e-4 |
@@ -47,7 +63,11 @@ export const GENERATOR_LOSSES: readonly GeneratorLoss[] = [
  * GANPO code (GANPO_trl.py of enyijiang/GANPO) step for step, pinned by the parity fixtures.
  * Critic AdamW β1 = 0: a critic chasing a moving policy lags with β1 = 0.9 (Gulrajani et al. 2017,
  * arXiv 1704.00028; SAGAN/BigGAN); the critic learning rates and the loss floor are measured in
- * docs/troubleshooting.md ("Measured defaults"). The trainer's critic learning-rate rule is separate
+ * docs/troubleshooting.md ("Measured defaults"). The policy term reads Polyak-averaged target
+ * critics through the scale-free relative feature distance: on the live critics, a critic that
+ * starts to separate policy from reference swamps the preference gradient and the policy chases
+ * it, further from its reference than without the regularizer (docs/troubleshooting.md, "Long
+ * runs"). The trainer's critic learning-rate rule is separate
  * (see `GanpoTrainerOptions.regularizer`).
  */
 export const GANPO_PRESETS = Object.freeze({
@@ -57,7 +77,8 @@ export const GANPO_PRESETS = Object.freeze({
     estimator: 'ema',
     momentum: 0.9,
     negatives: false,
-    generator: 'paired-feature-matching',
+    generator: 'relative-feature-matching',
+    targetDecay: 0.99,
     scoring: 'per-set',
     lossFloor: 0.5,
     criticOptimizer: Object.freeze({
@@ -74,6 +95,7 @@ export const GANPO_PRESETS = Object.freeze({
     momentum: 0.9,
     negatives: true,
     generator: 'one-sided',
+    targetDecay: 0,
     scoring: 'per-set',
     lossFloor: 0,
     criticOptimizer: Object.freeze({

@@ -20,6 +20,8 @@ export interface RegularizerStateOptions {
   negatives: boolean;
   /** Absent in states saved before this option existed: those used `'one-sided'`. */
   generator?: GeneratorLoss;
+  /** Absent in states saved before this option existed: those had no target critics (0). */
+  targetDecay?: number;
 }
 
 /**
@@ -34,6 +36,8 @@ export interface GanpoRegularizerState {
   steps: number;
   means: SixMeansJSON;
   discriminators: PerSide<Record<string, SerializedTensor>>;
+  /** The target critics' state dicts (PyTorch names) when `options.targetDecay` > 0, else absent or null. */
+  targets?: PerSide<Record<string, SerializedTensor>> | null;
   /**
    * AdamW state with slots keyed by position (`chosen/0`, `rejected/3`, … in `trainableVariables`
    * order) rather than by variable name: tfjs renames re-created variables, positions are stable.
@@ -52,6 +56,8 @@ export interface GanpoRegularizerState {
 export interface RegularizerParts {
   options: RegularizerStateOptions;
   discriminators: Readonly<PerSide<Discriminator>>;
+  /** The target critics of the policy term, or null. */
+  targets: Readonly<PerSide<Discriminator>> | null;
   optimizer: tf.Optimizer;
 }
 
@@ -92,6 +98,12 @@ export function writeRegularizerState(
       chosen: serializeDiscriminator(parts.discriminators.chosen),
       rejected: serializeDiscriminator(parts.discriminators.rejected),
     },
+    targets: parts.targets
+      ? {
+          chosen: serializeDiscriminator(parts.targets.chosen),
+          rejected: serializeDiscriminator(parts.targets.rejected),
+        }
+      : null,
     optimizer,
     dropout:
       chosen instanceof BaseDiscriminator && rejected instanceof BaseDiscriminator
@@ -136,7 +148,12 @@ export function prepareRegularizerState(
   assertFormatHeader(where, 'state', state, 'ganpo-regularizer', 1);
   const mine = parts.options;
   for (const key of Object.keys(mine) as (keyof RegularizerStateOptions)[]) {
-    const saved = key === 'generator' ? (state.options?.generator ?? 'one-sided') : state.options?.[key];
+    const saved =
+      key === 'generator'
+        ? (state.options?.generator ?? 'one-sided')
+        : key === 'targetDecay'
+          ? (state.options?.targetDecay ?? 0)
+          : state.options?.[key];
     if (saved !== mine[key]) {
       throw argumentError('STATE_DICT_MISMATCH', where, `options.${key}`, String(mine[key]), String(saved));
     }
@@ -155,12 +172,32 @@ export function prepareRegularizerState(
   }
   const { dropout, missingKeys } = checkDropout(where, state, parts.discriminators, strict);
   const incoming: PerSide<Record<string, tf.Tensor>> = { chosen: {}, rejected: {} };
+  const incomingTargets: PerSide<Record<string, tf.Tensor>> = { chosen: {}, rejected: {} };
   const release = () => {
-    tf.dispose([...Object.values(incoming.chosen), ...Object.values(incoming.rejected)]);
+    tf.dispose(
+      [incoming, incomingTargets].flatMap((x) => [...Object.values(x.chosen), ...Object.values(x.rejected)]),
+    );
   };
+  const hasTargets = state.targets !== undefined && state.targets !== null;
+  if (hasTargets !== (parts.targets !== null)) {
+    throw argumentError(
+      'STATE_DICT_MISMATCH',
+      where,
+      'targets',
+      parts.targets ? 'the target critics’ state dicts' : 'null (this regularizer has no target critics)',
+      hasTargets ? 'target critics’ state dicts' : String(state.targets),
+    );
+  }
   try {
-    for (const side of SIDES) incoming[side] = deserializeDiscriminator(where, state, side);
+    for (const side of SIDES)
+      incoming[side] = deserializeDiscriminator(where, state.discriminators, 'discriminators', side);
     const loadDiscriminators = prepareDiscriminators(parts.discriminators, incoming);
+    let loadTargets = () => {};
+    if (parts.targets) {
+      for (const side of SIDES)
+        incomingTargets[side] = deserializeDiscriminator(where, state.targets, 'targets', side);
+      loadTargets = prepareDiscriminators(parts.targets, incomingTargets);
+    }
     const loadOptimizer =
       parts.optimizer instanceof AdamW
         ? prepareStateByPosition(
@@ -178,6 +215,7 @@ export function prepareRegularizerState(
       missingKeys,
       commit: () => {
         loadDiscriminators();
+        loadTargets();
         loadOptimizer?.commit();
         for (const side of SIDES) {
           const d = parts.discriminators[side];
@@ -274,12 +312,13 @@ function prepareDiscriminators(
 /** One side's saved state dict as tensors (the caller owns them); nothing is left on a throw. */
 function deserializeDiscriminator(
   where: string,
-  state: GanpoRegularizerState,
+  dicts: GanpoRegularizerState['discriminators'] | null | undefined,
+  field: 'discriminators' | 'targets',
   side: Side,
 ): Record<string, tf.Tensor> {
-  const entries = state.discriminators?.[side];
+  const entries = dicts?.[side];
   if (entries === null || typeof entries !== 'object' || Array.isArray(entries)) {
-    throw argumentError('INVALID_FORMAT', where, `discriminators.${side}`, 'a state dict', String(entries));
+    throw argumentError('INVALID_FORMAT', where, `${field}.${side}`, 'a state dict', String(entries));
   }
   const out: Record<string, tf.Tensor> = Object.create(null);
   try {
@@ -289,7 +328,7 @@ function deserializeDiscriminator(
         throw argumentError(
           'INVALID_FORMAT',
           where,
-          `discriminators.${side}.${k}`,
+          `${field}.${side}.${k}`,
           '{ shape, data } with data numbers of the shape size',
           'a malformed tensor',
         );

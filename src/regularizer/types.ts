@@ -66,11 +66,22 @@ export interface GanpoRegularizerSettings {
    */
   preset?: GanpoPreset;
   /**
-   * The policy-side (generator) term (see {@link GeneratorLoss}). Default `'paired-feature-matching'`
-   * (`'recommended'`): ½ Σ_side mean_i ‖f(h_θ,i) − f(h_ref,i)‖² on the critic's last hidden layer
-   * f; `'one-sided'` with `'official'`.
+   * The policy-side (generator) term (see {@link GeneratorLoss}). Default
+   * `'relative-feature-matching'` (`'recommended'`): ½ Σ_side Σ_i ‖f(h_θ,i) − f(h_ref,i)‖² /
+   * Σ_i ‖f(h_ref,i)‖² on the critic's last hidden layer f; `'one-sided'` with `'official'`.
    */
   generator?: GeneratorLoss;
+  /**
+   * Polyak decay of the target critics the policy-side term is computed with: after every
+   * {@link GanpoRegularizer.discriminatorStep}, θ_target ← decay·θ_target + (1 − decay)·θ (the
+   * spectral-norm vectors are copied), so the policy matches features that move slowly while the
+   * critics learn at their own rate; 0 = the policy term uses the live critics. In [0, 1). Default
+   * 0.99 (`'recommended'`, a time constant of about 100 discriminator steps; measured in
+   * docs/troubleshooting.md, "Long runs"; target networks as in DDPG, Lillicrap et al. 2016, arXiv
+   * 1509.02971, which uses 0.999); 0 with `'official'`. Needs a paired generator, and critics that can be copied (ganpo's
+   * `MLPDiscriminator` / `TransformerDiscriminator`); with other discriminators pass 0.
+   */
+  targetDecay?: number;
   /** λ, the adversarial weight in L = L_pref + λ·L_adv. Default 1 (the official runs). */
   weight?: number;
   /** The relativistic GAN loss. Default `'sgan'` (RaSGAN, the official code's BCE-with-logits). */
@@ -158,6 +169,7 @@ export const SETTINGS_KEYS: readonly (keyof GanpoRegularizerSettings)[] = [
   'scoring',
   'optimizer',
   'lossFloor',
+  'targetDecay',
 ];
 
 /** A tensor in plain JSON. @inline */

@@ -118,6 +118,19 @@ feat_r = torch.randn(3, 4) * 0.5
 val, gr = grads(lambda p: ((p - feat_r) ** 2).sum(-1).mean(), feat_p)
 out["ganpo_paired_fm"] = [{"policy": feat_p.tolist(), "reference": feat_r.tolist(), "loss": val, "gradPolicy": gr[0]}]
 
+# Relative paired feature matching (GANPO's default generator term):
+# sum_i ||f(h_theta,i) - f(h_ref,i)||^2 / max(sum_i ||f(h_ref,i)||^2, eps), the reference a constant.
+# Drawn after every other case so the earlier fixture values do not change; the second case has
+# features 1000x larger (the value must not change with the scale) and the third an all-zero
+# reference (the eps guard).
+EPS_FEATURES = 1e-12
+out["ganpo_relative_fm"] = []
+for scale, zero in ((1.0, False), (1000.0, False), (1.0, True)):
+    fp = torch.randn(4, 5) * scale
+    fr = torch.zeros(4, 5) if zero else torch.randn(4, 5) * 0.7 * scale
+    val, gr = grads(lambda p: ((p - fr) ** 2).sum() / torch.clamp((fr ** 2).sum(), min=EPS_FEATURES), fp)
+    out["ganpo_relative_fm"].append({"policy": fp.tolist(), "reference": fr.tolist(), "loss": val, "gradPolicy": gr[0]})
+
 # RunningMean: EMA with first-value initialisation, momentum 0.9 (official code) and 0.5.
 xs = [0.5, -1.25, 2.0, 0.125, 3.5]
 ema = {}

@@ -15,7 +15,7 @@ import '@tensorflow/tfjs-layers';
 import { renderScatter, type ScatterPanel } from '../../examples/demo/scatter';
 import { formatMeanStd, meanStd } from '../../examples/demo/stats';
 import { setValidationLevel } from '../../src/index';
-import { type LoopConfig, runLoop } from './stability-loop';
+import { type GanpoOptions, type LoopConfig, runLoop } from './stability-loop';
 import type { TinyEval } from './tiny-policy';
 
 const arg = (name: string, fallback: string): string => {
@@ -32,14 +32,19 @@ export interface FrontierArm {
   config: Omit<LoopConfig, 'seed' | 'steps' | 'lr'>;
 }
 
-const T = { kind: 'transformer' as const, discriminator: { hiddenDim: 32, numLayers: 1 } };
-const M = { kind: 'mlp' as const };
+const T: GanpoOptions = { critic: { kind: 'transformer', hiddenDim: 32, numLayers: 1 } };
+const M: GanpoOptions = { critic: { kind: 'mlp' } };
 const FROZEN = 1e9;
 
 /** The arms of the study. */
 export function frontierArms(): FrontierArm[] {
   const arms: FrontierArm[] = [];
-  const add = (family: string, knob: string, values: number[], make: (v: number) => FrontierArm['config']) => {
+  const add = (
+    family: string,
+    knob: string,
+    values: number[],
+    make: (v: number) => FrontierArm['config'],
+  ) => {
     for (const v of values) arms.push({ family, knob, value: v, config: make(v) });
   };
   add('DPO (β sweep)', 'β', [0.03, 0.1, 0.3, 1], (beta) => ({ penalty: 'none', beta }));
@@ -47,8 +52,16 @@ export function frontierArms(): FrontierArm[] {
   add('MMD', 'λ', [0.01, 0.1, 1], (lambda) => ({ penalty: 'mmd', lambda }));
   add('official', 'λ', [1], (lambda) => ({ penalty: 'ganpo', lambda, ganpo: { ...M, preset: 'official' } }));
   add('default, MLP critic', 'λ', [0.3, 1, 3], (lambda) => ({ penalty: 'ganpo', lambda, ganpo: M }));
-  add('default, transformer critic', 'λ', [0.1, 0.3, 1], (lambda) => ({ penalty: 'ganpo', lambda, ganpo: T }));
-  add('frozen MLP critic', 'λ', [1], (lambda) => ({ penalty: 'ganpo', lambda, ganpo: { ...M, lossFloor: FROZEN } }));
+  add('default, transformer critic', 'λ', [0.1, 0.3, 1], (lambda) => ({
+    penalty: 'ganpo',
+    lambda,
+    ganpo: T,
+  }));
+  add('frozen MLP critic', 'λ', [1], (lambda) => ({
+    penalty: 'ganpo',
+    lambda,
+    ganpo: { ...M, lossFloor: FROZEN },
+  }));
   add('frozen transformer critic', 'λ', [1], (lambda) => ({
     penalty: 'ganpo',
     lambda,
@@ -70,12 +83,28 @@ async function main(): Promise<void> {
   await tf.ready();
   setValidationLevel('shapes');
   const arms = frontierArms().filter((a) => !only || only.split(',').some((o) => a.family.startsWith(o)));
-  const results: { arm: string; family: string; knob: string; value: number; seed: number; eval: TinyEval; seconds: number }[] = [];
+  const results: {
+    arm: string;
+    family: string;
+    knob: string;
+    value: number;
+    seed: number;
+    eval: TinyEval;
+    seconds: number;
+  }[] = [];
   for (const seed of seeds) {
     for (const a of arms) {
       const r = runLoop({ ...a.config, seed, steps, lr, evalEvery: steps, instrument: false });
       const e = r.evals.at(-1) as TinyEval;
-      results.push({ arm: label(a), family: a.family, knob: a.knob, value: a.value, seed, eval: e, seconds: r.seconds });
+      results.push({
+        arm: label(a),
+        family: a.family,
+        knob: a.knob,
+        value: a.value,
+        seed,
+        eval: e,
+        seconds: r.seconds,
+      });
       console.log(
         `seed ${seed} ${label(a)}: acc ${e.accuracy.toFixed(3)} win ${e.winRate.toFixed(3)} reward ${e.reward.toFixed(2)} drift ${e.drift.toFixed(4)} kl ${e.kl.toFixed(3)} good ${e.goodMass.toFixed(2)} bad ${e.badMass.toFixed(3)} (${r.seconds.toFixed(0)} s)`,
       );
@@ -84,7 +113,8 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'results.json'), `${JSON.stringify({ seeds, steps, lr, results }, null, 1)}\n`);
   const base = label(arms.find((a) => a.family.startsWith('DPO') && a.value === 0.1) as FrontierArm);
-  const of = (arm: string, m: Metric) => seeds.map((s) => results.find((r) => r.arm === arm && r.seed === s)?.eval[m] ?? Number.NaN);
+  const of = (arm: string, m: Metric) =>
+    seeds.map((s) => results.find((r) => r.arm === arm && r.seed === s)?.eval[m] ?? Number.NaN);
   const pairedDiff = (arm: string, m: Metric) => of(arm, m).map((x, i) => x - (of(base, m)[i] as number));
   const f = (xs: number[], digits: number, scale = 1) => formatMeanStd(xs, { digits, scale });
   const rows = arms.map((a) => {
@@ -120,9 +150,21 @@ async function main(): Promise<void> {
     join(out, 'frontier.svg'),
     renderScatter(
       [
-        panel('drift', 'accuracy', 'preference accuracy vs latent drift', 'held-out latent drift', 'accuracy (%)'),
+        panel(
+          'drift',
+          'accuracy',
+          'preference accuracy vs latent drift',
+          'held-out latent drift',
+          'accuracy (%)',
+        ),
         panel('kl', 'accuracy', 'preference accuracy vs KL', 'KL(π_θ ‖ π_ref), nats', 'accuracy (%)'),
-        panel('drift', 'winRate', 'win rate vs latent drift', 'held-out latent drift', 'win rate vs reference (%)'),
+        panel(
+          'drift',
+          'winRate',
+          'win rate vs latent drift',
+          'held-out latent drift',
+          'win rate vs reference (%)',
+        ),
         panel('kl', 'winRate', 'win rate vs KL', 'KL(π_θ ‖ π_ref), nats', 'win rate vs reference (%)'),
       ],
       { title: `Tiny good/bad-token task: frontiers (mean ± std over ${seeds.length} seeds)`, columns: 2 },

@@ -9,7 +9,7 @@ import {
   type Discriminator,
   dpoLoss,
   GanpoRegularizer,
-  type GanpoRegularizerCreateArgs,
+  type GanpoRegularizerOptions,
   type PreferencePair,
 } from '../../src/index';
 import {
@@ -25,6 +25,9 @@ import {
 } from './tiny-policy';
 
 /** The policy-side term. */
+/** The options of a regularizer that builds its own critics, without `latentDim` (the loop gives it). */
+export type GanpoOptions = Omit<Extract<GanpoRegularizerOptions, { latentDim: number }>, 'latentDim'>;
+
 export type Penalty =
   | 'none' // DPO alone
   | 'ganpo' // the library's adversarialLoss (the regularizer's own generator)
@@ -44,7 +47,7 @@ export interface LoopConfig {
   penalty: Penalty;
   lambda?: number;
   /** Regularizer options (critic kind, preset, lossFloor, ...) for the critic-based penalties. */
-  ganpo?: Omit<GanpoRegularizerCreateArgs, 'inputDim'>;
+  ganpo?: GanpoOptions;
   /** Critic AdamW learning rate; default create()'s. β (0, 0.9) unless `criticBetas`. */
   criticLr?: number;
   criticBetas?: [number, number];
@@ -94,8 +97,6 @@ export interface LoopResult {
   records: StepRecord[];
   seconds: number;
 }
-
-const DEFAULT_CREATE: Record<string, unknown> = {};
 
 /** Σ over sides of the relative squared distance, halved: the anchor of API 1.0. */
 export function anchorTerm(pc: tf.Tensor3D, pr: tf.Tensor3D, rc: tf.Tensor3D, rr: tf.Tensor3D): tf.Scalar {
@@ -165,7 +166,10 @@ function emaUpdate(target: Discriminator, live: Discriminator, decay: number): v
   const next: Record<string, tf.Tensor> = {};
   for (const [k, v] of Object.entries(liveState)) {
     const t = targetState[k] as tf.Tensor;
-    next[k] = k.endsWith('weight_u') || k.endsWith('weight_v') ? v.clone() : tf.tidy(() => tf.add(tf.mul(t, decay), tf.mul(v, 1 - decay)));
+    next[k] =
+      k.endsWith('weight_u') || k.endsWith('weight_v')
+        ? v.clone()
+        : tf.tidy(() => tf.add(tf.mul(t, decay), tf.mul(v, 1 - decay)));
   }
   target.loadStateDict(next);
   tf.dispose([...Object.values(liveState), ...Object.values(targetState), ...Object.values(next)]);
@@ -191,7 +195,7 @@ export function runLoop(config: LoopConfig): LoopResult {
   const mask = responseMask(task, B);
   const opt = new AdamW({ learningRate: lr, weightDecay: 0, beta2: config.policyBeta2 ?? 0.999 });
   const usesCritic = ['ganpo', 'fm-normalized', 'fm-target'].includes(config.penalty);
-  const g = { ...DEFAULT_CREATE, ...(config.ganpo ?? {}) } as Omit<GanpoRegularizerCreateArgs, 'inputDim'>;
+  const g: GanpoOptions = config.ganpo ?? {};
   const criticOpt =
     config.criticLr === undefined
       ? undefined
@@ -202,16 +206,16 @@ export function runLoop(config: LoopConfig): LoopResult {
           beta2: config.criticBetas?.[1] ?? 0.9,
         });
   const reg = usesCritic
-    ? GanpoRegularizer.create({
+    ? new GanpoRegularizer({
         ...g,
-        inputDim: task.latent,
+        latentDim: task.latent,
         seed: g.seed ?? 100 + config.seed,
         ...(criticOpt ? { optimizer: criticOpt } : {}),
       })
     : undefined;
   const target =
     config.penalty === 'fm-target' && reg
-      ? GanpoRegularizer.create({ ...g, inputDim: task.latent, seed: g.seed ?? 100 + config.seed })
+      ? new GanpoRegularizer({ ...g, latentDim: task.latent, seed: g.seed ?? 100 + config.seed })
       : undefined;
   const evals: LoopResult['evals'] = [];
   const records: StepRecord[] = [];
@@ -259,10 +263,10 @@ export function runLoop(config: LoopConfig): LoopResult {
               ) as tf.Tensor3D)
             : x;
         const inputs = {
-          policyChosen: noisy(pol.hc),
-          policyRejected: noisy(pol.hr),
-          referenceChosen: noisy(ref.hc),
-          referenceRejected: noisy(ref.hr),
+          policyChosenLatents: noisy(pol.hc),
+          policyRejectedLatents: noisy(pol.hr),
+          referenceChosenLatents: noisy(ref.hc),
+          referenceRejectedLatents: noisy(ref.hr),
         };
         const out = reg.discriminatorStep(inputs);
         if (config.instanceNoise) tf.dispose(Object.values(inputs));
@@ -282,10 +286,10 @@ export function runLoop(config: LoopConfig): LoopResult {
             return mmdTerm(pc, pr, ref.hc, ref.hr);
           case 'ganpo':
             return (reg as GanpoRegularizer).adversarialLoss({
-              policyChosen: pc,
-              policyRejected: pr,
-              referenceChosen: ref.hc,
-              referenceRejected: ref.hr,
+              policyChosenLatents: pc,
+              policyRejectedLatents: pr,
+              referenceChosenLatents: ref.hc,
+              referenceRejectedLatents: ref.hr,
             });
           case 'fm-normalized':
           case 'fm-target': {
@@ -313,14 +317,15 @@ export function runLoop(config: LoopConfig): LoopResult {
             [h.shape[0], h.shape[1], task.vocab],
           ) as tf.Tensor3D;
         const [gd, gp, stats] = tf.tidy(() => {
-          const gDpo = tf.grads((hc: tf.Tensor, hr: tf.Tensor) => dpoOf(head(hc as tf.Tensor3D), head(hr as tf.Tensor3D)))([pol.hc, pol.hr]);
+          const gDpo = tf.grads((hc: tf.Tensor, hr: tf.Tensor) =>
+            dpoOf(head(hc as tf.Tensor3D), head(hr as tf.Tensor3D)),
+          )([pol.hc, pol.hr]);
           const gPen =
             config.penalty === 'none'
               ? [tf.zerosLike(pol.hc), tf.zerosLike(pol.hr)]
-              : tf.grads((hc: tf.Tensor, hr: tf.Tensor) => tf.mul(penalty(hc as tf.Tensor3D, hr as tf.Tensor3D), lambda))([
-                  pol.hc,
-                  pol.hr,
-                ]);
+              : tf.grads((hc: tf.Tensor, hr: tf.Tensor) =>
+                  tf.mul(penalty(hc as tf.Tensor3D, hr as tf.Tensor3D), lambda),
+                )([pol.hc, pol.hr]);
           const flat = (xs: tf.Tensor[]) => tf.concat(xs.map((x) => tf.reshape(x, [-1])));
           const a = flat(gDpo);
           const b = flat(gPen);
@@ -375,7 +380,11 @@ export function runLoop(config: LoopConfig): LoopResult {
       opt.applyGradients(grads);
       if (instrument) {
         const size = tf.tidy(() =>
-          tf.sqrt(tf.addN(policy.trainableVariables.map((v, i) => tf.sum(tf.square(tf.sub(v, before[i] as tf.Tensor)))))),
+          tf.sqrt(
+            tf.addN(
+              policy.trainableVariables.map((v, i) => tf.sum(tf.square(tf.sub(v, before[i] as tf.Tensor)))),
+            ),
+          ),
         );
         const count = policy.trainableVariables.reduce((n, v) => n + v.size, 0);
         rec.updateSize = (size.dataSync()[0] as number) / (lr * Math.sqrt(count));

@@ -25,13 +25,12 @@ import '@tensorflow/tfjs-layers';
 import {
   type CausalLM,
   GanpoTrainer,
-  type GanpoRegularizerCreateArgs,
   type PreferencePair,
+  setLogger,
   setValidationLevel,
-  type TrainerGanpoOptions,
 } from '../../src/index';
 import { DRIFT_PROMPT_LENGTH, driftData, driftPolicy, lastHiddenDrift, runDrift } from './drift-experiment';
-import { runLoop } from './stability-loop';
+import { type GanpoOptions, runLoop } from './stability-loop';
 import { evaluateTiny, TINY_TASK, TinyPolicy, type TinyTask, tinyPairs } from './tiny-policy';
 
 export type StudyTaskName = 'tiny-random' | 'tiny-pref' | 'tinylm';
@@ -55,19 +54,22 @@ export interface StabilityRun {
   seconds: number;
 }
 
-/** The small transformer critic of the studies (create()'s transformer at width 32, one layer). */
-const TRANSFORMER: Pick<GanpoRegularizerCreateArgs, 'kind' | 'discriminator'> = {
-  kind: 'transformer',
-  discriminator: { hiddenDim: 32, numLayers: 1 },
-};
+/** The small transformer critic of the studies (the default transformer critic at width 32, one layer). */
+const TRANSFORMER: GanpoOptions = { critic: { kind: 'transformer', hiddenDim: 32, numLayers: 1 } };
+
+/** The default before the long-run fix: paired feature matching on the live critics. */
+const LEGACY: GanpoOptions = { generator: 'paired-feature-matching', targetDecay: 0 };
 
 /** The regularizer options of a critic kind and arm. */
-export function armOptions(critic: Critic, arm: Arm): Omit<GanpoRegularizerCreateArgs, 'inputDim'> {
-  const base = critic === 'mlp' ? { kind: 'mlp' as const } : TRANSFORMER;
-  return arm === 'legacy' ? { ...base, generator: 'paired-feature-matching', targetDecay: 0 } : base;
+export function armOptions(critic: Critic, arm: Arm): GanpoOptions {
+  const base: GanpoOptions = critic === 'mlp' ? { critic: { kind: 'mlp' } } : TRANSFORMER;
+  return arm === 'legacy' ? { ...base, ...LEGACY } : base;
 }
 
-const tinyTask = (name: StudyTaskName): TinyTask => ({ ...TINY_TASK, signal: name === 'tiny-random' ? 0 : 0.3 });
+const tinyTask = (name: StudyTaskName): TinyTask => ({
+  ...TINY_TASK,
+  signal: name === 'tiny-random' ? 0 : 0.3,
+});
 
 /** One hand-written-loop run. */
 function handRun(
@@ -76,7 +78,7 @@ function handRun(
   seed: number,
   steps: number,
   evalEvery: number,
-  ganpo: Omit<GanpoRegularizerCreateArgs, 'inputDim'> | false,
+  ganpo: GanpoOptions | false,
 ): Pick<StabilityRun, 'steps' | 'drift' | 'criticLoss' | 'seconds'> {
   if (task === 'tinylm') {
     const t0 = performance.now();
@@ -169,28 +171,24 @@ async function trainerRun(
   seed: number,
   steps: number,
   evalEvery: number,
-  ganpo: TrainerGanpoOptions | false,
+  ganpo: GanpoOptions | false,
 ): Promise<Pick<StabilityRun, 'steps' | 'drift' | 'criticLoss' | 'seconds'>> {
   const t0 = performance.now();
   const s = trainerSetting(task, seed, steps);
   let critic = Number.NaN;
   const trainer = new GanpoTrainer({
-    policy: s.policy,
-    reference: s.reference,
-    hiddenSize: s.latentDim,
+    model: { policy: s.policy, reference: s.reference, latentDim: s.latentDim },
+    data: { collate: { padTokenId: 0, eosTokenId: null }, batchSize: 8 },
+    training: { learningRate: lr, totalSteps: steps, seed },
     objective: { kind: 'dpo', beta: 0.1 },
-    ganpo: ganpo === false ? false : { seed: 100 + seed, ...ganpo },
-    collate: { padTokenId: 0, eosTokenId: null },
-    learningRate: lr,
-    batchSize: 8,
-    totalSteps: steps,
-    seed,
-    log: null,
-    onStep: (m) => {
-      critic =
-        ((m['ganpo/discriminator_loss_chosen'] ?? Number.NaN) +
-          (m['ganpo/discriminator_loss_rejected'] ?? Number.NaN)) /
-        2;
+    regularizer: ganpo === false ? false : { seed: 100 + seed, ...ganpo },
+    logging: {
+      onStep: (m) => {
+        critic =
+          ((m['ganpo/discriminator_loss_chosen'] ?? Number.NaN) +
+            (m['ganpo/discriminator_loss_rejected'] ?? Number.NaN)) /
+          2;
+      },
     },
   });
   const out = { steps: [] as number[], drift: [] as number[], criticLoss: [] as number[] };
@@ -226,16 +224,17 @@ async function run(): Promise<void> {
   await tf.setBackend(arg('backend', 'wasm'));
   await tf.ready();
   setValidationLevel('shapes');
+  setLogger(null);
   const runs: StabilityRun[] = [];
   const t0 = performance.now();
   for (const task of tasks)
     for (const loop of loops)
       for (const lr of lrs)
         for (const seed of seeds) {
-          const go = (ganpo: Omit<GanpoRegularizerCreateArgs, 'inputDim'> | false) =>
+          const go = (ganpo: GanpoOptions | false) =>
             loop === 'hand'
               ? Promise.resolve(handRun(task, lr, seed, steps, evalEvery, ganpo))
-              : trainerRun(task, lr, seed, steps, evalEvery, ganpo as TrainerGanpoOptions | false);
+              : trainerRun(task, lr, seed, steps, evalEvery, ganpo);
           const base = { task, loop, lr, seed, arm: 'base' as const, critic: null, ...(await go(false)) };
           runs.push(base);
           for (const critic of critics)
@@ -277,7 +276,9 @@ export function mergeStability(parts: readonly StabilityResults[]): StabilityRun
 /** Per-run drift ratios against the base of the same setting and seed. */
 export function ratioCurves(runs: readonly StabilityRun[]) {
   const base = (r: StabilityRun) =>
-    runs.find((b) => b.arm === 'base' && b.task === r.task && b.loop === r.loop && b.lr === r.lr && b.seed === r.seed);
+    runs.find(
+      (b) => b.arm === 'base' && b.task === r.task && b.loop === r.loop && b.lr === r.lr && b.seed === r.seed,
+    );
   return runs
     .filter((r) => r.arm !== 'base')
     .map((r) => {
@@ -313,7 +314,10 @@ function report(parts: StabilityResults[], dir: string): void {
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'stability.md'), `${lines.join('\n')}\n`);
-  writeFileSync(join(dir, 'stability.json'), `${JSON.stringify({ parts: parts.map((p) => ({ command: p.command, wallSeconds: p.wallSeconds })), backend: parts[0]?.backend, runs: mergeStability(parts) }, null, 1)}\n`);
+  writeFileSync(
+    join(dir, 'stability.json'),
+    `${JSON.stringify({ parts: parts.map((p) => ({ command: p.command, wallSeconds: p.wallSeconds })), backend: parts[0]?.backend, runs: mergeStability(parts) }, null, 1)}\n`,
+  );
   console.log(lines.join('\n'));
 }
 

@@ -39,16 +39,28 @@ await tf.setBackend(arg('backend', 'wasm'));
 await tf.ready();
 setValidationLevel('shapes');
 const all: Record<string, LoopResult[]> = {};
+const record = (name: string, r: LoopResult) => {
+  all[name] = [...(all[name] ?? []), r];
+};
 const f2 = (x: number) => x.toFixed(2);
 for (const seed of seeds) {
   const base = runLoop({ ...common, seed, steps, lr, evalEvery, penalty: 'none', instrument: false });
-  (all.dpo ??= []).push(base);
+  record('dpo', base);
   console.log(
     `seed ${seed} DPO alone: drift ${base.evals.map((e) => `${e.step}:${e.drift.toFixed(3)}`).join(' ')} acc ${f2(base.evals.at(-1)?.accuracy ?? Number.NaN)} (${base.seconds.toFixed(0)} s)`,
   );
   for (const [name, arm] of arms) {
-    const res = runLoop({ ...common, seed, steps, lr, evalEvery, penalty: 'ganpo', instrument: trace, ...arm });
-    (all[name] ??= []).push(res);
+    const res = runLoop({
+      ...common,
+      seed,
+      steps,
+      lr,
+      evalEvery,
+      penalty: 'ganpo',
+      instrument: trace,
+      ...arm,
+    });
+    record(name, res);
     const ratios = res.evals.slice(1).map((e, i) => e.drift / (base.evals[i + 1]?.drift ?? Number.NaN));
     const last = res.evals.at(-1);
     console.log(

@@ -181,7 +181,9 @@ export function evaluateTiny(
       logRatio.push(tf.sub(responseLogps(p.logits, ids, mask), responseLogps(r.logits, ids, mask)));
       // Next-token distributions at the positions that predict response tokens.
       const [B, T, V] = p.logits.shape;
-      const probs = tf.softmax(tf.slice(p.logits, [0, task.promptLength - 1, 0], [B, T - task.promptLength, V]));
+      const probs = tf.softmax(
+        tf.slice(p.logits, [0, task.promptLength - 1, 0], [B, T - task.promptLength, V]),
+      );
       const massOf = (ids2: readonly number[]) =>
         tf.mean(tf.sum(tf.gather(probs, tf.tensor1d(ids2 as number[], 'int32'), 2), -1));
       good = tf.add(good, tf.mul(massOf(task.good), 0.5));
