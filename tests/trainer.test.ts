@@ -91,7 +91,7 @@ describe('GanpoTrainer', () => {
     const trainer = new GanpoTrainer(
       trainerArgs(policy, reference, { regularizer: { critic: { kind: 'mlp', hiddenDims: [16] }, seed: 7 } }),
     );
-    expect(trainer.regularizer?.generator).toBe('paired-feature-matching');
+    expect(trainer.regularizer?.generator).toBe('relative-feature-matching');
     const history = await trainer.train(pairs, { steps: 2 });
     for (const m of history) {
       for (const k of [...METRIC_KEYS, ...GANPO_KEYS]) {

@@ -10,14 +10,15 @@
 //
 //   node --import tsx tools/study/stability-study.ts [--seeds 1,2,3] [--steps 400] [--eval-every 40]
 //     [--lrs 1e-3,3e-3,1e-2] [--tasks tiny-random,tiny-pref,tinylm] [--critics mlp,transformer]
-//     [--loops hand,trainer] [--arms default,legacy] [--out FILE.json]
+//     [--loops hand,trainer] [--arms default,legacy] [--trainer-arms default] [--latent 12]
+//     [--out FILE.json]
 //   node --import tsx tools/study/stability-study.ts --from-json a.json,b.json [--report DIR]
+//   (npm run study -- … runs the same script)
 //
 // `default` is the regularizer's default; `legacy` the previous default (paired feature matching on
 // the live critics). Each run's held-out drift at every evaluation point is divided by that of the
 // preference loss alone (same task, loop, learning rate, seed, data and schedule).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -31,11 +32,13 @@ import {
 } from '../../src/index';
 import { DRIFT_PROMPT_LENGTH, driftData, driftPolicy, lastHiddenDrift, runDrift } from './drift-experiment';
 import { type GanpoOptions, runLoop } from './stability-loop';
+import { writeStabilityReport } from './stability-report';
 import { evaluateTiny, TINY_TASK, TinyPolicy, type TinyTask, tinyPairs } from './tiny-policy';
 
 export type StudyTaskName = 'tiny-random' | 'tiny-pref' | 'tinylm';
 export type Critic = 'mlp' | 'transformer';
-export type Arm = 'default' | 'legacy';
+/** `target-only` / `relative-only`: the default with one of its two parts undone (the ablation). */
+export type Arm = 'default' | 'legacy' | 'target-only' | 'relative-only';
 export type Loop = 'hand' | 'trainer';
 
 /** One run: drift at each evaluation point (step 0 excluded). */
@@ -47,6 +50,8 @@ export interface StabilityRun {
   /** `base` = the preference loss alone. */
   arm: Arm | 'base';
   critic: Critic | null;
+  /** Latent width of the policy. */
+  latent: number;
   steps: number[];
   drift: number[];
   /** Critic loss (mean of both) at each evaluation point's step; NaN for the base. */
@@ -60,14 +65,25 @@ const TRANSFORMER: GanpoOptions = { critic: { kind: 'transformer', hiddenDim: 32
 /** The default before the long-run fix: paired feature matching on the live critics. */
 const LEGACY: GanpoOptions = { generator: 'paired-feature-matching', targetDecay: 0 };
 
+const ARMS: Record<Arm, GanpoOptions> = {
+  default: {},
+  legacy: LEGACY,
+  'target-only': { generator: 'paired-feature-matching' },
+  'relative-only': { targetDecay: 0 },
+};
+
 /** The regularizer options of a critic kind and arm. */
 export function armOptions(critic: Critic, arm: Arm): GanpoOptions {
   const base: GanpoOptions = critic === 'mlp' ? { critic: { kind: 'mlp' } } : TRANSFORMER;
-  return arm === 'legacy' ? { ...base, ...LEGACY } : base;
+  return { ...base, ...ARMS[arm] };
 }
+
+/** Latent width of the tiny policy (`--latent`, default TINY_TASK's). */
+let latentWidth = TINY_TASK.latent;
 
 const tinyTask = (name: StudyTaskName): TinyTask => ({
   ...TINY_TASK,
+  latent: latentWidth,
   signal: name === 'tiny-random' ? 0 : 0.3,
 });
 
@@ -221,40 +237,59 @@ async function run(): Promise<void> {
   const critics = list<Critic>('critics', 'mlp,transformer');
   const loops = list<Loop>('loops', 'hand,trainer');
   const arms = list<Arm>('arms', 'default,legacy');
+  // The trainer runs the hand loop's algorithm; on a busy machine its arms can be limited.
+  const trainerArms = list<Arm>('trainer-arms', arms.join(','));
+  latentWidth = Number(arg('latent', String(TINY_TASK.latent)));
   await tf.setBackend(arg('backend', 'wasm'));
   await tf.ready();
   setValidationLevel('shapes');
   setLogger(null);
   const runs: StabilityRun[] = [];
   const t0 = performance.now();
-  for (const task of tasks)
-    for (const loop of loops)
-      for (const lr of lrs)
-        for (const seed of seeds) {
+  const out = arg('out', '');
+  const command = `node --import tsx tools/study/stability-study.ts ${process.argv.slice(2).join(' ')}`;
+  const save = () => {
+    if (!out) return;
+    const result: StabilityResults = {
+      command,
+      wallSeconds: (performance.now() - t0) / 1000,
+      backend: tf.getBackend(),
+      runs,
+    };
+    writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
+  };
+  // Seeds outermost, and the file rewritten after every setting: a study cut short keeps whole seeds.
+  for (const seed of seeds)
+    for (const task of tasks)
+      for (const loop of loops)
+        for (const lr of lrs) {
           const go = (ganpo: GanpoOptions | false) =>
             loop === 'hand'
               ? Promise.resolve(handRun(task, lr, seed, steps, evalEvery, ganpo))
               : trainerRun(task, lr, seed, steps, evalEvery, ganpo);
-          const base = { task, loop, lr, seed, arm: 'base' as const, critic: null, ...(await go(false)) };
+          const latent = task === 'tinylm' ? 16 : latentWidth;
+          const base = {
+            task,
+            loop,
+            lr,
+            seed,
+            latent,
+            arm: 'base' as const,
+            critic: null,
+            ...(await go(false)),
+          };
           runs.push(base);
           for (const critic of critics)
-            for (const arm of arms) {
-              const r = { task, loop, lr, seed, arm, critic, ...(await go(armOptions(critic, arm))) };
+            for (const arm of loop === 'trainer' ? trainerArms : arms) {
+              const r = { task, loop, lr, seed, latent, arm, critic, ...(await go(armOptions(critic, arm))) };
               runs.push(r);
               const ratios = r.drift.map((d, i) => d / (base.drift[i] as number));
               console.log(
                 `${task} ${loop} lr ${lr} seed ${seed} ${critic} ${arm}: ${ratios.map((x, i) => `${r.steps[i]}:${x.toFixed(2)}`).join(' ')} | max ${Math.max(...ratios).toFixed(2)} (${r.seconds.toFixed(0)} s)`,
               );
             }
+          save();
         }
-  const out = arg('out', '');
-  const command = `node --import tsx tools/study/stability-study.ts ${process.argv.slice(2).join(' ')}`;
-  if (out) {
-    writeFileSync(
-      out,
-      `${JSON.stringify({ command, wallSeconds: (performance.now() - t0) / 1000, backend: tf.getBackend(), runs }, null, 1)}\n`,
-    );
-  }
 }
 
 /** Saved runs of one or more parts. */
@@ -265,68 +300,12 @@ export interface StabilityResults {
   runs: StabilityRun[];
 }
 
-/** Every run of the parts, each (task, loop, lr, seed, arm, critic) once. */
-export function mergeStability(parts: readonly StabilityResults[]): StabilityRun[] {
-  const key = (r: StabilityRun) => [r.task, r.loop, r.lr, r.seed, r.arm, r.critic].join('|');
-  const seen = new Map<string, StabilityRun>();
-  for (const r of parts.flatMap((p) => p.runs)) if (!seen.has(key(r))) seen.set(key(r), r);
-  return [...seen.values()];
-}
-
-/** Per-run drift ratios against the base of the same setting and seed. */
-export function ratioCurves(runs: readonly StabilityRun[]) {
-  const base = (r: StabilityRun) =>
-    runs.find(
-      (b) => b.arm === 'base' && b.task === r.task && b.loop === r.loop && b.lr === r.lr && b.seed === r.seed,
-    );
-  return runs
-    .filter((r) => r.arm !== 'base')
-    .map((r) => {
-      const b = base(r);
-      return { ...r, ratio: r.drift.map((d, i) => d / (b?.drift[i] ?? Number.NaN)) };
-    });
-}
-
-function report(parts: StabilityResults[], dir: string): void {
-  const curves = ratioCurves(mergeStability(parts));
-  const lines: string[] = [];
-  const groups = new Map<string, typeof curves>();
-  for (const c of curves) {
-    const k = [c.task, c.loop, c.critic, c.arm, c.lr].join('|');
-    groups.set(k, [...(groups.get(k) ?? []), c]);
-  }
-  const steps = curves[0]?.steps ?? [];
-  lines.push(
-    `| task | loop | critic | arm | policy lr | seeds | ${steps.map((s) => `step ${s}`).join(' | ')} | max over steps and seeds |`,
-    `|---|---|---|---|---|---|${steps.map(() => '---|').join('')}---|`,
-  );
-  for (const [k, cs] of groups) {
-    const [task, loop, critic, arm, lr] = k.split('|');
-    const cells = steps.map((_, i) => {
-      const xs = cs.map((c) => c.ratio[i] as number);
-      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-      return `${m.toFixed(2)} (${Math.max(...xs).toFixed(2)})`;
-    });
-    const max = Math.max(...cs.flatMap((c) => c.ratio));
-    lines.push(
-      `| ${task} | ${loop} | ${critic} | ${arm} | ${lr} | ${cs.map((c) => c.seed).join(',')} | ${cells.join(' | ')} | ${max >= 1 ? `**${max.toFixed(2)}**` : max.toFixed(2)} |`,
-    );
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'stability.md'), `${lines.join('\n')}\n`);
-  writeFileSync(
-    join(dir, 'stability.json'),
-    `${JSON.stringify({ parts: parts.map((p) => ({ command: p.command, wallSeconds: p.wallSeconds })), backend: parts[0]?.backend, runs: mergeStability(parts) }, null, 1)}\n`,
-  );
-  console.log(lines.join('\n'));
-}
-
 if (process.argv[1]?.endsWith('stability-study.ts')) {
   const from = arg('from-json', '');
   if (from) {
-    report(
+    writeStabilityReport(
       from.split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')) as StabilityResults),
-      arg('report', 'tmp/stability'),
+      arg('report', 'results/stability'),
     );
   } else {
     await run();
