@@ -30,8 +30,8 @@ export { simpoLoss } from './losses/simpo';
 export type { PreferenceLoss } from './losses/types';
 
 // Latent losses, one level: the relativistic GAN losses over critic scores and the default
-// generator's paired feature matching over critic features (the latent anchor, below, needs no
-// critic). GANPO's own critic and policy terms are GanpoRegularizer's methods.
+// generator's paired feature matching over critic features (the latent anchor and the latent MMD,
+// below, need no critic). GANPO's own critic and policy terms are GanpoRegularizer's methods.
 export type { GanLoss } from './divergence/gan-loss';
 export { pairedFeatureMatchingLoss } from './divergence/paired-generator';
 export { relativisticDiscriminatorLoss, relativisticGeneratorLoss } from './divergence/relativistic';
@@ -108,7 +108,8 @@ export {
 
 // IO: safetensors bytes (files: `ganpo/node`)
 export { readSafetensors, writeSafetensors } from './io/safetensors';
-// The latents every latent loss takes (LatentBatch), and the latent anchor: a paired penalty with no
-// critic
+// The latents every latent loss takes (LatentBatch), the latent anchor (paired) and the latent MMD
+// (unpaired): penalties with no critic
 export { latentAnchorLoss } from './latent/anchor';
+export { latentMmdLoss } from './latent/mmd';
 export type { LatentBatch } from './latent/batch';
