@@ -87,32 +87,36 @@ describe('GanpoTrainer options', () => {
     expect(other[0]).not.toEqual(a[0]);
   });
 
-  it("regularizer { kind: 'anchor' }: no critic; weight 0 steps exactly like no regularizer, weight > 0 does not", async () => {
-    const plain = build({ regularizer: false });
-    const zero = build({ regularizer: { kind: 'anchor', weight: 0 } });
-    const anchored = build({ regularizer: { kind: 'anchor', weight: 1 } });
-    expect(zero.trainer.regularizer).toBeNull();
-    expect(anchored.trainer.anchorWeight).toBe(1);
-    const [p] = await plain.trainer.train(pairs, { steps: 1 });
-    const [z] = await zero.trainer.train(pairs, { steps: 1 });
-    const [m] = await anchored.trainer.train(pairs, { steps: 1 });
-    expect(weights(zero.policy.trainableVariables)).toEqual(weights(plain.policy.trainableVariables));
-    expect(z?.loss).toBe(p?.loss);
-    expect(z?.['ganpo/regularizer_loss']).toBe(0); // the first step: policy = reference
-    expect(m?.['ganpo/discriminator_loss_chosen']).toBeUndefined();
-    const [m2] = await anchored.trainer.train(pairs, { steps: 1 });
-    const anchor = m2?.['ganpo/regularizer_loss'] as number;
-    expect(anchor).toBeGreaterThan(0);
-    expect(Number.isFinite(m2?.loss)).toBe(true);
-    const [p2] = await plain.trainer.train(pairs, { steps: 1 });
-    expect(weights(anchored.policy.trainableVariables)).not.toEqual(weights(plain.policy.trainableVariables));
-    expect(p2?.['ganpo/regularizer_loss']).toBeUndefined();
-    for (const t of [plain, zero, anchored]) t.dispose();
-    const policy = smallPolicy(tok);
-    const noWeight = smallTrainerArgs(tok, DIM, policy, 'copy', { regularizer: { kind: 'anchor' } as never });
-    expectGanpoError(() => new GanpoTrainer(noWeight), 'INVALID_OPTION', 'regularizer.weight');
-    policy.dispose();
-  });
+  for (const kind of ['anchor', 'mmd'] as const)
+    it(`regularizer { kind: '${kind}' }: no critic; weight 0 steps exactly like no regularizer, weight > 0 does not`, async () => {
+      const plain = build({ regularizer: false });
+      const zero = build({ regularizer: { kind, weight: 0 } });
+      const anchored = build({ regularizer: { kind, weight: 1 } });
+      expect(zero.trainer.regularizer).toBeNull();
+      expect(anchored.trainer.latentPenalty).toEqual({ kind, weight: 1 });
+      const [p] = await plain.trainer.train(pairs, { steps: 1 });
+      const [z] = await zero.trainer.train(pairs, { steps: 1 });
+      const [m] = await anchored.trainer.train(pairs, { steps: 1 });
+      expect(weights(zero.policy.trainableVariables)).toEqual(weights(plain.policy.trainableVariables));
+      expect(z?.loss).toBe(p?.loss);
+      // The first step: policy = reference (MMD² of equal sets, up to float rounding).
+      expect(z?.['ganpo/regularizer_loss']).toBeCloseTo(0, 6);
+      expect(m?.['ganpo/discriminator_loss_chosen']).toBeUndefined();
+      const [m2] = await anchored.trainer.train(pairs, { steps: 1 });
+      const anchor = m2?.['ganpo/regularizer_loss'] as number;
+      expect(anchor).toBeGreaterThan(0);
+      expect(Number.isFinite(m2?.loss)).toBe(true);
+      const [p2] = await plain.trainer.train(pairs, { steps: 1 });
+      expect(weights(anchored.policy.trainableVariables)).not.toEqual(
+        weights(plain.policy.trainableVariables),
+      );
+      expect(p2?.['ganpo/regularizer_loss']).toBeUndefined();
+      for (const t of [plain, zero, anchored]) t.dispose();
+      const policy = smallPolicy(tok);
+      const noWeight = smallTrainerArgs(tok, DIM, policy, 'copy', { regularizer: { kind } as never });
+      expectGanpoError(() => new GanpoTrainer(noWeight), 'INVALID_OPTION', 'regularizer.weight');
+      policy.dispose();
+    });
 
   it('a ready GanpoRegularizer is used as given: its optimizer unscheduled, not disposed with the trainer', async () => {
     const lr = 3e-3;

@@ -3,7 +3,7 @@
 import type { PreferenceObjective, TrainerRegularizerOptions } from 'ganpo';
 
 /** The GANPO options of a recipe (the trainer builds the regularizer). */
-type GanpoOptions = Exclude<TrainerRegularizerOptions, { kind: 'anchor' }>;
+type GanpoOptions = Extract<TrainerRegularizerOptions, { kind?: 'ganpo' }>;
 
 /** `base` = the preference loss alone (λ = 0); `official` / `default` = the two GANPO configurations. */
 export type DemoFamily = 'base' | 'official' | 'default';

@@ -3,7 +3,7 @@ import { argumentError } from '../core/errors';
 import type { CausalLM } from '../core/types';
 import { AdamW } from '../optim/adamw';
 import { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
-import { TRAINER, type TrainerConfig } from './config';
+import { type LatentPenalty, TRAINER, type TrainerConfig } from './config';
 import { initialReference } from './initial-reference';
 import { syncReference } from './sync-reference';
 
@@ -12,7 +12,8 @@ export interface TrainerParts {
   optimizer: AdamW;
   regularizer: GanpoRegularizer | null;
   ownsRegularizer: boolean;
-  anchorWeight: number | null;
+  /** The critic-free latent regularizer (anchor or MMD) and its λ, or `null`. */
+  latentPenalty: Readonly<LatentPenalty> | null;
   /** Critic learning rate ÷ policy learning rate; `null` when the trainer does not schedule the critics. */
   discriminatorLearningRateRatio: number | null;
   reference: CausalLM | undefined;
@@ -52,7 +53,10 @@ export function buildTrainerParts(config: TrainerConfig): TrainerParts {
       optimizer,
       regularizer,
       ownsRegularizer: spec.kind === 'build',
-      anchorWeight: spec.kind === 'anchor' ? spec.weight : null,
+      latentPenalty:
+        spec.kind === 'anchor' || spec.kind === 'mmd'
+          ? Object.freeze({ kind: spec.kind, weight: spec.weight })
+          : null,
       discriminatorLearningRateRatio,
       reference,
       ownsReference: given === 'copy' || given === 'initial',

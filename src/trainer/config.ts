@@ -33,10 +33,17 @@ const CRITIC_LEARNING_RATE: Record<GanpoPreset, { ratio: number; maxPeak: { mlp:
     official: { ratio: 0.5, maxPeak: { mlp: Number.POSITIVE_INFINITY, other: Number.POSITIVE_INFINITY } },
   };
 
+/** A critic-free latent regularizer of the trainer: `weight` × the anchor or the MMD term. */
+export interface LatentPenalty {
+  kind: 'anchor' | 'mmd';
+  weight: number;
+}
+
 /** The regularizer as the trainer runs it. */
 export type TrainerRegularizer =
   | { kind: 'none' }
-  | { kind: 'anchor'; weight: number }
+  /** A critic-free latent regularizer: λ·latentAnchorLoss or λ·latentMmdLoss. */
+  | LatentPenalty
   /** A regularizer the user built: used as given (its optimizer unscheduled), not disposed. */
   | { kind: 'given'; regularizer: GanpoRegularizer }
   | {
@@ -368,16 +375,17 @@ function resolveRegularizer(
     TRAINER,
     'regularizer',
     options,
-    "GANPO options, { kind: 'anchor', weight }, a GanpoRegularizer or false",
+    "GANPO options, { kind: 'anchor' | 'mmd', weight }, a GanpoRegularizer or false",
   );
   const kind = assertOneOf(TRAINER, 'regularizer.kind', options.kind ?? 'ganpo', [
     'ganpo',
     'anchor',
+    'mmd',
   ] as const);
-  if (kind === 'anchor') {
+  if (kind !== 'ganpo') {
     assertKnownKeys(TRAINER, options, ['kind', 'weight'], 'regularizer.');
     const weight = (options as { weight?: unknown }).weight;
-    return { kind: 'anchor', weight: assertNumber(TRAINER, 'regularizer.weight', weight, { min: 0 }) };
+    return { kind, weight: assertNumber(TRAINER, 'regularizer.weight', weight, { min: 0 }) };
   }
   assertKnownKeys(TRAINER, options, GANPO_KEYS, 'regularizer.');
   const ganpo = options as Extract<TrainerRegularizerOptions, { kind?: 'ganpo' }>;

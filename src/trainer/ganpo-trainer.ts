@@ -14,7 +14,13 @@ import {
   disposePreferenceBatch,
   type PreferencePair,
 } from './collate';
-import { type GanpoTrainerOptions, resolveTrainerConfig, TRAINER, type TrainerConfig } from './config';
+import {
+  type GanpoTrainerOptions,
+  type LatentPenalty,
+  resolveTrainerConfig,
+  TRAINER,
+  type TrainerConfig,
+} from './config';
 import { evaluatePreference } from './evaluate';
 import type { CausalLM } from './forward';
 import { skippedMetrics, stepMetrics, type TrainerMetrics } from './metrics';
@@ -69,8 +75,8 @@ export function trainerInternals(trainer: GanpoTrainer): TrainerInternals | unde
  * With gradient accumulation (k > 1 micro-batches) steps 2-3 use a no-grad policy forward of the
  * whole batch instead, then step 4 runs per micro-batch on (preference + λ·adversarial)/k, summed.
  *
- * With `regularizer: { kind: 'anchor', weight }` step 4 adds λ·latentAnchorLoss instead and
- * there is no discriminator step; with `regularizer: false` only the preference loss trains.
+ * With `regularizer: { kind: 'anchor', weight }` (or `'mmd'`) step 4 adds λ·latentAnchorLoss
+ * (λ·latentMmdLoss) instead and there is no discriminator step; with `regularizer: false` only the preference loss trains.
  *
  * @example
  * ```ts
@@ -91,8 +97,8 @@ export class GanpoTrainer {
   /** The GANPO regularizer (built by the trainer or given), `null` with the anchor or without one. */
   readonly regularizer: GanpoRegularizer | null;
   private readonly ownsRegularizer: boolean;
-  /** λ of the latent anchor (`regularizer: { kind: 'anchor' }`), else `null`. */
-  readonly anchorWeight: number | null;
+  /** The critic-free latent regularizer (`regularizer: { kind: 'anchor' | 'mmd', weight }`), else `null`. */
+  readonly latentPenalty: Readonly<LatentPenalty> | null;
   /** The preference loss. */
   readonly objective: PreferenceObjective;
   /** The policy's AdamW. */
@@ -135,7 +141,7 @@ export class GanpoTrainer {
     this.optimizer = parts.optimizer;
     this.regularizer = parts.regularizer;
     this.ownsRegularizer = parts.ownsRegularizer;
-    this.anchorWeight = parts.anchorWeight;
+    this.latentPenalty = parts.latentPenalty;
     this.discriminatorLearningRateRatio = parts.discriminatorLearningRateRatio;
     this.reference = parts.reference;
     this.ownsReference = parts.ownsReference;
@@ -144,7 +150,7 @@ export class GanpoTrainer {
 
   /** Whether the step needs the reference latents (any latent regularizer). */
   private get withLatents(): boolean {
-    return this.regularizer !== null || this.anchorWeight !== null;
+    return this.regularizer !== null || this.latentPenalty !== null;
   }
 
   /** Optimizer steps taken so far. */
@@ -248,7 +254,7 @@ export class GanpoTrainer {
             policy: this.policy,
             reference: this.reference,
             regularizer: this.regularizer,
-            anchorWeight: this.anchorWeight,
+            latentPenalty: this.latentPenalty,
             objective: this.objective,
             optimizer: this.optimizer,
             batchSize: this.batchSize,
@@ -303,7 +309,7 @@ export class GanpoTrainer {
       step: this.steps,
       learningRate,
       regularizer: this.regularizer,
-      anchorWeight: this.anchorWeight,
+      latentPenalty: this.latentPenalty,
     });
   }
 

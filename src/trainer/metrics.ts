@@ -168,7 +168,7 @@ export function stepMetrics(
     step: number;
     learningRate: number;
     regularizer: GanpoRegularizer | null;
-    anchorWeight: number | null;
+    latentPenalty: { weight: number } | null;
   },
 ): TrainerMetrics {
   const { regularizer } = context;
@@ -186,7 +186,7 @@ export function stepMetrics(
     learningRate: context.learningRate,
     gradNorm: outcome.gradNorm,
     statistics: outcome.statistics,
-    regularizerWeight: regularizer ? regularizer.weight : context.anchorWeight,
+    regularizerWeight: regularizer ? regularizer.weight : (context.latentPenalty?.weight ?? null),
     ganLoss,
     discriminator: outcome.discriminator,
     diagnostics,

@@ -42,8 +42,8 @@ export function trainingSummary(
     '(policy.trainableVariables; weights not listed there stay frozen)' +
     (regularizer
       ? `; GANPO discriminators: ${count(critics)} parameters (both)`
-      : config.regularizer.kind === 'anchor'
-        ? `; latent anchor, weight ${config.regularizer.weight}`
+      : config.regularizer.kind === 'anchor' || config.regularizer.kind === 'mmd'
+        ? `; latent ${config.regularizer.kind === 'anchor' ? 'anchor' : 'MMD'}, weight ${config.regularizer.weight}`
         : '; no latent regularizer') +
     `; reference: ${referenceText}.`
   );

@@ -15,6 +15,7 @@ import type { PreferenceObjective } from './objective';
  *   `critic`, `seed`; the trainer gives `latentDim` and builds the critic optimizer) plus the critic
  *   optimizer's schedule and weight decay. `seed` defaults to `training.seed` (D_w `seed`,
  *   D_l `seed + 1`).
+ * - The latent MMD (`kind: 'mmd'`): `weight · latentMmdLoss(batch)`, likewise.
  * - The latent anchor (`kind: 'anchor'`): `weight · latentAnchorLoss(batch)` added to the
  *   preference loss, with no critic and no critic step.
  */
@@ -42,8 +43,9 @@ export type TrainerRegularizerOptions =
         criticWeightDecay?: number;
       })
   | {
-      kind: 'anchor';
-      /** λ of the anchor, L = L_pref + λ·latentAnchorLoss. Required. */
+      /** `'anchor'`: latentAnchorLoss (paired); `'mmd'`: latentMmdLoss (unpaired). */
+      kind: 'anchor' | 'mmd';
+      /** λ, L = L_pref + λ·(the term). Required. */
       weight: number;
     };
 
@@ -127,7 +129,7 @@ export interface GanpoTrainerOptions {
   };
   /**
    * The latent regularizer: GANPO options (the trainer builds the regularizer and schedules its
-   * critic learning rate), `{ kind: 'anchor', weight }`, a ready `GanpoRegularizer` (any
+   * critic learning rate), `{ kind: 'anchor' | 'mmd', weight }`, a ready `GanpoRegularizer` (any
    * `Discriminator`; the trainer uses its optimizer as given, with no schedule, and does not dispose
    * it), or `false` for the preference loss alone. Default `{}`: GANPO with the preset
    * `'recommended'`.

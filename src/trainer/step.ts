@@ -3,6 +3,7 @@ import { getValidationLevel, withValidationLevel } from '../core/config';
 import { GanpoError } from '../core/errors';
 import { latentAnchorCore } from '../latent/anchor';
 import { validateLatentBatch } from '../latent/batch';
+import { latentMmdCore } from '../latent/mmd';
 import { stopGradient } from '../ops/stop-gradient';
 import { connectedZero, outsideTape } from '../ops/tape';
 import type { AdamW } from '../optim/adamw';
@@ -10,6 +11,7 @@ import { clipGradNorm } from '../optim/clip';
 import { ganpoObjectiveCore } from '../regularizer/ganpo-objective';
 import type { GanpoRegularizer } from '../regularizer/ganpo-regularizer';
 import type { CollatedSequences, PreferenceBatch } from './collate';
+import type { LatentPenalty } from './config';
 import { type CausalLM, forwardSide, type SideOutputs } from './forward';
 import { type DiscriminatorLosses, meanStatistics, namedStatistics, type StepStatistics } from './metrics';
 import { objectiveLoss, type PreferenceObjective, preferenceStatistics } from './objective';
@@ -38,8 +40,8 @@ export interface StepContext {
   readonly policy: CausalLM;
   readonly reference?: CausalLM;
   readonly regularizer: GanpoRegularizer | null;
-  /** λ of the latent anchor, or `null` without it. */
-  readonly anchorWeight: number | null;
+  /** The critic-free latent regularizer (anchor or MMD, with its λ), or `null` without one. */
+  readonly latentPenalty: Readonly<LatentPenalty> | null;
   readonly objective: PreferenceObjective;
   readonly optimizer: AdamW;
   readonly batchSize: number;
@@ -170,7 +172,7 @@ function referenceOutputs(
   batch: PreferenceBatch,
   indices: readonly number[] | undefined,
 ): ReferenceOutputs | null {
-  const withLatents = context.regularizer !== null || context.anchorWeight !== null;
+  const withLatents = context.regularizer !== null || context.latentPenalty !== null;
   if (context.referenceCache && indices) {
     return cachedReference(context.referenceCache, indices, batch, {
       latentDim: context.latentDim,
@@ -396,9 +398,10 @@ function microBatchLoss(
     );
     total = ganpo.loss;
     regularizerLoss = ganpo.regularizerLoss;
-  } else if (context.anchorWeight !== null && latents) {
-    regularizerLoss = latentAnchorCore(latents);
-    total = tf.add(preference.loss, tf.mul(regularizerLoss, context.anchorWeight)) as tf.Scalar;
+  } else if (context.latentPenalty !== null && latents) {
+    const { kind, weight } = context.latentPenalty;
+    regularizerLoss = kind === 'anchor' ? latentAnchorCore(latents) : latentMmdCore(latents);
+    total = tf.add(preference.loss, tf.mul(regularizerLoss, weight)) as tf.Scalar;
   }
   const statistics = tf.stack([
     ...preferenceStatistics(preference, policyChosen.logps, policyRejected.logps),

@@ -46,7 +46,7 @@ export interface TrainerDriftResult {
 export async function runTrainerDrift(args: {
   seed: number;
   objective: 'dpo' | 'simpo';
-  ganpo: Exclude<TrainerRegularizerOptions, { kind: 'anchor' }> | false;
+  ganpo: Extract<TrainerRegularizerOptions, { kind?: 'ganpo' }> | false;
   learningRate: number;
   steps: number;
   schedule?: 'cosine' | 'linear' | 'constant';
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     );
     for (const critic of critics) {
       for (const rule of ratios) {
-        const ganpo: Exclude<TrainerRegularizerOptions, { kind: 'anchor' }> = {
+        const ganpo: Extract<TrainerRegularizerOptions, { kind?: 'ganpo' }> = {
           critic:
             critic === 'mlp'
               ? { kind: 'mlp' }

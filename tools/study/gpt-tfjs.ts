@@ -61,7 +61,7 @@ const BLOCK = 16;
 const H = 64;
 
 /** The arms: `false` = the preference loss alone. */
-const ARMS: Record<string, Exclude<TrainerRegularizerOptions, { kind: 'anchor' }> | false> = {
+const ARMS: Record<string, Extract<TrainerRegularizerOptions, { kind?: 'ganpo' }> | false> = {
   dpo: false,
   'default, mlp critic': { critic: { kind: 'mlp' } },
   // The MLP critic peaking at new GanpoRegularizer()'s own learning rate instead of 2 × the policy's.
