@@ -8,7 +8,7 @@ import { SMALL_TRANSFORMER } from '../sentiment/methods';
 import { type FrontierFamily, type MethodSpec, OBJECTIVES, OFFICIAL_GANPO } from './methods';
 
 /** The GANPO options of a recipe. */
-type GanpoOptions = Exclude<TrainerRegularizerOptions, { kind: 'anchor' }>;
+type GanpoOptions = Extract<TrainerRegularizerOptions, { kind?: 'ganpo' }>;
 
 /** The swept values of each frontier: β for `dpo`, λ for the others. */
 export type FrontierSweeps = Record<FrontierFamily, readonly number[]>;
