@@ -103,10 +103,10 @@ export function handoffConfig(source: HandoffSource): HandoffConfig {
     );
   }
   const ganpo = source.regularizer ? ganpoTrainerArgs(source, note) : null;
-  if (c.regularizer.kind === 'anchor') {
+  if (c.regularizer.kind === 'anchor' || c.regularizer.kind === 'mmd') {
     note(
       'regularizer',
-      { kind: 'anchor', weight: c.regularizer.weight },
+      { kind: c.regularizer.kind, weight: c.regularizer.weight },
       'a latent penalty of ganpo, no PyTorch counterpart',
     );
   }
@@ -154,6 +154,9 @@ function ganpoTrainerArgs(
   for (const [k, v] of Object.entries(official)) {
     const value = (reg as unknown as Record<string, unknown>)[k];
     if (value !== v) note(`regularizer.${k}`, value, `the official code has ${k} = '${String(v)}' only`);
+  }
+  if (reg.targetDecay > 0) {
+    note('regularizer.targetDecay', reg.targetDecay, 'the official policy term reads the live critics');
   }
   if (source.criticLearningRateRatio !== 0.5) {
     note(
