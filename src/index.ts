@@ -111,5 +111,5 @@ export { readSafetensors, writeSafetensors } from './io/safetensors';
 // The latents every latent loss takes (LatentBatch), the latent anchor (paired) and the latent MMD
 // (unpaired): penalties with no critic
 export { latentAnchorLoss } from './latent/anchor';
-export { latentMmdLoss } from './latent/mmd';
 export type { LatentBatch } from './latent/batch';
+export { latentMmdLoss } from './latent/mmd';
