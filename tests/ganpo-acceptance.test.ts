@@ -1,12 +1,16 @@
-// Acceptance of the default regularizer (docs/troubleshooting.md, "Measured defaults"): on a tiny
+// Acceptance of the default regularizer (docs/troubleshooting.md, "Measured defaults", "Long runs"): on a tiny
 // LM trained with DPO or SimPO on pairs whose chosen and rejected completions are drawn from one
 // distribution (uniform random tokens), GANPO with `new GanpoRegularizer({ latentDim, critic: { kind: kind } })`
 // defaults must keep the policy's held-out latents closer to the reference than the preference
-// loss alone (drift ratio < 0.8) while its critics leave chance (loss below log 2 by > 0.01), for
-// the MLP critic and a small transformer critic. Deterministic: fixed seed, transformer dropout 0.
-// Each case trains 40 steps at policy AdamW 1e-3; DPO also 80 steps at 5e-3, where the latents move
-// 2.5 × their norm and a critic slower than the policy stays at chance. The long timeout is for
-// loaded machines.
+// loss alone (drift ratio < 0.8), for the MLP critic and a small transformer critic, and the
+// transformer critics must leave chance (loss below log 2 by > 0.01). The MLP critic is not held to
+// that: through target critics the default keeps the policy's latents so close to the reference's
+// that an MLP critic cannot tell them apart (a critic at chance is then the expected outcome, not a
+// failure). Deterministic: fixed seed, transformer dropout 0. Each case trains 40 steps at policy
+// AdamW 1e-3; DPO also 80 steps at 5e-3, where the latents move 2.5 × their norm. The long run
+// (docs/troubleshooting.md, "Long runs") trains 400 steps on random pairs at 5e-3 and requires the
+// drift to stay below DPO alone's at every evaluation; the previous default must fail there, so the
+// test can fail. The long timeout is for loaded machines.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runDrift } from '../tools/study/drift-experiment';
