@@ -113,10 +113,11 @@ function taskSvg(curves: readonly RatioCurve[], task: string): string {
     for (const lr of lrs) {
       const series = (['default', 'legacy', 'target-only', 'relative-only'] as const).flatMap((arm) =>
         (['hand', 'trainer'] as const).flatMap((loop) => {
+          // Every arm × loop of the task in every panel (NaN where absent): one colour per series.
+          if (!mine.some((c) => c.arm === arm && c.loop === loop)) return [];
           const g = mine.filter(
             (c) => c.critic === critic && c.lr === lr && c.arm === arm && c.loop === loop,
           );
-          if (g.length === 0) return [];
           const at = steps.map((_, i) => meanStd(g.map((c) => c.ratio[i] as number)));
           return [
             {
