@@ -70,6 +70,35 @@ function summaryTable(curves: readonly RatioCurve[]): string[] {
   return lines;
 }
 
+/**
+ * One row per (task, latent, steps, critic, lr), one column per (arm, loop): each seed's largest
+ * ratio over the run, `mean ± sd [largest]` over seeds (n seeds).
+ */
+export function compactTable(curves: readonly RatioCurve[]): string[] {
+  const columns = [...new Set(curves.map((c) => `${c.arm}|${c.loop}`))].sort();
+  const name = (col: string) => {
+    const [arm, loop] = col.split('|') as [keyof typeof ARM_NAMES, string];
+    return `${ARM_NAMES[arm]}, ${loop === 'hand' ? 'hand loop' : 'GanpoTrainer'}`;
+  };
+  const lines = [
+    `| task | latent | steps | critic | policy lr | ${columns.map(name).join(' | ')} |`,
+    `|---|---|---|---|---|${columns.map(() => '---|').join('')}`,
+  ];
+  const rows = groupBy(curves, (c) => [c.task, c.latent, c.steps.at(-1), c.critic, c.lr].join('|'));
+  for (const [key, cs] of rows) {
+    const [task, latent, steps, critic, lr] = key.split('|');
+    const cells = columns.map((col) => {
+      const g = cs.filter((c) => `${c.arm}|${c.loop}` === col);
+      if (g.length === 0) return '–';
+      const maxima = g.map((c) => Math.max(...c.ratio));
+      const { mean, std } = meanStd(maxima);
+      return `${f2(mean)} ± ${f2(std)} [${bold(Math.max(...maxima))}] (${g.length})`;
+    });
+    lines.push(`| ${task} | ${latent} | ${steps} | ${critic} | ${lr} | ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
 /** Curves: at every evaluation, the mean ratio over seeds (the largest in brackets). */
 function curveTable(curves: readonly RatioCurve[]): string[] {
   const lines: string[] = [];
@@ -157,6 +186,12 @@ export function writeStabilityReport(parts: readonly StabilityResults[], dir: st
     "default with one of its two changes undone (`generator: 'paired-feature-matching'`, resp. `targetDecay: 0`).",
     '',
     '## Largest ratio over each run',
+    '',
+    "Each seed's largest ratio over the run, mean ± sample sd over seeds [the largest seed] (number of seeds):",
+    '',
+    ...compactTable(curves),
+    '',
+    'Per setting:',
     '',
     ...summaryTable(curves),
     '',
