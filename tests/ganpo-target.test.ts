@@ -1,8 +1,8 @@
 // Target critics of the policy term (`targetDecay`): Polyak averaging after every discriminator
 // step, the policy term computed through them, state round trips, refusals and leaks.
 import * as tf from '@tensorflow/tfjs-core';
+import { GanpoRegularizer, type LatentBatch, MLPDiscriminator, setLogger } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { GanpoRegularizer, type LatentBatch, MLPDiscriminator, setLogger } from '../src/index';
 import { expectClose, expectGanpoError, expectNoLeak } from './support/helpers';
 
 const H = 3;

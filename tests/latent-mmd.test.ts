@@ -1,8 +1,8 @@
 // latentMmdLoss: value and gradient against PyTorch (tools/reference/latent_mmd.py), the shared
 // LatentBatch checks, invariance to the latents' scale and to the order of the samples, and leaks.
 import * as tf from '@tensorflow/tfjs-core';
+import { type LatentBatch, latentMmdLoss } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-import { type LatentBatch, latentMmdLoss } from '../src/index';
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
 
 interface Case {
