@@ -3,39 +3,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type LatentBatch, latentAnchorLoss } from 'ganpo';
 import { describe, expect, it } from 'vitest';
-
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
+import { type LatentCase, latentCaseBatch } from './support/latent-cases';
 
-interface Case {
-  name: string;
-  policyChosenLatents: number[][][];
-  policyRejectedLatents: number[][][];
-  referenceChosenLatents: number[][][];
-  referenceRejectedLatents: number[][][];
-  chosenMask?: number[][];
-  rejectedMask?: number[][];
-  loss: number;
-  gradPolicyChosen: number[][][];
-  gradPolicyRejected: number[][][];
-}
-
-const fx = loadFixture<{ eps: number; cases: Case[] }>('latent_anchor.json');
-
-function tensors(c: Case): LatentBatch {
-  return {
-    policyChosenLatents: tf.tensor3d(c.policyChosenLatents),
-    policyRejectedLatents: tf.tensor3d(c.policyRejectedLatents),
-    referenceChosenLatents: tf.tensor3d(c.referenceChosenLatents),
-    referenceRejectedLatents: tf.tensor3d(c.referenceRejectedLatents),
-    ...(c.chosenMask ? { chosenMask: tf.tensor2d(c.chosenMask) } : {}),
-    ...(c.rejectedMask ? { rejectedMask: tf.tensor2d(c.rejectedMask) } : {}),
-  };
-}
+const fx = loadFixture<{ eps: number; cases: LatentCase[] }>('latent_anchor.json');
 
 describe('latentAnchorLoss', () => {
   for (const c of fx.cases) {
     it(`${c.name}: value and gradient match PyTorch`, () => {
-      const b = tensors(c);
+      const b = latentCaseBatch(c);
       const f = (pc: tf.Tensor, pr: tf.Tensor) =>
         latentAnchorLoss({
           ...b,
@@ -59,8 +35,8 @@ describe('latentAnchorLoss', () => {
   }
 
   it('is 0 at policy = reference, scale-free, and gives the reference no gradient', () => {
-    const c = fx.cases[0] as Case;
-    const b = tensors(c);
+    const c = fx.cases[0] as LatentCase;
+    const b = latentCaseBatch(c);
     const same = latentAnchorLoss({
       ...b,
       policyChosenLatents: b.referenceChosenLatents,
@@ -83,7 +59,7 @@ describe('latentAnchorLoss', () => {
   });
 
   it('checks its LatentBatch once, naming the argument, and leaks nothing', async () => {
-    const b = tensors(fx.cases[0] as Case);
+    const b = latentCaseBatch(fx.cases[0] as LatentCase);
     const wide = tf.zeros([3, 5, 7]) as tf.Tensor3D;
     const short = tf.zeros([3, 4, 6]) as tf.Tensor3D;
     const halfMask = tf.fill([3, 5], 0.5) as tf.Tensor2D;

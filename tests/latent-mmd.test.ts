@@ -4,37 +4,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type LatentBatch, latentMmdLoss } from 'ganpo';
 import { describe, expect, it } from 'vitest';
 import { expectClose, expectGanpoError, expectNoLeak, loadFixture } from './support/helpers';
+import { type LatentCase, latentCaseBatch } from './support/latent-cases';
 
-interface Case {
-  name: string;
-  policyChosenLatents: number[][][];
-  policyRejectedLatents: number[][][];
-  referenceChosenLatents: number[][][];
-  referenceRejectedLatents: number[][][];
-  chosenMask?: number[][];
-  rejectedMask?: number[][];
-  loss: number;
-  gradPolicyChosen: number[][][];
-  gradPolicyRejected: number[][][];
-}
-
-const fx = loadFixture<{ eps: number; bandwidths: number[]; cases: Case[] }>('latent_mmd.json');
-
-function tensors(c: Case): LatentBatch {
-  return {
-    policyChosenLatents: tf.tensor3d(c.policyChosenLatents),
-    policyRejectedLatents: tf.tensor3d(c.policyRejectedLatents),
-    referenceChosenLatents: tf.tensor3d(c.referenceChosenLatents),
-    referenceRejectedLatents: tf.tensor3d(c.referenceRejectedLatents),
-    ...(c.chosenMask ? { chosenMask: tf.tensor2d(c.chosenMask) } : {}),
-    ...(c.rejectedMask ? { rejectedMask: tf.tensor2d(c.rejectedMask) } : {}),
-  };
-}
+const fx = loadFixture<{ eps: number; bandwidths: number[]; cases: LatentCase[] }>('latent_mmd.json');
 
 describe('latentMmdLoss', () => {
   for (const c of fx.cases) {
     it(`${c.name}: value and gradient match PyTorch`, () => {
-      const b = tensors(c);
+      const b = latentCaseBatch(c);
       const f = (pc: tf.Tensor, pr: tf.Tensor) =>
         latentMmdLoss({
           ...b,
@@ -58,8 +35,8 @@ describe('latentMmdLoss', () => {
   }
 
   it('is 0 at policy = reference and for a reordered reference, scale-free, no gradient to the reference', () => {
-    const c = fx.cases[1] as Case;
-    const b = tensors(c);
+    const c = fx.cases[1] as LatentCase;
+    const b = latentCaseBatch(c);
     const same = latentMmdLoss({
       ...b,
       policyChosenLatents: b.referenceChosenLatents,
@@ -88,7 +65,7 @@ describe('latentMmdLoss', () => {
   });
 
   it('a fully masked side counts 0; checks its LatentBatch once, naming the argument; leaks nothing', async () => {
-    const b = tensors(fx.cases[0] as Case);
+    const b = latentCaseBatch(fx.cases[0] as LatentCase);
     const noChosen = tf.zeros([3, 5]) as tf.Tensor2D;
     const onlyRejected = latentMmdLoss({ ...b, chosenMask: noChosen });
     const rejectedOnly = tf.tidy(() =>
