@@ -253,7 +253,8 @@ describe("refusals inside a user's own tf.variableGrads leave nothing of ganpo's
       chosen: new MLPDiscriminator({ latentDim: 4, hiddenDims: [8], seed: 3 }),
       rejected: new MLPDiscriminator({ latentDim: 4, hiddenDims: [8], seed: 4 }),
     };
-    const throwing = new GanpoRegularizer({ discriminators: critics });
+    // targetDecay 0: the policy term reads these critics themselves (not Polyak-averaged copies).
+    const throwing = new GanpoRegularizer({ discriminators: critics, targetDecay: 0 });
     throwing.discriminatorStep(batch);
     // The critic's own computations (protected), as a subclass of the user's would override them.
     for (const method of ['featuresForward', 'forward'] as const) {
