@@ -100,19 +100,26 @@ async function main(): Promise<void> {
 }
 
 /** Prints the table and writes results.md, results.svg and (for a fresh or merged run) results.json into `dir`. */
-function writeOutputs(dir: string, results: DemoResults, command: string, json: SavedResults | null): void {
+function writeOutputs(
+  dir: string,
+  results: DemoResults | SavedResults,
+  command: string,
+  json: SavedResults | null,
+): void {
+  // A merged study re-rendered from its one results.json keeps its list of parts.
+  const parts = json?.parts ?? ('parts' in results ? (results.parts ?? []) : []);
   mkdirSync(dir, { recursive: true });
   // The record first: a report that fails to render must not cost the runs.
   if (json) writeFileSync(join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
   if (results.config.mode === 'frontier') {
-    const md = frontierMarkdown(results, command, json?.parts ?? []);
+    const md = frontierMarkdown(results, command, parts);
     console.log(`\n${md}`);
     writeFileSync(join(dir, 'results.md'), `# ganpo demo: frontiers\n\n${md}`);
     writeFileSync(join(dir, 'frontier.svg'), frontierSvg(results));
     console.log(`wrote results.md, frontier.svg${json ? ', results.json' : ''} in ${dir}`);
     return;
   }
-  const md = resultsMarkdown(results, command, json?.parts ?? []);
+  const md = resultsMarkdown(results, command, parts);
   console.log(`\n${md}`);
   writeFileSync(join(dir, 'results.md'), `# ganpo demo results\n\n${md}`);
   writeFileSync(join(dir, 'results.svg'), resultsSvg(results));

@@ -203,6 +203,21 @@ describe('frontier recipes and options', () => {
       kind: 'anchor',
       weight: 0.01,
     });
+    expect(c.methods.find((m) => m.name === 'MMD λ=1')?.regularizer).toEqual({ kind: 'mmd', weight: 1 });
+    // The paired-feature-matching rows pin the previous default; the variant rows name theirs.
+    expect(c.methods.find((m) => m.name === 'MLP λ=1')?.regularizer).toMatchObject({
+      generator: 'paired-feature-matching',
+      targetDecay: 0,
+      critic: { kind: 'mlp' },
+    });
+    expect(
+      c.methods.find((m) => m.name === 'transformer relative-FM target 0.99 λ=3')?.regularizer,
+    ).toMatchObject({
+      generator: 'relative-feature-matching',
+      targetDecay: 0.99,
+      critic: { kind: 'transformer' },
+      weight: 3,
+    });
     expect(new Set(c.methods.map((m) => m.name)).size).toBe(c.methods.length);
   });
 

@@ -1,8 +1,8 @@
 // The recipes of `npm run demo -- --frontier`: DPO alone over β (its own regularization knob), and
-// DPO at the demo's β with a latent regularizer over λ: the paired latent anchor, GANPO as the
-// official code runs it, GANPO's default with an MLP and with a small transformer critic, the same
-// default with its critics frozen at initialisation (what the critic's learning adds), and GANPO
-// variants named by their options.
+// DPO at the demo's β with a latent regularizer over λ: the paired latent anchor, the unpaired
+// latent MMD, GANPO as the official code runs it, GANPO with paired feature matching (the previous
+// default) with an MLP and with a small transformer critic, the same with its critics frozen at
+// initialisation (what the critic's learning adds), and GANPO variants named by their options.
 import type { TrainerRegularizerOptions } from 'ganpo';
 import { SMALL_TRANSFORMER } from '../sentiment/methods';
 import { type FrontierFamily, type MethodSpec, OBJECTIVES, OFFICIAL_GANPO } from './methods';
@@ -18,18 +18,19 @@ export type FrontierSweeps = Record<FrontierFamily, readonly number[]>;
  * the latents about as close as the strongest regularized runs, so that DPO's curve spans their KL
  * and drift. The λ ranges reach from little effect to latents held close to the reference; the
  * anchor's loss is the relative drift itself (about 0.3 or less in these runs), hence its range
- * reaching λ = 3. A transformer-critic run costs about 4× an MLP one, so its sweep is shorter.
+ * reaching λ = 3.
  */
 export const FRONTIER_SWEEPS: FrontierSweeps = {
   dpo: [0.03, 0.1, 0.3, 1, 3, 10, 30],
   anchor: [0.003, 0.01, 0.03, 0.1, 0.3, 1, 3],
   official: [1],
   mlp: [0.3, 1, 3],
-  transformer: [1, 3],
+  transformer: [0.3, 1, 3],
   'mlp-frozen': [1],
   'transformer-frozen': [1],
-  'variant-mlp': [1],
-  'variant-transformer': [1],
+  mmd: [0.1, 1, 10],
+  'variant-mlp': [1, 3],
+  'variant-transformer': [1, 3],
 };
 
 /** Seeds the critics of every GANPO recipe alike (the demo's own GANPO runs use the same seed). */
@@ -47,13 +48,19 @@ export const FROZEN_CRITIC_RATIO = 1e-9;
  * rows stay meaningful whatever the default becomes. Each is run with the MLP critic
  * (`variant-mlp`) and the small transformer critic (`variant-transformer`).
  */
-export const FRONTIER_VARIANTS: readonly { label: string; options: Partial<GanpoOptions> }[] = [];
+export const FRONTIER_VARIANTS: readonly { label: string; options: Partial<GanpoOptions> }[] = [
+  {
+    label: 'relative-FM target 0.99',
+    options: { generator: 'relative-feature-matching', targetDecay: 0.99 },
+  },
+];
 
 /**
- * The generator term of the `mlp` / `transformer` rows, given explicitly so that they keep measuring
- * the same recipe if the `'recommended'` preset's default changes.
+ * The policy term of the `mlp` / `transformer` rows: paired feature matching on the live critics, the
+ * `'recommended'` preset's default before target critics; given explicitly so that these rows keep
+ * measuring the same recipe whatever the preset's default is.
  */
-const DEFAULT_GENERATOR = 'paired-feature-matching';
+const PREVIOUS_DEFAULT = { generator: 'paired-feature-matching', targetDecay: 0 } as const;
 
 /** The critic of each GANPO frontier family. */
 const CRITICS = {
@@ -90,14 +97,15 @@ export function frontierMethods(sweeps: FrontierSweeps, criticSeed: number): Met
       });
   };
   add('anchor', 'anchor', (weight) => ({ kind: 'anchor', weight }));
+  add('mmd', 'MMD', (weight) => ({ kind: 'mmd', weight }));
   add('official', 'official', (weight) => ({ ...OFFICIAL_GANPO, weight, seed: criticSeed }));
   for (const family of ['mlp', 'transformer'] as const) {
     const critic = CRITICS[family];
     const label = family === 'mlp' ? 'MLP' : 'transformer';
-    add(family, label, (weight) => ({ critic, generator: DEFAULT_GENERATOR, weight, seed: criticSeed }));
+    add(family, label, (weight) => ({ ...PREVIOUS_DEFAULT, critic, weight, seed: criticSeed }));
     add(`${family}-frozen`, `${label} frozen`, (weight) => ({
+      ...PREVIOUS_DEFAULT,
       critic,
-      generator: DEFAULT_GENERATOR,
       weight,
       seed: criticSeed,
       criticLearningRateRatio: FROZEN_CRITIC_RATIO,

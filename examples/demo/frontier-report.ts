@@ -14,13 +14,14 @@ export const FRONTIER_BASE = `${OBJECTIVES.dpo.label} β=${(OBJECTIVES.dpo.objec
 const FAMILY_LABEL: Record<FrontierFamily, string> = {
   dpo: 'DPO, β sweep',
   anchor: 'latent anchor',
+  mmd: 'latent MMD',
   official: 'GANPO official (MLP critic)',
-  mlp: 'GANPO default, MLP critic',
-  transformer: 'GANPO default, transformer critic',
-  'mlp-frozen': 'default, MLP critic frozen',
-  'transformer-frozen': 'default, transformer critic frozen',
-  'variant-mlp': 'GANPO variant, MLP critic',
-  'variant-transformer': 'GANPO variant, transformer critic',
+  mlp: 'GANPO paired FM, MLP critic',
+  transformer: 'GANPO paired FM, transformer critic',
+  'mlp-frozen': 'paired FM, MLP critic frozen',
+  'transformer-frozen': 'paired FM, transformer critic frozen',
+  'variant-mlp': 'GANPO relative FM + targets, MLP',
+  'variant-transformer': 'GANPO relative FM + targets, transformer',
 };
 
 const betaOf = (m: MethodSpec): number => (m.objective as { beta?: number }).beta ?? Number.NaN;
@@ -232,8 +233,8 @@ export function frontierMarkdown(
   if (frozen.length > 0)
     lines.push(
       '',
-      "What the critic's learning adds: the default with learning critics against the same default with its " +
-        'critics frozen at initialisation (same seed; ratio learning / frozen, Δ = learning − frozen):',
+      "What the critic's learning adds: paired feature matching with learning critics against the same recipe " +
+        'with its critics frozen at initialisation (same seed; ratio learning / frozen, Δ = learning − frozen):',
       '',
       ...table(
         pairedHead(res, 'comparison').filter((h) => h !== 'noise'),

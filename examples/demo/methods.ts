@@ -17,6 +17,7 @@ export const DEMO_FAMILIES: readonly DemoFamily[] = ['base', 'official', 'defaul
 export type FrontierFamily =
   | 'dpo'
   | 'anchor'
+  | 'mmd'
   | 'official'
   | 'mlp'
   | 'transformer'
@@ -27,6 +28,7 @@ export type FrontierFamily =
 export const FRONTIER_FAMILIES: readonly FrontierFamily[] = [
   'dpo',
   'anchor',
+  'mmd',
   'official',
   'mlp',
   'transformer',
