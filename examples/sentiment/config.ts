@@ -84,12 +84,13 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
     training: { steps: 150, batchSize: 16, learningRate: 5e-4 },
     sweeps: {
       beta: [0.03, 0.1, 0.3, 1, 3],
-      // One λ per regularizer (λ 0 of each is DPO β 0.1 itself): the full study then takes about 100
-      // minutes on a shared 2-core machine (README, "Real-text benchmark"); --lambdas sweeps more.
-      anchor: [1],
+      // λ 1 and 3 for the anchor and both GANPO defaults, λ 1 for the official preset and the frozen
+      // critics (λ 0 of each is DPO β 0.1 itself): about 100 minutes on a loaded 2-core machine
+      // (README, "Real-text benchmark"); --lambdas sweeps more.
+      anchor: [1, 3],
       official: [1],
-      mlp: [1],
-      transformer: [1],
+      mlp: [1, 3],
+      transformer: [1, 3],
       mlpFrozen: [1],
       transformerFrozen: [1],
     },
