@@ -40,6 +40,12 @@ export interface Method {
 /** The critics' seed, the same in every GANPO run (the seeds vary the data order). */
 export const CRITIC_SEED = 7;
 
+/**
+ * GANPO's generator as the committed results ran it (the `'recommended'` preset's before target
+ * critics): paired feature matching on the live critics. Explicit, so the recipes stay those runs.
+ */
+export const PAIRED_FEATURE_MATCHING = { generator: 'paired-feature-matching', targetDecay: 0 } as const;
+
 /** β of every regularized run: TRL's default and the official GANPO runs'. */
 export const BASE_BETA = 0.1;
 
@@ -76,11 +82,15 @@ export function frontierMethods(sweeps: Sweeps, criticSeed: number): Method[] {
       sweeps.official,
       (weight) => ({ preset: 'official', critic: SMALL_TRANSFORMER, weight, seed: criticSeed }),
     ],
-    ['mlp', sweeps.mlp, (weight) => ({ critic: { kind: 'mlp' }, weight, seed: criticSeed })],
+    [
+      'mlp',
+      sweeps.mlp,
+      (weight) => ({ critic: { kind: 'mlp' }, weight, seed: criticSeed, ...PAIRED_FEATURE_MATCHING }),
+    ],
     [
       'transformer',
       sweeps.transformer,
-      (weight) => ({ critic: SMALL_TRANSFORMER, weight, seed: criticSeed }),
+      (weight) => ({ critic: SMALL_TRANSFORMER, weight, seed: criticSeed, ...PAIRED_FEATURE_MATCHING }),
     ],
     [
       'mlp-frozen',
@@ -89,6 +99,7 @@ export function frontierMethods(sweeps: Sweeps, criticSeed: number): Method[] {
         critic: { kind: 'mlp' },
         weight,
         seed: criticSeed,
+        ...PAIRED_FEATURE_MATCHING,
         criticLearningRateRatio: FROZEN_CRITIC_RATIO,
       }),
     ],
@@ -99,6 +110,7 @@ export function frontierMethods(sweeps: Sweeps, criticSeed: number): Method[] {
         critic: SMALL_TRANSFORMER,
         weight,
         seed: criticSeed,
+        ...PAIRED_FEATURE_MATCHING,
         criticLearningRateRatio: FROZEN_CRITIC_RATIO,
       }),
     ],

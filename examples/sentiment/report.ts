@@ -9,6 +9,7 @@ import {
   FAMILIES,
   type Family,
   FROZEN_CRITIC_RATIO,
+  PAIRED_FEATURE_MATCHING,
   SMALL_TRANSFORMER,
 } from './methods';
 
@@ -17,8 +18,8 @@ const FAMILY_LABEL: Record<Family, string> = {
   dpo: 'DPO alone, β sweep',
   anchor: 'latent anchor',
   official: 'GANPO official',
-  mlp: 'GANPO default, MLP critic',
-  transformer: 'GANPO default, transformer',
+  mlp: 'GANPO paired FM, MLP critic',
+  transformer: 'GANPO paired FM, transformer',
   'mlp-frozen': 'MLP critic frozen',
   'transformer-frozen': 'transformer critic frozen',
 };
@@ -151,11 +152,13 @@ export function sentimentMarkdown(res: SentimentResults, command: string): strin
       "run's KL (positive = above DPO's frontier; \"–\" when the KL lies outside the β sweep's range). " +
       `Recipes: \`DPO β=…\`: \`objective: { kind: 'dpo', beta }\`, no regularizer; the others use β ${BASE_BETA} with ` +
       "`regularizer:` `anchor`: `{ kind: 'anchor', weight: λ }`; `official`: `{ preset: 'official', critic: T, weight: λ }`; " +
-      "`mlp`: `{ critic: { kind: 'mlp' }, weight: λ }`; `transformer`: `{ critic: T, weight: λ }`; `mlp-frozen` / " +
+      "`mlp`: `{ critic: { kind: 'mlp' }, weight: λ, ...P }`; `transformer`: `{ critic: T, weight: λ, ...P }`; `mlp-frozen` / " +
       `\`transformer-frozen\`: the same with \`criticLearningRateRatio: ${FROZEN_CRITIC_RATIO}\`; T = ` +
       `\`{ ${Object.entries(SMALL_TRANSFORMER)
         .map(([k, v]) => `${k}: ${typeof v === 'string' ? `'${v}'` : v}`)
-        .join(', ')} }\` (critic seed ${CRITIC_SEED}).`,
+        .join(
+          ', ',
+        )} }\` (critic seed ${CRITIC_SEED}); P = \`{ generator: '${PAIRED_FEATURE_MATCHING.generator}', targetDecay: ${PAIRED_FEATURE_MATCHING.targetDecay} }\` (GANPO's default generator before target critics).`,
     '',
     'Samples (held-out prompts, first seed):',
     '',
