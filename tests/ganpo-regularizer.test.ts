@@ -210,14 +210,16 @@ describe('GanpoRegularizer: construction, options and states', () => {
     const typo = { latentDim: H, wieght: 1 } as never;
     const e = expectGanpoError(() => new GanpoRegularizer(typo), 'INVALID_OPTION', 'wieght');
     expect(e.expected).toContain("did you mean 'weight'?");
-    // Options of the other critic kind, and the former nested seed, are refused too.
+    // Options of the other critic kind, and a nested seed that contradicts the regularizer's, are refused too.
     expectGanpoError(
       () => new GanpoRegularizer({ latentDim: H, critic: { kind: 'mlp', hiddenDim: 8 } as never }),
       'INVALID_OPTION',
       'critic.hiddenDim',
     );
-    const nested = { latentDim: H, critic: { kind: 'mlp', seed: 3 } } as never;
+    const nested = { latentDim: H, seed: 4, critic: { kind: 'mlp', seed: 3 } } as const;
     expectGanpoError(() => new GanpoRegularizer(nested), 'INVALID_OPTION', 'critic.seed');
+    const fractional = { latentDim: H, critic: { kind: 'mlp', seed: 0.5 } } as const;
+    expectGanpoError(() => new GanpoRegularizer(fractional), 'OUT_OF_RANGE', 'critic.seed');
     const both = { latentDim: H, discriminators: {} } as never;
     expectGanpoError(() => new GanpoRegularizer(both), 'INVALID_OPTION', 'latentDim');
     expect(tf.memory().numTensors).toBe(before);
@@ -239,7 +241,14 @@ describe('GanpoRegularizer: construction, options and states', () => {
       expect(weights(a, 'rejected')).not.toEqual(weights(a, 'chosen'));
       // D_l of seed 3 is D_w of seed 4.
       expect(weights(other, 'chosen')).toEqual(weights(a, 'rejected'));
-      for (const r of [a, b, other]) r.dispose();
+      // A seed inside the critic options is honoured the same way, alone or next to an equal one.
+      const nested = new GanpoRegularizer({ latentDim: H, critic: { ...critic, seed: 3 } });
+      const agreeing = new GanpoRegularizer({ latentDim: H, critic: { ...critic, seed: 3 }, seed: 3 });
+      for (const r of [nested, agreeing]) {
+        expect(weights(r, 'chosen')).toEqual(weights(a, 'chosen'));
+        expect(weights(r, 'rejected')).toEqual(weights(a, 'rejected'));
+      }
+      for (const r of [a, b, other, nested, agreeing]) r.dispose();
     }
   });
 

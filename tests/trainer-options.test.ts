@@ -65,7 +65,7 @@ describe('GanpoTrainer options', () => {
     policy.dispose();
   });
 
-  it('training.seed seeds the critics it builds (D_w seed, D_l seed + 1) unless regularizer.seed is given', () => {
+  it('training.seed seeds the critics it builds (D_w seed, D_l seed + 1) unless regularizer.seed or critic.seed is given', () => {
     const critic = { critic: { kind: 'mlp' as const, hiddenDims: [16] } };
     const critics = (extra: TrainerOverrides) => {
       const t = build(extra);
@@ -81,8 +81,10 @@ describe('GanpoTrainer options', () => {
     const b = critics({ regularizer: critic, training: { seed: 5 } });
     const explicit = critics({ regularizer: { ...critic, seed: 5 }, training: { seed: 9 } });
     const other = critics({ regularizer: critic, training: { seed: 6 } });
+    const nested = critics({ regularizer: { critic: { ...critic.critic, seed: 5 } }, training: { seed: 9 } });
     expect(b).toEqual(a);
     expect(explicit).toEqual(a);
+    expect(nested).toEqual(a);
     expect(other[0]).toEqual(a[1]);
     expect(other[0]).not.toEqual(a[0]);
   });

@@ -54,12 +54,12 @@ export interface ResolvedRegularizerOptions {
 /** The option keys of the two arms of {@link GanpoRegularizerOptions}. */
 const BUILD_KEYS = ['latentDim', 'critic', 'seed'] as const;
 /**
- * The keys of each critic kind: `kind` plus its discriminator's config without the width and the
- * seed (the regularizer gives both).
+ * The keys of each critic kind: `kind` plus its discriminator's config without the width (the
+ * regularizer gives it). `seed` stays: it seeds the pair as the regularizer's `seed` does.
  */
 const CRITIC_KEYS: Record<'transformer' | 'mlp', readonly string[]> = {
-  transformer: ['kind', ...TRANSFORMER_CONFIG_KEYS.filter((k) => k !== 'latentDim' && k !== 'seed')],
-  mlp: ['kind', ...MLP_CONFIG_KEYS.filter((k) => k !== 'latentDim' && k !== 'seed')],
+  transformer: ['kind', ...TRANSFORMER_CONFIG_KEYS.filter((k) => k !== 'latentDim')],
+  mlp: ['kind', ...MLP_CONFIG_KEYS.filter((k) => k !== 'latentDim')],
 };
 
 /**
@@ -239,6 +239,26 @@ function checkDiscriminators(
 }
 
 /**
+ * The critics' seed from the regularizer's `seed` or the critic's own (`critic.seed`): either seeds
+ * the pair; both given must agree, so one build never has two seeds.
+ */
+function pairSeed(where: string, seed: unknown, criticSeed: unknown): number | undefined {
+  const outer = seed === undefined ? undefined : assertNumber(where, 'seed', seed, { integer: true });
+  const inner =
+    criticSeed === undefined ? undefined : assertNumber(where, 'critic.seed', criticSeed, { integer: true });
+  if (outer !== undefined && inner !== undefined && outer !== inner) {
+    throw argumentError(
+      'INVALID_OPTION',
+      where,
+      'critic.seed',
+      `the regularizer's seed (${outer}) or no critic.seed: both seed the pair of critics`,
+      String(inner),
+    );
+  }
+  return outer ?? inner;
+}
+
+/**
  * Two fresh critics of one architecture for latents of width `latentDim`: D_w seeded with `seed`,
  * D_l with `seed + 1` (random without a seed). Both are disposed if the second cannot be built.
  */
@@ -247,8 +267,6 @@ function buildCritics(
   options: { latentDim: number; critic?: CriticOptions; seed?: number },
 ): Readonly<{ chosen: Discriminator; rejected: Discriminator }> {
   const latentDim = assertNumber(where, 'latentDim', options.latentDim, { min: 1, integer: true });
-  const seed =
-    options.seed === undefined ? undefined : assertNumber(where, 'seed', options.seed, { integer: true });
   const critic = options.critic ?? {};
   assertObject(where, 'critic', critic, "{ kind: 'transformer' | 'mlp', ... }");
   const kind = assertOneOf(where, 'critic.kind', critic.kind ?? 'transformer', [
@@ -256,7 +274,8 @@ function buildCritics(
     'mlp',
   ] as const);
   assertKnownKeys(where, critic, CRITIC_KEYS[kind], 'critic.');
-  const { kind: _kind, ...config } = critic;
+  const { kind: _kind, seed: criticSeed, ...config } = critic;
+  const seed = pairSeed(where, options.seed, criticSeed);
   const make = (offset: number): Discriminator => {
     const s = seed === undefined ? {} : { seed: seed + offset };
     return kind === 'mlp'

@@ -50,12 +50,12 @@ export const SCORINGS: readonly Scoring[] = ['per-set', 'batched'];
  * - `{ kind: 'mlp', ... }`: `MLPDiscriminator`, masked mean-pool + spectrally normalised MLP
  *   (hiddenDims [256, 256]), for small models and browsers.
  *
- * The latent width comes from the regularizer's `latentDim`, the seed from its `seed`: a `seed`
- * here is refused.
+ * The latent width comes from the regularizer's `latentDim`. `seed` seeds the pair (D_w `seed`,
+ * D_l `seed + 1`), exactly as the regularizer's `seed` does; give either (both must agree).
  */
 export type CriticOptions =
-  | ({ kind?: 'transformer' } & Omit<TransformerDiscriminatorConfig, 'latentDim' | 'seed'>)
-  | ({ kind: 'mlp' } & Omit<MLPDiscriminatorConfig, 'latentDim' | 'seed'>);
+  | ({ kind?: 'transformer' } & Omit<TransformerDiscriminatorConfig, 'latentDim'>)
+  | ({ kind: 'mlp' } & Omit<MLPDiscriminatorConfig, 'latentDim'>);
 
 /** The regularizer options that do not say where the critics come from. @inline */
 export interface GanpoRegularizerSettings {

@@ -400,7 +400,12 @@ function resolveRegularizer(
   const { kind: _kind, criticLearningRateRatio: _ratio, criticWeightDecay, seed, ...settings } = ganpo;
   return {
     kind: 'build',
-    options: { ...settings, latentDim: context.latentDim, seed: seed ?? context.seed },
+    // The trainer's seed is the critics' default unless the critic options carry their own.
+    options: {
+      ...settings,
+      latentDim: context.latentDim,
+      seed: seed ?? (hasOwnSeed(settings.critic) ? undefined : context.seed),
+    },
     learningRateRatio: (critic) =>
       given ??
       Math.min(
@@ -412,4 +417,9 @@ function resolveRegularizer(
     }),
     betas: { beta1: preset.criticOptimizer.beta1, beta2: preset.criticOptimizer.beta2 },
   };
+}
+
+/** Whether critic options carry their own `seed` (which then seeds the critics instead of the trainer's). */
+function hasOwnSeed(critic: unknown): boolean {
+  return typeof critic === 'object' && critic !== null && (critic as { seed?: unknown }).seed !== undefined;
 }
