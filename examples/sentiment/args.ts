@@ -29,7 +29,8 @@ export const USAGE = `npm run sentiment -- [--quick] [--seeds 1,2,3] [--families
                ${join('<os.tmpdir()>', 'ganpo-sentiment-quick')}
   --seeds      seeds of the preference runs (the SFT model and the pairs are shared by all seeds)
   --families   subset of the recipes: dpo (β sweep), anchor, official, mlp, transformer (λ sweeps),
-               mlp-frozen, transformer-frozen (the default with critics frozen at initialisation)
+               mlp-frozen, transformer-frozen (the previous default with critics frozen at initialisation),
+               mlp-target, transformer-target (the regularizer's current default)
   --betas      β values of the DPO sweep; --lambdas: λ values of the anchor, mlp and transformer sweeps
   --steps      preference-training steps per run
   --cache      folder of the SFT model and the pairs JSONL, reused by later processes

@@ -10,6 +10,9 @@ export interface Sweeps {
   /** λ of the default with its critics frozen at initialisation (MLP / transformer critic). */
   mlpFrozen: readonly number[];
   transformerFrozen: readonly number[];
+  /** λ of the regularizer's current default (relative feature matching on target critics), MLP / transformer critic. */
+  mlpTarget: readonly number[];
+  transformerTarget: readonly number[];
 }
 
 /** Everything a study depends on besides the model, corpus and scorer (which are arguments). */
@@ -70,6 +73,8 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
         transformer: [1],
         mlpFrozen: [1],
         transformerFrozen: [],
+        mlpTarget: [],
+        transformerTarget: [],
       },
     };
   }
@@ -93,6 +98,8 @@ export function sentimentConfig(mode: 'full' | 'quick'): SentimentConfig {
       transformer: [1, 3],
       mlpFrozen: [1],
       transformerFrozen: [1],
+      mlpTarget: [1, 3],
+      transformerTarget: [1, 3],
     },
   };
 }

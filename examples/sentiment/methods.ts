@@ -1,7 +1,8 @@
 // The recipes on the frontier: DPO alone over β (its own KL knob, the DPO paper's sweep), and DPO at
 // β 0.1 with a latent regularizer over λ: the paired latent anchor, GANPO as the official code runs
 // it, and GANPO's default with an MLP critic and with a transformer critic; and the ablation of what
-// the critics' learning adds: the default with its critics frozen at initialisation.
+// the critics' learning adds: the default with its critics frozen at initialisation; and the
+// regularizer's current default (relative feature matching on Polyak-averaged target critics).
 import type { PreferenceObjective, TrainerRegularizerOptions } from 'ganpo';
 import type { Sweeps } from './config';
 
@@ -14,6 +15,8 @@ export const SWEEP_OF = {
   transformer: 'transformer',
   'mlp-frozen': 'mlpFrozen',
   'transformer-frozen': 'transformerFrozen',
+  'mlp-target': 'mlpTarget',
+  'transformer-target': 'transformerTarget',
 } as const satisfies Record<string, keyof Sweeps>;
 /** The frontier a recipe belongs to. */
 export type Family = keyof typeof SWEEP_OF;
@@ -113,6 +116,13 @@ export function frontierMethods(sweeps: Sweeps, criticSeed: number): Method[] {
         ...PAIRED_FEATURE_MATCHING,
         criticLearningRateRatio: FROZEN_CRITIC_RATIO,
       }),
+    ],
+    // The regularizer's own defaults: no generator or targetDecay given.
+    ['mlp-target', sweeps.mlpTarget, (weight) => ({ critic: { kind: 'mlp' }, weight, seed: criticSeed })],
+    [
+      'transformer-target',
+      sweeps.transformerTarget,
+      (weight) => ({ critic: SMALL_TRANSFORMER, weight, seed: criticSeed }),
     ],
   ];
   for (const [family, values, make] of regularized) {

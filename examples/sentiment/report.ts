@@ -22,6 +22,8 @@ const FAMILY_LABEL: Record<Family, string> = {
   transformer: 'GANPO paired FM, transformer',
   'mlp-frozen': 'MLP critic frozen',
   'transformer-frozen': 'transformer critic frozen',
+  'mlp-target': 'GANPO default, MLP critic',
+  'transformer-target': 'GANPO default, transformer',
 };
 
 /** The methods of a study in table order, with their family and swept value. */
@@ -153,7 +155,7 @@ export function sentimentMarkdown(res: SentimentResults, command: string): strin
       `Recipes: \`DPO β=…\`: \`objective: { kind: 'dpo', beta }\`, no regularizer; the others use β ${BASE_BETA} with ` +
       "`regularizer:` `anchor`: `{ kind: 'anchor', weight: λ }`; `official`: `{ preset: 'official', critic: T, weight: λ }`; " +
       "`mlp`: `{ critic: { kind: 'mlp' }, weight: λ, ...P }`; `transformer`: `{ critic: T, weight: λ, ...P }`; `mlp-frozen` / " +
-      `\`transformer-frozen\`: the same with \`criticLearningRateRatio: ${FROZEN_CRITIC_RATIO}\`; T = ` +
+      `\`transformer-frozen\`: the same with \`criticLearningRateRatio: ${FROZEN_CRITIC_RATIO}\`; \`mlp-target\` / \`transformer-target\`: the regularizer's current default, \`{ critic: { kind: 'mlp' } | T, weight: λ }\` (relative feature matching on target critics, \`targetDecay\` 0.99); T = ` +
       `\`{ ${Object.entries(SMALL_TRANSFORMER)
         .map(([k, v]) => `${k}: ${typeof v === 'string' ? `'${v}'` : v}`)
         .join(

@@ -314,6 +314,8 @@ describe('sentiment benchmark: end to end', () => {
       transformer: [],
       mlpFrozen: [],
       transformerFrozen: [],
+      mlpTarget: [],
+      transformerTarget: [],
     };
     const family = (f: RunResult['family'], sweeps: Partial<Sweeps>) => ({
       ...saved,
