@@ -31,7 +31,7 @@ try {
     .map((f) => f.path)
     .filter(
       (p) =>
-        !/^(dist\/|(?:node|ops)\/package\.json$|docs\/[^/]+\.md$|examples\/|results\/(full\/)?results\.(md|svg)$|results\/frontier\/(results\.md|frontier\.svg)$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(
+        !/^(dist\/|(?:node|ops)\/package\.json$|docs\/[^/]+\.md$|examples\/|results\/(full\/)?results\.(md|svg)$|results\/(frontier|sentiment)\/(results\.md|frontier\.svg)$|results\/stability\/(stability\.md|tiny-random\.svg|mechanism\.txt)$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(
           p,
         ),
     );
