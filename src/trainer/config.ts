@@ -33,7 +33,7 @@ const CRITIC_LEARNING_RATE: Record<GanpoPreset, { ratio: number; maxPeak: { mlp:
     official: { ratio: 0.5, maxPeak: { mlp: Number.POSITIVE_INFINITY, other: Number.POSITIVE_INFINITY } },
   };
 
-/** A critic-free latent regularizer of the trainer: `weight` × the anchor or the MMD term. */
+/** A critic-free latent regularizer of the trainer: `weight` × the anchor or the MMD term. @inline */
 export interface LatentPenalty {
   kind: 'anchor' | 'mmd';
   weight: number;
