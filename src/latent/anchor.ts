@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stopGradient } from '../ops/stop-gradient';
-import { type LatentBatch, validateLatentBatch } from './batch';
+import type { LatentBatch } from './batch';
+import { checkedLatentLoss, perSideMean } from './per-side';
 
 /** Guards the denominator of {@link latentAnchorLoss} against an all-zero (or fully masked) reference. */
 export const ANCHOR_EPSILON = 1e-12;
@@ -26,9 +27,7 @@ function sideDrift(policy: tf.Tensor3D, reference: tf.Tensor3D, mask: tf.Tensor2
  * a gradient function.
  */
 export function latentAnchorCore(batch: LatentBatch): tf.Scalar {
-  const chosen = sideDrift(batch.policyChosenLatents, batch.referenceChosenLatents, batch.chosenMask);
-  const rejected = sideDrift(batch.policyRejectedLatents, batch.referenceRejectedLatents, batch.rejectedMask);
-  return tf.mul(tf.add(chosen, rejected), 0.5) as tf.Scalar;
+  return perSideMean(batch, sideDrift);
 }
 
 /**
@@ -57,6 +56,5 @@ export function latentAnchorCore(batch: LatentBatch): tf.Scalar {
  *   latents, compared pair by pair instead of through a critic.
  */
 export function latentAnchorLoss(batch: LatentBatch): tf.Scalar {
-  validateLatentBatch('latentAnchorLoss', batch);
-  return tf.tidy(() => latentAnchorCore(batch));
+  return checkedLatentLoss('latentAnchorLoss', batch, latentAnchorCore);
 }

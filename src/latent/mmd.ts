@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stopGradient } from '../ops/stop-gradient';
-import { type LatentBatch, validateLatentBatch } from './batch';
+import type { LatentBatch } from './batch';
+import { checkedLatentLoss, perSideMean } from './per-side';
 
 /** Guards the kernel scale of {@link latentMmdLoss} against an all-zero (or fully masked) reference. */
 export const MMD_EPSILON = 1e-12;
@@ -54,9 +55,7 @@ function sideMmd(policy: tf.Tensor3D, reference: tf.Tensor3D, mask: tf.Tensor2D 
  * gradient function.
  */
 export function latentMmdCore(batch: LatentBatch): tf.Scalar {
-  const chosen = sideMmd(batch.policyChosenLatents, batch.referenceChosenLatents, batch.chosenMask);
-  const rejected = sideMmd(batch.policyRejectedLatents, batch.referenceRejectedLatents, batch.rejectedMask);
-  return tf.mul(tf.add(chosen, rejected), 0.5) as tf.Scalar;
+  return perSideMean(batch, sideMmd);
 }
 
 /**
@@ -89,6 +88,5 @@ export function latentMmdCore(batch: LatentBatch): tf.Scalar {
  *   reference of one side of one length, masks [B,T] of 0/1, finite values).
  */
 export function latentMmdLoss(batch: LatentBatch): tf.Scalar {
-  validateLatentBatch('latentMmdLoss', batch);
-  return tf.tidy(() => latentMmdCore(batch));
+  return checkedLatentLoss('latentMmdLoss', batch, latentMmdCore);
 }
