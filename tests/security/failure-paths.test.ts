@@ -7,20 +7,24 @@ import {
   type CausalLM,
   causalLMFromLayersModel,
   dpoLoss,
+  type GanpoErrorCode,
   GanpoRegularizer,
   GanpoTrainer,
+  type GanpoTrainerOptions,
   ganpoLoss,
+  type LatentBatch,
   latentAnchorLoss,
   MLPDiscriminator,
   nllLoss,
   preferenceMetrics,
   setValidationLevel,
 } from 'ganpo';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_ALPHABET } from '../../examples/task';
 import { TinyLM } from '../../examples/tiny-lm';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
-import { expectRefusal, hostileTally } from '../support/hostile';
+import { expectRefusal, hostileTally, type RefusalBounds } from '../support/hostile';
+import { randomLatentBatch } from '../support/latents';
 import { smallPolicy, smallTrainerArgs } from '../support/trainer-args';
 
 const tally = hostileTally('failure paths');
@@ -89,53 +93,70 @@ describe('constructors: a refused construction leaves no tensor and no variable'
 describe('TR-DPO: the reference is checked against the policy before the first step', () => {
   const tinyOfWidth = (dim: number, seed: number) =>
     new TinyLM({ vocabSize: tok.vocabSize, maxSeqLen: 32, dim, numLayers: 1, numHeads: 2, seed });
-
-  it("a 'copy' of another shape, or sharing the policy's variables, is refused at construction", async () => {
+  const trDpo = { referenceSync: { syncSteps: 1 } };
+  // Shared by the cases: a refused construction changes no state, so each case may reuse them.
+  const models = {} as { policy: TinyLM; wrongShape: CausalLM; sharing: CausalLM; other: TinyLM };
+  beforeAll(() => {
     const policy = smallPolicy(tok, 1);
-    const wrongShape: CausalLM = Object.assign(Object.create(policy), {
-      clone: () => tinyOfWidth(8, 2),
-    });
-    const sharing: CausalLM = Object.assign(Object.create(policy), {
+    models.policy = policy;
+    models.wrongShape = Object.assign(Object.create(policy), { clone: () => tinyOfWidth(8, 2) });
+    models.sharing = Object.assign(Object.create(policy), {
       clone: () => ({ forward: policy.forward.bind(policy), trainableVariables: policy.trainableVariables }),
     });
-    for (const [model, code] of [
-      [wrongShape, 'SHAPE_MISMATCH'],
-      [sharing, 'INVALID_ARGUMENT'],
-    ] as const) {
-      const before = variables();
-      await expectRefusal(
-        tally,
-        () =>
-          new GanpoTrainer(smallTrainerArgs(tok, DIM, model, 'copy', { referenceSync: { syncSteps: 1 } })),
-        code,
-        { maxPeakBytes: null },
-      );
-      expect(variables()).toBe(before);
-    }
+    models.other = tinyOfWidth(8, 3);
+  });
+  afterAll(() => {
+    models.other.dispose();
+    models.policy.dispose();
+  });
+
+  interface RefusedReference {
+    name: string;
+    args: () => GanpoTrainerOptions;
+    code: GanpoErrorCode;
+    bounds: RefusalBounds;
+  }
+  const refused: RefusedReference[] = [
+    {
+      name: "a 'copy' of another shape with TR-DPO",
+      args: () => smallTrainerArgs(tok, DIM, models.wrongShape, 'copy', trDpo),
+      code: 'SHAPE_MISMATCH',
+      bounds: { maxPeakBytes: null },
+    },
+    {
+      name: "a 'copy' sharing the policy's variables with TR-DPO",
+      args: () => smallTrainerArgs(tok, DIM, models.sharing, 'copy', trDpo),
+      code: 'INVALID_ARGUMENT',
+      bounds: { maxPeakBytes: null },
+    },
     // Without TR-DPO a copy sharing the policy's variables is refused too: it would move with the
-    // policy and the loss would stay at log 2. A copy of another structure is the user's to make.
-    const before = variables();
-    await expectRefusal(
-      tally,
-      () => new GanpoTrainer(smallTrainerArgs(tok, DIM, sharing, 'copy')),
-      'INVALID_ARGUMENT',
-      { argument: 'model.reference', maxPeakBytes: null },
-    );
-    expect(variables()).toBe(before);
-    new GanpoTrainer(smallTrainerArgs(tok, DIM, wrongShape, 'copy')).dispose();
+    // policy and the loss would stay at log 2.
+    {
+      name: "a 'copy' sharing the policy's variables without TR-DPO",
+      args: () => smallTrainerArgs(tok, DIM, models.sharing, 'copy'),
+      code: 'INVALID_ARGUMENT',
+      bounds: { argument: 'model.reference', maxPeakBytes: null },
+    },
     // A given reference is checked the same way (before anything is built).
-    const other = tinyOfWidth(8, 3);
-    await expectRefusal(
-      tally,
-      () => new GanpoTrainer(smallTrainerArgs(tok, DIM, policy, other, { referenceSync: { syncSteps: 1 } })),
-      'SHAPE_MISMATCH',
-    );
-    const trainer = new GanpoTrainer(
-      smallTrainerArgs(tok, DIM, policy, 'copy', { referenceSync: { syncSteps: 1 } }),
-    );
-    trainer.dispose();
-    other.dispose();
-    policy.dispose();
+    {
+      name: 'a given reference of another shape with TR-DPO',
+      args: () => smallTrainerArgs(tok, DIM, models.policy, models.other, trDpo),
+      code: 'SHAPE_MISMATCH',
+      bounds: {},
+    },
+  ];
+  for (const { name, args, code, bounds } of refused) {
+    it(`${name} is refused at construction`, async () => {
+      const before = variables();
+      await expectRefusal(tally, () => new GanpoTrainer(args()), code, bounds);
+      expect(variables()).toBe(before);
+    });
+  }
+
+  it("a 'copy' of another structure without TR-DPO, and a true copy with TR-DPO, are accepted", () => {
+    // A copy of another structure is the user's to make.
+    new GanpoTrainer(smallTrainerArgs(tok, DIM, models.wrongShape, 'copy')).dispose();
+    new GanpoTrainer(smallTrainerArgs(tok, DIM, models.policy, 'copy', trDpo)).dispose();
   });
 });
 
@@ -179,13 +200,7 @@ describe('discriminatorStep: a refused step changes nothing', () => {
         dropout: 0.1,
       },
     });
-    const lat = (seed: number) => tf.randomNormal([2, 3, 4], 0, 1, 'float32', seed) as tf.Tensor3D;
-    const batch = {
-      policyChosenLatents: lat(1),
-      policyRejectedLatents: lat(2),
-      referenceChosenLatents: lat(3),
-      referenceRejectedLatents: lat(4),
-    };
+    const batch = randomLatentBatch({ batch: 2, time: 3, width: 4 });
     reg.discriminatorStep(batch);
     const snapshot = () => JSON.stringify(reg.stateDict());
     const nan = tf.fill([2, 3, 4], Number.NaN) as tf.Tensor3D;
@@ -239,13 +254,7 @@ describe("refusals inside a user's own tf.variableGrads leave nothing of ganpo's
 
   it('ganpoLoss, adversarialLoss, latentAnchorLoss, dpoLoss (shapes, state) and a throwing custom critic', () => {
     const reg = new GanpoRegularizer({ latentDim: 4, seed: 1, critic: { kind: 'mlp', hiddenDims: [8] } });
-    const lat = (seed: number) => tf.randomNormal([2, 3, 4], 0, 1, 'float32', seed) as tf.Tensor3D;
-    const batch = {
-      policyChosenLatents: lat(1),
-      policyRejectedLatents: lat(2),
-      referenceChosenLatents: lat(3),
-      referenceRejectedLatents: lat(4),
-    };
+    const batch = randomLatentBatch({ batch: 2, time: 3, width: 4 });
     reg.discriminatorStep(batch);
     const fresh = new GanpoRegularizer({ latentDim: 4, seed: 2, critic: { kind: 'mlp', hiddenDims: [8] } });
     // A regularizer whose chosen critic (a user's own, say) fails half-way through the loss.
@@ -271,6 +280,12 @@ describe("refusals inside a user's own tf.variableGrads leave nothing of ganpo's
     const logps = tf.tensor1d([-1, -2]);
     const identity = (h: tf.Tensor3D): tf.Tensor => h;
     const perSequence = (h: tf.Tensor3D): tf.Tensor => tf.sum(h, [1, 2]);
+    // The batch with the user's latents `h` as the policy's chosen ones, and `bad` in place.
+    const latents = (h: tf.Tensor, bad: Partial<LatentBatch> = {}): LatentBatch => ({
+      ...batch,
+      policyChosenLatents: h as tf.Tensor3D,
+      ...bad,
+    });
     const cases: [string, (h: tf.Tensor3D) => tf.Tensor, (x: tf.Tensor) => unknown][] = [
       [
         'ganpoLoss bad mask',
@@ -279,51 +294,29 @@ describe("refusals inside a user's own tf.variableGrads leave nothing of ganpo's
           ganpoLoss({
             regularizer: reg,
             preference: tf.scalar(1),
-            ...batch,
-            policyChosenLatents: h as tf.Tensor3D,
-            chosenMask: tf.ones([2, 5]) as tf.Tensor2D,
+            ...latents(h, { chosenMask: tf.ones([2, 5]) as tf.Tensor2D }),
           }),
       ],
       [
         'ganpoLoss before any step',
         identity,
-        (h) =>
-          ganpoLoss({
-            regularizer: fresh,
-            preference: tf.scalar(1),
-            ...batch,
-            policyChosenLatents: h as tf.Tensor3D,
-          }),
+        (h) => ganpoLoss({ regularizer: fresh, preference: tf.scalar(1), ...latents(h) }),
       ],
       [
         'adversarialLoss reference of another latentDim',
         identity,
         (h) =>
-          reg.adversarialLoss({
-            ...batch,
-            policyChosenLatents: h as tf.Tensor3D,
-            referenceChosenLatents: tf.zeros([2, 3, 5]) as tf.Tensor3D,
-          }),
+          reg.adversarialLoss(latents(h, { referenceChosenLatents: tf.zeros([2, 3, 5]) as tf.Tensor3D })),
       ],
       [
         'adversarialLoss mask of another length',
         identity,
-        (h) =>
-          reg.adversarialLoss({
-            ...batch,
-            policyChosenLatents: h as tf.Tensor3D,
-            chosenMask: tf.ones([2, 4]) as tf.Tensor2D,
-          }),
+        (h) => reg.adversarialLoss(latents(h, { chosenMask: tf.ones([2, 4]) as tf.Tensor2D })),
       ],
       [
         'latentAnchorLoss reference of another length',
         identity,
-        (h) =>
-          latentAnchorLoss({
-            ...batch,
-            policyChosenLatents: h as tf.Tensor3D,
-            referenceRejectedLatents: tf.zeros([2, 2, 4]) as tf.Tensor3D,
-          }),
+        (h) => latentAnchorLoss(latents(h, { referenceRejectedLatents: tf.zeros([2, 2, 4]) as tf.Tensor3D })),
       ],
       [
         'dpoLoss reference of another batch size',
@@ -336,11 +329,7 @@ describe("refusals inside a user's own tf.variableGrads leave nothing of ganpo's
             referenceRejectedLogps: logps,
           }),
       ],
-      [
-        'a custom critic that throws mid-loss',
-        identity,
-        (h) => throwing.adversarialLoss({ ...batch, policyChosenLatents: h as tf.Tensor3D }),
-      ],
+      ['a custom critic that throws mid-loss', identity, (h) => throwing.adversarialLoss(latents(h))],
     ];
     for (const [name, user, call] of cases) {
       tally.tried++;
