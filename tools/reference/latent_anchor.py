@@ -9,10 +9,13 @@ Debian's python3 (torch 1.13):
 
     /usr/bin/python3 tools/reference/latent_anchor.py  ->  tests/fixtures/latent_anchor.json
 """
-import json
 import os
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from latent_cases import finish_case, write_fixture  # noqa: E402
 
 torch.manual_seed(0)
 torch.set_default_dtype(torch.float64)
@@ -31,29 +34,7 @@ def case(name, B, Tc, Tr, H, masked, scale=1.0, zero_reference=False):
     pr = (torch.randn(B, Tr, H) * scale).requires_grad_(True)
     rc = torch.randn(B, Tc, H) * scale
     rr = torch.randn(B, Tr, H) * scale
-    if zero_reference:
-        rc = torch.zeros_like(rc)
-    mc = mr = None
-    if masked:
-        # Right-padded attention masks of random lengths >= 1.
-        mc = (torch.arange(Tc)[None, :] < torch.randint(1, Tc + 1, (B, 1))).double()
-        mr = (torch.arange(Tr)[None, :] < torch.randint(1, Tr + 1, (B, 1))).double()
-    loss = 0.5 * (side(pc, rc, mc) + side(pr, rr, mr))
-    loss.backward()
-    out = {
-        "name": name,
-        "policyChosenLatents": pc.detach().tolist(),
-        "policyRejectedLatents": pr.detach().tolist(),
-        "referenceChosenLatents": rc.tolist(),
-        "referenceRejectedLatents": rr.tolist(),
-        "loss": loss.item(),
-        "gradPolicyChosen": pc.grad.tolist(),
-        "gradPolicyRejected": pr.grad.tolist(),
-    }
-    if masked:
-        out["chosenMask"] = mc.tolist()
-        out["rejectedMask"] = mr.tolist()
-    return out
+    return finish_case(name, side, pc, pr, rc, rr, masked, zero_reference)
 
 
 cases = [
@@ -63,7 +44,4 @@ cases = [
     case("scaled", B=2, Tc=4, Tr=4, H=8, masked=True, scale=50.0),
     case("zero-reference", B=2, Tc=3, Tr=3, H=3, masked=False, scale=1e-3, zero_reference=True),
 ]
-path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "latent_anchor.json")
-with open(path, "w") as fh:
-    json.dump({"eps": EPS, "cases": cases}, fh, indent=1)
-print({c["name"]: c["loss"] for c in cases})
+write_fixture("latent_anchor.json", {"eps": EPS, "cases": cases})

@@ -14,10 +14,13 @@ reference. Run with Debian's python3 (torch 1.13):
 
     /usr/bin/python3 tools/reference/latent_mmd.py  ->  tests/fixtures/latent_mmd.json
 """
-import json
 import os
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from latent_cases import finish_case, write_fixture  # noqa: E402
 
 torch.manual_seed(0)
 torch.set_default_dtype(torch.float64)
@@ -46,28 +49,7 @@ def case(name, B, Tc, Tr, H, masked, scale=1.0, shift=0.5, zero_reference=False)
     # Policy latents near the reference's, shifted, so the kernels are neither 0 nor 1.
     pc = (rc + shift * scale * torch.randn(B, Tc, H)).requires_grad_(True)
     pr = (rr + shift * scale * torch.randn(B, Tr, H)).requires_grad_(True)
-    if zero_reference:
-        rc = torch.zeros_like(rc)
-    mc = mr = None
-    if masked:
-        mc = (torch.arange(Tc)[None, :] < torch.randint(1, Tc + 1, (B, 1))).double()
-        mr = (torch.arange(Tr)[None, :] < torch.randint(1, Tr + 1, (B, 1))).double()
-    loss = 0.5 * (side(pc, rc, mc) + side(pr, rr, mr))
-    loss.backward()
-    out = {
-        "name": name,
-        "policyChosenLatents": pc.detach().tolist(),
-        "policyRejectedLatents": pr.detach().tolist(),
-        "referenceChosenLatents": rc.tolist(),
-        "referenceRejectedLatents": rr.tolist(),
-        "loss": loss.item(),
-        "gradPolicyChosen": pc.grad.tolist(),
-        "gradPolicyRejected": pr.grad.tolist(),
-    }
-    if masked:
-        out["chosenMask"] = mc.tolist()
-        out["rejectedMask"] = mr.tolist()
-    return out
+    return finish_case(name, side, pc, pr, rc, rr, masked, zero_reference)
 
 
 cases = [
@@ -78,7 +60,4 @@ cases = [
     case("far", B=2, Tc=3, Tr=3, H=5, masked=False, shift=3.0),
     case("zero-reference", B=2, Tc=3, Tr=3, H=3, masked=False, zero_reference=True),
 ]
-path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "latent_mmd.json")
-with open(path, "w") as fh:
-    json.dump({"eps": EPS, "bandwidths": list(BANDWIDTHS), "cases": cases}, fh, indent=1)
-print({c["name"]: c["loss"] for c in cases})
+write_fixture("latent_mmd.json", {"eps": EPS, "bandwidths": list(BANDWIDTHS), "cases": cases})
