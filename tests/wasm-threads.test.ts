@@ -16,6 +16,12 @@ describe('initWasmThreads', () => {
       await expect(initWasmThreads({ threads })).rejects.toMatchObject({ name: 'GanpoError' });
     }
     await expect(initWasmThreads({ threads: 0 })).rejects.toThrow(/threads/);
+    await expect(
+      initWasmThreads({ threads: 2, parallelKernels: 'yes' as unknown as boolean }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/parallelKernels.*boolean.*yes/),
+    });
   });
 
   it.runIf(onWasm)('refuses once the wasm backend is initialized', async () => {
@@ -37,7 +43,16 @@ describe('initWasmThreads', () => {
       values: number[];
       fusedAvailable: boolean;
       fusedMaxDiff: number;
+      poolThreads: number;
+      products: { name: string; bitIdentical: boolean; maxDiffVsMatMul: number }[];
     };
+    // ganpo's products split over its 2-thread kernel pool: the floats of one thread, bit for bit.
+    expect(got.poolThreads).toBe(2);
+    expect(got.products.map((p) => p.name)).toEqual(['inPlace+bias', 'packedB', 'transposedA']);
+    for (const p of got.products) {
+      expect(p.bitIdentical, p.name).toBe(true);
+      expect(p.maxDiffVsMatMul, p.name).toBeLessThan(1e-4);
+    }
     expect(got.threads).toBe(2);
     expect(got.fusedAvailable).toBe(true);
     expect(got.fusedMaxDiff).toBeLessThan(1e-5);

@@ -50,4 +50,9 @@ export const kernelFlags = {
   wasmDropoutMask: true,
   /** withEagerRelease: backward passes free saved tensors and gradients as they go (else at the end). */
   eagerRelease: true,
+  /**
+   * The SIMD products split by rows over ganpo's kernel pool when `initWasmThreads` started one
+   * (else on the calling thread only; the same floats either way).
+   */
+  parallelProducts: true,
 };

@@ -5,6 +5,8 @@ import workerThreads from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, GanpoError } from '../core/errors';
 import { assertNumber } from '../core/validate';
+import { memoryOf, type WasmBackendLike } from './wasm/backend';
+import { KernelPool, type PoolWorkerData, setKernelPool } from './wasm/kernel-pool';
 
 /** Options of {@link initWasmThreads}. */
 export interface WasmThreadsOptions {
@@ -13,6 +15,13 @@ export interface WasmThreadsOptions {
    * (`os.cpus().length`), at most 8 (tfjs 4.22's prebuilt pool of 8 workers).
    */
   threads?: number;
+  /**
+   * Also split ganpo's own SIMD products (`fastLinear`, `TransformerBlock`, the discriminators'
+   * linear layers) by rows over `threads` threads, with `threads − 1` workers of ganpo's beside
+   * XNNPACK's. Same floats as one thread. Default true; false leaves them on one thread and the
+   * largest on XNNPACK's pool.
+   */
+  parallelKernels?: boolean;
 }
 
 // Globals the threaded Emscripten factory expects from the CommonJS bundle it was cut out of
@@ -106,6 +115,10 @@ export async function initWasmThreads(options: WasmThreadsOptions = {}): Promise
     max: 8,
     integer: true,
   });
+  const parallelKernels = options.parallelKernels ?? true;
+  if (typeof parallelKernels !== 'boolean') {
+    throw argumentError('INVALID_OPTION', where, 'parallelKernels', 'a boolean', String(parallelKernels));
+  }
   const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as {
     setThreadsCount?: (n: number) => void;
     getThreadsCount?: () => number;
@@ -161,9 +174,27 @@ export async function initWasmThreads(options: WasmThreadsOptions = {}): Promise
   // XNNPACK's pool threads are pthreads that never exit, and Emscripten keeps a running pthread's
   // worker ref'd: without this, Node would never exit. They wait on Atomics, not on messages, so
   // unref'd workers keep working.
-  const pthread = (tf.findBackend('wasm') as unknown as { wasm?: { PThread?: PThreadPool } }).wasm?.PThread;
+  const backend = tf.findBackend('wasm') as unknown as WasmBackendLike & { wasm?: { PThread?: PThreadPool } };
+  const pthread = backend.wasm?.PThread;
   for (const w of [...(pthread?.runningWorkers ?? []), ...(pthread?.unusedWorkers ?? [])]) w.unref();
+  const memory = memoryOf(backend);
+  if (parallelKernels && threads > 1 && memory) {
+    setKernelPool(
+      new KernelPool(memory, threads, (source, data) => spawnPoolWorker(BaseWorker, source, data)),
+    );
+  }
   return wasm.getThreadsCount();
+}
+
+/** A ganpo kernel-pool worker on `worker_threads` (its program calls `ganpoPoolWorker(workerData)`). */
+function spawnPoolWorker(Worker: typeof workerThreads.Worker, source: string, data: PoolWorkerData) {
+  return new Worker(
+    `const { workerData } = require('node:worker_threads');\n${source}\nganpoPoolWorker(workerData);`,
+    {
+      eval: true,
+      workerData: data,
+    },
+  );
 }
 
 interface PThreadPool {

@@ -11,6 +11,7 @@ import {
   registerWhenAvailable,
   type WasmBackendLike,
 } from './backend';
+import { kernelPoolFor } from './kernel-pool';
 import { type MatMulSimdExports, type MatMulVariant, matMulSimdModule } from './matmul-simd';
 
 export const MATMUL_2D = 'GanpoMatMul2D';
@@ -29,11 +30,12 @@ const isShared = (b: WasmBackendLike): boolean => {
 };
 
 /**
- * The module of `variant`, or null. Under the threaded build (shared memory) the large products
- * stay on XNNPACK, whose thread pool runs them on every core where this kernel would use one.
+ * The module of `variant`, or null. Under the threaded build (shared memory) without ganpo's kernel
+ * pool the large products stay on XNNPACK, whose thread pool runs them on every core where this
+ * kernel would use one; with the pool (`initWasmThreads`) they are split over its threads.
  */
 const exportsOf = (b: WasmBackendLike, variant: MatMulVariant): MatMulSimdExports | null =>
-  variant === 'packedB' && isShared(b)
+  variant === 'packedB' && isShared(b) && !kernelPoolFor(memoryOf(b))
     ? null
     : instanceFor<MatMulSimdExports>(b, `matMul2d:${variant}`, (shared) => matMulSimdModule(variant, shared));
 
@@ -50,14 +52,20 @@ function matMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const pb = pointer(be, b);
   const pBias = bias ? pointer(be, bias) : 0;
   const pOut = pointer(be, out);
+  const pool = kernelPoolFor(memoryOf(be));
+  const run = (panels: number): void => {
+    const args = { a: pa, b: pb, panels, bias: pBias, c: pOut, m, k, n };
+    if (!pool?.gemm(variant, e, args))
+      e.gemm(pa, pb, panels, pBias, pOut, m, k, n, variant === 'transposedA' ? m : k);
+  };
   if (variant !== 'packedB' || !e.pack) {
-    e.gemm(pa, pb, 0, pBias, pOut, m, k, n);
+    run(0);
     return out;
   }
   const panels = be.wasm._malloc(Math.max(4, 4 * k * (n - (n % 8))));
   try {
     e.pack(pb, panels, k, n);
-    e.gemm(pa, pb, panels, pBias, pOut, m, k, n);
+    run(panels);
   } finally {
     be.wasm._free(panels);
   }

@@ -44,9 +44,10 @@ const NV = 2;
 function gemm(name: string, transposedA: boolean, packedB: boolean) {
   // params: a (A [M, K], or At [K, M] when transposedA), b [K, N], panels (./pack's copy of b's
   // full 8-column groups, read instead of b by the 4 × 8 tiles when packedB), bias [N] or 0,
-  // c [M, N], M, K, N
-  const fn = new FuncBuilder(name, pointers(8));
-  const [A, B, P, BIAS, C, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7];
+  // c [M, N], M, K, N, lda (A's row stride in floats: K for A; for At its full width, so that a
+  // block of C's rows can be computed on its own from At's matching columns)
+  const fn = new FuncBuilder(name, pointers(9));
+  const [A, B, P, BIAS, C, M, K, N, LDA] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const { i, j, k, m4, nt, n4, rowBytes, aStep, pb, pc } = fn.named(
     I32,
     'i j k m4 nt n4 rowBytes aStep pb pc',
@@ -162,8 +163,8 @@ function gemm(name: string, transposedA: boolean, packedB: boolean) {
     set(nt, i32.mul(i32.divS(get(N), i32c(4 * NV)), i32c(4 * NV))),
     set(n4, i32.mul(i32.divS(get(N), i32c(4)), i32c(4))),
     set(rowBytes, bytes(get(N))),
-    // A's step: one A row (K floats) between row pointers, or one At row (M floats) per k
-    set(aStep, bytes(transposedA ? get(M) : get(K))),
+    // A's step: one A row between row pointers, or one At row per k
+    set(aStep, bytes(get(LDA))),
     set(i, i32c(0)),
     whileLoop(i32.ltS(get(i), get(m4)), ...rowBlock(MR), addTo(i, i32c(MR))),
     whileLoop(i32.ltS(get(i), get(M)), ...rowBlock(1), addTo(i, i32c(1))),
@@ -206,9 +207,20 @@ function pack() {
 export interface MatMulSimdExports {
   /**
    * C = A·B (+ bias), A [M, K]; or, in the transposed-A module, C = Aᵀ·B with A given as At [K, M].
-   * `panels` is read only by the packed-B module (else pass 0).
+   * `panels` is read only by the packed-B module (else pass 0); `lda` is A's row stride in floats (K
+   * for A, the full M for At).
    */
-  gemm(a: number, b: number, panels: number, bias: number, c: number, m: number, k: number, n: number): void;
+  gemm(
+    a: number,
+    b: number,
+    panels: number,
+    bias: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    lda: number,
+  ): void;
   /** The packed-B module only: fills `panels` (4·K·⌊N/8⌋·8 bytes) from B [K, N]. */
   pack?(b: number, panels: number, k: number, n: number): void;
 }
