@@ -105,8 +105,8 @@ function renderWholeStep(rows: BenchRow[]): string[] {
   const ours = rows.filter((r) => r.suite === 'whole-step' && r.backend === 'wasm');
   if (ours.length === 0) return [];
   const out = [
-    '| step | policy | runs | ganpo-wasm s | GFLOP/s | PyTorch s | PyTorch GFLOP/s | vs PyTorch | GANPO / DPO (PyTorch) | peak RSS MB (vs PyTorch) | first step s (vs PyTorch) |',
-    '|---|---|---:|---:|---:|---:|---:|---|---|---|---|',
+    '| step | policy | runs | ganpo-wasm s | ganpo 1 / 2 threads s | GFLOP/s | PyTorch s | PyTorch GFLOP/s | vs PyTorch | GANPO / DPO (PyTorch) | peak RSS MB (vs PyTorch) | first step s (vs PyTorch) |',
+    '|---|---|---:|---:|---|---:|---:|---:|---|---|---|---|',
   ];
   for (const r of ours) {
     const e = (r.extra ?? {}) as Record<string, string>;
@@ -126,7 +126,7 @@ function renderWholeStep(rows: BenchRow[]): string[] {
         : '–';
     const ratio = e['GANPO / DPO'] ? `${e['GANPO / DPO']} (${e['PyTorch GANPO / DPO'] ?? '–'})` : '–';
     out.push(
-      `| ${title} | ${size} | ${e.runs ?? 1} | ${t ? `${(t.median / 1000).toFixed(2)}${t.runs > 1 && e.runs && Number(e.runs) > 1 ? ` [${(t.min / 1000).toFixed(2)}–${(t.max / 1000).toFixed(2)}]` : ''}` : '–'} | ${e['GFLOP/s'] ?? '–'} | ${torch} | ${torchRate} | ${e['vs PyTorch (best of 1 and 2 threads)'] ?? '–'} | ${ratio} | ${e['peak RSS MB'] ?? '–'} (${e['peak RSS vs PyTorch'] ?? '–'}) | ${e['first step s'] ?? '–'} (${e['first step vs PyTorch'] ?? '–'}) |`,
+      `| ${title} | ${size} | ${e.runs ?? 1} | ${t ? `${(t.median / 1000).toFixed(2)}${t.runs > 1 && e.runs && Number(e.runs) > 1 ? ` [${(t.min / 1000).toFixed(2)}–${(t.max / 1000).toFixed(2)}]` : ''}` : '–'} | ${e['ganpo 1 / 2 threads s'] ?? '–'} | ${e['GFLOP/s'] ?? '–'} | ${torch} | ${torchRate} | ${e['vs PyTorch (best of 1 and 2 threads)'] ?? '–'} | ${ratio} | ${e['peak RSS MB'] ?? '–'} (${e['peak RSS vs PyTorch'] ?? '–'}) | ${e['first step s'] ?? '–'} (${e['first step vs PyTorch'] ?? '–'}) |`,
     );
   }
   out.push('');

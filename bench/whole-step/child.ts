@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { TinyLM } from '../../examples/tiny-lm';
 import { setLogger, setValidationLevel } from '../../src/index';
+import { initWasmThreads } from '../../src/node';
 import { memoryOf, type WasmBackendLike } from '../../src/ops/wasm/backend';
 import { GanpoTrainer } from '../../src/trainer/ganpo-trainer';
 import type { WholeStepConfig } from './config';
@@ -15,6 +16,8 @@ import type { WholeStepConfig } from './config';
 const c = JSON.parse(process.argv[2] ?? '{}') as WholeStepConfig;
 setValidationLevel('shapes');
 setLogger(null); // stdout carries the step protocol
+// Two threads: tfjs's threaded build (XNNPACK's pool) and ganpo's kernel pool for its products.
+if ((c.threads ?? 1) > 1) await initWasmThreads({ threads: c.threads });
 await tf.setBackend('wasm');
 await tf.ready();
 

@@ -31,7 +31,7 @@ export interface WholeStepShape {
   mlpCritic: { hiddenDims: number[] };
 }
 
-/** What a child process runs: a shape, a variant and (PyTorch only) a thread count. */
+/** What a child process runs: a shape, a variant and a thread count (default 1). */
 export type WholeStepConfig = WholeStepShape & { variant: Variant; threads?: number };
 
 export const SIZES: Record<'demo' | '5M', WholeStepShape> = {
