@@ -45,7 +45,15 @@ describe('initWasmThreads', () => {
       fusedMaxDiff: number;
       poolThreads: number;
       products: { name: string; bitIdentical: boolean; maxDiffVsMatMul: number }[];
+      attentionSplit: { causal: boolean; bitIdentical: boolean; nonZero: boolean }[];
+      geluSplit: boolean;
     };
+    expect(got.geluSplit, 'GELU split over the pool: the floats of one thread').toBe(true);
+    // The fused attention split by sequences: the floats of one thread, forward and backward.
+    expect(got.attentionSplit).toEqual([
+      { causal: false, bitIdentical: true, nonZero: true },
+      { causal: true, bitIdentical: true, nonZero: true },
+    ]);
     // ganpo's products split over its 2-thread kernel pool: the floats of one thread, bit for bit.
     expect(got.poolThreads).toBe(2);
     expect(got.products.map((p) => p.name)).toEqual(['inPlace+bias', 'packedB', 'transposedA']);

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { initWasmThreads } from 'ganpo/node';
-import { selfAttentionCore } from 'ganpo/ops';
+import { geluErf, selfAttentionCore } from 'ganpo/ops';
 
 import { kernelFlags } from '../../src/ops/kernel-flags';
 import { matMul2d, matMul2dTransposeA } from '../../src/ops/matmul';
@@ -63,10 +63,9 @@ const products = [
   const biasT = bias ? (tf.randomUniform([b.shape[1]], -1, 1, 'float32', 7) as tf.Tensor1D) : null;
   const run = (parallel: boolean): Float32Array => {
     kernelFlags.parallelProducts = parallel;
-    const before = pool?.splitProducts ?? 0;
+    const before = pool?.splitKernels ?? 0;
     const c = tA ? matMul2dTransposeA(a, b) : matMul2d(a, b, biasT);
-    if (parallel && (pool?.splitProducts ?? 0) === before)
-      throw new Error(`${name}: not split over the pool`);
+    if (parallel && (pool?.splitKernels ?? 0) === before) throw new Error(`${name}: not split over the pool`);
     return c.dataSync() as Float32Array;
   };
   const split = run(true);
@@ -79,8 +78,74 @@ const products = [
     maxDiffVsMatMul: split.reduce((m, v, i) => Math.max(m, Math.abs(v - (reference[i] as number))), 0),
   };
 });
+
+// The fused attention split by sequences over the pool, forward and backward (the gradient of a
+// function of its output), causal and not, against the same kernels on one thread: bit for bit.
+const attentionSplit = [false, true].map((causal) => {
+  const x = tf.randomNormal([4 * 128, 3 * 64], 0, 1, 'float32', 8) as tf.Tensor2D;
+  // Sequence b masks its last 8·(b + 1) keys, so a block reading another sequence's row differs.
+  const bias = tf.tensor2d(
+    Array.from({ length: 4 * 128 }, (_, i) => (i % 128 >= 128 - 8 * (Math.floor(i / 128) + 1) ? -1e9 : 0)),
+    [4, 128],
+  );
+  const run = (parallel: boolean): Float32Array => {
+    kernelFlags.parallelProducts = parallel;
+    const before = pool?.splitKernels ?? 0;
+    const g = tf
+      .grad((q: tf.Tensor) =>
+        tf.sum(
+          tf.square(
+            selfAttentionCore({
+              qkv: q as tf.Tensor2D,
+              batch: 4,
+              seqLen: 128,
+              numHeads: 4,
+              keyBias: bias,
+              causal,
+              impl: 'fused',
+            }),
+          ),
+        ),
+      )(x)
+      .dataSync() as Float32Array;
+    // forward and backward: two kernels split
+    if (parallel && (pool?.splitKernels ?? 0) < before + 2)
+      throw new Error('attention: not split over the pool');
+    return g;
+  };
+  const split = run(true);
+  const single = run(false);
+  kernelFlags.parallelProducts = true;
+  return {
+    causal,
+    bitIdentical: split.every((v, i) => Object.is(v, single[i])),
+    nonZero: split.some((v) => v !== 0),
+  };
+});
+
+// GELU split into ranges of elements, forward and backward, a size that leaves a remainder: bit for bit.
+const geluSplit = (() => {
+  const x = tf.randomNormal([1024, 1027], 0, 2, 'float32', 9);
+  const run = (parallel: boolean): Float32Array[] => {
+    kernelFlags.parallelProducts = parallel;
+    const before = pool?.splitKernels ?? 0;
+    const y = geluErf(x).dataSync() as Float32Array;
+    const g = tf
+      .grad((v: tf.Tensor) => tf.sum(tf.mul(geluErf(v), v)))(x)
+      .dataSync() as Float32Array;
+    if (parallel && (pool?.splitKernels ?? 0) < before + 2) throw new Error('gelu: not split over the pool');
+    return [y, g];
+  };
+  const [ys, gs] = run(true) as [Float32Array, Float32Array];
+  const [y1, g1] = run(false) as [Float32Array, Float32Array];
+  kernelFlags.parallelProducts = true;
+  return ys.every((v, i) => Object.is(v, y1[i])) && gs.every((v, i) => Object.is(v, g1[i]));
+})();
+
 console.log(
   JSON.stringify({
+    geluSplit,
+    attentionSplit,
     threads,
     backend: tf.getBackend(),
     values: Array.from(out.dataSync()),

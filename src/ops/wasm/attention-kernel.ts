@@ -13,6 +13,7 @@ import {
   registerOnce,
   type WasmBackendLike,
 } from './backend';
+import { blocks, kernelPoolFor } from './kernel-pool';
 
 export const ATTENTION_FORWARD = 'GanpoAttentionForward';
 export const ATTENTION_BACKWARD = 'GanpoAttentionBackward';
@@ -26,16 +27,57 @@ export interface AttentionKernelAttrs {
   [key: string]: number;
 }
 
+const moduleKey = (numHeads: number, headDim: number, causal: boolean): string =>
+  `attention ${numHeads}x${headDim}${causal ? ' causal' : ''}`;
+
 function attentionExports(
   backend: WasmBackendLike,
   numHeads: number,
   headDim: number,
   causal: boolean,
 ): AttentionSimdExports | null {
-  const key = `attention ${numHeads}x${headDim}${causal ? ' causal' : ''}`;
-  return instanceFor<AttentionSimdExports>(backend, key, (shared) =>
+  return instanceFor<AttentionSimdExports>(backend, moduleKey(numHeads, headDim, causal), (shared) =>
     attentionSimdModule({ numHeads, headDim, causal }, shared),
   );
+}
+
+/**
+ * Runs export `name` over B sequences: on one thread, or, with a kernel pool and enough work, split
+ * into blocks of whole sequences (each sequence's rows are independent: dk and dv accumulate over
+ * its own queries only), each block with its own scratch of `scratchFloats` floats. `args(start,
+ * count, scratch)` is the export's argument list for sequences start … start + count − 1.
+ */
+function overSequences(
+  backend: WasmBackendLike,
+  attrs: AttentionKernelAttrs,
+  hidden: number,
+  name: 'forward' | 'forwardDropout' | 'backward' | 'backwardDropout',
+  scratchFloats: number,
+  args: (start: number, count: number, scratch: number) => number[],
+): void {
+  const { batch: B, seqLen: T, numHeads: H } = attrs;
+  const k = kernelsOf(backend, attrs, hidden);
+  const fn = k[name] as (...a: number[]) => void;
+  const pool = kernelPoolFor(memoryOf(backend));
+  const parts = pool?.worthSplitting(B * T * T * hidden, B) ? blocks(B, pool.threads) : [[0, B]];
+  withScratch(backend, scratchFloats * parts.length, (scratch) => {
+    const calls = parts.map(([start, count], p) =>
+      args(start as number, count as number, scratch + 4 * scratchFloats * p),
+    );
+    if (!pool || calls.length < 2) {
+      fn(...(calls[0] as number[]));
+      return;
+    }
+    const dh = hidden / H;
+    const causal = attrs.causal === 1;
+    pool.run(
+      moduleKey(H, dh, causal),
+      () => attentionSimdModule({ numHeads: H, headDim: dh, causal }, true),
+      name,
+      fn,
+      calls,
+    );
+  });
 }
 
 function kernelsOf(
@@ -64,23 +106,28 @@ function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const { qkv, keyBias, mask } = args.inputs as Record<string, tf.TensorInfo>;
   const { batch: B, seqLen: T, numHeads: H } = attrs;
   const hidden = ((qkv as tf.TensorInfo).shape[1] as number) / 3;
-  const k = kernelsOf(backend, attrs, hidden);
   const out = backend.makeOutput([B * T, hidden], 'float32');
   const stats = backend.makeOutput([B, H, T, 2], 'float32');
-  const run = mask ? k.forwardDropout : k.forward;
-  withScratch(backend, T, (scratch) =>
-    run(
-      pointer(backend, qkv as tf.TensorInfo),
-      pointer(backend, keyBias as tf.TensorInfo),
-      mask ? pointer(backend, mask) : 0,
-      pointer(backend, stats),
-      pointer(backend, out),
-      scratch,
-      B,
-      T,
-      1 / Math.sqrt(hidden / H),
-    ),
-  );
+  const [pQkv, pBias, pMask, pStats, pOut] = [
+    pointer(backend, qkv as tf.TensorInfo),
+    pointer(backend, keyBias as tf.TensorInfo),
+    mask ? pointer(backend, mask) : 0,
+    pointer(backend, stats),
+    pointer(backend, out),
+  ];
+  const scale = 1 / Math.sqrt(hidden / H);
+  // Byte offsets of sequence b: qkv [B·T, 3h], keyBias [B, T], mask [B, H, T, T], stats [B, H, T, 2], out [B·T, h].
+  overSequences(backend, attrs, hidden, mask ? 'forwardDropout' : 'forward', T, (b, count, scratch) => [
+    pQkv + 4 * b * T * 3 * hidden,
+    pBias + 4 * b * T,
+    pMask ? pMask + 4 * b * H * T * T : 0,
+    pStats + 4 * b * H * T * 2,
+    pOut + 4 * b * T * hidden,
+    scratch,
+    count,
+    T,
+    scale,
+  ]);
   return [out, stats];
 }
 
@@ -90,26 +137,31 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo {
   const { dy, qkv, stats, keyBias, mask } = args.inputs as Record<string, tf.TensorInfo>;
   const { batch: B, seqLen: T, numHeads: H } = attrs;
   const hidden = ((qkv as tf.TensorInfo).shape[1] as number) / 3;
-  const k = kernelsOf(backend, attrs, hidden);
   const dqkv = backend.makeOutput([B * T, 3 * hidden], 'float32');
-  withScratch(backend, 2 * T, (scratch) => {
-    const memory = memoryOf(backend) as WebAssembly.Memory;
-    // dk, dv accumulate over queries: start from zero (fresh outputs hold whatever was freed there).
-    new Float32Array(memory.buffer, pointer(backend, dqkv), B * T * 3 * hidden).fill(0);
-    const run = mask ? k.backwardDropout : k.backward;
-    run(
-      pointer(backend, qkv as tf.TensorInfo),
-      pointer(backend, stats as tf.TensorInfo),
-      pointer(backend, keyBias as tf.TensorInfo),
-      mask ? pointer(backend, mask) : 0,
-      pointer(backend, dy as tf.TensorInfo),
-      pointer(backend, dqkv),
-      scratch,
-      B,
-      T,
-      1 / Math.sqrt(hidden / H),
-    );
-  });
+  const memory = memoryOf(backend) as WebAssembly.Memory;
+  // dk, dv accumulate over queries: start from zero (fresh outputs hold whatever was freed there).
+  new Float32Array(memory.buffer, pointer(backend, dqkv), B * T * 3 * hidden).fill(0);
+  const [pQkv, pStats, pBias, pMask, pDy, pDqkv] = [
+    pointer(backend, qkv as tf.TensorInfo),
+    pointer(backend, stats as tf.TensorInfo),
+    pointer(backend, keyBias as tf.TensorInfo),
+    mask ? pointer(backend, mask) : 0,
+    pointer(backend, dy as tf.TensorInfo),
+    pointer(backend, dqkv),
+  ];
+  const scale = 1 / Math.sqrt(hidden / H);
+  overSequences(backend, attrs, hidden, mask ? 'backwardDropout' : 'backward', 2 * T, (b, count, scratch) => [
+    pQkv + 4 * b * T * 3 * hidden,
+    pStats + 4 * b * H * T * 2,
+    pBias + 4 * b * T,
+    pMask ? pMask + 4 * b * H * T * T : 0,
+    pDy + 4 * b * T * hidden,
+    pDqkv + 4 * b * T * 3 * hidden,
+    scratch,
+    count,
+    T,
+    scale,
+  ]);
   return dqkv;
 }
 

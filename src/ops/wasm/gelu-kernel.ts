@@ -11,6 +11,7 @@ import {
   type WasmBackendLike,
 } from './backend';
 import { type GeluSimdExports, geluSimdModule } from './gelu-simd';
+import { blocks, kernelPoolFor } from './kernel-pool';
 
 const geluExports = (b: WasmBackendLike): GeluSimdExports | null =>
   instanceFor<GeluSimdExports>(b, 'gelu', geluSimdModule);
@@ -51,13 +52,30 @@ function inGroups(
   }
 }
 
+/** Elementary operations per element (the erf polynomial and its products), for the split decision. */
+const OPS_PER_ELEMENT = 32;
+
+/**
+ * Calls export `name` on `n4` groups of 4 floats at `ptrs` (arrays walked in step): on one thread,
+ * or, with a kernel pool and enough elements, in consecutive ranges over its threads.
+ */
+function overGroups(b: WasmBackendLike, name: keyof GeluSimdExports, ptrs: number[], n4: number): void {
+  const fn = (geluExports(b) as GeluSimdExports)[name] as (...args: number[]) => void;
+  const pool = kernelPoolFor(memoryOf(b));
+  if (!pool?.worthSplitting(OPS_PER_ELEMENT * 4 * n4, n4)) {
+    fn(...ptrs, n4);
+    return;
+  }
+  const calls = blocks(n4, pool.threads).map(([start, count]) => [...ptrs.map((p) => p + 16 * start), count]);
+  pool.run('gelu', () => geluSimdModule(true), name, fn, calls);
+}
+
 function forwardKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const b = backend as WasmBackendLike;
   const x = inputs.x as tf.TensorInfo;
   const out = b.makeOutput(x.shape, 'float32');
-  const k = geluExports(b) as GeluSimdExports;
-  inGroups(b, tf.util.sizeFromShape(x.shape), [pointer(b, x), pointer(b, out)], 1, ([px, po], n4) =>
-    k.geluForward(px as number, po as number, n4),
+  inGroups(b, tf.util.sizeFromShape(x.shape), [pointer(b, x), pointer(b, out)], 1, (ptrs, n4) =>
+    overGroups(b, 'geluForward', ptrs, n4),
   );
   return out;
 }
@@ -67,13 +85,12 @@ function backwardKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const x = inputs.x as tf.TensorInfo;
   const dy = inputs.dy as tf.TensorInfo;
   const dx = b.makeOutput(x.shape, 'float32');
-  const k = geluExports(b) as GeluSimdExports;
   inGroups(
     b,
     tf.util.sizeFromShape(x.shape),
     [pointer(b, x), pointer(b, dy), pointer(b, dx)],
     2,
-    ([px, pd, po], n4) => k.geluBackward(px as number, pd as number, po as number, n4),
+    (ptrs, n4) => overGroups(b, 'geluBackward', ptrs, n4),
   );
   return dx;
 }

@@ -1,21 +1,22 @@
 /**
- * Row-parallel products on the threaded wasm build: extra threads that run ganpo's SIMD GEMM
- * (./matmul-simd.ts) on the backend's shared memory, each on its own block of C's rows, while the
- * calling thread computes the first block. tfjs-backend-wasm's threaded build runs only XNNPACK's
- * kernels on its thread pool, so without this the products of `fastLinear` and `TransformerBlock`
- * would use one core however many the backend has (docs/benchmarks.md, "Threads").
+ * Data-parallel kernels on the threaded wasm build: extra threads that run ganpo's SIMD modules on the
+ * backend's shared memory, each on its own block of the output (rows of a product, sequences of an
+ * attention call), while the calling thread computes the first block. tfjs-backend-wasm's threaded
+ * build runs only XNNPACK's kernels on its thread pool, so without this the products and attention of
+ * `fastLinear` and `TransformerBlock` would use one core however many the backend has
+ * (docs/benchmarks.md, "Whole training step").
  *
- * Every element of C is the same sum in the same k order whichever thread computes it, so the
- * results are the floats of the single-threaded kernel, bit for bit.
+ * The blocks are independent outputs computed by the same code as on one thread, so the results are
+ * the floats of the single-threaded kernels, bit for bit.
  *
- * Hand-off through one SharedArrayBuffer of 16 int32 per worker: the caller writes a job's
- * arguments, bumps the job counter and `Atomics.notify`s; the worker, parked in `Atomics.wait`,
- * runs the product and publishes the counter back. The calling thread blocks in `Atomics.wait` for
- * it (allowed in Node's main thread and in workers, not on a browser's main thread).
+ * Hand-off through one SharedArrayBuffer per worker: the caller writes a job (load a module from the
+ * mailbox, or call one of its exports with up to 16 arguments), bumps the job counter and
+ * `Atomics.notify`s; the worker, parked in `Atomics.wait`, runs it and publishes the counter back. The
+ * calling thread blocks in `Atomics.wait` for it (allowed in Node's main thread and in workers, not
+ * on a browser's main thread).
  */
 import { GanpoError } from '../../core/errors';
 import { kernelFlags } from '../kernel-flags';
-import { type MatMulVariant, matMulSimdModule } from './matmul-simd';
 
 /** What a spawned worker must offer: ganpo only ever terminates it or lets the process exit. */
 export interface PoolWorker {
@@ -25,8 +26,8 @@ export interface PoolWorker {
 
 /**
  * Starts one worker that evaluates `source` (plain JavaScript defining the function
- * `ganpoPoolWorker`) and then calls `ganpoPoolWorker(data)`; `data` (the shared memory, the control
- * buffer, the module bytes) is structured-cloned into the worker.
+ * `ganpoPoolWorker`) and then calls `ganpoPoolWorker(data)`; `data` (the shared memory and the
+ * worker's control buffer) is structured-cloned into the worker.
  */
 export type SpawnPoolWorker = (source: string, data: PoolWorkerData) => PoolWorker;
 
@@ -34,39 +35,46 @@ export type SpawnPoolWorker = (source: string, data: PoolWorkerData) => PoolWork
 export interface PoolWorkerData {
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
-  /** The module bytes of each variant, in the order of `VARIANTS`. */
-  modules: Uint8Array[];
 }
 
-const VARIANTS: MatMulVariant[] = ['inPlace', 'transposedA', 'packedB'];
-
-// Control block layout (int32 slots).
+// Control buffer layout: int32 slots, then float64 arguments, then the mailbox (module bytes or an
+// export's name).
 const JOB = 0;
 const DONE = 1;
-const VARIANT = 2;
-const STATUS = 3;
-const ARGS = 4;
-const SLOTS = 16;
+const STATUS = 2;
+const OP = 3; // 1 load, 2 call, −1 quit
+const MODULE = 4;
+const LENGTH = 5; // bytes in the mailbox
+const NARGS = 6;
+const ARGS_BYTE = 64;
+const MAX_ARGS = 16;
+const MAILBOX_BYTE = ARGS_BYTE + 8 * MAX_ARGS;
+const MAILBOX_BYTES = 1 << 16;
 
-/**
- * The worker's program: `ganpoPoolWorker(data)` instantiates the modules on the shared memory, then waits for
- * jobs. A negative variant ends it.
- */
+/** The worker's program: `ganpoPoolWorker(data)` waits for jobs until told to quit. */
 export const POOL_WORKER_SOURCE = `
 function ganpoPoolWorker(d) {
-  const ctl = new Int32Array(d.control);
-  const kernels = d.modules.map((bytes) =>
-    new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: d.memory } }).exports);
+  const ctl = new Int32Array(d.control, 0, ${ARGS_BYTE / 4});
+  const args = new Float64Array(d.control, ${ARGS_BYTE}, ${MAX_ARGS});
+  const mailbox = new Uint8Array(d.control, ${MAILBOX_BYTE}, ${MAILBOX_BYTES});
+  const modules = [];
   let seen = 0;
   for (;;) {
     Atomics.wait(ctl, ${JOB}, seen);
     seen = Atomics.load(ctl, ${JOB});
-    const variant = ctl[${VARIANT}];
-    if (variant < 0) return;
+    const op = ctl[${OP}];
+    if (op < 0) return;
     let status = 0;
     try {
-      const a = ctl.subarray(${ARGS}, ${ARGS + 9});
-      kernels[variant].gemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
+      const bytes = mailbox.slice(0, ctl[${LENGTH}]);
+      if (op === 1) {
+        modules[ctl[${MODULE}]] = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+          env: { memory: d.memory },
+        }).exports;
+      } else {
+        const name = String.fromCharCode(...bytes);
+        modules[ctl[${MODULE}]][name](...args.subarray(0, ctl[${NARGS}]));
+      }
     } catch (e) {
       status = 1;
     }
@@ -77,29 +85,34 @@ function ganpoPoolWorker(d) {
 }
 `;
 
-/** Products below this many multiply-adds stay on one thread: waking a worker costs tens of µs. */
+/** Work (multiply-adds) below which a kernel stays on one thread: waking a worker costs tens of µs. */
 export const MIN_PARALLEL_WORK = 1 << 22;
 
 /** How long the caller waits for a worker before it refuses to go on (a worker that died). */
 const WORKER_TIMEOUT_MS = 120_000;
 
-/** The gemm exports of one variant on the calling thread. */
-interface Gemm {
-  gemm(...args: number[]): void;
+interface Channel {
+  worker: PoolWorker;
+  ctl: Int32Array;
+  args: Float64Array;
+  mailbox: Uint8Array;
+  /** Module keys this worker has instantiated, by id. */
+  loaded: Set<number>;
 }
 
 /** A pool of workers bound to one shared WebAssembly.Memory. */
 export class KernelPool {
+  /** Threads that compute a kernel, the calling one included. */
   readonly threads: number;
-  /** Products split so far (what tests and benchmarks read to see that the pool ran). */
-  splitProducts = 0;
-  private readonly controls: Int32Array[];
-  private readonly workers: PoolWorker[];
+  /** Kernels split so far (what tests and benchmarks read to see that the pool ran). */
+  splitKernels = 0;
+  private readonly channels: Channel[] = [];
+  private readonly moduleIds = new Map<string, number>();
   private closed = false;
 
   /**
    * @param memory - the backend's shared memory.
-   * @param threads - threads that compute a product, the calling one included (≥ 2).
+   * @param threads - threads that compute a kernel, the calling one included (≥ 2).
    * @param spawn - starts one worker (Node: `worker_threads`, see `initWasmThreads`).
    */
   constructor(
@@ -108,16 +121,18 @@ export class KernelPool {
     spawn: SpawnPoolWorker,
   ) {
     this.threads = threads;
-    const modules = VARIANTS.map((v) => matMulSimdModule(v, true));
-    this.controls = [];
-    this.workers = [];
     try {
       for (let w = 1; w < threads; w++) {
-        const control = new SharedArrayBuffer(SLOTS * 4);
-        const worker = spawn(POOL_WORKER_SOURCE, { memory, control, modules });
+        const control = new SharedArrayBuffer(MAILBOX_BYTE + MAILBOX_BYTES);
+        const worker = spawn(POOL_WORKER_SOURCE, { memory, control });
         worker.unref?.();
-        this.workers.push(worker);
-        this.controls.push(new Int32Array(control));
+        this.channels.push({
+          worker,
+          ctl: new Int32Array(control, 0, ARGS_BYTE / 4),
+          args: new Float64Array(control, ARGS_BYTE, MAX_ARGS),
+          mailbox: new Uint8Array(control, MAILBOX_BYTE, MAILBOX_BYTES),
+          loaded: new Set(),
+        });
       }
     } catch (e) {
       this.close();
@@ -125,79 +140,108 @@ export class KernelPool {
     }
   }
 
-  /**
-   * C = A·B (+ bias) or Aᵀ·B split by rows of C over the pool: `local` computes the first block on the
-   * calling thread; workers the others. Arguments as `MatMulSimdExports.gemm` (byte addresses; for
-   * 'packedB' the panels already filled). Returns false, doing nothing, when the product is too small
-   * to split or the pool is closed.
-   */
-  gemm(
-    variant: MatMulVariant,
-    local: Gemm,
-    args: { a: number; b: number; panels: number; bias: number; c: number; m: number; k: number; n: number },
-  ): boolean {
-    const { a, b, panels, bias, c, m, k, n } = args;
-    if (this.closed || !kernelFlags.parallelProducts || m * k * n < MIN_PARALLEL_WORK || m < 8) return false;
-    const parts = Math.min(this.threads, Math.floor(m / 4));
-    // Blocks of whole 4-row tiles, the remainder in the last block.
-    const rows = 4 * Math.ceil(m / parts / 4);
-    const transposedA = variant === 'transposedA';
-    const lda = transposedA ? m : k;
-    const block = (start: number, count: number): number[] => [
-      transposedA ? a + 4 * start : a + 4 * start * k,
-      b,
-      panels,
-      bias,
-      c + 4 * start * n,
-      count,
-      k,
-      n,
-      lda,
-    ];
-    const posted: { ctl: Int32Array; job: number }[] = [];
-    for (let p = 1, start = rows; p < parts && start < m; p++, start += rows) {
-      const ctl = this.controls[p - 1] as Int32Array;
-      ctl.set(block(start, Math.min(rows, m - start)), ARGS);
-      ctl[VARIANT] = VARIANTS.indexOf(variant);
-      const job = (Atomics.load(ctl, JOB) + 1) | 0;
-      Atomics.store(ctl, JOB, job);
-      Atomics.notify(ctl, JOB);
-      posted.push({ ctl, job });
-    }
-    local.gemm(...block(0, Math.min(rows, m)));
-    let failed = false;
-    for (const { ctl, job } of posted) {
-      const deadline = Date.now() + WORKER_TIMEOUT_MS;
-      for (let done = Atomics.load(ctl, DONE); done !== job; done = Atomics.load(ctl, DONE)) {
-        if (Date.now() > deadline) {
-          this.close();
-          throw new GanpoError('INVALID_STATE', 'ganpo kernel pool: a worker did not finish its product');
-        }
-        Atomics.wait(ctl, DONE, done, 100);
-      }
-      if (ctl[STATUS] !== 0) failed = true;
-    }
-    if (failed) throw new GanpoError('INVALID_STATE', 'ganpo kernel pool: a worker failed in its product');
-    this.splitProducts++;
-    return true;
+  /** True when a kernel of `work` multiply-adds in `blocks` independent blocks is worth splitting. */
+  worthSplitting(work: number, blocks: number): boolean {
+    return !this.closed && kernelFlags.parallelProducts && blocks >= 2 && work >= MIN_PARALLEL_WORK;
   }
 
-  /** Ends the workers; later products run on the calling thread. */
+  /**
+   * Calls export `name` of module `key` once per argument list of `calls` (at most `threads`):
+   * `calls[0]` on the calling thread through `local`, the others on the workers, and returns when all
+   * are done. `bytes` builds the module (for the shared memory) the first time a worker needs it.
+   */
+  run(
+    key: string,
+    bytes: () => Uint8Array,
+    name: string,
+    local: (...args: number[]) => void,
+    calls: number[][],
+  ): void {
+    if (calls.length > this.threads) throw new Error('ganpo kernel pool: more blocks than threads');
+    const id = this.moduleId(key);
+    const posted: Channel[] = [];
+    for (let p = 1; p < calls.length; p++) {
+      const ch = this.channels[p - 1] as Channel;
+      if (!ch.loaded.has(id)) {
+        const code = bytes();
+        if (code.length > MAILBOX_BYTES) throw new Error(`ganpo kernel pool: module ${key} too large`);
+        ch.mailbox.set(code);
+        this.post(ch, 1, id, code.length, []);
+        this.wait(ch);
+        ch.loaded.add(id);
+      }
+      const label = Array.from(name, (c) => c.charCodeAt(0));
+      ch.mailbox.set(label);
+      this.post(ch, 2, id, label.length, calls[p] as number[]);
+      posted.push(ch);
+    }
+    local(...(calls[0] as number[]));
+    let failed = false;
+    for (const ch of posted) failed = !this.wait(ch) || failed;
+    if (failed) throw new GanpoError('INVALID_STATE', `ganpo kernel pool: a worker failed in ${key} ${name}`);
+    this.splitKernels++;
+  }
+
+  /** Ends the workers; later kernels run on the calling thread. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const ctl of this.controls) {
-      ctl[VARIANT] = -1;
-      Atomics.store(ctl, JOB, (Atomics.load(ctl, JOB) + 1) | 0);
-      Atomics.notify(ctl, JOB);
+    for (const ch of this.channels) {
+      ch.ctl[OP] = -1;
+      Atomics.store(ch.ctl, JOB, (Atomics.load(ch.ctl, JOB) + 1) | 0);
+      Atomics.notify(ch.ctl, JOB);
+      ch.worker.terminate();
     }
-    for (const w of this.workers) w.terminate();
   }
+
+  private moduleId(key: string): number {
+    let id = this.moduleIds.get(key);
+    if (id === undefined) {
+      id = this.moduleIds.size;
+      this.moduleIds.set(key, id);
+    }
+    return id;
+  }
+
+  private post(ch: Channel, op: number, id: number, length: number, args: number[]): void {
+    ch.ctl[OP] = op;
+    ch.ctl[MODULE] = id;
+    ch.ctl[LENGTH] = length;
+    ch.ctl[NARGS] = args.length;
+    ch.args.set(args);
+    Atomics.store(ch.ctl, JOB, (Atomics.load(ch.ctl, JOB) + 1) | 0);
+    Atomics.notify(ch.ctl, JOB);
+  }
+
+  /** Waits for `ch`'s last job; false when it failed. */
+  private wait(ch: Channel): boolean {
+    const job = Atomics.load(ch.ctl, JOB);
+    const deadline = Date.now() + WORKER_TIMEOUT_MS;
+    for (let done = Atomics.load(ch.ctl, DONE); done !== job; done = Atomics.load(ch.ctl, DONE)) {
+      if (Date.now() > deadline) {
+        this.close();
+        throw new GanpoError('INVALID_STATE', 'ganpo kernel pool: a worker did not finish its job');
+      }
+      Atomics.wait(ch.ctl, DONE, done, 100);
+    }
+    return ch.ctl[STATUS] === 0;
+  }
+}
+
+/**
+ * Splits `count` items (rows, sequences) into at most `parts` consecutive blocks whose sizes are
+ * multiples of `multiple` (the last takes the rest): [start, size] pairs, none empty.
+ */
+export function blocks(count: number, parts: number, multiple = 1): [number, number][] {
+  const size = multiple * Math.ceil(count / parts / multiple);
+  const out: [number, number][] = [];
+  for (let start = 0; start < count; start += size) out.push([start, Math.min(size, count - start)]);
+  return out;
 }
 
 let active: KernelPool | null = null;
 
-/** The pool that runs products on `memory`, if one was started for it. */
+/** The pool that runs kernels on `memory`, if one was started for it. */
 export function kernelPoolFor(memory: WebAssembly.Memory | null): KernelPool | null {
   return active && memory && active.memory === memory ? active : null;
 }

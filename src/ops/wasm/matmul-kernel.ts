@@ -11,7 +11,7 @@ import {
   registerWhenAvailable,
   type WasmBackendLike,
 } from './backend';
-import { kernelPoolFor } from './kernel-pool';
+import { blocks, kernelPoolFor } from './kernel-pool';
 import { type MatMulSimdExports, type MatMulVariant, matMulSimdModule } from './matmul-simd';
 
 export const MATMUL_2D = 'GanpoMatMul2D';
@@ -53,10 +53,27 @@ function matMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const pBias = bias ? pointer(be, bias) : 0;
   const pOut = pointer(be, out);
   const pool = kernelPoolFor(memoryOf(be));
+  const transposedA = variant === 'transposedA';
+  const lda = transposedA ? m : k;
   const run = (panels: number): void => {
-    const args = { a: pa, b: pb, panels, bias: pBias, c: pOut, m, k, n };
-    if (!pool?.gemm(variant, e, args))
-      e.gemm(pa, pb, panels, pBias, pOut, m, k, n, variant === 'transposedA' ? m : k);
+    if (!pool?.worthSplitting(m * k * n, Math.floor(m / 4))) {
+      e.gemm(pa, pb, panels, pBias, pOut, m, k, n, lda);
+      return;
+    }
+    // Blocks of C's rows (whole 4-row tiles), each from A's matching rows (At's matching columns).
+    const calls = blocks(m, pool.threads, 4).map(([start, rows]) => [
+      transposedA ? pa + 4 * start : pa + 4 * start * k,
+      pb,
+      panels,
+      pBias,
+      pOut + 4 * start * n,
+      rows,
+      k,
+      n,
+      lda,
+    ]);
+    const gemm = e.gemm as (...args: number[]) => void;
+    pool.run(`matMul2d:${variant}`, () => matMulSimdModule(variant, true), 'gemm', gemm, calls);
   };
   if (variant !== 'packedB' || !e.pack) {
     run(0);
