@@ -47,7 +47,9 @@ describe('initWasmThreads', () => {
       products: { name: string; bitIdentical: boolean; maxDiffVsMatMul: number }[];
       attentionSplit: { causal: boolean; bitIdentical: boolean; nonZero: boolean }[];
       geluSplit: boolean;
+      transposeSplit: boolean;
     };
+    expect(got.transposeSplit, 'transpose split over the pool: exactly tf.transpose').toBe(true);
     expect(got.geluSplit, 'GELU split over the pool: the floats of one thread').toBe(true);
     // The fused attention split by sequences: the floats of one thread, forward and backward.
     expect(got.attentionSplit).toEqual([

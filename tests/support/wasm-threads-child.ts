@@ -10,6 +10,7 @@ import { matMul2d, matMul2dTransposeA } from '../../src/ops/matmul';
 import { fusedAttentionAvailable } from '../../src/ops/wasm/attention-kernel';
 import { memoryOf, type WasmBackendLike } from '../../src/ops/wasm/backend';
 import { kernelPoolFor } from '../../src/ops/wasm/kernel-pool';
+import { transpose2d } from '../../src/ops/wasm/transpose-kernel';
 
 const threads = await initWasmThreads({ threads: 2 });
 await tf.setBackend('wasm');
@@ -142,8 +143,19 @@ const geluSplit = (() => {
   return ys.every((v, i) => Object.is(v, y1[i])) && gs.every((v, i) => Object.is(v, g1[i]));
 })();
 
+// The transpose split into blocks of columns (odd sizes: a remainder of rows and of columns), exact.
+const transposeSplit = (() => {
+  const x = tf.randomNormal([1023, 2051], 0, 1, 'float32', 10) as tf.Tensor2D;
+  const before = pool?.splitKernels ?? 0;
+  const y = transpose2d(x).dataSync();
+  if ((pool?.splitKernels ?? 0) === before) throw new Error('transpose: not split over the pool');
+  const expected = tf.transpose(x).dataSync();
+  return y.length === expected.length && y.every((v, i) => Object.is(v, expected[i]));
+})();
+
 console.log(
   JSON.stringify({
+    transposeSplit,
     geluSplit,
     attentionSplit,
     threads,

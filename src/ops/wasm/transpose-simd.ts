@@ -28,9 +28,10 @@ const TILE = 64;
 const lanes = (...f: number[]): number[] => f.flatMap((k) => [4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3]);
 
 function transpose() {
-  // params: x, y, R, C
-  const fn = new FuncBuilder('transpose2d', [I32, I32, I32, I32]);
-  const [X, Y, R, C] = [0, 1, 2, 3];
+  // params: x, y, R, C, ldx (floats between x's rows: C, or more when x is a block of a wider
+  // matrix's columns, so that a block of y's rows can be written on its own)
+  const fn = new FuncBuilder('transpose2d', [I32, I32, I32, I32, I32]);
+  const [X, Y, R, C, LDX] = [0, 1, 2, 3, 4];
   const r = fn.local(I32);
   const c = fn.local(I32);
   const ct = fn.local(I32);
@@ -52,7 +53,7 @@ function transpose() {
   const inc = (l: number, n: Code): Code => set(l, i32.add(get(l), n));
   const times4 = (v: Code): Code => i32.mul(v, i32c(4));
   const block: Code[] = [
-    set(xa, i32.add(get(X), times4(i32.add(i32.mul(get(r), get(C)), get(c))))),
+    set(xa, i32.add(get(X), times4(i32.add(i32.mul(get(r), get(LDX)), get(c))))),
     set(ya, i32.add(get(Y), times4(i32.add(i32.mul(get(c), get(R)), get(r))))),
     set(a0, v128.load(get(xa))),
     set(a1, v128.load(i32.add(get(xa), get(xs)))),
@@ -76,12 +77,12 @@ function transpose() {
   // y[c, r] = x[r, c], one float
   const one: Code = f32.store(
     i32.add(get(Y), times4(i32.add(i32.mul(get(c), get(R)), get(r)))),
-    f32.load(i32.add(get(X), times4(i32.add(i32.mul(get(r), get(C)), get(c))))),
+    f32.load(i32.add(get(X), times4(i32.add(i32.mul(get(r), get(LDX)), get(c))))),
   );
   const body: Code[] = [
     set(r4, i32.mul(i32.divS(get(R), i32c(4)), i32c(4))),
     set(c4, i32.mul(i32.divS(get(C), i32c(4)), i32c(4))),
-    set(xs, times4(get(C))),
+    set(xs, times4(get(LDX))),
     set(ys, times4(get(R))),
     // 4 × 4 blocks, column tile by column tile
     set(ct, i32c(0)),
@@ -120,7 +121,8 @@ function transpose() {
 
 /** The module's exports (byte addresses into the backend's memory). */
 export interface TransposeSimdExports {
-  transpose2d(x: number, y: number, r: number, c: number): void;
+  /** y [c, r] = xᵀ for x [r, c] whose rows are `ldx` floats apart (c for a whole matrix). */
+  transpose2d(x: number, y: number, r: number, c: number, ldx: number): void;
 }
 
 /** Module bytes. */
