@@ -93,8 +93,11 @@ interface EngineInternals {
  * `os.cpus().length / 2`), i.e. at 1 thread on a 2-core machine. Emscripten keeps the subclass as
  * its global `Worker`; it only intercepts `blob:nodedata:` scripts.
  *
- * Speed: only XNNPACK kernels run in parallel (2-D matMul without transposes, conv, some
- * element-wise ops); see docs/benchmarks.md for measured ratios. Unofficial: it relies on the
+ * Speed: tfjs's threaded build runs its XNNPACK kernels in parallel (2-D matMul without transposes,
+ * conv, some element-wise ops); with `parallelKernels` (the default) ganpo's own SIMD kernels — the
+ * products of `fastLinear`, the fused attention, GELU and the gradient transposes — split their
+ * output into blocks over `threads` threads as well, with the floats of one thread. See
+ * docs/benchmarks.md ("Whole training step") for measured steps. Unofficial: it relies on the
  * internals of tfjs-backend-wasm 4.22's Node bundle, so it checks what it needs and throws
  * rather than guess.
  *
