@@ -28,24 +28,16 @@ const out = tf.softmax(tf.matMul(a, b));
 // ganpo's SIMD attention kernels import the threaded build's shared memory: same values as per-head.
 const qkv = tf.randomNormal([2 * 20, 3 * 64], 0, 1, 'float32', 1) as tf.Tensor2D;
 const keyBias = tf.zeros([2, 20]) as tf.Tensor2D;
-const attention = (impl: 'fused' | 'per-head'): Float32Array =>
+/** ∂/∂qkv of Σ attention(qkv)²: the gradient runs both of the attention's kernels. */
+const attentionGrad = (
+  qkv: tf.Tensor2D,
+  args: Omit<Parameters<typeof selfAttentionCore>[0], 'qkv'>,
+): Float32Array =>
   tf
-    .grad((x: tf.Tensor) =>
-      tf.sum(
-        tf.square(
-          selfAttentionCore({
-            qkv: x as tf.Tensor2D,
-            batch: 2,
-            seqLen: 20,
-            numHeads: 4,
-            keyBias,
-            dropout: 0,
-            impl,
-          }),
-        ),
-      ),
-    )(qkv)
+    .grad((x: tf.Tensor) => tf.sum(tf.square(selfAttentionCore({ ...args, qkv: x as tf.Tensor2D }))))(qkv)
     .dataSync() as Float32Array;
+const attention = (impl: 'fused' | 'per-head'): Float32Array =>
+  attentionGrad(qkv, { batch: 2, seqLen: 20, numHeads: 4, keyBias, dropout: 0, impl });
 const fused = attention('fused');
 const perHead = attention('per-head');
 const fusedMaxDiff = Math.max(...fused.map((v, i) => Math.abs(v - (perHead[i] as number))));
@@ -92,23 +84,7 @@ const attentionSplit = [false, true].map((causal) => {
   const run = (parallel: boolean): Float32Array => {
     kernelFlags.parallelProducts = parallel;
     const before = pool?.splitKernels ?? 0;
-    const g = tf
-      .grad((q: tf.Tensor) =>
-        tf.sum(
-          tf.square(
-            selfAttentionCore({
-              qkv: q as tf.Tensor2D,
-              batch: 4,
-              seqLen: 128,
-              numHeads: 4,
-              keyBias: bias,
-              causal,
-              impl: 'fused',
-            }),
-          ),
-        ),
-      )(x)
-      .dataSync() as Float32Array;
+    const g = attentionGrad(x, { batch: 4, seqLen: 128, numHeads: 4, keyBias: bias, causal, impl: 'fused' });
     // forward and backward: two kernels split
     if (parallel && (pool?.splitKernels ?? 0) < before + 2)
       throw new Error('attention: not split over the pool');
