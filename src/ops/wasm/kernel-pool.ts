@@ -175,9 +175,13 @@ export class KernelPool {
       this.post(ch, 2, id, label.length, calls[p] as number[]);
       posted.push(ch);
     }
-    local(...(calls[0] as number[]));
     let failed = false;
-    for (const ch of posted) failed = !this.wait(ch) || failed;
+    try {
+      local(...(calls[0] as number[]));
+    } finally {
+      // Even when the calling thread's block threw: no job may still run when the caller goes on.
+      for (const ch of posted) failed = !this.wait(ch) || failed;
+    }
     if (failed) throw new GanpoError('INVALID_STATE', `ganpo kernel pool: a worker failed in ${key} ${name}`);
     this.splitKernels++;
   }
