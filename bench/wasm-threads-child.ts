@@ -26,7 +26,7 @@ for (let i = 0; i < Number(runsArg); i++) {
 }
 const cpu = process.cpuUsage(cpu0);
 dispose();
-// tfjs's matMul alone: XNNPACK's scaling with threads (ganpo's own GEMM runs on one thread)
+// tfjs's matMul alone: XNNPACK's scaling with threads (ganpo's own GEMM is split by its kernel pool)
 const mm = await bestMatMulGflops([[1024, 256, 1024]], 5, false);
 const wall = samples.reduce((a, b) => a + b, 0);
 console.log(

@@ -11,8 +11,9 @@ import { ATTENTION_BACKWARD, ATTENTION_FORWARD, fusedAttentionAvailable } from '
  *   matMuls without transpose flags use XNNPACK while batched or transposed ones take a slow path (docs/benchmarks.md, "Why the kernels look as they do").
  * - `'fused'`: wasm backend only: one WebAssembly SIMD kernel per layer and direction
  *   (src/ops/wasm/attention-simd.ts) that strides through the packed [q | k | v] in place, with the
- *   softmax and its backward fused in (single-threaded or threaded build; the kernel itself runs on
- *   one thread); needs d_head a multiple of 4, else it runs `'per-head'`/`'batched'` as `'auto'`
+ *   softmax and its backward fused in (single-threaded or threaded build; with `initWasmThreads`'s
+ *   kernel pool each call is split by sequences over the threads); needs d_head a multiple of 4, else
+ *   it runs `'per-head'`/`'batched'` as `'auto'`
  *   would without it.
  * - `'auto'` (default): `'fused'` on the wasm backend where it is available; otherwise `'per-head'`
  *   on wasm when each head's products are large enough (T²·d_head ≥ `PER_HEAD_MIN_WORK` = 131 072),
