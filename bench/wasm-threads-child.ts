@@ -1,6 +1,9 @@
 // Child process of bench/suites/wasm-threads.ts: the wasm module (threaded or not) is chosen once per
 // process. Usage: node --import tsx bench/wasm-threads-child.ts <single|threads> <runs> <warmup>
 // Prints one JSON line: thread count, discriminator-step samples (ms), matMul GFLOP/s.
+// With `serve` (bench/suites/discriminator.ts): the 2-thread step as a step server (StepServer's
+// protocol in bench/util.ts: a ready line, then one line of ms per "step", exit on "quit").
+import { createInterface } from 'node:readline';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
@@ -11,11 +14,23 @@ import { bestMatMulGflops } from './util';
 
 const [mode = 'single', runsArg = '3', warmupArg = '1'] = process.argv.slice(2);
 setValidationLevel('shapes');
-const threads = mode === 'threads' ? await initWasmThreads({ threads: 2 }) : 1;
+const threads = mode === 'threads' || mode === 'serve' ? await initWasmThreads({ threads: 2 }) : 1;
 await tf.setBackend('wasm');
 await tf.ready();
 // The suite's default step (fused attention, ganpo's kernels), as the discriminator suite's main row.
 const { step, dispose } = makeStep('auto');
+if (mode === 'serve') {
+  step();
+  process.stdout.write(`${JSON.stringify({ ready: true, threads })}\n`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.trim() !== 'step') break;
+    const t0 = performance.now();
+    step();
+    process.stdout.write(`${performance.now() - t0}\n`);
+  }
+  dispose();
+  process.exit(0);
+}
 for (let i = 0; i < Number(warmupArg); i++) step();
 const samples: number[] = [];
 const cpu0 = process.cpuUsage();
