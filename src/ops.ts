@@ -4,6 +4,7 @@
 // few large kernels); they work on every backend. Importing this entry also registers tfjs's
 // gradients (see `versions`).
 export { type AttentionImpl, type SelfAttentionCoreArgs, selfAttentionCore } from './ops/attention';
+export { embeddingLookup } from './ops/embedding-lookup';
 export { fastLinear } from './ops/fast-linear';
 export { geluErf } from './ops/gelu';
 export { layerNorm } from './ops/layer-norm';

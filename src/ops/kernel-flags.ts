@@ -26,6 +26,8 @@ export const kernelFlags = {
   fusedGelu: true,
   /** geluErf on the wasm backend: one WebAssembly SIMD kernel per direction (else the tfjs-op custom gradient). */
   wasmGelu: true,
+  /** embeddingLookup on wasm (float32 table): one SIMD row-copy kernel (else tf.gather's GatherV2). */
+  wasmGatherRows: true,
   /** AdamW on the wasm backend: one WebAssembly SIMD kernel per parameter (else ~14 tfjs kernels). */
   wasmAdamW: true,
   /** Spectral-norm power iteration on wasm: one WebAssembly SIMD kernel (else ~20 tfjs kernels). */

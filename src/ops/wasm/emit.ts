@@ -62,6 +62,7 @@ export const f32c = (x: number): Code => [0x43, ...new Uint8Array(new Float32Arr
 
 // Scalar instructions.
 export const i32 = {
+  load: (addr: Code, offset = 0): Code => [addr, 0x28, memarg(offset)],
   add: (a: Code, b: Code): Code => [a, b, 0x6a],
   sub: (a: Code, b: Code): Code => [a, b, 0x6b],
   mul: (a: Code, b: Code): Code => [a, b, 0x6c],
