@@ -16,6 +16,8 @@ export {
   type LayerNormArgs,
   PositionEmbedding,
   type PositionEmbeddingArgs,
+  TokenEmbedding,
+  type TokenEmbeddingArgs,
   TransformerBlock,
   type TransformerBlockArgs,
 } from './ops/layers/index';

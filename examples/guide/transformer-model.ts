@@ -2,7 +2,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { causalLMFromLayersModel } from 'ganpo';
-import { Dense, LayerNorm, PositionEmbedding, TransformerBlock, withLeanGradients } from 'ganpo/ops';
+import {
+  Dense,
+  LayerNorm,
+  PositionEmbedding,
+  TokenEmbedding,
+  TransformerBlock,
+  withLeanGradients,
+} from 'ganpo/ops';
 
 export interface GptConfig {
   vocabSize: number;
@@ -16,7 +23,8 @@ export interface GptConfig {
 export function buildGpt({ vocabSize, dim, numLayers, numHeads, maxSeqLen }: GptConfig): tfl.LayersModel {
   const ids = tfl.input({ shape: [null], dtype: 'int32' });
   const init = tfl.initializers.randomNormal({ mean: 0, stddev: 0.02 }); // GPT-2
-  const tokens = tfl.layers.embedding({ inputDim: vocabSize, outputDim: dim, embeddingsInitializer: init });
+  // tf.layers.embedding's arguments; on wasm a SIMD row copy instead of tfjs's gather
+  const tokens = new TokenEmbedding({ inputDim: vocabSize, outputDim: dim, embeddingsInitializer: init });
   let x = new PositionEmbedding({ maxSeqLen }).apply(tokens.apply(ids)) as tfl.SymbolicTensor;
   for (let i = 0; i < numLayers; i++) {
     // causal by default; ganpo's fused attention, GEMM, LayerNorm and GELU kernels on wasm

@@ -9,6 +9,7 @@ export type { LayerArgs } from './common';
 export { Dense, type DenseArgs } from './dense';
 export { LayerNorm, type LayerNormArgs } from './layer-norm';
 export { PositionEmbedding, type PositionEmbeddingArgs } from './position-embedding';
+export { TokenEmbedding, type TokenEmbeddingArgs } from './token-embedding';
 export { TransformerBlock, type TransformerBlockArgs } from './transformer-block';
 
 registerWasmTrainingKernels();

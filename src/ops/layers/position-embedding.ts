@@ -16,7 +16,7 @@ export type PositionEmbeddingArgs = LayerArgs & {
 
 /**
  * Learned absolute positions (GPT-2's `wpe`): x [B, T, d] → x + P[:T] with a weight `positions`
- * [maxSeqLen, d]. Put it after a `tf.layers.embedding` of the token ids.
+ * [maxSeqLen, d]. Put it after a `TokenEmbedding` (or `tf.layers.embedding`) of the token ids.
  *
  * @throws GanpoError `OUT_OF_RANGE` when T exceeds `maxSeqLen`.
  */
