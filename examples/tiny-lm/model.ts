@@ -1,11 +1,11 @@
-// A tiny character-level causal transformer LM built from tfjs-layers' embedding and ganpo's transformer
+// A tiny character-level causal transformer LM built from ganpo's token embedding and transformer
 // layers (`ganpo/ops`), with the interface the GANPO trainer and the demo need: one forward pass returning logits AND the last hidden
 // state, trainable variables, temperature sampling, cloning (the frozen reference) and save/load.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Dense, LayerNorm, PositionEmbedding, TransformerBlock } from 'ganpo/ops';
+import { Dense, LayerNorm, PositionEmbedding, TokenEmbedding, TransformerBlock } from 'ganpo/ops';
 import { mulberry32 } from '../random';
 
 /** Hyper-parameters of {@link TinyLM}. Defaults size a model that trains in seconds on wasm. */
@@ -53,7 +53,7 @@ export interface TinyLMOutput {
 const FORMAT = 'ganpo-example-tiny-lm/1';
 
 /**
- * A tiny GPT: token embedding (`tf.layers.embedding`) + learned positions (`PositionEmbedding`),
+ * A tiny GPT: token embedding (`TokenEmbedding`) + learned positions (`PositionEmbedding`),
  * `numLayers` pre-LN causal attention blocks
  * (`TransformerBlock` of `ganpo/ops`: fused attention, ganpo's GEMM, LayerNorm and GELU kernels),
  * final LayerNorm, vocabulary head (`LayerNorm`, `Dense`). `model` is a functional tfjs-layers model
@@ -82,17 +82,17 @@ export class TinyLM {
     const c = this.config;
     const input = tfl.input({ shape: [null], dtype: 'int32' });
     // GPT-2 / nanoGPT initialisation: N(0, 0.02²) token and position tables.
-    const tokens = tfl.layers
-      .embedding({
-        inputDim: c.vocabSize,
-        outputDim: c.dim,
-        embeddingsInitializer: tfl.initializers.randomNormal({
-          mean: 0,
-          stddev: 0.02,
-          seed: c.seed * 1000 + 1,
-        }),
-      })
-      .apply(input) as tfl.SymbolicTensor;
+    // TokenEmbedding is tf.layers.embedding (same weight, initial values and outputs) with a fast
+    // row copy on wasm; the weights keep their order, which is how they are saved and matched.
+    const tokens = new TokenEmbedding({
+      inputDim: c.vocabSize,
+      outputDim: c.dim,
+      embeddingsInitializer: tfl.initializers.randomNormal({
+        mean: 0,
+        stddev: 0.02,
+        seed: c.seed * 1000 + 1,
+      }),
+    }).apply(input) as tfl.SymbolicTensor;
     let x = new PositionEmbedding({ maxSeqLen: c.maxSeqLen, seed: c.seed * 1000 + 2 }).apply(
       tokens,
     ) as tfl.SymbolicTensor;

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodePairs, makeTaskSplits, TASK_ALPHABET } from '../../examples/task/index';
 import { sftLoss, sftTrain, TinyLM } from '../../examples/tiny-lm/index';
 import { CharTokenizer } from '../../examples/tokenizers/char-tokenizer';
+import { GATHER_ROWS } from '../../src/ops/wasm/gather-rows-kernel';
 
 import { expectClose, expectNoLeak, loadFixture } from '../support/helpers';
 
@@ -94,6 +95,19 @@ describe('TinyLM', () => {
     expectClose(logits, toRows(expected), { rtol: 1e-4, atol: 1e-5 });
     expect(lm.model.getLayer(lm.hiddenLayerName).outputShape).toEqual([null, null, 16]);
     tf.dispose([x, logits, hidden, expected]);
+  });
+
+  it('looks its tokens up with TokenEmbedding: the SIMD row copy on wasm, no GatherV2 there', async () => {
+    const x = ids([[1, 5, 6, 7]]);
+    const info = await tf.profile(() => {
+      const { logits, hidden } = lm.forward(x);
+      tf.dispose([logits, hidden]);
+    });
+    const names = info.kernels.map((k) => k.name);
+    const onWasm = tf.getBackend() === 'wasm';
+    expect(names.includes(GATHER_ROWS)).toBe(onWasm);
+    if (onWasm) expect(names).not.toContain('GatherV2');
+    x.dispose();
   });
 
   it('is causal, and right padding does not change real positions', () => {
