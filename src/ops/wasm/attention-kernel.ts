@@ -117,17 +117,26 @@ function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   ];
   const scale = 1 / Math.sqrt(hidden / H);
   // Byte offsets of sequence b: qkv [B·T, 3h], keyBias [B, T], mask [B, H, T, T], stats [B, H, T, 2], out [B·T, h].
-  overSequences(backend, attrs, hidden, mask ? 'forwardDropout' : 'forward', T, (b, count, scratch) => [
-    pQkv + 4 * b * T * 3 * hidden,
-    pBias + 4 * b * T,
-    pMask ? pMask + 4 * b * H * T * T : 0,
-    pStats + 4 * b * H * T * 2,
-    pOut + 4 * b * T * hidden,
-    scratch,
-    count,
-    T,
-    scale,
-  ]);
+  // Scratch: the scores row and the head's k and v copies (./attention-simd.ts).
+  const scratchFloats = T + 2 * T * (hidden / H);
+  overSequences(
+    backend,
+    attrs,
+    hidden,
+    mask ? 'forwardDropout' : 'forward',
+    scratchFloats,
+    (b, count, scratch) => [
+      pQkv + 4 * b * T * 3 * hidden,
+      pBias + 4 * b * T,
+      pMask ? pMask + 4 * b * H * T * T : 0,
+      pStats + 4 * b * H * T * 2,
+      pOut + 4 * b * T * hidden,
+      scratch,
+      count,
+      T,
+      scale,
+    ],
+  );
   return [out, stats];
 }
 
@@ -150,18 +159,27 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo {
     pointer(backend, dqkv),
   ];
   const scale = 1 / Math.sqrt(hidden / H);
-  overSequences(backend, attrs, hidden, mask ? 'backwardDropout' : 'backward', 2 * T, (b, count, scratch) => [
-    pQkv + 4 * b * T * 3 * hidden,
-    pStats + 4 * b * H * T * 2,
-    pBias + 4 * b * T,
-    pMask ? pMask + 4 * b * H * T * T : 0,
-    pDy + 4 * b * T * hidden,
-    pDqkv + 4 * b * T * 3 * hidden,
-    scratch,
-    count,
-    T,
-    scale,
-  ]);
+  // Scratch: rows A and dA, the head's k and v copies, its dk and dv accumulators.
+  const scratchFloats = 2 * T + 4 * T * (hidden / H);
+  overSequences(
+    backend,
+    attrs,
+    hidden,
+    mask ? 'backwardDropout' : 'backward',
+    scratchFloats,
+    (b, count, scratch) => [
+      pQkv + 4 * b * T * 3 * hidden,
+      pStats + 4 * b * H * T * 2,
+      pBias + 4 * b * T,
+      pMask ? pMask + 4 * b * H * T * T : 0,
+      pDy + 4 * b * T * hidden,
+      pDqkv + 4 * b * T * 3 * hidden,
+      scratch,
+      count,
+      T,
+      scale,
+    ],
+  );
   return dqkv;
 }
 

@@ -33,12 +33,16 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
   const C = DH / 4;
   const h4 = H * DH * 4;
   const rs = 3 * h4;
-  // params: qkv, stats, keyBias, mask, dOut, dqkv (zeroed by the caller), scratch [2T], B, T, scale
+  // params: qkv, stats, keyBias, mask, dOut, dqkv (zeroed by the caller), scratch [2T + 4·T·dh], B,
+  // T, scale
   const fn = new FuncBuilder(dropout ? 'backwardDropout' : 'backward', [...pointers(9), F32]);
   const [QKV, STATS, BIAS, MASK, DOUT, DQKV, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   // Declaration order fixes the local indices (and so the emitted bytes).
   const { b, j, i, t, qBase, dBase, gBase, sBase, mBase, arow, mrow, kp, vp, dvp, t4, nk, biasRow, drow } =
     fn.named(I32, 'b j i t qBase dBase gBase sBase mBase arow mrow kp vp dvp t4 nk biasRow drow');
+  const { kPack, vPack, dkPack, dvPack, src, dz } = fn.named(I32, 'kPack vPack dkPack dvPack src dz');
+  // row stride of the per-head contiguous copies
+  const ps = DH * 4;
   const { rd, dA, ad, smax, ssum, w } = fn.named(F32, 'rd dA ad smax ssum w');
   const V = (): number => fn.local(V128);
   const g = Array.from({ length: C }, V);
@@ -48,9 +52,9 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     's av vrd adv ws tmp1 tmp2 vmax vsum e1 e2 e3',
   );
 
-  const { dot4, dot1 } = rowDots(g, vp, rs, acc);
+  const { dot4, dot1 } = rowDots(g, vp, ps, acc);
   // q·k_t for the recomputed scores (g's locals hold c·q_i then)
-  const scores = rowDots(g, kp, rs, acc);
+  const scores = rowDots(g, kp, ps, acc);
   const stat = (offset: number): Code => f32.load(i32.add(get(sBase), i32.mul(get(i), i32c(8))), offset);
 
   // A_i = exp(s − max)·(1/Σ) into the scratch row, as the forward computed it (groups of 4, then the tail).
@@ -66,7 +70,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     set(vmax, f32x4.splat(get(smax))),
     set(vsum, f32x4.splat(get(ssum))),
     set(t, i32c(0)),
-    set(kp, i32.add(get(qBase), i32c(h4))),
+    set(kp, get(kPack)),
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       ...scores.dot4,
@@ -74,7 +78,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
       set(e1, f32x4.sub(get(s), get(vmax))),
       v128.store(f32At(arow, t), f32x4.mul(exp4(e1, e2, e3, tmp1), get(vsum))),
       addTo(t, i32c(4)),
-      addTo(kp, i32c(4 * rs)),
+      addTo(kp, i32c(4 * ps)),
     ),
     whileLoop(
       i32.ltS(get(t), get(nk)),
@@ -83,7 +87,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
       set(e1, f32x4.splat(f32.sub(get(w), get(smax)))),
       f32.store(f32At(arow, t), f32.mul(f32x4.extract(exp4(e1, e2, e3, tmp1), 0), get(ssum))),
       addTo(t, i32c(1)),
-      addTo(kp, i32c(rs)),
+      addTo(kp, i32c(ps)),
     ),
   ];
   // dv row at dvp + off += ws·g
@@ -105,8 +109,8 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     // pass 1: dA = m·(g·v_t) into scratch, Σ dA·A, and dv_t += A·m·g
     set(vrd, splat(0)),
     set(t, i32c(0)),
-    set(vp, i32.add(get(qBase), i32c(2 * h4))),
-    set(dvp, i32.add(get(dBase), i32c(2 * h4))),
+    set(vp, get(vPack)),
+    set(dvp, get(dvPack)),
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       ...dot4,
@@ -121,10 +125,10 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
         : [set(adv, get(av))]),
       v128.store(f32At(drow, t), get(s)),
       set(vrd, f32x4.add(get(vrd), f32x4.mul(get(s), get(av)))),
-      ...[0, 1, 2, 3].flatMap((u) => [set(ws, f32x4.splat(f32x4.extract(get(adv), u))), ...dvUpdate(u * rs)]),
+      ...[0, 1, 2, 3].flatMap((u) => [set(ws, f32x4.splat(f32x4.extract(get(adv), u))), ...dvUpdate(u * ps)]),
       addTo(t, i32c(4)),
-      addTo(vp, i32c(4 * rs)),
-      addTo(dvp, i32c(4 * rs)),
+      addTo(vp, i32c(4 * ps)),
+      addTo(dvp, i32c(4 * ps)),
     ),
     set(rd, hsum(vrd)),
     whileLoop(
@@ -146,8 +150,8 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
       set(ws, f32x4.splat(get(ad))),
       ...dvUpdate(0),
       addTo(t, i32c(1)),
-      addTo(vp, i32c(rs)),
-      addTo(dvp, i32c(rs)),
+      addTo(vp, i32c(ps)),
+      addTo(dvp, i32c(ps)),
     ),
     // pass 2: dS = A·(dA − Σ dA·A) in scratch
     set(vrd, f32x4.splat(get(rd))),
@@ -171,13 +175,13 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     // dq_i = c·Σ_t dS_t·k_t (g's locals reused as accumulators)
     ...g.map((gc) => set(gc, splat(0))),
     set(t, i32c(0)),
-    set(kp, i32.add(get(qBase), i32c(h4))),
+    set(kp, get(kPack)),
     whileLoop(
       i32.ltS(get(t), get(nk)),
       set(ws, f32x4.splat(f32.load(f32At(drow, t)))),
       ...g.map((gc, c) => set(gc, f32x4.add(get(gc), f32x4.mul(get(ws), v128.load(get(kp), 16 * c))))),
       addTo(t, i32c(1)),
-      addTo(kp, i32c(rs)),
+      addTo(kp, i32c(ps)),
     ),
     ...g.map((gc, c) =>
       v128.store(
@@ -194,13 +198,13 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
       ),
     ),
     set(t, i32c(0)),
-    set(dvp, i32.add(get(dBase), i32c(h4))),
+    set(dvp, get(dkPack)),
     whileLoop(
       i32.ltS(get(t), get(nk)),
       set(ws, f32x4.splat(f32.load(f32At(drow, t)))),
       ...dvUpdate(0),
       addTo(t, i32c(1)),
-      addTo(dvp, i32c(rs)),
+      addTo(dvp, i32c(ps)),
     ),
   ];
 
@@ -208,6 +212,10 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     set(t4, i32.mul(get(NT), i32c(4))),
     set(arow, get(SCR)),
     set(drow, i32.add(get(SCR), get(t4))),
+    set(kPack, i32.add(get(drow), get(t4))),
+    set(vPack, i32.add(get(kPack), i32.mul(get(NT), i32c(ps)))),
+    set(dkPack, i32.add(get(vPack), i32.mul(get(NT), i32c(ps)))),
+    set(dvPack, i32.add(get(dkPack), i32.mul(get(NT), i32c(ps)))),
     set(b, i32c(0)),
     whileLoop(
       i32.ltS(get(b), get(NB)),
@@ -226,8 +234,46 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
           ),
         ),
         ...headBases(H, { b, j, nt: NT, t4, mask: MASK, stats: STATS, mBase, sBase }),
+        // this head's keys and values as contiguous [T, dh] copies, its dk and dv accumulators zeroed
+        set(src, get(qBase)),
+        set(kp, get(kPack)),
+        set(vp, get(vPack)),
+        set(dvp, get(dkPack)),
+        set(dz, get(dvPack)),
+        set(t, i32c(0)),
+        whileLoop(
+          i32.ltS(get(t), get(NT)),
+          ...Array.from({ length: C }, (_, c) => [
+            v128.store(get(kp), v128.load(get(src), h4 + 16 * c), 16 * c),
+            v128.store(get(vp), v128.load(get(src), 2 * h4 + 16 * c), 16 * c),
+            v128.store(get(dvp), splat(0), 16 * c),
+            v128.store(get(dz), splat(0), 16 * c),
+          ]).flat(),
+          addTo(src, i32c(rs)),
+          addTo(kp, i32c(ps)),
+          addTo(vp, i32c(ps)),
+          addTo(dvp, i32c(ps)),
+          addTo(dz, i32c(ps)),
+          addTo(t, i32c(1)),
+        ),
         set(i, i32c(0)),
         whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
+        // dk and dv rows out to dqkv
+        set(src, get(dBase)),
+        set(kp, get(dkPack)),
+        set(vp, get(dvPack)),
+        set(t, i32c(0)),
+        whileLoop(
+          i32.ltS(get(t), get(NT)),
+          ...Array.from({ length: C }, (_, c) => [
+            v128.store(get(src), v128.load(get(kp), 16 * c), h4 + 16 * c),
+            v128.store(get(src), v128.load(get(vp), 16 * c), 2 * h4 + 16 * c),
+          ]).flat(),
+          addTo(src, i32c(rs)),
+          addTo(kp, i32c(ps)),
+          addTo(vp, i32c(ps)),
+          addTo(t, i32c(1)),
+        ),
         addTo(j, i32c(1)),
       ),
       addTo(b, i32c(1)),

@@ -19,6 +19,12 @@
  * backward pass keeps 2 floats per query and head instead of the T of a saved weight row (what
  * FlashAttention does; one more q·kᵀ per backward pass).
  *
+ * Each (b, j) first copies head j's keys and values into contiguous [T, dh] rows of the scratch (the
+ * backward pass also accumulates dk and dv there and writes them out once): read in place, every key
+ * is a qkv row (3h floats, 3 KB at h = 256) after the last, a stride that maps a head's keys onto a
+ * few cache sets, and the kernels ran about a third slower (docs/benchmarks.md, "Why the kernels look
+ * as they do", attention rows). The copies change no arithmetic: the same floats either way.
+ *
  * exp is ./simd-math.ts's exp4; inputs below −87.34 (masked keys: −1e9) give exactly 0, as float32
  * exp underflows.
  */
@@ -53,14 +59,14 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
   const C = DH / 4;
   const h4 = H * DH * 4;
   const rs = 3 * h4;
-  // params: qkv, keyBias, mask, stats, out, scratch (one row of T floats), B, T, scale
+  // params: qkv, keyBias, mask, stats, out, scratch (T + 2·T·dh floats: the scores row, then the
+  // head's k and v copies), B, T, scale
   const fn = new FuncBuilder(dropout ? 'forwardDropout' : 'forward', [...pointers(8), F32]);
   const [QKV, BIAS, MASK, STATS, OUT, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   // Declaration order fixes the local indices (and so the emitted bytes).
-  const { b, j, i, t, biasRow, qBase, sBase, mBase, oBase, srow, mrow, kp, vp, t4, nk } = fn.named(
-    I32,
-    'b j i t biasRow qBase sBase mBase oBase srow mrow kp vp t4 nk',
-  );
+  const { b, j, i, t, biasRow, qBase, sBase, mBase, oBase, srow, mrow, kp, vp, t4, nk, kPack, vPack, src } =
+    fn.named(I32, 'b j i t biasRow qBase sBase mBase oBase srow mrow kp vp t4 nk kPack vPack src');
+  const ps = DH * 4;
   const { smax, ssum, w } = fn.named(F32, 'smax ssum w');
   const V = (): number => fn.local(V128);
   const q = Array.from({ length: C }, V);
@@ -68,7 +74,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
   const acc = Array.from({ length: 4 }, V);
   const { s, vmax, vsum, e1, e2, e3, tmp1, tmp2 } = fn.named(V128, 's vmax vsum e1 e2 e3 tmp1 tmp2');
 
-  const { dot4, dot1 } = rowDots(q, kp, rs, acc);
+  const { dot4, dot1 } = rowDots(q, kp, ps, acc);
 
   const perQuery: Code[] = [
     ...q.map((qc, c) =>
@@ -84,7 +90,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
     // scores, four keys at a time, then the tail
     set(vmax, splat(-3.4e38)),
     set(t, i32c(0)),
-    set(kp, i32.add(get(qBase), i32c(h4))),
+    set(kp, get(kPack)),
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       ...dot4,
@@ -92,7 +98,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
       v128.store(f32At(srow, t), get(s)),
       set(vmax, f32x4.max(get(vmax), get(s))),
       addTo(t, i32c(4)),
-      addTo(kp, i32c(4 * rs)),
+      addTo(kp, i32c(4 * ps)),
     ),
     set(smax, hmax(vmax)),
     whileLoop(
@@ -102,7 +108,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
       f32.store(f32At(srow, t), get(w)),
       set(smax, f32.max(get(smax), get(w))),
       addTo(t, i32c(1)),
-      addTo(kp, i32c(rs)),
+      addTo(kp, i32c(ps)),
     ),
     // exp(s − max) and its sum
     set(vmax, f32x4.splat(get(smax))),
@@ -143,7 +149,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
     // out_i = Σ_t A_it·m_it·v_t
     ...o.map((oc) => set(oc, splat(0))),
     set(t, i32c(0)),
-    set(vp, i32.add(get(qBase), i32c(2 * h4))),
+    set(vp, get(vPack)),
     whileLoop(
       i32.ltS(get(t), get(nk)),
       set(
@@ -154,7 +160,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
       ),
       ...o.map((oc, c) => set(oc, f32x4.add(get(oc), f32x4.mul(get(s), v128.load(get(vp), 16 * c))))),
       addTo(t, i32c(1)),
-      addTo(vp, i32c(rs)),
+      addTo(vp, i32c(ps)),
     ),
     ...o.map((oc, c) => v128.store(i32.add(get(oBase), i32.mul(get(i), i32c(h4))), get(oc), 16 * c)),
   ];
@@ -183,6 +189,24 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
           ),
         ),
         ...headBases(H, { b, j, nt: NT, t4, mask: MASK, stats: STATS, mBase, sBase }),
+        // this head's keys and values as contiguous [T, dh] copies after the scratch row
+        set(kPack, i32.add(get(SCR), get(t4))),
+        set(vPack, i32.add(get(kPack), i32.mul(get(NT), i32c(ps)))),
+        set(src, i32.add(get(qBase), i32c(h4))),
+        set(kp, get(kPack)),
+        set(vp, get(vPack)),
+        set(t, i32c(0)),
+        whileLoop(
+          i32.ltS(get(t), get(NT)),
+          ...Array.from({ length: C }, (_, c) => [
+            v128.store(get(kp), v128.load(get(src), 16 * c), 16 * c),
+            v128.store(get(vp), v128.load(get(src), h4 + 16 * c), 16 * c),
+          ]).flat(),
+          addTo(src, i32c(rs)),
+          addTo(kp, i32c(ps)),
+          addTo(vp, i32c(ps)),
+          addTo(t, i32c(1)),
+        ),
         set(i, i32c(0)),
         whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
         addTo(j, i32c(1)),
@@ -194,8 +218,8 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
 }
 
 /**
- * The forward functions' parameters (byte addresses into the imported memory; `scratch` holds one
- * row of T floats; `scale` = 1/√dh).
+ * The forward functions' parameters (byte addresses into the imported memory; `scratch` holds
+ * T + 2·T·dh floats; `scale` = 1/√dh).
  */
 type ForwardFn = (
   qkv: number,
@@ -208,7 +232,10 @@ type ForwardFn = (
   T: number,
   scale: number,
 ) => void;
-/** The backward functions' parameters (byte addresses; `scratch` holds two rows of T floats: A and dA). */
+/**
+ * The backward functions' parameters (byte addresses; `scratch` holds 2·T + 4·T·dh floats: the rows
+ * A and dA, the head's k and v copies, its dk and dv accumulators).
+ */
 type BackwardFn = (
   qkv: number,
   stats: number,
