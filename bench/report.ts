@@ -65,6 +65,15 @@ const SUITES: Record<string, SuiteDoc> = {
       "ganpo's GEMM against XNNPACK inside and above its range (hence its bounds); its transpose kernel against " +
       "tfjs's Transpose and a copy; the attention core fused, per head and batched (hence `'auto'`).",
   },
+  'product-ceiling': {
+    title: 'Product rate ceiling',
+    intro:
+      'How fast one thread multiplies float32 matrices here: f32x4 multiply-adds on registers only (12 ' +
+      "independent chains; also as relaxed SIMD's multiply-add when the engine has it), ganpo's GEMM module " +
+      "on the whole-step suite's policy and critic products (one thread, B packed; as shipped and built on " +
+      "relaxed multiply-add, interleaved) and PyTorch's `a @ b` (OpenBLAS, one thread) on the same shapes " +
+      '(bench/python/sgemm_rate.py). GFLOP/s = 2·m·k·n over the median.',
+  },
   logprobs: {
     title: '`causalLogProbs` vs the naive form',
     intro:

@@ -111,6 +111,12 @@ export const f32x4 = {
   sqrt: (a: Code): Code => simd(0xe3, a),
   min: (a: Code, b: Code): Code => simd(0xe8, a, b),
   max: (a: Code, b: Code): Code => simd(0xe9, a, b),
+  /**
+   * f32x4.relaxed_madd(a, b, c) = a·b + c, fused or not as the engine chooses (relaxed SIMD proposal,
+   * https://github.com/WebAssembly/relaxed-simd; opcode 0xfd 0x105). Only in modules built for a
+   * measurement: engines without relaxed SIMD refuse the module.
+   */
+  relaxedMadd: (a: Code, b: Code, c: Code): Code => simd(0x105, a, b, c),
 };
 export const i32x4 = {
   splat: (x: Code): Code => simd(0x11, x),

@@ -41,7 +41,7 @@ const MR = 4;
 /** f32x4 column groups per register tile (8 columns). */
 const NV = 2;
 
-function gemm(name: string, transposedA: boolean, packedB: boolean) {
+function gemm(name: string, transposedA: boolean, packedB: boolean, fusedMultiplyAdd = false) {
   // params: a (A [M, K], or At [K, M] when transposedA), b [K, N], panels (./pack's copy of b's
   // full 8-column groups, read instead of b by the 4 × 8 tiles when packedB), bias [N] or 0,
   // c [M, N], M, K, N, lda (A's row stride in floats: K for A; for At its full width, so that a
@@ -120,7 +120,12 @@ function gemm(name: string, transposedA: boolean, packedB: boolean) {
           ...Array.from({ length: rows }, (_, r) => [
             set(av, v128.load32Splat(...aAddr(r))),
             ...Array.from({ length: vecs }, (_, v) =>
-              set(accAt(r, v), f32x4.add(get(accAt(r, v)), f32x4.mul(get(av), get(at(bv, v))))),
+              set(
+                accAt(r, v),
+                fusedMultiplyAdd
+                  ? f32x4.relaxedMadd(get(av), get(at(bv, v)), get(accAt(r, v)))
+                  : f32x4.add(get(accAt(r, v)), f32x4.mul(get(av), get(at(bv, v)))),
+              ),
             ),
           ]).flat(),
         ],
@@ -230,9 +235,17 @@ export type MatMulVariant = 'inPlace' | 'transposedA' | 'packedB';
 
 /**
  * Module bytes, one variant per module so that each stays under the 4 KB a browser's main thread
- * lets `new WebAssembly.Module` compile synchronously.
+ * lets `new WebAssembly.Module` compile synchronously. `fusedMultiplyAdd` builds the 4 × 8 tiles on
+ * relaxed SIMD's multiply-add instead (other floats; needs an engine with relaxed SIMD): measured by
+ * bench/suites/product-ceiling.ts, not used by the kernels, because it is no faster on the benchmark
+ * machine (docs/benchmarks.md, "Product rate ceiling").
  */
-export function matMulSimdModule(variant: MatMulVariant, sharedMemory = false): Uint8Array {
-  if (variant === 'packedB') return buildModule([gemm('gemm', false, true), pack()], sharedMemory);
-  return buildModule([gemm('gemm', variant === 'transposedA', false)], sharedMemory);
+export function matMulSimdModule(
+  variant: MatMulVariant,
+  sharedMemory = false,
+  fusedMultiplyAdd = false,
+): Uint8Array {
+  if (variant === 'packedB')
+    return buildModule([gemm('gemm', false, true, fusedMultiplyAdd), pack()], sharedMemory);
+  return buildModule([gemm('gemm', variant === 'transposedA', false, fusedMultiplyAdd)], sharedMemory);
 }
