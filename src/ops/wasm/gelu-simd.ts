@@ -32,18 +32,21 @@ function gelu(backward: boolean) {
   const [X, DY, OUT, N4] = backward ? [0, 1, 2, 3] : [0, -1, 1, 2];
   const k = fn.local(I32);
   const off = fn.local(I32);
-  const xv = fn.local(V128);
-  const e = fn.local(V128);
-  const t1 = fn.local(V128);
-  const t2 = fn.local(V128);
-  const t3 = fn.local(V128);
-  const cdf = fn.local(V128);
-  const body: Code[] = [
-    set(k, i32c(0)),
-    whileLoop(
-      i32.ltS(get(k), get(N4)),
-      set(off, i32.mul(get(k), i32c(16))),
-      set(xv, v128.load(i32.add(get(X), get(off)))),
+  // Two sets of registers: each group's erf and exp are chains of dependent multiply-adds, and two
+  // independent groups per iteration let the second fill the first's latency.
+  const regs = [0, 1].map(() => ({
+    xv: fn.local(V128),
+    e: fn.local(V128),
+    t1: fn.local(V128),
+    t2: fn.local(V128),
+    t3: fn.local(V128),
+    cdf: fn.local(V128),
+  }));
+  /** The 4-float group at byte offset off + at. */
+  const group = (r: (typeof regs)[number], at: number): Code[] => {
+    const { xv, e, t1, t2, t3, cdf } = r;
+    return [
+      set(xv, v128.load(i32.add(get(X), get(off)), at)),
       set(e, f32x4.mul(get(xv), splat(Math.SQRT1_2))),
       set(cdf, f32x4.mul(f32x4.add(erf4(e, t1, t2, t3), splat(1)), splat(0.5))),
       backward
@@ -54,12 +57,29 @@ function gelu(backward: boolean) {
             v128.store(
               i32.add(get(OUT), get(off)),
               f32x4.mul(
-                v128.load(i32.add(get(DY), get(off))),
+                v128.load(i32.add(get(DY), get(off)), at),
                 f32x4.add(get(cdf), f32x4.mul(get(xv), get(e))),
               ),
+              at,
             ),
           ]
-        : v128.store(i32.add(get(OUT), get(off)), f32x4.mul(get(xv), get(cdf))),
+        : v128.store(i32.add(get(OUT), get(off)), f32x4.mul(get(xv), get(cdf)), at),
+    ];
+  };
+  const [r0, r1] = regs as [(typeof regs)[number], (typeof regs)[number]];
+  const body: Code[] = [
+    set(k, i32c(0)),
+    whileLoop(
+      i32.leS(i32.add(get(k), i32c(2)), get(N4)),
+      set(off, i32.mul(get(k), i32c(16))),
+      ...group(r0, 0),
+      ...group(r1, 16),
+      set(k, i32.add(get(k), i32c(2))),
+    ),
+    whileLoop(
+      i32.ltS(get(k), get(N4)),
+      set(off, i32.mul(get(k), i32c(16))),
+      ...group(r0, 0),
       set(k, i32.add(get(k), i32c(1))),
     ),
   ];
