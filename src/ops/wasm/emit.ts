@@ -112,6 +112,13 @@ export const f32x4 = {
   min: (a: Code, b: Code): Code => simd(0xe8, a, b),
   max: (a: Code, b: Code): Code => simd(0xe9, a, b),
   /**
+   * Pseudo-minimum b < a ? b : a and pseudo-maximum a < b ? b : a: one minps/maxps on x86, where
+   * `min`/`max` (NaN-propagating, −0 < +0) take about eight instructions. A NaN in `a` comes out
+   * unchanged.
+   */
+  pmin: (a: Code, b: Code): Code => simd(0xea, a, b),
+  pmax: (a: Code, b: Code): Code => simd(0xeb, a, b),
+  /**
    * f32x4.relaxed_madd(a, b, c) = a·b + c, fused or not as the engine chooses (relaxed SIMD proposal,
    * https://github.com/WebAssembly/relaxed-simd; opcode 0xfd 0x105). Only in modules built for a
    * measurement: engines without relaxed SIMD refuse the module.
@@ -123,6 +130,7 @@ export const i32x4 = {
   truncSatF32x4S: (a: Code): Code => simd(0xf8, a),
   shl: (a: Code, n: Code): Code => simd(0xab, a, n),
   add: (a: Code, b: Code): Code => simd(0xae, a, b),
+  sub: (a: Code, b: Code): Code => simd(0xb1, a, b),
   shrU: (a: Code, n: Code): Code => simd(0xad, a, n),
   mul: (a: Code, b: Code): Code => simd(0xb5, a, b),
   geU: (a: Code, b: Code): Code => simd(0x40, a, b),

@@ -17,12 +17,18 @@ export function exp4(x: number, n: number, r: number, p: number): Code {
   return [
     // keep = x ≥ −87.34 (all-ones lanes), saved in n until the end
     set(p, f32x4.ge(get(x), splat(-87.3365))),
-    set(x, f32x4.min(f32x4.max(get(x), splat(-87.3365)), splat(88.0))),
+    // (pmin/pmax: one instruction each; a NaN lane stays NaN and is zeroed by keep at the end)
+    set(x, f32x4.pmin(f32x4.pmax(get(x), splat(-87.3365)), splat(88.0))),
     set(n, f32x4.nearest(f32x4.mul(get(x), splat(Math.LOG2E)))),
     set(r, f32x4.sub(get(x), f32x4.mul(get(n), splat(0.693359375)))),
     set(r, f32x4.add(get(r), f32x4.mul(get(n), splat(2.1219444e-4)))),
-    // x := 2^n (exponent bits), n := keep
-    set(x, i32x4.shl(i32x4.add(i32x4.truncSatF32x4S(get(n)), i32x4.splat(i32c(127))), i32c(23))),
+    // x := 2^n (exponent bits), n := keep. n + 127 as an integer without a float-to-int conversion
+    // (trunc_sat is six instructions on x86): n + (1.5·2²³ + 127) is exact, an integer in
+    // [2²³, 2²⁴) whose bits are those of 1.5·2²³ (0x4b400000) plus n + 127.
+    set(
+      x,
+      i32x4.shl(i32x4.sub(f32x4.add(get(n), splat(12_583_039)), i32x4.splat(i32c(0x4b400000))), i32c(23)),
+    ),
     set(n, get(p)),
     ...steps,
     // y = p·r² + r + 1
@@ -50,7 +56,7 @@ export function erf4(x: number, x2: number, p: number, q: number): Code {
     ...cs.slice(1).map((c) => set(acc, f32x4.add(f32x4.mul(get(acc), get(x2)), splat(c)))),
   ];
   return [
-    set(x, f32x4.min(f32x4.max(get(x), splat(-4)), splat(4))),
+    set(x, f32x4.pmin(f32x4.pmax(get(x), splat(-4)), splat(4))),
     set(x2, f32x4.mul(get(x), get(x))),
     ...horner(p, alpha),
     ...horner(q, beta),
