@@ -5,7 +5,7 @@
  * dS_it = A_it·(dA_it − Σ_t dA_it·A_it), dq_i = c·Σ_t dS_it·k_t, dk_t += dS_it·(c·q_i).
  */
 
-import { type Geometry, hadd4, headBases, rowDots } from './attention-simd-rows';
+import { type Geometry, hadd4, halves, headBases, rowDots } from './attention-simd-rows';
 import {
   addTo,
   type Code,
@@ -47,9 +47,9 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
   const V = (): number => fn.local(V128);
   const g = Array.from({ length: C }, V);
   const acc = Array.from({ length: 4 }, V);
-  const { s, av, vrd, adv, ws, tmp1, tmp2, vmax, vsum, e1, e2, e3 } = fn.named(
+  const { s, av, vrd, ws, tmp1, tmp2, vmax, vsum, e1, e2, e3 } = fn.named(
     V128,
-    's av vrd adv ws tmp1 tmp2 vmax vsum e1 e2 e3',
+    's av vrd ws tmp1 tmp2 vmax vsum e1 e2 e3',
   );
 
   const { dot4, dot1 } = rowDots(g, vp, ps, acc);
@@ -90,45 +90,60 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
       addTo(kp, i32c(ps)),
     ),
   ];
-  // dv row at dvp + off += ws·g
-  const dvUpdate = (off: number): Code[] =>
-    g.map((gc, c) =>
-      v128.store(
-        get(dvp),
-        f32x4.add(v128.load(get(dvp), off + 16 * c), f32x4.mul(get(ws), get(gc))),
-        off + 16 * c,
-      ),
-    );
+  // Loops over the keys that carry a head row handle at most four f32x4 columns per pass (see
+  // ./attention-simd-rows.ts, halves): all eight plus the row they read spill on x86-64.
+  const passes = halves(C);
+  /** Row at dvp, columns c0 … c1 − 1: += ws·g. */
+  const rowUpdate = (c0: number, c1: number): Code[] =>
+    g
+      .slice(c0, c1)
+      .map((gc, u) =>
+        v128.store(
+          get(dvp),
+          f32x4.add(v128.load(get(dvp), 16 * (c0 + u)), f32x4.mul(get(ws), get(gc))),
+          16 * (c0 + u),
+        ),
+      );
+  /** For every key t < nk, the row at dvp (from `start`, ps bytes apart) += weight(t)·g[c0 … c1). */
+  const keyLoop = (start: number, c0: number, c1: number, weight: Code): Code[] => [
+    set(t, i32c(0)),
+    set(dvp, get(start)),
+    whileLoop(
+      i32.ltS(get(t), get(nk)),
+      set(ws, f32x4.splat(weight)),
+      ...rowUpdate(c0, c1),
+      addTo(t, i32c(1)),
+      addTo(dvp, i32c(ps)),
+    ),
+  ];
+  /** f32 A_it·m_it (or A_it): the weight of v_t's gradient, as the forward applied it. */
+  const maskedWeight: Code = dropout
+    ? f32.mul(f32.load(f32At(arow, t)), f32.load(f32At(mrow, t)))
+    : f32.load(f32At(arow, t));
+  const dOutRow = (c: number): Code => v128.load(i32.add(get(gBase), i32.mul(get(i), i32c(h4))), 16 * c);
+  const qRow = (c: number): Code =>
+    f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE)));
 
   const perQuery: Code[] = [
     // keys 0 … nk − 1: all T, or 0 … i when causal (the weights above the diagonal are zero)
     set(nk, causal ? i32.add(get(i), i32c(1)) : get(NT)),
     ...recompute,
-    ...g.map((gc, c) => set(gc, v128.load(i32.add(get(gBase), i32.mul(get(i), i32c(h4))), 16 * c))),
+    ...g.map((gc, c) => set(gc, dOutRow(c))),
     set(mrow, i32.add(get(mBase), i32.mul(get(i), get(t4)))),
-    // pass 1: dA = m·(g·v_t) into scratch, Σ dA·A, and dv_t += A·m·g
+    // pass 1: dA = m·(g·v_t) into scratch and Σ dA·A
     set(vrd, splat(0)),
     set(t, i32c(0)),
     set(vp, get(vPack)),
-    set(dvp, get(dvPack)),
     whileLoop(
       i32.leS(i32.add(get(t), i32c(4)), get(nk)),
       ...dot4,
       set(s, hadd4(acc, tmp1, tmp2)),
       set(av, v128.load(f32At(arow, t))),
-      ...(dropout
-        ? [
-            set(tmp1, v128.load(f32At(mrow, t))),
-            set(s, f32x4.mul(get(s), get(tmp1))),
-            set(adv, f32x4.mul(get(av), get(tmp1))),
-          ]
-        : [set(adv, get(av))]),
+      ...(dropout ? [set(s, f32x4.mul(get(s), v128.load(f32At(mrow, t))))] : []),
       v128.store(f32At(drow, t), get(s)),
       set(vrd, f32x4.add(get(vrd), f32x4.mul(get(s), get(av)))),
-      ...[0, 1, 2, 3].flatMap((u) => [set(ws, f32x4.splat(f32x4.extract(get(adv), u))), ...dvUpdate(u * ps)]),
       addTo(t, i32c(4)),
       addTo(vp, i32c(4 * ps)),
-      addTo(dvp, i32c(4 * ps)),
     ),
     set(rd, hsum(vrd)),
     whileLoop(
@@ -140,19 +155,16 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
         rd,
         f32.add(get(rd), f32.mul(dropout ? f32.mul(get(dA), f32.load(f32At(mrow, t))) : get(dA), get(ad))),
       ),
-      ...(dropout
-        ? [
-            set(dA, f32.mul(get(dA), f32.load(f32At(mrow, t)))),
-            set(ad, f32.mul(get(ad), f32.load(f32At(mrow, t)))),
-          ]
-        : []),
+      ...(dropout ? [set(dA, f32.mul(get(dA), f32.load(f32At(mrow, t))))] : []),
       f32.store(f32At(drow, t), get(dA)),
-      set(ws, f32x4.splat(get(ad))),
-      ...dvUpdate(0),
       addTo(t, i32c(1)),
       addTo(vp, i32c(ps)),
-      addTo(dvp, i32c(ps)),
     ),
+    // dv_t += A_it·m_it·g, g (dOut_i) reloaded per pass
+    ...passes.flatMap(([c0, c1]) => [
+      ...g.slice(c0, c1).map((gc, u) => set(gc, dOutRow(c0 + u))),
+      ...keyLoop(dvPack, c0, c1, maskedWeight),
+    ]),
     // pass 2: dS = A·(dA − Σ dA·A) in scratch
     set(vrd, f32x4.splat(get(rd))),
     set(t, i32c(0)),
@@ -173,16 +185,20 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
       addTo(t, i32c(1)),
     ),
     // dq_i = c·Σ_t dS_t·k_t (g's locals reused as accumulators)
-    ...g.map((gc) => set(gc, splat(0))),
-    set(t, i32c(0)),
-    set(kp, get(kPack)),
-    whileLoop(
-      i32.ltS(get(t), get(nk)),
-      set(ws, f32x4.splat(f32.load(f32At(drow, t)))),
-      ...g.map((gc, c) => set(gc, f32x4.add(get(gc), f32x4.mul(get(ws), v128.load(get(kp), 16 * c))))),
-      addTo(t, i32c(1)),
-      addTo(kp, i32c(ps)),
-    ),
+    ...passes.flatMap(([c0, c1]) => [
+      ...g.slice(c0, c1).map((gc) => set(gc, splat(0))),
+      set(t, i32c(0)),
+      set(kp, get(kPack)),
+      whileLoop(
+        i32.ltS(get(t), get(nk)),
+        set(ws, f32x4.splat(f32.load(f32At(drow, t)))),
+        ...g
+          .slice(c0, c1)
+          .map((gc, u) => set(gc, f32x4.add(get(gc), f32x4.mul(get(ws), v128.load(get(kp), 16 * (c0 + u)))))),
+        addTo(t, i32c(1)),
+        addTo(kp, i32c(ps)),
+      ),
+    ]),
     ...g.map((gc, c) =>
       v128.store(
         i32.add(get(dBase), i32.mul(get(i), i32c(rs))),
@@ -191,21 +207,10 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
       ),
     ),
     // dk_t += dS_t·(c·q_i)
-    ...g.map((gc, c) =>
-      set(
-        gc,
-        f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE))),
-      ),
-    ),
-    set(t, i32c(0)),
-    set(dvp, get(dkPack)),
-    whileLoop(
-      i32.ltS(get(t), get(nk)),
-      set(ws, f32x4.splat(f32.load(f32At(drow, t)))),
-      ...dvUpdate(0),
-      addTo(t, i32c(1)),
-      addTo(dvp, i32c(ps)),
-    ),
+    ...passes.flatMap(([c0, c1]) => [
+      ...g.slice(c0, c1).map((gc, u) => set(gc, qRow(c0 + u))),
+      ...keyLoop(dkPack, c0, c1, f32.load(f32At(drow, t))),
+    ]),
   ];
 
   const body: Code[] = [

@@ -85,3 +85,14 @@ export function headBases(
     set(sBase, i32.add(get(stats), i32.mul(rowsBefore, i32c(8)))),
   ];
 }
+
+/**
+ * The column groups 0 … C − 1 of a head row in passes of at most four f32x4 ([start, end) pairs):
+ * a loop carrying eight vector accumulators plus the row it reads needs more than the 16 vector
+ * registers V8 allocates on x86-64, and spills an accumulator.
+ */
+export function halves(C: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let c = 0; c < C; c += 4) out.push([c, Math.min(C, c + 4)]);
+  return out;
+}

@@ -30,7 +30,7 @@
  */
 
 import { attentionBackward } from './attention-simd-backward';
-import { type Geometry, hadd4, headBases, hmax, rowDots } from './attention-simd-rows';
+import { type Geometry, hadd4, halves, headBases, hmax, rowDots } from './attention-simd-rows';
 import {
   addTo,
   buildModule,
@@ -146,22 +146,28 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
       f32.store(f32At(srow, t), f32.mul(f32.load(f32At(srow, t)), get(ssum))),
       addTo(t, i32c(1)),
     ),
-    // out_i = Σ_t A_it·m_it·v_t
-    ...o.map((oc) => set(oc, splat(0))),
-    set(t, i32c(0)),
-    set(vp, get(vPack)),
-    whileLoop(
-      i32.ltS(get(t), get(nk)),
-      set(
-        s,
-        f32x4.splat(
-          dropout ? f32.mul(f32.load(f32At(srow, t)), f32.load(f32At(mrow, t))) : f32.load(f32At(srow, t)),
+    // out_i = Σ_t A_it·m_it·v_t, at most four f32x4 columns per pass over the keys: with all eight
+    // accumulators and the v row they would need more than the 16 vector registers V8 allocates on
+    // x86-64, and a spilled accumulator makes every step wait for a store and a reload.
+    ...halves(C).flatMap(([c0, c1]) => [
+      ...o.slice(c0, c1).map((oc) => set(oc, splat(0))),
+      set(t, i32c(0)),
+      set(vp, get(vPack)),
+      whileLoop(
+        i32.ltS(get(t), get(nk)),
+        set(
+          s,
+          f32x4.splat(
+            dropout ? f32.mul(f32.load(f32At(srow, t)), f32.load(f32At(mrow, t))) : f32.load(f32At(srow, t)),
+          ),
         ),
+        ...o
+          .slice(c0, c1)
+          .map((oc, u) => set(oc, f32x4.add(get(oc), f32x4.mul(get(s), v128.load(get(vp), 16 * (c0 + u)))))),
+        addTo(t, i32c(1)),
+        addTo(vp, i32c(ps)),
       ),
-      ...o.map((oc, c) => set(oc, f32x4.add(get(oc), f32x4.mul(get(s), v128.load(get(vp), 16 * c))))),
-      addTo(t, i32c(1)),
-      addTo(vp, i32c(ps)),
-    ),
+    ]),
     ...o.map((oc, c) => v128.store(i32.add(get(oBase), i32.mul(get(i), i32c(h4))), get(oc), 16 * c)),
   ];
 
