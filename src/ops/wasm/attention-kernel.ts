@@ -117,8 +117,8 @@ function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   ];
   const scale = 1 / Math.sqrt(hidden / H);
   // Byte offsets of sequence b: qkv [B·T, 3h], keyBias [B, T], mask [B, H, T, T], stats [B, H, T, 2], out [B·T, h].
-  // Scratch: the scores row and the head's k and v copies (./attention-simd.ts).
-  const scratchFloats = T + 2 * T * (hidden / H);
+  // Scratch: the scores row, the head's k and v copies, the partial score sums (./attention-simd.ts).
+  const scratchFloats = T + 2 * T * (hidden / H) + 4 * T;
   overSequences(
     backend,
     attrs,
@@ -159,8 +159,8 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo {
     pointer(backend, dqkv),
   ];
   const scale = 1 / Math.sqrt(hidden / H);
-  // Scratch: rows A and dA, the head's k and v copies, its dk and dv accumulators.
-  const scratchFloats = 2 * T + 4 * T * (hidden / H);
+  // Scratch: rows A and dA, the head's k and v copies, its dk and dv accumulators, partial sums.
+  const scratchFloats = 2 * T + 4 * T * (hidden / H) + 4 * T;
   overSequences(
     backend,
     attrs,

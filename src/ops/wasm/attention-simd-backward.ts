@@ -33,14 +33,17 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
   const C = DH / 4;
   const h4 = H * DH * 4;
   const rs = 3 * h4;
-  // params: qkv, stats, keyBias, mask, dOut, dqkv (zeroed by the caller), scratch [2T + 4·T·dh], B,
-  // T, scale
+  // params: qkv, stats, keyBias, mask, dOut, dqkv (zeroed by the caller), scratch [2T + 4·T·dh + 4T],
+  // B, T, scale
   const fn = new FuncBuilder(dropout ? 'backwardDropout' : 'backward', [...pointers(9), F32]);
   const [QKV, STATS, BIAS, MASK, DOUT, DQKV, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   // Declaration order fixes the local indices (and so the emitted bytes).
   const { b, j, i, t, qBase, dBase, gBase, sBase, mBase, arow, mrow, kp, vp, dvp, t4, nk, biasRow, drow } =
     fn.named(I32, 'b j i t qBase dBase gBase sBase mBase arow mrow kp vp dvp t4 nk biasRow drow');
-  const { kPack, vPack, dkPack, dvPack, src, dz } = fn.named(I32, 'kPack vPack dkPack dvPack src dz');
+  const { kPack, vPack, dkPack, dvPack, src, dz, part } = fn.named(
+    I32,
+    'kPack vPack dkPack dvPack src dz part',
+  );
   // row stride of the per-head contiguous copies
   const ps = DH * 4;
   const { rd, dA, ad, smax, ssum, w } = fn.named(F32, 'rd dA ad smax ssum w');
@@ -52,19 +55,19 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     's av vrd ws tmp1 tmp2 vmax vsum e1 e2 e3',
   );
 
-  const { dot4, dot1 } = rowDots(g, vp, ps, acc);
-  // q·k_t for the recomputed scores (g's locals hold c·q_i then)
-  const scores = rowDots(g, kp, ps, acc);
+  const dOutRow = (c: number): Code => v128.load(i32.add(get(gBase), i32.mul(get(i), i32c(h4))), 16 * c);
+  const qRow = (c: number): Code =>
+    f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE)));
+  const common = { ptr: vp, start: get(vPack), stride: ps, acc, part: get(part), t, nk };
+  // dOut_i·v_t (g's locals hold dOut_i's column groups)
+  const { pre, dot4, dot1 } = rowDots({ ...common, vecs: g, load: dOutRow });
+  // c·q_i·k_t for the recomputed scores (g's locals hold c·q_i's then)
+  const scores = rowDots({ ...common, vecs: g, load: qRow, ptr: kp, start: get(kPack) });
   const stat = (offset: number): Code => f32.load(i32.add(get(sBase), i32.mul(get(i), i32c(8))), offset);
 
   // A_i = exp(s − max)·(1/Σ) into the scratch row, as the forward computed it (groups of 4, then the tail).
   const recompute: Code[] = [
-    ...g.map((gc, c) =>
-      set(
-        gc,
-        f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE))),
-      ),
-    ),
+    ...scores.pre,
     set(smax, stat(0)),
     set(ssum, stat(4)),
     set(vmax, f32x4.splat(get(smax))),
@@ -120,15 +123,12 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
   const maskedWeight: Code = dropout
     ? f32.mul(f32.load(f32At(arow, t)), f32.load(f32At(mrow, t)))
     : f32.load(f32At(arow, t));
-  const dOutRow = (c: number): Code => v128.load(i32.add(get(gBase), i32.mul(get(i), i32c(h4))), 16 * c);
-  const qRow = (c: number): Code =>
-    f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE)));
 
   const perQuery: Code[] = [
     // keys 0 … nk − 1: all T, or 0 … i when causal (the weights above the diagonal are zero)
     set(nk, causal ? i32.add(get(i), i32c(1)) : get(NT)),
     ...recompute,
-    ...g.map((gc, c) => set(gc, dOutRow(c))),
+    ...pre,
     set(mrow, i32.add(get(mBase), i32.mul(get(i), get(t4)))),
     // pass 1: dA = m·(g·v_t) into scratch and Σ dA·A
     set(vrd, splat(0)),
@@ -221,6 +221,7 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
     set(vPack, i32.add(get(kPack), i32.mul(get(NT), i32c(ps)))),
     set(dkPack, i32.add(get(vPack), i32.mul(get(NT), i32c(ps)))),
     set(dvPack, i32.add(get(dkPack), i32.mul(get(NT), i32c(ps)))),
+    set(part, i32.add(get(dvPack), i32.mul(get(NT), i32c(ps)))),
     set(b, i32c(0)),
     whileLoop(
       i32.ltS(get(b), get(NB)),

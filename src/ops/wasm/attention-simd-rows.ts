@@ -3,7 +3,7 @@
  * (./attention-simd-backward.ts) attention kernels: horizontal sums and maxima of f32x4 locals, and
  * the dot products of a query/gradient row held in vector locals with rows of the packed qkv matrix.
  */
-import { type Code, f32, f32x4, get, i32, i32c, set, v128 } from './emit';
+import { addTo, type Code, f32, f32x4, get, i32, i32c, set, v128, whileLoop } from './emit';
 
 /**
  * Heads and head width of one attention module (strides become immediates), and whether query i
@@ -41,23 +41,90 @@ export function hadd4(acc: number[], tmp1: number, tmp2: number): Code {
   ];
 }
 
+/** Where {@link rowDots} finds the row, the keys and its scratch. */
+export interface RowDotsArgs {
+  /** C vector locals for the row's column groups (one pass's four at most are live at a time). */
+  vecs: number[];
+  /** The row's column group c as an f32x4, from memory. */
+  load: (c: number) => Code;
+  /** Local holding the address of key row t (advanced by the loops). */
+  ptr: number;
+  /** ptr's value at key 0. */
+  start: Code;
+  /** Bytes between key rows. */
+  stride: number;
+  /** Four vector locals: the dot products of four keys. */
+  acc: number[];
+  /** Address of a scratch row of 4·T floats: each key's partial sums between passes. */
+  part: Code;
+  /** Locals: the key index and the number of keys. */
+  t: number;
+  nk: number;
+  /**
+   * Split the columns into passes of four (default true). The forward kernel's score loop holds
+   * little else and runs faster in one pass; the backward kernel's spills without the split.
+   */
+  split?: boolean;
+}
+
 /**
- * Code for the dot products of the C-vector row held in `vecs` with the rows at local `ptr`: four
- * rows `rs` bytes apart into `acc` (`dot4`), and the single row at `ptr` as an expression (`dot1`).
+ * Code for the dot products of a C-vector row with key rows, each Σ_c row_c·key_c summed lane-wise in
+ * c order (the horizontal sum is the caller's). When C > 4 and `split` the column groups are split
+ * into passes of four (`halves`), so that a loop holds four row vectors and four
+ * accumulators, not eight and four (V8 allocates 16 vector registers on x86-64 and spilled these):
+ * `pre` runs every pass but the last over all nk keys, leaving each key's partial sums in `part`;
+ * `dot4` (four keys at ptr, `stride` apart, into `acc`) and `dot1` (the key at ptr, an expression)
+ * finish the last pass, to be run by the caller's loop from key 0 with ptr = start. The sums are
+ * formed in the same order as in one pass, so the floats do not depend on the split.
  */
-export function rowDots(
-  vecs: number[],
-  ptr: number,
-  rs: number,
-  acc: number[],
-): { dot4: Code[]; dot1: Code } {
-  const dotAt = (offset: number): Code => {
-    let sum: Code = f32x4.mul(get(vecs[0] as number), v128.load(get(ptr), offset));
-    for (let c = 1; c < vecs.length; c++)
-      sum = f32x4.add(sum, f32x4.mul(get(vecs[c] as number), v128.load(get(ptr), offset + 16 * c)));
-    return sum;
+export function rowDots(a: RowDotsArgs): { pre: Code[]; dot4: Code[]; dot1: Code } {
+  const { vecs, load, ptr, start, stride, acc, part, t, nk } = a;
+  const passes: [number, number][] = a.split === false ? [[0, vecs.length]] : halves(vecs.length);
+  const partAt = (u: number): Code => v128.load(i32.add(part, i32.mul(get(t), i32c(16))), 16 * u);
+  /** Σ over the pass's columns for the key at ptr + offset, continuing the key's partial sums. */
+  const sumAt = (p: number, u: number, offset: number): Code => {
+    const [c0, c1] = passes[p] as [number, number];
+    let sum: Code | null = p === 0 ? null : partAt(u);
+    for (let c = c0; c < c1; c++) {
+      const term = f32x4.mul(get(vecs[c] as number), v128.load(get(ptr), offset + 16 * c));
+      sum = sum === null ? term : f32x4.add(sum, term);
+    }
+    return sum as Code;
   };
-  return { dot4: acc.map((a, u) => set(a, dotAt(u * rs))), dot1: dotAt(0) };
+  const loadPass = (p: number): Code[] => {
+    const [c0, c1] = passes[p] as [number, number];
+    return vecs.slice(c0, c1).map((v, u) => set(v, load(c0 + u)));
+  };
+  const storePart = (u: number, v: Code): Code =>
+    v128.store(i32.add(part, i32.mul(get(t), i32c(16))), v, 16 * u);
+  const pre: Code[] = [];
+  for (let p = 0; p < passes.length - 1; p++) {
+    pre.push(
+      ...loadPass(p),
+      set(t, i32c(0)),
+      set(ptr, start),
+      whileLoop(
+        i32.leS(i32.add(get(t), i32c(4)), get(nk)),
+        ...acc.map((x, u) => set(x, sumAt(p, u, u * stride))),
+        ...acc.map((x, u) => storePart(u, get(x))),
+        addTo(t, i32c(4)),
+        addTo(ptr, i32c(4 * stride)),
+      ),
+      whileLoop(
+        i32.ltS(get(t), get(nk)),
+        storePart(0, sumAt(p, 0, 0)),
+        addTo(t, i32c(1)),
+        addTo(ptr, i32c(stride)),
+      ),
+    );
+  }
+  const last = passes.length - 1;
+  pre.push(...loadPass(last));
+  return {
+    pre,
+    dot4: acc.map((x, u) => set(x, sumAt(last, u, u * stride))),
+    dot1: sumAt(last, 0, 0),
+  };
 }
 
 /**

@@ -59,13 +59,32 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
   const C = DH / 4;
   const h4 = H * DH * 4;
   const rs = 3 * h4;
-  // params: qkv, keyBias, mask, stats, out, scratch (T + 2·T·dh floats: the scores row, then the
-  // head's k and v copies), B, T, scale
+  // params: qkv, keyBias, mask, stats, out, scratch (T + 2·T·dh + 4·T floats: the scores row, the
+  // head's k and v copies, the partial score sums), B, T, scale
   const fn = new FuncBuilder(dropout ? 'forwardDropout' : 'forward', [...pointers(8), F32]);
   const [QKV, BIAS, MASK, STATS, OUT, SCR, NB, NT, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   // Declaration order fixes the local indices (and so the emitted bytes).
-  const { b, j, i, t, biasRow, qBase, sBase, mBase, oBase, srow, mrow, kp, vp, t4, nk, kPack, vPack, src } =
-    fn.named(I32, 'b j i t biasRow qBase sBase mBase oBase srow mrow kp vp t4 nk kPack vPack src');
+  const {
+    b,
+    j,
+    i,
+    t,
+    biasRow,
+    qBase,
+    sBase,
+    mBase,
+    oBase,
+    srow,
+    mrow,
+    kp,
+    vp,
+    t4,
+    nk,
+    kPack,
+    vPack,
+    src,
+    part,
+  } = fn.named(I32, 'b j i t biasRow qBase sBase mBase oBase srow mrow kp vp t4 nk kPack vPack src part');
   const ps = DH * 4;
   const { smax, ssum, w } = fn.named(F32, 'smax ssum w');
   const V = (): number => fn.local(V128);
@@ -74,19 +93,27 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
   const acc = Array.from({ length: 4 }, V);
   const { s, vmax, vsum, e1, e2, e3, tmp1, tmp2 } = fn.named(V128, 's vmax vsum e1 e2 e3 tmp1 tmp2');
 
-  const { dot4, dot1 } = rowDots(q, kp, ps, acc);
+  const { pre, dot4, dot1 } = rowDots({
+    vecs: q,
+    load: (c) =>
+      f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE))),
+    ptr: kp,
+    start: get(kPack),
+    stride: ps,
+    acc,
+    part: get(part),
+    t,
+    nk,
+    split: false,
+  });
 
   const perQuery: Code[] = [
-    ...q.map((qc, c) =>
-      set(
-        qc,
-        f32x4.mul(v128.load(i32.add(get(qBase), i32.mul(get(i), i32c(rs))), 16 * c), f32x4.splat(get(SCALE))),
-      ),
-    ),
     // keys 0 … nk − 1: all T, or 0 … i when causal
     set(nk, causal ? i32.add(get(i), i32c(1)) : get(NT)),
     set(srow, get(SCR)),
     set(mrow, i32.add(get(mBase), i32.mul(get(i), get(t4)))),
+    // c·q_i, and the score sums of all but the last four column groups
+    ...pre,
     // scores, four keys at a time, then the tail
     set(vmax, splat(-3.4e38)),
     set(t, i32c(0)),
@@ -198,6 +225,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
         // this head's keys and values as contiguous [T, dh] copies after the scratch row
         set(kPack, i32.add(get(SCR), get(t4))),
         set(vPack, i32.add(get(kPack), i32.mul(get(NT), i32c(ps)))),
+        set(part, i32.add(get(vPack), i32.mul(get(NT), i32c(ps)))),
         set(src, i32.add(get(qBase), i32c(h4))),
         set(kp, get(kPack)),
         set(vp, get(vPack)),
@@ -225,7 +253,7 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
 
 /**
  * The forward functions' parameters (byte addresses into the imported memory; `scratch` holds
- * T + 2·T·dh floats; `scale` = 1/√dh).
+ * T + 2·T·dh + 4·T floats; `scale` = 1/√dh).
  */
 type ForwardFn = (
   qkv: number,
@@ -239,8 +267,8 @@ type ForwardFn = (
   scale: number,
 ) => void;
 /**
- * The backward functions' parameters (byte addresses; `scratch` holds 2·T + 4·T·dh floats: the rows
- * A and dA, the head's k and v copies, its dk and dv accumulators).
+ * The backward functions' parameters (byte addresses; `scratch` holds 2·T + 4·T·dh + 4·T floats: the
+ * rows A and dA, the head's k and v copies, its dk and dv accumulators, partial dot products).
  */
 type BackwardFn = (
   qkv: number,
