@@ -10,9 +10,10 @@ const onWasm = tf.getBackend() === 'wasm';
 
 describe.skipIf(!onWasm)('wasm transpose2d kernel', () => {
   it.each([
-    [1024, 256], // several 64-column tiles
-    [256, 1024],
-    [68, 132], // a partial last tile
+    [1024, 256], // R a multiple of 512: 8-column tiles
+    [256, 1024], // 16-column tiles
+    [512, 36], // 8-column tiles and a partial last tile
+    [68, 132], // a partial last 16-column tile
     [7, 5], // R mod 4 = 3 and C mod 4 = 1: the scalar edges
     [4, 4],
     [1, 9],

@@ -70,7 +70,10 @@ export const i32 = {
   ltS: (a: Code, b: Code): Code => [a, b, 0x48],
   leS: (a: Code, b: Code): Code => [a, b, 0x4c],
   eqz: (a: Code): Code => [a, 0x45],
+  and: (a: Code, b: Code): Code => [a, b, 0x71],
 };
+/** `cond ? a : b` for two values of one numeric type (both evaluated). */
+export const select = (a: Code, b: Code, cond: Code): Code => [a, b, cond, 0x1b];
 export const f32 = {
   load: (addr: Code, offset = 0): Code => [addr, 0x2a, memarg(offset)],
   store: (addr: Code, v: Code, offset = 0): Code => [addr, v, 0x38, memarg(offset)],

@@ -1,8 +1,11 @@
 /**
  * WebAssembly SIMD transpose of a row-major [R, C] float32 matrix into y [C, R]: 4 × 4 blocks, each
- * four row loads, eight lane shuffles and four row stores, walked in column tiles of 64 so that the
- * 64 output rows being written stay in cache while every input row streams through once; the last
- * R mod 4 rows and C mod 4 columns one float at a time. Exact (values are moved, never computed).
+ * four row loads, eight lane shuffles and four row stores, walked in column tiles so that the output
+ * rows being written stay in cache while every input row streams through once; the last R mod 4
+ * rows and C mod 4 columns one float at a time. The tile is 8 columns when R is a multiple of 512
+ * (output rows 2 KB apart or a multiple of it: they fall on one or two sets of a 64-set L1 cache, and
+ * more than eight of them evict one another) and 16 otherwise; a tile of 64 made [1024, 256] eight
+ * times slower (docs/benchmarks.md, "Why the kernels look as they do", transpose rows). Exact (values are moved, never computed).
  * Used for the explicit transposes of the linear-layer gradients, where tfjs-backend-wasm 4.x's
  * Transpose takes several times a copy of the same bytes (docs/benchmarks.md, "Why the kernels look as they do").
  */
@@ -16,13 +19,12 @@ import {
   i32,
   i32c,
   ifThen,
+  select,
   set,
   V128,
   v128,
   whileLoop,
 } from './emit';
-
-const TILE = 64;
 
 /** i8x16.shuffle byte lanes picking f32 lanes (0–3 from a, 4–7 from b). */
 const lanes = (...f: number[]): number[] => f.flatMap((k) => [4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3]);
@@ -40,6 +42,7 @@ function transpose() {
   const c4 = fn.local(I32);
   const xs = fn.local(I32); // bytes per input row
   const ys = fn.local(I32); // bytes per output row
+  const tile = fn.local(I32);
   const xa = fn.local(I32);
   const ya = fn.local(I32);
   const a0 = fn.local(V128);
@@ -84,11 +87,12 @@ function transpose() {
     set(c4, i32.mul(i32.divS(get(C), i32c(4)), i32c(4))),
     set(xs, times4(get(LDX))),
     set(ys, times4(get(R))),
+    set(tile, select(i32c(8), i32c(16), i32.eqz(i32.and(get(R), i32c(511))))),
     // 4 × 4 blocks, column tile by column tile
     set(ct, i32c(0)),
     whileLoop(
       i32.ltS(get(ct), get(c4)),
-      set(cEnd, i32.add(get(ct), i32c(TILE))),
+      set(cEnd, i32.add(get(ct), get(tile))),
       ifThen(i32.ltS(get(c4), get(cEnd)), [set(cEnd, get(c4))]),
       set(r, i32c(0)),
       whileLoop(
