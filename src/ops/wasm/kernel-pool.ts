@@ -50,6 +50,12 @@ const ARGS_BYTE = 64;
 const MAX_ARGS = 16;
 const MAILBOX_BYTE = ARGS_BYTE + 8 * MAX_ARGS;
 const MAILBOX_BYTES = 1 << 16;
+/**
+ * How long a thread polls for its next job (a worker) or a worker's result (the caller) before it
+ * sleeps in `Atomics.wait`, in ms: longer than the gap between two kernels of a step, short enough
+ * that an idle process stops using the cores at once.
+ */
+const SPIN_MS = 0.5;
 
 /** The worker's program: `ganpoPoolWorker(data)` waits for jobs until told to quit. */
 export const POOL_WORKER_SOURCE = `
@@ -60,6 +66,9 @@ function ganpoPoolWorker(d) {
   const modules = [];
   let seen = 0;
   for (;;) {
+    // Spin a little before parking: during a training step the next job comes within microseconds,
+    // and waking a parked thread costs far more (more still on a virtual machine).
+    for (const end = performance.now() + ${SPIN_MS}; Atomics.load(ctl, ${JOB}) === seen && performance.now() < end; );
     Atomics.wait(ctl, ${JOB}, seen);
     seen = Atomics.load(ctl, ${JOB});
     const op = ctl[${OP}];
@@ -220,6 +229,10 @@ export class KernelPool {
   /** Waits for `ch`'s last job; false when it failed. */
   private wait(ch: Channel): boolean {
     const job = Atomics.load(ch.ctl, JOB);
+    for (
+      const end = performance.now() + SPIN_MS;
+      Atomics.load(ch.ctl, DONE) !== job && performance.now() < end;
+    );
     const deadline = Date.now() + WORKER_TIMEOUT_MS;
     for (let done = Atomics.load(ch.ctl, DONE); done !== job; done = Atomics.load(ch.ctl, DONE)) {
       if (Date.now() > deadline) {
