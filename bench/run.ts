@@ -21,6 +21,7 @@ import { liveRuns, type RunMeta } from './runs';
 import { type BenchContext, type BenchRow, fmtMs, hasTorch, runPython, StepServer } from './util';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const nodeFlags = process.execArgv.filter((a, i, all) => a !== '--import' && all[i - 1] !== '--import');
 const quick = process.argv.includes('--quick');
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? (process.argv[onlyIdx + 1] ?? '').split(',').filter(Boolean) : undefined;
@@ -100,7 +101,11 @@ async function main(): Promise<void> {
   }
   const meta = {
     date: new Date().toISOString(),
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.replace(/ -- $/, ''),
+    // Node flags other than the TypeScript loader (e.g. --experimental-wasm-relaxed-simd) change
+    // what some suites can measure: name the exact command then.
+    command: nodeFlags.length
+      ? `node ${nodeFlags.join(' ')} --import tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim()
+      : `npm run bench -- ${process.argv.slice(2).join(' ')}`.replace(/ -- $/, ''),
     node: process.version,
     tfjs: tf.version_core,
     torch: torch
