@@ -44,8 +44,9 @@ function attentionExports(
 /**
  * Runs export `name` over B sequences: on one thread, or, with a kernel pool and enough work, split
  * into blocks of whole sequences (each sequence's rows are independent: dk and dv accumulate over
- * its own queries only), each block with its own scratch of `scratchFloats` floats. `args(start,
- * count, scratch)` is the export's argument list for sequences start … start + count − 1.
+ * its own queries only), each block with its own scratch of `scratchFloats` floats. `tensors` are
+ * the export's leading arguments, each a byte address (0: no tensor) and the floats it holds per
+ * sequence; the block's scratch, its sequence count, T and `scale` follow them.
  */
 function overSequences(
   backend: WasmBackendLike,
@@ -53,9 +54,17 @@ function overSequences(
   hidden: number,
   name: 'forward' | 'forwardDropout' | 'backward' | 'backwardDropout',
   scratchFloats: number,
-  args: (start: number, count: number, scratch: number) => number[],
+  tensors: [address: number, floatsPerSequence: number][],
+  scale: number,
 ): void {
   const { batch: B, seqLen: T, numHeads: H } = attrs;
+  const args = (start: number, count: number, scratch: number): number[] => [
+    ...tensors.map(([p, floats]) => (p ? p + 4 * start * floats : 0)),
+    scratch,
+    count,
+    T,
+    scale,
+  ];
   const k = kernelsOf(backend, attrs, hidden);
   const fn = k[name] as (...a: number[]) => void;
   const pool = kernelPoolFor(memoryOf(backend));
@@ -116,27 +125,17 @@ function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
     pointer(backend, out),
   ];
   const scale = 1 / Math.sqrt(hidden / H);
-  // Byte offsets of sequence b: qkv [B·T, 3h], keyBias [B, T], mask [B, H, T, T], stats [B, H, T, 2], out [B·T, h].
   // Scratch: the scores row, the head's k and v copies, the partial score sums (./attention-simd.ts).
   const scratchFloats = T + 2 * T * (hidden / H) + 4 * T;
-  overSequences(
-    backend,
-    attrs,
-    hidden,
-    mask ? 'forwardDropout' : 'forward',
-    scratchFloats,
-    (b, count, scratch) => [
-      pQkv + 4 * b * T * 3 * hidden,
-      pBias + 4 * b * T,
-      pMask ? pMask + 4 * b * H * T * T : 0,
-      pStats + 4 * b * H * T * 2,
-      pOut + 4 * b * T * hidden,
-      scratch,
-      count,
-      T,
-      scale,
-    ],
-  );
+  // Per sequence: qkv [T, 3h], keyBias [T], mask [H, T, T], stats [H, T, 2], out [T, h].
+  const tensors: [number, number][] = [
+    [pQkv, T * 3 * hidden],
+    [pBias, T],
+    [pMask, H * T * T],
+    [pStats, H * T * 2],
+    [pOut, T * hidden],
+  ];
+  overSequences(backend, attrs, hidden, mask ? 'forwardDropout' : 'forward', scratchFloats, tensors, scale);
   return [out, stats];
 }
 
@@ -161,25 +160,16 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo {
   const scale = 1 / Math.sqrt(hidden / H);
   // Scratch: rows A and dA, the head's k and v copies, its dk and dv accumulators, partial sums.
   const scratchFloats = 2 * T + 4 * T * (hidden / H) + 4 * T;
-  overSequences(
-    backend,
-    attrs,
-    hidden,
-    mask ? 'backwardDropout' : 'backward',
-    scratchFloats,
-    (b, count, scratch) => [
-      pQkv + 4 * b * T * 3 * hidden,
-      pStats + 4 * b * H * T * 2,
-      pBias + 4 * b * T,
-      pMask ? pMask + 4 * b * H * T * T : 0,
-      pDy + 4 * b * T * hidden,
-      pDqkv + 4 * b * T * 3 * hidden,
-      scratch,
-      count,
-      T,
-      scale,
-    ],
-  );
+  // Per sequence: qkv [T, 3h], stats [H, T, 2], keyBias [T], mask [H, T, T], dy [T, h], dqkv [T, 3h].
+  const tensors: [number, number][] = [
+    [pQkv, T * 3 * hidden],
+    [pStats, H * T * 2],
+    [pBias, T],
+    [pMask, H * T * T],
+    [pDy, T * hidden],
+    [pDqkv, T * 3 * hidden],
+  ];
+  overSequences(backend, attrs, hidden, mask ? 'backwardDropout' : 'backward', scratchFloats, tensors, scale);
   return dqkv;
 }
 

@@ -5,7 +5,16 @@
  * dS_it = A_it·(dA_it − Σ_t dA_it·A_it), dq_i = c·Σ_t dS_it·k_t, dk_t += dS_it·(c·q_i).
  */
 
-import { type Geometry, hadd4, halves, headBases, rowDots } from './attention-simd-rows';
+import {
+  columns,
+  copyKeysValues,
+  type Geometry,
+  hadd4,
+  halves,
+  headBases,
+  overRows,
+  rowDots,
+} from './attention-simd-rows';
 import {
   addTo,
   type Code,
@@ -108,17 +117,8 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
         ),
       );
   /** For every key t < nk, the row at dvp (from `start`, ps bytes apart) += weight(t)·g[c0 … c1). */
-  const keyLoop = (start: number, c0: number, c1: number, weight: Code): Code[] => [
-    set(t, i32c(0)),
-    set(dvp, get(start)),
-    whileLoop(
-      i32.ltS(get(t), get(nk)),
-      set(ws, f32x4.splat(weight)),
-      ...rowUpdate(c0, c1),
-      addTo(t, i32c(1)),
-      addTo(dvp, i32c(ps)),
-    ),
-  ];
+  const keyLoop = (start: number, c0: number, c1: number, weight: Code): Code[] =>
+    overRows(t, nk, [[dvp, get(start), ps]], [set(ws, f32x4.splat(weight)), ...rowUpdate(c0, c1)]);
   /** f32 A_it·m_it (or A_it): the weight of v_t's gradient, as the forward applied it. */
   const maskedWeight: Code = dropout
     ? f32.mul(f32.load(f32At(arow, t)), f32.load(f32At(mrow, t)))
@@ -241,44 +241,35 @@ export function attentionBackward({ numHeads: H, headDim: DH, causal = false }: 
         ),
         ...headBases(H, { b, j, nt: NT, t4, mask: MASK, stats: STATS, mBase, sBase }),
         // this head's keys and values as contiguous [T, dh] copies, its dk and dv accumulators zeroed
-        set(src, get(qBase)),
-        set(kp, get(kPack)),
-        set(vp, get(vPack)),
-        set(dvp, get(dkPack)),
-        set(dz, get(dvPack)),
-        set(t, i32c(0)),
-        whileLoop(
-          i32.ltS(get(t), get(NT)),
-          ...Array.from({ length: C }, (_, c) => [
-            v128.store(get(kp), v128.load(get(src), h4 + 16 * c), 16 * c),
-            v128.store(get(vp), v128.load(get(src), 2 * h4 + 16 * c), 16 * c),
-            v128.store(get(dvp), splat(0), 16 * c),
-            v128.store(get(dz), splat(0), 16 * c),
-          ]).flat(),
-          addTo(src, i32c(rs)),
-          addTo(kp, i32c(ps)),
-          addTo(vp, i32c(ps)),
-          addTo(dvp, i32c(ps)),
-          addTo(dz, i32c(ps)),
-          addTo(t, i32c(1)),
+        ...copyKeysValues(
+          { numHeads: H, headDim: DH },
+          {
+            t,
+            nt: NT,
+            src: [src, get(qBase)],
+            k: [kp, get(kPack)],
+            v: [vp, get(vPack)],
+            zeroed: [
+              [dvp, get(dkPack)],
+              [dz, get(dvPack)],
+            ],
+          },
         ),
         set(i, i32c(0)),
         whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
         // dk and dv rows out to dqkv
-        set(src, get(dBase)),
-        set(kp, get(dkPack)),
-        set(vp, get(dvPack)),
-        set(t, i32c(0)),
-        whileLoop(
-          i32.ltS(get(t), get(NT)),
-          ...Array.from({ length: C }, (_, c) => [
+        ...overRows(
+          t,
+          NT,
+          [
+            [src, get(dBase), rs],
+            [kp, get(dkPack), ps],
+            [vp, get(dvPack), ps],
+          ],
+          columns(C, (c) => [
             v128.store(get(src), v128.load(get(kp), 16 * c), h4 + 16 * c),
             v128.store(get(src), v128.load(get(vp), 16 * c), 2 * h4 + 16 * c),
-          ]).flat(),
-          addTo(src, i32c(rs)),
-          addTo(kp, i32c(ps)),
-          addTo(vp, i32c(ps)),
-          addTo(t, i32c(1)),
+          ]),
         ),
         addTo(j, i32c(1)),
       ),

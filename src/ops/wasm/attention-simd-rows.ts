@@ -163,3 +163,70 @@ export function halves(C: number): [number, number][] {
   for (let c = 0; c < C; c += 4) out.push([c, Math.min(C, c + 4)]);
   return out;
 }
+
+/**
+ * `for (t = 0; t < limit; t++) { body }` with each pointer local set to its start before the loop
+ * and advanced by its stride (bytes) after each row: the walks over a head's rows (copies in and
+ * out of scratch, per-key updates).
+ */
+export function overRows(
+  t: number,
+  limit: number,
+  pointers: [local: number, start: Code, stride: number][],
+  body: Code[],
+): Code[] {
+  return [
+    ...pointers.map(([local, start]) => set(local, start)),
+    set(t, i32c(0)),
+    whileLoop(
+      i32.ltS(get(t), get(limit)),
+      ...body,
+      ...pointers.map(([local, , stride]) => addTo(local, i32c(stride))),
+      addTo(t, i32c(1)),
+    ),
+  ];
+}
+
+/** The code of `each(c)` for every column group c = 0 … C − 1, in order. */
+export const columns = (C: number, each: (c: number) => Code[]): Code[] =>
+  Array.from({ length: C }, (_, c) => each(c)).flat();
+
+/** The locals {@link copyKeysValues} walks with, each pointer with its start. */
+export interface HeadCopy {
+  /** Locals: the row index and the row count T. */
+  t: number;
+  nt: number;
+  /** The head's first qkv row (its q part). */
+  src: [number, Code];
+  /** The key and value copies ([T, d_head] each). */
+  k: [number, Code];
+  v: [number, Code];
+  /** More [T, d_head] rows to zero in the same walk (accumulators). */
+  zeroed?: [number, Code][];
+}
+
+/**
+ * Copies a head's keys and values from the packed qkv rows (3·h floats apart) into contiguous
+ * [T, d_head] rows, and zeroes the `zeroed` rows: the kernels then walk keys d_head floats apart.
+ */
+export function copyKeysValues({ numHeads: H, headDim: DH }: Geometry, a: HeadCopy): Code[] {
+  const [h4, ps] = [H * DH * 4, DH * 4];
+  const zeroed = a.zeroed ?? [];
+  const [src, kp, vp] = [a.src[0], a.k[0], a.v[0]];
+  const walks: [number, Code, number][] = [
+    [src, a.src[1], 3 * h4],
+    [kp, a.k[1], ps],
+    [vp, a.v[1], ps],
+    ...zeroed.map(([l, start]): [number, Code, number] => [l, start, ps]),
+  ];
+  return overRows(
+    a.t,
+    a.nt,
+    walks,
+    columns(DH / 4, (c) => [
+      v128.store(get(kp), v128.load(get(src), h4 + 16 * c), 16 * c),
+      v128.store(get(vp), v128.load(get(src), 2 * h4 + 16 * c), 16 * c),
+      ...zeroed.map(([l]) => v128.store(get(l), v128.i32Const([0, 0, 0, 0]), 16 * c)),
+    ]),
+  );
+}

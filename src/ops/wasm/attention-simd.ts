@@ -30,7 +30,15 @@
  */
 
 import { attentionBackward } from './attention-simd-backward';
-import { type Geometry, hadd4, halves, headBases, hmax, rowDots } from './attention-simd-rows';
+import {
+  copyKeysValues,
+  type Geometry,
+  hadd4,
+  halves,
+  headBases,
+  hmax,
+  rowDots,
+} from './attention-simd-rows';
 import {
   addTo,
   buildModule,
@@ -226,20 +234,9 @@ function forward({ numHeads: H, headDim: DH, causal = false }: Geometry, dropout
         set(kPack, i32.add(get(SCR), get(t4))),
         set(vPack, i32.add(get(kPack), i32.mul(get(NT), i32c(ps)))),
         set(part, i32.add(get(vPack), i32.mul(get(NT), i32c(ps)))),
-        set(src, i32.add(get(qBase), i32c(h4))),
-        set(kp, get(kPack)),
-        set(vp, get(vPack)),
-        set(t, i32c(0)),
-        whileLoop(
-          i32.ltS(get(t), get(NT)),
-          ...Array.from({ length: C }, (_, c) => [
-            v128.store(get(kp), v128.load(get(src), 16 * c), 16 * c),
-            v128.store(get(vp), v128.load(get(src), h4 + 16 * c), 16 * c),
-          ]).flat(),
-          addTo(src, i32c(rs)),
-          addTo(kp, i32c(ps)),
-          addTo(vp, i32c(ps)),
-          addTo(t, i32c(1)),
+        ...copyKeysValues(
+          { numHeads: H, headDim: DH },
+          { t, nt: NT, src: [src, get(qBase)], k: [kp, get(kPack)], v: [vp, get(vPack)] },
         ),
         set(i, i32c(0)),
         whileLoop(i32.ltS(get(i), get(NT)), ...perQuery, addTo(i, i32c(1))),
